@@ -15,9 +15,11 @@ export interface StoredKeySet {
 /**
  * The grant store: the allow-list of live grants and every other piece of shared state.
  *
- * Two real implementations (`memory.ts`, `redis.ts`) pass one contract suite. Every method either
- * does what it says or throws; when the backing service is unreachable it throws a WritError with
- * code `temporarily_unavailable` (503), so callers fail closed.
+ * Two real implementations (`memory-store.ts`, `redis-store.ts`) pass one contract suite
+ * (`test/grants/store-contract.ts`). Every method either does what it says or throws; when the
+ * backing service is unreachable, or after `close()`, it throws a WritError with code
+ * `temporarily_unavailable` (503), so callers fail closed. Liveness is decided by the store's
+ * injected clock against each record's `expiresAt`; backing TTLs only reclaim space.
  */
 export interface GrantStore {
   readonly kind: 'memory' | 'redis'
@@ -25,7 +27,9 @@ export interface GrantStore {
   /**
    * Records a live grant that expires at `grant.expiresAt`, indexed by client and by task.
    * Atomic with the quota check: either the grant is recorded and counted, or nothing changes and
-   * a WritError `quota_exceeded` (429) is thrown.
+   * a WritError `quota_exceeded` (429, `retryAfterSeconds` until the earliest live grant expires)
+   * is thrown. A grant id is never reused: an id that is live or tombstoned throws a WritError
+   * `server_error`. A grant that has already expired, or a bad `maxLiveGrants`, is a RangeError.
    */
   createGrant(grant: Grant, options?: CreateGrantOptions): Promise<void>
 
@@ -42,14 +46,18 @@ export interface GrantStore {
     revocation: Pick<Revocation, 'by' | 'reason' | 'at'>,
   ): Promise<Grant | null>
 
-  /** Live grants of a client, optionally of one task, oldest first. */
+  /**
+   * Live grants of a client, optionally of one task, oldest first (by `issuedAt`, then
+   * `expiresAt`, then `id`).
+   */
   listGrants(filter: { clientId: string; taskId?: string }): Promise<Grant[]>
 
   countLiveGrants(clientId: string): Promise<number>
 
   /**
    * Single-use marker: true the first time `(scope, id)` is consumed, false on every later call
-   * until `ttlSeconds` have passed. Atomic across replicas (SET NX).
+   * until `ttlSeconds` have passed. Atomic across replicas (SET NX). `ttlSeconds` is a positive
+   * integer (RangeError otherwise).
    */
   consumeOnce(scope: string, id: string, ttlSeconds: number): Promise<boolean>
 
@@ -64,5 +72,6 @@ export interface GrantStore {
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>
 
+  /** Releases what the store owns; afterwards every method fails closed. Safe to call twice. */
   close(): Promise<void>
 }

@@ -1,0 +1,56 @@
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose'
+import type { Clock } from '../clock.js'
+import type { KeyManager } from '../tokens/index.js'
+import type { GrantState } from './grant.js'
+import type { GrantStore } from './store.js'
+
+export interface InspectTokenDeps {
+  keys: KeyManager
+  store: GrantStore
+  issuer: string
+  clock: Clock
+}
+
+export type InspectedToken =
+  | { active: true; claims: JWTPayload & { client_id: string; jti: string }; state: GrantState & { state: 'live' } }
+  | { active: false; claims?: JWTPayload & { client_id: string; jti: string }; state?: GrantState }
+
+type LocalJwks = ReturnType<typeof createLocalJWKSet>
+const jwksCache = new WeakMap<object, { fingerprint: string; resolver: LocalJwks }>()
+
+function resolverFor(keys: KeyManager): LocalJwks {
+  const jwks = keys.jwks()
+  const fingerprint = jwks.keys.map((k) => k.kid).join(',')
+  const cached = jwksCache.get(keys)
+  if (cached && cached.fingerprint === fingerprint) return cached.resolver
+  const resolver = createLocalJWKSet(jwks)
+  jwksCache.set(keys, { fingerprint, resolver })
+  return resolver
+}
+
+/**
+ * Verifies one of this broker's own access tokens and looks its grant up in the store.
+ * Anything that is not a valid, unexpired, live token of this issuer is inactive (RFC 7662 §2.2).
+ * Store failures propagate (the caller answers 503, never "active").
+ */
+export async function inspectToken(deps: InspectTokenDeps, token: string): Promise<InspectedToken> {
+  let claims: JWTPayload
+  try {
+    // Ensure the token is ours: our keys, our issuer, an RFC 9068 access token, not expired.
+    ;({ payload: claims } = await jwtVerify(token, resolverFor(deps.keys), {
+      issuer: deps.issuer,
+      typ: 'at+jwt',
+      algorithms: ['ES256', 'EdDSA'],
+      requiredClaims: ['exp', 'iat', 'jti', 'client_id'],
+      currentDate: new Date(deps.clock()),
+    }))
+  } catch {
+    return { active: false }
+  }
+  if (typeof claims.client_id !== 'string' || typeof claims.jti !== 'string') return { active: false }
+  const typed = claims as JWTPayload & { client_id: string; jti: string }
+  // Ensure the grant is still in the live set: the store is the allow-list.
+  const state = await deps.store.getGrant(typed.client_id, typed.jti)
+  if (state.state !== 'live') return { active: false, claims: typed, state }
+  return { active: true, claims: typed, state }
+}

@@ -1,0 +1,76 @@
+/**
+ * Every Redis key writ uses, built in one place under one prefix.
+ *
+ * The layout is ready for Redis Cluster: keys that one Lua script touches together share a hash
+ * tag, so they live in one slot. A client's grants, tombstones, live index and task indexes are
+ * tagged `{c:<clientId>}`; single-key records (single-use markers, the key set) carry no tag and
+ * spread over the slots.
+ *
+ * ```text
+ * <p>{c:<client>}:g:<grant>     grant JSON, PX = remaining life
+ * <p>{c:<client>}:x:<grant>     tombstone (revocation JSON) until the grant's original expiry
+ * <p>{c:<client>}:live          zset of live grant ids, scored by expiry (ms)
+ * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)
+ * <p>once:<scope>:<id>          single-use marker, EX = its ttl
+ * <p>keys                       hash { version, data }: the signing key set
+ * ```
+ *
+ * Ids are encoded with {@link encodeKeyPart}, so no id can contain `{`, `}` or `:`: an id cannot
+ * move a key to another client's slot, end a segment early, or collide with another id's key.
+ */
+
+/** The prefix used when none is configured. */
+export const DEFAULT_KEY_PREFIX = 'writ:'
+
+/** Key builders for one prefix. */
+export interface StoreKeys {
+  readonly prefix: string
+  /** The grant record. */
+  grant(clientId: string, grantId: string): string
+  /** The tombstone left by revoking a grant. */
+  tombstone(clientId: string, grantId: string): string
+  /** The client's live-grant index (zset scored by expiry in ms). */
+  live(clientId: string): string
+  /** The client's per-task live-grant index (zset scored by expiry in ms). */
+  task(clientId: string, taskId: string): string
+  /** A single-use marker. */
+  once(scope: string, id: string): string
+  /** The signing key set. */
+  keySet(): string
+}
+
+const RESERVED = /[%{}:]/g
+
+/**
+ * Escapes the characters that carry meaning in the key layout (`%`, `{`, `}`, `:`) as `%XX`.
+ * Injective: `%` itself is escaped, so two different ids never encode to the same string.
+ */
+export function encodeKeyPart(value: string): string {
+  return value.replace(
+    RESERVED,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  )
+}
+
+/**
+ * Builds the key builders for a prefix (default `writ:`).
+ *
+ * @throws TypeError when the prefix contains `{` or `}`: a hash tag in the prefix would put every
+ *   key in one Cluster slot and override the per-client tags.
+ */
+export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys {
+  // Ensure the prefix cannot override the per-client hash tags.
+  if (prefix.includes('{') || prefix.includes('}')) {
+    throw new TypeError('the store key prefix must not contain "{" or "}"')
+  }
+  const client = (clientId: string): string => `${prefix}{c:${encodeKeyPart(clientId)}}`
+  return {
+    prefix,
+    grant: (clientId, grantId) => `${client(clientId)}:g:${encodeKeyPart(grantId)}`,
+    tombstone: (clientId, grantId) => `${client(clientId)}:x:${encodeKeyPart(grantId)}`,
+    live: (clientId) => `${client(clientId)}:live`,
+    task: (clientId, taskId) => `${client(clientId)}:t:${encodeKeyPart(taskId)}`,
+    once: (scope, id) => `${prefix}once:${encodeKeyPart(scope)}:${encodeKeyPart(id)}`,
+    keySet: () => `${prefix}keys`,
+  }
+}

@@ -1,0 +1,78 @@
+import { WritError } from '../errors.js'
+import type { Grant } from './grant.js'
+import type { CreateGrantOptions } from './store.js'
+
+/*
+ * Rules both store implementations apply identically, so the contract suite can hold them to one
+ * behaviour. Liveness is decided by the injected clock against `expiresAt`; backing-store TTLs
+ * (Redis PX/EX, the memory sweep) only reclaim space.
+ */
+
+/** Whether something that expires at `expiresAtSeconds` is still alive at `nowMs`. */
+export const isAlive = (expiresAtSeconds: number, nowMs: number): boolean =>
+  expiresAtSeconds * 1000 > nowMs
+
+/** The client has as many live grants as its quota allows. */
+export function quotaExceeded(
+  maxLiveGrants: number,
+  earliestExpiryMs: number,
+  nowMs: number,
+): WritError {
+  return new WritError(
+    'quota_exceeded',
+    429,
+    'the client has reached its limit of live grants; wait for one to expire or revoke one',
+    {
+      detail: `maxLiveGrants=${maxLiveGrants}`,
+      retryAfterSeconds: Math.max(1, Math.ceil((earliestExpiryMs - nowMs) / 1000)),
+    },
+  )
+}
+
+/** Thrown by `createGrant` when the grant id is already in use (live or tombstoned). */
+export function grantIdInUse(): WritError {
+  return new WritError('server_error', 500, 'grant id collision', {
+    detail: 'a grant or tombstone with this id already exists; grant ids must be unique',
+  })
+}
+
+/**
+ * Checks `createGrant`'s arguments. Programming errors, not caller input, so they are plain
+ * RangeErrors (a generic 500).
+ */
+export function assertCreatable(grant: Grant, options: CreateGrantOptions, nowMs: number): void {
+  // Ensure an already expired grant is never recorded as live.
+  if (!Number.isFinite(grant.expiresAt) || !isAlive(grant.expiresAt, nowMs)) {
+    throw new RangeError(`grant ${grant.id} has already expired (expiresAt ${grant.expiresAt})`)
+  }
+  const max = options.maxLiveGrants
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) {
+    throw new RangeError(`maxLiveGrants must be a non-negative integer, got ${max}`)
+  }
+}
+
+/** `consumeOnce`'s ttl must be a whole number of seconds, at least 1 (as Redis EX requires). */
+export function assertTtlSeconds(ttlSeconds: number): void {
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
+    throw new RangeError(`ttlSeconds must be a positive integer, got ${ttlSeconds}`)
+  }
+}
+
+/** `putKeySet`'s expected version is null or a non-negative integer. */
+export function assertExpectedVersion(expectedVersion: number | null): void {
+  if (expectedVersion !== null && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+    throw new RangeError(`expectedVersion must be null or a non-negative integer`)
+  }
+}
+
+/** Oldest first: by `issuedAt`, then `expiresAt`, then `id`, so both stores order ties alike. */
+export function compareGrants(a: Grant, b: Grant): number {
+  const byId = a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+  return a.issuedAt - b.issuedAt || a.expiresAt - b.expiresAt || byId
+}
+
+/**
+ * A deep copy through JSON, exactly what a Redis round trip produces (undefined fields vanish), so
+ * callers can never mutate stored state and both stores return the same shapes.
+ */
+export const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T

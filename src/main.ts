@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * The broker process. The only module that reads process.env: load config, build dependencies,
+ * serve, and shut down cleanly on SIGINT/SIGTERM.
+ */
+import { serve } from '@hono/node-server'
+import { createBroker } from './broker.js'
+import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
+import { createLogger } from './logger.js'
+import { PolicyError } from './policy/index.js'
+
+function banner(config: Config, url: string): string {
+  const lines = [
+    `writ broker listening on ${url}`,
+    `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
+  ]
+  if (config.policyFile === SAMPLE_POLICY_PATH) {
+    lines.push(
+      '',
+      '  Using the sample policy (examples/policy.yaml). Its client secret is public: local trials only.',
+      '  Get a task-scoped token:',
+      '',
+      `    curl -s -u demo-agent:demo-secret ${config.issuer}/v1/tokens \\`,
+      `      -H 'content-type: application/yaml' --data-binary @examples/manifest.yaml`,
+      '',
+      '  or the OAuth way (RFC 6749 client credentials + RFC 9396 authorization_details):',
+      '',
+      `    curl -s -u demo-agent:demo-secret ${config.issuer}/oauth/token \\`,
+      `      -d grant_type=client_credentials -d task_id=JIRA-4711 \\`,
+      `      --data-urlencode 'authorization_details=[{"type":"repo","actions":["read"],"locations":["https://git.example.com/acme/app"],"identifier":"docs/**"}]'`,
+    )
+  }
+  return lines.join('\n') + '\n'
+}
+
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const logger = createLogger(config.log.level)
+  if (config.keys.source === 'generate') {
+    logger.warn('signing with a key generated at startup: tokens stop verifying when this process exits; configure keys.source store or files for real use')
+  }
+  if (config.policyFile === SAMPLE_POLICY_PATH) {
+    logger.warn('using the sample policy with a public client secret; set WRIT_POLICY for real use')
+  }
+
+  let broker
+  try {
+    broker = await createBroker(config, { logger })
+  } catch (err) {
+    if (err instanceof PolicyError || err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+
+  const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host }, (info) => {
+    const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
+    process.stdout.write(banner(config, `http://${host}:${info.port}`))
+  })
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('shutting down', { signal })
+    server.close(() => {
+      broker.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
+    })
+    setTimeout(() => process.exit(1), 10_000).unref()
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`writ: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

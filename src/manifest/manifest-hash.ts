@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto'
+import { canonicalize } from './canonicalize.js'
+import type { Manifest } from './types.js'
+
+/**
+ * The manifest's `manifest_sha256`: lowercase hex SHA-256 over the RFC 8785 canonical JSON of
+ *
+ * ```
+ * { "task": { "id", "purpose"?, "requested_by"? },
+ *   "ttl_seconds"?: <requested TTL in seconds, when the manifest names one>,
+ *   "grants": [ <each authorization details object, every member as given> ] }
+ * ```
+ *
+ * built from the normalized {@link Manifest}, so a manifest sent as YAML and the same manifest
+ * sent as JSON (or with `ttl: 15m` instead of `ttl: 900`) hash the same. Optional members that are
+ * absent are left out, never written as null. Member order and whitespace never matter; array
+ * order does.
+ *
+ * @throws TypeError if the manifest holds something that is not JSON (parsed manifests never do).
+ */
+export function manifestSha256(manifest: Manifest): string {
+  const task: Record<string, string> = { id: manifest.task.id }
+  if (manifest.task.purpose !== undefined) task.purpose = manifest.task.purpose
+  if (manifest.task.requested_by !== undefined) task.requested_by = manifest.task.requested_by
+  const hashed: Record<string, unknown> = { task }
+  if (manifest.ttlSeconds !== undefined) hashed.ttl_seconds = manifest.ttlSeconds
+  hashed.grants = manifest.grants
+  return createHash('sha256').update(canonicalize(hashed), 'utf8').digest('hex')
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod'
+import { readDuration } from './duration.js'
+import type { AuthorizationDetail, Manifest, TaskInfo } from './types.js'
+
+/** How many grants a manifest may carry unless configured otherwise. */
+export const DEFAULT_MAX_GRANTS = 50
+
+const DETAIL_TYPE = /^[A-Za-z0-9_.:-]+$/
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+// An RFC 3986 scheme, a colon, then no whitespace or control characters. Anchored and linear.
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s\u0000-\u001f\u007f-\u009f]+$/
+
+/** For wrong types: `required` when the field is missing, `expected ...` otherwise. */
+const typeError =
+  (expected: string) =>
+  (issue: { code?: string; input?: unknown }): string | undefined => {
+    if (issue.code !== 'invalid_type') return undefined
+    return issue.input === undefined ? 'required' : `expected ${expected}`
+  }
+
+const text = (max: number) =>
+  z
+    .string({ error: typeError('a string') })
+    .max(max)
+    .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' })
+
+const detailType = z
+  .string({ error: typeError('a string') })
+  .min(1)
+  .max(64)
+  .regex(DETAIL_TYPE, { error: 'expected letters, digits and _ . : - only' })
+
+const action = z.string({ error: typeError('a string') }).min(1).max(64)
+
+const location = z
+  .string({ error: typeError('a string') })
+  .min(1)
+  .max(2048)
+  .regex(ABSOLUTE_URI, { error: 'expected an absolute URI, like https://api.example.com/' })
+
+/**
+ * One RFC 9396 authorization details object. `type` and `actions` are required; `locations` and
+ * `identifier` are optional; other members are kept as given (they are part of the manifest hash).
+ * JSON-ness of those other members and forbidden member names (`__proto__`, `constructor`,
+ * `prototype`) are checked by the parse functions, before this schema runs.
+ */
+export const authorizationDetailSchema = z
+  .object({
+    type: detailType,
+    actions: z
+      .array(action, { error: typeError('an array of strings') })
+      .min(1, { error: 'expected at least one action' })
+      .max(32, { error: (i) => `at most 32 actions (got ${lengthOf(i.input)})` }),
+    locations: z
+      .array(location, { error: typeError('an array of strings') })
+      .min(1, { error: 'expected at least one location, or leave the field out' })
+      .max(32, { error: (i) => `at most 32 locations (got ${lengthOf(i.input)})` })
+      .optional(),
+    identifier: text(1024).min(1).optional(),
+  })
+  .catchall(z.unknown())
+
+/** The task a manifest is for. Unknown members are refused. */
+export const taskSchema = z.strictObject(
+  {
+    id: text(128).min(1),
+    purpose: text(1024).optional(),
+    requested_by: text(256).optional(),
+  },
+  { error: typeError('an object like { id: JIRA-4711, purpose: ... }') },
+)
+
+/** A duration as written (`15m`, `1h30m`, `900`) to seconds, at most 24h. */
+export const durationSchema = z.unknown().transform((value, ctx): number => {
+  if (value === undefined) {
+    const message = 'required: a duration like 90s, 15m or 1h'
+    ctx.addIssue({ code: 'custom', message, input: value })
+    return z.NEVER
+  }
+  const result = readDuration(value)
+  if ('seconds' in result) return result.seconds
+  ctx.addIssue({ code: 'custom', message: result.problem, input: value })
+  return z.NEVER
+})
+
+function lengthOf(value: unknown): number | string {
+  return Array.isArray(value) ? value.length : '?'
+}
+
+/**
+ * A list of authorization details with 1..max entries. `noun` names the entries in messages:
+ * `grants: at most 50 grants (got 51)`.
+ */
+export function authorizationDetailsSchema(max: number, noun = 'grants') {
+  return z
+    .array(authorizationDetailSchema, { error: typeError('an array of objects') })
+    .min(1, { error: `expected at least one of the ${noun}` })
+    .max(max, { error: (i) => `at most ${max} ${noun} (got ${lengthOf(i.input)})` })
+}
+
+const manifestSchemas = new Map<number, z.ZodType<Manifest>>()
+
+/**
+ * The task manifest `{ task, ttl?, grants }` with at most `maxGrants` grants. Unknown top-level
+ * members are refused. The output is the normalized {@link Manifest}: `ttl` becomes `ttlSeconds`.
+ */
+export function manifestSchema(maxGrants: number = DEFAULT_MAX_GRANTS): z.ZodType<Manifest> {
+  let schema = manifestSchemas.get(maxGrants)
+  if (!schema) {
+    schema = z
+      .strictObject(
+        {
+          task: taskSchema,
+          ttl: durationSchema.optional(),
+          grants: authorizationDetailsSchema(maxGrants),
+        },
+        { error: typeError('an object with task, ttl and grants') },
+      )
+      .transform(({ task, ttl, grants }): Manifest => {
+        const manifest: Manifest = {
+          task: task as TaskInfo,
+          grants: grants as AuthorizationDetail[],
+        }
+        if (ttl !== undefined) manifest.ttlSeconds = ttl
+        return manifest
+      })
+    // Bounded: one schema per configured limit.
+    if (manifestSchemas.size < 16) manifestSchemas.set(maxGrants, schema)
+  }
+  return schema
+}

@@ -1,0 +1,122 @@
+import { WritError } from '../errors.js'
+import type { Manifest } from '../manifest/types.js'
+import { describeGrant } from './describe-grant.js'
+import { matchRule } from './match-rule.js'
+import type { Policy, PolicyRule } from './types.js'
+
+/** What one rule's human approval needs. */
+export interface ApprovalRequirement {
+  ruleId: string
+  /** Distinct approvers (each with their own key) needed. */
+  approvers: number
+  /** Approver group id. */
+  from: string
+  requireDpop: boolean
+  /** The task's `requested_by` may not be one of the approvers. */
+  forbidSelfApproval: boolean
+}
+
+export interface GrantDecision {
+  /** Index of the grant in the manifest. */
+  index: number
+  /** The first rule, in file order, that covers the grant. */
+  ruleId: string
+  /** null: the rule needs no human. */
+  approval: ApprovalRequirement | null
+}
+
+/** The policy's answer for a manifest every grant of which is allowed. */
+export interface Decision {
+  clientId: string
+  /** min(requested ?? default, every matched rule's max TTL, the global max). */
+  ttlSeconds: number
+  grants: GrantDecision[]
+  /** null: mint now. Otherwise every requirement must be met first (one per rule, in order). */
+  approval: { requirements: ApprovalRequirement[] } | null
+  /** The token must be DPoP-bound: some requirement says so. */
+  requireDpop: boolean
+}
+
+export interface DecideLimits {
+  /** Upper bound on any token's life, whatever the manifest or the policy say. */
+  maxTtlSeconds: number
+  /** Life of a token whose manifest names no TTL (still capped by rules and max). */
+  defaultTtlSeconds: number
+}
+
+/** The rules a client may use, in file order. */
+function usableRules(policy: Policy, clientRules: readonly string[]): PolicyRule[] {
+  const allowed = new Set(clientRules)
+  return policy.rules.filter((rule) => allowed.has(rule.id))
+}
+
+/**
+ * Decides a manifest for a client. Each grant is matched against the rules the client may use,
+ * in file order; the first rule that covers it wins. Default deny: a client the policy does not
+ * know, or any grant no usable rule covers, is refused.
+ *
+ * @throws WritError `access_denied` (403) naming the first denied grant and listing the others:
+ *   `grants[1] (repo write on https://git.example.com/acme/app docs/**) is not allowed for client
+ *   demo-agent by any rule it may use`.
+ */
+export function decide(
+  policy: Policy,
+  clientId: string,
+  manifest: Manifest,
+  limits: DecideLimits,
+): Decision {
+  const client = policy.clients.get(clientId)
+  // Ensure only clients the policy names get anything.
+  if (!client) {
+    throw new WritError('access_denied', 403, `client ${clientId} is not allowed by the policy`)
+  }
+  const rules = usableRules(policy, client.rules)
+
+  const grants: GrantDecision[] = []
+  const denied: number[] = []
+  const requirements = new Map<string, ApprovalRequirement>()
+  let ttlSeconds = Math.min(manifest.ttlSeconds ?? limits.defaultTtlSeconds, limits.maxTtlSeconds)
+
+  manifest.grants.forEach((grant, index) => {
+    // Ensure every grant is covered by a rule this client may use; first match wins.
+    const rule = rules.find((candidate) => matchRule(candidate, grant).matched)
+    if (!rule) {
+      denied.push(index)
+      return
+    }
+    let approval: ApprovalRequirement | null = null
+    if (rule.approval) {
+      approval = requirements.get(rule.id) ?? { ruleId: rule.id, ...rule.approval }
+      requirements.set(rule.id, approval)
+    }
+    // Ensure the token lives no longer than the strictest rule involved allows.
+    ttlSeconds = Math.min(ttlSeconds, rule.maxTtlSeconds)
+    grants.push({ index, ruleId: rule.id, approval })
+  })
+
+  const [first, ...others] = denied
+  if (first !== undefined) {
+    const grant = manifest.grants[first]!
+    const also =
+      others.length > 0 ? `; also denied: ${others.map((i) => `grants[${i}]`).join(', ')}` : ''
+    throw new WritError(
+      'access_denied',
+      403,
+      `grants[${first}] (${describeGrant(grant)}) is not allowed for client ${clientId} ` +
+        `by any rule it may use${also}`,
+    )
+  }
+  // Ensure an empty manifest (which the manifest schema already refuses) is never a blank cheque.
+  if (grants.length === 0) {
+    throw new WritError('access_denied', 403, 'the manifest asks for no grants')
+  }
+
+  const needed = [...requirements.values()]
+  return {
+    clientId,
+    ttlSeconds: Math.max(1, Math.floor(ttlSeconds)),
+    grants,
+    approval: needed.length > 0 ? { requirements: needed } : null,
+    requireDpop: needed.some((r) => r.requireDpop),
+  }
+}

@@ -1,0 +1,20 @@
+export type {
+  ApproverGroup,
+  Policy,
+  PolicyClient,
+  PolicyRule,
+  PublicJwk,
+  RuleApproval,
+  RuleMatch,
+} from './types.js'
+export { PolicyError } from './types.js'
+export { loadPolicy, loadPolicyFile } from './load-policy.js'
+export type { LoadPolicyOptions } from './load-policy.js'
+export { globMatch, patternCovers } from './glob.js'
+export { matchRule } from './match-rule.js'
+export type { RuleMatchResult } from './match-rule.js'
+export { decide } from './decide.js'
+export type { ApprovalRequirement, Decision, DecideLimits, GrantDecision } from './decide.js'
+export { explain } from './explain.js'
+export type { Explanation, GrantExplanation, RuleRejection } from './explain.js'
+export { describeGrant } from './describe-grant.js'

@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs'
+import { YamlSyntaxError, parseSafeYaml } from '../manifest/parse-safe-yaml.js'
+import { findJsonProblems } from '../manifest/json-problems.js'
+import { formatIssues, friendlyErrors } from '../validation.js'
+import { type PolicyDocument, policySchema } from './schema.js'
+import {
+  type ApproverGroup,
+  type Policy,
+  PolicyError,
+  type PolicyClient,
+  type PublicJwk,
+  type PolicyRule,
+} from './types.js'
+
+export interface LoadPolicyOptions {
+  /** Where the text came from (a file path), named in errors. */
+  source?: string
+}
+
+/**
+ * Parses and validates a policy (YAML). Every problem is collected and reported at once:
+ * malformed YAML (with line and column), wrong or unknown fields, duplicate ids, references to
+ * unknown rules or approver groups, approval counts a group cannot meet, client secrets that are
+ * not argon2id hashes, JWKs with private members or without a `kid`, and auth methods without
+ * (or with the wrong) credentials. Default deny: the policy allows only what its rules match.
+ *
+ * @throws PolicyError with `problems`, one per problem, each naming its path:
+ *   `rules[2].approval.from: unknown approver group "ops"`.
+ */
+export function loadPolicy(text: string, options: LoadPolicyOptions = {}): Policy {
+  const { source } = options
+  let raw: unknown
+  try {
+    raw = parseSafeYaml(text)
+  } catch (err) {
+    if (err instanceof YamlSyntaxError) throw new PolicyError(err.problems, source)
+    throw err
+  }
+  // Ensure the document is plain data (no NaN, no __proto__ keys) before anything walks it.
+  const problems = findJsonProblems(raw)
+  const result = policySchema.safeParse(raw, { error: friendlyErrors })
+  if (!result.success) problems.push(...formatIssues(result.error.issues))
+  problems.push(...crossReferenceProblems(raw))
+  if (problems.length > 0 || !result.success) {
+    throw new PolicyError(problems.length > 0 ? [...new Set(problems)] : ['invalid policy'], source)
+  }
+  return build(result.data, source)
+}
+
+/** Reads a policy file (UTF-8 YAML) and loads it with {@link loadPolicy}. */
+export function loadPolicyFile(path: string): Policy {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    throw new PolicyError([`cannot read the policy file: ${reason}`], path)
+  }
+  return loadPolicy(text, { source: path })
+}
+
+type Raw = Record<string, unknown>
+const records = (value: unknown): Array<[number, Raw]> =>
+  Array.isArray(value)
+    ? value.flatMap((item, i): Array<[number, Raw]> =>
+        item !== null && typeof item === 'object' && !Array.isArray(item) ? [[i, item as Raw]] : [],
+      )
+    : []
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
+
+/**
+ * Problems that span entries: duplicates, references, auth method consistency, approval counts.
+ * Works on the raw document, leniently, so they are reported alongside structural problems.
+ */
+function crossReferenceProblems(raw: unknown): string[] {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return []
+  const doc = raw as Raw
+  const problems: string[] = []
+
+  const indexIds = (list: string, what: string): Map<string, number> => {
+    const seen = new Map<string, number>()
+    for (const [i, item] of records(doc[list])) {
+      const id = str(item.id)
+      if (id === undefined) continue
+      const first = seen.get(id)
+      // Ensure ids are unique: a second entry would silently shadow or be shadowed.
+      if (first !== undefined) {
+        problems.push(`${list}[${i}].id: duplicate ${what} id "${id}" (also ${list}[${first}])`)
+      } else {
+        seen.set(id, i)
+      }
+    }
+    return seen
+  }
+  const ruleIds = indexIds('rules', 'rule')
+  const groupIds = indexIds('approver_groups', 'approver group')
+  indexIds('clients', 'client')
+
+  const memberCounts = new Map<string, number>()
+  for (const [i, group] of records(doc.approver_groups)) {
+    if (!Array.isArray(group.members)) continue
+    const members = new Map<string, number>()
+    group.members.forEach((member: unknown, k) => {
+      if (typeof member !== 'string') return
+      const first = members.get(member)
+      // Ensure N-of-M counts distinct people.
+      if (first !== undefined) {
+        const where = `approver_groups[${i}].members[${k}]`
+        problems.push(`${where}: duplicate member "${member}" (also members[${first}])`)
+      } else {
+        members.set(member, k)
+      }
+    })
+    const id = str(group.id)
+    if (id !== undefined && !memberCounts.has(id)) memberCounts.set(id, members.size)
+  }
+
+  for (const [i, client] of records(doc.clients)) {
+    const at = `clients[${i}]`
+    const auth = str(client.auth)
+    // Ensure each client has exactly the credential its auth method uses, and no other.
+    if (auth === 'client_secret') {
+      if (client.secret_hash === undefined) {
+        problems.push(`${at}.secret_hash: required when auth is client_secret`)
+      }
+      if (client.jwks !== undefined) {
+        problems.push(`${at}.jwks: not allowed when auth is client_secret`)
+      }
+    } else if (auth === 'private_key_jwt') {
+      if (client.jwks === undefined) {
+        problems.push(`${at}.jwks: required when auth is private_key_jwt`)
+      }
+      if (client.secret_hash !== undefined) {
+        problems.push(`${at}.secret_hash: not allowed when auth is private_key_jwt`)
+      }
+    }
+    if (Array.isArray(client.rules)) {
+      const listed = new Set<string>()
+      client.rules.forEach((ruleId: unknown, k) => {
+        if (typeof ruleId !== 'string') return
+        // Ensure a client is granted only rules that exist; a typo must not pass silently.
+        if (!ruleIds.has(ruleId)) problems.push(`${at}.rules[${k}]: unknown rule "${ruleId}"`)
+        else if (listed.has(ruleId)) {
+          problems.push(`${at}.rules[${k}]: rule "${ruleId}" listed twice`)
+        }
+        listed.add(ruleId)
+      })
+    }
+    const jwks = client.jwks
+    if (jwks !== null && typeof jwks === 'object' && !Array.isArray(jwks)) {
+      const kids = new Map<string, number>()
+      for (const [k, key] of records((jwks as Raw).keys)) {
+        const kid = str(key.kid)
+        if (kid === undefined) continue
+        const first = kids.get(kid)
+        // Ensure a kid names one key, so an assertion's kid selects exactly one.
+        if (first !== undefined) {
+          problems.push(`${at}.jwks.keys[${k}].kid: duplicate kid "${kid}" (also keys[${first}])`)
+        } else {
+          kids.set(kid, k)
+        }
+      }
+    }
+  }
+
+  for (const [i, rule] of records(doc.rules)) {
+    const approval = rule.approval
+    if (approval === null || typeof approval !== 'object' || Array.isArray(approval)) continue
+    const from = str((approval as Raw).from)
+    const approvers = (approval as Raw).approvers
+    if (from === undefined) continue
+    // Ensure approvals go to a group that exists.
+    if (!groupIds.has(from)) {
+      problems.push(`rules[${i}].approval.from: unknown approver group "${from}"`)
+      continue
+    }
+    const members = memberCounts.get(from)
+    // Ensure the group can ever reach the number of approvals the rule needs.
+    if (typeof approvers === 'number' && members !== undefined && approvers > members) {
+      problems.push(
+        `rules[${i}].approval.approvers: needs ${approvers} approvers but group "${from}" ` +
+          `has ${members} member${members === 1 ? '' : 's'}`,
+      )
+    }
+  }
+  return problems
+}
+
+function build(doc: PolicyDocument, source: string | undefined): Policy {
+  const clients = new Map<string, PolicyClient>()
+  for (const c of doc.clients) {
+    const base = { id: c.id, rules: [...c.rules], maxLiveGrants: c.max_live_grants }
+    clients.set(
+      c.id,
+      c.auth === 'client_secret'
+        ? { ...base, auth: 'client_secret', secretHash: c.secret_hash! }
+        : { ...base, auth: 'private_key_jwt', jwks: { keys: c.jwks!.keys.map(publicMembers) } },
+    )
+  }
+  const approverGroups = new Map<string, ApproverGroup>()
+  for (const g of doc.approver_groups) {
+    const group: ApproverGroup = { id: g.id, members: [...g.members] }
+    if (g.webhook) group.webhook = { url: g.webhook.url, secretEnv: g.webhook.secret_env }
+    approverGroups.set(g.id, group)
+  }
+  const rules = doc.rules.map((r, index): PolicyRule => {
+    const rule: PolicyRule = {
+      id: r.id,
+      index,
+      match: { type: r.match.type, actions: [...r.match.actions] },
+      maxTtlSeconds: r.max_ttl,
+      approval: r.approval
+        ? {
+            approvers: r.approval.approvers,
+            from: r.approval.from,
+            requireDpop: r.approval.require_dpop,
+            forbidSelfApproval: r.approval.forbid_self_approval,
+          }
+        : null,
+    }
+    if (r.description !== undefined) rule.description = r.description
+    if (r.match.locations) rule.match.locations = [...r.match.locations]
+    if (r.match.identifier !== undefined) rule.match.identifier = r.match.identifier
+    return rule
+  })
+  const policy: Policy = {
+    version: 1,
+    clients,
+    approverGroups,
+    rules,
+    ruleById: new Map(rules.map((r) => [r.id, r])),
+  }
+  if (source !== undefined) policy.source = source
+  return policy
+}
+
+/** Only the public members writ understands; anything else in the JWK is dropped. */
+function publicMembers(
+  jwk: Record<string, unknown> & { kty: PublicJwk['kty']; kid: string },
+): PublicJwk {
+  const out: PublicJwk = { kty: jwk.kty, kid: jwk.kid }
+  for (const member of ['alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const) {
+    const value = jwk[member]
+    if (typeof value === 'string') out[member] = value
+  }
+  if (Array.isArray(jwk.key_ops)) {
+    out.key_ops = jwk.key_ops.filter((op): op is string => typeof op === 'string')
+  }
+  return out
+}

@@ -1,0 +1,262 @@
+import { type JsonWebKey, createPublicKey } from 'node:crypto'
+import { z } from 'zod'
+import { durationSchema } from '../manifest/schema.js'
+import { friendlyErrors } from '../validation.js'
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+const ID = /^[A-Za-z0-9_.:@-]+$/
+const DETAIL_TYPE = /^[A-Za-z0-9_.:-]+$/
+/** argon2id in PHC string format, as @node-rs/argon2 and the reference implementation write it. */
+const ARGON2ID_PHC =
+  /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/
+/** JWK members that carry private or symmetric key material. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+const SIGNING_ALGS = new Set([
+  ...['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
+  ...['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+])
+const CURVES: Record<string, ReadonlySet<string>> = {
+  EC: new Set(['P-256', 'P-384', 'P-521']),
+  OKP: new Set(['Ed25519', 'Ed448']),
+}
+
+const typeError =
+  (expected: string) =>
+  (issue: { code?: string; input?: unknown }): string | undefined => {
+    if (issue.code !== 'invalid_type') return undefined
+    return issue.input === undefined ? 'required' : `expected ${expected}`
+  }
+
+const id = z
+  .string({ error: typeError('a string') })
+  .min(1)
+  .max(128)
+  .regex(ID, { error: 'expected letters, digits and _ . : @ - only' })
+
+const text = (max: number) =>
+  z
+    .string({ error: typeError('a string') })
+    .max(max)
+    .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' })
+
+const idList = z.array(id, { error: typeError('a list of ids') }).max(1000)
+
+/** A public JWK: asymmetric, a `kid`, no private members, importable, RSA ≥ 2048 bits. */
+const publicJwk = z
+  .looseObject(
+    {
+      kty: z.enum(['EC', 'OKP', 'RSA'], {
+        error: (i) =>
+          i.input === 'oct'
+            ? 'symmetric (oct) keys are not allowed; register a public key'
+            : i.input === undefined
+              ? 'required'
+              : 'expected EC, OKP or RSA',
+      }),
+      kid: z.string({ error: typeError('a string') }).min(1).max(256),
+      alg: z.string({ error: typeError('a string') }).optional(),
+      use: z.string({ error: typeError('a string') }).optional(),
+      key_ops: z.array(z.string()).optional(),
+      crv: z.string({ error: typeError('a string') }).optional(),
+      x: z.string({ error: typeError('a string') }).optional(),
+      y: z.string({ error: typeError('a string') }).optional(),
+      n: z.string({ error: typeError('a string') }).optional(),
+      e: z.string({ error: typeError('a string') }).optional(),
+    },
+    { error: typeError('a JWK object') },
+  )
+  .superRefine((jwk, ctx) => {
+    let privateMember = false
+    for (const member of PRIVATE_MEMBERS) {
+      // Ensure no private key material sits in the policy file: the broker only verifies.
+      if (member in jwk) {
+        const message = 'private key member not allowed; register the public key only'
+        ctx.addIssue({ code: 'custom', path: [member], message })
+        privateMember = true
+      }
+    }
+    // Ensure the key is for signatures, not encryption.
+    if (jwk.use !== undefined && jwk.use !== 'sig') {
+      ctx.addIssue({ code: 'custom', path: ['use'], message: 'expected "sig"' })
+    }
+    if (jwk.key_ops !== undefined && jwk.key_ops.some((op) => op !== 'verify')) {
+      ctx.addIssue({ code: 'custom', path: ['key_ops'], message: 'expected only "verify"' })
+    }
+    if (jwk.alg !== undefined && !SIGNING_ALGS.has(jwk.alg)) {
+      const message = `expected one of ${[...SIGNING_ALGS].join(', ')}`
+      ctx.addIssue({ code: 'custom', path: ['alg'], message })
+    }
+    const curves = CURVES[jwk.kty]
+    if (curves && (jwk.crv === undefined || !curves.has(jwk.crv))) {
+      const message = `expected one of ${[...curves].join(', ')}`
+      ctx.addIssue({ code: 'custom', path: ['crv'], message })
+      return
+    }
+    if (privateMember) return
+    try {
+      // Ensure the key is well formed (a point on its curve, a usable modulus).
+      const key = createPublicKey({ key: { ...jwk } as JsonWebKey, format: 'jwk' })
+      const bits = key.asymmetricKeyDetails?.modulusLength
+      // Ensure RSA keys are not too short to trust.
+      if (jwk.kty === 'RSA' && (bits === undefined || bits < 2048)) {
+        const message = `RSA keys must have at least 2048 bits (got ${bits ?? '?'})`
+        ctx.addIssue({ code: 'custom', path: ['n'], message })
+      }
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a valid ${jwk.kty} public key` })
+    }
+  })
+
+const client = z.strictObject(
+  {
+    id,
+    auth: z.enum(['client_secret', 'private_key_jwt'], {
+      error: (i) =>
+        i.input === undefined ? 'required' : 'expected client_secret or private_key_jwt',
+    }),
+    secret_hash: z
+      .string({ error: typeError('a string') })
+      // Ensure stored secrets are argon2id hashes, never plaintext or a weaker scheme.
+      .regex(ARGON2ID_PHC, {
+        error: 'expected an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)',
+      })
+      .optional(),
+    jwks: z
+      .strictObject(
+        { keys: z.array(publicJwk, { error: typeError('an array of JWKs') }).min(1).max(20) },
+        { error: typeError('a JWK Set, { keys: [...] }') },
+      )
+      .optional(),
+    rules: idList.default([]),
+    max_live_grants: z
+      .number({ error: typeError('a number') })
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(100),
+  },
+  { error: typeError('an object') },
+)
+
+const webhookUrl = z
+  .string({ error: typeError('a string') })
+  .max(2048)
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value)
+        const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
+        // Ensure approval requests are announced over TLS, except to this machine.
+        return url.protocol === 'https:' || (url.protocol === 'http:' && local)
+      } catch {
+        return false
+      }
+    },
+    { error: 'expected an https URL (http only for localhost)' },
+  )
+
+const approverGroup = z.strictObject(
+  {
+    id,
+    members: z
+      .array(text(256).min(1), { error: typeError('a list of approver ids') })
+      .min(1, { error: 'expected at least one member' })
+      .max(1000),
+    webhook: z
+      .strictObject(
+        {
+          url: webhookUrl,
+          secret_env: z
+            .string({ error: typeError('a string') })
+            .regex(ENV_NAME, {
+              error: 'expected an environment variable name like WRIT_WEBHOOK_SECRET',
+            }),
+        },
+        { error: typeError('an object like { url, secret_env }') },
+      )
+      .optional(),
+  },
+  { error: typeError('an object') },
+)
+
+const approvalObject = z.strictObject({
+  approvers: z.number({ error: typeError('a number') }).int().min(1).max(100),
+  from: id,
+  require_dpop: z.boolean({ error: typeError('true or false') }).default(false),
+  forbid_self_approval: z.boolean({ error: typeError('true or false') }).default(true),
+})
+
+/** `none`, or `{ approvers, from, require_dpop?, forbid_self_approval? }`; output null for none. */
+const approval = z.unknown().transform((value, ctx) => {
+  if (value === 'none') return null
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      input: value,
+      message:
+        value === undefined
+          ? 'required: none, or { approvers: N, from: GROUP }'
+          : 'expected none, or { approvers: N, from: GROUP }',
+    })
+    return z.NEVER
+  }
+  const result = approvalObject.safeParse(value, { error: friendlyErrors })
+  if (result.success) return result.data
+  for (const issue of result.error.issues) {
+    ctx.addIssue({ code: 'custom', input: value, path: issue.path, message: issue.message })
+  }
+  return z.NEVER
+})
+
+const pattern = (max: number) => text(max).min(1)
+
+const rule = z.strictObject(
+  {
+    id,
+    description: text(1024).optional(),
+    match: z.strictObject(
+      {
+        type: z
+          .string({ error: typeError('a string') })
+          .min(1)
+          .max(64)
+          .regex(DETAIL_TYPE, { error: 'expected letters, digits and _ . : - only' }),
+        actions: z
+          .array(z.string({ error: typeError('a string') }).min(1).max(64), {
+            error: typeError('an array of strings'),
+          })
+          .min(1, { error: 'expected at least one action' })
+          .max(32),
+        locations: z
+          .array(pattern(2048), { error: typeError('an array of glob patterns') })
+          .min(1, { error: 'expected at least one location pattern, or leave the field out' })
+          .max(32)
+          .optional(),
+        identifier: pattern(1024).optional(),
+      },
+      { error: typeError('an object like { type, actions, locations?, identifier? }') },
+    ),
+    max_ttl: durationSchema,
+    approval,
+  },
+  { error: typeError('an object') },
+)
+
+/** The policy file, structurally. Cross-references are checked by `loadPolicy`. */
+export const policySchema = z.strictObject(
+  {
+    version: z.literal(1, {
+      error: (i) => (i.input === undefined ? 'required (version: 1)' : 'expected 1'),
+    }),
+    clients: z.array(client, { error: typeError('a list of clients') }).max(10_000).default([]),
+    approver_groups: z
+      .array(approverGroup, { error: typeError('a list of approver groups') })
+      .max(1000)
+      .default([]),
+    rules: z.array(rule, { error: typeError('a list of rules') }).max(10_000).default([]),
+  },
+  { error: typeError('a mapping with version, clients, approver_groups and rules') },
+)
+
+export type PolicyDocument = z.output<typeof policySchema>

@@ -1,0 +1,90 @@
+/** A public key a `private_key_jwt` client signs its assertions with (RFC 7517 JWK). */
+export interface PublicJwk {
+  kty: 'EC' | 'OKP' | 'RSA'
+  kid: string
+  alg?: string
+  use?: string
+  key_ops?: string[]
+  crv?: string
+  x?: string
+  y?: string
+  n?: string
+  e?: string
+}
+
+interface ClientBase {
+  id: string
+  /** Ids of the rules this client may use. Rules are still tried in file order. */
+  rules: string[]
+  /** How many grants this client may hold live at once. */
+  maxLiveGrants: number
+}
+
+/**
+ * A registered agent runtime. `secretHash` (an argon2id PHC string) is set exactly when `auth` is
+ * `client_secret`; `jwks` (public keys only, each with a `kid`) exactly when `auth` is
+ * `private_key_jwt`.
+ */
+export type PolicyClient =
+  | (ClientBase & { auth: 'client_secret'; secretHash: string; jwks?: undefined })
+  | (ClientBase & { auth: 'private_key_jwt'; jwks: { keys: PublicJwk[] }; secretHash?: undefined })
+
+export interface ApproverGroup {
+  id: string
+  /** Approver ids (usually email addresses), distinct. */
+  members: string[]
+  /** Where this group's approval requests are announced, signed with the secret in `secretEnv`. */
+  webhook?: { url: string; secretEnv: string }
+}
+
+/** What a rule's human approval needs: `approvers` distinct people from group `from`. */
+export interface RuleApproval {
+  approvers: number
+  from: string
+  /** The token must be DPoP-bound (RFC 9449). Default false. */
+  requireDpop: boolean
+  /** The person named in the task's `requested_by` may not approve it. Default true. */
+  forbidSelfApproval: boolean
+}
+
+/** What a rule matches. `locations` and `identifier` are glob patterns (see `glob.ts`). */
+export interface RuleMatch {
+  type: string
+  actions: string[]
+  locations?: string[]
+  identifier?: string
+}
+
+export interface PolicyRule {
+  id: string
+  /** Position in the file, from 0. Rules are tried in this order; the first match wins. */
+  index: number
+  description?: string
+  match: RuleMatch
+  maxTtlSeconds: number
+  /** null: `approval: none`, granted without a human. */
+  approval: RuleApproval | null
+}
+
+/** A validated policy. Anything it does not allow is denied. */
+export interface Policy {
+  version: 1
+  /** Where the policy came from (a file path), for messages. */
+  source?: string
+  clients: ReadonlyMap<string, PolicyClient>
+  approverGroups: ReadonlyMap<string, ApproverGroup>
+  /** Every rule, in file order. */
+  rules: readonly PolicyRule[]
+  ruleById: ReadonlyMap<string, PolicyRule>
+}
+
+/** A policy that cannot be used; `problems` lists every problem found, each naming its path. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError'
+  constructor(
+    readonly problems: string[],
+    source?: string,
+  ) {
+    super(`invalid policy${source ? ` ${source}` : ''}:\n  - ${problems.join('\n  - ')}`)
+  }
+}

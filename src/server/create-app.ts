@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { WritError } from '../errors.js'
+import { type AppDepsInput, withDerived } from './deps.js'
+import { errorResponse } from './error-response.js'
+import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
+import { introspectRoute } from './routes/introspect.js'
+import { jwksRoute, metadataRoute } from './routes/metadata.js'
+import { oauthTokenRoute } from './routes/oauth-token.js'
+import { revokeRoute } from './routes/revoke.js'
+import { v1TokensRoute } from './routes/v1-tokens.js'
+
+type Env = { Variables: { requestId: string } }
+
+/**
+ * Builds the broker's HTTP application from its dependencies. No module state, no environment:
+ * everything arrives in `input`, so tests build as many apps as they like.
+ */
+export function createApp(input: AppDepsInput): Hono<Env> {
+  const deps = withDerived(input)
+  const app = new Hono<Env>()
+  const maxBytes = deps.config.limits.bodyBytes
+
+  app.use(async (c, next) => {
+    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
+    await next()
+    c.header('X-Request-Id', c.get('requestId'))
+    c.header('X-Content-Type-Options', 'nosniff')
+  })
+
+  // Ensure no body larger than the limit is read into memory, with or without Content-Length.
+  app.use(
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw new WritError('invalid_request', 413, `request body exceeds the ${maxBytes}-byte limit`)
+      },
+    }),
+  )
+
+  app.get('/healthz', healthRoute)
+  app.get('/readyz', readyRoute(deps))
+  app.get('/openapi.yaml', openapiRoute(deps))
+  app.get('/.well-known/oauth-authorization-server', metadataRoute(deps))
+  app.get('/.well-known/jwks.json', jwksRoute(deps))
+  app.post('/oauth/token', oauthTokenRoute(deps))
+  app.post('/oauth/introspect', introspectRoute(deps))
+  app.post('/oauth/revoke', revokeRoute(deps))
+  app.post('/v1/tokens', v1TokensRoute(deps))
+
+  app.notFound((c) =>
+    errorResponse(c, new WritError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), deps.logger),
+  )
+  app.onError((err, c) => errorResponse(c, err, deps.logger))
+  return app
+}

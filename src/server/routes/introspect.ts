@@ -1,0 +1,41 @@
+import type { Context } from 'hono'
+import { invalidRequest } from '../../errors.js'
+import { inspectToken } from '../../grants/inspect-token.js'
+import type { AppDeps } from '../deps.js'
+import { readForm } from '../form.js'
+
+/**
+ * `POST /oauth/introspect` (RFC 7662). Callers authenticate as registered clients. Anything that
+ * is not a live grant of this issuer answers `{"active": false}` and nothing more (§2.2).
+ */
+export function introspectRoute(deps: AppDeps) {
+  return async (c: Context): Promise<Response> => {
+    const params = await readForm(c)
+    // Ensure only registered clients can probe tokens (RFC 7662 §2.1, §4).
+    await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
+    if (!params.token) throw invalidRequest('token: required')
+    const result = await inspectToken(deps.issue, params.token)
+    const headers = { 'Cache-Control': 'no-store' }
+    if (!result.active) return c.json({ active: false }, 200, headers)
+    const { claims, state } = result
+    return c.json(
+      {
+        active: true,
+        iss: claims.iss,
+        sub: claims.sub,
+        aud: claims.aud,
+        client_id: claims.client_id,
+        scope: claims.scope,
+        token_type: state.grant.cnfJkt ? 'DPoP' : 'Bearer',
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti,
+        authorization_details: state.grant.authorizationDetails,
+        task: state.grant.task,
+        ...(state.grant.cnfJkt ? { cnf: { jkt: state.grant.cnfJkt } } : {}),
+      },
+      200,
+      headers,
+    )
+  }
+}

@@ -1,0 +1,38 @@
+import type { Context } from 'hono'
+import { ASSERTION_ALGORITHMS } from '../../clients/index.js'
+import type { AppDeps } from '../deps.js'
+
+/** `GET /.well-known/oauth-authorization-server` (RFC 8414). */
+export function metadataRoute(deps: AppDeps) {
+  const iss = deps.config.issuer
+  const types = [...new Set(deps.policy.rules.map((r) => r.match.type))].sort()
+  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
+  const assertionAlgs = [...ASSERTION_ALGORITHMS]
+  const body = {
+    issuer: iss,
+    token_endpoint: `${iss}/oauth/token`,
+    jwks_uri: `${iss}/.well-known/jwks.json`,
+    introspection_endpoint: `${iss}/oauth/introspect`,
+    revocation_endpoint: `${iss}/oauth/revoke`,
+    // No authorization endpoint: writ issues no tokens through a browser redirect.
+    response_types_supported: [],
+    grant_types_supported: ['client_credentials'],
+    token_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    authorization_details_types_supported: types,
+    service_documentation: `${iss}/openapi.yaml`,
+  }
+  return (c: Context): Response => c.json(body, 200, { 'Cache-Control': 'public, max-age=300' })
+}
+
+/**
+ * `GET /.well-known/jwks.json` (RFC 7517): next, current and previous public keys. Short cache,
+ * because the next key is published a full rotation period before it signs anything.
+ */
+export function jwksRoute(deps: AppDeps) {
+  return (c: Context): Response => c.json(deps.keys.jwks(), 200, { 'Cache-Control': 'public, max-age=60' })
+}

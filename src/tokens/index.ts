@@ -1,0 +1,11 @@
+export { audienceFor } from './audience.js'
+export {
+  createKeyManager,
+  type KeyManager,
+  type KeyManagerOptions,
+  type RotateOptions,
+} from './key-manager.js'
+export type { KeyInfo, KeySlot, SigningAlg, SigningKey } from './key-set.js'
+export { mintAccessToken, type MintAccessTokenOptions } from './mint-access-token.js'
+export type { KeyFiles } from './read-key-files.js'
+export { scopeFor } from './scope.js'

@@ -1,0 +1,374 @@
+import { randomBytes } from 'node:crypto'
+import { readFile as fsReadFile } from 'node:fs/promises'
+import type { JWK } from 'jose'
+import { type Clock, epochSeconds } from '../clock.js'
+import { ConfigError } from '../config.js'
+import { WritError } from '../errors.js'
+import type { GrantStore, StoredKeySet } from '../grants/store.js'
+import {
+  createKeyEntry,
+  generateKeyEntry,
+  publishedJwk,
+  toSigningKey,
+  type KeyEntry,
+  type KeyInfo,
+  type KeySet,
+  type KeySlot,
+  type SigningAlg,
+  type SigningKey,
+} from './key-set.js'
+import { readKeyFiles, type KeyFiles, type ReadTextFile } from './read-key-files.js'
+import { importKek, openKeySet, sealKeySet, type RandomBytes } from './seal-key-set.js'
+
+export interface KeyManagerOptions {
+  /** Algorithm of keys this manager generates. Keys read from files or the store keep their own. */
+  alg: SigningAlg
+  /**
+   * `generate`: in memory, this process only (embedded dev default);
+   * `store`: shared through the grant store, private keys encrypted under `kek`;
+   * `files`: PEM (PKCS#8) or JWK files, rotated by replacing them and calling `refresh()`.
+   */
+  source: 'generate' | 'store' | 'files'
+  /** Required for source `store`. */
+  store?: Pick<GrantStore, 'getKeySet' | 'putKeySet'>
+  /** Base64 of 32 random bytes; required for source `store`. */
+  kek?: string
+  /** Required for source `files`. */
+  files?: KeyFiles
+  /** How long `current` signs before `refresh()` rotates it (sources `generate` and `store`). */
+  rotationSeconds: number
+  /** The longest life of any token; a retired key stays published at least this long. */
+  maxTokenTtlSeconds: number
+  clock: Clock
+  /** Randomness for the KEK encryption IVs. */
+  random?: RandomBytes
+  /**
+   * Extra seconds a retired key stays published beyond `maxTokenTtlSeconds`: covers replicas that
+   * keep signing with it until their next `refresh()`, and clock skew. Default 60.
+   */
+  retireGraceSeconds?: number
+  /** Reads key files (source `files`). Default: `fs.readFile` as UTF-8. */
+  readFile?: ReadTextFile
+}
+
+export interface RotateOptions {
+  /**
+   * Rotate even though the previous key still covers unexpired tokens; those tokens stop
+   * verifying. For a compromised key. Default false.
+   */
+  force?: boolean
+}
+
+/** Signing keys in three slots (next, current, previous) and their rotation. */
+export interface KeyManager {
+  /** Loads or creates the key set. Must finish before any other call. */
+  init(): Promise<void>
+  /** The key that signs now. Cached: no import or decryption happens here. */
+  signingKey(): SigningKey
+  /** The public keys to publish: current, next and (until its tokens expired) previous. */
+  jwks(): { keys: JWK[] }
+  /** Promotes next to current and current to previous, and generates a new next. */
+  rotate(options?: RotateOptions): Promise<void>
+  /**
+   * Picks up key changes made elsewhere (another replica's rotation, replaced key files) and
+   * rotates when `current` has signed for `rotationSeconds`. Call it periodically.
+   */
+  refresh(): Promise<void>
+  /** Every key with its slot and times, for admin views. */
+  list(): KeyInfo[]
+}
+
+interface State {
+  set: KeySet
+  /** What the store held when `set` was read or written (source `store`), for compare-and-set. */
+  stored: StoredKeySet | null
+  signing: SigningKey
+}
+
+/**
+ * Creates the signing key manager. Options are checked here and throw a ConfigError naming each
+ * problem; keys are loaded by `init()`.
+ *
+ * @example
+ * const keys = createKeyManager({ alg: 'ES256', source: 'store', store, kek: env.WRIT_KEK,
+ *   rotationSeconds: 7 * 86400, maxTokenTtlSeconds: 3600, clock: systemClock })
+ * await keys.init()
+ * setInterval(() => keys.refresh().catch(log), 30_000)
+ */
+export function createKeyManager(options: KeyManagerOptions): KeyManager {
+  const { alg, source, clock, rotationSeconds, maxTokenTtlSeconds } = options
+  const graceSeconds = options.retireGraceSeconds ?? 60
+  const random = options.random ?? randomBytes
+  const readFile = options.readFile ?? ((path: string) => fsReadFile(path, 'utf8'))
+
+  const problems: string[] = []
+  if (!Number.isInteger(rotationSeconds) || rotationSeconds <= 0) {
+    problems.push('keys.rotationSeconds: must be a positive integer')
+  }
+  if (!Number.isInteger(maxTokenTtlSeconds) || maxTokenTtlSeconds <= 0) {
+    problems.push('tokens.maxTtlSeconds: must be a positive integer')
+  }
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0) {
+    problems.push('keys.retireGraceSeconds: must be a non-negative integer')
+  }
+  if (source !== 'files' && rotationSeconds <= maxTokenTtlSeconds + graceSeconds) {
+    problems.push(
+      `keys.rotationSeconds: must exceed tokens.maxTtlSeconds + ${graceSeconds}s, so a retired ` +
+        'key has outlived its tokens before the next rotation drops it',
+    )
+  }
+  if (source === 'store' && !options.store) {
+    problems.push('store: required when keys.source is store')
+  }
+  if (source === 'store' && !options.kek) {
+    problems.push('keys.kek: required when keys.source is store')
+  }
+  if (source === 'files' && !options.files) {
+    problems.push('keys.files: required when keys.source is files')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const kek = source === 'store' ? importKek(options.kek as string) : undefined
+
+  let state: State | undefined
+  let chain: Promise<unknown> = Promise.resolve()
+
+  /** Runs key-set changes one at a time (a periodic refresh may meet an admin rotation). */
+  function serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = chain.then(fn, fn)
+    chain = run.catch(() => undefined)
+    return run
+  }
+
+  const now = (): number => epochSeconds(clock)
+
+  function ready(): State {
+    if (!state) throw new Error('the key manager is not initialised: await init() first')
+    return state
+  }
+
+  /** When a retired key leaves the JWKS; undefined for a `previous` named by a key file. */
+  function publishedUntil(entry: KeyEntry): number | undefined {
+    return entry.retiredAt === undefined
+      ? undefined
+      : entry.retiredAt + maxTokenTtlSeconds + graceSeconds
+  }
+
+  function isPublished(entry: KeyEntry, at: number): boolean {
+    const until = publishedUntil(entry)
+    return until === undefined || at < until
+  }
+
+  function adopt(set: KeySet, stored: StoredKeySet | null): void {
+    // The signing view is built once per current key and reused until the next rotation.
+    const signing =
+      state?.signing.kid === set.current.kid ? state.signing : toSigningKey(set.current)
+    state = { set, stored, signing }
+  }
+
+  function knownKeys(): Map<string, KeyEntry> {
+    const known = new Map<string, KeyEntry>()
+    if (!state) return known
+    for (const entry of [state.set.current, state.set.next, state.set.previous]) {
+      if (entry) known.set(entry.kid, entry)
+    }
+    return known
+  }
+
+  function retire(entry: KeyEntry, at: number): KeyEntry {
+    // A retired key only verifies: its private half is dropped from memory and from the store.
+    const { privateKey: _dropped, ...rest } = entry
+    return { ...rest, retiredAt: at }
+  }
+
+  async function freshSet(at: number): Promise<KeySet> {
+    const current = await generateKeyEntry(alg, at)
+    current.activatedAt = at
+    return { current, next: await generateKeyEntry(alg, at) }
+  }
+
+  async function rotated(set: KeySet, at: number): Promise<KeySet> {
+    // Ensure the key that takes over has been published before it signs.
+    if (!set.next?.privateKey) throw new Error('no next key with a private key to promote')
+    return {
+      current: { ...set.next, activatedAt: at },
+      previous: retire(set.current, at),
+      next: await generateKeyEntry(alg, at),
+    }
+  }
+
+  function rotationDue(set: KeySet, at: number): boolean {
+    return (set.current.activatedAt ?? set.current.createdAt) + rotationSeconds <= at
+  }
+
+  function blockedByPrevious(set: KeySet, at: number): boolean {
+    return set.previous !== undefined && isPublished(set.previous, at)
+  }
+
+  function ensureRotationAllowed(set: KeySet, at: number, force: boolean): void {
+    // Ensure a rotation does not unpublish a key whose tokens are still alive, unless forced.
+    if (!force && blockedByPrevious(set, at)) {
+      const until = set.previous && publishedUntil(set.previous)
+      throw new WritError(
+        'invalid_request',
+        400,
+        `the previous signing key still verifies unexpired tokens; rotate again after ${
+          until === undefined ? 'it is removed' : new Date(until * 1000).toISOString()
+        }, or force the rotation`,
+      )
+    }
+  }
+
+  // source: store
+
+  /** Adopts the stored key set when it changed; returns false when the store holds none. */
+  async function syncFromStore(): Promise<boolean> {
+    const store = options.store as NonNullable<KeyManagerOptions['store']>
+    const stored = await store.getKeySet()
+    if (!stored) return false
+    // Compare the data too: a flushed store restarts its versions, so a version can repeat.
+    if (state?.stored?.version === stored.version && state.stored.data === stored.data) return true
+    adopt(await openKeySet(stored.data, kek as NonNullable<typeof kek>, knownKeys()), stored)
+    return true
+  }
+
+  /** Writes `set` with compare-and-set; on conflict adopts the set that won instead. */
+  async function putOrAdopt(set: KeySet, expectedVersion: number | null): Promise<void> {
+    const store = options.store as NonNullable<KeyManagerOptions['store']>
+    const data = sealKeySet(set, kek as NonNullable<typeof kek>, random)
+    if (await store.putKeySet(data, expectedVersion)) {
+      adopt(set, { version: expectedVersion === null ? 1 : expectedVersion + 1, data })
+      return
+    }
+    // Another replica wrote first: its keys win, so every replica signs and publishes the same.
+    if (!(await syncFromStore())) {
+      throw new Error('the key set vanished from the store during a write')
+    }
+  }
+
+  async function initStore(): Promise<void> {
+    if (!(await syncFromStore())) await putOrAdopt(await freshSet(now()), null)
+  }
+
+  async function refreshStore(autoRotate: boolean, force: boolean): Promise<void> {
+    if (!(await syncFromStore())) {
+      // The store lost the key set (flushed): put ours back, or adopt whoever did first.
+      await putOrAdopt(state ? state.set : await freshSet(now()), null)
+    }
+    const current = ready()
+    const at = now()
+    if (autoRotate && !(rotationDue(current.set, at) && !blockedByPrevious(current.set, at))) return
+    if (!autoRotate) ensureRotationAllowed(current.set, at, force)
+    await putOrAdopt(await rotated(current.set, at), current.stored?.version ?? null)
+  }
+
+  // source: files
+
+  async function loadFiles(): Promise<void> {
+    const read = await readKeyFiles(options.files as KeyFiles, readFile)
+    const at = now()
+    const known = knownKeys()
+    const entryFor = async (
+      key: NonNullable<typeof read.next>,
+      slot: KeySlot,
+    ): Promise<KeyEntry> => {
+      const fresh = await createKeyEntry(key, { createdAt: at })
+      const old = known.get(fresh.kid)
+      const entry: KeyEntry = { ...fresh, createdAt: old?.createdAt ?? at }
+      if (slot === 'current') entry.activatedAt = old?.activatedAt ?? at
+      return entry
+    }
+    const set: KeySet = { current: await entryFor(read.current, 'current') }
+    if (read.next) set.next = await entryFor(read.next, 'next')
+    if (read.previous) {
+      set.previous = await entryFor(read.previous, 'previous')
+    } else if (state) {
+      const before = state.set
+      const listed = new Set([set.current.kid, set.next?.kid])
+      if (!listed.has(before.current.kid)) {
+        // The operator replaced the current key without naming a previous one: keep publishing
+        // the old key until every token it signed has expired.
+        set.previous = retire(before.current, at)
+      } else if (before.previous?.retiredAt !== undefined && !listed.has(before.previous.kid)) {
+        set.previous = before.previous
+      }
+    }
+    adopt(set, null)
+  }
+
+  async function refreshUnlocked(): Promise<void> {
+    if (source === 'files') return loadFiles()
+    if (source === 'store') return refreshStore(true, false)
+    const { set } = ready()
+    const at = now()
+    if (rotationDue(set, at) && !blockedByPrevious(set, at)) adopt(await rotated(set, at), null)
+  }
+
+  return {
+    init: () =>
+      serialized(async () => {
+        if (source === 'store') await initStore()
+        else if (source === 'files') await loadFiles()
+        else if (!state) adopt(await freshSet(now()), null)
+        if (source !== 'files') await refreshUnlocked()
+      }),
+
+    signingKey: () => ready().signing,
+
+    jwks: () => {
+      const { set } = ready()
+      const at = now()
+      const keys = [publishedJwk(set.current)]
+      if (set.next) keys.push(publishedJwk(set.next))
+      if (set.previous && isPublished(set.previous, at)) keys.push(publishedJwk(set.previous))
+      return { keys }
+    },
+
+    rotate: (rotateOptions = {}) =>
+      serialized(async () => {
+        const force = rotateOptions.force === true
+        if (source === 'files') {
+          throw new WritError(
+            'invalid_request',
+            400,
+            'signing keys come from files: replace the key files and refresh to rotate',
+          )
+        }
+        ready()
+        if (source === 'store') return refreshStore(false, force)
+        const { set } = ready()
+        const at = now()
+        ensureRotationAllowed(set, at, force)
+        adopt(await rotated(set, at), null)
+      }),
+
+    refresh: () => serialized(refreshUnlocked),
+
+    list: () => {
+      const { set } = ready()
+      const at = now()
+      const slots: Array<[KeySlot, KeyEntry | undefined]> = [
+        ['current', set.current],
+        ['next', set.next],
+        ['previous', set.previous && isPublished(set.previous, at) ? set.previous : undefined],
+      ]
+      const out: KeyInfo[] = []
+      for (const [slot, entry] of slots) {
+        if (!entry) continue
+        const info: KeyInfo = {
+          kid: entry.kid,
+          alg: entry.alg,
+          slot,
+          createdAt: entry.createdAt,
+          hasPrivateKey: entry.privateKey !== undefined,
+        }
+        if (entry.activatedAt !== undefined) info.activatedAt = entry.activatedAt
+        if (entry.retiredAt !== undefined) info.retiredAt = entry.retiredAt
+        const until = slot === 'previous' ? publishedUntil(entry) : undefined
+        if (until !== undefined) info.publishedUntil = until
+        out.push(info)
+      }
+      return out
+    },
+  }
+
+}

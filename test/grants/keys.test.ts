@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { createStoreKeys, encodeKeyPart } from '../../src/grants/keys.js'
+
+/** The part of a key Redis Cluster hashes (its hash tag rule). */
+function hashedPart(key: string): string {
+  const open = key.indexOf('{')
+  if (open === -1) return key
+  const close = key.indexOf('}', open + 1)
+  if (close === -1 || close === open + 1) return key
+  return key.slice(open + 1, close)
+}
+
+describe('store keys', () => {
+  const keys = createStoreKeys()
+
+  it('builds the documented layout under the default prefix', () => {
+    expect(keys.grant('agent', 'g1')).toBe('writ:{c:agent}:g:g1')
+    expect(keys.tombstone('agent', 'g1')).toBe('writ:{c:agent}:x:g1')
+    expect(keys.live('agent')).toBe('writ:{c:agent}:live')
+    expect(keys.task('agent', 'JIRA-1')).toBe('writ:{c:agent}:t:JIRA-1')
+    expect(keys.once('webauthn', 'abc')).toBe('writ:once:webauthn:abc')
+    expect(keys.keySet()).toBe('writ:keys')
+    expect(createStoreKeys('x:').live('a')).toBe('x:{c:a}:live')
+  })
+
+  it("puts every key of one client's scripts in the same Cluster slot", () => {
+    for (const client of ['agent', 'a}b', '{x}', 'a:b', '']) {
+      const tags = new Set([
+        hashedPart(keys.grant(client, 'g}1')),
+        hashedPart(keys.tombstone(client, '{g')),
+        hashedPart(keys.live(client)),
+        hashedPart(keys.task(client, 't{1}')),
+      ])
+      expect(tags).toEqual(new Set([`c:${encodeKeyPart(client)}`]))
+    }
+  })
+
+  it('gives different clients different hash tags, whatever their ids contain', () => {
+    expect(hashedPart(keys.live('a}b'))).not.toBe(hashedPart(keys.live('a')))
+    expect(hashedPart(keys.grant('x', 'y}:g:z'))).not.toBe(hashedPart(keys.grant('x}:g:y', 'z')))
+  })
+
+  it('encodes ids injectively and without layout characters', () => {
+    const ids = ['a', 'a{', 'a%7B', 'a%257B', 'a}', 'a:', '%', '%25', ':', '{}', 'ü{€']
+    const encoded = ids.map(encodeKeyPart)
+    expect(new Set(encoded).size).toBe(ids.length)
+    for (const e of encoded) expect(e).not.toMatch(/[{}:]/)
+    expect(encodeKeyPart('a{b}:c%')).toBe('a%7Bb%7D%3Ac%25')
+  })
+
+  it('refuses a prefix that would carry its own hash tag', () => {
+    expect(() => createStoreKeys('writ{x}:')).toThrow(TypeError)
+  })
+})

@@ -1,0 +1,51 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../helpers/redis.js'
+
+const run = promisify(execFile)
+const root = resolve(import.meta.dirname, '../..')
+let child: ChildProcess | undefined
+
+afterAll(() => {
+  child?.kill('SIGTERM')
+})
+
+/** Starts the broker exactly as `npm start` does (from source, to skip the build), on embedded defaults. */
+async function startBroker(port: number): Promise<string> {
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const deadline = Date.now() + 15_000
+  while (!out.includes('curl')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker did not start:\n${out}\n${err}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return out
+}
+
+describe('the README start command', () => {
+  it('boots on embedded defaults and the printed curl command returns a token', async () => {
+    const port = await freePort()
+    const banner = await startBroker(port)
+    expect(banner).toContain(`http://127.0.0.1:${port}`)
+    expect(banner).toContain('store memory')
+
+    // Run the first curl command from the banner, verbatim, through a shell.
+    const lines = banner.split('\n')
+    const start = lines.findIndex((l) => l.trim().startsWith('curl'))
+    const command = [lines[start], lines[start + 1]].map((l) => l!.trim().replace(/\\$/, '')).join(' ')
+    const { stdout } = await run('sh', ['-c', command], { cwd: root })
+    const body = JSON.parse(stdout)
+    expect(body.token_type).toBe('Bearer')
+    expect(body.access_token.split('.')).toHaveLength(3)
+    expect(body.scope).toBe('repo:read repo:write')
+  })
+})

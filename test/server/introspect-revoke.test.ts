@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { docsManifest, form, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
+
+const A: [string, string] = ['agent-a', SECRETS['agent-a']]
+const B: [string, string] = ['agent-b', SECRETS['agent-b']]
+let broker: TestBroker
+
+beforeAll(async () => {
+  broker = await makeTestBroker()
+})
+afterAll(() => broker.close())
+
+async function token(basic: [string, string] = A, grants = docsManifest().grants.slice(0, 1)) {
+  const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest({ grants })), basic })
+  expect(res.status).toBe(200)
+  return (await res.json()) as { access_token: string; grant_id: string }
+}
+
+const introspect = async (t: string, basic: [string, string] = B) =>
+  (await broker.call('POST', '/oauth/introspect', { ...form({ token: t }), basic })).json()
+
+describe('POST /oauth/introspect (RFC 7662)', () => {
+  it('describes a live token', async () => {
+    const { access_token, grant_id } = await token()
+    const body = await introspect(access_token)
+    expect(body).toMatchObject({ active: true, client_id: 'agent-a', jti: grant_id, token_type: 'Bearer', scope: 'repo:read' })
+    expect(body.task.id).toBe('JIRA-4711')
+  })
+
+  it.each([
+    ['garbage', 'not-a-token'],
+    ['a JWT with a forged signature', 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJqdGkiOiJ4In0.AAAA'],
+    ['an unsigned JWT', 'eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJqdGkiOiJ4IiwiY2xpZW50X2lkIjoiYWdlbnQtYSJ9.'],
+  ])('answers only {active:false} for %s', async (_name, t) => {
+    expect(await introspect(t)).toEqual({ active: false })
+  })
+
+  it('answers {active:false} once the token has expired', async () => {
+    const { access_token } = await token()
+    broker.clock.advance(16 * 60_000)
+    expect(await introspect(access_token)).toEqual({ active: false })
+  })
+
+  it('requires client authentication', async () => {
+    const res = await broker.call('POST', '/oauth/introspect', form({ token: 'x' }))
+    expect(res.status).toBe(401)
+  })
+
+  it('requires the token parameter', async () => {
+    const res = await broker.call('POST', '/oauth/introspect', { ...form({}), basic: B })
+    expect(res.status).toBe(400)
+    expect((await res.json()).error_description).toContain('token')
+  })
+})
+
+describe('POST /oauth/revoke (RFC 7009)', () => {
+  it('revokes a token: introspection turns inactive at once and a tombstone stays', async () => {
+    const { access_token, grant_id } = await token()
+    const res = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: A })
+    expect(res.status).toBe(200)
+    expect(await introspect(access_token)).toEqual({ active: false })
+    const state = await broker.store.getGrant('agent-a', grant_id)
+    expect(state).toMatchObject({ state: 'revoked', revocation: { by: 'client:agent-a' } })
+  })
+
+  it('answers 200 for an unknown or already revoked token', async () => {
+    const { access_token } = await token()
+    for (const t of [access_token, access_token, 'garbage']) {
+      const res = await broker.call('POST', '/oauth/revoke', { ...form({ token: t }), basic: A })
+      expect(res.status).toBe(200)
+    }
+  })
+
+  it("refuses to let one client revoke another client's token", async () => {
+    const { access_token } = await token(A)
+    const res = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: B })
+    expect(res.status).toBe(403)
+    expect((await introspect(access_token)).active).toBe(true)
+  })
+})
+
+describe('discovery', () => {
+  it('publishes RFC 8414 metadata matching the issuer', async () => {
+    const body = await (await broker.call('GET', '/.well-known/oauth-authorization-server')).json()
+    expect(body.issuer).toBe('https://writ.test')
+    expect(body.token_endpoint).toBe('https://writ.test/oauth/token')
+    expect(body.authorization_details_types_supported).toEqual(['deploy', 'repo'])
+    expect(body.token_endpoint_auth_methods_supported).toContain('private_key_jwt')
+  })
+
+  it('publishes public keys only, with kid, alg and use', async () => {
+    const body = await (await broker.call('GET', '/.well-known/jwks.json')).json()
+    expect(body.keys.length).toBeGreaterThanOrEqual(2)
+    for (const key of body.keys) {
+      expect(key).toMatchObject({ use: 'sig', alg: 'ES256' })
+      expect(key.d).toBeUndefined()
+    }
+  })
+
+  it('serves health, readiness and the OpenAPI document', async () => {
+    expect((await broker.call('GET', '/healthz')).status).toBe(200)
+    expect(await (await broker.call('GET', '/readyz')).json()).toEqual({ status: 'ready', store: 'memory' })
+    const doc = await broker.call('GET', '/openapi.yaml')
+    expect(await doc.text()).toMatch(/^openapi: 3\.1/)
+  })
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await broker.app.request('https://writ.test/nope')
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { error: string }).error).toBe('not_found')
+  })
+})
