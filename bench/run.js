@@ -51,6 +51,7 @@ clients:
     auth: client_secret
     secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
     rules: [docs-read]
+    max_live_grants: 1000000
 rules:
   - id: docs-read
     match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }

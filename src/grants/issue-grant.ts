@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { type Clock, epochSeconds } from '../clock.js'
+import { randomId } from '../random-id.js'
 import { accessDenied } from '../errors.js'
 import { manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
@@ -60,7 +60,7 @@ export async function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): 
 
   const now = epochSeconds(clock)
   const grant: Grant = {
-    id: randomBytes(16).toString('base64url'),
+    id: randomId(),
     clientId: req.clientId,
     task: req.manifest.task,
     manifestSha256: manifestSha256(req.manifest),

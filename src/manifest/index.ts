@@ -4,6 +4,7 @@ export { MAX_DURATION_SECONDS, parseDuration } from './duration.js'
 export { manifestSha256 } from './manifest-hash.js'
 export { parseAuthorizationDetails } from './parse-authorization-details.js'
 export { parseManifest, parseManifestObject } from './parse-manifest.js'
+export { parseTask } from './parse-task.js'
 export type { ParseManifestOptions } from './parse-manifest.js'
 export { YamlSyntaxError, parseSafeYaml } from './parse-safe-yaml.js'
 export {

@@ -91,12 +91,24 @@ function lengthOf(value: unknown): number | string {
  * A list of authorization details with 1..max entries. `noun` names the entries in messages:
  * `grants: at most 50 grants (got 51)`.
  */
-export function authorizationDetailsSchema(max: number, noun = 'grants') {
-  return z
-    .array(authorizationDetailSchema, { error: typeError('an array of objects') })
-    .min(1, { error: `expected at least one of the ${noun}` })
-    .max(max, { error: (i) => `at most ${max} ${noun} (got ${lengthOf(i.input)})` })
+export function authorizationDetailsSchema(
+  max: number,
+  noun = 'grants',
+): z.ZodArray<typeof authorizationDetailSchema> {
+  const key = `${max}:${noun}`
+  let schema = detailListSchemas.get(key)
+  if (!schema) {
+    schema = z
+      .array(authorizationDetailSchema, { error: typeError('an array of objects') })
+      .min(1, { error: `expected at least one of the ${noun}` })
+      .max(max, { error: (i) => `at most ${max} ${noun} (got ${lengthOf(i.input)})` })
+    detailListSchemas.set(key, schema)
+  }
+  return schema
 }
+
+// Schemas are built once per limit: building one costs far more than using it.
+const detailListSchemas = new Map<string, z.ZodArray<typeof authorizationDetailSchema>>()
 
 const manifestSchemas = new Map<number, z.ZodType<Manifest>>()
 

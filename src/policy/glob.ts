@@ -9,6 +9,21 @@ const STAR = -1
 const GLOBSTAR = -2
 const SLASH = 0x2f
 
+// Rule patterns come from the policy (a bounded set), so their tokens are computed once.
+const RULE_CACHE_LIMIT = 4096
+const ruleTokens = new Map<string, Int32Array>()
+
+/** Tokens of a policy pattern, memoized. */
+function tokenizeRule(pattern: string): Int32Array {
+  let tokens = ruleTokens.get(pattern)
+  if (!tokens) {
+    tokens = tokenize(pattern)
+    if (ruleTokens.size >= RULE_CACHE_LIMIT) ruleTokens.clear()
+    ruleTokens.set(pattern, tokens)
+  }
+  return tokens
+}
+
 /** A pattern as tokens: UTF-16 code units for literals, STAR or GLOBSTAR for wildcards. */
 function tokenize(pattern: string): Int32Array {
   const tokens = new Int32Array(pattern.length)
@@ -112,5 +127,5 @@ export function globMatch(pattern: string, value: string): boolean {
  * patternCovers('docs/*', 'docs/**') // false: `**` can reach docs/a/b
  */
 export function patternCovers(rulePattern: string, requestedPattern: string): boolean {
-  return covers(tokenize(rulePattern), tokenize(requestedPattern))
+  return covers(tokenizeRule(rulePattern), tokenize(requestedPattern))
 }

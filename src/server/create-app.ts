@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { WritError } from '../errors.js'
 import { type AppDepsInput, withDerived } from './deps.js'
 import { errorResponse } from './error-response.js'
@@ -20,7 +19,6 @@ type Env = { Variables: { requestId: string } }
 export function createApp(input: AppDepsInput): Hono<Env> {
   const deps = withDerived(input)
   const app = new Hono<Env>()
-  const maxBytes = deps.config.limits.bodyBytes
 
   app.use(async (c, next) => {
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
@@ -28,16 +26,6 @@ export function createApp(input: AppDepsInput): Hono<Env> {
     c.header('X-Request-Id', c.get('requestId'))
     c.header('X-Content-Type-Options', 'nosniff')
   })
-
-  // Ensure no body larger than the limit is read into memory, with or without Content-Length.
-  app.use(
-    bodyLimit({
-      maxSize: maxBytes,
-      onError: () => {
-        throw new WritError('invalid_request', 413, `request body exceeds the ${maxBytes}-byte limit`)
-      },
-    }),
-  )
 
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))

@@ -1,15 +1,6 @@
 import type { Context } from 'hono'
-import { invalidRequest, WritError } from '../errors.js'
-
-/** Reads the request body as text; the body-size limit is enforced by middleware before this. */
-export async function readText(c: Context): Promise<string> {
-  try {
-    return await c.req.text()
-  } catch (err) {
-    if (err instanceof WritError) throw err
-    throw invalidRequest('could not read the request body')
-  }
-}
+import { invalidRequest } from '../errors.js'
+import { readBody } from './body.js'
 
 /** Lower-cased media type without parameters, or '' when absent. */
 export function mediaType(c: Context): string {
@@ -22,7 +13,7 @@ export function mediaType(c: Context): string {
  * Ensure no parameter is repeated: RFC 6749 §3.1 forbids it, and a duplicate could smuggle a
  * second value past a check that read the first one.
  */
-export async function readForm(c: Context): Promise<Record<string, string>> {
+export async function readForm(c: Context, maxBytes: number): Promise<Record<string, string>> {
   const type = mediaType(c)
   if (type !== 'application/x-www-form-urlencoded') {
     throw invalidRequest(
@@ -30,7 +21,7 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
     )
   }
   const params: Record<string, string> = Object.create(null) as Record<string, string>
-  for (const [name, value] of new URLSearchParams(await readText(c))) {
+  for (const [name, value] of new URLSearchParams(await readBody(c, maxBytes))) {
     if (Object.hasOwn(params, name)) throw invalidRequest(`${name}: must not be repeated`)
     params[name] = value
   }

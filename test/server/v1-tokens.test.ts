@@ -187,7 +187,11 @@ grants:
 
   it('answers 413 to a body over 64 KiB, with or without Content-Length', async () => {
     const big = JSON.stringify(docsManifest({ task: { id: 'x', purpose: 'p'.repeat(70_000) } }))
-    const sized = await broker.call('POST', '/v1/tokens', { ...json(null), body: big, basic: A })
+    const sized = await broker.call('POST', '/v1/tokens', {
+      headers: { 'content-type': 'application/json', 'content-length': String(big.length) },
+      body: big,
+      basic: A,
+    })
     expect(sized.status).toBe(413)
     expect((await sized.json()).error).toBe('invalid_request')
     const stream = new ReadableStream({

@@ -10,7 +10,7 @@ import { readForm } from '../form.js'
  */
 export function introspectRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
-    const params = await readForm(c)
+    const params = await readForm(c, deps.config.limits.bodyBytes)
     // Ensure only registered clients can probe tokens (RFC 7662 §2.1, §4).
     await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
     if (!params.token) throw invalidRequest('token: required')

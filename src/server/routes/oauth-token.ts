@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { invalidRequest, WritError } from '../../errors.js'
 import { issueGrant } from '../../grants/issue-grant.js'
-import { manifestFromTokenParams } from '../token-params.js'
+import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 import { tokenResponse } from '../token-response.js'
@@ -12,8 +12,9 @@ import { tokenResponse } from '../token-response.js'
  * and `ttl`, so an off-the-shelf OAuth client can ask for a task-scoped token.
  */
 export function oauthTokenRoute(deps: AppDeps) {
+  const detailsCache = new AuthorizationDetailsCache()
   return async (c: Context): Promise<Response> => {
-    const params = await readForm(c)
+    const params = await readForm(c, deps.config.limits.bodyBytes)
     const grantType = params.grant_type
     if (!grantType) throw invalidRequest('grant_type: required')
     if (grantType !== 'client_credentials') {
@@ -21,7 +22,7 @@ export function oauthTokenRoute(deps: AppDeps) {
     }
     // Ensure the caller is a registered client before it learns anything about policy.
     const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
-    const manifest = manifestFromTokenParams(params, deps.config.limits.grants)
+    const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
     const response = await issueGrant(deps.issue, { clientId, manifest })
     return tokenResponse(c, response)
   }

@@ -11,7 +11,7 @@ import { readForm } from '../form.js'
  */
 export function revokeRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
-    const params = await readForm(c)
+    const params = await readForm(c, deps.config.limits.bodyBytes)
     // Ensure the caller is a registered client (RFC 7009 §2.1).
     const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
     if (!params.token) throw invalidRequest('token: required')

@@ -2,7 +2,8 @@ import type { Context } from 'hono'
 import { issueGrant } from '../../grants/issue-grant.js'
 import { parseManifest } from '../../manifest/index.js'
 import type { AppDeps } from '../deps.js'
-import { mediaType, readText } from '../form.js'
+import { readBody } from '../body.js'
+import { mediaType } from '../form.js'
 import { tokenResponse } from '../token-response.js'
 
 /**
@@ -17,7 +18,7 @@ export function v1TokensRoute(deps: AppDeps) {
       params: {},
     })
     const type = mediaType(c)
-    const manifest = parseManifest(await readText(c), {
+    const manifest = parseManifest(await readBody(c, deps.config.limits.bodyBytes), {
       ...(type ? { contentType: type } : {}),
       maxGrants: deps.config.limits.grants,
     })
