@@ -1,5 +1,25 @@
 import type { AuthorizationDetail, TaskInfo } from '../manifest/types.js'
 
+/** One approver's part in an approval, as the token's `approval.approvers[]` shows it. */
+export interface GrantApprover {
+  /** The approver's id (their email, as the policy's approver group lists it). */
+  sub: string
+  /** AAGUID of the authenticator model (RFC 4122 form), from the key's attestation. */
+  aaguid: string
+  /** WebAuthn credential id, base64url. */
+  credentialId: string
+  /** Seconds since the epoch. */
+  at: number
+}
+
+/** The human approval a grant was minted under (DESIGN.md, "Approval, bound to intent"). */
+export interface GrantApproval {
+  /** The approval request id. */
+  id: string
+  manifestSha256: string
+  approvers: GrantApprover[]
+}
+
 /** One issued decision. `id` is the token's `jti`. Times are seconds since the epoch. */
 export interface Grant {
   id: string
@@ -9,6 +29,8 @@ export interface Grant {
   authorizationDetails: AuthorizationDetail[]
   /** The policy rule each grant matched, by index. */
   ruleIds: string[]
+  /** Present when a human approved the request; its evidence is kept by the approvals module. */
+  approval?: GrantApproval
   /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
   cnfJkt?: string
   issuedAt: number

@@ -95,19 +95,21 @@ const CREATE_GRANT_LUA = `
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return {-1}
 end
-local now = tonumber(ARGV[4])
+local life = math.floor(tonumber(ARGV[3]) - tonumber(ARGV[4]))
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])
 if ARGV[5] ~= '' and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
   local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   return {0, first[2] or ARGV[4]}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', string.format('%.0f', tonumber(ARGV[3]) - now))
+redis.call('SET', KEYS[1], ARGV[1], 'PX', life)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+-- An index lives as long as its longest-lived member: extend, never shorten (PTTL -1 = no TTL yet).
 for i = 3, 4 do
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIRE', KEYS[i], string.format('%.0f', tonumber(last[2]) - now))
+  if redis.call('PTTL', KEYS[i]) < life then
+    redis.call('PEXPIRE', KEYS[i], life)
+  end
 end
 return {1}
 `
