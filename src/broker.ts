@@ -10,7 +10,7 @@ import type { GrantStore } from './grants/store.js'
 import type { Logger } from './logger.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
 import { createApp } from './server/create-app.js'
-import { createKeyManager } from './tokens/index.js'
+import { createKeyManager, type KeyManager } from './tokens/index.js'
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -31,6 +31,7 @@ export interface Broker {
   app: ReturnType<typeof createApp>
   store: GrantStore
   policy: Policy
+  keys: KeyManager
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -97,6 +98,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     app,
     store,
     policy,
+    keys,
     async close() {
       clearInterval(refresh)
       if (ownsStore) await store.close()

@@ -91,35 +91,40 @@ export const configSchema = z
       .default({ level: 'info' }),
   })
   .strict()
-  .superRefine((c, ctx) => {
-    if (c.store.kind === 'redis' && !c.store.redisUrl) {
-      ctx.addIssue({ code: 'custom', path: ['store', 'redisUrl'], message: 'required when store.kind is redis' })
-    }
-    const source = c.keys.source ?? (c.store.kind === 'redis' ? 'store' : 'generate')
-    if (source === 'store' && !c.keys.kek) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['keys', 'kek'],
-        message: 'required when keys live in the store (set WRIT_KEK to base64 of 32 random bytes)',
-      })
-    }
-    if (c.keys.kek && Buffer.from(c.keys.kek, 'base64').length !== 32) {
-      ctx.addIssue({ code: 'custom', path: ['keys', 'kek'], message: 'must be base64 of exactly 32 bytes' })
-    }
-    if (source === 'files' && !c.keys.files) {
-      ctx.addIssue({ code: 'custom', path: ['keys', 'files'], message: 'required when keys.source is files' })
-    }
-    if (source === 'generate' && c.store.kind === 'redis') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['keys', 'source'],
-        message: 'generate is for the single-process memory store; replicas must share keys (use store or files)',
-      })
-    }
-    if (c.tokens.defaultTtlSeconds > c.tokens.maxTtlSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultTtlSeconds'], message: 'must not exceed tokens.maxTtlSeconds' })
-    }
-  })
+  // Cross-field rules run even when a field above failed, so one boot lists every problem.
+  .superRefine(
+    (c, ctx) => {
+      if (!c?.store || !c.keys || !c.tokens) return
+      if (c.store.kind === 'redis' && !c.store.redisUrl) {
+        ctx.addIssue({ code: 'custom', path: ['store', 'redisUrl'], message: 'required when store.kind is redis' })
+      }
+      const source = c.keys.source ?? (c.store.kind === 'redis' ? 'store' : 'generate')
+      if (source === 'store' && !c.keys.kek) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', 'kek'],
+          message: 'required when keys live in the store (set WRIT_KEK to base64 of 32 random bytes)',
+        })
+      }
+      if (typeof c.keys.kek === 'string' && Buffer.from(c.keys.kek, 'base64').length !== 32) {
+        ctx.addIssue({ code: 'custom', path: ['keys', 'kek'], message: 'must be base64 of exactly 32 bytes' })
+      }
+      if (source === 'files' && !c.keys.files) {
+        ctx.addIssue({ code: 'custom', path: ['keys', 'files'], message: 'required when keys.source is files' })
+      }
+      if (source === 'generate' && c.store.kind === 'redis') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', 'source'],
+          message: 'generate is for the single-process memory store; replicas must share keys (use store or files)',
+        })
+      }
+      if (c.tokens.defaultTtlSeconds > c.tokens.maxTtlSeconds) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultTtlSeconds'], message: 'must not exceed tokens.maxTtlSeconds' })
+      }
+    },
+    { when: () => true },
+  )
 
 export type ConfigInput = z.input<typeof configSchema>
 type ParsedConfig = z.output<typeof configSchema>
