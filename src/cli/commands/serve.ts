@@ -1,0 +1,34 @@
+import { Command, InvalidArgumentError } from 'commander'
+import { runBroker } from '../../run-broker.js'
+
+export interface ServeOptions {
+  config?: string
+  workers: number
+}
+
+/** Runs the broker in this process (or N workers), exactly as `npm start` does. */
+export async function serve(env: Record<string, string | undefined>, opts: ServeOptions): Promise<void> {
+  await runBroker({ ...env, ...(opts.config ? { WRIT_CONFIG: opts.config } : {}) }, { workers: opts.workers })
+}
+
+const positiveInt = (value: string): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected a whole number from 1 to 64')
+  return n
+}
+
+export function serveCommand(env: Record<string, string | undefined>): Command {
+  return new Command('serve')
+    .description('run the broker (same as npm start); configuration from --config and the environment')
+    .option('--config <file>', 'config file (YAML or JSON); overrides WRIT_CONFIG')
+    .option('--workers <n>', 'worker processes sharing the port (needs REDIS_URL)', positiveInt, 1)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  writ serve                                   # embedded defaults: memory store, dev key, sample policy
+  REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(openssl rand -base64 32) writ serve --workers 2
+  writ serve --config /etc/writ/writ.yaml`,
+    )
+    .action((opts: ServeOptions) => serve(env, opts))
+}

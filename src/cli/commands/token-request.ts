@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs'
+import { Command } from 'commander'
+import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose'
+import { requestToken, type ClientCredentials, type ManifestInput, type PendingApproval } from '../../client/index.js'
+import { WritClientError } from '../../client/errors.js'
+import { parseSafeYaml } from '../../manifest/index.js'
+import { CliError, EXIT } from '../cli-error.js'
+import type { CliContext } from '../context.js'
+
+export interface TokenRequestOptions {
+  client?: string
+  key?: string
+  wait?: boolean
+  stdin?: boolean
+}
+
+async function loadKey(file: string): Promise<{ key: CryptoKey; kid?: string; alg: 'ES256' | 'EdDSA' | 'RS256' | 'PS256' }> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CliError(`cannot read key ${file}: ${(err as Error).message}`, EXIT.usage)
+  }
+  try {
+    if (text.trimStart().startsWith('{')) {
+      const jwk = JSON.parse(text) as JWK
+      const alg = (jwk.alg ?? (jwk.kty === 'OKP' ? 'EdDSA' : jwk.kty === 'RSA' ? 'RS256' : 'ES256')) as 'ES256'
+      return { key: (await importJWK(jwk, alg)) as CryptoKey, ...(jwk.kid ? { kid: jwk.kid } : {}), alg }
+    }
+    const alg = text.includes('BEGIN PRIVATE KEY') && /ed25519/i.test(file) ? 'EdDSA' : 'ES256'
+    return { key: await importPKCS8(text, alg), alg }
+  } catch (err) {
+    throw new CliError(`${file}: not a private key (PKCS#8 PEM or JWK): ${(err as Error).message}`, EXIT.usage)
+  }
+}
+
+function readManifest(file: string): ManifestInput {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CliError(`cannot read manifest ${file}: ${(err as Error).message}`, EXIT.usage)
+  }
+  try {
+    const value = parseSafeYaml(text)
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a mapping with task and grants')
+    return value as ManifestInput
+  } catch (err) {
+    const problems = (err as { problems?: string[] }).problems
+    throw new CliError(`${file}: ${problems ? problems.join('; ') : (err as Error).message}`, EXIT.usage)
+  }
+}
+
+/**
+ * `writ token request MANIFEST`: exchanges a manifest for a token. With `--wait`, waits through a
+ * human approval (printing the approval URL, with a spinner on a TTY). Prints the bare token when
+ * piped, a summary on a TTY, everything with `--json`. Exit 3 when denied, 4 when expired.
+ */
+export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: TokenRequestOptions): Promise<void> {
+  const manifest = readManifest(manifestFile)
+  const clientId = opts.client ?? ctx.env.WRIT_CLIENT_ID
+  if (!clientId) throw new CliError('no client id: pass --client or set WRIT_CLIENT_ID', EXIT.usage)
+  let credentials: ClientCredentials
+  if (opts.key) {
+    const { key, kid, alg } = await loadKey(opts.key)
+    credentials = { clientId, privateKey: key, algorithm: alg, ...(kid ? { keyId: kid } : {}) }
+  } else {
+    credentials = { clientId, clientSecret: await ctx.secret('WRIT_CLIENT_SECRET', 'client secret') }
+  }
+  const broker = ctx.brokerUrl()
+  const controller = new AbortController()
+  let spinner: NodeJS.Timeout | undefined
+  const onPending = (p: PendingApproval) => {
+    if (!opts.wait) {
+      controller.abort()
+      throw new CliError(
+        `this request needs human approval${p.approvalUri ? ` at ${p.approvalUri}` : ''}; rerun with --wait to wait for it`,
+        EXIT.error,
+      )
+    }
+    const where = p.approvalUri ?? `auth_req_id ${p.authReqId}`
+    if (ctx.out.tty) {
+      const frames = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'
+      let i = 0
+      process.stderr.write(`approval needed: ${where}\n`)
+      spinner = setInterval(() => process.stderr.write(`\r${frames[i++ % frames.length]} waiting for approval (expires in ${p.expiresIn}s)`), 120)
+    } else {
+      ctx.out.error(`approval needed: ${where} (expires in ${p.expiresIn}s)`)
+    }
+  }
+  try {
+    const token = await requestToken({ broker, credentials, manifest, onPending, signal: controller.signal, fetch: ctx.fetch })
+    if (ctx.out.json) ctx.out.data(token)
+    else if (ctx.out.tty) {
+      ctx.out.error(`${ctx.out.green('✓')} token for ${manifest.task?.id ?? 'task'}: ${token.scope}, ${token.expiresIn}s, grant ${token.grantId}`)
+      ctx.out.line(token.accessToken)
+    } else ctx.out.line(token.accessToken)
+  } catch (err) {
+    if (err instanceof CliError) throw err
+    if (err instanceof WritClientError) {
+      if (err.code === 'access_denied') throw new CliError(`denied: ${err.message}`, EXIT.denied)
+      if (err.code === 'expired_token') throw new CliError(`expired: ${err.message}`, EXIT.expired)
+      if (err.code === 'invalid_client') throw new CliError(`the broker refused the client credentials of ${clientId}`, EXIT.error)
+      throw new CliError(`${err.code}: ${err.message}`, err.status && err.status < 500 ? EXIT.usage : EXIT.error)
+    }
+    throw err
+  } finally {
+    if (spinner) {
+      clearInterval(spinner)
+      process.stderr.write('\r\x1b[K')
+    }
+  }
+}
+
+export function tokenCommand(ctx: () => CliContext): Command {
+  const cmd = new Command('token').description('tokens for agent runtimes and scripts')
+  cmd
+    .command('request')
+    .argument('<manifest>', 'task manifest (YAML or JSON)')
+    .option('--client <id>', 'client id (default WRIT_CLIENT_ID)')
+    .option('--key <file>', 'private key for private_key_jwt (PKCS#8 PEM or JWK); otherwise WRIT_CLIENT_SECRET')
+    .option('--wait', 'wait for human approval when policy needs one')
+    .description('exchange a task manifest for a task-scoped token')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 token printed, 1 error, 2 usage, 3 denied, 4 approval expired.
+
+Examples:
+  WRIT_URL=http://127.0.0.1:8080 WRIT_CLIENT_SECRET=demo-secret \\
+    writ token request examples/manifest.yaml --client demo-agent
+  TOKEN=$(writ token request deploy.yaml --client ci-agent --wait)`,
+    )
+    .action((manifest: string, opts: TokenRequestOptions) => tokenRequest(ctx(), manifest, opts))
+  return cmd
+}

@@ -1,0 +1,136 @@
+/**
+ * Runs the broker process: load config from an environment, build dependencies, serve, and shut
+ * down cleanly on SIGINT/SIGTERM. Shared by `npm start` (src/main.ts) and `writ serve`.
+ */
+import cluster from 'node:cluster'
+import { serve } from '@hono/node-server'
+import { createBroker } from './broker.js'
+import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
+import { createLogger } from './logger.js'
+import { PolicyError } from './policy/index.js'
+
+function banner(config: Config, url: string): string {
+  const lines = [
+    `writ broker listening on ${url}`,
+    `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
+  ]
+  if (config.policyFile === SAMPLE_POLICY_PATH) {
+    lines.push(
+      '',
+      '  Using the sample policy (examples/policy.yaml). Its client secret is public: local trials only.',
+      '  Get a task-scoped token:',
+      '',
+      `    curl -s -u demo-agent:demo-secret ${config.issuer}/v1/tokens \\`,
+      `      -H 'content-type: application/yaml' --data-binary @examples/manifest.yaml`,
+      '',
+      '  or the OAuth way (RFC 6749 client credentials + RFC 9396 authorization_details):',
+      '',
+      `    curl -s -u demo-agent:demo-secret ${config.issuer}/oauth/token \\`,
+      `      -d grant_type=client_credentials -d task_id=JIRA-4711 \\`,
+      `      --data-urlencode 'authorization_details=[{"type":"repo","actions":["read"],"locations":["https://git.example.com/acme/app"],"identifier":"docs/**"}]'`,
+    )
+  }
+  return lines.join('\n') + '\n'
+}
+
+type Env = Record<string, string | undefined>
+
+export interface RunOptions {
+  /** Worker processes sharing the port (node:cluster). More than one needs the Redis store. */
+  workers?: number
+}
+
+export async function runBroker(env: Env, options: RunOptions = {}): Promise<void> {
+  const workers = options.workers ?? 1
+  if (workers > 1 && cluster.isPrimary) return runPrimary(env, workers)
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const logger = createLogger(config.log.level)
+  if (config.keys.source === 'generate') {
+    logger.warn('signing with a key generated at startup: tokens stop verifying when this process exits; configure keys.source store or files for real use')
+  }
+  if (config.policyFile === SAMPLE_POLICY_PATH) {
+    logger.warn('using the sample policy with a public client secret; set WRIT_POLICY for real use')
+  }
+
+  let broker
+  try {
+    broker = await createBroker(config, { logger })
+  } catch (err) {
+    if (err instanceof PolicyError || err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+
+  const quiet = cluster.isWorker && cluster.worker?.id !== 1
+  const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host }, (info) => {
+    const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
+    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`))
+  })
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('shutting down', { signal })
+    server.close(() => {
+      broker.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
+    })
+    setTimeout(() => process.exit(1), 10_000).unref()
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/**
+ * The primary of `--workers N`: checks the config once, forks N workers that share the listening
+ * port, replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
+ */
+function runPrimary(env: Env, workers: number): void {
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  // Ensure replicas share their state: an in-memory store per worker would split the allow-list.
+  if (config.store.kind !== 'redis') {
+    process.stderr.write('writ: --workers needs the Redis store (set REDIS_URL); the memory store lives in one process\n')
+    process.exit(2)
+  }
+  const logger = createLogger(config.log.level)
+  let stopping = false
+  for (let i = 0; i < workers; i++) cluster.fork(env)
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    logger.warn('worker exited; starting a replacement', { worker: worker.id, code, signal })
+    setTimeout(() => cluster.fork(env), 1000).unref()
+  })
+  const stop = () => {
+    stopping = true
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
+    setTimeout(() => process.exit(0), 10_000).unref()
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+    })
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
