@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type Approvals, createApprovals } from './approvals/create-approvals.js'
+import type { ApprovalStore } from './approvals/store.js'
 import { createClientAuthenticator } from './clients/index.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
+import { type AwsCredentials, type AwsVending, createAwsVending } from './credentials/aws/index.js'
 import { createMemoryStore } from './grants/memory-store.js'
 import { createRedisStore } from './grants/redis-store.js'
 import type { GrantStore } from './grants/store.js'
@@ -25,6 +28,12 @@ export interface BrokerOptions {
   store?: GrantStore
   /** Use this policy instead of reading config.policyFile. */
   policy?: Policy
+  /** Environment variables: webhook secrets named by the policy's `secret_env`. Default: none. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** HTTP client for approval webhooks. Default: the platform fetch. */
+  fetch?: typeof fetch
+  /** The broker's own AWS credentials (default: the AWS SDK's standard provider chain). */
+  awsCredentials?: AwsCredentials
 }
 
 export interface Broker {
@@ -32,6 +41,10 @@ export interface Broker {
   store: GrantStore
   policy: Policy
   keys: KeyManager
+  /** Approval requests, enrolled security keys and approval evidence. */
+  approvals: ApprovalStore
+  /** AWS credential vending, when `config.aws` is set. */
+  aws?: AwsVending
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -66,8 +79,19 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     maxTokenTtlSeconds: config.tokens.maxTtlSeconds,
     clock,
   })
+  let approvals: Approvals
   try {
     await keys.init()
+    approvals = await createApprovals({
+      config,
+      policy,
+      grantStore: store,
+      clock,
+      logger,
+      env: options.env ?? {},
+      fetch: options.fetch ?? globalThis.fetch,
+      readFile: (path) => readFileSync(path, 'utf8'),
+    })
   } catch (err) {
     if (ownsStore) await store.close()
     throw err
@@ -83,7 +107,29 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     assertionMaxAgeSeconds: config.clientAuth.assertionMaxAgeSeconds,
   })
 
-  const app = createApp({ config, policy, store, keys, clients, clock, logger, openapi: readOpenApiDocument() })
+  const aws = config.aws
+    ? createAwsVending({
+        settings: config.aws,
+        store,
+        clock,
+        logger,
+        ...(options.awsCredentials ? { credentials: options.awsCredentials } : {}),
+      })
+    : undefined
+  await aws?.start()
+
+  const app = createApp({
+    ...(aws ? { aws } : {}),
+    config,
+    policy,
+    store,
+    keys,
+    clients,
+    clock,
+    logger,
+    openapi: readOpenApiDocument(),
+    approvals,
+  })
 
   const refresh = setInterval(() => {
     keys.refresh().catch((err: unknown) => {
@@ -99,8 +145,12 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     store,
     policy,
     keys,
+    approvals: approvals.store,
+    ...(aws ? { aws } : {}),
     async close() {
       clearInterval(refresh)
+      await aws?.close()
+      await approvals.close()
       if (ownsStore) await store.close()
     },
   }

@@ -16,6 +16,52 @@ export const SAMPLE_POLICY_PATH = resolve(
 const port = z.coerce.number().int().min(0).max(65535)
 const seconds = z.coerce.number().int().positive()
 
+/** An IAM role ARN (same shape as `ROLE_ARN` in src/credentials/aws/select-aws-grants.ts). */
+const roleArn = z
+  .string()
+  .regex(/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/, 'expected an IAM role ARN')
+
+/** AWS STS credential vending (README "AWS credentials"); off unless this section is present. */
+const awsSection = z
+  .object({
+    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'expected an AWS region like eu-west-1'),
+    /** Endpoint override for STS and IAM; credentials always come from the SDK's provider chain. */
+    endpoint: z.url().optional(),
+    /** The broker itself runs on a role: AWS caps chained sessions at one hour. */
+    roleChaining: z.boolean().default(false),
+    /** The only roles writ assumes, each with its IAM MaxSessionDuration. */
+    roles: z
+      .array(
+        z
+          .object({
+            arn: roleArn,
+            maxSessionSeconds: z.number().int().min(3600).max(43_200).default(3600),
+            externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected 2 to 1224 characters of [\\w+=,.@:/-]').optional(),
+          })
+          .strict(),
+      )
+      .min(1, 'list at least one role'),
+    revocation: z
+      .object({
+        /** Name of the inline deny policy writ maintains on each role. */
+        policyName: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'expected an IAM policy name').default('writ-revoked-sessions'),
+        /** How often expired entries are pruned and missed revocations caught up on. */
+        pruneIntervalSeconds: seconds.max(3600).default(60),
+        /** Budget for the deny policy (IAM allows 10,240 characters of inline policy per role). */
+        maxPolicyChars: z.number().int().min(1024).max(10_240).default(8192),
+      })
+      .strict()
+      .default({ policyName: 'writ-revoked-sessions', pruneIntervalSeconds: 60, maxPolicyChars: 8192 }),
+  })
+  .strict()
+  .superRefine((aws, ctx) => {
+    const seen = new Set<string>()
+    aws.roles.forEach((role, i) => {
+      if (seen.has(role.arn)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'arn'], message: 'listed twice' })
+      seen.add(role.arn)
+    })
+  })
+
 export const configSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -89,6 +135,105 @@ export const configSchema = z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()
       .default({ level: 'info' }),
+    aws: awsSection.optional(),
+    dpop: z
+      .object({
+        /** DPoP proofs at the token endpoints must carry a server nonce (RFC 9449 §8). */
+        requireNonce: z.boolean().default(true),
+        /** How long a server nonce is accepted. */
+        nonceLifetimeSeconds: seconds.default(300),
+        /** Oldest DPoP proof accepted, by its `iat`. */
+        proofMaxAgeSeconds: seconds.default(60),
+        /** Base64 of at least 32 random bytes, shared by replicas; default: derived from keys.kek. */
+        nonceSecret: z
+          .string()
+          .refine((v) => Buffer.from(v, 'base64').length >= 32, 'must be base64 of at least 32 bytes')
+          .optional(),
+      })
+      .strict()
+      .default({ requireNonce: true, nonceLifetimeSeconds: 300, proofMaxAgeSeconds: 60 }),
+    admin: z
+      .object({
+        /** argon2id PHC hash of the admin bearer token. Without one the admin API is off. */
+        tokenHash: z
+          .string()
+          .regex(
+            /^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/,
+            'must be an argon2id PHC hash ($argon2id$v=19$m=...,t=...,p=...$salt$hash)',
+          )
+          .optional(),
+        /** How long a verified admin token is trusted without running argon2 again. */
+        tokenCacheSeconds: seconds.default(60),
+      })
+      .strict()
+      .default({ tokenCacheSeconds: 60 }),
+    /** Human approval with security keys (README "Human approval"). */
+    approvals: z
+      .object({
+        /** Life of an approval request: approvers must decide, and the agent collect, within it. */
+        timeoutSeconds: seconds.max(24 * 3600).default(300),
+        /** CIBA polling interval given to agents. */
+        pollIntervalSeconds: seconds.max(60).default(5),
+        /** Life of one WebAuthn challenge on the approval page. */
+        challengeTtlSeconds: seconds.max(3600).default(180),
+        /** Life of an enrolment invite. */
+        inviteTtlSeconds: seconds.max(30 * 24 * 3600).default(3 * 24 * 3600),
+        /** How long approval evidence (assertions, keys, manifest) is kept after a token is minted. */
+        evidenceRetentionSeconds: seconds.default(400 * 24 * 3600),
+        /** WebAuthn relying party id; default: the issuer's host name. Never an IP address. */
+        rpId: z.string().min(1).max(253).optional(),
+        /** Shown by browsers and authenticators. */
+        rpName: z.string().min(1).max(64).default('writ'),
+        /** The origin approvers' browsers use; default: the issuer's origin. */
+        origin: z.url().optional(),
+        attestation: z
+          .object({
+            /**
+             * strict: direct attestation (packed, tpm, fido-u2f) chained to a trust anchor, from an
+             * allowed AAGUID. dev: also accepts none/self/unanchored attestation (needs devMode).
+             */
+            mode: z.enum(['strict', 'dev']).default('strict'),
+            /** PEM files of attestation root certificates (relative paths: to the config file). */
+            rootCertificateFiles: z.array(z.string().min(1)).max(100).default([]),
+            /** A local FIDO MDS3 BLOB (JWT) file; never fetched from the network. */
+            mdsBlobFile: z.string().min(1).optional(),
+            /** PEM root the MDS BLOB's signature must chain to (FIDO: GlobalSign Root CA - R3). */
+            mdsRootCertificateFile: z.string().min(1).optional(),
+            /** Allowed authenticator models. Strict mode refuses every key until this is set. */
+            allowedAaguids: z
+              .array(
+                z
+                  .string()
+                  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected an AAGUID (UUID form)'),
+              )
+              .max(1000)
+              .default([]),
+          })
+          .strict()
+          .default({ mode: 'strict', rootCertificateFiles: [], allowedAaguids: [] }),
+        webhook: z
+          .object({
+            /** Attempts per notice, the first included. */
+            maxAttempts: z.number().int().min(1).max(20).default(6),
+            /** Delay before the first retry; doubles each time (at most 60 s). */
+            initialBackoffMs: z.number().int().min(1).max(60_000).default(1000),
+            /** Longest wait for one attempt. */
+            timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+          })
+          .strict()
+          .default({ maxAttempts: 6, initialBackoffMs: 1000, timeoutMs: 5000 }),
+      })
+      .strict()
+      .default({
+        timeoutSeconds: 300,
+        pollIntervalSeconds: 5,
+        challengeTtlSeconds: 180,
+        inviteTtlSeconds: 3 * 24 * 3600,
+        evidenceRetentionSeconds: 400 * 24 * 3600,
+        rpName: 'writ',
+        attestation: { mode: 'strict', rootCertificateFiles: [], allowedAaguids: [] },
+        webhook: { maxAttempts: 6, initialBackoffMs: 1000, timeoutMs: 5000 },
+      }),
   })
   .strict()
   // Cross-field rules run even when a field above failed, so one boot lists every problem.
@@ -121,6 +266,14 @@ export const configSchema = z
       }
       if (c.tokens.defaultTtlSeconds > c.tokens.maxTtlSeconds) {
         ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultTtlSeconds'], message: 'must not exceed tokens.maxTtlSeconds' })
+      }
+      // Ensure attestation is relaxed only on a broker that is in dev mode as a whole.
+      if (c.approvals?.attestation?.mode === 'dev' && !c.devMode) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approvals', 'attestation', 'mode'],
+          message: 'dev relaxes security key attestation and needs devMode: true (WRIT_DEV=1)',
+        })
       }
     },
     { when: () => true },
@@ -157,7 +310,8 @@ type Env = Record<string, string | undefined>
 /**
  * Reads the config file named by `WRIT_CONFIG` (YAML or JSON) and overlays the environment:
  * `PORT`, `HOST`, `WRIT_ISSUER`, `WRIT_POLICY`, `REDIS_URL` (selects the Redis store),
- * `WRIT_KEY_PREFIX`, `WRIT_KEK`, `WRIT_SIGNING_ALG`, `WRIT_DEV`, `WRIT_LOG_LEVEL`.
+ * `WRIT_KEY_PREFIX`, `WRIT_KEK`, `WRIT_SIGNING_ALG`, `WRIT_DEV`, `WRIT_LOG_LEVEL`,
+ * `WRIT_ADMIN_TOKEN_HASH`, `WRIT_DPOP_NONCE_SECRET`.
  * Every problem is reported at once in a ConfigError.
  */
 export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
@@ -195,10 +349,27 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     // A relative policy path in a config file is relative to that file.
     merged.policyFile = resolve(dirname(configPath), merged.policyFile)
   }
+  const attestation = (merged.approvals as { attestation?: Record<string, unknown> } | undefined)?.attestation
+  if (configPath && attestation && typeof attestation === 'object') {
+    // Certificate and MDS paths in a config file are relative to that file, like the policy.
+    const relative = (p: unknown): unknown => (typeof p === 'string' && !isAbsolute(p) ? resolve(dirname(configPath), p) : p)
+    const files = attestation.rootCertificateFiles
+    const resolved = {
+      ...attestation,
+      ...(Array.isArray(files) ? { rootCertificateFiles: files.map(relative) } : {}),
+      ...(attestation.mdsBlobFile !== undefined ? { mdsBlobFile: relative(attestation.mdsBlobFile) } : {}),
+      ...(attestation.mdsRootCertificateFile !== undefined
+        ? { mdsRootCertificateFile: relative(attestation.mdsRootCertificateFile) }
+        : {}),
+    }
+    section('approvals').attestation = resolved
+  }
   if (env.REDIS_URL) Object.assign(section('store'), { kind: 'redis', redisUrl: env.REDIS_URL })
   if (env.WRIT_KEY_PREFIX) section('store').keyPrefix = env.WRIT_KEY_PREFIX
   if (env.WRIT_KEK) section('keys').kek = env.WRIT_KEK
   if (env.WRIT_SIGNING_ALG) section('keys').alg = env.WRIT_SIGNING_ALG
   if (env.WRIT_LOG_LEVEL) section('log').level = env.WRIT_LOG_LEVEL
+  if (env.WRIT_DPOP_NONCE_SECRET) section('dpop').nonceSecret = env.WRIT_DPOP_NONCE_SECRET
+  if (env.WRIT_ADMIN_TOKEN_HASH) section('admin').tokenHash = env.WRIT_ADMIN_TOKEN_HASH
   return parseConfig(merged)
 }

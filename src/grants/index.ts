@@ -1,5 +1,19 @@
-export type { Grant, GrantState, Revocation } from './grant.js'
-export type { CreateGrantOptions, GrantStore, StoredKeySet } from './store.js'
+export type { Grant, GrantApproval, GrantApprover, GrantState, Revocation } from './grant.js'
+export type {
+  CreateGrantOptions,
+  GrantStore,
+  ListGrantsFilter,
+  RevocationInput,
+  StoredKeySet,
+  SubscriptionState,
+  Unsubscribe,
+} from './store.js'
+export {
+  parseRevocationMessage,
+  REVOCATION_CHANNEL_SUFFIX,
+  type RevocationMessage,
+} from './revocation-message.js'
+export { revokeGrants, type RevocationTarget, type RevokeGrantsDeps } from './revoke-grants.js'
 export { createStoreKeys, DEFAULT_KEY_PREFIX, encodeKeyPart, type StoreKeys } from './keys.js'
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {

@@ -1,11 +1,11 @@
 import { type Clock, epochSeconds } from '../clock.js'
 import { randomId } from '../random-id.js'
-import { accessDenied } from '../errors.js'
+import { accessDenied, WritError } from '../errors.js'
 import { manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
-import { decide, type Policy } from '../policy/index.js'
+import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
 import { audienceFor, mintAccessToken, scopeFor, type KeyManager } from '../tokens/index.js'
-import type { Grant } from './grant.js'
+import type { Grant, GrantApproval } from './grant.js'
 import type { GrantStore } from './store.js'
 
 export interface IssueGrantDeps {
@@ -15,6 +15,36 @@ export interface IssueGrantDeps {
   issuer: string
   tokens: { maxTtlSeconds: number; defaultTtlSeconds: number; defaultAudience: string }
   clock: Clock
+  /**
+   * Starts a human approval for a manifest the policy says needs one (the approvals module's
+   * `createApprovalRequest`). Absent: such manifests are refused.
+   */
+  requestApproval?: (input: ApprovalInput) => Promise<ApprovalPending>
+}
+
+/** A manifest that needs a human, handed to {@link IssueGrantDeps.requestApproval}. */
+export interface ApprovalInput {
+  clientId: string
+  manifest: Manifest
+  decision: Decision
+  cnfJkt?: string | undefined
+}
+
+/** The answer while a human decides: a CIBA handle to poll with and the approval page. */
+export interface ApprovalPending {
+  /** For `grant_type=urn:openid:params:grant-type:ciba` at the token endpoint. */
+  auth_req_id: string
+  approval_uri: string
+  expires_in: number
+  /** Seconds to wait between polls. */
+  interval: number
+}
+
+/** A human approval of this exact manifest, presented when its token is collected. */
+export interface GivenApproval {
+  approval: GrantApproval
+  /** Whether the approval meets these requirements (the policy's, as it is now). */
+  satisfies(requirements: readonly ApprovalRequirement[]): boolean
 }
 
 export interface IssueGrantRequest {
@@ -22,6 +52,14 @@ export interface IssueGrantRequest {
   manifest: Manifest
   /** RFC 7638 thumbprint of a verified DPoP proof key, when the request carried one. */
   cnfJkt?: string
+  /**
+   * When the policy needs a human: `request` (default) starts an approval and answers
+   * {@link ApprovalPending}; `refuse` answers access_denied (RFC 6749 client credentials, which
+   * has no way to wait).
+   */
+  whenApprovalNeeded?: 'request' | 'refuse'
+  /** The approval given to this manifest (CIBA redemption): mint under it, if it still suffices. */
+  approved?: GivenApproval
 }
 
 /** RFC 6749 §5.1 token response, with RFC 9396's `authorization_details`. */
@@ -42,20 +80,52 @@ export interface TokenResponse {
  * recorded in the store second (so it is revocable and counted against the client's quota), and
  * only then is a token signed. A store failure throws before any token exists.
  */
-export async function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): Promise<TokenResponse> {
+export function issueGrant(
+  deps: IssueGrantDeps,
+  req: IssueGrantRequest & ({ whenApprovalNeeded: 'refuse' } | { approved: GivenApproval }),
+): Promise<TokenResponse>
+export function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): Promise<TokenResponse | ApprovalPending>
+export async function issueGrant(
+  deps: IssueGrantDeps,
+  req: IssueGrantRequest,
+): Promise<TokenResponse | ApprovalPending> {
   const { policy, store, keys, clock } = deps
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
   const decision = decide(policy, req.clientId, req.manifest, deps.tokens)
 
+  // Ensure grants whose rule demands a DPoP-bound token are never issued as bearer tokens.
+  if (decision.requireDpop && !req.cnfJkt) {
+    const rules = (decision.approval?.requirements ?? []).filter((r) => r.requireDpop).map((r) => r.ruleId)
+    const grants = decision.grants
+      .filter((g) => g.approval && rules.includes(g.ruleId))
+      .map((g) => `grants[${g.index}] (rule ${g.ruleId})`)
+    throw new WritError(
+      'invalid_request',
+      400,
+      `DPoP header: required, because ${grants.join(', ')} need${grants.length === 1 ? 's' : ''} a DPoP-bound token (RFC 9449); send a DPoP proof`,
+    )
+  }
+
+  const hash = manifestSha256(req.manifest)
   // Ensure nothing that needs a human is minted without one.
   if (decision.approval) {
-    const needs = decision.grants
-      .filter((g) => g.approval)
-      .map((g) => `grants[${g.index}] (rule ${g.ruleId}: ${g.approval!.approvers} approver(s) from ${g.approval!.from})`)
-    throw accessDenied(
-      `${needs.join(', ')} need${needs.length === 1 ? 's' : ''} human approval, which this broker does not offer yet; remove ${needs.length === 1 ? 'that grant' : 'those grants'} or ask an admin`,
-    )
+    const { requirements } = decision.approval
+    if (req.approved) {
+      // Ensure the approval was given to this exact manifest, and still meets the policy.
+      if (req.approved.approval.manifestSha256 !== hash || !req.approved.satisfies(requirements)) {
+        throw accessDenied('the approval given no longer meets what the policy requires for this manifest')
+      }
+    } else if (deps.requestApproval && req.whenApprovalNeeded !== 'refuse') {
+      return deps.requestApproval({ clientId: req.clientId, manifest: req.manifest, decision, cnfJkt: req.cnfJkt })
+    } else {
+      const needs = decision.grants
+        .filter((g) => g.approval)
+        .map((g) => `grants[${g.index}] (rule ${g.ruleId}: ${g.approval!.approvers} approver(s) from ${g.approval!.from})`)
+      throw accessDenied(
+        `${needs.join(', ')} need${needs.length === 1 ? 's' : ''} human approval: ask with POST /oauth/bc-authorize (CIBA) or POST /v1/tokens, then collect the token once approved`,
+      )
+    }
   }
 
   const now = epochSeconds(clock)
@@ -63,9 +133,10 @@ export async function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): 
     id: randomId(),
     clientId: req.clientId,
     task: req.manifest.task,
-    manifestSha256: manifestSha256(req.manifest),
+    manifestSha256: hash,
     authorizationDetails: req.manifest.grants,
     ruleIds: decision.grants.map((g) => g.ruleId),
+    ...(req.approved ? { approval: req.approved.approval } : {}),
     ...(req.cnfJkt ? { cnfJkt: req.cnfJkt } : {}),
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
@@ -82,6 +153,7 @@ export async function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): 
     audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
     grant,
     scope,
+    ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
     clock,
   })
   return {
@@ -91,5 +163,19 @@ export async function issueGrant(deps: IssueGrantDeps, req: IssueGrantRequest): 
     scope,
     authorization_details: grant.authorizationDetails,
     grant_id: grant.id,
+  }
+}
+
+/** The token's `approval` claim: `{ id, manifest_sha256, approvers: [{ sub, aaguid, credential_id, at }] }`. */
+function approvalClaim(approval: GrantApproval): Record<string, unknown> {
+  return {
+    id: approval.id,
+    manifest_sha256: approval.manifestSha256,
+    approvers: approval.approvers.map((a) => ({
+      sub: a.sub,
+      aaguid: a.aaguid,
+      credential_id: a.credentialId,
+      at: a.at,
+    })),
   }
 }

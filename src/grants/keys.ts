@@ -3,21 +3,27 @@
  *
  * The layout is ready for Redis Cluster: keys that one Lua script touches together share a hash
  * tag, so they live in one slot. A client's grants, tombstones, live index and task indexes are
- * tagged `{c:<clientId>}`; single-key records (single-use markers, the key set) carry no tag and
- * spread over the slots.
+ * tagged `{c:<clientId>}`; an approver's index is tagged `{a:<sub>}` (it spans clients, so it is
+ * written next to, not inside, the client's script); single-key records (grant id pointers,
+ * single-use markers, the key set) carry no tag and spread over the slots.
  *
  * ```text
  * <p>{c:<client>}:g:<grant>     grant JSON, PX = remaining life
  * <p>{c:<client>}:x:<grant>     tombstone (revocation JSON) until the grant's original expiry
  * <p>{c:<client>}:live          zset of live grant ids, scored by expiry (ms)
  * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)
+ * <p>{a:<sub>}:grants           zset of `<client>\0<grant>` the approver approved, by expiry (ms)
+ * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set
+ * <p>revocations                pub/sub channel of revocation messages (not a key)
  * ```
  *
  * Ids are encoded with {@link encodeKeyPart}, so no id can contain `{`, `}` or `:`: an id cannot
  * move a key to another client's slot, end a segment early, or collide with another id's key.
  */
+
+import { REVOCATION_CHANNEL_SUFFIX } from './revocation-message.js'
 
 /** The prefix used when none is configured. */
 export const DEFAULT_KEY_PREFIX = 'writ:'
@@ -37,6 +43,27 @@ export interface StoreKeys {
   once(scope: string, id: string): string
   /** The signing key set. */
   keySet(): string
+  /** Grant id → client id, for lookups by grant id alone. */
+  grantPointer(grantId: string): string
+  /** The grants an approver approved (zset of {@link approverMember}s scored by expiry in ms). */
+  approver(sub: string): string
+  /** The pub/sub channel revocation messages are published on: `<prefix>revocations`. */
+  revocationChannel(): string
+}
+
+/** A member of an approver index: the grant's client and id, joined by a NUL character. */
+export function approverMember(clientId: string, grantId: string): string {
+  return `${clientId}\u0000${grantId}`
+}
+
+/**
+ * Splits an approver index member. Grant ids never contain NUL, so the last NUL separates them
+ * whatever the client id holds. Null for a member that is not one of ours.
+ */
+export function parseApproverMember(member: string): { clientId: string; grantId: string } | null {
+  const at = member.lastIndexOf('\u0000')
+  if (at < 0) return null
+  return { clientId: member.slice(0, at), grantId: member.slice(at + 1) }
 }
 
 const RESERVED = /[%{}:]/g
@@ -72,5 +99,8 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
     task: (clientId, taskId) => `${client(clientId)}:t:${encodeKeyPart(taskId)}`,
     once: (scope, id) => `${prefix}once:${encodeKeyPart(scope)}:${encodeKeyPart(id)}`,
     keySet: () => `${prefix}keys`,
+    grantPointer: (grantId) => `${prefix}gid:${encodeKeyPart(grantId)}`,
+    approver: (sub) => `${prefix}{a:${encodeKeyPart(sub)}}:grants`,
+    revocationChannel: () => `${prefix}${REVOCATION_CHANNEL_SUFFIX}`,
   }
 }

@@ -1,16 +1,30 @@
 import type { Clock } from '../clock.js'
 import { storeUnavailable } from '../errors.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { CreateGrantOptions, GrantStore, StoredKeySet } from './store.js'
+import type { RevocationMessage } from './revocation-message.js'
+import type {
+  CreateGrantOptions,
+  GrantStore,
+  ListGrantsFilter,
+  RevocationInput,
+  StoredKeySet,
+  SubscriptionState,
+  Unsubscribe,
+} from './store.js'
 import {
+  ALL_REVOKED_MESSAGE,
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
+  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
   jsonCopy,
   quotaExceeded,
+  revocationBatchSize,
+  revokedMessage,
+  tombstoneFor,
 } from './store-rules.js'
 
 /** Options of {@link createMemoryStore}. */
@@ -22,11 +36,30 @@ export interface MemoryStoreOptions {
    * records doubles since the last one, so sweeping costs O(1) amortized per write. Default 1024.
    */
   sweepThreshold?: number
+  /** Grants revoked per step of a bulk revocation, and listed per message. Default 500. */
+  revocationBatchSize?: number
 }
 
 interface ClientRecord {
   grants: Map<string, Grant>
   tombstones: Map<string, Revocation>
+}
+
+interface Subscriber {
+  onMessage: (message: RevocationMessage) => void
+  onState: ((state: SubscriptionState) => void) | undefined
+}
+
+/** Lets other work run between the batches of a bulk revocation. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** Calls a subscriber's callback; what it throws is its own business. */
+function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  try {
+    callback?.(value)
+  } catch {
+    // A subscriber's failure must not undo or interrupt a revocation.
+  }
 }
 
 /**
@@ -36,12 +69,17 @@ interface ClientRecord {
  * record's expiry (expired records read as absent and are dropped lazily and by a sweep), the
  * quota check and the insert are one synchronous step (so concurrent calls cannot overshoot it),
  * and every record goes in and comes out as a JSON copy, so callers never share stored objects.
- * Nothing survives a restart and nothing is shared between processes.
+ * Nothing survives a restart and nothing is shared between processes. Revocation messages go to
+ * subscribers in this process, synchronously, before the revoking call returns.
  */
 export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   const { clock } = options
   const minSweep = Math.max(1, options.sweepThreshold ?? 1024)
+  const batchSize = revocationBatchSize(options.revocationBatchSize)
   const clients = new Map<string, ClientRecord>()
+  /** Grant id → its client, for the grant's (and its tombstone's) life: for `findGrant`. */
+  const owners = new Map<string, { clientId: string; expiresAt: number }>()
+  const subscribers = new Set<Subscriber>()
   /** Single-use markers: key → expiry (ms). */
   const markers = new Map<string, number>()
   let keySet: StoredKeySet | null = null
@@ -51,7 +89,8 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   let nextSweepAt = minSweep
 
   // Every method body below runs synchronously to completion before its promise settles, so each
-  // one is atomic with respect to every other call, as a Lua script is in Redis.
+  // one is atomic with respect to every other call, as a Lua script is in Redis. Bulk revocations
+  // are the exception by design: each batch is one such step, and other calls run between them.
 
   const ensureOpen = (): void => {
     // Ensure a closed store fails closed instead of answering from stale state.
@@ -75,6 +114,10 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       if (expiresAtMs > now) kept++
       else markers.delete(key)
     }
+    for (const [id, owner] of owners) {
+      if (isAlive(owner.expiresAt, now)) kept++
+      else owners.delete(id)
+    }
     records = kept
     nextSweepAt = Math.max(minSweep, kept * 2)
   }
@@ -92,6 +135,59 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       else record.grants.delete(id)
     }
     return live
+  }
+
+  const stateOf = (clientId: string, grantId: string, now: number): GrantState => {
+    const record = clients.get(clientId)
+    const grant = record?.grants.get(grantId)
+    if (grant && isAlive(grant.expiresAt, now)) return { state: 'live', grant: jsonCopy(grant) }
+    const tombstone = record?.tombstones.get(grantId)
+    if (tombstone && isAlive(tombstone.expiresAt, now)) {
+      return { state: 'revoked', revocation: jsonCopy(tombstone) }
+    }
+    return { state: 'unknown' }
+  }
+
+  const publish = (message: RevocationMessage): void => {
+    for (const subscriber of [...subscribers]) deliver(subscriber.onMessage, jsonCopy(message))
+  }
+
+  /** Revokes one live grant of `record`: out of the live set, a tombstone in. */
+  const revokeLive = (record: ClientRecord, grant: Grant, revocation: RevocationInput): void => {
+    record.grants.delete(grant.id)
+    record.tombstones.set(grant.id, tombstoneFor(grant, revocation))
+  }
+
+  /**
+   * Revokes, batch by batch, the live grants of `clientIds` that `select` picks; each batch is one
+   * synchronous step and publishes one message listing its grants.
+   */
+  const revokeInBatches = async (
+    clientIds: readonly string[],
+    select: (grant: Grant) => boolean,
+    revocation: RevocationInput,
+  ): Promise<number> => {
+    let total = 0
+    for (;;) {
+      ensureOpen()
+      const now = clock()
+      const batch: Array<{ record: ClientRecord; grant: Grant }> = []
+      collect: for (const clientId of clientIds) {
+        const record = clients.get(clientId)
+        if (!record) continue
+        for (const grant of record.grants.values()) {
+          if (!isAlive(grant.expiresAt, now) || !select(grant)) continue
+          batch.push({ record, grant })
+          if (batch.length === batchSize) break collect
+        }
+      }
+      if (batch.length === 0) return total
+      for (const { record, grant } of batch) revokeLive(record, grant, revocation)
+      publish(revokedMessage(batch.map((b) => b.grant)))
+      total += batch.length
+      if (batch.length < batchSize) return total
+      await nextTurn()
+    }
   }
 
   return {
@@ -120,50 +216,73 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       const target = record ?? { grants: new Map(), tombstones: new Map() }
       target.grants.set(grant.id, jsonCopy(grant))
       clients.set(grant.clientId, target)
+      const owner = owners.get(grant.id)
+      if (!owner || !isAlive(owner.expiresAt, now)) {
+        owners.set(grant.id, { clientId: grant.clientId, expiresAt: grant.expiresAt })
+        records++
+      }
       inserted(now)
     },
 
     async getGrant(clientId: string, grantId: string): Promise<GrantState> {
       ensureOpen()
+      return stateOf(clientId, grantId, clock())
+    },
+
+    async findGrant(grantId: string): Promise<GrantState> {
+      ensureOpen()
       const now = clock()
-      const record = clients.get(clientId)
-      const grant = record?.grants.get(grantId)
-      if (grant && isAlive(grant.expiresAt, now)) return { state: 'live', grant: jsonCopy(grant) }
-      const tombstone = record?.tombstones.get(grantId)
-      if (tombstone && isAlive(tombstone.expiresAt, now)) {
-        return { state: 'revoked', revocation: jsonCopy(tombstone) }
-      }
-      return { state: 'unknown' }
+      const owner = owners.get(grantId)
+      if (!owner || !isAlive(owner.expiresAt, now)) return { state: 'unknown' }
+      return stateOf(owner.clientId, grantId, now)
     },
 
     async revokeGrant(
       clientId: string,
       grantId: string,
-      revocation: Pick<Revocation, 'by' | 'reason' | 'at'>,
+      revocation: RevocationInput,
     ): Promise<Grant | null> {
       ensureOpen()
       const now = clock()
       const record = clients.get(clientId)
       const grant = record?.grants.get(grantId)
       if (!record || !grant) return null
-      record.grants.delete(grantId)
       // An expired grant is not live any more: nothing to revoke, no tombstone.
-      if (!isAlive(grant.expiresAt, now)) return null
-      record.tombstones.set(grantId, {
-        grantId,
-        clientId,
-        by: revocation.by,
-        reason: revocation.reason,
-        at: revocation.at,
-        expiresAt: grant.expiresAt,
-      })
+      if (!isAlive(grant.expiresAt, now)) {
+        record.grants.delete(grantId)
+        return null
+      }
+      revokeLive(record, grant, revocation)
+      publish(revokedMessage([grant]))
       return jsonCopy(grant)
     },
 
-    async listGrants(filter: { clientId: string; taskId?: string }): Promise<Grant[]> {
+    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
+      return revokeInBatches(clientIds, (g) => g.task.id === taskId, revocation)
+    },
+
+    revokeByClient(clientId: string, revocation: RevocationInput) {
+      return revokeInBatches([clientId], () => true, revocation)
+    },
+
+    async revokeAll(clientIds: readonly string[], revocation: RevocationInput): Promise<number> {
+      ensureOpen()
+      publish(ALL_REVOKED_MESSAGE)
+      return revokeInBatches(clientIds, () => true, revocation)
+    },
+
+    revokeByApprover(approverSub: string, revocation: RevocationInput) {
+      const approved = (g: Grant): boolean =>
+        g.approval?.approvers.some((a) => a.sub === approverSub) ?? false
+      return revokeInBatches([...clients.keys()], approved, revocation)
+    },
+
+    async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
       ensureOpen()
       const { taskId } = filter
-      return liveGrants(clients.get(filter.clientId), clock())
+      const now = clock()
+      return clientIdsOf(filter)
+        .flatMap((clientId) => liveGrants(clients.get(clientId), now))
         .filter((g) => taskId === undefined || g.task.id === taskId)
         .sort(compareGrants)
         .map(jsonCopy)
@@ -202,6 +321,18 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return true
     },
 
+    async subscribeRevocations(
+      onMessage: (message: RevocationMessage) => void,
+      onState?: (state: SubscriptionState) => void,
+    ): Promise<Unsubscribe> {
+      ensureOpen()
+      const subscriber: Subscriber = { onMessage, onState }
+      subscribers.add(subscriber)
+      return async () => {
+        subscribers.delete(subscriber)
+      }
+    },
+
     async ping(): Promise<void> {
       ensureOpen()
     },
@@ -209,8 +340,12 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
     async close(): Promise<void> {
       closed = true
       clients.clear()
+      owners.clear()
       markers.clear()
       keySet = null
+      const ended = [...subscribers]
+      subscribers.clear()
+      for (const subscriber of ended) deliver(subscriber.onState, 'down')
     },
   }
 }

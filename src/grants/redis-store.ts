@@ -2,23 +2,47 @@ import { Redis, type RedisOptions } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import { createStoreKeys, type StoreKeys } from './keys.js'
-import type { CreateGrantOptions, GrantStore, StoredKeySet } from './store.js'
+import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
+import { parseRevocationMessage, type RevocationMessage } from './revocation-message.js'
+import type {
+  CreateGrantOptions,
+  GrantStore,
+  ListGrantsFilter,
+  RevocationInput,
+  StoredKeySet,
+  SubscriptionState,
+  Unsubscribe,
+} from './store.js'
 import {
+  ALL_REVOKED_MESSAGE,
+  approverSubsOf,
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
+  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
   quotaExceeded,
+  revocationBatchSize,
+  revokedMessage,
+  tombstoneFor,
 } from './store-rules.js'
 
 /** Upper bound on the delay between reconnection attempts; attempts never stop. */
 const MAX_RECONNECT_DELAY_MS = 2000
 
-/** How often `revokeGrant` re-reads a grant that changed between its read and its script. */
+/** How often a revocation re-reads grants that changed between its read and its script. */
 const MAX_REVOKE_ATTEMPTS = 3
+
+/**
+ * Most bytes of grant JSON one batch script is given (it compares each grant with what was read),
+ * so a batch of unusually large grants is split and no script call grows large.
+ */
+const MAX_BATCH_SCRIPT_BYTES = 1024 * 1024
+
+/** Members read per ZSCAN step and keys per MGET when listing grants. */
+const LIST_STEP = 500
 
 interface CommonOptions {
   /** Prefix of every key (default `writ:`); must not contain `{` or `}`. */
@@ -27,8 +51,13 @@ interface CommonOptions {
   commandTimeoutMs?: number
   /** The broker's clock: decides liveness and computes every TTL (see {@link createRedisStore}). */
   clock: Clock
-  /** Connection errors of a client this store created (for logging); they also surface as 503s. */
+  /**
+   * Connection errors of a client this store created, including subscription connections (for
+   * logging); they also surface as 503s, or as `down` to subscribers.
+   */
   onError?: (err: Error) => void
+  /** Grants revoked per step of a bulk revocation, and listed per message. Default 500. */
+  revocationBatchSize?: number
 }
 
 /** Options of {@link createRedisStore}: a `url` to connect to, or a `redis` client to use. */
@@ -116,8 +145,10 @@ return {1}
 
 /**
  * KEYS: grant, tombstone, client live index, task index.
- * ARGV: grant JSON as the caller read it, grant id, tombstone JSON, tombstone life (ms).
- * Returns 1 revoked, 0 not there any more, -1 the record changed since the caller read it.
+ * ARGV: grant JSON as the caller read it, grant id, tombstone JSON, tombstone life (ms),
+ * revocation channel, revocation message.
+ * Returns 1 revoked (and the message published), 0 not there any more, -1 the record changed
+ * since the caller read it.
  */
 const REVOKE_GRANT_LUA = `
 local current = redis.call('GET', KEYS[1])
@@ -131,6 +162,62 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`
+
+/**
+ * One batch of a bulk revocation, all of one client.
+ * KEYS: client live index, the index being drained (the live index or a task index), the task
+ * indexes of the batch's grants (t of them), then a grant key and a tombstone key per grant.
+ * ARGV: revocation channel, client id, t, then six values per grant: grant id, grant JSON as the
+ * caller read it ('' when it found none), tombstone JSON, tombstone life (ms), expiry (s), and the
+ * position in KEYS of its task index.
+ * Revokes each grant that is still exactly as read, drops the index entries of grants that are
+ * gone, leaves grants that changed (the caller retries), and publishes one message listing what it
+ * revoked, in the same atomic step. Returns {revoked, changed}.
+ */
+const REVOKE_BATCH_LUA = `
+local tasks = tonumber(ARGV[3])
+local first = 3 + tasks
+local revoked = {}
+local changed = 0
+for i = 0, (#ARGV - 3) / 6 - 1 do
+  local a = 4 + 6 * i
+  local id = ARGV[a]
+  local grantKey = KEYS[first + 2 * i]
+  local current = redis.call('GET', grantKey)
+  if not current then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  elseif current == ARGV[a + 1] then
+    redis.call('DEL', grantKey)
+    redis.call('SET', KEYS[first + 2 * i + 1], ARGV[a + 2], 'PX', ARGV[a + 3])
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[tonumber(ARGV[a + 5])], id)
+    revoked[#revoked + 1] = { id = id, clientId = ARGV[2], exp = tonumber(ARGV[a + 4]) }
+  else
+    changed = changed + 1
+  end
+end
+if #revoked > 0 then
+  redis.call('PUBLISH', ARGV[1], cjson.encode({ v = 1, grants = revoked }))
+end
+return { #revoked, changed }
+`
+
+/**
+ * KEYS: an index zset outside the client's slot (an approver's grants).
+ * ARGV: score (expiry ms), member, now (ms), life (ms).
+ * Adds the member, prunes expired members, and keeps the index as long as its longest-lived member.
+ */
+const INDEX_ADD_LUA = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
 return 1
 `
 
@@ -157,7 +244,62 @@ type ScriptArg = string | number
 interface WritScripts {
   writCreateGrant(...args: ScriptArg[]): Promise<[number, string?]>
   writRevokeGrant(...args: ScriptArg[]): Promise<number>
+  writRevokeBatch(numberOfKeys: number, ...args: ScriptArg[]): Promise<[number, number]>
+  writIndexAdd(...args: ScriptArg[]): Promise<number>
   writPutKeySet(...args: ScriptArg[]): Promise<number>
+}
+
+/** One grant's part of a batch script call. */
+interface BatchEntry {
+  id: string
+  /** The grant JSON as read, '' when none was found. */
+  json: string
+  tombstone: string
+  lifeMs: number
+  /** The grant's expiry (s), for the message. */
+  exp: number
+  /** Its task index, null when the grant was not found. */
+  taskKey: string | null
+}
+
+/** A live subscription to the revocation channel. */
+interface Subscription {
+  /** Reports `down` (when it was up) and closes the subscription's connection. */
+  end(reportDown: boolean): Promise<void>
+}
+
+/** Calls a subscriber's callback; what it throws is its own business. */
+function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  try {
+    callback?.(value)
+  } catch {
+    // A subscriber's failure must not break the subscription.
+  }
+}
+
+/**
+ * Closes a connection: QUIT when connected, then waits (bounded) for the socket to close so no
+ * handle outlives the call; a connection that is not up just stops reconnecting.
+ */
+async function endConnection(redis: Redis, waitMs: number): Promise<void> {
+  if (redis.status === 'end') return
+  let onEnd = (): void => {}
+  const ended = new Promise<void>((resolve) => {
+    onEnd = resolve
+    redis.once('end', onEnd)
+  })
+  try {
+    await redis.quit()
+  } catch {
+    // Not connected (reconnecting or never connected): stop the reconnection loop instead.
+    redis.off('end', onEnd)
+    redis.disconnect()
+    return
+  }
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))])
+  clearTimeout(timer)
+  redis.off('end', onEnd)
 }
 
 /**
@@ -182,6 +324,11 @@ interface WritScripts {
  * Redis must not evict keys (`maxmemory-policy noeviction`): an evicted grant reads as unknown
  * (fails safe) but would still count against its client's quota until it expires.
  *
+ * Revocation: every revoking script publishes its message on `<prefix>revocations` in the same
+ * atomic step as the change, so no revocation is ever recorded without being announced. Bulk
+ * revocations drain an index page by page (`revocationBatchSize` grants per script, default 500),
+ * so revoking 100,000 grants is a few hundred short commands, never one long one.
+ *
  * @example
  * ```ts
  * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', clock: systemClock })
@@ -195,15 +342,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     throw new TypeError('commandTimeoutMs must be a positive integer')
   }
   const keys = createStoreKeys(options.keyPrefix)
+  const batchSize = revocationBatchSize(options.revocationBatchSize)
+  const channel = keys.revocationChannel()
+  const onError = options.onError ?? (() => {})
   const owned = options.redis === undefined
   const redis = options.redis ?? new Redis(options.url, failFastRedisOptions(commandTimeoutMs))
   if (owned) {
     // Without a listener ioredis prints every connection error; they surface as 503s anyway.
-    const onError = options.onError ?? (() => {})
     redis.on('error', onError)
   }
   redis.defineCommand('writCreateGrant', { numberOfKeys: 4, lua: CREATE_GRANT_LUA })
   redis.defineCommand('writRevokeGrant', { numberOfKeys: 4, lua: REVOKE_GRANT_LUA })
+  redis.defineCommand('writRevokeBatch', { lua: REVOKE_BATCH_LUA })
+  redis.defineCommand('writIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
   redis.defineCommand('writPutKeySet', { numberOfKeys: 1, lua: PUT_KEY_SET_LUA })
   const scripts = redis as unknown as WritScripts
 
@@ -253,6 +404,231 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
 
   const parse = <T>(json: string): T => JSON.parse(json) as T
 
+  const readState = async (clientId: string, grantId: string): Promise<GrantState> => {
+    const [grantJson, tombstoneJson] = await run(() =>
+      redis.mget(keys.grant(clientId, grantId), keys.tombstone(clientId, grantId)),
+    )
+    const now = clock()
+    if (grantJson) {
+      const grant = parse<Grant>(grantJson)
+      if (isAlive(grant.expiresAt, now)) return { state: 'live', grant }
+    }
+    if (tombstoneJson) {
+      const revocation = parse<Revocation>(tombstoneJson)
+      if (isAlive(revocation.expiresAt, now)) return { state: 'revoked', revocation }
+    }
+    return { state: 'unknown' }
+  }
+
+  /** Ids of an index whose score (expiry) is still ahead, read in bounded ZSCAN steps. */
+  const scanLiveIds = async (index: string, now: number): Promise<string[]> => {
+    const ids = new Set<string>()
+    let cursor = '0'
+    do {
+      const [next, flat] = await redis.zscan(index, cursor, 'COUNT', LIST_STEP)
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        if (Number(flat[i + 1]) > now) ids.add(flat[i]!)
+      }
+      cursor = next
+    } while (cursor !== '0')
+    return [...ids]
+  }
+
+  /** Runs one batch script; returns what it revoked and how many grants had changed. */
+  const runBatch = async (
+    clientId: string,
+    drained: string,
+    entries: BatchEntry[],
+  ): Promise<{ revoked: number; changed: number }> => {
+    const taskKeys: string[] = []
+    const taskPosition = new Map<string, number>()
+    for (const e of entries) {
+      if (e.taskKey === null || taskPosition.has(e.taskKey)) continue
+      taskKeys.push(e.taskKey)
+      taskPosition.set(e.taskKey, 2 + taskKeys.length)
+    }
+    const scriptKeys = [keys.live(clientId), drained, ...taskKeys]
+    const args: ScriptArg[] = [channel, clientId, taskKeys.length]
+    for (const e of entries) {
+      scriptKeys.push(keys.grant(clientId, e.id), keys.tombstone(clientId, e.id))
+      const position = e.taskKey === null ? 2 : taskPosition.get(e.taskKey)!
+      args.push(e.id, e.json, e.tombstone, e.lifeMs, e.exp, position)
+    }
+    const [revoked, changed] = await scripts.writRevokeBatch(
+      scriptKeys.length,
+      ...scriptKeys,
+      ...args,
+    )
+    return { revoked, changed }
+  }
+
+  /**
+   * Revokes the listed grants of one client and clears their entries from `drained` (an index of
+   * that client), in batch scripts of bounded size. Afterwards every listed grant is revoked, gone
+   * or expired, or this throws. Returns how many it revoked, and how many index entries it cleared.
+   */
+  const revokeListed = async (
+    clientId: string,
+    ids: readonly string[],
+    drained: string,
+    revocation: RevocationInput,
+  ): Promise<{ revoked: number; cleared: number }> => {
+    let revoked = 0
+    let cleared = 0
+    let pending = ids
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      // Two steps, as in revokeGrant: the task indexes depend on the grants' records.
+      if (attempt === MAX_REVOKE_ATTEMPTS) {
+        throw storeUnavailable(new Error(`grants of ${clientId} kept changing while being revoked`))
+      }
+      const jsons = await redis.mget(pending.map((id) => keys.grant(clientId, id)))
+      const now = clock()
+      const retry: string[] = []
+      let batch: BatchEntry[] = []
+      let bytes = 0
+      const flush = async (): Promise<void> => {
+        if (batch.length === 0) return
+        const result = await runBatch(clientId, drained, batch)
+        revoked += result.revoked
+        if (result.changed > 0) retry.push(...batch.map((e) => e.id))
+        else cleared += batch.length
+        batch = []
+        bytes = 0
+      }
+      for (let i = 0; i < pending.length; i++) {
+        const id = pending[i]!
+        const json = jsons[i] ?? null
+        let entry: BatchEntry
+        if (json === null) {
+          entry = { id, json: '', tombstone: '', lifeMs: 1, exp: 0, taskKey: null }
+        } else {
+          const grant = parse<Grant>(json)
+          // An expired grant is not live any more: nothing to revoke, no tombstone.
+          if (!isAlive(grant.expiresAt, now)) continue
+          entry = {
+            id,
+            json,
+            tombstone: JSON.stringify(tombstoneFor(grant, revocation)),
+            lifeMs: Math.ceil(grant.expiresAt * 1000 - now),
+            exp: grant.expiresAt,
+            taskKey: keys.task(clientId, grant.task.id),
+          }
+        }
+        const size = entry.json.length + entry.tombstone.length
+        if (batch.length > 0 && bytes + size > MAX_BATCH_SCRIPT_BYTES) await flush()
+        batch.push(entry)
+        bytes += size
+      }
+      await flush()
+      pending = retry
+    }
+    return { revoked, cleared }
+  }
+
+  /** The first page of an index's members whose score (expiry) is still ahead. */
+  const firstLive = (index: string): Promise<string[]> =>
+    redis.zrange(index, `(${clock()}`, '+inf', 'BYSCORE', 'LIMIT', 0, batchSize)
+
+  /** Revokes every live grant an index of one client lists, page by page. */
+  const drain = async (
+    clientId: string,
+    index: string,
+    revocation: RevocationInput,
+  ): Promise<number> => {
+    let total = 0
+    let stalls = 0
+    for (;;) {
+      const page = await firstLive(index)
+      if (page.length === 0) return total
+      const { revoked, cleared } = await revokeListed(clientId, page, index, revocation)
+      total += revoked
+      // Ensure a bulk revocation ends: each page must clear entries from the index it drains.
+      if (cleared > 0) stalls = 0
+      else if (++stalls === MAX_REVOKE_ATTEMPTS) {
+        throw storeUnavailable(new Error(`${index} lists grants that do not match their records`))
+      }
+    }
+  }
+
+  const subscriptions = new Set<Subscription>()
+  const subscribeTimeoutMs = Math.max(commandTimeoutMs, 2000)
+
+  /** A subscription on its own connection, resubscribed by us after every reconnection. */
+  const subscribe = async (
+    onMessage: (message: RevocationMessage) => void,
+    onState: ((state: SubscriptionState) => void) | undefined,
+  ): Promise<Unsubscribe> => {
+    const sub = redis.duplicate({
+      ...failFastRedisOptions(commandTimeoutMs),
+      lazyConnect: true,
+      autoResubscribe: false,
+    })
+    let state: SubscriptionState = 'down'
+    let started = false
+    let ended = false
+    const report = (next: SubscriptionState): void => {
+      if (next === state) return
+      state = next
+      if (started && !ended) deliver(onState, next)
+    }
+    let firstUp = (): void => {}
+    const up = new Promise<void>((resolve) => (firstUp = resolve))
+
+    sub.on('error', onError)
+    sub.on('message', (from: string, text: string) => {
+      if (from !== channel || ended) return
+      // Ensure a message nobody can read is never ignored: it counts as "everything revoked".
+      deliver(onMessage, parseRevocationMessage(text) ?? ALL_REVOKED_MESSAGE)
+    })
+    sub.on('close', () => report('down'))
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          if (!started) {
+            state = 'up'
+            started = true
+            firstUp()
+          } else {
+            report('up')
+          }
+        },
+        (err: unknown) => {
+          onError(err instanceof Error ? err : new Error(String(err)))
+          // Never stay connected without the subscription: start over on a fresh connection.
+          if (!ended) sub.disconnect(true)
+        },
+      )
+    })
+
+    const subscription: Subscription = {
+      async end(reportDown) {
+        if (ended) return
+        if (reportDown) report('down')
+        ended = true
+        subscriptions.delete(subscription)
+        await endConnection(sub, commandTimeoutMs)
+      },
+    }
+    subscriptions.add(subscription)
+    // Connection failures reach 'error'; the reconnection loop keeps trying.
+    sub.connect().catch(() => {})
+
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      up.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), subscribeTimeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
+    if (timedOut) {
+      await subscription.end(false)
+      const why = `no subscription to ${channel} within ${subscribeTimeoutMs} ms`
+      throw storeUnavailable(new Error(why))
+    }
+    return () => subscription.end(false)
+  }
+
   return {
     kind: 'redis',
     redis,
@@ -262,18 +638,36 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       const now = clock()
       assertCreatable(grant, createOptions, now)
       const max = createOptions.maxLiveGrants
-      const [status, earliest] = await run(() =>
-        scripts.writCreateGrant(
-          keys.grant(grant.clientId, grant.id),
-          keys.tombstone(grant.clientId, grant.id),
-          keys.live(grant.clientId),
-          keys.task(grant.clientId, grant.task.id),
-          JSON.stringify(grant),
-          grant.id,
-          grant.expiresAt * 1000,
-          now,
-          max === undefined ? '' : max,
-        ),
+      const expiryMs = grant.expiresAt * 1000
+      const lifeMs = Math.max(1, Math.floor(expiryMs - now))
+      // The id pointer and the approver indexes live in other slots, so they cannot be part of the
+      // script; they are sent in the same pipeline, right after it. NX keeps a pointer that is in
+      // use; entries written for a grant the script then refused point at nothing and are skipped.
+      // Any failure fails the whole call, so no token is minted for a grant missing from an index.
+      const [[status, earliest]] = await run(() =>
+        Promise.all([
+          scripts.writCreateGrant(
+            keys.grant(grant.clientId, grant.id),
+            keys.tombstone(grant.clientId, grant.id),
+            keys.live(grant.clientId),
+            keys.task(grant.clientId, grant.task.id),
+            JSON.stringify(grant),
+            grant.id,
+            expiryMs,
+            now,
+            max === undefined ? '' : max,
+          ),
+          redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
+          ...approverSubsOf(grant).map((sub) =>
+            scripts.writIndexAdd(
+              keys.approver(sub),
+              expiryMs,
+              approverMember(grant.clientId, grant.id),
+              now,
+              lifeMs,
+            ),
+          ),
+        ]),
       )
       // Ensure a grant id is never reused, least of all to resurrect a revoked grant.
       if (status === -1) throw grantIdInUse()
@@ -281,26 +675,20 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (status === 0) throw quotaExceeded(max ?? 0, Number(earliest ?? now), now)
     },
 
-    async getGrant(clientId: string, grantId: string): Promise<GrantState> {
-      const [grantJson, tombstoneJson] = await run(() =>
-        redis.mget(keys.grant(clientId, grantId), keys.tombstone(clientId, grantId)),
-      )
-      const now = clock()
-      if (grantJson) {
-        const grant = parse<Grant>(grantJson)
-        if (isAlive(grant.expiresAt, now)) return { state: 'live', grant }
-      }
-      if (tombstoneJson) {
-        const revocation = parse<Revocation>(tombstoneJson)
-        if (isAlive(revocation.expiresAt, now)) return { state: 'revoked', revocation }
-      }
-      return { state: 'unknown' }
+    getGrant(clientId: string, grantId: string): Promise<GrantState> {
+      return readState(clientId, grantId)
+    },
+
+    async findGrant(grantId: string): Promise<GrantState> {
+      const clientId = await run(() => redis.get(keys.grantPointer(grantId)))
+      if (clientId === null) return { state: 'unknown' }
+      return readState(clientId, grantId)
     },
 
     async revokeGrant(
       clientId: string,
       grantId: string,
-      revocation: Pick<Revocation, 'by' | 'reason' | 'at'>,
+      revocation: RevocationInput,
     ): Promise<Grant | null> {
       const grantKey = keys.grant(clientId, grantId)
       // Two steps: the task index key depends on the grant's task, and a Cluster-safe script must
@@ -312,14 +700,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
         const now = clock()
         // An expired grant is not live any more: nothing to revoke, no tombstone.
         if (!isAlive(grant.expiresAt, now)) return null
-        const tombstone: Revocation = {
-          grantId,
-          clientId,
-          by: revocation.by,
-          reason: revocation.reason,
-          at: revocation.at,
-          expiresAt: grant.expiresAt,
-        }
         const status = await run(() =>
           scripts.writRevokeGrant(
             grantKey,
@@ -328,8 +708,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             keys.task(clientId, grant.task.id),
             grantJson,
             grantId,
-            JSON.stringify(tombstone),
+            JSON.stringify(tombstoneFor(grant, revocation)),
             Math.ceil(grant.expiresAt * 1000 - now),
+            channel,
+            JSON.stringify(revokedMessage([grant])),
           ),
         )
         if (status === 1) return grant
@@ -338,20 +720,80 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       throw storeUnavailable(new Error(`grant ${grantId} kept changing while being revoked`))
     },
 
-    async listGrants(filter: { clientId: string; taskId?: string }): Promise<Grant[]> {
-      const { clientId, taskId } = filter
-      const index = taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
-      const now = clock()
-      const jsons = await run(async () => {
-        const ids = await redis.zrange(index, `(${now}`, '+inf', 'BYSCORE')
-        if (ids.length === 0) return []
-        return redis.mget(ids.map((id) => keys.grant(clientId, id)))
+    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
+      return run(async () => {
+        let total = 0
+        for (const clientId of clientIds) {
+          total += await drain(clientId, keys.task(clientId, taskId), revocation)
+        }
+        return total
       })
+    },
+
+    revokeByClient(clientId: string, revocation: RevocationInput) {
+      return run(() => drain(clientId, keys.live(clientId), revocation))
+    },
+
+    revokeAll(clientIds: readonly string[], revocation: RevocationInput) {
+      return run(async () => {
+        // Verifiers drop every cached grant at once; the batches below then make it true.
+        await redis.publish(channel, JSON.stringify(ALL_REVOKED_MESSAGE))
+        let total = 0
+        for (const clientId of clientIds) {
+          total += await drain(clientId, keys.live(clientId), revocation)
+        }
+        return total
+      })
+    },
+
+    revokeByApprover(approverSub: string, revocation: RevocationInput) {
+      const index = keys.approver(approverSub)
+      return run(async () => {
+        let total = 0
+        for (;;) {
+          const members = await firstLive(index)
+          if (members.length === 0) return total
+          const byClient = new Map<string, string[]>()
+          for (const member of members) {
+            const parsed = parseApproverMember(member)
+            if (!parsed) continue
+            const ids = byClient.get(parsed.clientId) ?? []
+            ids.push(parsed.grantId)
+            byClient.set(parsed.clientId, ids)
+          }
+          for (const [clientId, ids] of byClient) {
+            total += (await revokeListed(clientId, ids, keys.live(clientId), revocation)).revoked
+          }
+          // Every listed grant is revoked, gone or expired now: its index entry has done its job.
+          await redis.zrem(index, ...members)
+        }
+      })
+    },
+
+    async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
+      const { taskId } = filter
+      const now = clock()
+      const perClient = await run(() =>
+        Promise.all(
+          clientIdsOf(filter).map(async (clientId) => {
+            const index = taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
+            const ids = await scanLiveIds(index, now)
+            const jsons: Array<string | null> = []
+            for (let i = 0; i < ids.length; i += LIST_STEP) {
+              const page = ids.slice(i, i + LIST_STEP).map((id) => keys.grant(clientId, id))
+              jsons.push(...(await redis.mget(page)))
+            }
+            return jsons
+          }),
+        ),
+      )
       const grants: Grant[] = []
-      for (const json of jsons) {
+      for (const json of perClient.flat()) {
         if (!json) continue
         const grant = parse<Grant>(json)
-        if (isAlive(grant.expiresAt, now)) grants.push(grant)
+        if (isAlive(grant.expiresAt, now) && (taskId === undefined || grant.task.id === taskId)) {
+          grants.push(grant)
+        }
       }
       return grants.sort(compareGrants)
     },
@@ -383,6 +825,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       return version > 0
     },
 
+    async subscribeRevocations(
+      onMessage: (message: RevocationMessage) => void,
+      onState?: (state: SubscriptionState) => void,
+    ): Promise<Unsubscribe> {
+      if (closed) throw storeUnavailable(new Error('the Redis store is closed'))
+      return subscribe(onMessage, onState)
+    },
+
     async ping(): Promise<void> {
       await run(async () => {
         if (redis.status !== 'ready') throw new Error(`the Redis connection is ${redis.status}`)
@@ -394,29 +844,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (closed) return
       closed = true
       redis.off('ready', onReadyFlag)
+      await Promise.all([...subscriptions].map((s) => s.end(true)))
       if (!owned) return
-      if (redis.status === 'end') return
-      let onEnd = (): void => {}
-      const ended = new Promise<void>((resolve) => {
-        onEnd = resolve
-        redis.once('end', onEnd)
-      })
-      try {
-        await redis.quit()
-      } catch {
-        // Not connected (reconnecting or never connected): stop the reconnection loop instead.
-        redis.off('end', onEnd)
-        redis.disconnect()
-        return
-      }
-      // QUIT was answered; wait (bounded) for the socket to close so no handle outlives close().
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        ended,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, commandTimeoutMs))),
-      ])
-      clearTimeout(timer)
-      redis.off('end', onEnd)
+      await endConnection(redis, commandTimeoutMs)
     },
   }
 }

@@ -1,6 +1,7 @@
 import { WritError } from '../errors.js'
-import type { Grant } from './grant.js'
-import type { CreateGrantOptions } from './store.js'
+import type { Grant, Revocation } from './grant.js'
+import type { RevocationMessage } from './revocation-message.js'
+import type { CreateGrantOptions, ListGrantsFilter, RevocationInput } from './store.js'
 
 /*
  * Rules both store implementations apply identically, so the contract suite can hold them to one
@@ -76,3 +77,45 @@ export function compareGrants(a: Grant, b: Grant): number {
  * callers can never mutate stored state and both stores return the same shapes.
  */
 export const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+
+/** Grants revoked per step of a bulk revocation, and listed per message, unless configured. */
+export const DEFAULT_REVOCATION_BATCH_SIZE = 500
+
+/** A store's `revocationBatchSize` option: a whole number from 1 to 10,000. */
+export function revocationBatchSize(value: number | undefined): number {
+  const size = value ?? DEFAULT_REVOCATION_BATCH_SIZE
+  if (!Number.isSafeInteger(size) || size < 1 || size > 10_000) {
+    throw new TypeError(`revocationBatchSize must be an integer from 1 to 10000, got ${size}`)
+  }
+  return size
+}
+
+/** The tombstone a revoked grant leaves: who, why and when, until the grant's original expiry. */
+export function tombstoneFor(grant: Grant, revocation: RevocationInput): Revocation {
+  return {
+    grantId: grant.id,
+    clientId: grant.clientId,
+    by: revocation.by,
+    reason: revocation.reason,
+    at: revocation.at,
+    expiresAt: grant.expiresAt,
+  }
+}
+
+/** The message announcing that `grants` were revoked. */
+export function revokedMessage(grants: readonly Grant[]): RevocationMessage {
+  return { v: 1, grants: grants.map((g) => ({ id: g.id, clientId: g.clientId, exp: g.expiresAt })) }
+}
+
+/** The message telling verifiers to drop every grant they cached (`revokeAll`). */
+export const ALL_REVOKED_MESSAGE: RevocationMessage = { v: 1, all: true }
+
+/** The client ids a `listGrants` filter names. */
+export function clientIdsOf(filter: ListGrantsFilter): readonly string[] {
+  return 'clientIds' in filter ? filter.clientIds : [filter.clientId]
+}
+
+/** Distinct approver ids of a grant's approval (none without one). */
+export function approverSubsOf(grant: Grant): string[] {
+  return [...new Set(grant.approval?.approvers.map((a) => a.sub) ?? [])]
+}

@@ -1,4 +1,23 @@
 import type { Grant, GrantState, Revocation } from './grant.js'
+import type { RevocationMessage } from './revocation-message.js'
+
+/** Who revoked, why and when: what the caller says about a revocation. */
+export type RevocationInput = Pick<Revocation, 'by' | 'reason' | 'at'>
+
+/** Which live grants `listGrants` returns: one client's, or those of several clients. */
+export type ListGrantsFilter =
+  | { clientId: string; taskId?: string }
+  | {
+      /** Every client to look at (the admin listing passes every client the policy declares). */
+      clientIds: readonly string[]
+      taskId?: string
+    }
+
+/** State of a revocation subscription: `down` while messages may be missed, `up` once back. */
+export type SubscriptionState = 'up' | 'down'
+
+/** Ends a subscription; resolves once its connection is closed. Safe to call twice. */
+export type Unsubscribe = () => Promise<void>
 
 export interface CreateGrantOptions {
   /** The client's live-grant quota; creation fails with `quota_exceeded` when it is reached. */
@@ -25,7 +44,8 @@ export interface GrantStore {
   readonly kind: 'memory' | 'redis'
 
   /**
-   * Records a live grant that expires at `grant.expiresAt`, indexed by client and by task.
+   * Records a live grant that expires at `grant.expiresAt`, indexed by client, by task, by id
+   * (for {@link findGrant}) and by each approver of `grant.approval` ({@link revokeByApprover}).
    * Atomic with the quota check: either the grant is recorded and counted, or nothing changes and
    * a WritError `quota_exceeded` (429, `retryAfterSeconds` until the earliest live grant expires)
    * is thrown. A grant id is never reused: an id that is live or tombstoned throws a WritError
@@ -37,20 +57,54 @@ export interface GrantStore {
   getGrant(clientId: string, grantId: string): Promise<GrantState>
 
   /**
-   * Takes a live grant out of the live set and leaves a tombstone until its original expiry.
-   * Returns the grant it revoked, or null when it was not live (unknown, expired, already revoked).
+   * A grant by its id alone (admin lookups): live, its tombstone, or unknown. Grant ids are
+   * unique across clients; the store keeps a pointer from id to client for the grant's life.
    */
-  revokeGrant(
-    clientId: string,
-    grantId: string,
-    revocation: Pick<Revocation, 'by' | 'reason' | 'at'>,
-  ): Promise<Grant | null>
+  findGrant(grantId: string): Promise<GrantState>
 
   /**
-   * Live grants of a client, optionally of one task, oldest first (by `issuedAt`, then
-   * `expiresAt`, then `id`).
+   * Takes a live grant out of the live set, leaves a tombstone until its original expiry, and
+   * publishes one {@link RevocationMessage} listing it, atomically with the change.
+   * Returns the grant it revoked, or null when it was not live (unknown, expired, already revoked);
+   * then nothing is published.
    */
-  listGrants(filter: { clientId: string; taskId?: string }): Promise<Grant[]>
+  revokeGrant(clientId: string, grantId: string, revocation: RevocationInput): Promise<Grant | null>
+
+  /**
+   * Revokes every live grant of the task `taskId` held by any of `clientIds`. Like every bulk
+   * revocation it works in batches (at most the store's batch size of grants per step, so the
+   * backing store is never busy with one long command), leaves a tombstone per grant, and
+   * publishes one message per batch listing that batch's grants. Returns how many it revoked.
+   * Grants created while it runs may or may not be revoked. A failure part-way throws
+   * (`temporarily_unavailable`); what was revoked by then stays revoked, and a retry finishes it.
+   */
+  revokeByTask(
+    taskId: string,
+    clientIds: readonly string[],
+    revocation: RevocationInput,
+  ): Promise<number>
+
+  /** Revokes every live grant of one client, in batches (see {@link revokeByTask}). */
+  revokeByClient(clientId: string, revocation: RevocationInput): Promise<number>
+
+  /**
+   * Revokes every live grant of every client in `clientIds`: publishes `{v: 1, all: true}` first
+   * (verifiers drop every cached grant at once), then revokes client by client in batches.
+   */
+  revokeAll(clientIds: readonly string[], revocation: RevocationInput): Promise<number>
+
+  /**
+   * Revokes every live grant that `approverSub` took part in approving (in
+   * `grant.approval.approvers`), whatever its client: what to do when an approver's security key
+   * is lost or stolen. In batches.
+   */
+  revokeByApprover(approverSub: string, revocation: RevocationInput): Promise<number>
+
+  /**
+   * Live grants of a client (or of several), optionally of one task, oldest first (by `issuedAt`,
+   * then `expiresAt`, then `id`). Reads in bounded steps however many grants there are.
+   */
+  listGrants(filter: ListGrantsFilter): Promise<Grant[]>
 
   countLiveGrants(clientId: string): Promise<number>
 
@@ -68,6 +122,19 @@ export interface GrantStore {
    * `expectedVersion` is null and none exists). False when another replica won the race.
    */
   putKeySet(data: string, expectedVersion: number | null): Promise<boolean>
+
+  /**
+   * Subscribes to revocation messages: every message published after this resolves reaches
+   * `onMessage`, in order. Resolves once the subscription is active (state `up`); rejects with a
+   * WritError `temporarily_unavailable` when it cannot be set up (within the command timeout).
+   * Afterwards `onState` reports every change: `down` when the subscription is lost (messages may
+   * be missed from then on: drop every cache that relies on them), `up` once it is active again.
+   * Closing the store reports `down` and ends the subscription. A throwing callback is ignored.
+   */
+  subscribeRevocations(
+    onMessage: (message: RevocationMessage) => void,
+    onState?: (state: SubscriptionState) => void,
+  ): Promise<Unsubscribe>
 
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>

@@ -164,6 +164,14 @@ function crossReferenceProblems(raw: unknown): string[] {
   }
 
   for (const [i, rule] of records(doc.rules)) {
+    const match = rule.match as Raw | undefined
+    // Ensure an aws rule pins the roles it allows: without locations it would allow any role.
+    if (match && typeof match === 'object' && match.type === 'aws' && match.locations === undefined) {
+      problems.push(`rules[${i}].match.locations: required for type aws (the role ARNs the rule allows)`)
+    }
+  }
+
+  for (const [i, rule] of records(doc.rules)) {
     const approval = rule.approval
     if (approval === null || typeof approval !== 'object' || Array.isArray(approval)) continue
     const from = str((approval as Raw).from)

@@ -3,6 +3,15 @@ import { Hono } from 'hono'
 import { WritError } from '../errors.js'
 import { type AppDepsInput, withDerived } from './deps.js'
 import { errorResponse } from './error-response.js'
+import { adminRoutes } from './routes/admin-routes.js'
+import { approveEvidenceRoute } from './routes/approve-admin.js'
+import { approveDecisionRoute, approveOptionsRoute } from './routes/approve-ceremony.js'
+import { approvePageRoute, ceremonyScriptRoute } from './routes/approve-page.js'
+import { awsCredentialsRoute } from './routes/aws-credentials.js'
+import { cibaAuthorizeRoute } from './routes/ciba-authorize.js'
+import { enrollInviteRoute, enrollKeysRoute } from './routes/enroll-admin.js'
+import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.js'
+import { enrollPageRoute } from './routes/enroll-page.js'
 import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
 import { introspectRoute } from './routes/introspect.js'
 import { jwksRoute, metadataRoute } from './routes/metadata.js'
@@ -36,6 +45,21 @@ export function createApp(input: AppDepsInput): Hono<Env> {
   app.post('/oauth/introspect', introspectRoute(deps))
   app.post('/oauth/revoke', revokeRoute(deps))
   app.post('/v1/tokens', v1TokensRoute(deps))
+  app.post('/v1/credentials/aws', awsCredentialsRoute(deps))
+  // Human approval: CIBA, the approval and enrolment pages and ceremonies, approver admin.
+  app.post('/oauth/bc-authorize', cibaAuthorizeRoute(deps))
+  app.get('/approve/ceremony.js', ceremonyScriptRoute)
+  app.get('/approve/:id', approvePageRoute(deps))
+  app.post('/approve/:id/options', approveOptionsRoute(deps))
+  app.post('/approve/:id/verify', approveDecisionRoute(deps, 'approve'))
+  app.post('/approve/:id/deny', approveDecisionRoute(deps, 'deny'))
+  app.get('/enroll/:invite', enrollPageRoute(deps))
+  app.post('/enroll/:invite/options', enrollOptionsRoute(deps))
+  app.post('/enroll/:invite/verify', enrollVerifyRoute(deps))
+  app.post('/admin/approvers/invites', enrollInviteRoute(deps))
+  app.get('/admin/approvers/keys', enrollKeysRoute(deps))
+  app.get('/admin/approvals/:id/evidence', approveEvidenceRoute(deps))
+  app.route('/admin', adminRoutes(deps))
 
   app.notFound((c) =>
     errorResponse(c, new WritError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), deps.logger),

@@ -1,6 +1,12 @@
+import { type AdminAuthenticator, createAdminAuthenticator } from '../admin/index.js'
+import { createApprovalRequest } from '../approvals/create-approval-request.js'
+import type { ApprovalDeps } from '../approvals/deps.js'
 import type { ClientAuthenticator } from '../clients/index.js'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import type { AwsVending } from '../credentials/aws/index.js'
+import { dpopNonceSecret } from '../dpop/dpop-nonce-secret.js'
+import { createTokenEndpointDpop, type TokenEndpointDpop } from '../dpop/token-endpoint-dpop.js'
 import type { IssueGrantDeps } from '../grants/issue-grant.js'
 import type { GrantStore } from '../grants/store.js'
 import type { Logger } from '../logger.js'
@@ -18,15 +24,44 @@ export interface AppDeps {
   logger: Logger
   /** The OpenAPI document served at /openapi.yaml. */
   openapi: string
+  /** Human approval: approval requests, security keys, ceremonies. */
+  approvals: ApprovalDeps
+  /** AWS credential vending; absent unless `config.aws` is set (the route then answers 404). */
+  aws?: Pick<AwsVending, 'vend'>
   /** Derived: what issuance and token inspection need. */
   issue: IssueGrantDeps
+  /** Derived: DPoP proofs at the token endpoints (RFC 9449). */
+  dpop: TokenEndpointDpop
+  /** Derived: the admin bearer token check, one per app so every /admin route shares its cache. */
+  admin: AdminAuthenticator
 }
 
-export type AppDepsInput = Omit<AppDeps, 'issue'>
+export type AppDepsInput = Omit<AppDeps, 'issue' | 'dpop' | 'admin'>
 
 export function withDerived(input: AppDepsInput): AppDeps {
+  const { config } = input
+  const nonceKey = dpopNonceSecret({ nonceSecret: config.dpop.nonceSecret, kek: config.keys.kek })
+  if (!nonceKey.shared && config.store.kind === 'redis' && config.dpop.requireNonce) {
+    input.logger.warn(
+      'DPoP nonces use a per-process secret: replicas refuse each other\'s nonces; set dpop.nonceSecret or keys.kek',
+    )
+  }
   return {
     ...input,
+    admin: createAdminAuthenticator({
+      tokenHash: config.admin.tokenHash,
+      clock: input.clock,
+      cacheSeconds: config.admin.tokenCacheSeconds,
+    }),
+    dpop: createTokenEndpointDpop({
+      issuer: config.issuer,
+      store: input.store,
+      clock: input.clock,
+      nonceSecret: nonceKey.secret,
+      requireNonce: config.dpop.requireNonce,
+      nonceLifetimeSeconds: config.dpop.nonceLifetimeSeconds,
+      proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
+    }),
     issue: {
       policy: input.policy,
       store: input.store,
@@ -34,6 +69,7 @@ export function withDerived(input: AppDepsInput): AppDeps {
       issuer: input.config.issuer,
       tokens: input.config.tokens,
       clock: input.clock,
+      requestApproval: (approvalInput) => createApprovalRequest(input.approvals, approvalInput),
     },
   }
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createStoreKeys, encodeKeyPart } from '../../src/grants/keys.js'
+import {
+  approverMember,
+  createStoreKeys,
+  encodeKeyPart,
+  parseApproverMember,
+} from '../../src/grants/keys.js'
 
 /** The part of a key Redis Cluster hashes (its hash tag rule). */
 function hashedPart(key: string): string {
@@ -20,6 +25,10 @@ describe('store keys', () => {
     expect(keys.task('agent', 'JIRA-1')).toBe('writ:{c:agent}:t:JIRA-1')
     expect(keys.once('webauthn', 'abc')).toBe('writ:once:webauthn:abc')
     expect(keys.keySet()).toBe('writ:keys')
+    expect(keys.grantPointer('g1')).toBe('writ:gid:g1')
+    expect(keys.approver('alice@example.com')).toBe('writ:{a:alice@example.com}:grants')
+    expect(keys.revocationChannel()).toBe('writ:revocations')
+    expect(createStoreKeys('acme:').revocationChannel()).toBe('acme:revocations')
     expect(createStoreKeys('x:').live('a')).toBe('x:{c:a}:live')
   })
 
@@ -46,6 +55,20 @@ describe('store keys', () => {
     expect(new Set(encoded).size).toBe(ids.length)
     for (const e of encoded) expect(e).not.toMatch(/[{}:]/)
     expect(encodeKeyPart('a{b}:c%')).toBe('a%7Bb%7D%3Ac%25')
+  })
+
+  it("keeps an approver's index in its own slot, whatever the approver id contains", () => {
+    expect(hashedPart(keys.approver('a}b'))).toBe(`a:${encodeKeyPart('a}b')}`)
+    expect(hashedPart(keys.approver('x'))).not.toBe(hashedPart(keys.live('x')))
+    expect(keys.grantPointer('a:b{c}')).toBe('writ:gid:a%3Ab%7Bc%7D')
+  })
+
+  it('splits approver index members back into client and grant, whatever the client id holds', () => {
+    for (const clientId of ['agent', 'a\u0000b', '', 'x:{y}']) {
+      const member = approverMember(clientId, 'g-1')
+      expect(parseApproverMember(member)).toEqual({ clientId, grantId: 'g-1' })
+    }
+    expect(parseApproverMember('no separator')).toBeNull()
   })
 
   it('refuses a prefix that would carry its own hash tag', () => {

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
-import type { Grant } from '../../src/grants/grant.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import type { Grant, GrantApproval } from '../../src/grants/grant.js'
+import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import type { GrantStore, SubscriptionState } from '../../src/grants/store.js'
+import { DEFAULT_REVOCATION_BATCH_SIZE } from '../../src/grants/store-rules.js'
 
 export type ManualClock = ReturnType<typeof manualClock>
 
@@ -12,10 +14,30 @@ export interface StoreHarness {
   store: GrantStore
   /** The store's clock, when the suite may move time by hand. */
   clock?: ManualClock
+  /** The store's `revocationBatchSize`, when it is not the default (500). */
+  revocationBatchSize?: number
   cleanup(): Promise<void>
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits (bounded) until `condition` holds; messages may travel through a network. */
+export async function eventually(
+  condition: () => boolean,
+  what: string,
+  withinMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + withinMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+/** The grant ids a list of revocation messages names. */
+export function idsIn(messages: readonly RevocationMessage[]): string[] {
+  return messages.flatMap((m) => ('grants' in m ? m.grants.map((g) => g.id) : []))
+}
 
 /**
  * The GrantStore contract: every implementation must pass it unchanged.
@@ -406,6 +428,273 @@ export function describeStoreContract(
       it('lets a single-use marker be consumed again after its ttl', async () => {
         expect(await store.consumeOnce(scope, 'marker', 1)).toBe(true)
         expect(await store.consumeOnce(scope, 'marker', 1)).toBe(false)
+      })
+
+      it('finds neither an expired grant nor an expired tombstone by id', async () => {
+        expect(await store.findGrant(short.id)).toEqual({ state: 'unknown' })
+        expect(await store.findGrant(revoked.id)).toEqual({ state: 'unknown' })
+        expect(await store.findGrant(long.id)).toEqual({ state: 'live', grant: long })
+      })
+
+      it('leaves expired grants out of bulk revocations and their counts', async () => {
+        expect(await store.revokeByClient(client, revocation())).toBe(1)
+        expect(await store.getGrant(client, short.id)).toEqual({ state: 'unknown' })
+        expect((await store.getGrant(client, long.id)).state).toBe('revoked')
+      })
+    })
+
+    describe('revocation', () => {
+      const messages: RevocationMessage[] = []
+      let unsubscribe: () => Promise<void>
+
+      beforeAll(async () => {
+        unsubscribe = await store.subscribeRevocations((m) => messages.push(m))
+      })
+      afterAll(async () => {
+        await unsubscribe()
+      })
+
+      /**
+       * The messages published since `from`, once they have all arrived: revokes a marker grant and
+       * waits for its message, which comes after every message published before it.
+       */
+      const publishedSince = async (from: number): Promise<RevocationMessage[]> => {
+        const marker = makeGrant(newClient('marker'))
+        await store.createGrant(marker)
+        await store.revokeGrant(marker.clientId, marker.id, revocation())
+        const arrived = (): boolean => idsIn(messages.slice(from)).includes(marker.id)
+        await eventually(arrived, 'the marker message')
+        const all = messages.slice(from)
+        return all.slice(0, all.length - 1)
+      }
+
+      /** Where the messages of what comes next will start, once earlier ones have all arrived. */
+      const mark = async (): Promise<number> => {
+        await publishedSince(messages.length)
+        return messages.length
+      }
+
+      const approval = (...subs: string[]): GrantApproval => ({
+        id: randomUUID(),
+        manifestSha256: 'cd'.repeat(32),
+        approvers: subs.map((sub, i) => ({
+          sub,
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          credentialId: `cred-${i}`,
+          at: Math.floor(now() / 1000),
+        })),
+      })
+
+      const createAll = async (grants: Grant[]): Promise<void> => {
+        for (let i = 0; i < grants.length; i += 100) {
+          await Promise.all(grants.slice(i, i + 100).map((g) => store.createGrant(g)))
+        }
+      }
+
+      const stateOf = async (g: Grant) => (await store.getGrant(g.clientId, g.id)).state
+
+      it('publishes one message for each grant revoked by id, and none when nothing was', async () => {
+        const client = newClient()
+        const grant = makeGrant(client)
+        await store.createGrant(grant)
+        const from = await mark()
+        await store.revokeGrant(client, grant.id, revocation())
+        await store.revokeGrant(client, grant.id, revocation('again'))
+        await store.revokeGrant(client, randomUUID(), revocation())
+        expect(await publishedSince(from)).toEqual([
+          { v: 1, grants: [{ id: grant.id, clientId: client, exp: grant.expiresAt }] },
+        ])
+      })
+
+      it("revokes a task's live grants across the clients named, and nothing else", async () => {
+        const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
+        const task = { id: `task-${randomUUID()}` }
+        const hit = [makeGrant(a, { task }), makeGrant(a, { task }), makeGrant(b, { task })]
+        const spared = [makeGrant(a), makeGrant(c, { task })]
+        await createAll([...hit, ...spared])
+        const from = await mark()
+        const at = Math.floor(now() / 1000)
+        const by = { by: 'admin', reason: 'task cancelled', at }
+        expect(await store.revokeByTask(task.id, [a, b, newClient('none')], by)).toBe(3)
+        for (const g of hit) {
+          expect(await store.getGrant(g.clientId, g.id)).toEqual({
+            state: 'revoked',
+            revocation: { grantId: g.id, clientId: g.clientId, ...by, expiresAt: g.expiresAt },
+          })
+        }
+        for (const g of spared) expect(await stateOf(g)).toBe('live')
+        expect(await store.listGrants({ clientId: a, taskId: task.id })).toEqual([])
+        expect(await store.countLiveGrants(a)).toBe(1)
+        const published = await publishedSince(from)
+        expect(idsIn(published).sort()).toEqual(hit.map((g) => g.id).sort())
+        expect(published.flatMap((m) => ('grants' in m ? m.grants : []))).toContainEqual({
+          id: hit[2]!.id,
+          clientId: b,
+          exp: hit[2]!.expiresAt,
+        })
+        expect(await store.revokeByTask(task.id, [a, b], by)).toBe(0)
+      })
+
+      it('revokes every live grant of one client, and nothing of another', async () => {
+        const client = newClient()
+        const other = newClient()
+        const grants = [makeGrant(client), makeGrant(client, { task: { id: 'x' } })]
+        grants.push(makeGrant(client))
+        const kept = makeGrant(other)
+        await createAll([...grants, kept])
+        await store.revokeGrant(client, grants[0]!.id, revocation('earlier'))
+        const from = await mark()
+        expect(await store.revokeByClient(client, revocation('client retired'))).toBe(2)
+        expect(await store.countLiveGrants(client)).toBe(0)
+        expect(await store.listGrants({ clientId: client })).toEqual([])
+        const first = await store.getGrant(client, grants[0]!.id)
+        expect(first.state === 'revoked' && first.revocation.reason).toBe('earlier')
+        const last = await store.getGrant(client, grants[2]!.id)
+        expect(last.state === 'revoked' && last.revocation.reason).toBe('client retired')
+        expect(await stateOf(kept)).toBe('live')
+        const expected = [grants[1]!.id, grants[2]!.id].sort()
+        expect(idsIn(await publishedSince(from)).sort()).toEqual(expected)
+        expect(await store.revokeByClient(client, revocation())).toBe(0)
+        // The quota is freed at once.
+        await store.createGrant(makeGrant(client), { maxLiveGrants: 1 })
+      })
+
+      it('revokes in batches, publishing one message per batch', async () => {
+        const size = h.revocationBatchSize ?? DEFAULT_REVOCATION_BATCH_SIZE
+        const client = newClient('bulk')
+        const grants = Array.from({ length: 2 * size + 7 }, () => makeGrant(client))
+        await createAll(grants)
+        const from = await mark()
+        expect(await store.revokeByClient(client, revocation('bulk'))).toBe(grants.length)
+        expect(await store.countLiveGrants(client)).toBe(0)
+        const published = await publishedSince(from)
+        expect(published.map((m) => ('grants' in m ? m.grants.length : 'all'))).toEqual([
+          size,
+          size,
+          7,
+        ])
+        expect(new Set(idsIn(published))).toEqual(new Set(grants.map((g) => g.id)))
+        for (const g of [grants[0]!, grants[size]!, grants.at(-1)!]) {
+          expect(await stateOf(g)).toBe('revoked')
+        }
+      })
+
+      it('revokes everything of every client named, announcing it first', async () => {
+        const [a, b] = [newClient('a'), newClient('b')]
+        const grants = [makeGrant(a), makeGrant(a), makeGrant(b)]
+        const outside = makeGrant(newClient('outside'))
+        await createAll([...grants, outside])
+        const from = await mark()
+        expect(await store.revokeAll([a, b], revocation('incident'))).toBe(3)
+        for (const g of grants) expect(await stateOf(g)).toBe('revoked')
+        expect(await stateOf(outside)).toBe('live')
+        const published = await publishedSince(from)
+        expect(published[0]).toEqual({ v: 1, all: true })
+        expect(published.filter((m) => 'all' in m)).toHaveLength(1)
+        expect(idsIn(published).sort()).toEqual(grants.map((g) => g.id).sort())
+      })
+
+      it('revokes every live grant an approver took part in, across clients', async () => {
+        const alice = `alice+${randomUUID()}@example.com`
+        const bob = `bob:{${randomUUID()}}@example.com`
+        const [a, b] = [newClient('a'), newClient('b')]
+        const byAlice = makeGrant(a, { approval: approval(alice) })
+        const byBoth = makeGrant(b, { approval: approval(bob, alice) })
+        const byBob = makeGrant(a, { approval: approval(bob) })
+        const unapproved = makeGrant(a)
+        const gone = makeGrant(b, { approval: approval(alice) })
+        await createAll([byAlice, byBoth, byBob, unapproved, gone])
+        // Its approver index entry stays behind: revocation by approver must step over it.
+        await store.revokeGrant(b, gone.id, revocation('revoked first'))
+        const from = await mark()
+        expect(await store.revokeByApprover(alice, revocation('key lost'))).toBe(2)
+        expect(await stateOf(byAlice)).toBe('revoked')
+        expect(await stateOf(byBoth)).toBe('revoked')
+        expect(await stateOf(byBob)).toBe('live')
+        expect(await stateOf(unapproved)).toBe('live')
+        const first = await store.getGrant(b, gone.id)
+        expect(first.state === 'revoked' && first.revocation.reason).toBe('revoked first')
+        expect(idsIn(await publishedSince(from)).sort()).toEqual([byAlice.id, byBoth.id].sort())
+        expect(await store.revokeByApprover(alice, revocation())).toBe(0)
+        expect(await store.revokeByApprover(`nobody-${randomUUID()}`, revocation())).toBe(0)
+      })
+
+      it('finds a grant by its id alone: live, then its tombstone', async () => {
+        const client = newClient()
+        const grant = makeGrant(client, { approval: approval('carol@example.com') })
+        await store.createGrant(grant)
+        expect(await store.findGrant(grant.id)).toEqual({ state: 'live', grant })
+        await store.revokeGrant(client, grant.id, revocation('found'))
+        const found = await store.findGrant(grant.id)
+        expect(found.state === 'revoked' && found.revocation).toMatchObject({
+          grantId: grant.id,
+          clientId: client,
+          reason: 'found',
+        })
+        expect(await store.findGrant(randomUUID())).toEqual({ state: 'unknown' })
+      })
+
+      it('does not let a refused grant take over the id pointer of a live one', async () => {
+        const client = newClient()
+        const grant = makeGrant(client)
+        await store.createGrant(grant)
+        const intruder = { ...grant, clientId: newClient('intruder') }
+        await expectQuotaError(store.createGrant(intruder, { maxLiveGrants: 0 }))
+        expect(await store.findGrant(grant.id)).toEqual({ state: 'live', grant })
+      })
+
+      it('lists live grants across several clients, oldest first', async () => {
+        const [a, b] = [newClient('a'), newClient('b')]
+        const t = Math.floor(now() / 1000)
+        const g1 = makeGrant(b, { issuedAt: t, expiresAt: t + 900 })
+        const g2 = makeGrant(a, { issuedAt: t + 1, expiresAt: t + 900, task: { id: 'T' } })
+        const g3 = makeGrant(b, { issuedAt: t + 2, expiresAt: t + 900, task: { id: 'T' } })
+        const g4 = makeGrant(a, { issuedAt: t + 3, expiresAt: t + 900 })
+        await createAll([g4, g3, g2, g1, makeGrant(newClient('unlisted'))])
+        await store.revokeGrant(a, g4.id, revocation())
+        const clientIds = [a, b, newClient('none')]
+        expect(await store.listGrants({ clientIds })).toEqual([g1, g2, g3])
+        expect(await store.listGrants({ clientIds: [a, b], taskId: 'T' })).toEqual([g2, g3])
+        expect(await store.listGrants({ clientIds: [] })).toEqual([])
+      })
+
+      it('stops delivering after unsubscribe, and reports down when the store closes', async () => {
+        const own = await makeStore()
+        const got: RevocationMessage[] = []
+        const states: SubscriptionState[] = []
+        const gone: RevocationMessage[] = []
+        const stop = await own.store.subscribeRevocations((m) => gone.push(m))
+        await stop()
+        await stop()
+        await own.store.subscribeRevocations(
+          (m) => got.push(m),
+          (s) => states.push(s),
+        )
+        const client = newClient()
+        const grant = makeGrant(client)
+        await own.store.createGrant(grant)
+        await own.store.revokeGrant(client, grant.id, revocation())
+        await eventually(() => got.length === 1, 'the revocation message')
+        expect(gone).toEqual([])
+        expect(states).toEqual([])
+        await own.store.close()
+        expect(states).toEqual(['down'])
+        await expect(own.store.subscribeRevocations(() => {})).rejects.toMatchObject({
+          code: 'temporarily_unavailable',
+        })
+        await own.cleanup()
+      })
+
+      it('keeps revoking when a subscriber throws', async () => {
+        const stop = await store.subscribeRevocations(() => {
+          throw new Error('subscriber bug')
+        })
+        const client = newClient()
+        const grants = [makeGrant(client), makeGrant(client)]
+        await createAll(grants)
+        expect(await store.revokeGrant(client, grants[0]!.id, revocation())).not.toBeNull()
+        expect(await store.revokeByClient(client, revocation())).toBe(1)
+        await stop()
       })
     })
 

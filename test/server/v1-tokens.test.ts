@@ -9,6 +9,7 @@ import {
   testPolicyText,
   type TestBroker,
 } from '../helpers/broker.js'
+import { dpopKey, dpopProof } from '../helpers/dpop.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 let broker: TestBroker
@@ -137,18 +138,30 @@ grants:
     expect((await res.json()).error).toBe('access_denied')
   })
 
-  it('refuses a grant that needs human approval with a message saying so', async () => {
-    const res = await broker.call('POST', '/v1/tokens', {
-      ...json({
-        task: { id: 'DEPLOY-1' },
-        grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }],
-      }),
-      basic: A,
-    })
-    expect(res.status).toBe(403)
+  it('answers 202 with a CIBA handle and the approval page for a grant that needs human approval', async () => {
+    // The deploy rule also requires a DPoP-bound token, so the request carries a proof (RFC 9449)
+    // with the broker's nonce; without one it is refused for that first (test/dpop/).
+    const key = await dpopKey()
+    const request = async (nonce?: string) =>
+      broker.call('POST', '/v1/tokens', {
+        body: JSON.stringify({
+          task: { id: 'DEPLOY-1' },
+          grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }],
+        }),
+        headers: {
+          'content-type': 'application/json',
+          dpop: await dpopProof(key, { htm: 'POST', htu: `${ISSUER}/v1/tokens`, clock: broker.clock, ...(nonce ? { nonce } : {}) }),
+        },
+        basic: A,
+      })
+    const res = await request((await request()).headers.get('dpop-nonce')!)
+    expect(res.status).toBe(202)
+    expect(res.headers.get('cache-control')).toBe('no-store')
     const body = await res.json()
-    expect(body.error).toBe('access_denied')
-    expect(body.error_description).toMatch(/grants\[0\].*approv/)
+    expect(body.auth_req_id).toMatch(/^[\w-]+\.[\w-]{43}$/)
+    expect(body.approval_uri).toBe(`${ISSUER}/approve/${body.auth_req_id.split('.')[0]}`)
+    expect(body).toMatchObject({ expires_in: 300, interval: 5 })
+    expect(body.access_token).toBeUndefined()
   })
 
   it('names the field at fault for a wrongly typed manifest', async () => {

@@ -3,22 +3,17 @@ import { adminApi } from '../admin-api.js'
 import type { CliContext } from '../context.js'
 import { expiresIn } from '../output.js'
 
-/** A live grant as the admin API lists it. */
-export interface AdminGrant {
+/** A live grant as `GET /admin/grants` lists it. */
+export interface AdminGrantSummary {
   id: string
   client_id: string
   task: { id: string; purpose?: string; requested_by?: string }
-  authorization_details: Array<{ type: string; actions?: string[]; locations?: string[]; identifier?: string }>
-  approval?: { id: string; approvers: Array<{ sub: string; aaguid?: string; at?: number }> }
+  /** One line per grant: `repo read on https://... docs/**`. */
+  grants: string[]
+  approved_by: string[]
   issued_at: number
   expires_at: number
-  state?: string
 }
-
-const summary = (g: AdminGrant): string =>
-  g.authorization_details
-    .map((d) => `${d.type}:${(d.actions ?? []).join(',')}${d.identifier ? ` ${d.identifier}` : ''}`)
-    .join('; ')
 
 /** `writ grants ls`: live grants as a table (or JSON). */
 export async function listGrants(ctx: CliContext, opts: { client?: string; task?: string }): Promise<void> {
@@ -26,7 +21,11 @@ export async function listGrants(ctx: CliContext, opts: { client?: string; task?
   if (opts.client) query.set('client', opts.client)
   if (opts.task) query.set('task', opts.task)
   const qs = query.size ? `?${query}` : ''
-  const { grants } = await adminApi<{ grants: AdminGrant[] }>(ctx, 'GET', `/admin/grants${qs}`)
+  const { grants, truncated } = await adminApi<{ grants: AdminGrantSummary[]; truncated?: boolean }>(
+    ctx,
+    'GET',
+    `/admin/grants${qs}`,
+  )
   if (ctx.out.json) return ctx.out.data(grants)
   if (grants.length === 0) return ctx.out.line('no live grants')
   const now = Date.now()
@@ -36,18 +35,75 @@ export async function listGrants(ctx: CliContext, opts: { client?: string; task?
       g.id,
       g.client_id,
       g.task.id,
-      summary(g),
-      g.approval?.approvers.map((a) => a.sub).join(', ') || '-',
+      g.grants.join('; '),
+      g.approved_by.join(', ') || '-',
       expiresIn(g.expires_at, now),
     ]),
   )
+  if (truncated) ctx.out.line(ctx.out.dim('(more grants exist: narrow with --client or --task)'))
 }
 
-/** `writ grants show ID`: one grant in full, including its approvals, or its tombstone. */
+interface GrantDetail {
+  id: string
+  client_id: string
+  task: { id: string; purpose?: string; requested_by?: string }
+  manifest_sha256: string
+  authorization_details: Array<{ type: string; actions?: string[]; locations?: string[]; identifier?: string }>
+  rule_ids: string[]
+  approval?: { id: string; approvers: Array<{ sub: string; aaguid: string; credential_id: string; at: number }> }
+  cnf?: { jkt: string }
+  issued_at: number
+  expires_at: number
+}
+
+interface Tombstone {
+  grant_id: string
+  client_id: string
+  revoked_by: string
+  reason: string
+  revoked_at: number
+  expires_at: number
+}
+
+type Found = { state: 'live'; grant: GrantDetail } | { state: 'revoked'; revocation: Tombstone }
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000', '')
+
+/** `writ grants show ID`: one grant in full, including approvals, or its tombstone. */
 export async function showGrant(ctx: CliContext, id: string): Promise<void> {
-  const grant = await adminApi<Record<string, unknown>>(ctx, 'GET', `/admin/grants/${encodeURIComponent(id)}`)
-  if (ctx.out.json) return ctx.out.data(grant)
-  ctx.out.line(JSON.stringify(grant, null, 2))
+  const found = await adminApi<Found>(ctx, 'GET', `/admin/grants/${encodeURIComponent(id)}`)
+  if (ctx.out.json) return ctx.out.data(found)
+  const { out } = ctx
+  if (found.state === 'revoked') {
+    const r = found.revocation
+    out.line(`${out.bold('grant')}    ${r.grant_id} ${out.red('revoked')}`)
+    out.line(`client   ${r.client_id}`)
+    out.line(`revoked  ${iso(r.revoked_at)} by ${r.revoked_by}: ${r.reason}`)
+    out.line(`would have expired ${iso(r.expires_at)}`)
+    return
+  }
+  const g = found.grant
+  out.line(`${out.bold('grant')}    ${g.id} ${out.green('live')}, expires in ${expiresIn(g.expires_at, Date.now())}`)
+  out.line(`client   ${g.client_id}`)
+  const purpose = g.task.purpose ? ` — ${g.task.purpose}` : ''
+  const by = g.task.requested_by ? ` (requested by ${g.task.requested_by})` : ''
+  out.line(`task     ${g.task.id}${purpose}${by}`)
+  out.line(`issued   ${iso(g.issued_at)}, expires ${iso(g.expires_at)}`)
+  out.line(`manifest sha256 ${g.manifest_sha256}`)
+  if (g.cnf) out.line(`bound to DPoP key ${g.cnf.jkt}`)
+  out.line('grants')
+  g.authorization_details.forEach((d, i) => {
+    const where = [...(d.locations ?? []), d.identifier ?? ''].filter(Boolean).join(' ')
+    out.line(`  ${d.type} ${(d.actions ?? []).join(',')} ${where}  ${out.dim(`rule ${g.rule_ids[i] ?? '?'}`)}`)
+  })
+  if (g.approval) {
+    out.line(`approval ${g.approval.id}`)
+    for (const a of g.approval.approvers) {
+      out.line(`  ${a.sub} with key ${a.credential_id} (AAGUID ${a.aaguid}) at ${iso(a.at)}`)
+    }
+  } else {
+    out.line('approval none needed')
+  }
 }
 
 export function grantsCommand(ctx: () => CliContext): Command {

@@ -24,6 +24,8 @@ export function metadataRoute(deps: AppDeps) {
     revocation_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
     authorization_details_types_supported: types,
+    // RFC 9449 §5.1: the token endpoints accept DPoP proofs signed with these algorithms.
+    dpop_signing_alg_values_supported: [...deps.dpop.algorithms],
     service_documentation: `${iss}/openapi.yaml`,
   }
   return (c: Context): Response => c.json(body, 200, { 'Cache-Control': 'public, max-age=300' })

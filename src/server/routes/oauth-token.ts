@@ -5,25 +5,45 @@ import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-par
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 import { tokenResponse } from '../token-response.js'
+import { CIBA_GRANT_TYPE, cibaTokenGrant } from './ciba-token.js'
 
 /**
  * `POST /oauth/token` (RFC 6749 §4.4 client credentials, with RFC 9396 authorization_details).
  * The manifest travels as `authorization_details` plus `task_id`, `task_purpose`, `requested_by`
- * and `ttl`, so an off-the-shelf OAuth client can ask for a task-scoped token.
+ * and `ttl`, so an off-the-shelf OAuth client can ask for a task-scoped token. A `DPoP` proof
+ * header (RFC 9449) binds the token to the proof's key (`cnf.jkt`, `token_type: DPoP`).
+ * `grant_type=urn:openid:params:grant-type:ciba` with `auth_req_id` collects an approved token
+ * (CIBA poll mode; see `ciba-token.ts`).
  */
 export function oauthTokenRoute(deps: AppDeps) {
   const detailsCache = new AuthorizationDetailsCache()
   return async (c: Context): Promise<Response> => {
+    const dpopProof = c.req.header('dpop')
+    // Every answer to a DPoP request carries the current nonce (RFC 9449 §8), errors included.
+    if (dpopProof !== undefined) c.header('DPoP-Nonce', deps.dpop.nonce())
     const params = await readForm(c, deps.config.limits.bodyBytes)
     const grantType = params.grant_type
     if (!grantType) throw invalidRequest('grant_type: required')
+    // CIBA poll mode: collect the token of an approval request (`auth_req_id`).
+    if (grantType === CIBA_GRANT_TYPE) return cibaTokenGrant(deps, c, params, dpopProof)
     if (grantType !== 'client_credentials') {
-      throw new WritError('unsupported_grant_type', 400, `grant_type ${grantType} is not supported; use client_credentials`)
+      throw new WritError(
+        'unsupported_grant_type',
+        400,
+        `grant_type ${grantType} is not supported; use client_credentials or ${CIBA_GRANT_TYPE}`,
+      )
     }
     // Ensure the caller is a registered client before it learns anything about policy.
     const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
-    const response = await issueGrant(deps.issue, { clientId, manifest })
+    const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })
+    // Client credentials cannot wait for a human: such manifests go through /oauth/bc-authorize.
+    const response = await issueGrant(deps.issue, {
+      clientId,
+      manifest,
+      whenApprovalNeeded: 'refuse',
+      ...(cnfJkt ? { cnfJkt } : {}),
+    })
     return tokenResponse(c, response)
   }
 }

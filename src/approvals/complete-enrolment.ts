@@ -1,0 +1,124 @@
+import { verifyRegistrationResponse } from '@simplewebauthn/server'
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
+import { epochSeconds } from '../clock.js'
+import { WritError } from '../errors.js'
+import { assertionRefused } from './approval-errors.js'
+import { checkAttestation } from './check-attestation.js'
+import type { ApprovalDeps } from './deps.js'
+import { findInvite } from './find-invite.js'
+import { KEY_ALGORITHMS } from './start-enrolment.js'
+import type { ApproverCredential } from './types.js'
+import { webauthnJson } from './webauthn-json.js'
+
+/** What enrolment registered. */
+export interface EnrolledKey {
+  approver: string
+  group: string
+  credentialId: string
+  aaguid: string
+  fmt: string
+  attestation: 'verified' | 'relaxed'
+  /** Set in dev mode when strict mode would have refused the key, saying why. */
+  warning?: string
+}
+
+/**
+ * Completes enrolment: verifies the registration made with the invite's challenge and applies the
+ * attestation policy, then consumes the invite and stores the key in one atomic step. In order:
+ *
+ * 1. the invite is live and its person still an approver; its registration challenge is taken
+ *    (single use);
+ * 2. the registration is verified for this challenge, origin and RP ID, with user presence and
+ *    user verification, an accepted key algorithm, and a valid attestation statement signature;
+ * 3. the attestation policy (`checkAttestation`): direct attestation in packed, tpm or fido-u2f,
+ *    an x5c chain to a configured trust anchor, an allowed AAGUID not reported compromised;
+ * 4. the key is stored and the invite consumed together; a key id already enrolled is refused.
+ *
+ * @throws WritError `not_found` (404) for a bad invite, `access_denied` (403) for a refused
+ *   registration or key, `invalid_request` (400) for malformed JSON.
+ */
+export async function completeEnrolment(
+  deps: ApprovalDeps,
+  input: { token: string; response: unknown },
+): Promise<EnrolledKey> {
+  const { settings, store } = deps
+  const response = webauthnJson.registration(input.response)
+  const invite = await findInvite(deps, input.token)
+  // Ensure the registration answers a challenge this invite was given, once.
+  const challenge = await store.takeRegistrationChallenge(invite.tokenSha256)
+  if (!challenge) throw assertionRefused('no live registration challenge for this invite')
+
+  let info
+  try {
+    const verified = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: challenge.challenge,
+      expectedOrigin: settings.origin,
+      expectedRPID: settings.rpId,
+      expectedType: 'webauthn.create',
+      requireUserPresence: true,
+      requireUserVerification: true,
+      supportedAlgorithmIDs: [...KEY_ALGORITHMS],
+    })
+    if (!verified.verified) throw new Error('the attestation statement does not verify')
+    info = verified.registrationInfo
+  } catch (err) {
+    throw new WritError('access_denied', 403, 'the security key registration was not accepted', {
+      detail: err instanceof Error ? err.message : String(err),
+    })
+  }
+
+  const x5c = decodeAttestationObject(info.attestationObject).get('attStmt').get('x5c')
+  const verdict = checkAttestation(deps.attestation, {
+    fmt: info.fmt,
+    aaguid: info.aaguid,
+    x5c,
+    nowMs: deps.clock(),
+  })
+  if (verdict.attestation === 'relaxed') {
+    deps.logger.warn('DEV MODE: enrolled a security key strict attestation would refuse', {
+      approver: invite.sub,
+      reason: verdict.wouldRefuse,
+    })
+  }
+
+  const credential: ApproverCredential = {
+    id: info.credential.id,
+    sub: invite.sub,
+    group: invite.group,
+    publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+    counter: info.credential.counter,
+    aaguid: info.aaguid.toLowerCase(),
+    fmt: info.fmt,
+    attestation: verdict.attestation,
+    attestationObject: Buffer.from(info.attestationObject).toString('base64url'),
+    userHandle: challenge.userHandle,
+    ...(info.credential.transports ? { transports: [...info.credential.transports] } : {}),
+    enrolledAt: epochSeconds(deps.clock),
+  }
+  // Ensure the invite is consumed by exactly this registration, and a key is enrolled once.
+  const outcome = await store.enrol(invite, credential)
+  if (outcome === 'invite_used') {
+    throw new WritError('not_found', 404, 'this enrolment invite is unknown, used or expired; ask an admin for a new one')
+  }
+  if (outcome === 'credential_exists') {
+    throw new WritError('access_denied', 403, 'this security key is already enrolled')
+  }
+  deps.logger.info('security key enrolled', {
+    approver: credential.sub,
+    group: credential.group,
+    credentialId: credential.id,
+    aaguid: credential.aaguid,
+    fmt: credential.fmt,
+    attestation: credential.attestation,
+  })
+  return {
+    approver: credential.sub,
+    group: credential.group,
+    credentialId: credential.id,
+    aaguid: credential.aaguid,
+    fmt: credential.fmt,
+    attestation: credential.attestation,
+    ...(verdict.attestation === 'relaxed' ? { warning: verdict.wouldRefuse } : {}),
+  }
+}

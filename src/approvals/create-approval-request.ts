@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { epochSeconds } from '../clock.js'
+import type { ApprovalInput, ApprovalPending } from '../grants/issue-grant.js'
+import { manifestSha256 } from '../manifest/index.js'
+import { randomId } from '../random-id.js'
+import type { ApprovalDeps } from './deps.js'
+import type { ApprovalRequest } from './types.js'
+
+/** The client, its manifest, the policy's decision for them, and the DPoP key, if any. */
+export type CreateApprovalRequestInput = ApprovalInput
+
+/** SHA-256 (hex) of the secret half of an `auth_req_id`; only the hash is stored. */
+export const authReqSecretHash = (secret: string): string =>
+  createHash('sha256').update(secret, 'utf8').digest('hex')
+
+/**
+ * Records an approval request for a manifest and announces it to the approver groups it needs.
+ * A decision with no approval requirement (a CIBA request for grants that need no human) is
+ * recorded as approved already, so its first poll returns the token.
+ *
+ * Answers `{auth_req_id, approval_uri, expires_in, interval}`. The `auth_req_id` is the approval id plus a 256-bit secret of which only a hash is stored: the
+ * approval id travels in approval URLs and webhooks, the secret only to the client.
+ */
+export async function createApprovalRequest(
+  deps: ApprovalDeps,
+  input: CreateApprovalRequestInput,
+): Promise<ApprovalPending> {
+  const { settings } = deps
+  const now = epochSeconds(deps.clock)
+  const secret = randomBytes(32).toString('base64url')
+  const request: ApprovalRequest = {
+    id: randomId(),
+    clientId: input.clientId,
+    secretSha256: authReqSecretHash(secret),
+    manifest: {
+      task: input.manifest.task,
+      ...(input.manifest.ttlSeconds !== undefined ? { ttlSeconds: input.manifest.ttlSeconds } : {}),
+      grants: input.manifest.grants,
+    },
+    manifestSha256: manifestSha256(input.manifest),
+    ttlSeconds: input.decision.ttlSeconds,
+    requirements: input.decision.approval?.requirements ?? [],
+    ...(input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}),
+    createdAt: now,
+    expiresAt: now + settings.timeoutSeconds,
+    intervalSeconds: settings.pollIntervalSeconds,
+  }
+  await deps.store.createRequest(request)
+  if (request.requirements.length > 0) {
+    // Announce it in the background: a slow webhook must never hold the agent's request.
+    deps.notifier.notify(request).catch(() => undefined)
+    deps.logger.info('approval requested', {
+      approvalId: request.id,
+      clientId: request.clientId,
+      taskId: request.manifest.task.id,
+      rules: request.requirements.map((r) => r.ruleId),
+    })
+  }
+  return {
+    auth_req_id: `${request.id}.${secret}`,
+    approval_uri: `${settings.baseUrl}/approve/${request.id}`,
+    expires_in: settings.timeoutSeconds,
+    interval: settings.pollIntervalSeconds,
+  }
+}

@@ -1,0 +1,163 @@
+import { isIP } from 'node:net'
+import type { Clock } from '../clock.js'
+import { type Config, ConfigError } from '../config.js'
+import type { RedisGrantStore } from '../grants/redis-store.js'
+import type { GrantStore } from '../grants/store.js'
+import type { Logger } from '../logger.js'
+import type { Policy } from '../policy/index.js'
+import type { AttestationPolicy } from './check-attestation.js'
+import type { ApprovalDeps, ApprovalSettings } from './deps.js'
+import { loadTrustAnchors } from './load-trust-anchors.js'
+import { createMemoryApprovalStore } from './memory-store.js'
+import { createApprovalNotifier, type WebhookTarget } from './notify-approvers.js'
+import { createRedisApprovalStore } from './redis-store.js'
+
+export interface CreateApprovalsOptions {
+  config: Config
+  policy: Policy
+  /** The grant store; a Redis one lends its client and prefix to the approval store. */
+  grantStore: GrantStore
+  clock: Clock
+  logger: Logger
+  /** Environment, for webhook secrets (`approver_groups[].webhook.secret_env`). */
+  env: Readonly<Record<string, string | undefined>>
+  /** For webhooks. */
+  fetch: typeof fetch
+  /** Reads trust anchor files. */
+  readFile: (path: string) => string
+}
+
+/** The approval dependencies, plus what the broker must stop on shutdown. */
+export interface Approvals extends ApprovalDeps {
+  close(): Promise<void>
+}
+
+const isRedisStore = (store: GrantStore): store is RedisGrantStore =>
+  store.kind === 'redis' && 'redis' in store
+
+/** The WebAuthn relying party, from config or the issuer; checked so browsers will accept it. */
+function resolveSettings(config: Config, problems: string[]): ApprovalSettings {
+  const a = config.approvals
+  const issuer = new URL(config.issuer)
+  const origin = a.origin ? new URL(a.origin).origin : issuer.origin
+  const originHost = new URL(origin).hostname
+  const rpId = (a.rpId ?? issuer.hostname).toLowerCase()
+  // Ensure the RP ID is one a browser accepts: a domain (never an IP address) the origin is in.
+  if (isIP(rpId.replace(/^\[|\]$/g, '')) !== 0) {
+    problems.push(
+      `approvals.rpId: ${rpId} is an IP address, which WebAuthn does not allow; use a host name (http://localhost:PORT for local trials)`,
+    )
+  } else if (originHost !== rpId && !originHost.endsWith(`.${rpId}`)) {
+    problems.push(`approvals.rpId: ${rpId} must be the origin's host (${originHost}) or a parent domain of it`)
+  }
+  // Ensure the ceremonies run in a secure context: https, or http on localhost for local trials.
+  if (!origin.startsWith('https://') && originHost !== 'localhost') {
+    problems.push(`approvals.origin: ${origin} must be https (http only for localhost): WebAuthn needs a secure context`)
+  }
+  return {
+    baseUrl: config.issuer,
+    rpId,
+    rpName: a.rpName,
+    origin,
+    timeoutSeconds: a.timeoutSeconds,
+    pollIntervalSeconds: a.pollIntervalSeconds,
+    challengeTtlSeconds: a.challengeTtlSeconds,
+    inviteTtlSeconds: a.inviteTtlSeconds,
+    evidenceRetentionSeconds: a.evidenceRetentionSeconds,
+  }
+}
+
+/**
+ * Builds everything human approval needs from the broker config: the relying party settings, the
+ * attestation policy with its trust anchors (read from local files), the approval store (Redis
+ * when the grant store is Redis, sharing its client; memory otherwise), and the webhook notifier
+ * with each group's secret from the environment. Warns, loudly, about relaxed attestation and
+ * about a strict broker that cannot enrol any key yet.
+ *
+ * A broker whose RP ID or origin a browser would refuse still boots (so agents keep getting the
+ * tokens that need no human), with an error logged: the approval pages will not work until it is
+ * fixed.
+ *
+ * @throws ConfigError listing every problem: unreadable or untrusted trust anchor files, webhook
+ *   secrets missing from the environment.
+ */
+export async function createApprovals(options: CreateApprovalsOptions): Promise<Approvals> {
+  const { config, policy, clock, logger } = options
+  const problems: string[] = []
+  const rpProblems: string[] = []
+  const settings = resolveSettings(config, rpProblems)
+  for (const problem of rpProblems) logger.warn(`approval pages will not work: ${problem}`)
+
+  const targets = new Map<string, WebhookTarget>()
+  for (const group of policy.approverGroups.values()) {
+    if (!group.webhook) continue
+    const secret = options.env[group.webhook.secretEnv]
+    // Ensure every webhook is signed: a group's webhook without its secret is a boot error.
+    if (!secret) {
+      problems.push(
+        `approver_groups ${group.id}: webhook.secret_env ${group.webhook.secretEnv} is not set in the environment`,
+      )
+      continue
+    }
+    targets.set(group.id, { url: group.webhook.url, secret })
+  }
+
+  const { attestation: a } = config.approvals
+  let trust
+  try {
+    trust = await loadTrustAnchors({
+      rootCertificateFiles: a.rootCertificateFiles,
+      mdsBlobFile: a.mdsBlobFile,
+      mdsRootCertificateFile: a.mdsRootCertificateFile,
+      readFile: options.readFile,
+      clock,
+    })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    problems.push(...err.problems)
+  }
+  if (problems.length > 0 || !trust) throw new ConfigError(problems)
+  for (const warning of trust.warnings) logger.warn(warning)
+
+  const attestation: AttestationPolicy = {
+    mode: a.mode === 'dev' ? 'relaxed' : 'strict',
+    allowedAaguids: new Set(a.allowedAaguids.map((id) => id.toLowerCase())),
+    trust,
+  }
+  if (attestation.mode === 'relaxed') {
+    logger.warn(
+      'DEV MODE: security key attestation is NOT verified (none, self and unanchored attestation accepted, any AAGUID); approvals prove only that someone holding an enrolled key approved. Never use approvals.attestation.mode dev in production',
+    )
+  } else if (attestation.allowedAaguids.size === 0 || (trust.roots.length === 0 && trust.metadata.size === 0)) {
+    logger.warn(
+      'approvals: no security key can be enrolled until approvals.attestation.allowedAaguids and a trust anchor (rootCertificateFiles or mdsBlobFile) are configured',
+    )
+  }
+
+  const store = isRedisStore(options.grantStore)
+    ? createRedisApprovalStore({ redis: options.grantStore.redis, keyPrefix: options.grantStore.keys.prefix, clock })
+    : createMemoryApprovalStore({ clock })
+  const notifier = createApprovalNotifier({
+    targets,
+    baseUrl: settings.baseUrl,
+    fetch: options.fetch,
+    clock,
+    logger,
+    maxAttempts: config.approvals.webhook.maxAttempts,
+    initialBackoffMs: config.approvals.webhook.initialBackoffMs,
+    timeoutMs: config.approvals.webhook.timeoutMs,
+  })
+  return {
+    store,
+    policy,
+    clock,
+    settings,
+    attestation,
+    notifier,
+    logger,
+    async close() {
+      notifier.close()
+      await store.close()
+    },
+  }
+}

@@ -1,0 +1,139 @@
+import { timingSafeEqual } from 'node:crypto'
+import { epochSeconds } from '../clock.js'
+import { invalidRequest, WritError } from '../errors.js'
+import type { GrantApproval } from '../grants/grant.js'
+import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/issue-grant.js'
+import { effectiveStatus } from './approval-errors.js'
+import { authReqSecretHash } from './create-approval-request.js'
+import type { ApprovalDeps } from './deps.js'
+import { requirementsMet } from './requirements-met.js'
+import type { ApprovalEvidence } from './types.js'
+
+export interface RedeemApprovalInput {
+  /** The authenticated client. */
+  clientId: string
+  authReqId: string
+  /** Thumbprint of the DPoP proof sent with this poll, if any. */
+  cnfJkt?: string | undefined
+}
+
+const AUTH_REQ_ID = /^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/
+
+/** One answer for every auth_req_id a client may not use, so none can be probed. */
+const invalidGrant = (detail: string): WritError =>
+  new WritError('invalid_grant', 400, 'auth_req_id is unknown, expired, already used, or not issued to this client', {
+    detail,
+  })
+
+const hexEqual = (a: string, b: string): boolean => {
+  const x = Buffer.from(a, 'hex')
+  const y = Buffer.from(b, 'hex')
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/**
+ * Answers a CIBA poll (`grant_type=urn:openid:params:grant-type:ciba`): the token exactly once
+ * when the request is approved, otherwise the CIBA error for where it stands (CIBA §11, all 400):
+ * `authorization_pending`, `slow_down` (polled sooner than the interval; the interval grows by
+ * 5 s), `access_denied` (an approver denied it), `expired_token`, or `invalid_grant` (unknown,
+ * another client's, already redeemed).
+ *
+ * Collecting is atomic: the store marks the request redeemed for exactly one caller, after the
+ * approval evidence is stored and before the grant is minted; the grant is then issued through
+ * `issueGrant`, which decides the manifest again under the current policy and checks the
+ * approval still meets it (so a rule tightened meanwhile is honoured).
+ */
+export async function redeemApproval(
+  deps: ApprovalDeps & { issue: IssueGrantDeps },
+  input: RedeemApprovalInput,
+): Promise<TokenResponse> {
+  const { store, clock } = deps
+  const match = AUTH_REQ_ID.exec(input.authReqId)
+  if (!match) throw invalidGrant('malformed auth_req_id')
+  const [, approvalId, secret] = match as unknown as [string, string, string]
+
+  const record = await store.getRequest(approvalId)
+  if (!record) throw invalidGrant('no such approval request')
+  const { request } = record
+  // Ensure only the client the request was made for, holding its secret, can collect it.
+  if (request.clientId !== input.clientId) throw invalidGrant(`request belongs to ${request.clientId}`)
+  if (!hexEqual(authReqSecretHash(secret), request.secretSha256)) throw invalidGrant('wrong secret')
+
+  switch (effectiveStatus(record, clock())) {
+    case 'redeemed':
+      throw invalidGrant('already redeemed')
+    case 'expired':
+      throw new WritError('expired_token', 400, 'the approval request expired before a token was collected')
+    case 'denied':
+      throw new WritError('access_denied', 400, 'an approver denied the request')
+    case 'pending': {
+      const poll = await store.recordPoll(request.id)
+      if (poll.slowDown) {
+        throw new WritError(
+          'slow_down',
+          400,
+          `polling too fast: wait at least ${poll.intervalSeconds} seconds between requests`,
+        )
+      }
+      throw new WritError('authorization_pending', 400, 'the request is waiting for approval')
+    }
+    case 'approved':
+      break
+  }
+
+  // Ensure the token binds to the key the request was made with (RFC 9449), and is DPoP-bound
+  // when a rule demands it, before the approval is used up.
+  if (request.cnfJkt !== undefined && input.cnfJkt !== request.cnfJkt) {
+    throw new WritError(
+      'invalid_dpop_proof',
+      400,
+      'DPoP header: the proof must use the key the request was made with',
+    )
+  }
+  if (!input.cnfJkt && request.requirements.some((r) => r.requireDpop)) {
+    throw invalidRequest('DPoP header: required, because a rule of this request needs a DPoP-bound token')
+  }
+
+  const now = epochSeconds(clock)
+  const needsHuman = request.requirements.length > 0
+  if (needsHuman) {
+    const evidence: ApprovalEvidence = {
+      version: 1,
+      approvalId: request.id,
+      clientId: request.clientId,
+      manifest: request.manifest,
+      manifestSha256: request.manifestSha256,
+      requirements: request.requirements,
+      rpId: deps.settings.rpId,
+      origin: deps.settings.origin,
+      votes: record.votes,
+      redeemedAt: now,
+    }
+    // Ensure the evidence is kept before any token exists.
+    await store.putEvidence(evidence, deps.settings.evidenceRetentionSeconds)
+  }
+
+  // Ensure the token for this approval is minted at most once, across replicas.
+  if (!(await store.redeem(request.id))) throw invalidGrant('redeemed concurrently')
+
+  const manifest = request.manifest
+  const cnf = input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}
+  if (!needsHuman) {
+    return issueGrant(deps.issue, { clientId: request.clientId, manifest, whenApprovalNeeded: 'refuse', ...cnf })
+  }
+  const approval: GrantApproval = {
+    id: request.id,
+    manifestSha256: request.manifestSha256,
+    approvers: record.votes.map((v) => ({ sub: v.sub, aaguid: v.aaguid, credentialId: v.credentialId, at: v.at })),
+  }
+  const requestedBy = manifest.task.requested_by
+  return issueGrant(deps.issue, {
+    clientId: request.clientId,
+    manifest,
+    approved: {
+      approval,
+      satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, record.votes),
+    },
+    ...cnf,
+  })
+}

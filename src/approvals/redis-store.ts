@@ -1,0 +1,486 @@
+import type { Redis } from 'ioredis'
+import type { Clock } from '../clock.js'
+import { storeUnavailable, WritError } from '../errors.js'
+import { createApprovalKeys } from './keys.js'
+import {
+  type ApprovalStore,
+  type CredentialUse,
+  type DenyOutcome,
+  type EnrolOutcome,
+  EXPIRED_RETENTION_SECONDS,
+  MAX_POLL_INTERVAL_SECONDS,
+  type VoteOutcome,
+} from './store.js'
+import {
+  approvalIdInUse,
+  assertCounter,
+  assertCreatableRequest,
+  assertRetentionSeconds,
+  compareCredentials,
+} from './store-rules.js'
+import type {
+  ApprovalDenial,
+  ApprovalEvidence,
+  ApprovalRecord,
+  ApprovalRequest,
+  ApprovalStatus,
+  ApprovalVote,
+  ApproverCredential,
+  ApproverCredentialState,
+  CredentialFlag,
+  EnrolmentInvite,
+  RegistrationChallenge,
+  StoredChallenge,
+} from './types.js'
+
+/** Options of {@link createRedisApprovalStore}. */
+export interface RedisApprovalStoreOptions {
+  /**
+   * The client to use, owned by the caller: the grant store's (`RedisGrantStore.redis`), so
+   * approvals share its connection, its fail-fast settings and its key prefix.
+   */
+  redis: Redis
+  /** The grant store's key prefix (default `writ:`). */
+  keyPrefix?: string
+  /** Decides every expiry and computes every TTL. */
+  clock: Clock
+}
+
+/*
+ * Lua scripts, each atomic on the server. Every key a script touches is declared in KEYS and
+ * shares one hash tag ({ar:<id>} or {ap}), so they run on Redis Cluster. Times come from the
+ * caller's clock, never from Redis TIME.
+ */
+
+/** KEYS: request, state. ARGV: request JSON, status, expiry (ms), interval (s), retention (ms). */
+const CREATE_REQUEST_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+redis.call('HSET', KEYS[2], 'status', ARGV[2], 'exp', ARGV[3], 'nvotes', '0', 'interval', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+`
+
+/** KEYS: request, state, votes. Returns the three, read in one atomic step. */
+const READ_REQUEST_LUA = `
+return {
+  redis.call('GET', KEYS[1]) or '',
+  redis.call('HGETALL', KEYS[2]),
+  redis.call('HGETALL', KEYS[3]),
+}
+`
+
+/**
+ * KEYS: state, votes. ARGV: now (ms), sub, credential id, vote JSON, expected votes, completes.
+ * Vote fields: p:<sub> → vote JSON, k:<credential> → sub, o:<n> → sub (recording order).
+ */
+const ADD_VOTE_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp', 'nvotes')
+if not st[1] then
+  return {'closed', 'unknown'}
+end
+if st[1] ~= 'pending' then
+  return {'closed', st[1]}
+end
+if tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return {'closed', 'expired'}
+end
+if redis.call('HEXISTS', KEYS[2], 'p:' .. ARGV[2]) == 1 then
+  return {'duplicate_approver'}
+end
+if redis.call('HEXISTS', KEYS[2], 'k:' .. ARGV[3]) == 1 then
+  return {'duplicate_key'}
+end
+if tonumber(st[3]) ~= tonumber(ARGV[5]) then
+  return {'conflict'}
+end
+local n = redis.call('HINCRBY', KEYS[1], 'nvotes', 1)
+redis.call('HSET', KEYS[2], 'p:' .. ARGV[2], ARGV[4], 'k:' .. ARGV[3], ARGV[2], 'o:' .. n, ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+local status = 'pending'
+if ARGV[6] == '1' then
+  status = 'approved'
+  redis.call('HSET', KEYS[1], 'status', status)
+end
+return {'recorded', status}
+`
+
+/** KEYS: state. ARGV: now (ms), denial JSON. */
+const DENY_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp')
+if not st[1] then
+  return {'closed', 'unknown'}
+end
+if st[1] ~= 'pending' then
+  return {'closed', st[1]}
+end
+if tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return {'closed', 'expired'}
+end
+redis.call('HSET', KEYS[1], 'status', 'denied', 'denial', ARGV[2])
+return {'denied'}
+`
+
+/** KEYS: state. ARGV: now (ms), largest interval (s). Returns {slow down 0/1, interval}. */
+const RECORD_POLL_LUA = `
+local h = redis.call('HMGET', KEYS[1], 'poll', 'interval')
+if not h[2] then
+  return {0, 0}
+end
+local interval = tonumber(h[2])
+redis.call('HSET', KEYS[1], 'poll', ARGV[1])
+if h[1] and tonumber(ARGV[1]) - tonumber(h[1]) < interval * 1000 then
+  interval = math.min(interval + 5, tonumber(ARGV[2]))
+  redis.call('HSET', KEYS[1], 'interval', tostring(interval))
+  return {1, interval}
+end
+return {0, interval}
+`
+
+/** KEYS: state. ARGV: now (ms). Returns 1 for the one caller that redeems. */
+const REDEEM_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp')
+if st[1] ~= 'approved' or tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'redeemed')
+return 1
+`
+
+/**
+ * KEYS: invite, credential, approver's credentials, all credentials.
+ * ARGV: invite JSON as the caller read it, credential JSON, counter, credential id.
+ */
+const ENROL_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 'invite_used'
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 'credential_exists'
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'json', ARGV[2], 'counter', ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[4])
+return 'enrolled'
+`
+
+/** KEYS: credential. ARGV: new counter, flag JSON. */
+const USE_CREDENTIAL_LUA = `
+local h = redis.call('HMGET', KEYS[1], 'counter', 'flagged')
+if not h[1] then
+  return 'unknown'
+end
+if h[2] then
+  return 'flagged'
+end
+local old = tonumber(h[1])
+local new = tonumber(ARGV[1])
+if (new > 0 or old > 0) and new <= old then
+  redis.call('HSET', KEYS[1], 'flagged', ARGV[2])
+  return 'regressed'
+end
+redis.call('HSET', KEYS[1], 'counter', ARGV[1])
+return 'ok'
+`
+
+type Arg = string | number
+
+interface ApprovalScripts {
+  writApprovalCreate(...args: Arg[]): Promise<number>
+  writApprovalRead(...args: Arg[]): Promise<[string, string[], string[]]>
+  writApprovalVote(...args: Arg[]): Promise<string[]>
+  writApprovalDeny(...args: Arg[]): Promise<string[]>
+  writApprovalPoll(...args: Arg[]): Promise<[number, number]>
+  writApprovalRedeem(...args: Arg[]): Promise<number>
+  writApproverEnrol(...args: Arg[]): Promise<EnrolOutcome>
+  writApproverUse(...args: Arg[]): Promise<CredentialUse>
+}
+
+/** A flat HGETALL reply as a map. */
+function fields(flat: string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!)
+  return out
+}
+
+const parse = <T>(json: string): T => JSON.parse(json) as T
+
+/**
+ * The Redis approval store. It uses the grant store's client (`RedisGrantStore.redis`) and key
+ * prefix, so it fails fast and recovers with it; `close()` leaves the client open. Any Redis
+ * error or timeout becomes a WritError `temporarily_unavailable` (503).
+ *
+ * Approval requests survive a broker restart: everything lives in Redis, under relative TTLs
+ * computed from the broker's clock (as grants are).
+ *
+ * @example
+ * ```ts
+ * const grants = createRedisStore({ url, clock })
+ * const approvals = createRedisApprovalStore({ redis: grants.redis, keyPrefix: grants.keys.prefix, clock })
+ * ```
+ */
+export function createRedisApprovalStore(options: RedisApprovalStoreOptions): ApprovalStore {
+  const { redis, clock } = options
+  const keys = createApprovalKeys(options.keyPrefix)
+  redis.defineCommand('writApprovalCreate', { numberOfKeys: 2, lua: CREATE_REQUEST_LUA })
+  redis.defineCommand('writApprovalRead', { numberOfKeys: 3, lua: READ_REQUEST_LUA })
+  redis.defineCommand('writApprovalVote', { numberOfKeys: 2, lua: ADD_VOTE_LUA })
+  redis.defineCommand('writApprovalDeny', { numberOfKeys: 1, lua: DENY_LUA })
+  redis.defineCommand('writApprovalPoll', { numberOfKeys: 1, lua: RECORD_POLL_LUA })
+  redis.defineCommand('writApprovalRedeem', { numberOfKeys: 1, lua: REDEEM_LUA })
+  redis.defineCommand('writApproverEnrol', { numberOfKeys: 4, lua: ENROL_LUA })
+  redis.defineCommand('writApproverUse', { numberOfKeys: 1, lua: USE_CREDENTIAL_LUA })
+  const scripts = redis as unknown as ApprovalScripts
+  let closed = false
+
+  /** Runs Redis I/O; anything that goes wrong there means the store is unavailable. */
+  const run = async <T>(op: () => Promise<T>): Promise<T> => {
+    // Ensure a closed store fails closed, even though its client is shared and still open.
+    if (closed) throw storeUnavailable(new Error('the Redis approval store is closed'))
+    try {
+      return await op()
+    } catch (err) {
+      throw err instanceof WritError ? err : storeUnavailable(err)
+    }
+  }
+
+  /** Milliseconds from now until `atSeconds`, at least 1. */
+  const pxUntil = (atSeconds: number): number => Math.max(1, Math.ceil(atSeconds * 1000 - clock()))
+
+  const readCredentials = async (ids: string[]): Promise<ApproverCredentialState[]> => {
+    if (ids.length === 0) return []
+    const rows = await run(() =>
+      Promise.all(ids.map((id) => redis.hmget(keys.credential(id), 'json', 'counter', 'flagged'))),
+    )
+    const out: ApproverCredentialState[] = []
+    for (const [json, counter, flagged] of rows) {
+      if (!json || counter == null) continue
+      out.push({
+        ...parse<ApproverCredential>(json),
+        currentCounter: Number(counter),
+        ...(flagged ? { flagged: parse<CredentialFlag>(flagged) } : {}),
+      })
+    }
+    return out
+  }
+
+  return {
+    kind: 'redis',
+
+    async createRequest(request: ApprovalRequest): Promise<void> {
+      const now = clock()
+      assertCreatableRequest(request, now)
+      const created = await run(() =>
+        scripts.writApprovalCreate(
+          keys.request(request.id),
+          keys.state(request.id),
+          JSON.stringify(request),
+          request.requirements.length === 0 ? 'approved' : 'pending',
+          request.expiresAt * 1000,
+          request.intervalSeconds,
+          pxUntil(request.expiresAt + EXPIRED_RETENTION_SECONDS),
+        ),
+      )
+      // Ensure an approval id is never reused.
+      if (created !== 1) throw approvalIdInUse()
+    },
+
+    async getRequest(id: string): Promise<ApprovalRecord | null> {
+      const [json, stateFlat, votesFlat] = await run(() =>
+        scripts.writApprovalRead(keys.request(id), keys.state(id), keys.votes(id)),
+      )
+      if (!json) return null
+      const request = parse<ApprovalRequest>(json)
+      // Ensure liveness is decided by the broker's clock, whatever Redis's timers say.
+      if ((request.expiresAt + EXPIRED_RETENTION_SECONDS) * 1000 <= clock()) return null
+      const state = fields(stateFlat)
+      const voteFields = fields(votesFlat)
+      const votes: ApprovalVote[] = []
+      const count = Number(state.get('nvotes') ?? 0)
+      for (let n = 1; n <= count; n++) {
+        const sub = voteFields.get(`o:${n}`)
+        const vote = sub === undefined ? undefined : voteFields.get(`p:${sub}`)
+        if (vote) votes.push(parse<ApprovalVote>(vote))
+      }
+      const denial = state.get('denial')
+      return {
+        request,
+        status: (state.get('status') ?? 'pending') as ApprovalStatus,
+        votes,
+        ...(denial ? { denial: parse<ApprovalDenial>(denial) } : {}),
+      }
+    },
+
+    async putChallenge(approvalId: string, challenge: StoredChallenge): Promise<void> {
+      if (challenge.exp * 1000 <= clock()) return
+      await run(() =>
+        redis.set(
+          keys.challenge(approvalId, challenge.challenge),
+          JSON.stringify(challenge),
+          'PX',
+          pxUntil(challenge.exp),
+        ),
+      )
+    },
+
+    async takeChallenge(approvalId: string, challenge: string): Promise<StoredChallenge | null> {
+      // Ensure a challenge is used at most once across replicas: GETDEL reads and deletes it.
+      const json = await run(() => redis.getdel(keys.challenge(approvalId, challenge)))
+      if (!json) return null
+      const found = parse<StoredChallenge>(json)
+      return found.exp * 1000 > clock() ? found : null
+    },
+
+    async addVote(
+      approvalId: string,
+      vote: ApprovalVote,
+      opts: { expectedVotes: number; completes: boolean },
+    ): Promise<VoteOutcome> {
+      const [outcome, status] = await run(() =>
+        scripts.writApprovalVote(
+          keys.state(approvalId),
+          keys.votes(approvalId),
+          clock(),
+          vote.sub,
+          vote.credentialId,
+          JSON.stringify(vote),
+          opts.expectedVotes,
+          opts.completes ? '1' : '0',
+        ),
+      )
+      switch (outcome) {
+        case 'recorded':
+          return { outcome, status: status as ApprovalStatus }
+        case 'closed':
+          return { outcome, status: status as ApprovalStatus | 'expired' | 'unknown' }
+        case 'duplicate_approver':
+        case 'duplicate_key':
+        case 'conflict':
+          return { outcome }
+        default:
+          throw storeUnavailable(new Error(`unexpected vote script reply ${String(outcome)}`))
+      }
+    },
+
+    async deny(approvalId: string, denial: ApprovalDenial): Promise<DenyOutcome> {
+      const [outcome, status] = await run(() =>
+        scripts.writApprovalDeny(keys.state(approvalId), clock(), JSON.stringify(denial)),
+      )
+      if (outcome === 'denied') return { outcome }
+      return { outcome: 'closed', status: status as ApprovalStatus | 'expired' | 'unknown' }
+    },
+
+    async recordPoll(approvalId: string): Promise<{ slowDown: boolean; intervalSeconds: number }> {
+      const [slow, interval] = await run(() =>
+        scripts.writApprovalPoll(keys.state(approvalId), clock(), MAX_POLL_INTERVAL_SECONDS),
+      )
+      return { slowDown: slow === 1, intervalSeconds: Number(interval) }
+    },
+
+    async redeem(approvalId: string): Promise<boolean> {
+      // Ensure the token for an approval is minted at most once, across replicas.
+      const redeemed = await run(() => scripts.writApprovalRedeem(keys.state(approvalId), clock()))
+      return redeemed === 1
+    },
+
+    async putEvidence(evidence: ApprovalEvidence, retentionSeconds: number): Promise<void> {
+      assertRetentionSeconds(retentionSeconds)
+      await run(() =>
+        redis.set(keys.evidence(evidence.approvalId), JSON.stringify(evidence), 'EX', retentionSeconds),
+      )
+    },
+
+    async getEvidence(approvalId: string): Promise<ApprovalEvidence | null> {
+      const json = await run(() => redis.get(keys.evidence(approvalId)))
+      return json ? parse<ApprovalEvidence>(json) : null
+    },
+
+    async createInvite(invite: EnrolmentInvite): Promise<void> {
+      if (invite.expiresAt * 1000 <= clock()) throw new RangeError('the invite has already expired')
+      await run(() =>
+        redis.set(keys.invite(invite.tokenSha256), JSON.stringify(invite), 'PX', pxUntil(invite.expiresAt)),
+      )
+    },
+
+    async getInvite(tokenSha256: string): Promise<EnrolmentInvite | null> {
+      const json = await run(() => redis.get(keys.invite(tokenSha256)))
+      if (!json) return null
+      const invite = parse<EnrolmentInvite>(json)
+      return invite.expiresAt * 1000 > clock() ? invite : null
+    },
+
+    async putRegistrationChallenge(tokenSha256: string, challenge: RegistrationChallenge): Promise<void> {
+      if (challenge.exp * 1000 <= clock()) return
+      await run(() =>
+        redis.set(
+          keys.registrationChallenge(tokenSha256),
+          JSON.stringify(challenge),
+          'PX',
+          pxUntil(challenge.exp),
+        ),
+      )
+    },
+
+    async takeRegistrationChallenge(tokenSha256: string): Promise<RegistrationChallenge | null> {
+      // Ensure a registration challenge is used at most once.
+      const json = await run(() => redis.getdel(keys.registrationChallenge(tokenSha256)))
+      if (!json) return null
+      const found = parse<RegistrationChallenge>(json)
+      return found.exp * 1000 > clock() ? found : null
+    },
+
+    async enrol(invite: EnrolmentInvite, credential: ApproverCredential): Promise<EnrolOutcome> {
+      assertCounter(credential.counter)
+      // Ensure the invite is used once (consumed in the same step that stores the key).
+      if (invite.expiresAt * 1000 <= clock()) return 'invite_used'
+      return run(() =>
+        scripts.writApproverEnrol(
+          keys.invite(invite.tokenSha256),
+          keys.credential(credential.id),
+          keys.approverCredentials(credential.sub),
+          keys.allCredentials(),
+          JSON.stringify(invite),
+          JSON.stringify(credential),
+          credential.counter,
+          credential.id,
+        ),
+      )
+    },
+
+    async getCredential(credentialId: string): Promise<ApproverCredentialState | null> {
+      const [found] = await readCredentials([credentialId])
+      return found ?? null
+    },
+
+    async listCredentials(filter: { sub?: string } = {}): Promise<ApproverCredentialState[]> {
+      const index = filter.sub === undefined ? keys.allCredentials() : keys.approverCredentials(filter.sub)
+      const ids = await run(() => redis.smembers(index))
+      return (await readCredentials(ids)).sort(compareCredentials)
+    },
+
+    async useCredential(credentialId: string, counter: number, flag: CredentialFlag): Promise<CredentialUse> {
+      assertCounter(counter)
+      // Ensure the counter check and the update are one step, so two assertions cannot both pass.
+      return run(() =>
+        scripts.writApproverUse(keys.credential(credentialId), counter, JSON.stringify(flag)),
+      )
+    },
+
+    async ping(): Promise<void> {
+      await run(async () => {
+        if (redis.status !== 'ready') throw new Error(`the Redis connection is ${redis.status}`)
+        await redis.ping()
+      })
+    },
+
+    async close(): Promise<void> {
+      closed = true
+    },
+  }
+}

@@ -1,0 +1,150 @@
+import type {
+  ApprovalDenial,
+  ApprovalEvidence,
+  ApprovalRecord,
+  ApprovalRequest,
+  ApprovalStatus,
+  ApprovalVote,
+  ApproverCredential,
+  ApproverCredentialState,
+  CredentialFlag,
+  EnrolmentInvite,
+  RegistrationChallenge,
+  StoredChallenge,
+} from './types.js'
+
+/** How long an approval request stays readable after it expires, so polls see `expired_token`. */
+export const EXPIRED_RETENTION_SECONDS = 600
+
+/** The most the polling interval grows to after repeated `slow_down` answers. */
+export const MAX_POLL_INTERVAL_SECONDS = 60
+
+/** What {@link ApprovalStore.addVote} did. */
+export type VoteOutcome =
+  /** Recorded; `status` is `approved` when this vote completed the approval. */
+  | { outcome: 'recorded'; status: ApprovalStatus }
+  /** This person has already approved the request. */
+  | { outcome: 'duplicate_approver' }
+  /** This key has already approved the request. */
+  | { outcome: 'duplicate_key' }
+  /** The votes changed since the caller read them: read again and retry. */
+  | { outcome: 'conflict' }
+  /** The request is no longer pending (or has expired, or is gone). */
+  | { outcome: 'closed'; status: ApprovalStatus | 'expired' | 'unknown' }
+
+/** What {@link ApprovalStore.deny} did. */
+export type DenyOutcome =
+  | { outcome: 'denied' }
+  | { outcome: 'closed'; status: ApprovalStatus | 'expired' | 'unknown' }
+
+/** What {@link ApprovalStore.useCredential} found. */
+export type CredentialUse = 'ok' | 'regressed' | 'flagged' | 'unknown'
+
+/** What {@link ApprovalStore.enrol} did. */
+export type EnrolOutcome = 'enrolled' | 'invite_used' | 'credential_exists'
+
+/**
+ * Shared state of human approval: approval requests and their votes, single-use challenges,
+ * enrolment invites, enrolled keys and approval evidence.
+ *
+ * Two real implementations (`memory-store.ts`, `redis-store.ts`) pass one contract suite
+ * (`test/approvals/store-contract.ts`). Every state change that must happen once is atomic in
+ * the store (a Lua script in Redis, one synchronous step in memory): taking a challenge, adding a
+ * vote, denying, redeeming, enrolling with an invite, and moving a key's signature counter.
+ * Expiry is decided by the injected clock against each record's expiry; backing TTLs only
+ * reclaim space. When the backing service is unreachable every method throws a WritError
+ * `temporarily_unavailable` (503), so callers fail closed.
+ */
+export interface ApprovalStore {
+  readonly kind: 'memory' | 'redis'
+
+  /**
+   * Stores a new pending request (or an approved one, when `requirements` is empty), readable
+   * until `expiresAt` + {@link EXPIRED_RETENTION_SECONDS}. An id in use throws a WritError
+   * `server_error`; an already expired request is a RangeError.
+   */
+  createRequest(request: ApprovalRequest): Promise<void>
+
+  /** The request and its state, or null when it is unknown or past its retention. */
+  getRequest(id: string): Promise<ApprovalRecord | null>
+
+  /** Stores a challenge for one ceremony on request `approvalId`, until `challenge.exp`. */
+  putChallenge(approvalId: string, challenge: StoredChallenge): Promise<void>
+
+  /**
+   * Takes a challenge: returns it and deletes it in one atomic step, so it is used at most once
+   * across replicas. Null when it was never issued for this request, was taken, or has expired.
+   */
+  takeChallenge(approvalId: string, challenge: string): Promise<StoredChallenge | null>
+
+  /**
+   * Adds an approval, atomically: only while the request is pending and unexpired, only when
+   * neither this person nor this key has approved it yet, and only when exactly
+   * `expectedVotes` approvals are recorded (optimistic concurrency: the caller decided
+   * `completes` from the votes it read). When `completes` is true the request becomes approved.
+   */
+  addVote(
+    approvalId: string,
+    vote: ApprovalVote,
+    options: { expectedVotes: number; completes: boolean },
+  ): Promise<VoteOutcome>
+
+  /** Denies a pending, unexpired request, atomically; anything else is left as it is. */
+  deny(approvalId: string, denial: ApprovalDenial): Promise<DenyOutcome>
+
+  /**
+   * Records a poll of a pending request. `slowDown` is true when it came sooner than the current
+   * interval after the previous poll; the interval then grows by 5 seconds (CIBA §11), up to
+   * {@link MAX_POLL_INTERVAL_SECONDS}.
+   */
+  recordPoll(approvalId: string): Promise<{ slowDown: boolean; intervalSeconds: number }>
+
+  /**
+   * Marks an approved, unexpired request redeemed. True for exactly one caller, ever: the token
+   * for an approval is minted at most once.
+   */
+  redeem(approvalId: string): Promise<boolean>
+
+  /** Keeps approval evidence for `retentionSeconds` (a positive integer). */
+  putEvidence(evidence: ApprovalEvidence, retentionSeconds: number): Promise<void>
+
+  getEvidence(approvalId: string): Promise<ApprovalEvidence | null>
+
+  /** Stores a one-time enrolment invite until its expiry. */
+  createInvite(invite: EnrolmentInvite): Promise<void>
+
+  /** The invite while it is unused and unexpired, else null. */
+  getInvite(tokenSha256: string): Promise<EnrolmentInvite | null>
+
+  /** Stores (replacing any earlier one) the registration challenge of an invite, until its expiry. */
+  putRegistrationChallenge(tokenSha256: string, challenge: RegistrationChallenge): Promise<void>
+
+  /** Takes the invite's registration challenge (atomic get-and-delete); null if none is live. */
+  takeRegistrationChallenge(tokenSha256: string): Promise<RegistrationChallenge | null>
+
+  /**
+   * Consumes the invite and stores the credential in one atomic step. `invite_used` when the
+   * invite is gone or no longer the one the caller read; `credential_exists` when the credential
+   * id is already enrolled (nothing changes then, and the invite stays usable).
+   */
+  enrol(invite: EnrolmentInvite, credential: ApproverCredential): Promise<EnrolOutcome>
+
+  getCredential(credentialId: string): Promise<ApproverCredentialState | null>
+
+  /** Enrolled keys, of one approver or all, ordered by enrolment time then id. */
+  listCredentials(filter?: { sub?: string }): Promise<ApproverCredentialState[]>
+
+  /**
+   * Moves a key's signature counter to `counter`, atomically. A counter that does not increase
+   * (unless both old and new are 0: the authenticator keeps no counter) is a regression: the key
+   * is flagged with `flag` and `regressed` returned. A flagged key answers `flagged` and is never
+   * updated again.
+   */
+  useCredential(credentialId: string, counter: number, flag: CredentialFlag): Promise<CredentialUse>
+
+  /** Throws when the store cannot serve requests. */
+  ping(): Promise<void>
+
+  /** Releases what the store owns; afterwards every method fails closed. Safe to call twice. */
+  close(): Promise<void>
+}

@@ -1,0 +1,82 @@
+import type { ApprovalView } from '../../approvals/get-approval-view.js'
+import type { AuthorizationDetail } from '../../manifest/types.js'
+import { html, type SafeHtml } from './html.js'
+import { renderPage } from './layout.js'
+import { duration, utc } from './format.js'
+
+const COMMON_FIELDS = new Set(['type', 'actions', 'locations', 'identifier'])
+
+const STATUS_TEXT: Record<ApprovalView['status'], string> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved: the agent may collect its token',
+  denied: 'Denied',
+  redeemed: 'Approved, and the token has been issued',
+  expired: 'Expired: no decision can be made any more',
+}
+
+function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {
+  const extra = Object.entries(grant).filter(([name]) => !COMMON_FIELDS.has(name))
+  return html`<section class="card grant">
+<h3>Grant ${index + 1}: <code>${grant.type}</code></h3>
+<dl>
+<dt>Actions</dt><dd>${grant.actions?.length ? grant.actions.map((a, i) => html`${i > 0 ? ', ' : ''}<code>${a}</code>`) : html`<span class="muted">(none named)</span>`}</dd>
+<dt>Resources</dt><dd>${grant.locations?.length ? html`<ul class="plain">${grant.locations.map((l) => html`<li><code>${l}</code></li>`)}</ul>` : html`<span class="muted">(any location the rule allows)</span>`}</dd>
+<dt>Identifier</dt><dd>${grant.identifier !== undefined ? html`<code>${grant.identifier}</code>` : html`<span class="muted">(none)</span>`}</dd>
+${extra.map(([name, value]) => html`<dt>${name}</dt><dd><code>${JSON.stringify(value)}</code></dd>`)}
+</dl>
+</section>`
+}
+
+/**
+ * The approval page: exactly what is asked (client, task, purpose, requester, every grant with
+ * its type, actions, resources, identifier and any other field, the token's life, when the request
+ * expires), each rule's progress, and Approve / Deny while the request is pending.
+ */
+export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
+  const pending = view.status === 'pending'
+  const left = view.expiresAt - Math.floor(nowMs / 1000)
+  const body = html`<h1>Approve access for an agent?</h1>
+<p class="status status-${view.status}" id="state">${STATUS_TEXT[view.status]}</p>
+<section class="card">
+<dl>
+<dt>Client</dt><dd><code>${view.clientId}</code></dd>
+<dt>Task</dt><dd><code>${view.task.id}</code></dd>
+<dt>Purpose</dt><dd>${view.task.purpose ?? html`<span class="muted">(none given)</span>`}</dd>
+<dt>Requested by</dt><dd>${view.task.requested_by ?? html`<span class="muted">(not named)</span>`}</dd>
+<dt>Token life</dt><dd>${duration(view.ttlSeconds)} from when the agent collects it</dd>
+<dt>Request expires</dt><dd>${utc(view.expiresAt)}${pending ? ` (in ${duration(left)})` : ''}</dd>
+</dl>
+</section>
+<h2>${view.grants.length === 1 ? 'The agent asks for 1 grant' : `The agent asks for ${view.grants.length} grants`}</h2>
+${view.grants.map(grantCard)}
+<h2>Approvals needed</h2>
+<section class="card">
+<ul class="plain">
+${view.requirements.map(
+  (r) => html`<li>Rule <code>${r.ruleId}</code>: ${r.approvers} of group <code>${r.group}</code>,
+${r.approvedBy.length} so far${r.approvedBy.length ? html` (${r.approvedBy.join(', ')})` : ''}${r.forbidSelfApproval ? html` <span class="muted">· the requester may not approve</span>` : ''}</li>`,
+)}
+</ul>
+${view.denial ? html`<p class="status status-denied">Denied by ${view.denial.sub} at ${utc(view.denial.at)}</p>` : ''}
+</section>
+${
+  pending
+    ? html`<div class="actions">
+<button type="button" class="approve" data-action="approve">Approve with security key</button>
+<button type="button" class="deny" data-action="deny">Deny</button>
+</div>`
+    : ''
+}
+<p id="result" role="status" aria-live="polite"></p>
+<p class="muted">Approving signs this exact request with your security key: request <code>${view.id}</code>,
+manifest SHA-256 <code>${view.manifestSha256}</code>.</p>`
+  return renderPage({
+    title: 'Approve access',
+    body,
+    warning: view.devAttestation
+      ? 'DEV MODE: security key attestation is not verified on this broker. Do not use it for real approvals.'
+      : undefined,
+    data: { ceremony: 'approve', base: `/approve/${view.id}` },
+    script: pending,
+  })
+}

@@ -1,0 +1,106 @@
+/**
+ * The pages' only script, served as a same-origin file (the CSP allows no inline script). It runs
+ * the WebAuthn ceremony the page's `data-ceremony` names: asks the broker for options, calls
+ * `navigator.credentials.create` (enrol) or `.get` (approve, deny), and posts the JSON-encoded
+ * credential back. It holds no secrets and decides nothing: every check is on the server.
+ */
+export const CEREMONY_SCRIPT = `'use strict';
+(function () {
+  var body = document.body;
+  var base = body.dataset.base;
+  var ceremony = body.dataset.ceremony;
+  var result = document.getElementById('result');
+  var buttons = Array.prototype.slice.call(document.querySelectorAll('button[data-action]'));
+
+  function say(text, kind) { result.textContent = text; result.dataset.kind = kind || ''; }
+  function enc(buffer) {
+    var bytes = new Uint8Array(buffer), s = '';
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+  }
+  function dec(text) {
+    var s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+    var out = new Uint8Array(s.length);
+    for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+  function post(path, payload) {
+    return fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+      credentials: 'omit',
+      cache: 'no-store'
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (json) {
+        if (!res.ok) throw new Error(json.error_description || ('HTTP ' + res.status));
+        return json;
+      });
+    });
+  }
+  function descriptors(list) {
+    return (list || []).map(function (c) { return { type: 'public-key', id: dec(c.id), transports: c.transports }; });
+  }
+
+  function enrol() {
+    return post('/options', {}).then(function (o) {
+      return navigator.credentials.create({ publicKey: {
+        challenge: dec(o.challenge), rp: o.rp,
+        user: { id: dec(o.user.id), name: o.user.name, displayName: o.user.displayName },
+        pubKeyCredParams: o.pubKeyCredParams, timeout: o.timeout, attestation: o.attestation,
+        excludeCredentials: descriptors(o.excludeCredentials), authenticatorSelection: o.authenticatorSelection
+      } });
+    }).then(function (cred) {
+      var r = cred.response;
+      return post('/verify', {
+        id: cred.id, rawId: enc(cred.rawId), type: cred.type,
+        response: {
+          clientDataJSON: enc(r.clientDataJSON), attestationObject: enc(r.attestationObject),
+          transports: r.getTransports ? r.getTransports() : []
+        },
+        clientExtensionResults: cred.getClientExtensionResults()
+      });
+    }).then(function (out) {
+      say('Security key enrolled for ' + out.approver + ' (' + out.fmt + ' attestation, model ' + out.aaguid + ').', 'ok');
+      buttons.forEach(function (b) { b.hidden = true; });
+    });
+  }
+
+  function decide(action) {
+    return post('/options', { action: action }).then(function (o) {
+      return navigator.credentials.get({ publicKey: {
+        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
+        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
+      } });
+    }).then(function (cred) {
+      var r = cred.response, response = {
+        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
+      };
+      if (r.userHandle) response.userHandle = enc(r.userHandle);
+      return post(action === 'approve' ? '/verify' : '/deny', {
+        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
+        clientExtensionResults: cred.getClientExtensionResults()
+      });
+    }).then(function (out) {
+      var state = document.getElementById('state');
+      if (out.status === 'denied') say('You denied this request.', 'ok');
+      else if (out.status === 'approved') say('Approved by ' + out.approver + '. The agent can now collect its token.', 'ok');
+      else say('Your approval is recorded (' + out.approvals + ' so far). Waiting for another approver.', 'ok');
+      if (state && out.status !== 'pending') { state.textContent = out.status === 'denied' ? 'Denied' : 'Approved'; state.className = 'status status-' + out.status; }
+      if (out.status !== 'pending') buttons.forEach(function (b) { b.hidden = true; });
+    });
+  }
+
+  buttons.forEach(function (button) {
+    button.addEventListener('click', function () {
+      if (!window.PublicKeyCredential) { say('This browser does not support security keys (WebAuthn).', 'error'); return; }
+      buttons.forEach(function (b) { b.disabled = true; });
+      say('Touch your security key…');
+      var run = ceremony === 'enroll' ? enrol() : decide(button.dataset.action);
+      run.catch(function (err) {
+        say((err && err.message) || String(err), 'error');
+      }).then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+    });
+  });
+})();
+`

@@ -1,0 +1,53 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { invalidRequest } from '../../errors.js'
+import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
+import { formatIssues, friendlyErrors } from '../../validation.js'
+import { readBody } from '../body.js'
+import type { AppDeps } from '../deps.js'
+
+/** Public facts about the signing keys; never key material. */
+function keyList(deps: AppDeps) {
+  return {
+    keys: deps.keys.list().map(({ kid, alg, slot, createdAt, activatedAt, retiredAt, publishedUntil }) => ({
+      kid,
+      alg,
+      slot,
+      createdAt,
+      ...(activatedAt !== undefined ? { activatedAt } : {}),
+      ...(retiredAt !== undefined ? { retiredAt } : {}),
+      ...(publishedUntil !== undefined ? { publishedUntil } : {}),
+    })),
+  }
+}
+
+/** `GET /admin/keys`: next, current and previous signing keys. */
+export function adminListKeysRoute(deps: AppDeps) {
+  return (c: Context): Response => c.json(keyList(deps), 200, { 'Cache-Control': 'no-store' })
+}
+
+const rotateSchema = z.object({ force: z.boolean().optional() }).strict()
+
+/**
+ * `POST /admin/keys/rotate` `{ force? }`: next becomes current, current becomes previous (still
+ * published until its tokens expire), a new next is generated. Without `force`, refused while the
+ * previous key still covers live tokens. Replicas pick the rotation up on their next key refresh.
+ */
+export function adminRotateKeysRoute(deps: AppDeps) {
+  return async (c: Context): Promise<Response> => {
+    const text = await readBody(c, deps.config.limits.bodyBytes)
+    let value: unknown = {}
+    if (text.trim() !== '') {
+      try {
+        value = JSON.parse(text)
+      } catch {
+        throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
+      }
+    }
+    const parsed = rotateSchema.safeParse(value, { error: friendlyErrors })
+    if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
+    await deps.keys.rotate({ force: parsed.data.force ?? false })
+    deps.logger.info('signing keys rotated', { force: parsed.data.force ?? false, current: deps.keys.signingKey().kid })
+    return c.json(keyList(deps), 200, { 'Cache-Control': 'no-store' })
+  }
+}

@@ -1,0 +1,77 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { epochSeconds } from '../../clock.js'
+import { invalidRequest } from '../../errors.js'
+import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
+import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
+import { formatIssues, friendlyErrors } from '../../validation.js'
+import { readBody } from '../body.js'
+import type { AppDeps } from '../deps.js'
+import { mediaType } from '../form.js'
+
+const TARGETS = ['grant_id', 'task_id', 'client_id', 'approver', 'all'] as const
+
+const bodySchema = z
+  .object({
+    grant_id: z.string().min(1).max(128).optional(),
+    task_id: z.string().min(1).max(128).optional(),
+    client_id: z.string().min(1).max(256).optional(),
+    approver: z.string().min(1).max(256).optional(),
+    all: z.literal(true).optional(),
+    reason: z.string().trim().min(1).max(512),
+  })
+  .strict()
+
+type RevocationBody = z.output<typeof bodySchema>
+
+function targetOf(body: RevocationBody): RevocationTarget {
+  const named = TARGETS.filter((t) => body[t] !== undefined)
+  // Ensure the request names exactly one thing to revoke: never guess between two.
+  if (named.length !== 1) {
+    throw invalidRequest(
+      named.length === 0
+        ? `exactly one of ${TARGETS.join(', ')} is required`
+        : `exactly one of ${TARGETS.join(', ')} is allowed (got ${named.join(', ')})`,
+    )
+  }
+  if (body.grant_id !== undefined) return { grantId: body.grant_id }
+  if (body.task_id !== undefined) return { taskId: body.task_id }
+  if (body.client_id !== undefined) return { clientId: body.client_id }
+  if (body.approver !== undefined) return { approver: body.approver }
+  return { all: true }
+}
+
+/**
+ * `POST /admin/revocations`: revokes one grant, a task's grants, a client's grants, every grant an
+ * approver approved, or everything, and answers how many grants were revoked. The body is JSON
+ * with exactly one of `grant_id`, `task_id`, `client_id`, `approver`, `all: true`, and a `reason`
+ * (kept in each tombstone).
+ */
+export function adminRevocationsRoute(deps: AppDeps) {
+  return async (c: Context): Promise<Response> => {
+    const type = mediaType(c)
+    if (type !== 'application/json') {
+      throw invalidRequest(`content-type must be application/json${type ? ` (got ${type})` : ''}`)
+    }
+    const text = await readBody(c, deps.config.limits.bodyBytes)
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw invalidRequest('body: expected a JSON object')
+    }
+    const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
+    if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
+    const target = targetOf(parsed.data)
+    const revoked = await revokeGrants(deps, target, {
+      by: 'admin',
+      reason: parsed.data.reason,
+      at: epochSeconds(deps.clock),
+    })
+    deps.logger.info('grants revoked', { by: 'admin', target, reason: parsed.data.reason, revoked })
+    return c.json({ revoked }, 200, { 'Cache-Control': 'no-store' })
+  }
+}

@@ -1,0 +1,25 @@
+import { Hono } from 'hono'
+import type { AppDeps } from '../deps.js'
+import { adminGetGrantRoute } from './admin-get-grant.js'
+import { adminListKeysRoute, adminRotateKeysRoute } from './admin-keys.js'
+import { adminListGrantsRoute } from './admin-list-grants.js'
+import { adminRevocationsRoute } from './admin-revocations.js'
+
+/**
+ * The admin API, mounted at `/admin`. Every route (and every unknown path under it) first checks
+ * the admin bearer token; without `admin.tokenHash` configured, every route answers 404.
+ */
+export function adminRoutes(deps: AppDeps): Hono {
+  const app = new Hono()
+  app.use('*', async (c, next) => {
+    // Ensure nothing under /admin runs for a caller without the admin token.
+    await deps.admin.authenticate(c.req.header('authorization'))
+    await next()
+  })
+  app.get('/grants', adminListGrantsRoute(deps))
+  app.get('/grants/:id', adminGetGrantRoute(deps))
+  app.post('/revocations', adminRevocationsRoute(deps))
+  app.get('/keys', adminListKeysRoute(deps))
+  app.post('/keys/rotate', adminRotateKeysRoute(deps))
+  return app
+}

@@ -1,0 +1,20 @@
+import type { Context } from 'hono'
+import { WritError } from '../../errors.js'
+import type { AppDeps } from '../deps.js'
+import { approverAdminAuth } from './enroll-admin.js'
+
+/**
+ * `GET /admin/approvals/{id}/evidence`: the evidence kept when an approved request was redeemed
+ * (manifest, approvers' keys and raw assertions), for offline re-verification with
+ * `verifyApprovalEvidence` (`writ audit verify-approval`). `{id}` is the approval id, which the
+ * token's `approval.id` claim and the grant's `approval.id` carry.
+ */
+export function approveEvidenceRoute(deps: AppDeps) {
+  const authenticate = approverAdminAuth(deps)
+  return async (c: Context): Promise<Response> => {
+    await authenticate(c)
+    const evidence = await deps.approvals.store.getEvidence(c.req.param('id') ?? '')
+    if (!evidence) throw new WritError('not_found', 404, 'no approval evidence with this id')
+    return c.json(evidence, 200, { 'Cache-Control': 'no-store' })
+  }
+}

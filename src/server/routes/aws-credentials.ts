@@ -1,0 +1,148 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { ROLE_ARN } from '../../credentials/aws/index.js'
+import { invalidRequest, WritError } from '../../errors.js'
+import { inspectToken } from '../../grants/inspect-token.js'
+import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
+import { formatIssues, friendlyErrors } from '../../validation.js'
+import { VerifierError } from '../../verifier/verifier-error.js'
+import { verifyDpopProof } from '../../verifier/verify-dpop-proof.js'
+import { readBody } from '../body.js'
+import type { AppDeps } from '../deps.js'
+import { mediaType } from '../form.js'
+
+const PATH = '/v1/credentials/aws'
+/** RFC 6750 §2.1 b64token after the scheme. */
+const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i
+/** Leeway for a DPoP proof's `iat`. */
+const DPOP_CLOCK_TOLERANCE_SECONDS = 5
+
+const bodySchema = z.strictObject(
+  {
+    role_arn: z
+      .string()
+      .max(2048)
+      .regex(ROLE_ARN, {
+        error: 'expected an IAM role ARN like arn:aws:iam::123456789012:role/name',
+      }),
+    duration_seconds: z
+      .number()
+      .int()
+      .min(900, { error: "must be at least 900 (AWS's minimum session length)" })
+      .max(43_200)
+      .optional(),
+  },
+  {
+    error: (i) =>
+      i.code === 'invalid_type'
+        ? 'body: expected a JSON object { role_arn, duration_seconds? }'
+        : undefined,
+  },
+)
+
+const unauthorized = (message: string): WritError => new WritError('invalid_token', 401, message)
+const badProof = (message: string, cause?: unknown): WritError =>
+  new WritError('invalid_dpop_proof', 401, message, cause === undefined ? {} : { cause })
+
+/**
+ * `POST /v1/credentials/aws`: AWS temporary credentials for a live writ token whose grants cover
+ * the role. `Authorization: Bearer <token>`, or `DPoP <token>` with a `DPoP` proof for a
+ * DPoP-bound token (RFC 9449 §7). Body `{ role_arn, duration_seconds? }`. 404 when the broker has
+ * no `aws` configuration.
+ */
+export function awsCredentialsRoute(deps: AppDeps) {
+  const url = `${deps.config.issuer}${PATH}`
+  return async (c: Context): Promise<Response> => {
+    if (!deps.aws) {
+      const message = 'AWS credential vending is not configured on this broker'
+      throw new WritError('not_found', 404, message)
+    }
+    const aws = deps.aws
+
+    // Ensure the caller presents exactly one access token, in a scheme we understand.
+    const match = AUTHORIZATION.exec(c.req.header('authorization') ?? '')
+    if (!match) {
+      throw unauthorized('Authorization: expected Bearer <writ access token> (or DPoP <token>)')
+    }
+    const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer'
+    const token = match[2]!
+
+    // Ensure the token is ours, unexpired, and its grant live (not revoked).
+    const inspected = await inspectToken(deps.issue, token)
+    if (!inspected.active) {
+      throw unauthorized('the access token is not active (expired, revoked or not issued here)')
+    }
+    const { grant } = inspected.state
+
+    if (grant.cnfJkt) {
+      // Ensure a DPoP-bound token is used only with a proof made by its key (RFC 9449 §7.1).
+      if (scheme !== 'DPoP') {
+        throw unauthorized(
+          'this token is DPoP-bound: send Authorization: DPoP <token> with a DPoP proof',
+        )
+      }
+      const header = c.req.header('dpop')
+      if (header === undefined) throw badProof('DPoP: a DPoP-bound token needs a DPoP proof header')
+      if (header.includes(',')) throw badProof('DPoP: send exactly one DPoP header')
+      let proof
+      try {
+        // Ensure the proof is signed by its embedded public key, made for this method, this URL
+        // and this access token (ath), and recent.
+        proof = await verifyDpopProof({
+          proof: header,
+          method: 'POST',
+          url,
+          accessToken: token,
+          maxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds,
+          clockToleranceSeconds: DPOP_CLOCK_TOLERANCE_SECONDS,
+          clock: deps.clock,
+        })
+      } catch (err) {
+        if (err instanceof VerifierError) throw badProof(`DPoP: ${err.message}`, err)
+        throw err
+      }
+      // Ensure the proof's key is the one the token is bound to.
+      if (proof.jkt !== grant.cnfJkt) {
+        throw badProof('DPoP: the proof was signed by another key than the token is bound to')
+      }
+      // Ensure each proof is used once, across every replica (RFC 9449 §11.1).
+      const replayTtl = deps.config.dpop.proofMaxAgeSeconds + 2 * DPOP_CLOCK_TOLERANCE_SECONDS + 1
+      if (!(await deps.store.consumeOnce('dpop-proof', `${proof.jkt}:${proof.jti}`, replayTtl))) {
+        throw badProof('DPoP: this proof was already used; make a new one per request')
+      }
+    } else if (scheme === 'DPoP') {
+      // Ensure the scheme says what the token is: a bearer token is not presented as DPoP.
+      throw unauthorized('this token is not DPoP-bound: send Authorization: Bearer <token>')
+    }
+
+    const type = mediaType(c)
+    if (type !== 'application/json') {
+      throw invalidRequest(`content-type must be application/json${type ? ` (got ${type})` : ''}`)
+    }
+    const text = await readBody(c, deps.config.limits.bodyBytes)
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
+    }
+    const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
+    if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
+
+    const credentials = await aws.vend({
+      grant,
+      roleArn: parsed.data.role_arn,
+      ...(parsed.data.duration_seconds !== undefined
+        ? { durationSeconds: parsed.data.duration_seconds }
+        : {}),
+    })
+    deps.logger.info('aws credentials vended', {
+      grantId: grant.id,
+      clientId: grant.clientId,
+      roleArn: credentials.role_arn,
+      durationSeconds: credentials.duration_seconds,
+      sourceIdentity: credentials.source_identity,
+    })
+    return c.json(credentials, 200, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+  }
+}

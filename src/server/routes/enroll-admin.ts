@@ -1,0 +1,84 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { createAdminAuthenticator } from '../../admin/index.js'
+import { createEnrolmentInvite } from '../../approvals/create-enrolment-invite.js'
+import { invalidRequest } from '../../errors.js'
+import { formatIssues, friendlyErrors } from '../../validation.js'
+import type { AppDeps } from '../deps.js'
+import { readCeremonyJson } from './approve-json.js'
+
+const inviteSchema = z
+  .object({
+    approver: z.string().min(1).max(256),
+    group: z.string().min(1).max(128),
+  })
+  .strict()
+
+/** The admin bearer check for the approver routes (the same token as every `/admin` route). */
+export function approverAdminAuth(deps: AppDeps) {
+  const admin = createAdminAuthenticator({
+    tokenHash: deps.config.admin.tokenHash,
+    clock: deps.clock,
+    cacheSeconds: deps.config.admin.tokenCacheSeconds,
+  })
+  // Ensure only the admin reaches an approver route.
+  return (c: Context): Promise<void> => admin.authenticate(c.req.header('authorization'))
+}
+
+/**
+ * `POST /admin/approvers/invites` with `{"approver": "alice@example.com", "group": "release-managers"}`:
+ * a one-time enrolment invite for a member of an approver group. Answers 201 with the invite URL,
+ * which carries the secret: send it to that person only.
+ */
+export function enrollInviteRoute(deps: AppDeps) {
+  const authenticate = approverAdminAuth(deps)
+  return async (c: Context): Promise<Response> => {
+    await authenticate(c)
+    const parsed = inviteSchema.safeParse(await readCeremonyJson(c, deps), { error: friendlyErrors })
+    if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
+    const invite = await createEnrolmentInvite(deps.approvals, { ...parsed.data, createdBy: 'admin' })
+    return c.json(
+      {
+        invite_url: invite.url,
+        approver: invite.approver,
+        group: invite.group,
+        expires_at: invite.expiresAt,
+      },
+      201,
+      { 'Cache-Control': 'no-store' },
+    )
+  }
+}
+
+/**
+ * `GET /admin/approvers/keys[?approver=...]`: enrolled security keys with their state; a key whose
+ * signature counter went backwards is `flagged` (it can no longer approve).
+ */
+export function enrollKeysRoute(deps: AppDeps) {
+  const authenticate = approverAdminAuth(deps)
+  return async (c: Context): Promise<Response> => {
+    await authenticate(c)
+    const approver = c.req.query('approver')
+    if (approver !== undefined && (approver.length === 0 || approver.length > 256)) {
+      throw invalidRequest('approver: expected 1 to 256 characters')
+    }
+    const keys = await deps.approvals.store.listCredentials(approver === undefined ? {} : { sub: approver })
+    return c.json(
+      {
+        keys: keys.map((k) => ({
+          credential_id: k.id,
+          approver: k.sub,
+          group: k.group,
+          aaguid: k.aaguid,
+          fmt: k.fmt,
+          attestation: k.attestation,
+          counter: k.currentCounter,
+          enrolled_at: k.enrolledAt,
+          ...(k.flagged ? { flagged: { reason: k.flagged.reason, at: k.flagged.at, detail: k.flagged.detail } } : {}),
+        })),
+      },
+      200,
+      { 'Cache-Control': 'no-store' },
+    )
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * `writ/verifier`: verify writ access tokens in a downstream service. Depends on jose and ioredis
+ * (for the `redis` liveness mode) and nothing of the broker.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, VerifierError } from 'writ/verifier'
+ *
+ * const verifier = createVerifier({
+ *   issuer: 'https://writ.example.com',
+ *   audience: 'https://git.example.com/acme/app',
+ *   jwksUri: 'https://writ.example.com/.well-known/jwks.json',
+ *   liveness: { mode: 'redis', redis: 'redis://writ-redis:6379' },
+ * })
+ * try {
+ *   const claims = await verifier.verifyRequest(request)
+ * } catch (err) {
+ *   if (err instanceof VerifierError) return verifier.errorResponse(err)
+ *   throw err
+ * }
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { authorize, type AuthorizeRequest } from './authorize.js'
+export {
+  createVerifier,
+  DEFAULT_ALGORITHMS,
+  type DpopVerifierOptions,
+  type TokenPresentation,
+  type Verifier,
+  type VerifierOptions,
+} from './create-verifier.js'
+export { createDpopNonces, type DpopNonces, type DpopNoncesOptions } from './dpop-nonces.js'
+export type { IntrospectionLivenessOptions } from './introspection-liveness.js'
+export type { LivenessOptions, LivenessStatus, NoLivenessOptions } from './liveness.js'
+export type { RedisLivenessOptions } from './redis-liveness.js'
+export type { AccessTokenClaims, AuthorizationDetail, TokenTask } from './types.js'
+export {
+  type AuthScheme,
+  type ChallengeError,
+  type ChallengeOptions,
+  VerifierError,
+  type VerifierErrorCode,
+} from './verifier-error.js'
+export {
+  accessTokenHash,
+  DEFAULT_DPOP_ALGORITHMS,
+  type DpopProof,
+  normalizeHtu,
+  verifyDpopProof,
+  type VerifyDpopProofOptions,
+} from './verify-dpop-proof.js'
+export { writMiddleware, type WritMiddlewareOptions, type WritVariables } from './writ-middleware.js'

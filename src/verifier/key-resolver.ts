@@ -1,0 +1,220 @@
+import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from 'jose'
+import { VerifierError } from './verifier-error.js'
+
+export interface KeyResolverOptions {
+  /** A fixed key set (no fetching). Exactly one of `jwks` and `jwksUri`. */
+  jwks?: { keys: JWK[] }
+  /** The issuer's `jwks_uri`, fetched on first use, on an unknown `kid` and when stale. */
+  jwksUri?: string
+  /** The token algorithms accepted; a key is only used with one of them. */
+  algorithms: readonly string[]
+  fetch: typeof globalThis.fetch
+  /** Milliseconds since the epoch. */
+  clock: () => number
+  /** Least time between two fetches caused by unknown `kid`s. */
+  cooldownSeconds: number
+  /** A key set older than this is refetched in the background on the next use. */
+  maxAgeSeconds: number
+  /** Longest wait for the key set endpoint. */
+  timeoutMs: number
+}
+
+/** Resolves the key that must have signed a token, from its protected header. */
+export interface KeyResolver {
+  resolve(header: JWTHeaderParameters): Promise<CryptoKey>
+  /** Changes whenever the content of the key set changes (a key added, removed or replaced). */
+  readonly version: number
+  /** Starts a background refetch when the remote set is older than its max age. */
+  refreshIfStale(): void
+}
+
+interface KeyEntry {
+  kid: string
+  jwk: JWK
+  /** The token algorithms this key may verify. */
+  algorithms: ReadonlySet<string>
+  imported: Map<string, Promise<CryptoKey>>
+}
+
+/** A never-loaded remote key set is retried at most this often, whatever the cooldown. */
+const FIRST_LOAD_RETRY_MS = 1000
+
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const
+
+/** The algorithms a key can verify, from its `alg` or else its type and curve. */
+function algorithmsFor(jwk: JWK, allowed: readonly string[]): string[] {
+  if (typeof jwk.alg === 'string') return allowed.includes(jwk.alg) ? [jwk.alg] : []
+  const byKey: string[] =
+    jwk.kty === 'EC'
+      ? ({ 'P-256': ['ES256'], 'P-384': ['ES384'], 'P-521': ['ES512'] } as Record<string, string[]>)[
+          jwk.crv ?? ''
+        ] ?? []
+      : jwk.kty === 'OKP'
+        ? jwk.crv === 'Ed25519'
+          ? ['EdDSA', 'Ed25519']
+          : []
+        : jwk.kty === 'RSA'
+          ? ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+          : []
+  return byKey.filter((alg) => allowed.includes(alg))
+}
+
+/** Usable verification keys of a JWKS, by kid; the public members only. */
+function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyEntry[]> {
+  if (!value || typeof value !== 'object' || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw new TypeError('a JWKS must be an object with a "keys" array')
+  }
+  const entries = new Map<string, KeyEntry[]>()
+  for (const raw of (value as { keys: unknown[] }).keys) {
+    if (!raw || typeof raw !== 'object') continue
+    const jwk = raw as JWK
+    // Ensure only signature-verification keys with a kid are used; symmetric keys never are.
+    if (typeof jwk.kid !== 'string' || jwk.kid === '') continue
+    if (jwk.kty !== 'EC' && jwk.kty !== 'OKP' && jwk.kty !== 'RSA') continue
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue
+    if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) continue
+    const algorithms = algorithmsFor(jwk, allowed)
+    if (algorithms.length === 0) continue
+    // Ensure a private member in a published key set is never used (or kept).
+    const publicJwk: JWK = {}
+    for (const member of PUBLIC_MEMBERS) {
+      if (typeof jwk[member] === 'string') publicJwk[member] = jwk[member]
+    }
+    const list = entries.get(jwk.kid) ?? []
+    list.push({ kid: jwk.kid, jwk: publicJwk, algorithms: new Set(algorithms), imported: new Map() })
+    entries.set(jwk.kid, list)
+  }
+  return entries
+}
+
+/** A stable description of a key set's content, to notice when it changes. */
+function fingerprint(entries: Map<string, KeyEntry[]>): string {
+  const keys = [...entries.values()].flat().map((e) => JSON.stringify([e.kid, e.jwk, [...e.algorithms]]))
+  return keys.sort().join('\n')
+}
+
+const invalidToken = (message: string, cause?: unknown): VerifierError =>
+  new VerifierError('invalid_token', message, cause === undefined ? {} : { cause })
+
+/**
+ * Resolves token signing keys from a fixed JWKS or the issuer's `jwks_uri`. A `kid` it does not
+ * know makes it refetch the remote set, at most once per cooldown, so key rotation needs no
+ * restart while a flood of made-up `kid`s cannot turn into a flood of fetches.
+ */
+export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
+  const { clock, algorithms } = options
+  let entries: Map<string, KeyEntry[]> | undefined
+  let version = 0
+  let seen = ''
+  let fetchedAt = -Infinity
+  let lastAttempt = -Infinity
+  let inflight: Promise<void> | undefined
+
+  const adopt = (next: Map<string, KeyEntry[]>): void => {
+    const print = fingerprint(next)
+    if (entries !== undefined && print === seen) return
+    // Keep the imported keys of entries that did not change.
+    for (const [kid, list] of next) {
+      for (const entry of list) {
+        const same = entries?.get(kid)?.find((old) => JSON.stringify(old.jwk) === JSON.stringify(entry.jwk))
+        if (same) entry.imported = same.imported
+      }
+    }
+    entries = next
+    seen = print
+    version++
+  }
+
+  if (options.jwks !== undefined) adopt(entriesOf(options.jwks, algorithms))
+
+  const fetchKeys = (): Promise<void> => {
+    inflight ??= (async () => {
+      lastAttempt = clock()
+      const uri = options.jwksUri as string
+      const response = await options.fetch(uri, {
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(options.timeoutMs),
+      })
+      if (!response.ok) throw new Error(`GET ${uri} answered ${response.status}`)
+      adopt(entriesOf(await response.json(), algorithms))
+      fetchedAt = clock()
+    })().finally(() => {
+      inflight = undefined
+    })
+    return inflight
+  }
+
+  const find = (kid: string, alg: string): KeyEntry | undefined => {
+    const candidates = entries?.get(kid)?.filter((e) => e.algorithms.has(alg)) ?? []
+    // Ensure one key answers to the kid: a key set with two such keys is ambiguous.
+    if (candidates.length > 1) throw invalidToken(`the key set has several keys with kid ${kid}`)
+    return candidates[0]
+  }
+
+  /** A stale set is refreshed in the background, so keys the issuer removed stop verifying. */
+  const refreshIfStale = (): void => {
+    if (options.jwksUri === undefined || entries === undefined || inflight) return
+    const now = clock()
+    if (now - fetchedAt < options.maxAgeSeconds * 1000) return
+    // While the endpoint fails, retry at most once per cooldown.
+    if (now - lastAttempt < options.cooldownSeconds * 1000) return
+    fetchKeys().catch(() => undefined)
+  }
+
+  return {
+    get version() {
+      return version
+    },
+
+    refreshIfStale,
+
+    async resolve(header) {
+      // Ensure the token cannot choose where its key comes from (RFC 8725 §3.10).
+      for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
+        if (header[name] !== undefined) throw invalidToken(`the token must not carry a ${name} header`)
+      }
+      // Ensure no critical extension is asked for: none is understood here.
+      if (header.crit !== undefined) throw invalidToken('the token must not carry a crit header')
+      const { kid, alg } = header
+      if (typeof kid !== 'string' || kid === '') throw invalidToken('the token header has no kid')
+      if (typeof alg !== 'string') throw invalidToken('the token header has no alg')
+
+      let entry: KeyEntry | undefined
+      if (options.jwksUri === undefined) {
+        entry = find(kid, alg)
+      } else {
+        const now = clock()
+        const wait = entries === undefined ? Math.min(FIRST_LOAD_RETRY_MS, options.cooldownSeconds * 1000) : options.cooldownSeconds * 1000
+        entry = entries === undefined ? undefined : find(kid, alg)
+        // Ensure an unknown kid refetches the key set (rotation), but at most once per cooldown.
+        if (entry === undefined && (now - lastAttempt >= wait || inflight)) {
+          try {
+            await fetchKeys()
+          } catch (cause) {
+            if (entries === undefined) {
+              throw invalidToken('the issuer\'s signing keys could not be fetched', cause)
+            }
+          }
+          entry = find(kid, alg)
+        } else if (entry !== undefined) {
+          refreshIfStale()
+        }
+      }
+      if (entry === undefined) {
+        throw invalidToken(`the token was signed with an unknown key (kid ${JSON.stringify(kid)}, alg ${alg})`)
+      }
+
+      let imported = entry.imported.get(alg)
+      if (imported === undefined) {
+        imported = importJWK({ ...entry.jwk, alg }, alg, { extractable: false }) as Promise<CryptoKey>
+        entry.imported.set(alg, imported)
+      }
+      try {
+        return await imported
+      } catch (cause) {
+        entry.imported.delete(alg)
+        throw invalidToken(`key ${kid} cannot verify ${alg}`, cause)
+      }
+    },
+  }
+}

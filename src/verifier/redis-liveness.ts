@@ -1,0 +1,259 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import { createStoreKeys, DEFAULT_KEY_PREFIX } from '../grants/keys.js'
+import { parseRevocationMessage, REVOCATION_CHANNEL_SUFFIX } from '../grants/revocation-message.js'
+import { ExpiringLru } from './expiring-lru.js'
+import type { LivenessCheck, LivenessStatus } from './liveness.js'
+import type { AccessTokenClaims } from './types.js'
+import { VerifierError } from './verifier-error.js'
+
+/**
+ * Ask the grant store directly. The verifier subscribes to the broker's revocation channel and
+ * keeps a bounded cache of grants it confirmed live; revocation messages drop entries at once.
+ * While the subscription is down the cache is dropped and every request looks its grant up.
+ * When the store cannot be reached, requests are refused with `liveness_unavailable`.
+ *
+ * @example
+ * ```ts
+ * const liveness: RedisLivenessOptions = { mode: 'redis', redis: 'redis://writ-redis:6379', keyPrefix: 'writ:' }
+ * ```
+ */
+export interface RedisLivenessOptions {
+  mode: 'redis'
+  /**
+   * A `redis://` / `rediss://` URL (the verifier owns its connections), or an ioredis client the
+   * caller owns (used for lookups, and duplicated for the subscription).
+   */
+  redis: string | Redis
+  /** The broker's key prefix (`WRIT_KEY_PREFIX`). Default `writ:`. */
+  keyPrefix?: string
+  /** Most grants kept as confirmed live. Default 10000. */
+  cacheSize?: number
+  /** Longest a confirmation is trusted, even with the subscription up. Default 60. */
+  cacheTtlSeconds?: number
+  /** Longest wait for a lookup, and for the subscription's heartbeat. Default 1000. */
+  commandTimeoutMs?: number
+  /** How often the subscription connection is checked with PING. Default 1000. */
+  heartbeatMs?: number
+  /** Connection errors, for logging; lookups that fail surface as `liveness_unavailable`. */
+  onError?: (err: Error) => void
+}
+
+const MAX_RECONNECT_DELAY_MS = 2000
+
+/** Fail fast: no offline queue, no retries, reconnection forever with capped backoff. */
+function connectionOptions(commandTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: Math.max(commandTimeoutMs, 2000),
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+  }
+}
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`liveness.${name} must be a positive integer`)
+  return value
+}
+
+const unavailable = (message: string, cause?: unknown): VerifierError =>
+  new VerifierError('liveness_unavailable', message, cause === undefined ? {} : { cause })
+
+/**
+ * The `redis` liveness check (see {@link RedisLivenessOptions}). A grant is live while its record
+ * exists under the broker's key layout (`createStoreKeys(prefix).grant(client, grant)`).
+ *
+ * Correctness of the cache: an entry is only added while the subscription is up, and only when no
+ * message, loss or resubscription happened between the start of its lookup and its answer (an
+ * `epoch` counter), so a revocation that raced the lookup can never leave a stale entry. Losing
+ * the subscription (connection closed, or a heartbeat unanswered) drops the whole cache; messages
+ * published while it was down cannot be missed by an entry that no longer exists.
+ */
+export function createRedisLiveness(options: RedisLivenessOptions, clock: () => number): LivenessCheck {
+  const cacheTtlMs = positiveInteger('cacheTtlSeconds', options.cacheTtlSeconds ?? 60) * 1000
+  const timeoutMs = positiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 1000)
+  const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
+  const cache = new ExpiringLru<true>(options.cacheSize ?? 10_000)
+  const keys = createStoreKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX)
+  const channel = `${keys.prefix}${REVOCATION_CHANNEL_SUFFIX}`
+  const onError = options.onError ?? (() => {})
+
+  const owned = typeof options.redis === 'string'
+  const base = connectionOptions(timeoutMs)
+  const commands =
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, { ...base, enableAutoPipelining: true })
+      : options.redis
+  const subscriber =
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, { ...base, autoResubscribe: false })
+      : options.redis.duplicate({ ...base, autoResubscribe: false, lazyConnect: false })
+  if (owned) commands.on('error', onError)
+  subscriber.on('error', onError)
+
+  let closed = false
+  let subscribed = false
+  /** Bumped by every message, loss and resubscription: a lookup spanning one is not cached. */
+  let epoch = 0
+  let everReady = commands.status === 'ready'
+  const pending = new Map<string, { epoch: number; live: Promise<boolean> }>()
+
+  const markReady = (): void => {
+    everReady = true
+  }
+  commands.on('ready', markReady)
+
+  const lose = (): void => {
+    subscribed = false
+    epoch++
+    cache.clear()
+  }
+
+  const onMessage = (from: string, text: string): void => {
+    if (from !== channel) return
+    epoch++
+    const message = parseRevocationMessage(text)
+    // Ensure anything not understood, and every `all`, drops every confirmation (fail safe).
+    if (message === null || 'all' in message) {
+      cache.clear()
+      return
+    }
+    for (const grant of message.grants) cache.delete(cacheKey(grant.clientId, grant.id))
+  }
+
+  const subscribe = async (): Promise<void> => {
+    if (closed) return
+    try {
+      await withTimeout(subscriber.subscribe(channel), timeoutMs, 'SUBSCRIBE')
+      if (closed) return
+      epoch++
+      cache.clear()
+      subscribed = true
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)))
+      if (!closed) subscriber.disconnect(true)
+    }
+  }
+
+  subscriber.on('message', onMessage)
+  subscriber.on('close', lose)
+  subscriber.on('ready', () => void subscribe())
+  if (subscriber.status === 'ready') void subscribe()
+
+  let pinging = false
+  const heartbeat = setInterval(() => {
+    if (!subscribed || pinging) return
+    pinging = true
+    withTimeout(subscriber.ping(), timeoutMs, 'PING')
+      .catch((err: unknown) => {
+        // Ensure a silent connection is treated as lost: messages may be going nowhere.
+        if (closed) return
+        onError(err instanceof Error ? err : new Error(String(err)))
+        lose()
+        subscriber.disconnect(true)
+      })
+      .finally(() => {
+        pinging = false
+      })
+  }, heartbeatMs)
+  heartbeat.unref()
+
+  /** Waits (bounded) for the lookup connection's first connection; later outages fail at once. */
+  let firstConnection: Promise<void> | undefined
+  const connected = (): Promise<void> | undefined => {
+    if (everReady || commands.status === 'ready') return undefined
+    firstConnection ??= new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        commands.off('ready', onReady)
+        firstConnection = undefined
+        if (err) reject(err)
+        else resolve()
+      }
+      const onReady = (): void => done()
+      const timer = setTimeout(() => done(new Error(`no connection to Redis within ${timeoutMs} ms`)), timeoutMs)
+      commands.once('ready', onReady)
+      if (commands.status === 'wait') commands.connect().catch(() => undefined)
+    })
+    return firstConnection
+  }
+
+  const lookup = (key: string, claims: AccessTokenClaims): Promise<boolean> => {
+    const current = pending.get(key)
+    // Join a lookup in flight only if nothing happened since it started.
+    if (current && current.epoch === epoch) return current.live
+    const live = (async () => {
+      const waiting = connected()
+      if (waiting) await waiting
+      const found = await withTimeout(
+        commands.exists(keys.grant(claims.client_id, claims.jti)),
+        timeoutMs,
+        'EXISTS',
+      )
+      return found === 1
+    })()
+    const entry = { epoch, live }
+    pending.set(key, entry)
+    const forget = (): void => {
+      if (pending.get(key) === entry) pending.delete(key)
+    }
+    live.then(forget, forget)
+    return live
+  }
+
+  return {
+    async check(claims) {
+      // Ensure a closed verifier never accepts.
+      if (closed) throw unavailable('the verifier is closed')
+      const key = cacheKey(claims.client_id, claims.jti)
+      const now = clock()
+      if (subscribed && cache.get(key, now) === true) return
+      const startEpoch = epoch
+      let live: boolean
+      try {
+        live = await lookup(key, claims)
+      } catch (cause) {
+        // Ensure an unreachable store fails closed.
+        throw unavailable('the grant store cannot be reached to check the token; retry shortly', cause)
+      }
+      // Ensure a grant that is not in the live set is refused: the store is the allow-list.
+      if (!live) throw new VerifierError('token_revoked', 'the token has been revoked')
+      if (subscribed && epoch === startEpoch && !closed) {
+        cache.set(key, true, Math.min(claims.exp * 1000, clock() + cacheTtlMs))
+      }
+    },
+
+    status(): LivenessStatus {
+      return { mode: 'redis', subscribed, cachedGrants: cache.size }
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      clearInterval(heartbeat)
+      lose()
+      commands.off('ready', markReady)
+      subscriber.removeAllListeners('message')
+      subscriber.disconnect()
+      if (!owned) return
+      try {
+        await commands.quit()
+      } catch {
+        commands.disconnect()
+      }
+    },
+  }
+}
+
+/** Grant ids are unique, but the client is part of the key so two clients can never collide. */
+const cacheKey = (clientId: string, grantId: string): string => `${clientId}\u0000${grantId}`

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createAdminToken } from '../../src/admin/index.js'
+import { docsManifest, SECRETS } from '../helpers/broker.js'
+import { runCli } from '../helpers/cli.js'
+import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
+
+let http: HttpBroker
+let adminToken: string
+
+beforeAll(async () => {
+  const { token, tokenHash } = await createAdminToken()
+  adminToken = token
+  http = await startHttpBroker({ admin: { tokenHash } })
+})
+afterAll(() => http?.close())
+
+const env = () => ({ WRIT_URL: http.url, WRIT_ADMIN_TOKEN: adminToken })
+
+async function issue(taskId: string, client: 'agent-a' | 'agent-b' = 'agent-b'): Promise<string> {
+  const res = await fetch(`${http.url}/v1/tokens`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${client}:${encodeURIComponent(SECRETS[client]).replace(/%20/g, '+')}`).toString('base64')}`,
+    },
+    body: JSON.stringify(docsManifest({ task: { id: taskId }, grants: docsManifest().grants.slice(0, 1) })),
+  })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { grant_id: string }).grant_id
+}
+
+describe('writ grants, revoke and keys against a running broker', () => {
+  it('lists live grants as a table and as JSON, filtered by task', async () => {
+    const id = await issue('LIST-1')
+    const table = await runCli(['grants', 'ls', '--task', 'LIST-1', '--client', 'agent-b'], env())
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^ID\s+CLIENT\s+TASK\s+GRANTS\s+APPROVED BY\s+EXPIRES IN/)
+    expect(table.stdout).toContain(id)
+    const json = await runCli(['--json', 'grants', 'ls', '--task', 'LIST-1'], env())
+    expect(JSON.parse(json.stdout).map((g: { id: string }) => g.id)).toEqual([id])
+  })
+
+  it('shows one grant in full, and its tombstone after revoke ID', async () => {
+    const id = await issue('SHOW-1')
+    const shown = await runCli(['--json', 'grants', 'show', id], env())
+    expect(JSON.parse(shown.stdout)).toMatchObject({ state: 'live', grant: { id, client_id: 'agent-b' } })
+    const human = await runCli(['grants', 'show', id], env())
+    expect(human.stdout).toMatch(/^grant\s+\S+ live, expires in/)
+    expect(human.stdout).toContain('task     SHOW-1')
+    const revoked = await runCli(['revoke', id, '--reason', 'test over'], env())
+    expect(revoked).toMatchObject({ code: 0, stdout: 'revoked 1 grant\n' })
+    const tomb = await runCli(['--json', 'grants', 'show', id], env())
+    expect(tomb.stdout).toContain('test over')
+    expect((await http.broker.store.getGrant('agent-b', id)).state).toBe('revoked')
+  })
+
+  it('revokes a whole task only with --yes when not on a TTY, and prints the count', async () => {
+    await issue('BULK-1')
+    await issue('BULK-1')
+    const refused = await runCli(['revoke', '--task', 'BULK-1'], env())
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('--yes')
+    const done = await runCli(['--json', 'revoke', '--task', 'BULK-1', '--yes'], env())
+    expect(done.code).toBe(0)
+    expect(JSON.parse(done.stdout)).toEqual({ revoked: 2 })
+  })
+
+  it('refuses two targets at once', async () => {
+    const { code, stderr } = await runCli(['revoke', 'x', '--task', 'T'], env())
+    expect(code).toBe(2)
+    expect(stderr).toContain('exactly one target')
+  })
+
+  it('lists keys and rotates them; the JWKS follows', async () => {
+    const before = JSON.parse((await runCli(['--json', 'keys', 'ls'], env())).stdout) as Array<{ slot: string; kid: string }>
+    expect(before.map((k) => k.slot).sort()).toEqual(['current', 'next'])
+    const next = before.find((k) => k.slot === 'next')!.kid
+    const rotated = await runCli(['keys', 'rotate', '--force'], env())
+    expect(rotated).toMatchObject({ code: 0, stdout: `rotated: now signing with ${next}\n` })
+    const jwks = (await (await fetch(`${http.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }
+    expect(jwks.keys.map((k) => k.kid)).toContain(next)
+    expect(jwks.keys).toHaveLength(3)
+  })
+
+  it('exits 1 naming the fix on a wrong admin token, and on an unknown grant', async () => {
+    const wrong = await runCli(['grants', 'ls'], { ...env(), WRIT_ADMIN_TOKEN: 'nope' })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('WRIT_ADMIN_TOKEN')
+    const unknown = await runCli(['grants', 'show', 'no-such-grant'], env())
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/^writ: .*no-such-grant|not found/i)
+  })
+
+  it('exits 2 without a broker URL and 1 when the broker is down', async () => {
+    expect((await runCli(['grants', 'ls'], { WRIT_ADMIN_TOKEN: adminToken })).code).toBe(2)
+    const down = await runCli(['grants', 'ls'], { WRIT_URL: 'http://127.0.0.1:1', WRIT_ADMIN_TOKEN: adminToken })
+    expect(down.code).toBe(1)
+    expect(down.stderr).toContain('cannot reach the broker')
+  })
+})
