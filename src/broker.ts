@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Approvals, createApprovals } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store.js'
+import { bootstrapAdminToken } from './admin/index.js'
 import { createClientAuthenticator } from './clients/index.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
@@ -45,6 +46,8 @@ export interface Broker {
   approvals: ApprovalStore
   /** AWS credential vending, when `config.aws` is set. */
   aws?: AwsVending
+  /** The admin token this start bootstrapped (first start of the store): show it once. */
+  adminToken?: string
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -80,8 +83,10 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     clock,
   })
   let approvals: Approvals
+  let adminToken: string | undefined
   try {
     await keys.init()
+    ;({ config, token: adminToken } = await bootstrapAdminToken(config, store))
     approvals = await createApprovals({
       config,
       policy,
@@ -147,6 +152,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     keys,
     approvals: approvals.store,
     ...(aws ? { aws } : {}),
+    ...(adminToken ? { adminToken } : {}),
     async close() {
       clearInterval(refresh)
       await aws?.close()

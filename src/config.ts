@@ -164,9 +164,14 @@ export const configSchema = z
           .optional(),
         /** How long a verified admin token is trusted without running argon2 again. */
         tokenCacheSeconds: seconds.default(60),
+        /**
+         * Without a tokenHash: create an admin token on the first start of the store, keep only
+         * its hash there (shared by replicas), and print the token once. False: admin API off.
+         */
+        bootstrap: z.boolean().default(true),
       })
       .strict()
-      .default({ tokenCacheSeconds: 60 }),
+      .default({ tokenCacheSeconds: 60, bootstrap: true }),
     /** Human approval with security keys (README "Human approval"). */
     approvals: z
       .object({
@@ -371,5 +376,6 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   if (env.WRIT_LOG_LEVEL) section('log').level = env.WRIT_LOG_LEVEL
   if (env.WRIT_DPOP_NONCE_SECRET) section('dpop').nonceSecret = env.WRIT_DPOP_NONCE_SECRET
   if (env.WRIT_ADMIN_TOKEN_HASH) section('admin').tokenHash = env.WRIT_ADMIN_TOKEN_HASH
+  if (env.WRIT_ADMIN_BOOTSTRAP) section('admin').bootstrap = env.WRIT_ADMIN_BOOTSTRAP !== 'false' && env.WRIT_ADMIN_BOOTSTRAP !== '0'
   return parseConfig(merged)
 }

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './conf
 import { createLogger } from './logger.js'
 import { PolicyError } from './policy/index.js'
 
-function banner(config: Config, url: string): string {
+function banner(config: Config, url: string, adminToken?: string): string {
   const lines = [
     `writ broker listening on ${url}`,
     `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
@@ -28,6 +28,16 @@ function banner(config: Config, url: string): string {
       `    curl -s -u demo-agent:demo-secret ${config.issuer}/oauth/token \\`,
       `      -d grant_type=client_credentials -d task_id=JIRA-4711 \\`,
       `      --data-urlencode 'authorization_details=[{"type":"repo","actions":["read"],"locations":["https://git.example.com/acme/app"],"identifier":"docs/**"}]'`,
+    )
+  }
+  if (adminToken) {
+    const when = config.store.kind === 'memory' ? 'a new one on every start of the in-memory store' : 'shown once'
+    lines.push(
+      '',
+      `  Admin token (${when}; only its hash is kept — store it now):`,
+      '',
+      `    export WRIT_URL=${config.issuer} WRIT_ADMIN_TOKEN=${adminToken}`,
+      '    npx writ grants ls',
     )
   }
   return lines.join('\n') + '\n'
@@ -75,7 +85,7 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   const quiet = cluster.isWorker && cluster.worker?.id !== 1
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host }, (info) => {
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
-    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`))
+    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken))
   })
 
   let stopping = false

@@ -36,7 +36,9 @@ const verifier = createVerifier({
   realm: 'acme-app-docs',
 })
 
-const documents = new Map<string, string>([['docs/README.md', '# acme/app\n\nThe documentation.\n']])
+const documents = new Map<string, string>([
+  ['docs/README.md', '# acme/app\n\nThe documentation.\n'],
+])
 
 const app = new Hono<{ Variables: WritVariables }>()
 

@@ -13,11 +13,18 @@ export interface DpopNonceSecret {
  * 32 random bytes for this process alone (fine for a single instance).
  *
  * @example
- * const { secret, shared } = dpopNonceSecret({ nonceSecret: config.dpop.nonceSecret, kek: config.keys.kek })
+ * const { secret, shared } = dpopNonceSecret({
+ *   nonceSecret: config.dpop.nonceSecret,
+ *   kek: config.keys.kek,
+ * })
  */
-export function dpopNonceSecret(input: { nonceSecret?: string | undefined; kek?: string | undefined }): DpopNonceSecret {
+export function dpopNonceSecret(input: {
+  nonceSecret?: string | undefined
+  kek?: string | undefined
+}): DpopNonceSecret {
   const source = input.nonceSecret ?? input.kek
   if (source === undefined) return { secret: randomBytes(32), shared: false }
-  const secret = hkdfSync('sha256', Buffer.from(source, 'base64'), Buffer.alloc(0), 'writ dpop nonce v1', 32)
+  const ikm = Buffer.from(source, 'base64')
+  const secret = hkdfSync('sha256', ikm, Buffer.alloc(0), 'writ dpop nonce v1', 32)
   return { secret: new Uint8Array(secret), shared: true }
 }

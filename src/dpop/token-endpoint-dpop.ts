@@ -32,12 +32,17 @@ export interface TokenEndpointDpop {
   nonce(): string
   /**
    * Checks the request's `DPoP` header for `POST <issuer><path>`. No header: undefined (a bearer
-   * token). A valid proof, used for the first time: the thumbprint to bind the token to (`cnf.jkt`).
+   * token). A valid proof, used for the first time: the thumbprint to bind the token to
+   * (`cnf.jkt`).
    *
    * @throws WritError `invalid_dpop_proof` (400), or `use_dpop_nonce` (400) when the proof lacks a
    *   fresh server nonce. Store failures propagate (503).
    */
-  verify(request: { header: string | undefined; method: string; path: string }): Promise<string | undefined>
+  verify(request: {
+    header: string | undefined
+    method: string
+    path: string
+  }): Promise<string | undefined>
 }
 
 /**
@@ -49,7 +54,8 @@ export interface TokenEndpointDpop {
  * @example
  * const dpop = createTokenEndpointDpop({ issuer, store, clock, nonceSecret, requireNonce: true,
  *   nonceLifetimeSeconds: 300, proofMaxAgeSeconds: 60 })
- * const cnfJkt = await dpop.verify({ header: c.req.header('dpop'), method: 'POST', path: '/oauth/token' })
+ * const header = c.req.header('dpop')
+ * const cnfJkt = await dpop.verify({ header, method: 'POST', path: '/oauth/token' })
  */
 export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): TokenEndpointDpop {
   const { clock, store } = options
@@ -96,7 +102,8 @@ export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): Toke
       }
       // Ensure each proof is used once, across every replica (RFC 9449 §11.1).
       if (!(await store.consumeOnce('dpop-proof', `${jkt}:${jti}`, replayTtlSeconds))) {
-        throw new WritError('invalid_dpop_proof', 400, 'DPoP: this proof was already used; make a new one per request')
+        const message = 'DPoP: this proof was already used; make a new one per request'
+        throw new WritError('invalid_dpop_proof', 400, message)
       }
       return jkt
     },

@@ -43,6 +43,8 @@ export interface StoreKeys {
   once(scope: string, id: string): string
   /** The signing key set. */
   keySet(): string
+  /** A write-once setting. */
+  setting(name: string): string
   /** Grant id → client id, for lookups by grant id alone. */
   grantPointer(grantId: string): string
   /** The grants an approver approved (zset of {@link approverMember}s scored by expiry in ms). */
@@ -99,6 +101,7 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
     task: (clientId, taskId) => `${client(clientId)}:t:${encodeKeyPart(taskId)}`,
     once: (scope, id) => `${prefix}once:${encodeKeyPart(scope)}:${encodeKeyPart(id)}`,
     keySet: () => `${prefix}keys`,
+    setting: (name) => `${prefix}setting:${encodeKeyPart(name)}`,
     grantPointer: (grantId) => `${prefix}gid:${encodeKeyPart(grantId)}`,
     approver: (sub) => `${prefix}{a:${encodeKeyPart(sub)}}:grants`,
     revocationChannel: () => `${prefix}${REVOCATION_CHANNEL_SUFFIX}`,

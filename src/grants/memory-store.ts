@@ -83,6 +83,7 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   /** Single-use markers: key → expiry (ms). */
   const markers = new Map<string, number>()
   let keySet: StoredKeySet | null = null
+  const settings = new Map<string, string>()
   let closed = false
   /** Records at the last sweep plus inserts since; an upper bound on the records held. */
   let records = 0
@@ -319,6 +320,15 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       if (current !== expectedVersion) return false
       keySet = { version: (current ?? 0) + 1, data }
       return true
+    },
+
+    async initSetting(name: string, value: string): Promise<string> {
+      ensureOpen()
+      // Ensure a setting is written once: the first writer wins, later ones read its value.
+      const current = settings.get(name)
+      if (current !== undefined) return current
+      settings.set(name, value)
+      return value
     },
 
     async subscribeRevocations(

@@ -825,6 +825,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       return version > 0
     },
 
+    async initSetting(name: string, value: string): Promise<string> {
+      const key = keys.setting(name)
+      // Ensure a setting is written once: the first writer wins (SET NX), later ones read its value.
+      return run(async () => {
+        if ((await redis.set(key, value, 'NX')) === 'OK') return value
+        const current = await redis.get(key)
+        if (current === null) throw new Error(`setting ${name} vanished after it was written`)
+        return current
+      })
+    },
+
     async subscribeRevocations(
       onMessage: (message: RevocationMessage) => void,
       onState?: (state: SubscriptionState) => void,

@@ -136,6 +136,13 @@ export interface GrantStore {
     onState?: (state: SubscriptionState) => void,
   ): Promise<Unsubscribe>
 
+  /**
+   * A setting written once and shared by every replica (for example the bootstrapped admin token
+   * hash): stores `value` under `name` unless a value is there already, and returns the value in
+   * force. Never expires.
+   */
+  initSetting(name: string, value: string): Promise<string>
+
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>
 

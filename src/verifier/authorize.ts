@@ -45,9 +45,9 @@ function covers(detail: AuthorizationDetail, request: AuthorizeRequest): boolean
   if (location !== undefined) {
     // Ensure a location-bound request is only covered by a grant for that location.
     if (!Array.isArray(detail.locations)) return false
-    if (!detail.locations.some((pattern) => typeof pattern === 'string' && globMatch(pattern, location))) {
-      return false
-    }
+    const matches = (pattern: unknown): boolean =>
+      typeof pattern === 'string' && globMatch(pattern, location)
+    if (!detail.locations.some(matches)) return false
   }
   if (detail.identifier !== undefined) {
     // Ensure a grant limited to some resources never covers the whole location, or another one.
@@ -77,21 +77,24 @@ function covers(detail: AuthorizationDetail, request: AuthorizeRequest): boolean
  * })
  * ```
  */
-export function authorize(claims: AccessTokenClaims, request: AuthorizeRequest): AuthorizationDetail {
+export function authorize(
+  claims: AccessTokenClaims,
+  request: AuthorizeRequest,
+): AuthorizationDetail {
+  const scheme = claims.cnf ? 'DPoP' : 'Bearer'
   const identifier = request.resource?.identifier
   // Ensure `docs/../src/x` cannot pass as something under `docs/**`.
   if (identifier !== undefined && hasDotSegment(identifier)) {
-    throw new VerifierError('insufficient_scope', 'the resource identifier must not contain . or .. segments', {
-      scheme: claims.cnf ? 'DPoP' : 'Bearer',
-    })
+    const message = 'the resource identifier must not contain . or .. segments'
+    throw new VerifierError('insufficient_scope', message, { scheme })
   }
   const details = Array.isArray(claims.authorization_details) ? claims.authorization_details : []
   const match = details.find((detail) => covers(detail, request))
   if (match) return match
-  const where = [request.resource?.location, identifier].filter((part) => part !== undefined).join(' ')
+  const where = [request.resource?.location, identifier].filter((p) => p !== undefined).join(' ')
   throw new VerifierError(
     'insufficient_scope',
     `the token does not allow ${request.type} ${request.action}${where ? ` on ${where}` : ''}`,
-    { scheme: claims.cnf ? 'DPoP' : 'Bearer' },
+    { scheme },
   )
 }

@@ -23,7 +23,8 @@ export const DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'EdDSA']
 
 /** Asymmetric JWS algorithms; `none` and the HMAC family can never be allowed. */
 const ASYMMETRIC = new Set([
-  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+  ...['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
+  ...['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
 ])
 
 /** Tokens longer than this are refused before any parsing. */
@@ -123,7 +124,7 @@ export interface TokenPresentation {
  * @example
  * ```ts
  * const claims = await verifier.verifyRequest(request)
- * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'docs/a.md' } })
+ * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
 export interface Verifier {
@@ -158,38 +159,56 @@ const deepFreeze = <T>(value: T): T => {
   return value
 }
 
-const invalidToken = (message: string, options: { cause?: unknown; scheme?: AuthScheme } = {}): VerifierError =>
+const invalidToken = (message: string, options: { cause?: unknown } = {}): VerifierError =>
   new VerifierError('invalid_token', message, options)
 
 /** Maps jose's verification errors to stable codes with messages that never echo the token. */
 function fromJose(err: unknown): VerifierError {
   if (err instanceof VerifierError) return err
-  if (err instanceof errors.JWTExpired) return new VerifierError('token_expired', 'the token has expired', { cause: err })
+  const cause = { cause: err }
+  if (err instanceof errors.JWTExpired) {
+    return new VerifierError('token_expired', 'the token has expired', cause)
+  }
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === 'missing') return invalidToken(`the token has no ${err.claim} claim`, { cause: err })
+    if (err.reason === 'missing') return invalidToken(`the token has no ${err.claim} claim`, cause)
     switch (err.claim) {
       case 'aud':
-        return new VerifierError('audience_mismatch', 'the token was not issued for this service (aud)', { cause: err })
+        return new VerifierError(
+          'audience_mismatch',
+          'the token was not issued for this service (aud)',
+          cause,
+        )
       case 'iss':
-        return new VerifierError('issuer_mismatch', 'the token was not issued by the expected issuer (iss)', { cause: err })
+        return new VerifierError(
+          'issuer_mismatch',
+          'the token was not issued by the expected issuer (iss)',
+          cause,
+        )
       case 'nbf':
-        return invalidToken('the token is not valid yet (nbf)', { cause: err })
+        return invalidToken('the token is not valid yet (nbf)', cause)
       case 'typ':
-        return invalidToken('the token is not an access token (typ must be at+jwt)', { cause: err })
+        return invalidToken('the token is not an access token (typ must be at+jwt)', cause)
       default:
-        return invalidToken(`the token's ${err.claim} claim is ${err.reason === 'missing' ? 'missing' : 'invalid'}`, { cause: err })
+        return invalidToken(`the token's ${err.claim} claim is invalid`, cause)
     }
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('the token algorithm is not allowed', { cause: err })
-  if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('the token signature is invalid', { cause: err })
-  return invalidToken('the token is malformed', { cause: err })
+  if (err instanceof errors.JOSEAlgNotAllowed) {
+    return invalidToken('the token algorithm is not allowed', cause)
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return invalidToken('the token signature is invalid', cause)
+  }
+  return invalidToken('the token is malformed', cause)
 }
 
 function checkOptions(options: VerifierOptions): string[] {
   const problems: string[] = []
-  if (typeof options?.issuer !== 'string' || options.issuer === '') problems.push('issuer: required')
+  if (typeof options?.issuer !== 'string' || options.issuer === '') {
+    problems.push('issuer: required')
+  }
   const audience = options?.audience
-  const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : []
+  const audiences =
+    typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : []
   if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
     problems.push('audience: required (this service\'s identifier, a non-empty string or array)')
   }
@@ -199,7 +218,9 @@ function checkOptions(options: VerifierOptions): string[] {
   if (options?.jwksUri !== undefined) {
     try {
       const url = new URL(options.jwksUri)
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.push('jwksUri: must be an http(s) URL')
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        problems.push('jwksUri: must be an http(s) URL')
+      }
     } catch {
       problems.push('jwksUri: must be an http(s) URL')
     }
@@ -214,11 +235,13 @@ function checkOptions(options: VerifierOptions): string[] {
   ] as const) {
     if (algs === undefined) continue
     if (!Array.isArray(algs) || algs.length === 0 || algs.some((a) => !ASYMMETRIC.has(a))) {
-      problems.push(`${name}: a non-empty list of asymmetric JWS algorithms (${[...ASYMMETRIC].join(', ')})`)
+      const known = [...ASYMMETRIC].join(', ')
+      problems.push(`${name}: a non-empty list of asymmetric JWS algorithms (${known})`)
     }
   }
   const tolerance = options?.clockToleranceSeconds
-  if (tolerance !== undefined && (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > 300)) {
+  const badTolerance = !Number.isFinite(tolerance) || tolerance! < 0 || tolerance! > 300
+  if (tolerance !== undefined && badTolerance) {
     problems.push('clockToleranceSeconds: between 0 and 300')
   }
   const integers: Array<[string, number | undefined, number]> = [
@@ -257,12 +280,14 @@ function checkOptions(options: VerifierOptions): string[] {
  *   liveness: { mode: 'redis', redis: 'redis://writ-redis:6379', keyPrefix: 'writ:' },
  * })
  * const claims = await verifier.verifyRequest(request)
- * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'docs/a.md' } })
+ * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   const problems = checkOptions(options)
-  if (problems.length > 0) throw new TypeError(`invalid verifier options:\n  - ${problems.join('\n  - ')}`)
+  if (problems.length > 0) {
+    throw new TypeError(`invalid verifier options:\n  - ${problems.join('\n  - ')}`)
+  }
 
   const clock = options.clock ?? Date.now
   const fetch = options.fetch ?? globalThis.fetch
@@ -271,7 +296,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience]
   const dpopAlgorithms = options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS
   const dpopMaxAge = options.dpop?.maxAgeSeconds ?? 60
-  const replay = new ReplayCache(options.dpop?.replayCacheSize ?? 100_000, (dpopMaxAge + 2 * tolerance + 1) * 1000)
+  // A proof passes the iat check for at most max age + 2 × tolerance: remember its jti that long.
+  const replay = new ReplayCache(
+    options.dpop?.replayCacheSize ?? 100_000,
+    (dpopMaxAge + 2 * tolerance + 1) * 1000,
+  )
   const nonces: DpopNonces | undefined = options.dpop?.nonce
     ? createDpopNonces({ ...options.dpop.nonce, clock })
     : undefined
@@ -281,7 +310,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   const keys = createKeyResolver({
-    ...(options.jwks !== undefined ? { jwks: options.jwks } : { jwksUri: options.jwksUri as string }),
+    ...(options.jwks !== undefined
+      ? { jwks: options.jwks }
+      : { jwksUri: options.jwksUri as string }),
     algorithms,
     fetch,
     clock,
@@ -295,10 +326,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       ? createRedisLiveness(options.liveness, clock)
       : options.liveness.mode === 'introspection'
         ? createIntrospectionLiveness(options.liveness, clock, fetch)
-        : { check: async () => undefined, status: () => ({ mode: 'none' }), close: async () => undefined }
+        : {
+            check: async () => undefined,
+            status: () => ({ mode: 'none' }),
+            close: async () => undefined,
+          }
 
   /** Verified tokens: the signature is checked once per token, times and liveness every time. */
-  const verified = new ExpiringLru<{ claims: AccessTokenClaims; keyVersion: number }>(options.tokenCacheSize ?? 10_000)
+  const verified = new ExpiringLru<{ claims: AccessTokenClaims; keyVersion: number }>(
+    options.tokenCacheSize ?? 10_000,
+  )
 
   /** Claims jose does not check: types of the RFC 9068 claims, `iat` not in the future, `cnf`. */
   function checkClaims(payload: JWTPayload): AccessTokenClaims {
@@ -310,14 +347,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const iat = claims.iat as number
     // Ensure the token was not issued in the future (beyond the tolerance).
-    if (iat > clock() / 1000 + tolerance) throw invalidToken('the token was issued in the future (iat)')
-    if (claims.authorization_details !== undefined && !Array.isArray(claims.authorization_details)) {
+    if (iat > clock() / 1000 + tolerance) {
+      throw invalidToken('the token was issued in the future (iat)')
+    }
+    const details = claims.authorization_details
+    if (details !== undefined && !Array.isArray(details)) {
       throw invalidToken('the token\'s authorization_details claim must be an array')
     }
     // Ensure a confirmation we cannot check is never ignored (only DPoP's jkt is understood).
     if (claims.cnf !== undefined) {
       const cnf = claims.cnf as Record<string, unknown> | null
-      if (!cnf || typeof cnf !== 'object' || typeof cnf.jkt !== 'string' || cnf.jkt === '' || Object.keys(cnf).length !== 1) {
+      const onlyJkt = !!cnf && typeof cnf === 'object' && Object.keys(cnf).length === 1
+      if (!onlyJkt || typeof cnf.jkt !== 'string' || cnf.jkt === '') {
         throw invalidToken('the token\'s cnf claim must be {"jkt": thumbprint}')
       }
     }
@@ -331,8 +372,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       keys.refreshIfStale()
       const { exp, nbf } = cached.claims
       // Ensure a remembered token is still within its time window.
-      if (exp <= now / 1000 - tolerance) throw new VerifierError('token_expired', 'the token has expired')
-      if (nbf !== undefined && nbf > now / 1000 + tolerance) throw invalidToken('the token is not valid yet (nbf)')
+      if (exp <= now / 1000 - tolerance) {
+        throw new VerifierError('token_expired', 'the token has expired')
+      }
+      if (nbf !== undefined && nbf > now / 1000 + tolerance) {
+        throw invalidToken('the token is not valid yet (nbf)')
+      }
       return cached.claims
     }
     const keyVersion = keys.version
@@ -380,11 +425,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (jkt !== undefined) {
       // Ensure a DPoP-bound token is never accepted as a bearer token (RFC 9449 §7.1).
       if (scheme !== 'DPoP') {
-        throw invalidToken('this token is DPoP-bound: send it with the DPoP scheme and a DPoP proof')
+        throw invalidToken('this token is DPoP-bound: send it with the DPoP scheme and a proof')
       }
       const request = presentation.dpop
       // Ensure the proof is there: without it a stolen token would be enough.
-      if (!request?.proof) throw new VerifierError('invalid_dpop_proof', 'the DPoP proof is missing (DPoP header)')
+      if (!request?.proof) {
+        throw new VerifierError('invalid_dpop_proof', 'the DPoP proof is missing (DPoP header)')
+      }
       const proof = await verifyDpopProof({
         proof: request.proof,
         method: request.method,
@@ -398,7 +445,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       })
       // Ensure the proof was signed by the key the token is bound to.
       if (proof.jkt !== jkt) {
-        throw new VerifierError('invalid_dpop_proof', 'the DPoP proof was signed with a key the token is not bound to')
+        throw new VerifierError(
+          'invalid_dpop_proof',
+          'the DPoP proof was signed with a key the token is not bound to',
+        )
       }
       proofKey = `${proof.jkt}\u0000${proof.jti}`
     } else if (scheme === 'DPoP') {
@@ -412,21 +462,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (proofKey !== undefined) {
       // Ensure each proof is used once (RFC 9449 §11.1).
       const taken = replay.take(proofKey, clock())
-      if (taken === 'replayed') throw new VerifierError('invalid_dpop_proof', 'the DPoP proof was already used')
+      if (taken === 'replayed') {
+        throw new VerifierError('invalid_dpop_proof', 'the DPoP proof was already used')
+      }
       if (taken === 'full') {
-        throw new VerifierError('invalid_dpop_proof', 'too many recent DPoP proofs to rule out a replay; retry shortly')
+        throw new VerifierError(
+          'invalid_dpop_proof',
+          'too many recent DPoP proofs to rule out a replay; retry shortly',
+        )
       }
     }
     return claims
   }
 
-  async function verify(token: string, presentation: TokenPresentation = {}): Promise<AccessTokenClaims> {
+  async function verify(
+    token: string,
+    presentation: TokenPresentation = {},
+  ): Promise<AccessTokenClaims> {
     const seen = { bound: false }
     try {
       return await verifyPresented(token, presentation, seen)
     } catch (err) {
-      // The challenge names the scheme the client must use: DPoP for bound tokens and DPoP requests.
-      if (err instanceof VerifierError && err.scheme !== 'DPoP' && (seen.bound || presentation.scheme === 'DPoP')) {
+      // The challenge names the scheme the client must use: DPoP for bound tokens and requests.
+      const dpop = seen.bound || presentation.scheme === 'DPoP'
+      if (err instanceof VerifierError && err.scheme !== 'DPoP' && dpop) {
         throw new VerifierError(err.code, err.message, {
           scheme: 'DPoP',
           cause: err.cause,
@@ -444,24 +503,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const header = request.headers.get('authorization')
       // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
       if (header === null || header.trim() === '') {
-        throw new VerifierError('invalid_token', 'the request carries no access token', { missingCredentials: true })
+        throw new VerifierError('invalid_token', 'the request carries no access token', {
+          missingCredentials: true,
+        })
       }
       const match = /^([A-Za-z]+) +([A-Za-z0-9\-._~+/]+=*)$/.exec(header.trim())
       const scheme = match?.[1]?.toLowerCase()
       if (!match || (scheme !== 'bearer' && scheme !== 'dpop')) {
         if (match && scheme !== 'bearer' && scheme !== 'dpop') {
-          throw new VerifierError('invalid_token', 'the request carries no Bearer or DPoP access token', {
-            missingCredentials: true,
-          })
+          const message = 'the request carries no Bearer or DPoP access token'
+          throw new VerifierError('invalid_token', message, { missingCredentials: true })
         }
-        throw new VerifierError('invalid_request', 'the Authorization header must be "Bearer <token>" or "DPoP <token>"')
+        throw new VerifierError(
+          'invalid_request',
+          'the Authorization header must be "Bearer <token>" or "DPoP <token>"',
+        )
       }
       const token = match[2] as string
       if (scheme === 'bearer') return verify(token, { scheme: 'Bearer' })
       const proof = request.headers.get('dpop')
       // Ensure exactly one DPoP header (Headers joins repeated fields with a comma).
       if (proof !== null && proof.includes(',')) {
-        throw new VerifierError('invalid_dpop_proof', 'the request must carry exactly one DPoP header')
+        throw new VerifierError(
+          'invalid_dpop_proof',
+          'the request must carry exactly one DPoP header',
+        )
       }
       return verify(token, {
         scheme: 'DPoP',

@@ -20,7 +20,7 @@ export interface DpopNonces {
  *
  * @example
  * ```ts
- * const options: DpopNoncesOptions = { secret: randomBytes(32), lifetimeSeconds: 300, clock: Date.now }
+ * const options: DpopNoncesOptions = { secret: randomBytes(32), clock: Date.now }
  * ```
  */
 export interface DpopNoncesOptions {

@@ -51,4 +51,8 @@ export {
   verifyDpopProof,
   type VerifyDpopProofOptions,
 } from './verify-dpop-proof.js'
-export { writMiddleware, type WritMiddlewareOptions, type WritVariables } from './writ-middleware.js'
+export {
+  writMiddleware,
+  type WritMiddlewareOptions,
+  type WritVariables,
+} from './writ-middleware.js'

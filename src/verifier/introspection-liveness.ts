@@ -78,9 +78,13 @@ export function createIntrospectionLiveness(
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
       signal: AbortSignal.timeout(timeoutMs),
     })
-    if (response.status !== 200) throw new Error(`the introspection endpoint answered ${response.status}`)
+    if (response.status !== 200) {
+      throw new Error(`the introspection endpoint answered ${response.status}`)
+    }
     const body = (await response.json()) as { active?: unknown }
-    if (typeof body?.active !== 'boolean') throw new Error('the introspection answer has no boolean "active"')
+    if (typeof body?.active !== 'boolean') {
+      throw new Error('the introspection answer has no boolean "active"')
+    }
     return body.active
   }
 

@@ -44,18 +44,14 @@ const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const
 /** The algorithms a key can verify, from its `alg` or else its type and curve. */
 function algorithmsFor(jwk: JWK, allowed: readonly string[]): string[] {
   if (typeof jwk.alg === 'string') return allowed.includes(jwk.alg) ? [jwk.alg] : []
-  const byKey: string[] =
-    jwk.kty === 'EC'
-      ? ({ 'P-256': ['ES256'], 'P-384': ['ES384'], 'P-521': ['ES512'] } as Record<string, string[]>)[
-          jwk.crv ?? ''
-        ] ?? []
-      : jwk.kty === 'OKP'
-        ? jwk.crv === 'Ed25519'
-          ? ['EdDSA', 'Ed25519']
-          : []
-        : jwk.kty === 'RSA'
-          ? ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
-          : []
+  let byKey: string[] = []
+  if (jwk.kty === 'EC') {
+    byKey = { 'P-256': ['ES256'], 'P-384': ['ES384'], 'P-521': ['ES512'] }[jwk.crv ?? ''] ?? []
+  } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    byKey = ['EdDSA', 'Ed25519']
+  } else if (jwk.kty === 'RSA') {
+    byKey = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+  }
   return byKey.filter((alg) => allowed.includes(alg))
 }
 
@@ -72,7 +68,8 @@ function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyE
     if (typeof jwk.kid !== 'string' || jwk.kid === '') continue
     if (jwk.kty !== 'EC' && jwk.kty !== 'OKP' && jwk.kty !== 'RSA') continue
     if (jwk.use !== undefined && jwk.use !== 'sig') continue
-    if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) continue
+    const ops = jwk.key_ops
+    if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) continue
     const algorithms = algorithmsFor(jwk, allowed)
     if (algorithms.length === 0) continue
     // Ensure a private member in a published key set is never used (or kept).
@@ -81,7 +78,12 @@ function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyE
       if (typeof jwk[member] === 'string') publicJwk[member] = jwk[member]
     }
     const list = entries.get(jwk.kid) ?? []
-    list.push({ kid: jwk.kid, jwk: publicJwk, algorithms: new Set(algorithms), imported: new Map() })
+    list.push({
+      kid: jwk.kid,
+      jwk: publicJwk,
+      algorithms: new Set(algorithms),
+      imported: new Map(),
+    })
     entries.set(jwk.kid, list)
   }
   return entries
@@ -89,8 +91,8 @@ function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyE
 
 /** A stable description of a key set's content, to notice when it changes. */
 function fingerprint(entries: Map<string, KeyEntry[]>): string {
-  const keys = [...entries.values()].flat().map((e) => JSON.stringify([e.kid, e.jwk, [...e.algorithms]]))
-  return keys.sort().join('\n')
+  const keys = [...entries.values()].flat()
+  return keys.map((e) => JSON.stringify([e.kid, e.jwk, [...e.algorithms]])).sort().join('\n')
 }
 
 const invalidToken = (message: string, cause?: unknown): VerifierError =>
@@ -116,7 +118,8 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     // Keep the imported keys of entries that did not change.
     for (const [kid, list] of next) {
       for (const entry of list) {
-        const same = entries?.get(kid)?.find((old) => JSON.stringify(old.jwk) === JSON.stringify(entry.jwk))
+        const json = JSON.stringify(entry.jwk)
+        const same = entries?.get(kid)?.find((old) => JSON.stringify(old.jwk) === json)
         if (same) entry.imported = same.imported
       }
     }
@@ -171,7 +174,9 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     async resolve(header) {
       // Ensure the token cannot choose where its key comes from (RFC 8725 §3.10).
       for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
-        if (header[name] !== undefined) throw invalidToken(`the token must not carry a ${name} header`)
+        if (header[name] !== undefined) {
+          throw invalidToken(`the token must not carry a ${name} header`)
+        }
       }
       // Ensure no critical extension is asked for: none is understood here.
       if (header.crit !== undefined) throw invalidToken('the token must not carry a crit header')
@@ -184,7 +189,8 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
         entry = find(kid, alg)
       } else {
         const now = clock()
-        const wait = entries === undefined ? Math.min(FIRST_LOAD_RETRY_MS, options.cooldownSeconds * 1000) : options.cooldownSeconds * 1000
+        const cooldownMs = options.cooldownSeconds * 1000
+        const wait = entries === undefined ? Math.min(FIRST_LOAD_RETRY_MS, cooldownMs) : cooldownMs
         entry = entries === undefined ? undefined : find(kid, alg)
         // Ensure an unknown kid refetches the key set (rotation), but at most once per cooldown.
         if (entry === undefined && (now - lastAttempt >= wait || inflight)) {
@@ -201,12 +207,14 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
         }
       }
       if (entry === undefined) {
-        throw invalidToken(`the token was signed with an unknown key (kid ${JSON.stringify(kid)}, alg ${alg})`)
+        const which = `kid ${JSON.stringify(kid)}, alg ${alg}`
+        throw invalidToken(`the token was signed with an unknown key (${which})`)
       }
 
       let imported = entry.imported.get(alg)
       if (imported === undefined) {
-        imported = importJWK({ ...entry.jwk, alg }, alg, { extractable: false }) as Promise<CryptoKey>
+        const jwk = { ...entry.jwk, alg }
+        imported = importJWK(jwk, alg, { extractable: false }) as Promise<CryptoKey>
         entry.imported.set(alg, imported)
       }
       try {

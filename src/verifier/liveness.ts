@@ -23,7 +23,10 @@ export interface NoLivenessOptions {
  * const liveness: LivenessOptions = { mode: 'redis', redis: 'redis://writ-redis:6379' }
  * ```
  */
-export type LivenessOptions = NoLivenessOptions | RedisLivenessOptions | IntrospectionLivenessOptions
+export type LivenessOptions =
+  | NoLivenessOptions
+  | RedisLivenessOptions
+  | IntrospectionLivenessOptions
 
 /**
  * What the liveness check is doing right now, for health checks and metrics.

@@ -14,7 +14,7 @@ import { VerifierError } from './verifier-error.js'
  *
  * @example
  * ```ts
- * const liveness: RedisLivenessOptions = { mode: 'redis', redis: 'redis://writ-redis:6379', keyPrefix: 'writ:' }
+ * const liveness: RedisLivenessOptions = { mode: 'redis', redis: 'redis://writ-redis:6379' }
  * ```
  */
 export interface RedisLivenessOptions {
@@ -62,7 +62,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 const positiveInteger = (name: string, value: number): number => {
-  if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`liveness.${name} must be a positive integer`)
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`liveness.${name} must be a positive integer`)
+  }
   return value
 }
 
@@ -79,7 +81,10 @@ const unavailable = (message: string, cause?: unknown): VerifierError =>
  * the subscription (connection closed, or a heartbeat unanswered) drops the whole cache; messages
  * published while it was down cannot be missed by an entry that no longer exists.
  */
-export function createRedisLiveness(options: RedisLivenessOptions, clock: () => number): LivenessCheck {
+export function createRedisLiveness(
+  options: RedisLivenessOptions,
+  clock: () => number,
+): LivenessCheck {
   const cacheTtlMs = positiveInteger('cacheTtlSeconds', options.cacheTtlSeconds ?? 60) * 1000
   const timeoutMs = positiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 1000)
   const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
@@ -181,7 +186,10 @@ export function createRedisLiveness(options: RedisLivenessOptions, clock: () => 
         else resolve()
       }
       const onReady = (): void => done()
-      const timer = setTimeout(() => done(new Error(`no connection to Redis within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(
+        () => done(new Error(`no connection to Redis within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       commands.once('ready', onReady)
       if (commands.status === 'wait') commands.connect().catch(() => undefined)
     })
@@ -224,7 +232,8 @@ export function createRedisLiveness(options: RedisLivenessOptions, clock: () => 
         live = await lookup(key, claims)
       } catch (cause) {
         // Ensure an unreachable store fails closed.
-        throw unavailable('the grant store cannot be reached to check the token; retry shortly', cause)
+        const message = 'the grant store cannot be reached to check the token; retry shortly'
+        throw unavailable(message, cause)
       }
       // Ensure a grant that is not in the live set is refused: the store is the allow-list.
       if (!live) throw new VerifierError('token_revoked', 'the token has been revoked')

@@ -150,8 +150,8 @@ export class VerifierError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.status = STATUS[code]
-    this.scheme =
-      options.scheme ?? (code === 'invalid_dpop_proof' || code === 'use_dpop_nonce' ? 'DPoP' : 'Bearer')
+    const dpop = code === 'invalid_dpop_proof' || code === 'use_dpop_nonce'
+    this.scheme = options.scheme ?? (dpop ? 'DPoP' : 'Bearer')
     this.missingCredentials = options.missingCredentials === true
     this.dpopNonce = options.dpopNonce
   }
@@ -176,7 +176,9 @@ export class VerifierError extends Error {
     const error = this.challengeError
     if (error === undefined) return undefined
     const realm = options.realm === undefined ? [] : [`realm=${quoted(options.realm)}`]
-    const algs = options.dpopAlgorithms?.length ? [`algs=${quoted(options.dpopAlgorithms.join(' '))}`] : []
+    const algs = options.dpopAlgorithms?.length
+      ? [`algs=${quoted(options.dpopAlgorithms.join(' '))}`]
+      : []
     if (this.missingCredentials) {
       const bearer = realm.length ? `Bearer ${realm.join(', ')}` : 'Bearer'
       const dpop = [...realm, ...algs]
@@ -202,7 +204,10 @@ export class VerifierError extends Error {
     if (challenge !== undefined) headers.set('WWW-Authenticate', challenge)
     if (this.status === 503) headers.set('Retry-After', String(RETRY_AFTER_SECONDS))
     if (this.dpopNonce !== undefined) headers.set('DPoP-Nonce', this.dpopNonce)
-    const body = { error: this.challengeError ?? 'temporarily_unavailable', error_description: this.message }
+    const body = {
+      error: this.challengeError ?? 'temporarily_unavailable',
+      error_description: this.message,
+    }
     return new Response(JSON.stringify(body), { status: this.status, headers })
   }
 }

@@ -7,7 +7,8 @@ import { VerifierError } from './verifier-error.js'
  *
  * @example
  * ```ts
- * createVerifier({ ...options, dpop: { algorithms: DEFAULT_DPOP_ALGORITHMS.filter((a) => a !== 'RS256') } })
+ * const algorithms = DEFAULT_DPOP_ALGORITHMS.filter((alg) => alg !== 'RS256')
+ * createVerifier({ ...options, dpop: { algorithms } })
  * ```
  */
 export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
@@ -142,7 +143,9 @@ export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<
       async (header, token) => {
         // Ensure no header points at a key elsewhere, or asks for extensions we do not process.
         for (const name of ['jku', 'x5u', 'x5c', 'crit'] as const) {
-          if (header[name] !== undefined) throw invalid(`the DPoP proof must not carry a ${name} header`)
+          if (header[name] !== undefined) {
+            throw invalid(`the DPoP proof must not carry a ${name} header`)
+          }
         }
         const embedded = header.jwk as Record<string, unknown> | undefined
         if (embedded && typeof embedded === 'object') {
@@ -185,9 +188,13 @@ export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<
   }
   // Ensure the proof is recent, and not from the future.
   const now = clock() / 1000
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('the DPoP proof iat must be a number')
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) {
+    throw invalid('the DPoP proof iat must be a number')
+  }
   if (iat > now + tolerance) throw invalid('the DPoP proof iat is in the future')
-  if (iat < now - options.maxAgeSeconds - tolerance) throw invalid('the DPoP proof is too old (iat)')
+  if (iat < now - options.maxAgeSeconds - tolerance) {
+    throw invalid('the DPoP proof is too old (iat)')
+  }
   // Ensure the proof was made for this access token (RFC 9449 §4.3 check 12, §7).
   if (options.accessToken !== undefined) {
     if (typeof ath !== 'string') throw invalid('the DPoP proof has no ath for the access token')

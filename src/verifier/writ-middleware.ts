@@ -20,7 +20,7 @@ export type WritVariables = { writClaims: AccessTokenClaims }
  * @example
  * ```ts
  * writMiddleware(verifier, {
- *   authorize: (c) => ({ type: 'repo', action: 'read', resource: { identifier: c.req.path.slice(1) } }),
+ *   authorize: (c) => ({ type: 'repo', action: 'read', resource: { identifier: c.req.path } }),
  *   url: (c) => `https://api.example.com${c.req.path}`,
  * })
  * ```

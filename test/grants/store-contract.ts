@@ -728,6 +728,20 @@ export function describeStoreContract(
       })
     })
 
+    describe('settings', () => {
+      it('keeps the first value written; later writers read it', async () => {
+        const name = `setting-${randomUUID()}`
+        expect(await store.initSetting(name, 'first')).toBe('first')
+        expect(await store.initSetting(name, 'second')).toBe('first')
+      })
+
+      it('lets exactly one of 10 concurrent writers win, and all agree on its value', async () => {
+        const name = `setting-${randomUUID()}`
+        const values = await Promise.all(Array.from({ length: 10 }, (_, i) => store.initSetting(name, `v${i}`)))
+        expect(new Set(values).size).toBe(1)
+      })
+    })
+
     describe('key set', () => {
       it('is empty at first, then compare-and-sets by version', async () => {
         expect(await store.getKeySet()).toBeNull()

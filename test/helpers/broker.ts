@@ -77,7 +77,13 @@ export async function makeTestBroker(
   options: { store?: GrantStore; config?: ConfigInput; policyText?: string } = {},
 ): Promise<TestBroker> {
   const clock = manualClock(Date.now())
-  const config = parseConfig({ issuer: ISSUER, devMode: true, ...options.config })
+  // Tests opt in to the admin API with a hash; no token is bootstrapped behind their back.
+  const config = parseConfig({
+    issuer: ISSUER,
+    devMode: true,
+    ...options.config,
+    admin: { bootstrap: false, ...options.config?.admin },
+  })
   const policy = loadPolicy(options.policyText ?? (await testPolicyText()))
   const broker = await createBroker(config, {
     logger: silentLogger,

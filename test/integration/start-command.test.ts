@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
 import { freePort } from '../helpers/redis.js'
 
 const run = promisify(execFile)
@@ -24,7 +25,7 @@ async function startBroker(port: number): Promise<string> {
   let err = ''
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
   const deadline = Date.now() + 15_000
-  while (!out.includes('curl')) {
+  while (!out.includes('writ grants ls')) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker did not start:\n${out}\n${err}`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -47,5 +48,20 @@ describe('the README start command', () => {
     expect(body.token_type).toBe('Bearer')
     expect(body.access_token.split('.')).toHaveLength(3)
     expect(body.scope).toBe('repo:read repo:write')
+
+    // The README loop with the CLI: the banner's admin token lists the grant, revokes it, and the
+    // token is rejected from then on.
+    const token = /WRIT_ADMIN_TOKEN=(\S+)/.exec(banner)![1]!
+    const env = { WRIT_URL: `http://127.0.0.1:${port}`, WRIT_ADMIN_TOKEN: token }
+    const listed = await runCli(['grants', 'ls'], env)
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toContain(body.grant_id)
+    expect((await runCli(['revoke', body.grant_id, '--reason', 'done'], env)).code).toBe(0)
+    const { stdout: introspection } = await run(
+      'curl',
+      ['-s', '-u', 'demo-agent:demo-secret', `http://127.0.0.1:${port}/oauth/introspect`, '-d', `token=${body.access_token}`],
+      { cwd: root },
+    )
+    expect(JSON.parse(introspection)).toEqual({ active: false })
   })
 })

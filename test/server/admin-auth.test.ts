@@ -85,10 +85,10 @@ describe('admin bearer token over HTTP', () => {
   })
 
   it('answers unknown paths under /admin only to the admin', async () => {
-    const anonymous = await broker.app.request('https://writ.test/admin/keys')
+    const anonymous = await broker.app.request('https://writ.test/admin/no-such-route')
     expect(anonymous.status).toBe(401)
     const known = await broker.app.request(
-      'https://writ.test/admin/keys',
+      'https://writ.test/admin/no-such-route',
       withAuth(`Bearer ${admin.token}`),
     )
     expect(known.status).toBe(404)
@@ -198,7 +198,7 @@ describe('createAdminAuthenticator', () => {
 describe('admin token configuration', () => {
   it('reads the hash from WRIT_ADMIN_TOKEN_HASH', () => {
     const config = loadConfig({ WRIT_ADMIN_TOKEN_HASH: admin.tokenHash })
-    expect(config.admin).toEqual({ tokenHash: admin.tokenHash, tokenCacheSeconds: 60 })
+    expect(config.admin).toEqual({ tokenHash: admin.tokenHash, tokenCacheSeconds: 60, bootstrap: true })
     expect(loadConfig({}).admin.tokenHash).toBeUndefined()
   })
 

@@ -8,10 +8,22 @@ import {
   PKI,
   type ApprovalBroker,
 } from '../approvals/helpers.js'
-import { attestationPki } from '../approvals/fixtures/x509.js'
+import { attestationPki, issueCertificate } from '../approvals/fixtures/x509.js'
 import type { AttestationMode } from '../approvals/fixtures/soft-authenticator.js'
 
 let broker: ApprovalBroker
+const OTHER_AAGUID = '11111111-2222-3333-4444-555555555555'
+
+/** Another model from the same (trusted) vendor: only the allow-list keeps it out. */
+function otherModel(): AttestationMode {
+  const leaf = issueCertificate({
+    subject: { C: 'US', O: 'Test Vendor', OU: 'Authenticator Attestation', CN: 'Other Model' },
+    issuer: PKI.intermediate,
+    ca: false,
+    aaguid: OTHER_AAGUID,
+  })
+  return { fmt: 'packed', leaf, chain: [PKI.intermediate] }
+}
 
 beforeAll(async () => {
   broker = await makeApprovalBroker()
@@ -66,7 +78,7 @@ describe('enrolment', () => {
   it.each([
     ['none attestation', { fmt: 'none' } as AttestationMode, AAGUID, /"none" is not accepted/],
     ['self attestation', { fmt: 'packed-self' } as AttestationMode, AAGUID, /self attestation/],
-    ['an AAGUID not on the allow-list', undefined, '11111111-2222-3333-4444-555555555555', /allow-list/],
+    ['an AAGUID not on the allow-list', otherModel(), OTHER_AAGUID, /allow-list/],
   ])('refuses %s in strict mode, and the invite stays usable', async (_name, attestation, aaguid, message) => {
     const path = await invite()
     const refused = await register(path, attestation, aaguid)
@@ -103,14 +115,14 @@ describe('enrolment', () => {
     expect((await broker.call('POST', `${path}/verify`, json(replay))).status).toBe(403)
   })
 
-  it('refuses to enrol the same credential twice', async () => {
+  it('excludes the approver's enrolled keys from new registrations', async () => {
     const auth = broker.authenticator()
     await enrol(broker, auth, 'bob@example.com', 'release-managers')
     const path = await invite('bob@example.com')
     const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
     expect(options.excludeCredentials).toHaveLength(1)
     const res = await broker.call('POST', `${path}/verify`, json(auth.register(options)))
-    expect(res.status).toBe(200) // a fresh credential of the same authenticator is a new key
+    expect(res.status).toBe(200) // the same authenticator makes a new credential: a new key
   })
 
   it('answers 404 pages for unknown invites', async () => {

@@ -1,0 +1,263 @@
+import type { JWK } from 'jose'
+import type { AuthorizationDetail } from '../manifest/types.js'
+
+/**
+ * Who did what an event records: a client (`client:<id>`), the admin (holder of the admin token),
+ * an approver (`approver:<sub>`), the broker itself (`system`), or an unauthenticated caller
+ * (`anonymous`).
+ */
+export type AuditActor = `client:${string}` | 'admin' | `approver:${string}` | 'system' | 'anonymous'
+
+/** Any JSON value: what `detail` may carry. */
+export type AuditJson = null | boolean | number | string | AuditJson[] | { [key: string]: AuditJson }
+
+/** One approver's part in an approval, as events record it. Times are seconds since the epoch. */
+export interface AuditApprover {
+  sub: string
+  aaguid: string
+  credential_id: string
+  at: number
+}
+
+interface Base {
+  actor: AuditActor
+  /** Anything else worth keeping; plain JSON. */
+  detail?: { [key: string]: AuditJson }
+}
+
+/**
+ * A token request the policy allowed, and the grant recorded for it: who asked (client, task,
+ * manifest hash), what the policy decided (the rule of each grant), what was granted and until when.
+ * One event per issued token; the token leaves the broker only once this event is in the log.
+ */
+export interface GrantIssuedEvent extends Base {
+  type: 'grant.issued'
+  client: string
+  grant: string
+  task: string
+  task_purpose?: string
+  requested_by?: string
+  manifest_sha256: string
+  /** The policy rule each grant matched, by index. */
+  rules: string[]
+  authorization_details: AuthorizationDetail[]
+  /** Seconds since the epoch. */
+  issued_at: number
+  expires_at: number
+  /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
+  cnf_jkt?: string
+  /** The approval request a human approved, when one did. */
+  approval?: string
+  approvers?: AuditApprover[]
+}
+
+/** A token request refused after the client authenticated: by policy, quota, DPoP or approval rules. */
+export interface TokenDeniedEvent extends Base {
+  type: 'token.denied'
+  client: string
+  task?: string
+  manifest_sha256?: string
+  /** The error code the client received (`access_denied`, `quota_exceeded`, ...). */
+  reason: string
+  /** The message the client received. */
+  message: string
+}
+
+/** What a revocation named: one grant, a task, a client, an approver's approvals, or everything. */
+export type RevocationScope = 'grant' | 'task' | 'client' | 'approver' | 'all'
+
+/** Grants revoked: who, what (`scope` and its value), why, and how many grants it took out. */
+export interface GrantRevokedEvent extends Base {
+  type: 'grant.revoked'
+  scope: RevocationScope
+  grant?: string
+  task?: string
+  client?: string
+  approver?: string
+  reason: string
+  count: number
+}
+
+/**
+ * Failed client authentications, coalesced: the first failure for a claimed client id in a window
+ * is recorded at once, the rest of the window as one event with `count`.
+ */
+export interface ClientAuthFailedEvent extends Base {
+  type: 'client.auth_failed'
+  /** The client id the caller claimed (it may not exist); absent when none could be read. */
+  client?: string
+  reason: string
+  count: number
+  /** ISO 8601: the first and last failure this event counts. */
+  first_at: string
+  last_at: string
+}
+
+/** Failed admin authentications, coalesced like {@link ClientAuthFailedEvent}. */
+export interface AdminAuthFailedEvent extends Base {
+  type: 'admin.auth_failed'
+  path: string
+  reason: string
+  count: number
+  first_at: string
+  last_at: string
+}
+
+/** A state-changing admin request (any method but GET and HEAD) and its outcome. */
+export interface AdminActionEvent extends Base {
+  type: 'admin.action'
+  method: string
+  path: string
+  status: number
+  request_id?: string
+}
+
+/** An approval request was created for a manifest that needs a human (emitted by approvals). */
+export interface ApprovalRequestedEvent extends Base {
+  type: 'approval.requested'
+  approval: string
+  client: string
+  task: string
+  manifest_sha256: string
+  rules: string[]
+  /** Seconds since the epoch. */
+  expires_at: number
+}
+
+/** One approver approved with a security key (emitted by approvals). */
+export interface ApprovalApprovedEvent extends Base {
+  type: 'approval.approved'
+  approval: string
+  approver: string
+  credential_id: string
+  aaguid: string
+  task?: string
+  client?: string
+  manifest_sha256?: string
+  /** True when this vote completed the approval. */
+  complete?: boolean
+}
+
+/** An approver denied, or an assertion was refused (e.g. a signature counter went backwards). */
+export interface ApprovalDeniedEvent extends Base {
+  type: 'approval.denied' | 'approval.rejected'
+  approval: string
+  approver?: string
+  credential_id?: string
+  aaguid?: string
+  task?: string
+  client?: string
+  reason?: string
+}
+
+/** An approval request expired undecided (emitted by approvals). */
+export interface ApprovalExpiredEvent extends Base {
+  type: 'approval.expired'
+  approval: string
+  task?: string
+  client?: string
+}
+
+/** Approver enrolment: an invite issued, a key enrolled, a key flagged or removed. */
+export interface ApproverEvent extends Base {
+  type: 'approver.invited' | 'approver.enrolled' | 'approver.key_flagged' | 'approver.key_removed'
+  approver: string
+  credential_id?: string
+  aaguid?: string
+  reason?: string
+}
+
+/** Cloud credentials handed out for a grant (emitted by credentials/aws). */
+export interface CredentialVendedEvent extends Base {
+  type: 'credential.vended'
+  client: string
+  grant: string
+  task?: string
+  provider: string
+  /** What was assumed (a role ARN) and the session's name and expiry (seconds since the epoch). */
+  resource: string
+  session?: string
+  expires_at: number
+}
+
+/** A signing key became current. */
+export interface KeyRotatedEvent extends Base {
+  type: 'key.rotated'
+  kid: string
+  previous_kid?: string
+  forced?: boolean
+}
+
+/** The audit log's own events: signed checkpoints, exports and trims. */
+export interface AuditCheckpointEvent extends Base {
+  type: 'audit.checkpoint'
+  /** Compact JWS over `{iss, seq, hash, iat}` of the event just before this one. */
+  checkpoint: string
+  /** The public key that signed it (its `kid` is its RFC 7638 thumbprint). */
+  jwk: JWK
+}
+
+export interface AuditExportedEvent extends Base {
+  type: 'audit.exported'
+  from_seq: number
+  to_seq: number
+  to_hash: string
+  destination: string
+}
+
+export interface AuditTrimmedEvent extends Base {
+  type: 'audit.trimmed'
+  /** Events with a smaller seq were removed. */
+  before_seq: number
+  /** Where the removed events were exported to, as the operator said. */
+  exported_to: string
+  count: number
+}
+
+/** What callers append: one of the event shapes, without `seq`, `time`, `prev` and `hash`. */
+export type AuditEventInput =
+  | GrantIssuedEvent
+  | TokenDeniedEvent
+  | GrantRevokedEvent
+  | ClientAuthFailedEvent
+  | AdminAuthFailedEvent
+  | AdminActionEvent
+  | ApprovalRequestedEvent
+  | ApprovalApprovedEvent
+  | ApprovalDeniedEvent
+  | ApprovalExpiredEvent
+  | ApproverEvent
+  | CredentialVendedEvent
+  | KeyRotatedEvent
+  | AuditCheckpointEvent
+  | AuditExportedEvent
+  | AuditTrimmedEvent
+
+export type AuditEventType = AuditEventInput['type']
+
+/** The fields the log adds to every event. */
+export interface AuditChainFields {
+  /** Position in the log, from 1, assigned atomically. */
+  seq: number
+  /** ISO 8601 with milliseconds, from the appending broker's clock. */
+  time: string
+  /** `hash` of the event before (64 zeros for seq 1). */
+  prev: string
+  /** Hex SHA-256 of `prev` followed by the RFC 8785 canonical JSON of the event without `hash`. */
+  hash: string
+}
+
+/** An event as stored and exported. */
+export type AuditEvent = AuditEventInput & AuditChainFields
+
+/** The `prev` of the first event. */
+export const GENESIS_HASH = '0'.repeat(64)
+
+/** The last event of the log and the last checkpoint. */
+export interface AuditHead {
+  /** 0 for an empty log. */
+  seq: number
+  hash: string
+  /** Seq of the last checkpoint event, 0 when none. */
+  checkpointSeq: number
+}

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ApprovalStore } from '../../src/approvals/store.js'
+import { EXPIRED_RETENTION_SECONDS } from '../../src/approvals/store.js'
+import type {
+  ApprovalEvidence,
+  ApprovalRequest,
+  ApprovalVote,
+  ApproverCredential,
+  EnrolmentInvite,
+} from '../../src/approvals/types.js'
+import type { manualClock } from '../../src/clock.js'
+import { WritError } from '../../src/errors.js'
+
+export interface ApprovalStoreHarness {
+  store: ApprovalStore
+  clock: ReturnType<typeof manualClock>
+  cleanup(): Promise<void>
+}
+
+/**
+ * The ApprovalStore contract: every implementation must pass it unchanged. Each test uses fresh
+ * ids, so tests never see each other's records.
+ */
+export function describeApprovalStoreContract(name: string, make: () => Promise<ApprovalStoreHarness>): void {
+  describe(`ApprovalStore contract: ${name}`, () => {
+    let h: ApprovalStoreHarness
+    let store: ApprovalStore
+    beforeAll(async () => {
+      h = await make()
+      store = h.store
+    })
+    afterAll(() => h.cleanup())
+    const now = (): number => Math.floor(h.clock() / 1000)
+
+    const request = (over: Partial<ApprovalRequest> = {}): ApprovalRequest => ({
+      id: randomUUID(),
+      clientId: 'agent-a',
+      secretSha256: 'ab'.repeat(32),
+      manifest: { task: { id: 'T-1', requested_by: 'carol@example.com' }, grants: [{ type: 'deploy', actions: ['create'], n: 1e21 }] },
+      manifestSha256: 'cd'.repeat(32),
+      ttlSeconds: 300,
+      requirements: [{ ruleId: 'r', approvers: 2, from: 'g', requireDpop: false, forbidSelfApproval: true }],
+      createdAt: now(),
+      expiresAt: now() + 300,
+      intervalSeconds: 5,
+      ...over,
+    })
+    const vote = (sub: string, credentialId = randomUUID()): ApprovalVote => ({
+      sub,
+      credentialId,
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      fmt: 'packed',
+      publicKey: 'pk',
+      nonce: 'n',
+      exp: now() + 60,
+      authenticatorData: 'ad',
+      clientDataJSON: 'cd',
+      signature: 'sig',
+      counter: 1,
+      at: now(),
+    })
+
+    it('stores a request as it was given, pending, and reads it back until its retention ends', async () => {
+      const r = request()
+      await store.createRequest(r)
+      expect(await store.getRequest(r.id)).toEqual({ request: r, status: 'pending', votes: [] })
+      h.clock.advance((300 + EXPIRED_RETENTION_SECONDS) * 1000 - 1000)
+      expect((await store.getRequest(r.id))?.status).toBe('pending')
+      h.clock.advance(1000)
+      expect(await store.getRequest(r.id)).toBeNull()
+    })
+
+    it('stores a request without requirements as approved', async () => {
+      const r = request({ requirements: [] })
+      await store.createRequest(r)
+      expect((await store.getRequest(r.id))?.status).toBe('approved')
+    })
+
+    it('never reuses an approval id, and refuses an expired request', async () => {
+      const r = request()
+      await store.createRequest(r)
+      await expect(store.createRequest(r)).rejects.toBeInstanceOf(WritError)
+      await expect(store.createRequest(request({ expiresAt: now() }))).rejects.toBeInstanceOf(RangeError)
+    })
+
+    it('takes a challenge once, only for its own request, and not after it expires', async () => {
+      const r = request()
+      const other = request()
+      await store.createRequest(r)
+      await store.createRequest(other)
+      const challenge = { challenge: randomUUID(), nonce: 'n', exp: now() + 60, action: 'approve' as const }
+      await store.putChallenge(r.id, challenge)
+      expect(await store.takeChallenge(other.id, challenge.challenge)).toBeNull()
+      const results = await Promise.all([1, 2, 3].map(() => store.takeChallenge(r.id, challenge.challenge)))
+      expect(results.filter(Boolean)).toEqual([challenge])
+      const late = { ...challenge, challenge: randomUUID() }
+      await store.putChallenge(r.id, late)
+      h.clock.advance(61_000)
+      expect(await store.takeChallenge(r.id, late.challenge)).toBeNull()
+    })
+
+    it('counts a person once and a key once, detects conflicts, and completes on request', async () => {
+      const r = request()
+      await store.createRequest(r)
+      const first = vote('alice', 'k1')
+      expect(await store.addVote(r.id, first, { expectedVotes: 0, completes: false })).toEqual({ outcome: 'recorded', status: 'pending' })
+      expect(await store.addVote(r.id, vote('alice', 'k2'), { expectedVotes: 1, completes: true })).toEqual({ outcome: 'duplicate_approver' })
+      expect(await store.addVote(r.id, vote('bob', 'k1'), { expectedVotes: 1, completes: true })).toEqual({ outcome: 'duplicate_key' })
+      expect(await store.addVote(r.id, vote('bob', 'k3'), { expectedVotes: 0, completes: true })).toEqual({ outcome: 'conflict' })
+      const second = vote('bob', 'k3')
+      expect(await store.addVote(r.id, second, { expectedVotes: 1, completes: true })).toEqual({ outcome: 'recorded', status: 'approved' })
+      expect(await store.getRequest(r.id)).toMatchObject({ status: 'approved', votes: [first, second] })
+      expect(await store.addVote(r.id, vote('carol'), { expectedVotes: 2, completes: true })).toEqual({ outcome: 'closed', status: 'approved' })
+    })
+
+    it('lets exactly one of two concurrent votes on the same count land', async () => {
+      const r = request()
+      await store.createRequest(r)
+      const outcomes = await Promise.all([
+        store.addVote(r.id, vote('alice'), { expectedVotes: 0, completes: false }),
+        store.addVote(r.id, vote('bob'), { expectedVotes: 0, completes: false }),
+      ])
+      expect(outcomes.map((o) => o.outcome).sort()).toEqual(['conflict', 'recorded'])
+    })
+
+    it('denies a pending request once, and nothing decides an expired or unknown one', async () => {
+      const r = request()
+      await store.createRequest(r)
+      const denial = { sub: 'bob', credentialId: 'k', at: now() }
+      expect(await store.deny(r.id, denial)).toEqual({ outcome: 'denied' })
+      expect(await store.getRequest(r.id)).toMatchObject({ status: 'denied', denial })
+      expect(await store.deny(r.id, denial)).toEqual({ outcome: 'closed', status: 'denied' })
+      expect(await store.addVote(r.id, vote('x'), { expectedVotes: 0, completes: true })).toEqual({ outcome: 'closed', status: 'denied' })
+      const old = request()
+      await store.createRequest(old)
+      h.clock.advance(300_000)
+      expect(await store.deny(old.id, denial)).toEqual({ outcome: 'closed', status: 'expired' })
+      expect(await store.addVote(old.id, vote('x'), { expectedVotes: 0, completes: true })).toEqual({ outcome: 'closed', status: 'expired' })
+      expect(await store.deny('unknown', denial)).toEqual({ outcome: 'closed', status: 'unknown' })
+    })
+
+    it('redeems an approved, unexpired request exactly once', async () => {
+      const r = request({ requirements: [] })
+      await store.createRequest(r)
+      const results = await Promise.all([1, 2, 3, 4].map(() => store.redeem(r.id)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect((await store.getRequest(r.id))?.status).toBe('redeemed')
+      const pending = request()
+      await store.createRequest(pending)
+      expect(await store.redeem(pending.id)).toBe(false)
+      const late = request({ requirements: [] })
+      await store.createRequest(late)
+      h.clock.advance(300_000)
+      expect(await store.redeem(late.id)).toBe(false)
+    })
+
+    it('answers slow_down to polls sooner than the interval, growing it by 5 s up to 60 s', async () => {
+      const r = request()
+      await store.createRequest(r)
+      expect(await store.recordPoll(r.id)).toEqual({ slowDown: false, intervalSeconds: 5 })
+      h.clock.advance(4_999)
+      expect(await store.recordPoll(r.id)).toEqual({ slowDown: true, intervalSeconds: 10 })
+      h.clock.advance(10_000)
+      expect(await store.recordPoll(r.id)).toEqual({ slowDown: false, intervalSeconds: 10 })
+      for (let i = 0; i < 20; i++) await store.recordPoll(r.id)
+      expect((await store.recordPoll(r.id)).intervalSeconds).toBe(60)
+    })
+
+    it('keeps evidence for its retention period', async () => {
+      const evidence: ApprovalEvidence = {
+        version: 1,
+        approvalId: randomUUID(),
+        clientId: 'agent-a',
+        manifest: request().manifest,
+        manifestSha256: 'ef'.repeat(32),
+        requirements: [],
+        rpId: 'writ.test',
+        origin: 'https://writ.test',
+        votes: [vote('alice')],
+        redeemedAt: now(),
+      }
+      await store.putEvidence(evidence, 3600)
+      expect(await store.getEvidence(evidence.approvalId)).toEqual(evidence)
+      expect(await store.getEvidence('nope')).toBeNull()
+      await expect(store.putEvidence(evidence, 0)).rejects.toBeInstanceOf(RangeError)
+    })
+
+    const invite = (over: Partial<EnrolmentInvite> = {}): EnrolmentInvite => ({
+      tokenSha256: randomUUID(),
+      sub: `p-${randomUUID()}`,
+      group: 'g',
+      createdBy: 'admin',
+      createdAt: now(),
+      expiresAt: now() + 3600,
+      ...over,
+    })
+    const credential = (sub: string, over: Partial<ApproverCredential> = {}): ApproverCredential => ({
+      id: randomUUID(),
+      sub,
+      group: 'g',
+      publicKey: 'pk',
+      counter: 0,
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      fmt: 'packed',
+      attestation: 'verified',
+      attestationObject: 'ao',
+      userHandle: 'uh',
+      enrolledAt: now(),
+      ...over,
+    })
+
+    it('enrols with an invite exactly once, atomically with the key', async () => {
+      const inv = invite()
+      await store.createInvite(inv)
+      expect(await store.getInvite(inv.tokenSha256)).toEqual(inv)
+      const key = credential(inv.sub)
+      const outcomes = await Promise.all([
+        store.enrol(inv, key),
+        store.enrol(inv, credential(inv.sub)),
+      ])
+      expect(outcomes.sort()).toEqual(['enrolled', 'invite_used'])
+      expect(await store.getInvite(inv.tokenSha256)).toBeNull()
+      expect((await store.listCredentials({ sub: inv.sub })).length).toBe(1)
+    })
+
+    it('refuses a credential id already enrolled, leaving the invite usable', async () => {
+      const a = invite()
+      await store.createInvite(a)
+      const key = credential(a.sub)
+      expect(await store.enrol(a, key)).toBe('enrolled')
+      const b = invite()
+      await store.createInvite(b)
+      expect(await store.enrol(b, { ...key, sub: b.sub })).toBe('credential_exists')
+      expect(await store.getInvite(b.tokenSha256)).toEqual(b)
+      expect(await store.getCredential(key.id)).toMatchObject({ sub: a.sub, currentCounter: 0 })
+    })
+
+    it('expires invites and registration challenges by the clock, and takes a challenge once', async () => {
+      const inv = invite({ expiresAt: now() + 10 })
+      await store.createInvite(inv)
+      await store.putRegistrationChallenge(inv.tokenSha256, { challenge: 'c', userHandle: 'u', exp: now() + 5 })
+      expect(await store.takeRegistrationChallenge(inv.tokenSha256)).toEqual({ challenge: 'c', userHandle: 'u', exp: now() + 5 })
+      expect(await store.takeRegistrationChallenge(inv.tokenSha256)).toBeNull()
+      await store.putRegistrationChallenge(inv.tokenSha256, { challenge: 'd', userHandle: 'u', exp: now() + 5 })
+      h.clock.advance(10_000)
+      expect(await store.takeRegistrationChallenge(inv.tokenSha256)).toBeNull()
+      expect(await store.getInvite(inv.tokenSha256)).toBeNull()
+      expect(await store.enrol(inv, credential(inv.sub))).toBe('invite_used')
+    })
+
+    it('moves counters forward atomically and flags a key whose counter goes backwards', async () => {
+      const inv = invite()
+      await store.createInvite(inv)
+      const key = credential(inv.sub, { counter: 5 })
+      await store.enrol(inv, key)
+      const flag = { reason: 'counter_regression' as const, at: now(), detail: 'd' }
+      expect(await store.useCredential(key.id, 6, flag)).toBe('ok')
+      const race = await Promise.all([store.useCredential(key.id, 7, flag), store.useCredential(key.id, 7, flag)])
+      expect(race.sort()).toEqual(['ok', 'regressed'])
+      expect(await store.getCredential(key.id)).toMatchObject({ currentCounter: 7, flagged: flag })
+      expect(await store.useCredential(key.id, 100, flag)).toBe('flagged')
+      expect(await store.useCredential('unknown', 1, flag)).toBe('unknown')
+      await expect(store.useCredential(key.id, -1, flag)).rejects.toBeInstanceOf(RangeError)
+    })
+
+    it('accepts counter 0 forever from an authenticator without a counter', async () => {
+      const inv = invite()
+      await store.createInvite(inv)
+      const key = credential(inv.sub)
+      await store.enrol(inv, key)
+      const flag = { reason: 'counter_regression' as const, at: now(), detail: 'd' }
+      expect(await store.useCredential(key.id, 0, flag)).toBe('ok')
+      expect(await store.useCredential(key.id, 0, flag)).toBe('ok')
+    })
+
+    it('lists keys of one approver or all, in enrolment order', async () => {
+      const sub = `p-${randomUUID()}`
+      const keys = []
+      for (let i = 0; i < 3; i++) {
+        const inv = invite({ sub })
+        await store.createInvite(inv)
+        const key = credential(sub, { enrolledAt: now() + i })
+        keys.push(key.id)
+        await store.enrol(inv, key)
+      }
+      expect((await store.listCredentials({ sub })).map((k) => k.id)).toEqual(keys)
+      const all = (await store.listCredentials()).map((k) => k.id)
+      for (const id of keys) expect(all).toContain(id)
+    })
+
+    it('fails closed after close()', async () => {
+      const extra = await make()
+      await extra.store.close()
+      await expect(extra.store.getRequest('x')).rejects.toMatchObject({ code: 'temporarily_unavailable' })
+      await extra.cleanup()
+    })
+  })
+}
