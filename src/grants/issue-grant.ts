@@ -96,14 +96,17 @@ export async function issueGrant(
 
   // Ensure grants whose rule demands a DPoP-bound token are never issued as bearer tokens.
   if (decision.requireDpop && !req.cnfJkt) {
-    const rules = (decision.approval?.requirements ?? []).filter((r) => r.requireDpop).map((r) => r.ruleId)
+    const requirements = decision.approval?.requirements ?? []
+    const rules = requirements.filter((r) => r.requireDpop).map((r) => r.ruleId)
     const grants = decision.grants
       .filter((g) => g.approval && rules.includes(g.ruleId))
       .map((g) => `grants[${g.index}] (rule ${g.ruleId})`)
+    const verb = grants.length === 1 ? 'needs' : 'need'
     throw new WritError(
       'invalid_request',
       400,
-      `DPoP header: required, because ${grants.join(', ')} need${grants.length === 1 ? 's' : ''} a DPoP-bound token (RFC 9449); send a DPoP proof`,
+      `DPoP header: required, because ${grants.join(', ')} ${verb} a DPoP-bound token ` +
+        '(RFC 9449); send a DPoP proof',
     )
   }
 

@@ -46,7 +46,7 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       intervalSeconds: 5,
       ...over,
     })
-    const vote = (sub: string, credentialId = randomUUID()): ApprovalVote => ({
+    const vote = (sub: string, credentialId: string = randomUUID()): ApprovalVote => ({
       sub,
       credentialId,
       aaguid: '00000000-0000-0000-0000-000000000000',

@@ -113,6 +113,26 @@ describe('redis liveness with several verifiers on a real Redis', () => {
     })
   })
 
+  it('sees bulk revocations: a whole task, then everything', async () => {
+    const { broker, verifiers } = setup!
+    const tokens = await Promise.all([issue(broker), issue(broker), issue(broker)])
+    for (const v of verifiers) for (const { token } of tokens) expect(await outcome(v, token)).toBe('ok')
+    const by = { by: 'admin', reason: 'test', at: Math.floor(broker.clock() / 1000) }
+    expect(await broker.store.revokeByTask('JIRA-4711', ['agent-a'], by)).toBeGreaterThanOrEqual(3)
+    await eventually('every verifier refuses every token of the task', async () => {
+      const answers = await Promise.all(verifiers.flatMap((v) => tokens.map(({ token }) => outcome(v, token))))
+      return answers.every((a) => a === 'token_revoked')
+    })
+
+    const other = await issue(broker)
+    for (const v of verifiers) expect(await outcome(v, other.token)).toBe('ok')
+    await broker.store.revokeAll(['agent-a', 'agent-b'], by)
+    await eventually('every verifier refuses after revoking everything', async () => {
+      const answers = await Promise.all(verifiers.map((v) => outcome(v, other.token)))
+      return answers.every((a) => a === 'token_revoked')
+    })
+  })
+
   it('trusts its cache until a message drops the grant (the cache is real, and so is the message)', async () => {
     const { broker, verifiers, prefix } = setup!
     const [v] = verifiers as [Verifier]

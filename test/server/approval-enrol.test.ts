@@ -115,7 +115,7 @@ describe('enrolment', () => {
     expect((await broker.call('POST', `${path}/verify`, json(replay))).status).toBe(403)
   })
 
-  it('excludes the approver's enrolled keys from new registrations', async () => {
+  it('excludes the approver\'s enrolled keys from new registrations', async () => {
     const auth = broker.authenticator()
     await enrol(broker, auth, 'bob@example.com', 'release-managers')
     const path = await invite('bob@example.com')
