@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url'
 import { type Approvals, createApprovals } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store.js'
 import { bootstrapAdminToken } from './admin/index.js'
+import type { AuditLog } from './audit/audit-log.js'
+import { type Auditor, createAuditor } from './audit/create-auditor.js'
+import { openAuditLog } from './audit/open-audit-log.js'
 import { createClientAuthenticator } from './clients/index.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
@@ -35,6 +38,10 @@ export interface BrokerOptions {
   fetch?: typeof fetch
   /** The broker's own AWS credentials (default: the AWS SDK's standard provider chain). */
   awsCredentials?: AwsCredentials
+  /** Use this audit log instead of opening one beside the store (tests). */
+  auditLog?: AuditLog
+  /** Where `audit.stdout` writes event lines. Default: process.stdout. */
+  stdout?: (line: string) => void
 }
 
 export interface Broker {
@@ -48,6 +55,8 @@ export interface Broker {
   aws?: AwsVending
   /** The admin token this start bootstrapped (first start of the store): show it once. */
   adminToken?: string
+  /** The audit trail (its `log` is undefined when `audit.enabled` is false). */
+  audit: Auditor
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -84,8 +93,26 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   })
   let approvals: Approvals
   let adminToken: string | undefined
+  let audit: Auditor | undefined
   try {
     await keys.init()
+    audit = createAuditor({
+      log:
+        options.auditLog ??
+        openAuditLog({
+          settings: config.audit,
+          issuer: config.issuer,
+          store,
+          signer: keys,
+          clock,
+          stdout: options.stdout ?? ((line) => void process.stdout.write(line + '\n')),
+          commandTimeoutMs: config.store.commandTimeoutMs,
+        }),
+      logger,
+      clock,
+      repeatWindowSeconds: config.audit.authFailureWindowSeconds,
+    })
+    if (!audit.enabled) logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
     ;({ config, token: adminToken } = await bootstrapAdminToken(config, store))
     approvals = await createApprovals({
       config,
@@ -98,6 +125,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       readFile: (path) => readFileSync(path, 'utf8'),
     })
   } catch (err) {
+    await audit?.close()
     if (ownsStore) await store.close()
     throw err
   }
@@ -134,6 +162,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     logger,
     openapi: readOpenApiDocument(),
     approvals,
+    audit,
   })
 
   const refresh = setInterval(() => {
@@ -153,10 +182,13 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     approvals: approvals.store,
     ...(aws ? { aws } : {}),
     ...(adminToken ? { adminToken } : {}),
+    audit,
     async close() {
       clearInterval(refresh)
       await aws?.close()
       await approvals.close()
+      // Pending audit events are written before the store they live in closes.
+      await audit.close()
       if (ownsStore) await store.close()
     },
   }

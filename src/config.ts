@@ -135,6 +135,31 @@ export const configSchema = z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()
       .default({ level: 'info' }),
+    /** The hash-chained audit log (README "Audit"). */
+    audit: z
+      .object({
+        /** Off only for measurements: with it off, nothing is audited. */
+        enabled: z.boolean().default(true),
+        /** A signed checkpoint at least every this many events... */
+        checkpointEveryEvents: z.number().int().min(1).max(1_000_000).default(1000),
+        /** ...and at least every this many seconds while events arrive. */
+        checkpointEverySeconds: seconds.max(24 * 3600).default(60),
+        /** Most events one broker writes in one batch (one Redis round trip). */
+        batchMaxEvents: z.number().int().min(1).max(1000).default(256),
+        /** Also write every event this broker appends to stdout, one JSON line each. */
+        stdout: z.boolean().default(false),
+        /** Authentication failures are coalesced per claimed client over this window. */
+        authFailureWindowSeconds: seconds.max(3600).default(60),
+      })
+      .strict()
+      .default({
+        enabled: true,
+        checkpointEveryEvents: 1000,
+        checkpointEverySeconds: 60,
+        batchMaxEvents: 256,
+        stdout: false,
+        authFailureWindowSeconds: 60,
+      }),
     aws: awsSection.optional(),
     dpop: z
       .object({
@@ -316,7 +341,7 @@ type Env = Record<string, string | undefined>
  * Reads the config file named by `WRIT_CONFIG` (YAML or JSON) and overlays the environment:
  * `PORT`, `HOST`, `WRIT_ISSUER`, `WRIT_POLICY`, `REDIS_URL` (selects the Redis store),
  * `WRIT_KEY_PREFIX`, `WRIT_KEK`, `WRIT_SIGNING_ALG`, `WRIT_DEV`, `WRIT_LOG_LEVEL`,
- * `WRIT_ADMIN_TOKEN_HASH`, `WRIT_DPOP_NONCE_SECRET`.
+ * `WRIT_ADMIN_TOKEN_HASH`, `WRIT_DPOP_NONCE_SECRET`, `WRIT_AUDIT_STDOUT`.
  * Every problem is reported at once in a ConfigError.
  */
 export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
@@ -374,6 +399,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   if (env.WRIT_KEK) section('keys').kek = env.WRIT_KEK
   if (env.WRIT_SIGNING_ALG) section('keys').alg = env.WRIT_SIGNING_ALG
   if (env.WRIT_LOG_LEVEL) section('log').level = env.WRIT_LOG_LEVEL
+  if (env.WRIT_AUDIT_STDOUT) section('audit').stdout = env.WRIT_AUDIT_STDOUT === '1' || env.WRIT_AUDIT_STDOUT === 'true'
   if (env.WRIT_DPOP_NONCE_SECRET) section('dpop').nonceSecret = env.WRIT_DPOP_NONCE_SECRET
   if (env.WRIT_ADMIN_TOKEN_HASH) section('admin').tokenHash = env.WRIT_ADMIN_TOKEN_HASH
   if (env.WRIT_ADMIN_BOOTSTRAP) section('admin').bootstrap = env.WRIT_ADMIN_BOOTSTRAP !== 'false' && env.WRIT_ADMIN_BOOTSTRAP !== '0'

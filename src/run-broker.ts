@@ -73,7 +73,7 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
 
   let broker
   try {
-    broker = await createBroker(config, { logger })
+    broker = await createBroker(config, { logger, env })
   } catch (err) {
     if (err instanceof PolicyError || err instanceof ConfigError) {
       process.stderr.write(`writ: ${err.message}\n`)

@@ -33,6 +33,8 @@ export interface ApprovalKeys {
   approverCredentials(sub: string): string
   allCredentials(): string
   evidence(approvalId: string): string
+  /** Approval requests that may still be pending (zset of ids scored by expiry in ms). */
+  open(): string
 }
 
 /**
@@ -60,5 +62,6 @@ export function createApprovalKeys(prefix: string = DEFAULT_KEY_PREFIX): Approva
     approverCredentials: (sub) => `${ap}:by:${encodeKeyPart(sub)}`,
     allCredentials: () => `${ap}:creds`,
     evidence: (id) => `${prefix}ev:${encodeKeyPart(id)}`,
+    open: () => `${prefix}approvals:open`,
   }
 }

@@ -322,6 +322,30 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
       return 'ok'
     },
 
+    async flagCredential(credentialId: string, flag: CredentialFlag): Promise<boolean> {
+      ensureOpen()
+      const found = credentials.get(credentialId)
+      if (!found) return false
+      found.flagged ??= jsonCopy(flag)
+      return true
+    },
+
+    async listPending(limit = 1000): Promise<ApprovalRecord[]> {
+      ensureOpen()
+      const now = clock()
+      const ids = [...requests.entries()]
+        .filter(([, e]) => e.status === 'pending' && e.request.expiresAt * 1000 > now)
+        .sort(([, a], [, b]) => a.request.expiresAt - b.request.expiresAt)
+        .slice(0, limit)
+        .map(([id]) => id)
+      const out: ApprovalRecord[] = []
+      for (const id of ids) {
+        const record = await this.getRequest(id)
+        if (record) out.push(record)
+      }
+      return out
+    },
+
     async ping(): Promise<void> {
       ensureOpen()
     },

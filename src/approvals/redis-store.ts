@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import { createApprovalKeys } from './keys.js'
@@ -39,7 +39,7 @@ export interface RedisApprovalStoreOptions {
    * The client to use, owned by the caller: the grant store's (`RedisGrantStore.redis`), so
    * approvals share its connection, its fail-fast settings and its key prefix.
    */
-  redis: Redis
+  redis: Redis | Cluster
   /** The grant store's key prefix (default `writ:`). */
   keyPrefix?: string
   /** Decides every expiry and computes every TTL. */
@@ -170,6 +170,15 @@ redis.call('SADD', KEYS[4], ARGV[4])
 return 'enrolled'
 `
 
+/** KEYS: credential. ARGV: flag JSON. Sets the flag unless one is there; 0 for an unknown key. */
+const FLAG_CREDENTIAL_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSETNX', KEYS[1], 'flagged', ARGV[1])
+return 1
+`
+
 /** KEYS: credential. ARGV: new counter, flag JSON. */
 const USE_CREDENTIAL_LUA = `
 local h = redis.call('HMGET', KEYS[1], 'counter', 'flagged')
@@ -198,6 +207,7 @@ interface ApprovalScripts {
   writApprovalDeny(...args: Arg[]): Promise<string[]>
   writApprovalPoll(...args: Arg[]): Promise<[number, number]>
   writApprovalRedeem(...args: Arg[]): Promise<number>
+  writApproverFlag(...args: Arg[]): Promise<number>
   writApproverEnrol(...args: Arg[]): Promise<EnrolOutcome>
   writApproverUse(...args: Arg[]): Promise<CredentialUse>
 }
@@ -236,6 +246,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   redis.defineCommand('writApprovalRedeem', { numberOfKeys: 1, lua: REDEEM_LUA })
   redis.defineCommand('writApproverEnrol', { numberOfKeys: 4, lua: ENROL_LUA })
   redis.defineCommand('writApproverUse', { numberOfKeys: 1, lua: USE_CREDENTIAL_LUA })
+  redis.defineCommand('writApproverFlag', { numberOfKeys: 1, lua: FLAG_CREDENTIAL_LUA })
   const scripts = redis as unknown as ApprovalScripts
   let closed = false
 
@@ -289,6 +300,10 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       )
       // Ensure an approval id is never reused.
       if (created !== 1) throw approvalIdInUse()
+      // The open index only serves listings (admins); it lives in its own slot, written after.
+      if (request.requirements.length > 0) {
+        await run(() => redis.zadd(keys.open(), request.expiresAt * 1000, request.id))
+      }
     },
 
     async getRequest(id: string): Promise<ApprovalRecord | null> {
@@ -470,6 +485,27 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       return run(() =>
         scripts.writApproverUse(keys.credential(credentialId), counter, JSON.stringify(flag)),
       )
+    },
+
+    async flagCredential(credentialId: string, flag: CredentialFlag): Promise<boolean> {
+      const done = await run(() => scripts.writApproverFlag(keys.credential(credentialId), JSON.stringify(flag)))
+      return done === 1
+    },
+
+    async listPending(limit = 1000): Promise<ApprovalRecord[]> {
+      const now = clock()
+      const ids = await run(async () => {
+        await redis.zremrangebyscore(keys.open(), '-inf', now)
+        return redis.zrange(keys.open(), 0, limit - 1)
+      })
+      const out: ApprovalRecord[] = []
+      for (const id of ids) {
+        const record = await this.getRequest(id)
+        if (record?.status === 'pending') out.push(record)
+        // Decided requests leave the index lazily.
+        else await run(() => redis.zrem(keys.open(), id))
+      }
+      return out
     },
 
     async ping(): Promise<void> {

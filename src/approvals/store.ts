@@ -142,6 +142,15 @@ export interface ApprovalStore {
    */
   useCredential(credentialId: string, counter: number, flag: CredentialFlag): Promise<CredentialUse>
 
+  /**
+   * Flags a key by hand (an admin disabling a lost or stolen key): from then on it answers
+   * `flagged` and can approve nothing. False when no such key is enrolled. An existing flag stays.
+   */
+  flagCredential(credentialId: string, flag: CredentialFlag): Promise<boolean>
+
+  /** Pending, unexpired approval requests, soonest expiry first (at most `limit`, default 1000). */
+  listPending(limit?: number): Promise<ApprovalRecord[]>
+
   /** Throws when the store cannot serve requests. */
   ping(): Promise<void>
 

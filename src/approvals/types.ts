@@ -84,7 +84,8 @@ export interface StoredChallenge {
 
 /** Why a key may no longer be used. */
 export interface CredentialFlag {
-  reason: 'counter_regression'
+  /** `counter_regression`: a cloned key; `disabled`: an admin disabled it (lost or stolen). */
+  reason: 'counter_regression' | 'disabled'
   /** Seconds since the epoch. */
   at: number
   detail: string

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { encodeKeyPart } from '../grants/keys.js'
 import type { AuditBackend, ChainedEvent, HeadState } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
@@ -11,7 +11,7 @@ export interface RedisAuditLogOptions extends AuditLogOptions {
    * The grant store's client (`RedisGrantStore.redis`), configured to fail fast; the log never
    * closes it.
    */
-  redis: Redis
+  redis: Redis | Cluster
   /** The store's key prefix (`writ:` by default). */
   keyPrefix: string
   /** Longest wait for the client's first connection. Default 1000. */

@@ -39,7 +39,7 @@ export interface ChainVerification {
   checkpoints: number
   /** The last seq covered by a signature of a trusted key (checkpoint or seal); null when none. */
   anchoredThroughSeq: number | null
-  /** Whether the input ended with a valid export seal. */
+  /** Whether the input ended with an export seal that verified and matched (a segment per seal). */
   sealed: boolean
   problem?: ChainProblem
 }
@@ -57,6 +57,9 @@ const short = (hash: unknown): string => (typeof hash === 'string' ? `${hash.sli
  * repeats, every checkpoint's signature and what it covers, and the export seal (first and last
  * event, count). Names the first bad event: editing, deleting, reordering or inserting any event,
  * and a checkpoint or seal with a wrong signature, are all detected.
+ *
+ * Exports fetched page by page may be concatenated: each seal covers the events since the seal
+ * before it, and the chain must continue across them.
  *
  * Where an attacker re-hashed everything after an edit, the first checkpoint (or the seal) after
  * it no longer matches, and that is what is named. Never throws on bad input.
@@ -125,54 +128,86 @@ export async function verifyChain(
     }
   }
 
-  // The seal, if any, is the last non-empty line: read it first, so the first event can be checked against it.
-  let lastLine = lines.length - 1
-  while (lastLine >= 0 && lines[lastLine]!.trim() === '') lastLine--
-  let seal: { line: number; payload: Record<string, unknown> | null } | undefined
-  {
-    let value: unknown
+  // Every non-empty line, parsed once. Seals are read first, so that the first event of each sealed
+  // segment can be checked against its seal before anything after it.
+  const records: Array<{ line: number; value: Record<string, unknown> | null }> = []
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.trim()
+    if (raw === '') continue
+    let value: Record<string, unknown> | null = null
     try {
-      value = lastLine >= 0 ? JSON.parse(lines[lastLine]!) : undefined
+      const parsed: unknown = JSON.parse(raw)
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) value = parsed as Record<string, unknown>
     } catch {
-      value = undefined
+      value = null
     }
-    if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'audit.seal') {
-      const verified = await verifyJws((value as { seal?: unknown }).seal, SEAL_TYP, undefined)
-      seal = { line: lastLine + 1, payload: verified.ok && verified.trusted ? verified.payload : null }
-      if (!verified.ok) report({ line: lastLine + 1, reason: `export seal: ${verified.reason}` })
+    records.push({ line: i + 1, value })
+  }
+  /** Per record: the payload of a seal that verified with a trusted key (null: it did not). */
+  const seals = new Map<number, Record<string, unknown> | null>()
+  for (let r = 0; r < records.length; r++) {
+    const value = records[r]!.value
+    if (value?.type !== 'audit.seal') continue
+    const verified = await verifyJws(value.seal, SEAL_TYP, undefined)
+    seals.set(r, verified.ok && verified.trusted ? verified.payload : null)
+    if (!verified.ok) report({ line: records[r]!.line, reason: `export seal: ${verified.reason}` })
+  }
+  /** Per record: the index of the seal that closes its segment, if any. */
+  const closingSeal: Array<number | undefined> = []
+  {
+    let next: number | undefined
+    for (let r = records.length - 1; r >= 0; r--) {
+      if (seals.has(r)) next = r
+      closingSeal[r] = next
     }
   }
-  const eventLines = seal ? lastLine : lastLine + 1
 
   let count = 0
   let checkpoints = 0
   let anchored: number | null = null
-  let first: { seq: number; prev: string; line: number } | undefined
+  let first: { seq: number; line: number } | undefined
   let previous: { seq: number; hash: string; line: number } | undefined
+  /** The current segment (events since the last seal): its first event and size. */
+  let segment: { seq: number; line: number; count: number } | undefined
   const pending: Array<{ line: number; seq: number; kid: string }> = []
   let broken = false
 
-  for (let i = 0; i < eventLines && !broken; i++) {
-    const raw = lines[i]!.trim()
-    if (raw === '') continue
-    const line = i + 1
+  for (let r = 0; r < records.length && !broken; r++) {
+    const { line, value } = records[r]!
     const fail = (reason: string, seq?: number): void => {
       report({ line, ...(seq === undefined ? {} : { seq }), reason })
       broken = true
     }
-    let value: Record<string, unknown>
-    try {
-      const parsed: unknown = JSON.parse(raw)
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
-      value = parsed as Record<string, unknown>
-    } catch {
+    if (!value) {
       fail('not a JSON object')
       break
     }
-    if (value.type === 'audit.seal') {
-      fail('an export seal that is not the last line')
-      break
+    if (seals.has(r)) {
+      const payload = seals.get(r)
+      // Ensure the segment ends where its seal says: nothing removed from (or added to) its end.
+      if (payload && (!segment || !previous)) {
+        if (payload.count !== 0) fail(`the seal covers ${String(payload.count)} events, but none precede it`)
+      } else if (payload && segment && previous) {
+        if (payload.last_seq !== previous.seq || payload.count !== segment.count) {
+          fail(
+            `the export ends at seq ${previous.seq} with ${segment.count} events, but its seal covers ${String(payload.count)} events through seq ${String(payload.last_seq)}: events were removed from the end, or added`,
+          )
+        } else if (payload.last_hash !== previous.hash) {
+          report({
+            line: previous.line,
+            seq: previous.seq,
+            reason: 'its hash is not the one the export seal signed: the last event was altered and re-hashed, or replaced',
+          })
+          broken = true
+        } else {
+          anchored = previous.seq
+          pending.length = 0
+        }
+      }
+      segment = undefined
+      continue
     }
+
     const { seq, prev, hash, type } = value
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
       fail('seq: expected a positive integer')
@@ -187,6 +222,19 @@ export async function verifyChain(
       break
     }
 
+    if (!segment) {
+      segment = { seq, line, count: 0 }
+      // Ensure the segment starts where its seal says: nothing removed from (or added to) its start.
+      const sealAt = closingSeal[r]
+      const payload = sealAt === undefined ? undefined : seals.get(sealAt)
+      if (payload && (payload.first_seq !== seq || payload.first_prev !== prev)) {
+        fail(
+          `the export starts at seq ${seq}, but its seal says it starts at seq ${String(payload.first_seq)}: events were removed from the start, or added`,
+          seq,
+        )
+        break
+      }
+    }
     if (previous) {
       // Ensure seqs follow each other: a gap is a deletion, a step back an insertion or a move.
       if (seq !== previous.seq + 1) {
@@ -198,14 +246,9 @@ export async function verifyChain(
         break
       }
     } else {
-      first = { seq, prev, line }
+      first = { seq, line }
       if (seq === 1 && prev !== GENESIS_HASH) {
         fail('the first event of the log (seq 1) must have prev = 64 zeros', seq)
-        break
-      }
-      // Ensure the export starts where its seal says: nothing removed from (or added to) the start.
-      if (seal?.payload && (seal.payload.first_seq !== seq || seal.payload.first_prev !== prev)) {
-        fail(`the export starts at seq ${seq}, but its seal says it starts at seq ${String(seal.payload.first_seq)}: events were removed from the start, or added`, seq)
         break
       }
     }
@@ -219,7 +262,7 @@ export async function verifyChain(
       break
     }
     if (computed !== hash) {
-      fail(`its hash does not match its content: the event was altered`, seq)
+      fail('its hash does not match its content: the event was altered', seq)
       break
     }
     // Ensure it links to the event before: otherwise that one was altered and re-hashed, or replaced.
@@ -257,39 +300,16 @@ export async function verifyChain(
     }
 
     count++
+    segment.count++
     previous = { seq, hash, line }
   }
 
-  let sealed = false
+  const lastRecord = records.length - 1
+  const sealed = !broken && previous !== undefined && seals.get(lastRecord) != null && anchored === previous.seq
   if (!broken) {
-    if (seal) {
-      if (seal.payload) {
-        const p = seal.payload
-        // Ensure the export ends where its seal says: nothing removed from (or added to) the end.
-        if (!previous) {
-          if (p.count !== 0) report({ line: seal.line, reason: `the seal covers ${String(p.count)} events, but the export has none` })
-        } else if (p.last_seq !== previous.seq || p.count !== count) {
-          report({
-            line: seal.line,
-            reason: `the export ends at seq ${previous.seq} with ${count} events, but its seal covers ${String(p.count)} events through seq ${String(p.last_seq)}: events were removed from the end, or added`,
-          })
-        } else if (p.last_hash !== previous.hash) {
-          report({
-            line: previous.line,
-            seq: previous.seq,
-            reason: 'its hash is not the one the export seal signed: the last event was altered and re-hashed, or replaced',
-          })
-        } else {
-          sealed = true
-          anchored = previous.seq
-          pending.length = 0
-        }
-      } else if (!problem) {
-        report({ line: seal.line, reason: 'export seal: signed by a key that is not trusted' })
-      }
-    } else if (requireSeal) {
+    if (segment && requireSeal) {
       report({
-        line: eventLines + 1,
+        line: (records[lastRecord]?.line ?? 0) + 1,
         reason: 'no export seal after the last event: events removed from the end could not be noticed',
       })
     }

@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline/promises'
 import { Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import { CliError, EXIT } from './cli-error.js'
+import { approvalsCommand } from './commands/approvals.js'
+import { approversCommand } from './commands/approvers.js'
 import { clientsCommand } from './commands/clients.js'
 import { grantsCommand } from './commands/grants.js'
 import { keysCommand } from './commands/keys.js'
@@ -72,6 +74,8 @@ for (const command of [
   tokenCommand(ctx),
   grantsCommand(ctx),
   revokeCommand(ctx),
+  approvalsCommand(ctx),
+  approversCommand(ctx),
   keysCommand(ctx),
   clientsCommand(ctx),
   policyCommand(ctx),

@@ -1,3 +1,6 @@
+import type { Auditor } from '../audit/create-auditor.js'
+import { grantIssuedEvent } from '../audit/grant-issued-event.js'
+import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
@@ -15,6 +18,11 @@ export interface IssueGrantDeps {
   issuer: string
   tokens: { maxTtlSeconds: number; defaultTtlSeconds: number; defaultAudience: string }
   clock: Clock
+  /**
+   * The audit trail: `grant.issued` is recorded (durably, or the request fails with 503) before a
+   * token leaves; refusals are noted as `token.denied`.
+   */
+  audit: Pick<Auditor, 'record' | 'note'>
   /**
    * Starts a human approval for a manifest the policy says needs one (the approvals module's
    * `createApprovalRequest`). Absent: such manifests are refused.
@@ -89,6 +97,18 @@ export async function issueGrant(
   deps: IssueGrantDeps,
   req: IssueGrantRequest,
 ): Promise<TokenResponse | ApprovalPending> {
+  try {
+    return await issue(deps, req)
+  } catch (err) {
+    // Refusals of an authenticated client's manifest are audited; a 503 is not a refusal.
+    if (err instanceof WritError && err.status < 500) {
+      await deps.audit.note(tokenDeniedEvent(req.clientId, req.manifest, err))
+    }
+    throw err
+  }
+}
+
+async function issue(deps: IssueGrantDeps, req: IssueGrantRequest): Promise<TokenResponse | ApprovalPending> {
   const { policy, store, keys, clock } = deps
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
@@ -150,15 +170,28 @@ export async function issueGrant(
   await store.createGrant(grant, client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {})
 
   const scope = scopeFor(grant.authorizationDetails)
-  const accessToken = await mintAccessToken({
-    key: keys.signingKey(),
-    issuer: deps.issuer,
-    audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
-    grant,
-    scope,
-    ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
-    clock,
-  })
+  let accessToken: string
+  try {
+    ;[accessToken] = await Promise.all([
+      mintAccessToken({
+        key: keys.signingKey(),
+        issuer: deps.issuer,
+        audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
+        grant,
+        scope,
+        ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
+        clock,
+      }),
+      // Ensure the grant's audit record is durable before its token can leave (fail closed).
+      deps.audit.record(grantIssuedEvent(grant)),
+    ])
+  } catch (err) {
+    // No token left: take the grant out of the live set again, so it holds no quota (best effort).
+    await store
+      .revokeGrant(grant.clientId, grant.id, { by: 'system', reason: 'not issued: its audit record could not be written', at: now })
+      .catch(() => null)
+    throw err
+  }
   return {
     access_token: accessToken,
     token_type: grant.cnfJkt ? 'DPoP' : 'Bearer',

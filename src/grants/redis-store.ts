@@ -1,8 +1,14 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
+import {
+  createRedisConnection,
+  failFastRedisOptions,
+  type RedisClient,
+  type RedisTopology,
+} from './redis-connection.js'
 import { parseRevocationMessage, type RevocationMessage } from './revocation-message.js'
 import type {
   CreateGrantOptions,
@@ -28,9 +34,6 @@ import {
   revokedMessage,
   tombstoneFor,
 } from './store-rules.js'
-
-/** Upper bound on the delay between reconnection attempts; attempts never stop. */
-const MAX_RECONNECT_DELAY_MS = 2000
 
 /** How often a revocation re-reads grants that changed between its read and its script. */
 const MAX_REVOKE_ATTEMPTS = 3
@@ -67,46 +70,34 @@ export type RedisStoreOptions = CommonOptions &
         /** `redis://` or `rediss://` URL; the store creates, owns and closes the client. */
         url: string
         redis?: undefined
+        topology?: undefined
       }
     | {
         /**
          * A client the caller owns; `close()` leaves it open. Configure it like
          * {@link failFastRedisOptions} so it fails fast instead of queueing commands.
          */
-        redis: Redis
+        redis: RedisClient
         url?: undefined
+      }
+    | {
+        /** Single, Sentinel or Cluster; the store creates, owns and closes the client. */
+        topology: RedisTopology
+        url?: undefined
+        redis?: undefined
       }
   )
 
 /** The Redis grant store, with the raw client for work beyond the store (pub/sub). */
 export interface RedisGrantStore extends GrantStore {
   readonly kind: 'redis'
-  /** The underlying client; `duplicate()` it for subscriptions. */
-  readonly redis: Redis
+  /** The underlying client (`Redis`, or `Cluster` on Redis Cluster). */
+  readonly redis: RedisClient
   /** The key layout this store uses. */
   readonly keys: StoreKeys
 }
 
-/**
- * ioredis options that make a store fail fast, so the broker fails closed instead of hanging:
- * no offline queue (a command on a broken connection rejects at once), no retries or resends of
- * a command whose outcome is unknown, a timeout on every command, and reconnection forever with
- * capped exponential backoff so the store recovers by itself.
- */
-export function failFastRedisOptions(commandTimeoutMs: number): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: Math.max(commandTimeoutMs, 2000),
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
-    // After a failover the old primary answers READONLY: reconnect to reach the new one.
-    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
-    enableAutoPipelining: true,
-    enableReadyCheck: true,
-  }
-}
+export { failFastRedisOptions }
 
 /*
  * Lua scripts, each one atomic on the server. All keys a script touches are declared in KEYS and
@@ -281,7 +272,7 @@ function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void 
  * Closes a connection: QUIT when connected, then waits (bounded) for the socket to close so no
  * handle outlives the call; a connection that is not up just stops reconnecting.
  */
-async function endConnection(redis: Redis, waitMs: number): Promise<void> {
+async function endConnection(redis: RedisClient, waitMs: number): Promise<void> {
   if (redis.status === 'end') return
   let onEnd = (): void => {}
   const ended = new Promise<void>((resolve) => {
@@ -346,7 +337,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
   const channel = keys.revocationChannel()
   const onError = options.onError ?? (() => {})
   const owned = options.redis === undefined
-  const redis = options.redis ?? new Redis(options.url, failFastRedisOptions(commandTimeoutMs))
+  const redis =
+    options.redis ??
+    createRedisConnection(
+      options.url !== undefined ? { url: options.url } : options.topology,
+      commandTimeoutMs,
+    )
   if (owned) {
     // Without a listener ioredis prints every connection error; they surface as 503s anyway.
     redis.on('error', onError)
@@ -553,16 +549,37 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
   const subscriptions = new Set<Subscription>()
   const subscribeTimeoutMs = Math.max(commandTimeoutMs, 2000)
 
+  /**
+   * A connection for a subscription. On a single Redis or Sentinel: a duplicate of the client (on
+   * Sentinel it follows the primary). On Cluster: a plain connection to one master, picked at
+   * random; PUBLISH on a Cluster reaches the subscribers of every node, so one node delivers
+   * every message. ioredis' own Cluster subscriber is not used: it moves to another node silently,
+   * and a subscriber must learn about every gap (it drops its cache then).
+   */
+  const subscriberConnection = async (): Promise<Redis> => {
+    const options = { ...failFastRedisOptions(commandTimeoutMs), lazyConnect: true, autoResubscribe: false }
+    if (redis instanceof Redis) return redis.duplicate(options)
+    await run(async () => {})
+    const masters = redis.nodes('master')
+    const node = masters[Math.floor(Math.random() * masters.length)]
+    if (!node) throw storeUnavailable(new Error('the Redis Cluster has no master to subscribe on'))
+    const { host, port, username, password, tls } = node.options
+    return new Redis({
+      ...options,
+      host,
+      port,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(tls !== undefined ? { tls } : {}),
+    })
+  }
+
   /** A subscription on its own connection, resubscribed by us after every reconnection. */
   const subscribe = async (
     onMessage: (message: RevocationMessage) => void,
     onState: ((state: SubscriptionState) => void) | undefined,
   ): Promise<Unsubscribe> => {
-    const sub = redis.duplicate({
-      ...failFastRedisOptions(commandTimeoutMs),
-      lazyConnect: true,
-      autoResubscribe: false,
-    })
+    const sub = await subscriberConnection()
     let state: SubscriptionState = 'down'
     let started = false
     let ended = false

@@ -3,13 +3,13 @@ import { Hono } from 'hono'
 import { WritError } from '../errors.js'
 import { type AppDepsInput, withDerived } from './deps.js'
 import { errorResponse } from './error-response.js'
+import { adminAuditRoutes } from './routes/admin-audit.js'
+import { auditAdminRequests } from './routes/admin-audit-actions.js'
 import { adminRoutes } from './routes/admin-routes.js'
-import { approveEvidenceRoute } from './routes/approve-admin.js'
 import { approveDecisionRoute, approveOptionsRoute } from './routes/approve-ceremony.js'
 import { approvePageRoute, ceremonyScriptRoute } from './routes/approve-page.js'
 import { awsCredentialsRoute } from './routes/aws-credentials.js'
 import { cibaAuthorizeRoute } from './routes/ciba-authorize.js'
-import { enrollInviteRoute, enrollKeysRoute } from './routes/enroll-admin.js'
 import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.js'
 import { enrollPageRoute } from './routes/enroll-page.js'
 import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
@@ -35,6 +35,8 @@ export function createApp(input: AppDepsInput): Hono<Env> {
     c.header('X-Request-Id', c.get('requestId'))
     c.header('X-Content-Type-Options', 'nosniff')
   })
+  // Every admin request that changes something, and every refused admin token, is audited.
+  app.use('/admin/*', auditAdminRequests(deps))
 
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))
@@ -56,9 +58,7 @@ export function createApp(input: AppDepsInput): Hono<Env> {
   app.get('/enroll/:invite', enrollPageRoute(deps))
   app.post('/enroll/:invite/options', enrollOptionsRoute(deps))
   app.post('/enroll/:invite/verify', enrollVerifyRoute(deps))
-  app.post('/admin/approvers/invites', enrollInviteRoute(deps))
-  app.get('/admin/approvers/keys', enrollKeysRoute(deps))
-  app.get('/admin/approvals/:id/evidence', approveEvidenceRoute(deps))
+  app.route('/admin/audit', adminAuditRoutes(deps))
   app.route('/admin', adminRoutes(deps))
 
   app.notFound((c) =>

@@ -1,6 +1,8 @@
 import { type AdminAuthenticator, createAdminAuthenticator } from '../admin/index.js'
 import { createApprovalRequest } from '../approvals/create-approval-request.js'
 import type { ApprovalDeps } from '../approvals/deps.js'
+import { auditClientAuthentication } from '../audit/audit-client-authentication.js'
+import type { Auditor } from '../audit/create-auditor.js'
 import type { ClientAuthenticator } from '../clients/index.js'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
@@ -28,6 +30,8 @@ export interface AppDeps {
   approvals: ApprovalDeps
   /** AWS credential vending; absent unless `config.aws` is set (the route then answers 404). */
   aws?: Pick<AwsVending, 'vend'>
+  /** The audit trail (see `Auditor`); `clients` failures are audited through it. */
+  audit: Auditor
   /** Derived: what issuance and token inspection need. */
   issue: IssueGrantDeps
   /** Derived: DPoP proofs at the token endpoints (RFC 9449). */
@@ -48,6 +52,8 @@ export function withDerived(input: AppDepsInput): AppDeps {
   }
   return {
     ...input,
+    // Ensure every failed client authentication, on any route, leaves an audit event.
+    clients: auditClientAuthentication(input.clients, input.audit),
     admin: createAdminAuthenticator({
       tokenHash: config.admin.tokenHash,
       clock: input.clock,
@@ -69,6 +75,7 @@ export function withDerived(input: AppDepsInput): AppDeps {
       issuer: input.config.issuer,
       tokens: input.config.tokens,
       clock: input.clock,
+      audit: input.audit,
       requestApproval: (approvalInput) => createApprovalRequest(input.approvals, approvalInput),
     },
   }

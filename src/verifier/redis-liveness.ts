@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
 import { createStoreKeys, DEFAULT_KEY_PREFIX } from '../grants/keys.js'
 import { parseRevocationMessage, REVOCATION_CHANNEL_SUFFIX } from '../grants/revocation-message.js'
 import { ExpiringLru } from './expiring-lru.js'
@@ -21,9 +21,17 @@ export interface RedisLivenessOptions {
   mode: 'redis'
   /**
    * A `redis://` / `rediss://` URL (the verifier owns its connections), or an ioredis client the
-   * caller owns (used for lookups, and duplicated for the subscription).
+   * caller owns (used for lookups, and duplicated for the subscription): `Redis` for a single
+   * Redis or Sentinel, `Cluster` for Redis Cluster (then `subscriber` is required).
    */
-  redis: string | Redis
+  redis: string | Redis | Cluster
+  /**
+   * Where to subscribe to revocation messages, when that is not `redis`: a URL (owned by the
+   * verifier) or a client (duplicated). Required with a `Cluster`: give one node of the cluster;
+   * PUBLISH on a Redis Cluster reaches every node. While that node is down the verifier looks up
+   * every grant in the cluster (no cache), as with any lost subscription.
+   */
+  subscriber?: string | Redis
   /** The broker's key prefix (`WRIT_KEY_PREFIX`). Default `writ:`. */
   keyPrefix?: string
   /** Most grants kept as confirmed live. Default 10000. */
@@ -99,10 +107,14 @@ export function createRedisLiveness(
     typeof options.redis === 'string'
       ? new Redis(options.redis, { ...base, enableAutoPipelining: true })
       : options.redis
+  const from = options.subscriber ?? options.redis
+  if (typeof from !== 'string' && !(from instanceof Redis)) {
+    throw new TypeError('liveness.subscriber is required with a Redis Cluster client')
+  }
   const subscriber =
-    typeof options.redis === 'string'
-      ? new Redis(options.redis, { ...base, autoResubscribe: false })
-      : options.redis.duplicate({ ...base, autoResubscribe: false, lazyConnect: false })
+    typeof from === 'string'
+      ? new Redis(from, { ...base, autoResubscribe: false })
+      : from.duplicate({ ...base, autoResubscribe: false, lazyConnect: false })
   if (owned) commands.on('error', onError)
   subscriber.on('error', onError)
 

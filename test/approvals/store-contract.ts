@@ -140,6 +140,22 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       expect(await store.deny('unknown', denial)).toEqual({ outcome: 'closed', status: 'unknown' })
     })
 
+    it('lists pending requests soonest expiry first, leaving out decided and expired ones', async () => {
+      const later = request({ expiresAt: now() + 250 })
+      const sooner = request({ expiresAt: now() + 200 })
+      const denied = request()
+      const automatic = request({ requirements: [] })
+      for (const r of [later, sooner, denied, automatic]) await store.createRequest(r)
+      await store.deny(denied.id, { sub: 'bob', credentialId: 'k', at: now() })
+      const mine = new Set([later.id, sooner.id, denied.id, automatic.id])
+      const listed = (await store.listPending()).filter((r) => mine.has(r.request.id))
+      expect(listed.map((r) => r.request.id)).toEqual([sooner.id, later.id])
+      expect(listed.every((r) => r.status === 'pending')).toBe(true)
+      h.clock.advance(220_000)
+      const afterExpiry = (await store.listPending()).filter((r) => mine.has(r.request.id))
+      expect(afterExpiry.map((r) => r.request.id)).toEqual([later.id])
+    })
+
     it('redeems an approved, unexpired request exactly once', async () => {
       const r = request({ requirements: [] })
       await store.createRequest(r)
@@ -262,6 +278,19 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       expect(await store.useCredential(key.id, 100, flag)).toBe('flagged')
       expect(await store.useCredential('unknown', 1, flag)).toBe('unknown')
       await expect(store.useCredential(key.id, -1, flag)).rejects.toBeInstanceOf(RangeError)
+    })
+
+    it('disables a key by hand: it can approve nothing afterwards, and the first flag stays', async () => {
+      const inv = invite()
+      await store.createInvite(inv)
+      const key = credential(inv.sub, { counter: 1 })
+      await store.enrol(inv, key)
+      const disabled = { reason: 'disabled' as const, at: now(), detail: 'lost on a train' }
+      expect(await store.flagCredential(key.id, disabled)).toBe(true)
+      expect(await store.useCredential(key.id, 2, { reason: 'counter_regression', at: now(), detail: 'd' })).toBe('flagged')
+      expect(await store.flagCredential(key.id, { ...disabled, detail: 'again' })).toBe(true)
+      expect(await store.getCredential(key.id)).toMatchObject({ flagged: disabled })
+      expect(await store.flagCredential('unknown', disabled)).toBe(false)
     })
 
     it('accepts counter 0 forever from an authenticator without a counter', async () => {

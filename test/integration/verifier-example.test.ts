@@ -54,7 +54,7 @@ beforeAll(async () => {
   service.stdout?.on('data', (d: Buffer) => (output += d.toString()))
   service.stderr?.on('data', (d: Buffer) => (output += d.toString()))
   await eventually('the example service is up and subscribed', async () => {
-    const health = await (await fetch(`${serviceUrl}/healthz`)).json()
+    const health = (await (await fetch(`${serviceUrl}/healthz`)).json()) as { subscribed?: boolean }
     return health.subscribed === true ? true : undefined
   })
 }, 40_000)

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../../clock.js'
 import { storeUnavailable, WritError } from '../../errors.js'
 import { encodeKeyPart } from '../../grants/keys.js'
@@ -77,7 +77,7 @@ interface Scripts {
 
 export interface RedisSessionRecordOptions {
   /** The grant store's client (`RedisGrantStore.redis`), configured to fail fast. */
-  redis: Redis
+  redis: Redis | Cluster
   /** The grant store's key prefix. */
   keyPrefix: string
   clock: Clock

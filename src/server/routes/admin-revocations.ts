@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
@@ -72,6 +73,8 @@ export function adminRevocationsRoute(deps: AppDeps) {
       at: epochSeconds(deps.clock),
     })
     deps.logger.info('grants revoked', { by: 'admin', target, reason: parsed.data.reason, revoked })
+    // Audited once the revocation took effect; an audit failure never undoes or blocks it.
+    await deps.audit.note(grantRevokedEvent('admin', target, parsed.data.reason, revoked))
     return c.json({ revoked }, 200, { 'Cache-Control': 'no-store' })
   }
 }

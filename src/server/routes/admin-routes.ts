@@ -1,6 +1,10 @@
 import { Hono } from 'hono'
 import type { AppDeps } from '../deps.js'
+import { adminListApprovalsRoute } from './admin-approvals.js'
+import { adminDisableKeyRoute } from './admin-disable-key.js'
 import { adminGetGrantRoute } from './admin-get-grant.js'
+import { approveEvidenceRoute } from './approve-admin.js'
+import { enrollInviteRoute, enrollKeysRoute } from './enroll-admin.js'
 import { adminListKeysRoute, adminRotateKeysRoute } from './admin-keys.js'
 import { adminListGrantsRoute } from './admin-list-grants.js'
 import { adminRevocationsRoute } from './admin-revocations.js'
@@ -20,6 +24,11 @@ export function adminRoutes(deps: AppDeps): Hono {
   app.get('/grants/:id', adminGetGrantRoute(deps))
   app.post('/revocations', adminRevocationsRoute(deps))
   app.get('/keys', adminListKeysRoute(deps))
+  app.get('/approvals', adminListApprovalsRoute(deps))
+  app.get('/approvals/:id/evidence', approveEvidenceRoute(deps))
+  app.post('/approvers/invites', enrollInviteRoute(deps))
+  app.get('/approvers/keys', enrollKeysRoute(deps))
+  app.post('/approvers/keys/:id/disable', adminDisableKeyRoute(deps))
   app.post('/keys/rotate', adminRotateKeysRoute(deps))
   return app
 }

@@ -1,6 +1,5 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
-import { createAdminAuthenticator } from '../../admin/index.js'
 import { createEnrolmentInvite } from '../../approvals/create-enrolment-invite.js'
 import { invalidRequest } from '../../errors.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
@@ -14,26 +13,13 @@ const inviteSchema = z
   })
   .strict()
 
-/** The admin bearer check for the approver routes (the same token as every `/admin` route). */
-export function approverAdminAuth(deps: AppDeps) {
-  const admin = createAdminAuthenticator({
-    tokenHash: deps.config.admin.tokenHash,
-    clock: deps.clock,
-    cacheSeconds: deps.config.admin.tokenCacheSeconds,
-  })
-  // Ensure only the admin reaches an approver route.
-  return (c: Context): Promise<void> => admin.authenticate(c.req.header('authorization'))
-}
-
 /**
  * `POST /admin/approvers/invites` with `{"approver": "alice@example.com", "group": "release-managers"}`:
  * a one-time enrolment invite for a member of an approver group. Answers 201 with the invite URL,
  * which carries the secret: send it to that person only.
  */
 export function enrollInviteRoute(deps: AppDeps) {
-  const authenticate = approverAdminAuth(deps)
   return async (c: Context): Promise<Response> => {
-    await authenticate(c)
     const parsed = inviteSchema.safeParse(await readCeremonyJson(c, deps), { error: friendlyErrors })
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     const invite = await createEnrolmentInvite(deps.approvals, { ...parsed.data, createdBy: 'admin' })
@@ -55,9 +41,7 @@ export function enrollInviteRoute(deps: AppDeps) {
  * signature counter went backwards is `flagged` (it can no longer approve).
  */
 export function enrollKeysRoute(deps: AppDeps) {
-  const authenticate = approverAdminAuth(deps)
   return async (c: Context): Promise<Response> => {
-    await authenticate(c)
     const approver = c.req.query('approver')
     if (approver !== undefined && (approver.length === 0 || approver.length > 256)) {
       throw invalidRequest('approver: expected 1 to 256 characters')

@@ -16,7 +16,11 @@ export function metadataRoute(deps: AppDeps) {
     revocation_endpoint: `${iss}/oauth/revoke`,
     // No authorization endpoint: writ issues no tokens through a browser redirect.
     response_types_supported: [],
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', 'urn:openid:params:grant-type:ciba'],
+    // CIBA (poll mode, OAuth-only profile): requests that may need a human approval.
+    backchannel_authentication_endpoint: `${iss}/oauth/bc-authorize`,
+    backchannel_token_delivery_modes_supported: ['poll'],
+    backchannel_user_code_parameter_supported: false,
     token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
     introspection_endpoint_auth_methods_supported: authMethods,

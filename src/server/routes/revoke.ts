@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { accessDenied, invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
@@ -27,6 +28,15 @@ export function revokeRoute(deps: AppDeps) {
         at: epochSeconds(deps.clock),
       })
       deps.logger.info('grant revoked', { grantId: result.claims.jti, clientId, by: 'client', revoked: revoked !== null })
+      if (revoked) {
+        // Audited once the revocation took effect; an audit failure never undoes or blocks it.
+        await deps.audit.note(
+          grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, 'revoked by its client (RFC 7009)', 1, {
+            client: clientId,
+            task: revoked.task.id,
+          }),
+        )
+      }
     }
     return c.body(null, 200, { 'Cache-Control': 'no-store' })
   }

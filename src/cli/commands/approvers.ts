@@ -1,0 +1,92 @@
+import { Command } from 'commander'
+import { adminApi } from '../admin-api.js'
+import { CliError, EXIT } from '../cli-error.js'
+import type { CliContext } from '../context.js'
+
+interface EnrolledKey {
+  credential_id: string
+  approver: string
+  group: string
+  aaguid: string
+  fmt: string
+  counter: number
+  enrolled_at: number
+  flagged?: { reason: string; at: number; detail: string }
+}
+
+/** `writ approvers invite EMAIL --group G`: a one-time enrolment link for that person only. */
+export async function inviteApprover(ctx: CliContext, approver: string, opts: { group: string }): Promise<void> {
+  const invite = await adminApi<{ invite_url: string; approver: string; group: string; expires_at: number }>(
+    ctx,
+    'POST',
+    '/admin/approvers/invites',
+    { approver, group: opts.group },
+  )
+  if (ctx.out.json) return ctx.out.data(invite)
+  ctx.out.line(`enrolment link for ${invite.approver} (${invite.group}), valid until ${new Date(invite.expires_at * 1000).toISOString()}:`)
+  ctx.out.line(`  ${invite.invite_url}`)
+  ctx.out.line(ctx.out.dim('send it to that person only: whoever opens it enrols a key as them.'))
+}
+
+/** `writ approvers ls`: enrolled security keys and their state. */
+export async function listApprovers(ctx: CliContext, opts: { approver?: string }): Promise<void> {
+  const qs = opts.approver ? `?approver=${encodeURIComponent(opts.approver)}` : ''
+  const { keys } = await adminApi<{ keys: EnrolledKey[] }>(ctx, 'GET', `/admin/approvers/keys${qs}`)
+  if (ctx.out.json) return ctx.out.data(keys)
+  if (keys.length === 0) return ctx.out.line('no enrolled keys')
+  ctx.out.table(
+    ['APPROVER', 'GROUP', 'CREDENTIAL ID', 'AAGUID', 'FORMAT', 'STATE'],
+    keys.map((k) => [
+      k.approver,
+      k.group,
+      k.credential_id,
+      k.aaguid,
+      k.fmt,
+      k.flagged ? ctx.out.red(`${k.flagged.reason}: ${k.flagged.detail}`) : 'active',
+    ]),
+  )
+}
+
+/** `writ approvers disable CREDENTIAL_ID [--revoke]`: a lost key approves nothing more. */
+export async function disableApproverKey(
+  ctx: CliContext,
+  credentialId: string,
+  opts: { revoke?: boolean; reason?: string },
+): Promise<void> {
+  if (!credentialId.trim()) throw new CliError('name the key: its credential id (see writ approvers ls)', EXIT.usage)
+  const result = await adminApi<{ disabled: true; approver: string; revoked?: number }>(
+    ctx,
+    'POST',
+    `/admin/approvers/keys/${encodeURIComponent(credentialId)}/disable`,
+    { reason: opts.reason ?? 'disabled with the writ CLI', ...(opts.revoke ? { revoke: true } : {}) },
+  )
+  if (ctx.out.json) return ctx.out.data(result)
+  ctx.out.line(`disabled key ${credentialId} of ${result.approver}`)
+  if (result.revoked !== undefined) ctx.out.line(`revoked ${result.revoked} grant${result.revoked === 1 ? '' : 's'} ${result.approver} approved`)
+}
+
+export function approversCommand(ctx: () => CliContext): Command {
+  const cmd = new Command('approvers').description('approvers and their security keys')
+  cmd
+    .command('invite')
+    .argument('<approver>', "the person's id as the policy's approver group lists it (an email)")
+    .requiredOption('--group <id>', 'the approver group they approve for')
+    .description('a one-time enrolment link (prints it)')
+    .addHelpText('after', '\nExample:\n  writ approvers invite alice@example.com --group release-managers')
+    .action((approver: string, opts: { group: string }) => inviteApprover(ctx(), approver, opts))
+  cmd
+    .command('ls')
+    .option('--approver <id>', 'only this person')
+    .description('enrolled security keys and their state')
+    .addHelpText('after', '\nExample:\n  writ approvers ls --approver alice@example.com')
+    .action((opts: { approver?: string }) => listApprovers(ctx(), opts))
+  cmd
+    .command('disable')
+    .argument('<credential-id>', 'the key (see writ approvers ls)')
+    .option('--revoke', 'also revoke every live grant this person approved')
+    .option('--reason <text>', 'recorded with the key and in the audit log')
+    .description('disable a lost or stolen key')
+    .addHelpText('after', '\nExample:\n  writ approvers disable hT3...Qw --revoke --reason "lost on a train"')
+    .action((id: string, opts: { revoke?: boolean; reason?: string }) => disableApproverKey(ctx(), id, opts))
+  return cmd
+}

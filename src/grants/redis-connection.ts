@@ -1,0 +1,107 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+
+/** A Redis endpoint: a Sentinel or a Cluster node. */
+export interface RedisEndpoint {
+  host: string
+  port: number
+}
+
+/**
+ * Where the store lives. Exactly one topology:
+ * - `url`: a single Redis (`redis://` or `rediss://`; credentials may be part of the URL);
+ * - `sentinels` + `sentinelName`: the primary a set of Sentinels elects (the client asks them for
+ *   the primary again after every disconnection, so it follows a failover);
+ * - `clusterNodes`: a Redis Cluster, reached through any of the listed nodes (the client learns the
+ *   rest of the cluster and the slot map from them).
+ */
+export interface RedisTopology {
+  url?: string | undefined
+  sentinels?: readonly RedisEndpoint[] | undefined
+  sentinelName?: string | undefined
+  clusterNodes?: readonly RedisEndpoint[] | undefined
+  /** ACL user of the data nodes (Sentinel and Cluster; a URL carries its own). */
+  username?: string | undefined
+  /** Password of the data nodes (Sentinel and Cluster; a URL carries its own). */
+  password?: string | undefined
+}
+
+/** A client for any topology: ioredis `Redis` (single, Sentinel) or `Cluster`. */
+export type RedisClient = Redis | Cluster
+
+/** Upper bound on the delay between reconnection attempts; attempts never stop. */
+const MAX_RECONNECT_DELAY_MS = 2000
+
+/**
+ * ioredis options that make a connection fail fast, so the broker fails closed instead of
+ * hanging: no offline queue (a command on a broken connection rejects at once), no retries or
+ * resends of a command whose outcome is unknown, a timeout on every command, and reconnection
+ * forever with capped exponential backoff so the store recovers by itself.
+ */
+export function failFastRedisOptions(commandTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, 2000),
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
+    // After a failover the old primary answers READONLY: reconnect to reach the new one.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+    enableAutoPipelining: true,
+    enableReadyCheck: true,
+  }
+}
+
+/**
+ * Creates a fail-fast ioredis client for a topology (see {@link RedisTopology}); the caller owns
+ * it. Commands never wait in an offline queue, so an unreachable primary or a cluster that lost a
+ * slot's master fails commands within `commandTimeoutMs` (the broker answers 503) and the client
+ * keeps reconnecting until the topology recovers.
+ *
+ * @throws TypeError when the topology names none or several of `url`, `sentinels`, `clusterNodes`,
+ *   or Sentinels without a `sentinelName`.
+ *
+ * @example
+ * ```ts
+ * const redis = createRedisConnection({ clusterNodes: [{ host: 'redis-0', port: 6379 }] }, 1000)
+ * ```
+ */
+export function createRedisConnection(topology: RedisTopology, commandTimeoutMs: number): RedisClient {
+  const { url, sentinels, clusterNodes } = topology
+  const given = [url !== undefined, sentinels !== undefined, clusterNodes !== undefined]
+  if (given.filter(Boolean).length !== 1) {
+    throw new TypeError('name exactly one of url, sentinels and clusterNodes')
+  }
+  const auth = {
+    ...(topology.username !== undefined ? { username: topology.username } : {}),
+    ...(topology.password !== undefined ? { password: topology.password } : {}),
+  }
+  const base = failFastRedisOptions(commandTimeoutMs)
+  if (url !== undefined) return new Redis(url, base)
+  if (sentinels !== undefined) {
+    if (sentinels.length === 0) throw new TypeError('sentinels must name at least one Sentinel')
+    if (!topology.sentinelName) throw new TypeError('sentinelName is required with sentinels')
+    return new Redis({
+      ...base,
+      ...auth,
+      sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+      name: topology.sentinelName,
+      // Ask the Sentinels again quickly after a failover; the data connection backs off as usual.
+      sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS),
+    })
+  }
+  if (clusterNodes!.length === 0) throw new TypeError('clusterNodes must name at least one node')
+  const options: ClusterOptions = {
+    // The cluster object queues nothing either: while no slot map is known, commands fail at once.
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
+    slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
+    redisOptions: { ...base, ...auth },
+  }
+  return new Cluster(
+    clusterNodes!.map(({ host, port }) => ({ host, port })),
+    options,
+  )
+}

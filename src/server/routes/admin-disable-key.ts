@@ -1,0 +1,60 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import { epochSeconds } from '../../clock.js'
+import { invalidRequest, WritError } from '../../errors.js'
+import { revokeGrants } from '../../grants/index.js'
+import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
+import { formatIssues, friendlyErrors } from '../../validation.js'
+import { readBody } from '../body.js'
+import type { AppDeps } from '../deps.js'
+
+const bodySchema = z
+  .object({
+    /** Also revoke every live grant the key's owner approved. */
+    revoke: z.boolean().optional(),
+    reason: z.string().trim().min(1).max(512),
+  })
+  .strict()
+
+/**
+ * `POST /admin/approvers/keys/{credential_id}/disable` `{reason, revoke?}`: a lost or stolen key
+ * can approve nothing from now on. With `revoke`, every live grant its owner approved is revoked
+ * too (by person: the approver index does not tell one person's keys apart).
+ */
+export function adminDisableKeyRoute(deps: AppDeps) {
+  return async (c: Context): Promise<Response> => {
+    const credentialId = c.req.param('id') ?? ''
+    if (credentialId.length === 0 || credentialId.length > 1024) {
+      throw invalidRequest('credential_id: expected 1 to 1024 characters')
+    }
+    const text = await readBody(c, deps.config.limits.bodyBytes)
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
+    }
+    const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
+    if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
+    const { reason, revoke } = parsed.data
+    const key = await deps.approvals.store.getCredential(credentialId)
+    if (!key) throw new WritError('not_found', 404, `no enrolled key with credential id ${JSON.stringify(credentialId)}`)
+    const at = epochSeconds(deps.clock)
+    // Ensure the key can approve nothing more before anything else happens.
+    await deps.approvals.store.flagCredential(credentialId, { reason: 'disabled', at, detail: reason })
+    let revoked: number | undefined
+    if (revoke) {
+      revoked = await revokeGrants(
+        { store: deps.store, policy: deps.policy },
+        { approver: key.sub },
+        { by: 'admin', reason: `approver key disabled: ${reason}`, at },
+      )
+    }
+    deps.logger.info('approver key disabled', { credentialId, approver: key.sub, revoked })
+    return c.json(
+      { disabled: true, approver: key.sub, ...(revoked !== undefined ? { revoked } : {}) },
+      200,
+      { 'Cache-Control': 'no-store' },
+    )
+  }
+}
