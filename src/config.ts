@@ -14,6 +14,27 @@ export const SAMPLE_POLICY_PATH = resolve(
 )
 
 const port = z.coerce.number().int().min(0).max(65535)
+
+/** A Redis Sentinel or Cluster node: `{ host, port }`. */
+const redisEndpoint = z.object({ host: z.string().min(1), port: port.refine((p) => p > 0, 'must be 1 to 65535') }).strict()
+
+/** Redis endpoints: a list of `{ host, port }`, or `host:port,host:port` (the environment's form). */
+const redisEndpoints = z.union([
+  z.array(redisEndpoint).min(1),
+  z.string().transform((text, ctx) => {
+    const endpoints: Array<{ host: string; port: number }> = []
+    for (const part of text.split(',')) {
+      const match = /^\s*([^\s:,]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(part)
+      const portNumber = Number(match?.[2])
+      if (!match || portNumber < 1 || portNumber > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port...], got "${part.trim()}"` })
+        return z.NEVER
+      }
+      endpoints.push({ host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: portNumber })
+    }
+    return endpoints
+  }),
+])
 const seconds = z.coerce.number().int().positive()
 
 /** An IAM role ARN (same shape as `ROLE_ARN` in src/credentials/aws/select-aws-grants.ts). */
@@ -75,11 +96,24 @@ export const configSchema = z
       .object({
         kind: z.enum(['memory', 'redis']).default('memory'),
         redisUrl: z.string().min(1).optional(),
+        /** Redis Sentinel: the Sentinels to ask for the primary named `sentinelName`. */
+        sentinels: redisEndpoints.optional(),
+        sentinelName: z.string().min(1).optional(),
+        /** Redis Cluster: some (or all) of the cluster's nodes. */
+        clusterNodes: redisEndpoints.optional(),
+        /** ACL user and password of the data nodes (Sentinel, Cluster; a URL carries its own). */
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        /**
+         * Replicas that must confirm a grant or revocation (Redis WAIT) before the broker answers;
+         * 0 = do not wait. With 1 on Sentinel, a failover loses no acknowledged grant or revocation.
+         */
+        minReplicasAcked: z.number().int().min(0).max(16).default(0),
         keyPrefix: z.string().min(1).max(64).default('writ:'),
         commandTimeoutMs: z.number().int().positive().default(1000),
       })
       .strict()
-      .default({ kind: 'memory', keyPrefix: 'writ:', commandTimeoutMs: 1000 }),
+      .default({ kind: 'memory', keyPrefix: 'writ:', commandTimeoutMs: 1000, minReplicasAcked: 0 }),
     keys: z
       .object({
         alg: z.enum(['ES256', 'EdDSA']).default('ES256'),
@@ -270,8 +304,26 @@ export const configSchema = z
   .superRefine(
     (c, ctx) => {
       if (!c?.store || !c.keys || !c.tokens) return
-      if (c.store.kind === 'redis' && !c.store.redisUrl) {
-        ctx.addIssue({ code: 'custom', path: ['store', 'redisUrl'], message: 'required when store.kind is redis' })
+      const topologies = [c.store.redisUrl, c.store.sentinels, c.store.clusterNodes].filter((t) => t !== undefined)
+      if (c.store.kind === 'redis' && topologies.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'redisUrl'],
+          message: 'required when store.kind is redis (or sentinels + sentinelName, or clusterNodes)',
+        })
+      }
+      if (topologies.length > 1) {
+        ctx.addIssue({ code: 'custom', path: ['store'], message: 'name only one of redisUrl, sentinels and clusterNodes' })
+      }
+      if (c.store.sentinels !== undefined && !c.store.sentinelName) {
+        ctx.addIssue({ code: 'custom', path: ['store', 'sentinelName'], message: 'required with store.sentinels' })
+      }
+      if (c.store.clusterNodes !== undefined && c.store.minReplicasAcked > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'minReplicasAcked'],
+          message: 'not supported on Redis Cluster (WAIT is per node); use 0',
+        })
       }
       const source = c.keys.source ?? (c.store.kind === 'redis' ? 'store' : 'generate')
       if (source === 'store' && !c.keys.kek) {
@@ -339,7 +391,9 @@ type Env = Record<string, string | undefined>
 
 /**
  * Reads the config file named by `WRIT_CONFIG` (YAML or JSON) and overlays the environment:
- * `PORT`, `HOST`, `WRIT_ISSUER`, `WRIT_POLICY`, `REDIS_URL` (selects the Redis store),
+ * `PORT`, `HOST`, `WRIT_ISSUER`, `WRIT_POLICY`, `REDIS_URL` (selects the Redis store), or
+ * `REDIS_SENTINELS` (`host:port,...`) + `REDIS_SENTINEL_NAME`, or `REDIS_CLUSTER_NODES`
+ * (`host:port,...`), with `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_MIN_REPLICAS_ACKED`,
  * `WRIT_KEY_PREFIX`, `WRIT_KEK`, `WRIT_SIGNING_ALG`, `WRIT_DEV`, `WRIT_LOG_LEVEL`,
  * `WRIT_ADMIN_TOKEN_HASH`, `WRIT_DPOP_NONCE_SECRET`, `WRIT_AUDIT_STDOUT`.
  * Every problem is reported at once in a ConfigError.
@@ -395,6 +449,12 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     section('approvals').attestation = resolved
   }
   if (env.REDIS_URL) Object.assign(section('store'), { kind: 'redis', redisUrl: env.REDIS_URL })
+  if (env.REDIS_SENTINELS) Object.assign(section('store'), { kind: 'redis', sentinels: env.REDIS_SENTINELS })
+  if (env.REDIS_SENTINEL_NAME) section('store').sentinelName = env.REDIS_SENTINEL_NAME
+  if (env.REDIS_CLUSTER_NODES) Object.assign(section('store'), { kind: 'redis', clusterNodes: env.REDIS_CLUSTER_NODES })
+  if (env.REDIS_USERNAME) section('store').username = env.REDIS_USERNAME
+  if (env.REDIS_PASSWORD) section('store').password = env.REDIS_PASSWORD
+  if (env.REDIS_MIN_REPLICAS_ACKED) section('store').minReplicasAcked = Number(env.REDIS_MIN_REPLICAS_ACKED)
   if (env.WRIT_KEY_PREFIX) section('store').keyPrefix = env.WRIT_KEY_PREFIX
   if (env.WRIT_KEK) section('keys').kek = env.WRIT_KEK
   if (env.WRIT_SIGNING_ALG) section('keys').alg = env.WRIT_SIGNING_ALG

@@ -119,9 +119,21 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     const nowMs = clock()
     let seq = base.seq
     let prev = base.hash
+    let checkpointSeq = base.checkpointSeq
+    let checkpointTimeMs = base.checkpointTimeMs
+    let checkpoint: AuditEvent | null = null
     const written: ChainedEvent[] = []
     const placed = new Map<Pending, AuditEvent>()
     const rejected = new Map<Pending, TypeError>()
+    const addCheckpoint = (): void => {
+      const cp = checkpointEvent(seq + 1, prev, nowMs)
+      seq += 1
+      prev = cp.event.hash
+      written.push(cp)
+      checkpoint = cp.event
+      checkpointSeq = seq
+      checkpointTimeMs = nowMs
+    }
     for (const item of batch) {
       if (item.input === null) continue
       const chained = chainOne(item.input, seq + 1, item.time, prev)
@@ -133,23 +145,12 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       prev = chained.event.hash
       written.push(chained)
       placed.set(item, chained.event)
+      if (seq - checkpointSeq >= everyEvents) addCheckpoint()
     }
-    let checkpointSeq = base.checkpointSeq
-    let checkpointTimeMs = base.checkpointTimeMs
-    let checkpoint: AuditEvent | null = null
-    const uncovered = seq > base.checkpointSeq
-    const due = force || seq - base.checkpointSeq >= everyEvents || nowMs - base.checkpointTimeMs >= everyMs
-    if (uncovered && due) {
-      const cp = checkpointEvent(seq + 1, prev, nowMs)
-      seq += 1
-      prev = cp.event.hash
-      written.push(cp)
-      checkpoint = cp.event
-      checkpointSeq = seq
-      checkpointTimeMs = nowMs
-    }
+    const uncovered = seq > checkpointSeq
+    if (uncovered && (force || nowMs - checkpointTimeMs >= everyMs)) addCheckpoint()
     const next: HeadState = { seq, hash: prev, checkpointSeq, checkpointTimeMs }
-    return { written, placed, rejected, checkpoint, next }
+    return { written, placed, rejected, checkpoint: checkpoint as AuditEvent | null, next }
   }
 
   async function commitBatch(batch: Pending[]): Promise<void> {

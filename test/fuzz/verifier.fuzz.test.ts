@@ -72,8 +72,8 @@ const malformedTokens: fc.Arbitrary<string> = fc.oneof(
   fc.array(fc.oneof(fc.base64String({ maxLength: 80 }), hostileText(40)), { maxLength: 7 }).map((parts) => parts.join('.')),
   // Any header and payload, with a signature that means nothing.
   fc.tuple(hostileJson(), hostileJson(), fc.base64String({ maxLength: 90 })).map(([h, p, s]) => `${b64(h)}.${b64(p)}.${s}`),
-  // Huge headers.
-  fc.string({ minLength: 4000, maxLength: 12_000 }).map((pad) => signRaw({ alg: 'ES256', typ: 'at+jwt', kid: KID, pad }, claims(), real.privateKey)),
+  // Huge headers (well signed, but past the verifier's size limit).
+  fc.string({ minLength: 12_500, maxLength: 20_000 }).map((pad) => signRaw({ alg: 'ES256', typ: 'at+jwt', kid: KID, pad }, claims(), real.privateKey)),
   // Alg confusion: none, HMAC with the public key as secret, unknown algorithms.
   fc.constantFrom('none', 'HS256', 'RS256', 'ES384', 'None', '').map((alg) => `${b64({ alg, typ: 'at+jwt', kid: KID })}.${b64(claims())}.`),
   // Signed by the real key, but carrying a forbidden header (crit, jku, x5u, jwk, x5c).
@@ -103,7 +103,7 @@ describe('fuzz: the verifier on malformed tokens', () => {
     })
   })
 
-  it('refuses the same garbage in an Authorization header, with a 401 challenge', async () => {
+  it('refuses the same garbage in an Authorization header, with a 4xx challenge', async () => {
     await fuzz('verifier (Authorization headers)', 200, fc.tuple(fc.constantFrom('Bearer', 'DPoP', 'bearer', 'Basic', ''), malformedTokens), async ([scheme, token]) => {
       const value = `${scheme} ${token}`.replace(/[^\x20-\x7e]/g, '')
       const request = new Request(`${AUDIENCE}/x`, { headers: { authorization: value } })

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
+import { verifyChain } from '../../src/audit/verify-chain.js'
+import { manualClock } from '../../src/clock.js'
+import { failFastRedisOptions } from '../../src/grants/redis-store.js'
+import { auditLogContract } from '../audit/audit-log-contract.js'
+import { sampleEvents, testKeys } from '../audit/helpers.js'
+import { startRedis } from '../helpers/redis.js'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const clients: Redis[] = []
+const prefixes: string[] = []
+
+function client(url = REDIS_URL): Redis {
+  const redis = new Redis(url, failFastRedisOptions(1000))
+  redis.on('error', () => {})
+  clients.push(redis)
+  return redis
+}
+
+function prefix(): string {
+  const p = `writ-audit-${randomBytes(4).toString('hex')}:`
+  prefixes.push(p)
+  return p
+}
+
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL)
+  for (const p of prefixes) {
+    const keys = await redis.keys(`${p}*`)
+    if (keys.length) await redis.del(...keys)
+  }
+  await redis.quit()
+  for (const c of clients) c.disconnect()
+})
+
+auditLogContract('Redis', async (options) => createRedisAuditLog({ ...options, redis: client(), keyPrefix: prefix() }))
+
+describe('Redis audit log shared by replicas', () => {
+  it('keeps one verifiable chain while two writers append concurrently', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const keys = await testKeys(clock)
+    const shared = prefix()
+    const options = { clock, issuer: 'https://writ.test', signer: keys, checkpointEveryEvents: 25 }
+    // Two replicas: separate connections, separate writers, one stream.
+    const one = createRedisAuditLog({ ...options, redis: client(), keyPrefix: shared })
+    const two = createRedisAuditLog({ ...options, redis: client(), keyPrefix: shared })
+    const rounds = 8
+    const written = await Promise.all(
+      Array.from({ length: rounds }, async (_, round) => {
+        const [a, b] = await Promise.all([
+          Promise.all(sampleEvents(20).map((e) => one.append(e))),
+          Promise.all(sampleEvents(20).map((e) => two.append(e))),
+        ])
+        return { round, a, b }
+      }),
+    )
+    await Promise.all([one.checkpoint(), two.flush()])
+    const all = await one.read({ limit: 10_000 })
+    const result = await verifyChain(all.map((e) => JSON.stringify(e)), { keys: keys.jwks(), requireSeal: false })
+    expect(result).toMatchObject({ ok: true, firstSeq: 1, lastSeq: all.length })
+    expect(result.checkpoints).toBeGreaterThanOrEqual(Math.floor((rounds * 40) / 25))
+    // Every event each writer was told about is in the log, once, where it was told.
+    const bySeq = new Map(all.map((e) => [e.seq, e]))
+    const told = written.flatMap(({ a, b }) => [...a, ...b])
+    expect(told).toHaveLength(rounds * 40)
+    expect(new Set(told.map((e) => e.seq)).size).toBe(told.length)
+    for (const e of told) expect(bySeq.get(e.seq)).toEqual(e)
+    // The writers really interleaved: neither wrote all of its events in one run.
+    const ones = new Set(written.flatMap(({ a }) => a.map((e) => e.seq)))
+    const switches = all.filter((e, i) => i > 0 && ones.has(e.seq) !== ones.has(all[i - 1]!.seq)).length
+    expect(switches).toBeGreaterThan(2)
+    expect(await two.head()).toMatchObject({ seq: all.length, hash: all.at(-1)!.hash })
+    await Promise.all([one.close(), two.close()])
+  })
+
+  it('fails appends with a 503 while Redis is down, then carries on the chain when it is back', async () => {
+    const server = await startRedis()
+    try {
+      const clock = manualClock(Date.UTC(2026, 0, 1))
+      const keys = await testKeys(clock)
+      const log = createRedisAuditLog({ clock, issuer: 'https://writ.test', signer: keys, redis: client(server.url), keyPrefix: prefix() })
+      const before = await log.append(sampleEvents(1)[0]!)
+      server.pause()
+      const err = await log.append(sampleEvents(1)[0]!).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'temporarily_unavailable', status: 503 })
+      server.resume()
+      // The append that timed out may or may not have been written; the chain stays whole either way.
+      const after = await log.append(sampleEvents(1)[0]!)
+      expect(after.seq).toBeGreaterThan(before.seq)
+      const all = await log.read()
+      expect(await verifyChain(all.map((e) => JSON.stringify(e)), { keys: keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+      await log.close()
+    } finally {
+      await server.stop()
+    }
+  })
+})
