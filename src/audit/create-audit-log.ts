@@ -256,7 +256,8 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
 
     async head() {
       await running
-      const h = head ?? (head = await backend.loadHead())
+      // The stored head, not this writer's view: other replicas may have appended since.
+      const h = await backend.loadHead()
       return { seq: h.seq, hash: h.hash, checkpointSeq: h.checkpointSeq }
     },
 

@@ -180,9 +180,10 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
       expiresIn: Number(body.expires_in),
       interval: Number(body.interval ?? 5),
     }
-    // An auto-approvable request is redeemable at once; only a real wait is reported.
-    if (body.approval_required !== false && pending.approvalUri) options.onPending?.(pending)
+    // An auto-approvable request is redeemable at once: the wait is reported only if the first
+    // poll says a human is needed (approvers learn of it from the broker's notification).
   }
+  let reported = 'clientSecret' in credentials
 
   const deadline = now() + pending.expiresIn * 1000
   let interval = Math.max(1, pending.interval)
@@ -200,6 +201,10 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     if (res.status === 200) return toResult(body)
     const code = typeof body.error === 'string' ? body.error : ''
     if (code === 'authorization_pending' || code === 'slow_down') {
+      if (!reported) {
+        reported = true
+        options.onPending?.(pending)
+      }
       // CIBA §11: slow_down means add at least 5 seconds to the interval from now on.
       if (code === 'slow_down') interval += 5
       if (now() + interval * 1000 > deadline + 1000) {

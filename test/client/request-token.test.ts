@@ -59,3 +59,20 @@ describe('requestToken', () => {
     expect(err).toMatchObject({ code: 'unexpected_response', status: 502 })
   })
 })
+
+describe('requestToken with private_key_jwt (RFC 7523, via CIBA)', () => {
+  it('gets a token for an auto-approvable manifest without reporting a wait', async () => {
+    const { clientKey } = await import('../helpers/broker.js')
+    const { privateKey } = await clientKey()
+    let pendings = 0
+    const token = await requestToken({
+      broker: ISSUER,
+      credentials: { clientId: 'agent-jwt', privateKey, keyId: 'agent-jwt-1' },
+      manifest: docsManifest({ grants: docsManifest().grants.slice(0, 1) }),
+      onPending: () => pendings++,
+      fetch: appFetch,
+    })
+    expect(token).toMatchObject({ tokenType: 'Bearer', scope: 'repo:read' })
+    expect(pendings).toBe(0)
+  })
+})
