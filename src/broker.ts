@@ -74,9 +74,17 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     options.store ??
     (config.store.kind === 'redis'
       ? createRedisStore({
-          url: config.store.redisUrl!,
+          topology: {
+            url: config.store.redisUrl,
+            sentinels: config.store.sentinels,
+            sentinelName: config.store.sentinelName,
+            clusterNodes: config.store.clusterNodes,
+            username: config.store.username,
+            password: config.store.password,
+          },
           keyPrefix: config.store.keyPrefix,
           commandTimeoutMs: config.store.commandTimeoutMs,
+          minReplicasAcked: config.store.minReplicasAcked,
           clock,
         })
       : createMemoryStore({ clock }))

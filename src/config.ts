@@ -162,9 +162,26 @@ export const configSchema = z
       .object({
         bodyBytes: z.number().int().positive().max(1024 * 1024).default(64 * 1024),
         grants: z.number().int().positive().max(1000).default(50),
+        /** Requests per second one authenticated client may sustain, per broker replica. */
+        clientRequestsPerSecond: z.number().positive().max(1_000_000).default(200),
+        /** Requests one client may make at once after being idle. */
+        clientBurst: z.number().int().positive().max(1_000_000).default(400),
+        /** Requests per minute one address may sustain on the approval and enrolment pages. */
+        pageRequestsPerMinute: z.number().positive().max(1_000_000).default(60),
+        /** Requests one address may make at once on those pages. */
+        pageBurst: z.number().int().positive().max(1_000_000).default(30),
+        /** Header holding the caller's address, set by a proxy that always overwrites it. */
+        clientIpHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name').optional(),
       })
       .strict()
-      .default({ bodyBytes: 64 * 1024, grants: 50 }),
+      .default({
+        bodyBytes: 64 * 1024,
+        grants: 50,
+        clientRequestsPerSecond: 200,
+        clientBurst: 400,
+        pageRequestsPerMinute: 60,
+        pageBurst: 30,
+      }),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()

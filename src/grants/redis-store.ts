@@ -61,6 +61,12 @@ interface CommonOptions {
   onError?: (err: Error) => void
   /** Grants revoked per step of a bulk revocation, and listed per message. Default 500. */
   revocationBatchSize?: number
+  /**
+   * Replicas that must confirm every grant, revocation and key set write (Redis `WAIT`) before
+   * it is acknowledged; when fewer do within half of `commandTimeoutMs`, the call fails with 503.
+   * Default 0 (do not wait). Not supported on Redis Cluster (`WAIT` is per node).
+   */
+  minReplicasAcked?: number
 }
 
 /** Options of {@link createRedisStore}: a `url` to connect to, or a `redis` client to use. */
@@ -347,6 +353,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     // Without a listener ioredis prints every connection error; they surface as 503s anyway.
     redis.on('error', onError)
   }
+  const minReplicasAcked = options.minReplicasAcked ?? 0
+  if (!Number.isSafeInteger(minReplicasAcked) || minReplicasAcked < 0) {
+    throw new TypeError('minReplicasAcked must be a non-negative integer')
+  }
+  if (minReplicasAcked > 0 && !(redis instanceof Redis)) {
+    throw new TypeError('minReplicasAcked is not supported on Redis Cluster')
+  }
+  const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2))
   redis.defineCommand('writCreateGrant', { numberOfKeys: 4, lua: CREATE_GRANT_LUA })
   redis.defineCommand('writRevokeGrant', { numberOfKeys: 4, lua: REVOKE_GRANT_LUA })
   redis.defineCommand('writRevokeBatch', { lua: REVOKE_BATCH_LUA })
@@ -399,6 +413,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
   }
 
   const parse = <T>(json: string): T => JSON.parse(json) as T
+
+  /**
+   * Ensure a write survives a failover before it is acknowledged: with `minReplicasAcked`, WAIT
+   * until that many replicas confirmed everything this connection wrote, or fail (503).
+   */
+  const replicated = async (): Promise<void> => {
+    if (minReplicasAcked === 0) return
+    const acked = Number(await redis.call('WAIT', minReplicasAcked, waitMs))
+    if (acked < minReplicasAcked) {
+      throw storeUnavailable(new Error(`${acked} of ${minReplicasAcked} replicas confirmed the write`))
+    }
+  }
 
   const readState = async (clientId: string, grantId: string): Promise<GrantState> => {
     const [grantJson, tombstoneJson] = await run(() =>
@@ -690,6 +716,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (status === -1) throw grantIdInUse()
       // Ensure the client stays within its quota; the script recorded nothing.
       if (status === 0) throw quotaExceeded(max ?? 0, Number(earliest ?? now), now)
+      await run(replicated)
     },
 
     getGrant(clientId: string, grantId: string): Promise<GrantState> {
@@ -731,7 +758,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             JSON.stringify(revokedMessage([grant])),
           ),
         )
-        if (status === 1) return grant
+        if (status === 1) {
+          await run(replicated)
+          return grant
+        }
         if (status === 0) return null
       }
       throw storeUnavailable(new Error(`grant ${grantId} kept changing while being revoked`))
@@ -743,12 +773,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
         for (const clientId of clientIds) {
           total += await drain(clientId, keys.task(clientId, taskId), revocation)
         }
+        await replicated()
         return total
       })
     },
 
     revokeByClient(clientId: string, revocation: RevocationInput) {
-      return run(() => drain(clientId, keys.live(clientId), revocation))
+      return run(async () => {
+        const total = await drain(clientId, keys.live(clientId), revocation)
+        await replicated()
+        return total
+      })
     },
 
     revokeAll(clientIds: readonly string[], revocation: RevocationInput) {
@@ -759,6 +794,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
         for (const clientId of clientIds) {
           total += await drain(clientId, keys.live(clientId), revocation)
         }
+        await replicated()
         return total
       })
     },
@@ -769,7 +805,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
         let total = 0
         for (;;) {
           const members = await firstLive(index)
-          if (members.length === 0) return total
+          if (members.length === 0) {
+            await replicated()
+            return total
+          }
           const byClient = new Map<string, string[]>()
           for (const member of members) {
             const parsed = parseApproverMember(member)
@@ -839,6 +878,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       const version = await run(() =>
         scripts.writPutKeySet(keys.keySet(), expectedVersion === null ? '' : expectedVersion, data),
       )
+      if (version > 0) await run(replicated)
       return version > 0
     },
 

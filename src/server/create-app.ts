@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { WritError } from '../errors.js'
 import { type AppDepsInput, withDerived } from './deps.js'
+import { createRateLimiter } from '../limits/create-rate-limiter.js'
 import { errorResponse } from './error-response.js'
+import { rateLimitByIp } from './rate-limit-by-ip.js'
 import { adminAuditRoutes } from './routes/admin-audit.js'
 import { auditAdminRequests } from './routes/admin-audit-actions.js'
 import { adminRoutes } from './routes/admin-routes.js'
@@ -37,6 +39,20 @@ export function createApp(input: AppDepsInput): Hono<Env> {
   })
   // Every admin request that changes something, and every refused admin token, is audited.
   app.use('/admin/*', auditAdminRequests(deps))
+
+  // Ensure one address cannot flood the pages people open, nor fill the store with challenges.
+  const pages = rateLimitByIp({
+    limiter: createRateLimiter({
+      burst: deps.config.limits.pageBurst,
+      perSecond: deps.config.limits.pageRequestsPerMinute / 60,
+      maxKeys: 100_000,
+      clock: deps.clock,
+    }),
+    header: deps.config.limits.clientIpHeader,
+  })
+  app.use('/approve/:id', pages)
+  app.use('/approve/:id/*', pages)
+  app.use('/enroll/*', pages)
 
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))

@@ -11,6 +11,7 @@ import { dpopNonceSecret } from '../dpop/dpop-nonce-secret.js'
 import { createTokenEndpointDpop, type TokenEndpointDpop } from '../dpop/token-endpoint-dpop.js'
 import type { IssueGrantDeps } from '../grants/issue-grant.js'
 import type { GrantStore } from '../grants/store.js'
+import { createRateLimiter, rateLimitClients } from '../limits/index.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
 import type { KeyManager } from '../tokens/index.js'
@@ -52,8 +53,17 @@ export function withDerived(input: AppDepsInput): AppDeps {
   }
   return {
     ...input,
-    // Ensure every failed client authentication, on any route, leaves an audit event.
-    clients: auditClientAuthentication(input.clients, input.audit),
+    // Ensure every failed client authentication, on any route, leaves an audit event, and every
+    // authenticated client stays within its request rate (config.limits).
+    clients: rateLimitClients(
+      auditClientAuthentication(input.clients, input.audit),
+      createRateLimiter({
+        burst: config.limits.clientBurst,
+        perSecond: config.limits.clientRequestsPerSecond,
+        maxKeys: 100_000,
+        clock: input.clock,
+      }),
+    ),
     admin: createAdminAuthenticator({
       tokenHash: config.admin.tokenHash,
       clock: input.clock,

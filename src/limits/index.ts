@@ -1,0 +1,4 @@
+export { createRateLimiter } from './create-rate-limiter.js'
+export type { RateDecision, RateLimiter, RateLimiterOptions } from './create-rate-limiter.js'
+export { rateLimitClients } from './rate-limit-clients.js'
+export { rateLimited } from './rate-limited.js'

@@ -1,0 +1,38 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import { rateLimited } from '../limits/rate-limited.js'
+import type { RateLimiter } from '../limits/create-rate-limiter.js'
+
+export interface RateLimitByIpOptions {
+  limiter: RateLimiter
+  /**
+   * A header set by a reverse proxy in front of the broker that holds the caller's address
+   * (`x-real-ip`). Only for a proxy that always overwrites it: a client could set it otherwise.
+   */
+  header?: string | undefined
+}
+
+/** The caller's address: the proxy's header when configured, else the TCP peer (Node server). */
+function clientAddress(c: Context, header: string | undefined): string | undefined {
+  if (header) return c.req.header(header)?.split(',')[0]?.trim() || undefined
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
+  return env?.incoming?.socket?.remoteAddress
+}
+
+/**
+ * Middleware: a token bucket per client address, for the pages people open (approval and
+ * enrolment) and their ceremonies, where each call stores a challenge. Without a known address
+ * (an in-process request that never crossed a socket) the request is not counted.
+ *
+ * Answers 429 `slow_down` with `Retry-After` once the address's bucket is empty.
+ */
+export function rateLimitByIp(options: RateLimitByIpOptions): MiddlewareHandler {
+  return async (c, next) => {
+    const address = clientAddress(c, options.header)
+    if (address !== undefined) {
+      // Ensure one address cannot flood the pages and fill the store with challenges.
+      const decision = options.limiter.take(address)
+      if (!decision.allowed) throw rateLimited(decision, 'from this address')
+    }
+    await next()
+  }
+}

@@ -1,0 +1,279 @@
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { calculateJwkThumbprint, type JWK } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { exportAudit } from '../../src/audit/export-audit.js'
+import { hashAuditEvent } from '../../src/audit/hash-audit-event.js'
+import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
+import { verifyChain } from '../../src/audit/verify-chain.js'
+import { manualClock } from '../../src/clock.js'
+import type { KeyManager } from '../../src/tokens/index.js'
+import { sampleEvents, testKeys } from './helpers.js'
+
+const ISSUER = 'https://writ.test'
+type Json = Record<string, unknown>
+
+let keys: KeyManager
+/** A sealed export: events (with checkpoints every 4 events) and the seal as the last line. */
+let exported: string[]
+let events: Json[]
+
+beforeAll(async () => {
+  const clock = manualClock(Date.UTC(2026, 0, 1))
+  keys = await testKeys(clock)
+  const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: keys, checkpointEveryEvents: 4, checkpointEverySeconds: 3600 })
+  for (const event of sampleEvents(14)) {
+    clock.advance(1000)
+    await log.append(event)
+  }
+  const { events: page, seal } = await exportAudit(log, { signer: keys, issuer: ISSUER, clock })
+  exported = [...page.map((e) => JSON.stringify(e)), JSON.stringify(seal)]
+  events = page.map((e) => JSON.parse(JSON.stringify(e)) as Json)
+  await log.close()
+})
+
+const verify = (lines: string[], options: { requireSeal?: boolean; keys?: JWK[] } = {}) =>
+  verifyChain(lines, { keys: options.keys ?? keys.jwks().keys, issuer: ISSUER, ...options })
+
+const serialize = (list: Json[], seal = exported.at(-1)!): string[] => [...list.map((e) => JSON.stringify(e)), seal]
+const copy = (): Json[] => events.map((e) => structuredClone(e))
+
+/** What an attacker with write access does to hide an edit: recompute every link from `from` on. */
+function rechain(list: Json[], from: number): Json[] {
+  for (let i = from; i < list.length; i++) {
+    if (i > 0) list[i]!.prev = list[i - 1]!.hash
+    list[i]!.hash = hashAuditEvent(list[i] as { prev: string })
+  }
+  return list
+}
+
+/** A compact JWS by an arbitrary key, as an attacker would make one. */
+function attackerJws(payload: Json, typ: string, kid: string, privateKey: ReturnType<typeof generateKeyPairSync>['privateKey']): string {
+  const input = `${Buffer.from(JSON.stringify({ alg: 'ES256', kid, typ })).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
+  const sig = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
+  return `${input}.${sig.toString('base64url')}`
+}
+
+describe('verifyChain', () => {
+  it('accepts an untouched export: chained, checkpointed, sealed', async () => {
+    const result = await verify(exported)
+    expect(result).toMatchObject({
+      ok: true,
+      events: events.length,
+      firstSeq: 1,
+      lastSeq: events.length,
+      sealed: true,
+      anchoredThroughSeq: events.length,
+    })
+    expect(result.checkpoints).toBe(events.filter((e) => e.type === 'audit.checkpoint').length)
+    expect(result.checkpoints).toBeGreaterThanOrEqual(3)
+  })
+
+  it('names an edited event, whichever it is', async () => {
+    for (let i = 0; i < events.length; i++) {
+      const list = copy()
+      list[i]!.time = '2030-01-01T00:00:00.000Z'
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok, `edit of line ${i + 1}`).toBe(false)
+      expect(problem).toMatchObject({ line: i + 1, seq: i + 1, reason: expect.stringMatching(/altered/) })
+    }
+  })
+
+  it('names an edited event whose own hash was recomputed', async () => {
+    for (let i = 0; i < events.length; i++) {
+      const list = copy()
+      list[i]!.reason = 'nothing to see here'
+      list[i]!.hash = hashAuditEvent(list[i] as { prev: string })
+      const { problem } = await verify(serialize(list))
+      expect(problem, `edit of line ${i + 1}`).toMatchObject({ line: i + 1, seq: i + 1, reason: expect.stringMatching(/altered and re-hashed, or replaced/) })
+    }
+  })
+
+  it('names where a deleted event was, whichever it was', async () => {
+    for (let i = 0; i < events.length; i++) {
+      const list = copy()
+      list.splice(i, 1)
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok, `deletion of line ${i + 1}`).toBe(false)
+      expect(problem!.line, `deletion of line ${i + 1}: ${problem!.reason}`).toBe(i + 1)
+      expect(problem!.reason).toMatch(i === 0 ? /removed from the start/ : i === events.length - 1 ? /removed from the end/ : /missing/)
+    }
+  })
+
+  it('names the first of two events swapped, wherever they are', async () => {
+    for (let i = 0; i + 1 < events.length; i++) {
+      const list = copy()
+      ;[list[i], list[i + 1]] = [list[i + 1]!, list[i]!]
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok, `swap of lines ${i + 1} and ${i + 2}`).toBe(false)
+      expect(problem!.line, `swap at ${i + 1}: ${problem!.reason}`).toBe(i + 1)
+    }
+  })
+
+  it('names an event inserted anywhere (a copy of another event)', async () => {
+    for (let i = 0; i <= events.length; i++) {
+      const list = copy()
+      list.splice(i, 0, structuredClone(events[(i + 2) % events.length]!))
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok, `insertion at line ${i + 1}`).toBe(false)
+      expect(problem!.line, `insertion at ${i + 1}: ${problem!.reason}`).toBe(i + 1)
+    }
+  })
+
+  it('detects a forged event inserted with the right seq, prev and hash, at the event after it', async () => {
+    for (let i = 0; i <= events.length; i++) {
+      const list = copy()
+      const before = i === 0 ? { seq: 0, hash: events[0]!.prev } : list[i - 1]!
+      const forged: Json = { type: 'admin.action', actor: 'admin', method: 'POST', path: '/admin/x', status: 200, seq: (before.seq as number) + 1, time: '2026-01-01T00:00:00.000Z', prev: before.hash }
+      forged.hash = hashAuditEvent(forged as { prev: string })
+      list.splice(i, 0, forged)
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok, `forged insertion at line ${i + 1}`).toBe(false)
+      expect(problem!.line, `forged insertion at ${i + 1}: ${problem!.reason}`).toBe(i + 2)
+      expect(problem!.reason).toMatch(i === events.length ? /removed from the end, or added/ : /inserted, repeated or moved/)
+    }
+  })
+
+  it('catches an edit hidden by re-hashing everything after it, at the next checkpoint or the seal', async () => {
+    for (let i = 0; i < events.length; i++) {
+      if (events[i]!.type === 'audit.checkpoint') continue
+      const list = copy()
+      list[i]!.actor = 'system'
+      rechain(list, i)
+      const next = events.findIndex((e, j) => j > i && e.type === 'audit.checkpoint')
+      const { ok, problem } = await verify(serialize(list))
+      expect(ok).toBe(false)
+      if (next >= 0) {
+        expect(problem, `edit at ${i + 1}`).toMatchObject({ line: next + 1, reason: expect.stringMatching(/altered \(and re-hashed\) after it was signed/) })
+      } else {
+        expect(problem, `edit at ${i + 1}`).toMatchObject({ line: events.length, reason: expect.stringMatching(/export seal signed/) })
+      }
+    }
+  })
+
+  it('detects a checkpoint whose signature is wrong, even with the chain recomputed around it', async () => {
+    const at = events.findIndex((e) => e.type === 'audit.checkpoint')
+    const list = copy()
+    const [h, p, s] = (list[at]!.checkpoint as string).split('.')
+    const sig = Buffer.from(s!, 'base64url')
+    sig[10] ^= 0x01
+    list[at]!.checkpoint = `${h}.${p}.${sig.toString('base64url')}`
+    rechain(list, at)
+    const { problem } = await verify(serialize(list))
+    expect(problem).toMatchObject({ line: at + 1, seq: at + 1, reason: expect.stringMatching(/checkpoint: the signature does not verify/) })
+  })
+
+  it('refuses checkpoints and seals signed by a key that is not trusted', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const jwk = publicKey.export({ format: 'jwk' }) as JWK
+    const kid = await calculateJwkThumbprint(jwk, 'sha256')
+    // The attacker edits an early event, re-hashes the rest, and re-signs every checkpoint and the seal.
+    const list = copy()
+    const edit = list.findIndex((e, i) => i > 0 && e.type !== 'audit.checkpoint')
+    list[edit]!.actor = 'system'
+    for (let i = edit; i < list.length; i++) {
+      if (list[i]!.type === 'audit.checkpoint') {
+        list[i]!.prev = list[i - 1]!.hash
+        list[i]!.checkpoint = attackerJws({ iss: ISSUER, seq: i, hash: list[i]!.prev, iat: 1 }, 'writ-audit-checkpoint+jwt', kid, privateKey)
+        list[i]!.jwk = { ...jwk, kid }
+      }
+      rechain(list, i)
+    }
+    const last = list.at(-1)!
+    const seal = JSON.stringify({
+      type: 'audit.seal',
+      seal: attackerJws({ iss: ISSUER, first_seq: 1, first_prev: list[0]!.prev, last_seq: last.seq, last_hash: last.hash, count: list.length, iat: 1 }, 'writ-audit-seal+jwt', kid, privateKey),
+    })
+    const firstForged = list.findIndex((e, i) => i > edit && e.type === 'audit.checkpoint')
+    const { ok, problem, anchoredThroughSeq } = await verify(serialize(list, seal))
+    expect(ok).toBe(false)
+    expect(problem).toMatchObject({ line: firstForged + 1, reason: expect.stringMatching(/not trusted/) })
+    // Only what the untouched checkpoints before the edit signed stays anchored.
+    const lastGenuine = events.map((e, i) => (i < edit && e.type === 'audit.checkpoint' ? i : -1)).reduce((a, b) => Math.max(a, b), -1)
+    expect(anchoredThroughSeq).toBe(lastGenuine >= 0 ? lastGenuine : null)
+  })
+
+  it('refuses a checkpoint whose signature is valid but was made for something else', async () => {
+    const at = events.findIndex((e) => e.type === 'audit.checkpoint')
+    const key = keys.signingKey()
+    const reSign = (payload: Json, typ: string): string => {
+      const input = `${Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
+      return `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+    }
+    const cases: Array<[string, string, RegExp]> = [
+      ['an access token typ', reSign({ iss: ISSUER, seq: at, hash: events[at]!.prev, iat: 1 }, 'at+jwt'), /typ is at\+jwt/],
+      ['another issuer', reSign({ iss: 'https://evil.test', seq: at, hash: events[at]!.prev, iat: 1 }, 'writ-audit-checkpoint+jwt'), /iss/],
+      ['another event', reSign({ iss: ISSUER, seq: at - 1, hash: events[at - 1]!.prev, iat: 1 }, 'writ-audit-checkpoint+jwt'), /signed over seq/],
+    ]
+    for (const [what, jws, reason] of cases) {
+      const list = copy()
+      list[at]!.checkpoint = jws
+      rechain(list, at)
+      const { problem } = await verify(serialize(list))
+      expect(problem, what).toMatchObject({ line: at + 1, reason: expect.stringMatching(reason) })
+    }
+  })
+
+  it('requires the seal unless told not to, and refuses a seal it cannot trust', async () => {
+    const unsealed = exported.slice(0, -1)
+    expect((await verify(unsealed)).problem).toMatchObject({ line: unsealed.length + 1, reason: expect.stringMatching(/no export seal/) })
+    const lastCheckpoint = events.map((e) => e.type).lastIndexOf('audit.checkpoint')
+    expect(await verify(unsealed, { requireSeal: false })).toMatchObject({ ok: true, sealed: false, anchoredThroughSeq: lastCheckpoint })
+    // With no trusted key, the first checkpoint is the first thing nothing vouches for.
+    const firstCheckpoint = events.findIndex((e) => e.type === 'audit.checkpoint')
+    const { problem } = await verify(exported, { keys: [] })
+    expect(problem).toMatchObject({ line: firstCheckpoint + 1, reason: expect.stringMatching(/not trusted/) })
+    // A seal that is not the last line is refused where it stands.
+    const moved = [...exported.slice(0, 3), exported.at(-1)!, ...exported.slice(3)]
+    expect((await verify(moved)).ok).toBe(false)
+  })
+
+  it('accepts pages exported one after another and concatenated', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: keys, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
+    for (const event of sampleEvents(11)) await log.append(event)
+    const lines: string[] = []
+    let since = 1
+    for (;;) {
+      const page = await exportAudit(log, { signer: keys, issuer: ISSUER, clock, fromSeq: since, limit: 4 })
+      if (!page.seal) break
+      lines.push(...page.events.map((e) => JSON.stringify(e)), JSON.stringify(page.seal))
+      since = page.nextSeq
+    }
+    expect(await verify(lines)).toMatchObject({ ok: true, sealed: true, firstSeq: 1 })
+    // Dropping a whole page (events and seal) breaks the chain where it was.
+    const firstSeal = lines.findIndex((l) => l.includes('"audit.seal"'))
+    const secondSeal = lines.findIndex((l, i) => i > firstSeal && l.includes('"audit.seal"'))
+    const dropped = [...lines.slice(0, firstSeal + 1), ...lines.slice(secondSeal + 1)]
+    expect((await verify(dropped)).problem).toMatchObject({ line: firstSeal + 2, reason: expect.stringMatching(/missing/) })
+    await log.close()
+  })
+
+  it('accepts checkpoints by a retired key that a later trusted signature covers', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const rotating = await testKeys(clock)
+    const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: rotating, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
+    for (const event of sampleEvents(5)) await log.append(event)
+    const oldKid = rotating.signingKey().kid
+    await rotating.rotate({ force: true })
+    for (const event of sampleEvents(5)) await log.append(event)
+    const { events: page, seal } = await exportAudit(log, { signer: rotating, issuer: ISSUER, clock })
+    const lines = [...page.map((e) => JSON.stringify(e)), JSON.stringify(seal)]
+    const current = rotating.jwks().keys.filter((k) => k.kid === rotating.signingKey().kid)
+    expect(page.some((e) => e.type === 'audit.checkpoint' && e.jwk.kid === oldKid)).toBe(true)
+    expect(await verify(lines, { keys: current })).toMatchObject({ ok: true, sealed: true })
+    // Without the seal, the newest checkpoint is the trusted anchor and still covers the old ones.
+    const lastCp = page.map((e) => e.type).lastIndexOf('audit.checkpoint')
+    expect(await verify(lines.slice(0, -1), { keys: current, requireSeal: false })).toMatchObject({ ok: true, anchoredThroughSeq: lastCp })
+    await log.close()
+  })
+
+  it('names a line that is not a JSON object, and never throws on garbage', async () => {
+    for (const junk of ['not json', '[1,2]', '{"seq":"one"}', '{"seq":1,"prev":"x","hash":"y"}']) {
+      const lines = [...exported.slice(0, 2), junk, ...exported.slice(2)]
+      const { ok, problem } = await verify(lines)
+      expect(ok).toBe(false)
+      expect(problem!.line).toBe(3)
+    }
+    expect(await verify([])).toMatchObject({ ok: true, events: 0 })
+  })
+})
