@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { hash } from '@node-rs/argon2'
 import Redis from 'ioredis'
@@ -24,6 +24,13 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import { createVerifier } from '../dist/verifier/index.js'
 
 const root = resolve(import.meta.dirname, '..')
+
+/** A config file next to the policy that lifts the per-client rate limit for the load generator. */
+function benchConfigFile(policyFile) {
+  const file = join(dirname(policyFile), 'config.json')
+  writeFileSync(file, JSON.stringify({ limits: { clientRequestsPerSecond: 1_000_000, clientBurst: 1_000_000 } }))
+  return file
+}
 const { values: args } = parseArgs({
   options: {
     revocations: { type: 'string', default: '300' },
@@ -82,6 +89,8 @@ rules:
       WRIT_KEY_PREFIX: prefix,
       WRIT_KEK: randomBytes(32).toString('base64'),
       WRIT_POLICY: policyFile,
+      // The per-client rate limit (config limits) would cap the load this benchmark drives.
+      WRIT_CONFIG: benchConfigFile(policyFile),
       WRIT_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

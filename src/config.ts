@@ -19,22 +19,20 @@ const port = z.coerce.number().int().min(0).max(65535)
 const redisEndpoint = z.object({ host: z.string().min(1), port: port.refine((p) => p > 0, 'must be 1 to 65535') }).strict()
 
 /** Redis endpoints: a list of `{ host, port }`, or `host:port,host:port` (the environment's form). */
-const redisEndpoints = z.union([
-  z.array(redisEndpoint).min(1),
-  z.string().transform((text, ctx) => {
-    const endpoints: Array<{ host: string; port: number }> = []
-    for (const part of text.split(',')) {
-      const match = /^\s*([^\s:,]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(part)
-      const portNumber = Number(match?.[2])
-      if (!match || portNumber < 1 || portNumber > 65535) {
-        ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port...], got "${part.trim()}"` })
-        return z.NEVER
-      }
-      endpoints.push({ host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: portNumber })
+const redisEndpoints = z.preprocess((value, ctx) => {
+  if (typeof value !== 'string') return value
+  const endpoints: Array<{ host: string; port: number }> = []
+  for (const part of value.split(',')) {
+    const match = /^\s*([^\s:,[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(part)
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port...], got "${part.trim()}"` })
+      return z.NEVER
     }
-    return endpoints
-  }),
-])
+    endpoints.push({ host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) })
+  }
+  return endpoints
+}, z.array(redisEndpoint).min(1))
+
 const seconds = z.coerce.number().int().positive()
 
 /** An IAM role ARN (same shape as `ROLE_ARN` in src/credentials/aws/select-aws-grants.ts). */

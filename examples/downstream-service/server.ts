@@ -9,7 +9,7 @@
  *   npx tsx examples/downstream-service/server.ts
  *
  * Environment: WRIT_ISSUER (http://127.0.0.1:8080), REDIS_URL (redis://127.0.0.1:6379),
- * WRIT_KEY_PREFIX (writ:), PORT (8081).
+ * WRIT_KEY_PREFIX (writ:), HOST (127.0.0.1), PORT (8081).
  *
  * A real service imports from 'writ/verifier'; this example imports the source so it runs
  * without a build.
@@ -69,8 +69,9 @@ app.put('/docs/*', async (c) => {
   return c.body(null, 204)
 })
 
-const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) => {
-  console.log(`downstream service on http://127.0.0.1:${info.port} (tokens from ${issuer})`)
+const hostname = process.env.HOST ?? '127.0.0.1'
+const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
+  console.log(`downstream service on http://${hostname}:${info.port} (tokens from ${issuer})`)
 })
 
 const stop = (): void => {

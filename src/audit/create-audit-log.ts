@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
+import { canonicalize } from '../manifest/canonicalize.js'
 import type { AuditBackend, ChainedEvent, HeadState } from './audit-backend.js'
 import { auditIndexRefs, queryRef } from './audit-index-refs.js'
 import type { AuditLog, AuditReadOptions, AuditTrimOptions } from './audit-log.js'
-import { hashAuditEvent } from './hash-audit-event.js'
 import { CHECKPOINT_TYP, signAuditJws, type AuditSigner } from './sign-audit-jws.js'
 import type { AuditEvent, AuditEventInput } from './types.js'
 
@@ -86,8 +87,12 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   function chainOne(input: AuditEventInput, seq: number, time: string, prev: string): ChainedEvent | TypeError {
     try {
       const event = body(input, seq, time, prev)
-      event.hash = hashAuditEvent(event as { prev: string })
-      const json = JSON.stringify(event)
+      // What hashAuditEvent computes, with the canonical JSON kept: the stored line is that JSON
+      // with `hash` appended as its last member (no second serialization on the hot path).
+      const canonical = canonicalize(event)
+      const hash = createHash('sha256').update(prev, 'utf8').update(canonical, 'utf8').digest('hex')
+      event.hash = hash
+      const json = `${canonical.slice(0, -1)},"hash":"${hash}"}`
       if (json.length > maxEventBytes) {
         return new TypeError(`audit event ${input.type} is larger than ${maxEventBytes} bytes`)
       }

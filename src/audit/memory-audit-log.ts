@@ -36,9 +36,9 @@ function createMemoryAuditBackend(): AuditBackend {
     async commit(expected: HeadState, chained: ChainedEvent[], next: HeadState) {
       // Ensure the batch was chained on the current head (compare-and-set).
       if (expected.hash !== head.hash || expected.seq !== head.seq) return { ...head }
-      for (const { event, refs } of chained) {
+      for (const { event, json, refs } of chained) {
         // Stored as parsed from its JSON, so readers never share objects with writers.
-        events.push(JSON.parse(JSON.stringify(event)) as AuditEvent)
+        events.push(JSON.parse(json) as AuditEvent)
         for (const ref of refs) {
           const list = index.get(ref)
           if (list) list.push(event.seq)

@@ -28,7 +28,9 @@ interface Base {
 /**
  * A token request the policy allowed, and the grant recorded for it: who asked (client, task,
  * manifest hash), what the policy decided (the rule of each grant), what was granted and until when.
- * One event per issued token; the token leaves the broker only once this event is in the log.
+ * One event per issued token; the token leaves the broker only once this event is in the log. It is
+ * written together with the grant's record in the store; when the store refuses the grant, a
+ * `grant.voided` event follows and no token is issued.
  */
 export interface GrantIssuedEvent extends Base {
   type: 'grant.issued'
@@ -49,6 +51,21 @@ export interface GrantIssuedEvent extends Base {
   /** The approval request a human approved, when one did. */
   approval?: string
   approvers?: AuditApprover[]
+}
+
+/**
+ * A `grant.issued` whose grant the store then refused (`quota_exceeded`) or failed to record: no
+ * token was issued for it. `grant.issued` is written together with the store write, like a
+ * write-ahead log entry; this event closes it.
+ */
+export interface GrantVoidedEvent extends Base {
+  type: 'grant.voided'
+  client: string
+  grant: string
+  task: string
+  /** The error code the client received. */
+  reason: string
+  message: string
 }
 
 /** A token request refused after the client authenticated: by policy, quota, DPoP or approval rules. */
@@ -217,6 +234,7 @@ export interface AuditTrimmedEvent extends Base {
 /** What callers append: one of the event shapes, without `seq`, `time`, `prev` and `hash`. */
 export type AuditEventInput =
   | GrantIssuedEvent
+  | GrantVoidedEvent
   | TokenDeniedEvent
   | GrantRevokedEvent
   | ClientAuthFailedEvent

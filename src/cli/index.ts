@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander'
 import { CliError, EXIT } from './cli-error.js'
 import { approvalsCommand } from './commands/approvals.js'
 import { approversCommand } from './commands/approvers.js'
+import { auditCommand } from './commands/audit.js'
 import { clientsCommand } from './commands/clients.js'
 import { grantsCommand } from './commands/grants.js'
 import { keysCommand } from './commands/keys.js'
@@ -77,6 +78,7 @@ for (const command of [
   approvalsCommand(ctx),
   approversCommand(ctx),
   keysCommand(ctx),
+  auditCommand(ctx),
   clientsCommand(ctx),
   policyCommand(ctx),
 ]) {

@@ -22,3 +22,9 @@ export {
   type RedisGrantStore,
   type RedisStoreOptions,
 } from './redis-store.js'
+export {
+  createRedisConnection,
+  type RedisClient,
+  type RedisEndpoint,
+  type RedisTopology,
+} from './redis-connection.js'

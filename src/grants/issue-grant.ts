@@ -1,5 +1,6 @@
 import type { Auditor } from '../audit/create-auditor.js'
 import { grantIssuedEvent } from '../audit/grant-issued-event.js'
+import { grantVoidedEvent } from '../audit/grant-voided-event.js'
 import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { randomId } from '../random-id.js'
@@ -97,18 +98,24 @@ export async function issueGrant(
   deps: IssueGrantDeps,
   req: IssueGrantRequest,
 ): Promise<TokenResponse | ApprovalPending> {
+  const progress = { decided: false }
   try {
-    return await issue(deps, req)
+    return await issue(deps, req, progress)
   } catch (err) {
-    // Refusals of an authenticated client's manifest are audited; a 503 is not a refusal.
-    if (err instanceof WritError && err.status < 500) {
+    // Refusals by policy are audited here (a 503 is not a refusal); once a grant was decided, its
+    // own events (`grant.issued`, `grant.voided`) tell what happened to it.
+    if (!progress.decided && err instanceof WritError && err.status < 500) {
       await deps.audit.note(tokenDeniedEvent(req.clientId, req.manifest, err))
     }
     throw err
   }
 }
 
-async function issue(deps: IssueGrantDeps, req: IssueGrantRequest): Promise<TokenResponse | ApprovalPending> {
+async function issue(
+  deps: IssueGrantDeps,
+  req: IssueGrantRequest,
+  progress: { decided: boolean },
+): Promise<TokenResponse | ApprovalPending> {
   const { policy, store, keys, clock } = deps
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
@@ -165,33 +172,37 @@ async function issue(deps: IssueGrantDeps, req: IssueGrantRequest): Promise<Toke
     expiresAt: now + decision.ttlSeconds,
   }
 
-  // Ensure the grant is recorded (and within the client's live-grant quota) before any token exists.
+  // Ensure the grant is recorded (and within the client's live-grant quota), and its audit event
+  // durable, before any token exists. The two writes go out together (one round trip on Redis),
+  // like a write-ahead log: when the store refuses, `grant.voided` follows `grant.issued`.
+  progress.decided = true
   const client = policy.clients.get(req.clientId)
-  await store.createGrant(grant, client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {})
-
-  const scope = scopeFor(grant.authorizationDetails)
-  let accessToken: string
-  try {
-    ;[accessToken] = await Promise.all([
-      mintAccessToken({
-        key: keys.signingKey(),
-        issuer: deps.issuer,
-        audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
-        grant,
-        scope,
-        ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
-        clock,
-      }),
-      // Ensure the grant's audit record is durable before its token can leave (fail closed).
-      deps.audit.record(grantIssuedEvent(grant)),
-    ])
-  } catch (err) {
-    // No token left: take the grant out of the live set again, so it holds no quota (best effort).
+  const [recorded, audited] = await Promise.allSettled([
+    store.createGrant(grant, client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}),
+    deps.audit.record(grantIssuedEvent(grant)),
+  ])
+  if (recorded.status === 'rejected') {
+    if (audited.status === 'fulfilled') await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
+    throw recorded.reason
+  }
+  if (audited.status === 'rejected') {
+    // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
     await store
       .revokeGrant(grant.clientId, grant.id, { by: 'system', reason: 'not issued: its audit record could not be written', at: now })
       .catch(() => null)
-    throw err
+    throw audited.reason
   }
+
+  const scope = scopeFor(grant.authorizationDetails)
+  const accessToken = await mintAccessToken({
+    key: keys.signingKey(),
+    issuer: deps.issuer,
+    audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
+    grant,
+    scope,
+    ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
+    clock,
+  })
   return {
     access_token: accessToken,
     token_type: grant.cnfJkt ? 'DPoP' : 'Bearer',

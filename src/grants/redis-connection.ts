@@ -66,7 +66,10 @@ export function failFastRedisOptions(commandTimeoutMs: number): RedisOptions {
  * const redis = createRedisConnection({ clusterNodes: [{ host: 'redis-0', port: 6379 }] }, 1000)
  * ```
  */
-export function createRedisConnection(topology: RedisTopology, commandTimeoutMs: number): RedisClient {
+export function createRedisConnection(
+  topology: RedisTopology,
+  commandTimeoutMs: number,
+): RedisClient {
   const { url, sentinels, clusterNodes } = topology
   const given = [url !== undefined, sentinels !== undefined, clusterNodes !== undefined]
   if (given.filter(Boolean).length !== 1) {
@@ -95,10 +98,14 @@ export function createRedisConnection(topology: RedisTopology, commandTimeoutMs:
     // The cluster object queues nothing either: while no slot map is known, commands fail at once.
     enableOfflineQueue: false,
     enableReadyCheck: true,
-    enableAutoPipelining: true,
-    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
+    // ioredis' Cluster auto-pipelining groups a command by its first key, and takes the first
+    // argument of a script it cannot parse for one: for a script whose key count varies (a bulk
+    // revocation, an audit append) that is the count, so the pipeline would mix slots and fail.
+    enableAutoPipelining: false,
+    clusterRetryStrategy: (attempt) =>
+      Math.min(50 * 2 ** Math.min(attempt, 16), MAX_RECONNECT_DELAY_MS),
     slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
-    redisOptions: { ...base, ...auth },
+    redisOptions: { ...base, ...auth, enableAutoPipelining: false },
   }
   return new Cluster(
     clusterNodes!.map(({ host, port }) => ({ host, port })),

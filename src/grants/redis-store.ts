@@ -81,7 +81,8 @@ export type RedisStoreOptions = CommonOptions &
     | {
         /**
          * A client the caller owns; `close()` leaves it open. Configure it like
-         * {@link failFastRedisOptions} so it fails fast instead of queueing commands.
+         * {@link failFastRedisOptions} so it fails fast instead of queueing commands. A `Cluster`
+         * must not enable auto-pipelining (see {@link createRedisConnection}).
          */
         redis: RedisClient
         url?: undefined
@@ -300,7 +301,12 @@ async function endConnection(redis: RedisClient, waitMs: number): Promise<void> 
 }
 
 /**
- * The Redis grant store (single node, Sentinel, or a Cluster-compatible layout).
+ * The Redis grant store, on a single Redis, on Sentinel or on Redis Cluster (`topology`; see
+ * {@link createRedisConnection}).
+ *
+ * Cluster: every script's keys share one hash tag (see `keys.ts`), bulk operations go client by
+ * client, and revocation messages use PUBLISH, which a Cluster broadcasts to every node; a
+ * subscription is a plain connection to one master (see `subscribeRevocations`).
  *
  * Failure: every connection error, command error and timeout becomes a WritError
  * `temporarily_unavailable` (503) within `commandTimeoutMs`, so the broker fails closed; the other
@@ -422,7 +428,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     if (minReplicasAcked === 0) return
     const acked = Number(await redis.call('WAIT', minReplicasAcked, waitMs))
     if (acked < minReplicasAcked) {
-      throw storeUnavailable(new Error(`${acked} of ${minReplicasAcked} replicas confirmed the write`))
+      const why = `${acked} of ${minReplicasAcked} replicas confirmed the write`
+      throw storeUnavailable(new Error(why))
     }
   }
 
@@ -583,7 +590,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
    * and a subscriber must learn about every gap (it drops its cache then).
    */
   const subscriberConnection = async (): Promise<Redis> => {
-    const options = { ...failFastRedisOptions(commandTimeoutMs), lazyConnect: true, autoResubscribe: false }
+    const options = {
+      ...failFastRedisOptions(commandTimeoutMs),
+      lazyConnect: true,
+      autoResubscribe: false,
+    }
     if (redis instanceof Redis) return redis.duplicate(options)
     await run(async () => {})
     const masters = redis.nodes('master')

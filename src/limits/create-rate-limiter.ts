@@ -36,8 +36,11 @@ interface Bucket {
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { burst, perSecond, maxKeys, clock } = options
-  for (const [name, value] of [['burst', burst], ['perSecond', perSecond], ['maxKeys', maxKeys]] as const) {
-    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name}: expected a positive number, got ${value}`)
+  const checked = [['burst', burst], ['perSecond', perSecond], ['maxKeys', maxKeys]] as const
+  for (const [name, value] of checked) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`${name}: expected a positive number, got ${value}`)
+    }
   }
   const buckets = new Map<string, Bucket>()
   return {
@@ -62,7 +65,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         bucket.tokens -= 1
         return { allowed: true }
       }
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) }
+      const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond))
+      return { allowed: false, retryAfterSeconds }
     },
     get size() {
       return buckets.size

@@ -9,7 +9,10 @@ import { rateLimited } from './rate-limited.js'
  *
  * @throws WritError `slow_down` (429, `Retry-After`) once the client's bucket is empty.
  */
-export function rateLimitClients(clients: ClientAuthenticator, limiter: RateLimiter): ClientAuthenticator {
+export function rateLimitClients(
+  clients: ClientAuthenticator,
+  limiter: RateLimiter,
+): ClientAuthenticator {
   return {
     async authenticate(req) {
       const client = await clients.authenticate(req)

@@ -6,8 +6,12 @@ import type { RateDecision } from './create-rate-limiter.js'
  * is the OAuth code for "you are asking too often" (CIBA §11, RFC 8628 §3.5); writ's agent client
  * already backs off on it.
  */
-export function rateLimited(decision: Extract<RateDecision, { allowed: false }>, what: string): WritError {
-  return new WritError('slow_down', 429, `too many requests ${what}; retry in ${decision.retryAfterSeconds} s`, {
-    retryAfterSeconds: decision.retryAfterSeconds,
+export function rateLimited(
+  decision: Extract<RateDecision, { allowed: false }>,
+  what: string,
+): WritError {
+  const seconds = decision.retryAfterSeconds
+  return new WritError('slow_down', 429, `too many requests ${what}; retry in ${seconds} s`, {
+    retryAfterSeconds: seconds,
   })
 }

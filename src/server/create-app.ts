@@ -50,8 +50,7 @@ export function createApp(input: AppDepsInput): Hono<Env> {
     }),
     header: deps.config.limits.clientIpHeader,
   })
-  app.use('/approve/:id', pages)
-  app.use('/approve/:id/*', pages)
+  app.use('/approve/*', pages)
   app.use('/enroll/*', pages)
 
   app.get('/healthz', healthRoute)

@@ -68,7 +68,15 @@ export interface AuditTestBroker extends Broker {
  * openapi.yaml), which can also be given its audit log and a stdout for the audit mirror.
  */
 export async function makeAuditBroker(
-  options: { config?: ConfigInput; store?: GrantStore; auditLog?: AuditLog; stdout?: (line: string) => void; logger?: Logger } = {},
+  options: {
+    config?: ConfigInput
+    store?: GrantStore
+    auditLog?: AuditLog
+    stdout?: (line: string) => void
+    logger?: Logger
+    /** agent-a's live-grant quota. */
+    maxLiveGrants?: number
+  } = {},
 ): Promise<AuditTestBroker> {
   const clock = manualClock(Date.now())
   const config = parseConfig({
@@ -80,7 +88,7 @@ export async function makeAuditBroker(
   const broker = await createBroker(config, {
     logger: options.logger ?? silentLogger,
     clock,
-    policy: loadPolicy(await testPolicyText()),
+    policy: loadPolicy(await testPolicyText(options.maxLiveGrants === undefined ? {} : { maxLiveGrants: options.maxLiveGrants })),
     ...(options.store ? { store: options.store } : {}),
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
     ...(options.stdout ? { stdout: options.stdout } : {}),

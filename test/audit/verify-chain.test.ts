@@ -155,7 +155,7 @@ describe('verifyChain', () => {
     const list = copy()
     const [h, p, s] = (list[at]!.checkpoint as string).split('.')
     const sig = Buffer.from(s!, 'base64url')
-    sig[10] ^= 0x01
+    sig.writeUInt8(sig.readUInt8(10) ^ 0x01, 10)
     list[at]!.checkpoint = `${h}.${p}.${sig.toString('base64url')}`
     rechain(list, at)
     const { problem } = await verify(serialize(list))

@@ -30,7 +30,8 @@ const basicHeader = (id: string, secret: string): string => {
 const VALID_AUTH = basicHeader(...A)
 
 beforeAll(async () => {
-  broker = await makeTestBroker()
+  // The per-client rate limit has its own tests (test/faults/abuse-limits.test.ts): lift it here.
+  broker = await makeTestBroker({ config: { limits: { clientBurst: 1_000_000 } } })
   attackerKey = (await generateKeyPair('ES256')).privateKey
   const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
   liveToken = (await res.json()).access_token
@@ -119,7 +120,7 @@ const extras = fc.dictionary(
 )
 const badTtl = hostileText(20).filter((t) => {
   try {
-    parseDuration(t)
+    parseDuration(t, 'ttl')
     return false
   } catch {
     return true
@@ -198,7 +199,9 @@ describe('fuzz: POST /oauth/token', () => {
           .filter((g) => g !== 'client_credentials' && g !== CIBA)
           .map((g) => formCase(authenticated, { grant_type: g, authorization_details: VALID_DETAILS })),
         hostileText(120).map((id) => formCase(authenticated, { grant_type: CIBA, auth_req_id: id })),
-        headerText(400).map((proof) => formCase({ ...authenticated, dpop: proof }, { grant_type: 'client_credentials', authorization_details: VALID_DETAILS })),
+        headerText(400).map((proof) =>
+          formCase({ ...authenticated, dpop: proof }, { grant_type: 'client_credentials', authorization_details: VALID_DETAILS }),
+        ),
         fc.tuple(hostileText(300), fc.constantFrom('application/x-www-form-urlencoded', 'application/json', 'text/plain', '')).map(
           ([body, type]) => ({ headers: { ...authenticated, 'content-type': type }, body }),
         ),
@@ -240,9 +243,11 @@ describe('fuzz: POST /v1/tokens', () => {
 const mutatedToken = fc
   .tuple(fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'))
   .map(([n, ch]) => {
-    const positions = [...liveToken].flatMap((c, i) => (c !== '.' && liveToken[i + 1] !== '.' && i !== liveToken.length - 1 ? [i] : []))
+    const last = liveToken.length - 1
+    const positions = [...liveToken].flatMap((c, i) => (c !== '.' && liveToken[i + 1] !== '.' && i !== last ? [i] : []))
     const i = positions[n % positions.length]!
-    return liveToken[i] === ch ? `${liveToken.slice(0, i)}${ch === 'A' ? 'B' : 'A'}${liveToken.slice(i + 1)}` : `${liveToken.slice(0, i)}${ch}${liveToken.slice(i + 1)}`
+    const replacement = liveToken[i] === ch ? (ch === 'A' ? 'B' : 'A') : ch
+    return `${liveToken.slice(0, i)}${replacement}${liveToken.slice(i + 1)}`
   })
 
 describe('fuzz: POST /oauth/introspect and /oauth/revoke', () => {

@@ -36,6 +36,11 @@ export interface RedisSentinelSetup extends RedisGroup {
   killMaster(): Promise<void>
   /** Waits until the Sentinel names the former replica as the primary. */
   awaitFailover(): Promise<void>
+  /**
+   * Starts the killed primary again, empty and configured as a replica of the new primary (as an
+   * operator's config would after a failover), and waits until it is in sync.
+   */
+  restartOldMaster(): Promise<void>
 }
 
 /** Spawns processes into one temp directory and kills them all on stop or on process exit. */
@@ -141,7 +146,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
   const name = 'writ-primary'
   try {
     const [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()]
-    const master = group.spawn(['--port', String(masterPort), '--dir', group.dir, ...common])
+    const masterArgs = ['--port', String(masterPort), '--dir', group.dir, ...common]
+    let master = group.spawn(masterArgs)
     const replicaArgs = ['--port', String(replicaPort), '--dir', group.dir, ...common]
     group.spawn([...replicaArgs, '--replicaof', '127.0.0.1', String(masterPort)])
     await waitFor('the replica in sync', async () =>
@@ -170,6 +176,13 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
       sentinel: { host: '127.0.0.1', port: sentinelPort },
       name,
       killMaster: () => group.kill(master),
+      async restartOldMaster() {
+        master = group.spawn([...masterArgs, '--replicaof', '127.0.0.1', String(replicaPort)])
+        await waitFor('the old primary back as an in-sync replica', async () => {
+          const info = await cli(masterPort, 'info', 'replication')
+          return info.includes('role:slave') && info.includes('master_link_status:up')
+        })
+      },
       awaitFailover: () =>
         waitFor('the failover', async () => {
           const reply = await cli(sentinelPort, 'sentinel', 'get-master-addr-by-name', name)

@@ -27,7 +27,7 @@ const listSchema = z
   .object({
     since: z
       .string()
-      .refine((v) => /^[0-9]{1,16}$/.test(v) || (RFC3339.test(v) && !Number.isNaN(Date.parse(v))), {
+      .refine((v) => /^[1-9][0-9]{0,14}$/.test(v) || (RFC3339.test(v) && !Number.isNaN(Date.parse(v))), {
         message: 'expected a seq (a whole number from 1) or an RFC 3339 time such as 2026-01-31T12:00:00Z',
       })
       .optional(),
@@ -88,7 +88,7 @@ function listRoute(deps: AppDeps) {
     const jsonl = query.format === 'jsonl' || (query.format === undefined && (c.req.header('accept') ?? '').includes(JSONL_MEDIA_TYPE))
     const since = query.since
     const fromSeq =
-      since === undefined ? 1 : /^[0-9]+$/.test(since) ? Math.max(1, Number(since)) : await findSeqAtTime(log, Date.parse(since))
+      since === undefined ? 1 : /^[0-9]+$/.test(since) ? Number(since) : await findSeqAtTime(log, Date.parse(since))
     const exported = await exportAudit(log, {
       signer: deps.keys,
       issuer: deps.config.issuer,

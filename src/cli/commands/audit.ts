@@ -1,0 +1,333 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Command } from 'commander'
+import type { JWK } from 'jose'
+import type { ApprovalEvidence } from '../../approvals/types.js'
+import { verifyApprovalEvidence } from '../../approvals/verify-approval-evidence.js'
+import type { AuditEvent } from '../../audit/types.js'
+import { verifyChain } from '../../audit/verify-chain.js'
+import { adminApi } from '../admin-api.js'
+import { CliError, EXIT } from '../cli-error.js'
+import type { CliContext } from '../context.js'
+
+/** Events one export request asks for (the broker's maximum). */
+const PAGE = 10_000
+
+interface AuditPage {
+  events: AuditEvent[]
+  seal: string | null
+  next_since: number
+  more: boolean
+}
+
+type Fields = Record<string, unknown>
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v))
+
+function detailsOf(e: Fields): string {
+  const details = Array.isArray(e.authorization_details) ? (e.authorization_details as Fields[]) : []
+  return details
+    .map((d) => `${str(d.type)}:${Array.isArray(d.actions) ? d.actions.join(',') : ''}${d.locations ? ` ${(d.locations as string[]).join(' ')}` : ''}${d.identifier ? ` ${str(d.identifier)}` : ''}`)
+    .join('; ')
+}
+
+/** One event as a line a person reads: what happened, to what, by whom. */
+export function describeAuditEvent(event: AuditEvent): string {
+  const e = event as unknown as Fields
+  switch (event.type) {
+    case 'grant.issued': {
+      const approvers = (event.approvers ?? []).map((a) => `${a.sub} (key ${a.credential_id}, AAGUID ${a.aaguid})`)
+      return [
+        `grant ${event.grant} issued to ${event.client} for task ${event.task}`,
+        event.task_purpose ? ` ("${event.task_purpose}")` : '',
+        event.requested_by ? `, requested by ${event.requested_by}` : '',
+        `; manifest ${event.manifest_sha256.slice(0, 16)}…; rules ${event.rules.join(', ')}`,
+        `; ${detailsOf(e)}; until ${new Date(event.expires_at * 1000).toISOString()}`,
+        event.cnf_jkt ? `; DPoP-bound to ${event.cnf_jkt}` : '',
+        event.approval ? `; approval ${event.approval} by ${approvers.join(', ')}` : '',
+      ].join('')
+    }
+    case 'grant.voided':
+      return `grant ${event.grant} voided, no token issued: ${event.reason} (${event.message})`
+    case 'token.denied':
+      return `${event.client} refused for task ${event.task ?? '-'}: ${event.reason} (${event.message})`
+    case 'grant.revoked': {
+      const what = event.scope === 'all' ? 'every grant' : `${event.scope} ${str(e[event.scope === 'grant' ? 'grant' : event.scope])}`
+      return `revoked by ${event.actor}: ${what}, "${event.reason}" (${event.count} grant${event.count === 1 ? '' : 's'})`
+    }
+    case 'approval.requested':
+      return `approval ${event.approval} requested for ${event.client}, task ${event.task}; rules ${event.rules.join(', ')}`
+    case 'approval.approved':
+      return `approval ${event.approval} approved by ${event.approver} with key ${event.credential_id} (AAGUID ${event.aaguid})${event.complete ? ': complete' : ''}`
+    case 'approval.denied':
+    case 'approval.rejected':
+      return `approval ${event.approval} ${event.type === 'approval.denied' ? 'denied' : 'assertion rejected'}${event.approver ? ` by ${event.approver}` : ''}${event.reason ? `: ${event.reason}` : ''}`
+    case 'client.auth_failed':
+      return `client authentication failed as ${event.client ?? '(no client id)'} ×${event.count}: ${event.reason}`
+    case 'admin.auth_failed':
+      return `admin token refused on ${event.path} ×${event.count}: ${event.reason}`
+    case 'admin.action':
+      return `admin ${event.method} ${event.path} → ${event.status}`
+    case 'credential.vended':
+      return `credentials for ${event.resource} vended to ${event.client} under grant ${event.grant}, until ${new Date(event.expires_at * 1000).toISOString()}`
+    case 'audit.checkpoint':
+      return `checkpoint signed by key ${str(event.jwk.kid)}`
+    default: {
+      const { seq: _s, time: _t, type: _y, prev: _p, hash: _h, ...rest } = e
+      return JSON.stringify(rest)
+    }
+  }
+}
+
+function printEvents(ctx: CliContext, events: AuditEvent[]): void {
+  for (const e of events) {
+    if (ctx.out.json) ctx.out.line(JSON.stringify(e))
+    else ctx.out.line(`${e.time}  #${e.seq}  ${e.type.padEnd(18)} ${describeAuditEvent(e)}`)
+  }
+}
+
+function sinceQuery(since: string | undefined): string {
+  return since === undefined ? '' : `&since=${encodeURIComponent(since)}`
+}
+
+export interface TailOptions {
+  follow?: boolean
+  since?: string
+  limit?: string
+  /** Seconds between polls with --follow. */
+  interval?: string
+}
+
+/**
+ * `writ audit tail [-f]`: the latest events (or from `--since`), readable or as JSON lines; with
+ * `-f`, keeps polling for new ones until interrupted (or `signal` aborts).
+ */
+export async function tailAudit(ctx: CliContext, opts: TailOptions, signal?: AbortSignal): Promise<void> {
+  const limit = opts.limit === undefined ? 20 : Number(opts.limit)
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE) throw new CliError(`--limit: expected a whole number from 1 to ${PAGE}`, EXIT.usage)
+  const intervalMs = (opts.interval === undefined ? 2 : Number(opts.interval)) * 1000
+  if (!(intervalMs >= 100)) throw new CliError('--interval: expected seconds, at least 0.1', EXIT.usage)
+  let since = opts.since
+  if (since === undefined) {
+    // The last `limit` events: start that far before the head.
+    const { head } = await adminApi<{ head: { seq: number } }>(ctx, 'GET', '/admin/audit?limit=1')
+    since = String(Math.max(1, head.seq - limit + 1))
+  }
+  for (;;) {
+    const page: AuditPage = await adminApi<AuditPage>(ctx, 'GET', `/admin/audit?limit=${opts.follow ? PAGE : limit}${sinceQuery(since)}`)
+    printEvents(ctx, page.events)
+    since = String(page.next_since)
+    if (!opts.follow || signal?.aborted) return
+    if (!page.more) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs)
+        signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+      })
+      if (signal?.aborted) return
+    }
+  }
+}
+
+/** `writ audit show --grant G | --task T`: the story of one grant or task, in order. */
+export async function showAudit(ctx: CliContext, opts: { grant?: string; task?: string }): Promise<void> {
+  if ((opts.grant === undefined) === (opts.task === undefined)) {
+    throw new CliError('name exactly one of --grant, --task', EXIT.usage)
+  }
+  const query = opts.grant !== undefined ? `grant=${encodeURIComponent(opts.grant)}` : `task=${encodeURIComponent(opts.task!)}`
+  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', `/admin/audit/story?${query}`)
+  if (ctx.out.json) return ctx.out.data(events)
+  if (events.length === 0) {
+    throw new CliError(`no audit events for ${opts.grant !== undefined ? `grant ${opts.grant}` : `task ${opts.task}`}`)
+  }
+  ctx.out.line(ctx.out.bold(opts.grant !== undefined ? `grant ${opts.grant}` : `task ${opts.task}`))
+  printEvents(ctx, events)
+}
+
+/**
+ * `writ audit export [--since] [--out FILE]`: JSON Lines, page after page, each page ended by the
+ * broker's seal. Recorded by the broker as an export (trimming needs one).
+ */
+export async function exportAuditLog(ctx: CliContext, opts: { since?: string; out?: string }): Promise<void> {
+  const base = ctx.brokerUrl()
+  const token = await ctx.secret('WRIT_ADMIN_TOKEN', 'admin token')
+  let since = opts.since
+  let text = ''
+  let events = 0
+  for (;;) {
+    let res: Response
+    try {
+      res = await ctx.fetch(`${base}/admin/audit?format=jsonl&limit=${PAGE}${sinceQuery(since)}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+      })
+    } catch (err) {
+      throw new CliError(`cannot reach the broker at ${base}: ${(err as Error).message}`)
+    }
+    const body = await res.text()
+    if (!res.ok) {
+      let reason = `HTTP ${res.status}`
+      try {
+        reason = (JSON.parse(body) as { error_description?: string }).error_description ?? reason
+      } catch {
+        // Not JSON: keep the status.
+      }
+      throw new CliError(reason, res.status === 400 ? EXIT.usage : EXIT.error)
+    }
+    text += body
+    events += body.split('\n').filter((l) => l && !l.includes('"type":"audit.seal"')).length
+    since = res.headers.get('x-audit-next-since') ?? undefined
+    if (res.headers.get('x-audit-more') !== 'true' || !since) break
+  }
+  if (opts.out) {
+    writeFileSync(opts.out, text)
+    ctx.out.error(`exported ${events} events to ${opts.out}`)
+  } else if (text) {
+    ctx.out.line(text.replace(/\n$/, ''))
+  }
+}
+
+/** The trusted keys: `--jwks` (a file or URL), else the broker's published JWKS. */
+async function trustedKeys(ctx: CliContext, jwks: string | undefined): Promise<JWK[]> {
+  const parse = (text: string, where: string): JWK[] => {
+    try {
+      const value = JSON.parse(text) as { keys?: JWK[] } | JWK[]
+      const keys = Array.isArray(value) ? value : value.keys
+      if (!Array.isArray(keys)) throw new Error('no keys')
+      return keys
+    } catch {
+      throw new CliError(`${where}: expected a JWKS ({"keys": [...]})`, EXIT.usage)
+    }
+  }
+  const url = jwks === undefined ? `${ctx.brokerUrl()}/.well-known/jwks.json` : /^https?:\/\//.test(jwks) ? jwks : undefined
+  if (url === undefined) {
+    let text: string
+    try {
+      text = readFileSync(jwks!, 'utf8')
+    } catch (err) {
+      throw new CliError(`--jwks ${jwks}: ${(err as Error).message}`, EXIT.usage)
+    }
+    return parse(text, `--jwks ${jwks}`)
+  }
+  let res: Response
+  try {
+    res = await ctx.fetch(url)
+  } catch (err) {
+    throw new CliError(`cannot fetch the JWKS at ${url}: ${(err as Error).message}`)
+  }
+  if (!res.ok) throw new CliError(`the JWKS at ${url} answered ${res.status}`)
+  return parse(await res.text(), url)
+}
+
+export interface VerifyOptions {
+  jwks?: string
+  /** Commander's `--no-seal`: false accepts an export without a seal (a tail). */
+  seal?: boolean
+  issuer?: string
+  /** Test hook: the file's text instead of reading it. */
+  text?: string
+}
+
+/**
+ * `writ audit verify [FILE]`: checks an export (FILE, or stdin) offline against the broker's keys:
+ * the chain, every checkpoint and the seal. Names the first bad event and exits 1 when anything
+ * is wrong.
+ */
+export async function verifyAudit(ctx: CliContext, file: string | undefined, opts: VerifyOptions): Promise<void> {
+  let text = opts.text
+  if (text === undefined) {
+    try {
+      text = readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8')
+    } catch (err) {
+      throw new CliError(`${file ?? 'stdin'}: ${(err as Error).message}`, EXIT.usage)
+    }
+  }
+  const keys = await trustedKeys(ctx, opts.jwks)
+  const result = await verifyChain(text, {
+    keys,
+    requireSeal: opts.seal !== false,
+    ...(opts.issuer ? { issuer: opts.issuer } : {}),
+  })
+  if (ctx.out.json) {
+    ctx.out.data(result)
+  } else if (result.ok) {
+    const range = result.events ? `seq ${result.firstSeq} to ${result.lastSeq}` : 'no events'
+    ctx.out.line(
+      `${ctx.out.green('ok')}: ${result.events} events (${range}), ${result.checkpoints} signed checkpoint${result.checkpoints === 1 ? '' : 's'}, ${result.sealed ? 'sealed' : `not sealed; signed through seq ${result.anchoredThroughSeq ?? '-'}`}`,
+    )
+  }
+  if (!result.ok) {
+    const p = result.problem!
+    throw new CliError(`${file ?? 'stdin'} line ${p.line}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.reason}`)
+  }
+}
+
+/**
+ * `writ audit verify-approval GRANT`: re-checks offline that the approvers' security keys signed
+ * exactly this grant's manifest: the approval named by the grant's audit record, its kept evidence
+ * (assertions and public keys), and that the evidence's manifest is the one the grant was issued for.
+ */
+export async function verifyApproval(ctx: CliContext, grantId: string): Promise<void> {
+  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', `/admin/audit/story?grant=${encodeURIComponent(grantId)}`)
+  const issued = events.find((e) => e.type === 'grant.issued')
+  if (!issued || issued.type !== 'grant.issued') throw new CliError(`no grant.issued event for grant ${grantId}`)
+  if (!issued.approval) throw new CliError(`grant ${grantId} was issued without a human approval: nothing to verify`)
+  const evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', `/admin/approvals/${encodeURIComponent(issued.approval)}/evidence`)
+  const result = await verifyApprovalEvidence(evidence)
+  const problems = [...result.problems]
+  // Ensure the evidence is for the manifest this grant was issued under.
+  if (result.manifestSha256 !== issued.manifest_sha256) {
+    problems.push(`the evidence's manifest hashes to ${result.manifestSha256}, but grant ${grantId} was issued for ${issued.manifest_sha256}`)
+  }
+  const ok = result.ok && problems.length === 0
+  if (ctx.out.json) {
+    ctx.out.data({ ok, grant: grantId, approval: issued.approval, manifest_sha256: result.manifestSha256, votes: result.votes, problems })
+  } else {
+    ctx.out.line(`grant ${grantId}, approval ${issued.approval}, manifest ${result.manifestSha256}`)
+    for (const v of result.votes) {
+      ctx.out.line(`  ${v.ok ? ctx.out.green('ok') : ctx.out.red('BAD')}  ${v.sub}, key ${v.credentialId}${v.problem ? `: ${v.problem}` : ''}`)
+    }
+    if (ok) ctx.out.line(`${ctx.out.green('ok')}: every approver's key signed this exact manifest`)
+  }
+  if (!ok) throw new CliError(`approval evidence does not verify: ${problems.join('; ')}`)
+}
+
+export function auditCommand(ctx: () => CliContext): Command {
+  const cmd = new Command('audit').description('the hash-chained audit log: read, export, verify')
+  cmd
+    .command('tail')
+    .option('-f, --follow', 'keep printing new events')
+    .option('--since <seq|time>', 'start at this seq or RFC 3339 time (default: the last --limit events)')
+    .option('--limit <n>', 'how many of the latest events (default 20)')
+    .option('--interval <seconds>', 'poll interval with --follow (default 2)')
+    .description('the latest audit events, readable (or JSON lines with --json)')
+    .addHelpText('after', '\nExamples:\n  writ audit tail\n  writ audit tail -f --json | jq .')
+    .action((opts: TailOptions) => tailAudit(ctx(), opts))
+  cmd
+    .command('show')
+    .option('--grant <id>', 'the story of one grant (the token jti)')
+    .option('--task <id>', 'the story of one task')
+    .description('everything about one grant or task, in order: request, decision, approvals, revocation')
+    .addHelpText('after', '\nExamples:\n  writ audit show --grant 3q2-7wEjRk6pXh5m2bW0Zg\n  writ audit show --task JIRA-4711')
+    .action((opts: { grant?: string; task?: string }) => showAudit(ctx(), opts))
+  cmd
+    .command('export')
+    .option('--since <seq|time>', 'start at this seq or RFC 3339 time (default: the oldest kept)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .description('JSON Lines for a SIEM, each page sealed by the broker; recorded as an export')
+    .addHelpText('after', '\nExamples:\n  writ audit export --out audit.jsonl\n  writ audit export --since 2026-01-01T00:00:00Z > january.jsonl')
+    .action((opts: { since?: string; out?: string }) => exportAuditLog(ctx(), opts))
+  cmd
+    .command('verify')
+    .argument('[file]', 'an export (default: stdin)')
+    .option('--jwks <file|url>', 'trusted keys (default: the broker\'s /.well-known/jwks.json)')
+    .option('--issuer <url>', 'require this iss in checkpoints and seals')
+    .option('--no-seal', 'accept input without an export seal (a tail)')
+    .description('check the chain, checkpoints and seal offline; names the first bad event')
+    .addHelpText('after', '\nExamples:\n  writ audit verify audit.jsonl\n  writ audit verify audit.jsonl --jwks jwks.json')
+    .action((file: string | undefined, opts: VerifyOptions) => verifyAudit(ctx(), file, opts))
+  cmd
+    .command('verify-approval')
+    .argument('<grant>', 'grant id')
+    .description("re-check offline that the approvers' security keys signed this grant's manifest")
+    .addHelpText('after', '\nExample:\n  writ audit verify-approval 3q2-7wEjRk6pXh5m2bW0Zg')
+    .action((grant: string) => verifyApproval(ctx(), grant))
+  return cmd
+}

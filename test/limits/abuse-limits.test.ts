@@ -1,0 +1,232 @@
+import { request as httpRequest } from 'node:http'
+import { serve, type ServerType } from '@hono/node-server'
+import { parse as parseYaml } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { ADMIN_TOKEN, A, ISSUER, json, makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js'
+import { docsManifest, form, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
+import { checkResponse } from '../helpers/openapi.js'
+import { freePort } from '../helpers/redis.js'
+
+const B: [string, string] = ['agent-b', SECRETS['agent-b']]
+
+describe('per-client rate limit', () => {
+  let broker: TestBroker
+  beforeAll(async () => {
+    broker = await makeTestBroker({ config: { limits: { clientBurst: 3, clientRequestsPerSecond: 1 } } })
+  })
+  afterAll(() => broker.close())
+  const readOnly = docsManifest({ grants: [docsManifest().grants[0]] })
+  const issue = (client: [string, string]) => broker.call('POST', '/v1/tokens', { ...json(readOnly), basic: client })
+
+  it('answers 429 slow_down with Retry-After past the burst, issues nothing, and refills with time', async () => {
+    for (let i = 0; i < 3; i++) expect((await issue(A)).status).toBe(200)
+    const refused = await issue(A)
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).toBe('1')
+    const body = await refused.json()
+    expect(body.error).toBe('slow_down')
+    expect(JSON.stringify(body)).not.toContain('access_token')
+    expect(await broker.store.countLiveGrants('agent-a')).toBe(3)
+    // The limit applies on every route the client authenticates to.
+    expect((await broker.call('POST', '/oauth/introspect', { ...form({ token: 'x' }), basic: A })).status).toBe(429)
+    // Other clients have their own budget.
+    expect((await issue(B)).status).toBe(200)
+    broker.clock.advance(1000)
+    expect((await issue(A)).status).toBe(200)
+    expect((await issue(A)).status).toBe(429)
+  })
+
+  it('does not let anyone spend a client\'s budget by claiming its id', async () => {
+    broker.clock.advance(10_000)
+    for (let i = 0; i < 5; i++) {
+      const res = await broker.call('POST', '/v1/tokens', { ...json(readOnly), basic: ['agent-a', 'wrong secret'] })
+      expect(res.status).toBe(401)
+    }
+    expect((await issue(A)).status).toBe(200)
+  })
+})
+
+/** A broker on a real port, so requests arrive over TCP from an address. */
+async function listen(broker: ApprovalBroker): Promise<{ url: string; server: ServerType }> {
+  const port = await freePort()
+  const server = serve({ fetch: broker.app.fetch, port, hostname: '0.0.0.0' })
+  await new Promise((r) => server.once('listening', r))
+  return { url: `http://127.0.0.1:${port}`, server }
+}
+
+/** One HTTP request from a chosen local address (127.0.0.x are all loopback on Linux). */
+function send(
+  url: string,
+  options: { method?: string; path: string; from?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${options.path}`, {
+      method: options.method ?? 'GET',
+      localAddress: options.from ?? '127.0.0.1',
+      headers: options.headers,
+    })
+    req.once('error', reject)
+    req.once('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.end(options.body)
+  })
+}
+
+describe('per-address limit on the approval and enrolment pages (over TCP)', () => {
+  let broker: ApprovalBroker
+  let url: string
+  let server: ServerType
+  beforeAll(async () => {
+    broker = await makeApprovalBroker({ config: { limits: { pageBurst: 3, pageRequestsPerMinute: 60 } } })
+    ;({ url, server } = await listen(broker))
+  })
+  afterAll(async () => {
+    await new Promise((r) => server.close(r))
+    await broker.close()
+  })
+
+  it('answers 429 slow_down with Retry-After once an address has used its burst; other addresses still get in', async () => {
+    const from = '127.0.0.3'
+    for (let i = 0; i < 3; i++) expect((await send(url, { path: '/approve/unknown-request', from })).status).toBe(404)
+    const refused = await send(url, { path: '/approve/unknown-request', from })
+    expect(refused.status).toBe(429)
+    expect(refused.headers['retry-after']).toBe('1')
+    expect(JSON.parse(refused.body).error).toBe('slow_down')
+    // The ceremonies and the enrolment pages share the address's budget.
+    const options = await send(url, { method: 'POST', path: '/enroll/x/options', from, headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect(options.status).toBe(429)
+    expect((await send(url, { path: '/approve/unknown-request', from: '127.0.0.4' })).status).toBe(404)
+    // Time refills the bucket.
+    broker.clock.advance(1000)
+    expect((await send(url, { path: '/approve/unknown-request', from })).status).toBe(404)
+  })
+
+  it('leaves the token endpoints to the per-client limit', async () => {
+    const from = '127.0.0.5'
+    for (let i = 0; i < 5; i++) expect((await send(url, { path: '/healthz', from })).status).toBe(200)
+  })
+})
+
+describe('per-address limit behind a proxy (clientIpHeader)', () => {
+  it('keys the limit by the proxy\'s header', async () => {
+    const broker = await makeApprovalBroker({ config: { limits: { pageBurst: 2, clientIpHeader: 'x-real-ip' } } })
+    const page = (ip: string) => broker.app.request(`${ISSUER}/approve/unknown`, { headers: { 'x-real-ip': ip } })
+    try {
+      expect((await page('198.51.100.7')).status).toBe(404)
+      expect((await page('198.51.100.7')).status).toBe(404)
+      const refused = await page('198.51.100.7')
+      expect(refused.status).toBe(429)
+      await checkResponse('GET', '/approve/unknown', refused)
+      expect((await page('198.51.100.8')).status).toBe(404)
+    } finally {
+      await broker.close()
+    }
+  })
+})
+
+describe('body-size limit on every route that reads a body', () => {
+  let broker: ApprovalBroker
+  beforeAll(async () => {
+    broker = await makeApprovalBroker({ config: { limits: { bodyBytes: 1024 } } })
+  })
+  afterAll(() => broker.close())
+
+  const document = parseYaml(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
+    paths: Record<string, Record<string, unknown>>
+  }
+  const posts = Object.entries(document.paths)
+    .filter(([, ops]) => 'post' in ops)
+    .map(([path]) => path)
+    // Answered 404 before any body is read: AWS vending is off in this broker.
+    .filter((path) => path !== '/v1/credentials/aws')
+
+  const auth = (path: string): Record<string, string> =>
+    path.startsWith('/admin/')
+      ? { authorization: `Bearer ${ADMIN_TOKEN}` }
+      : { authorization: `Basic ${Buffer.from(`${A[0]}:${encodeURIComponent(A[1]).replace(/%20/g, '+')}`).toString('base64')}` }
+  const concrete = (path: string) => path.replace(/\{[^}]+\}/g, 'x')
+  const big = JSON.stringify({ pad: 'x'.repeat(4096) })
+
+  const type = (path: string) => (path.startsWith('/oauth/') ? 'application/x-www-form-urlencoded' : 'application/json')
+
+  it.each(posts)('POST %s refuses a declared oversized body with 413', async (path) => {
+    const res = await broker.call('POST', concrete(path), {
+      headers: { ...auth(path), 'content-type': type(path), 'content-length': String(Buffer.byteLength(big)) },
+      body: big,
+    })
+    expect(res.status).toBe(413)
+    expect((await res.json()).error).toBe('invalid_request')
+  })
+
+  it.each(posts)('POST %s refuses an undeclared (streamed) oversized body with 413', async (path) => {
+    const chunk = new TextEncoder().encode('x'.repeat(512))
+    let sent = 0
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 16) controller.enqueue(chunk)
+        else controller.close()
+      },
+    })
+    const res = await broker.call('POST', concrete(path), {
+      headers: { ...auth(path), 'content-type': type(path) },
+      body,
+      duplex: 'half',
+    } as RequestInit)
+    expect(res.status).toBe(413)
+    // Never read to the end: the broker stopped at the limit.
+    expect(sent).toBeLessThan(16)
+  })
+})
+
+describe('enrolment invites', () => {
+  it('expire after approvals.inviteTtlSeconds: the page and the ceremony answer 404', async () => {
+    const broker = await makeApprovalBroker({ config: { approvals: { inviteTtlSeconds: 600 } } })
+    try {
+      const res = await broker.call('POST', '/admin/approvers/invites', {
+        ...json({ approver: 'alice@example.com', group: 'release-managers' }),
+        bearer: ADMIN_TOKEN,
+      })
+      const path = new URL((await res.json()).invite_url).pathname
+      expect((await broker.call('GET', path)).status).toBe(200)
+      broker.clock.advance(601_000)
+      expect((await broker.call('GET', path)).status).toBe(404)
+      expect((await broker.call('POST', `${path}/options`, json({}))).status).toBe(404)
+    } finally {
+      await broker.close()
+    }
+  })
+})
+
+describe('security headers on every HTML page', () => {
+  it('sends a CSP without inline script and with frame denial, and pages carry no inline script', async () => {
+    const broker = await makeApprovalBroker()
+    try {
+      const invite = await broker.call('POST', '/admin/approvers/invites', {
+        ...json({ approver: 'alice@example.com', group: 'release-managers' }),
+        bearer: ADMIN_TOKEN,
+      })
+      const enrolPath = new URL((await invite.json()).invite_url).pathname
+      for (const path of [enrolPath, '/enroll/unknown', '/approve/unknown']) {
+        const res = await broker.call('GET', path)
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+        const csp = res.headers.get('content-security-policy') ?? ''
+        expect(csp).toContain("frame-ancestors 'none'")
+        expect(csp).toMatch(/script-src 'self'(;|$)/)
+        expect(csp).not.toContain('unsafe-inline')
+        expect(csp).not.toContain('unsafe-eval')
+        expect(res.headers.get('x-frame-options')).toBe('DENY')
+        const html = await res.text()
+        // Every <script> has a src; no inline event handlers.
+        expect(html.match(/<script(?![^>]*\ssrc=)[^>]*>/g) ?? []).toEqual([])
+        expect(html).not.toMatch(/\son[a-z]+\s*=/i)
+      }
+    } finally {
+      await broker.close()
+    }
+  })
+})
