@@ -3,7 +3,7 @@
 // and draws bench/results/latest.svg (throughput and latency per scenario; memory over time when a
 // soak has run). `npm run bench -- --soak 10m` runs the soak instead (bench/soak.js).
 //
-//   npm run bench                              # issuance, bulk revocation, verification, workers
+//   npm run bench                              # issuance, bulk revocation, verification, audit, workers
 //   npm run bench -- --duration 10 --connections 1,16,64
 //   npm run bench -- --soak 10m                # issuance + verification + revocation for 10 min
 //   node bench/report.js --chart-only          # redraw from the existing results
@@ -48,6 +48,7 @@ if (!args['chart-only']) {
     run('run.js', issuanceArgs)
     run('revocation.js')
     run('verify.js')
+    run('audit.js', issuanceArgs)
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
   }
 }
@@ -62,6 +63,7 @@ if (!issuance) {
 const verify = read('verify.json')
 const bulk = read('revocation.json')
 const soak = read('soak.json')
+const audit = read('audit.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -70,6 +72,7 @@ const report = {
     ? { date: bulk.date, grants: bulk.grants, revokeMs: bulk.writ?.revokeMs, grantsPerSecond: bulk.writ?.grantsPerSecond }
     : undefined,
   soak: soak ? soakSummary : undefined,
+  auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 

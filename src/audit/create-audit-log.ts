@@ -31,6 +31,8 @@ const MAX_COMMIT_ATTEMPTS = 32
 const DEFAULT_READ_LIMIT = 1000
 const MAX_READ_LIMIT = 10_000
 const DEFAULT_FIND_LIMIT = 10_000
+/** Members the log sets itself; an input's own are ignored. */
+const CHAIN_FIELDS = new Set(['seq', 'time', 'prev', 'hash'])
 
 interface Pending {
   input: AuditEventInput | null
@@ -47,17 +49,22 @@ export const auditUnavailable = (cause: unknown): WritError =>
   })
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`)
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer`)
+  }
   return value
 }
 
 /** The event as stored: the input's members that are not undefined, then the chain fields. */
-function body(input: AuditEventInput, seq: number, time: string, prev: string): Record<string, unknown> {
+function body(
+  input: AuditEventInput,
+  seq: number,
+  time: string,
+  prev: string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(input)) {
-    if (value !== undefined && name !== 'seq' && name !== 'time' && name !== 'prev' && name !== 'hash') {
-      out[name] = value
-    }
+    if (value !== undefined && !CHAIN_FIELDS.has(name)) out[name] = value
   }
   out.seq = seq
   out.time = time
@@ -71,8 +78,12 @@ function body(input: AuditEventInput, seq: number, time: string, prev: string): 
  */
 export function createAuditLog(backend: AuditBackend, options: AuditLogOptions): AuditLog {
   const { clock, signer, issuer } = options
-  const everyEvents = positiveInteger('checkpointEveryEvents', options.checkpointEveryEvents ?? 1000)
-  const everyMs = positiveInteger('checkpointEverySeconds', options.checkpointEverySeconds ?? 60) * 1000
+  const everyEvents = positiveInteger(
+    'checkpointEveryEvents',
+    options.checkpointEveryEvents ?? 1000,
+  )
+  const everyMs =
+    positiveInteger('checkpointEverySeconds', options.checkpointEverySeconds ?? 60) * 1000
   const batchMax = positiveInteger('batchMaxEvents', options.batchMaxEvents ?? 256)
   const maxEventBytes = positiveInteger('maxEventBytes', options.maxEventBytes ?? 256 * 1024)
 
@@ -84,7 +95,12 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   const isoNow = (): string => new Date(clock()).toISOString()
 
   /** Chains one event on `prev`; null when it cannot be (not JSON, too large). */
-  function chainOne(input: AuditEventInput, seq: number, time: string, prev: string): ChainedEvent | TypeError {
+  function chainOne(
+    input: AuditEventInput,
+    seq: number,
+    time: string,
+    prev: string,
+  ): ChainedEvent | TypeError {
     try {
       const event = body(input, seq, time, prev)
       // What hashAuditEvent computes, with the canonical JSON kept: the stored line is that JSON
@@ -111,7 +127,12 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       hash: prev,
       iat: Math.floor(nowMs / 1000),
     })
-    const chained = chainOne({ type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk }, seq, new Date(nowMs).toISOString(), prev)
+    const chained = chainOne(
+      { type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk },
+      seq,
+      new Date(nowMs).toISOString(),
+      prev,
+    )
     if (chained instanceof TypeError) throw chained
     return chained
   }
@@ -202,7 +223,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       try {
         await commitBatch(batch)
       } catch (err) {
-        // The outcome is unknown (a timeout may hide a write): forget the head, re-read it next time.
+        // The outcome is unknown (a timeout may hide a write): forget the head, re-read it.
         head = undefined
         const failure = err instanceof WritError ? err : auditUnavailable(err)
         for (const item of batch) item.reject(failure)
@@ -241,7 +262,8 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     kind: backend.kind,
 
     async append(event) {
-      if (!event || typeof event !== 'object' || typeof event.type !== 'string' || typeof event.actor !== 'string') {
+      const shaped = event && typeof event === 'object'
+      if (!shaped || typeof event.type !== 'string' || typeof event.actor !== 'string') {
         throw new TypeError('an audit event needs a string type and actor')
       }
       return (await enqueue(event)) as AuditEvent
@@ -251,12 +273,15 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       const fromSeq = readOptions.fromSeq ?? 1
       const limit = readOptions.limit ?? DEFAULT_READ_LIMIT
       positiveInteger('fromSeq', fromSeq)
-      if (positiveInteger('limit', limit) > MAX_READ_LIMIT) throw new RangeError(`limit must be at most ${MAX_READ_LIMIT}`)
+      if (positiveInteger('limit', limit) > MAX_READ_LIMIT) {
+        throw new RangeError(`limit must be at most ${MAX_READ_LIMIT}`)
+      }
       return backend.read(fromSeq, limit)
     },
 
     async find(query, findOptions = {}) {
-      return backend.find(queryRef(query), positiveInteger('limit', findOptions.limit ?? DEFAULT_FIND_LIMIT))
+      const limit = positiveInteger('limit', findOptions.limit ?? DEFAULT_FIND_LIMIT)
+      return backend.find(queryRef(query), limit)
     },
 
     async head() {
@@ -272,27 +297,34 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       positiveInteger('beforeSeq', beforeSeq)
       const exportedTo = trimOptions.exportedTo?.trim() ?? ''
       if (exportedTo === '' || exportedTo.length > 512) {
-        throw invalidRequest('exported_to: say where the events were exported to (1 to 512 characters)')
+        throw invalidRequest(
+          'exported_to: say where the events were exported to (1 to 512 characters)',
+        )
       }
       // The stored head: another replica may have appended since this one last wrote.
       const last = await backend.loadHead()
       // Ensure the log keeps its last event, so it stays chained to what comes next.
       if (beforeSeq > last.seq) {
-        throw invalidRequest(`before_seq: must be at most ${last.seq}, the last event's seq (the last event is always kept)`)
+        throw invalidRequest(
+          `before_seq: must be at most ${last.seq}, the last event's seq (the last event is always kept)`,
+        )
       }
       const [first] = await backend.read(1, 1)
       if (!first || first.seq >= beforeSeq) return 0
       const exports = await backend.find(queryRef({ exports: true }), DEFAULT_FIND_LIMIT)
       // How far exports cover the log without a gap, from its first event on.
       let exportedThrough = first.seq - 1
-      const ranges = exports.flatMap((e) => (e.type === 'audit.exported' ? [[e.from_seq, e.to_seq] as const] : []))
+      const ranges = exports.flatMap((e) =>
+        e.type === 'audit.exported' ? [[e.from_seq, e.to_seq] as const] : [],
+      )
       for (const [from, to] of ranges.sort((a, b) => a[0] - b[0])) {
         if (from <= exportedThrough + 1) exportedThrough = Math.max(exportedThrough, to)
       }
       // Ensure nothing leaves the log before it was exported.
       if (exportedThrough < beforeSeq - 1) {
         throw invalidRequest(
-          `before_seq: events ${first.seq} to ${beforeSeq - 1} have not all been exported (exported without a gap through seq ${exportedThrough}); export them first`,
+          `before_seq: events ${first.seq} to ${beforeSeq - 1} have not all been exported ` +
+            `(exported without a gap through seq ${exportedThrough}); export them first`,
         )
       }
       const count = beforeSeq - first.seq

@@ -8,8 +8,8 @@ import { GENESIS_HASH, type AuditEvent } from './types.js'
 
 export interface RedisAuditLogOptions extends AuditLogOptions {
   /**
-   * The grant store's client (`RedisGrantStore.redis`), configured to fail fast; the log never
-   * closes it.
+   * The grant store's client (`RedisGrantStore.redis`: single, Sentinel or Cluster), configured to
+   * fail fast; the log never closes it. On Cluster the log's keys share one slot (`{audit}`).
    */
   redis: Redis | Cluster
   /** The store's key prefix (`writ:` by default). */

@@ -24,6 +24,8 @@ export interface RedisGroup {
 export interface RedisCluster extends RedisGroup {
   /** The masters, each serving a third of the slots. */
   nodes: Endpoint[]
+  /** Kills the node on `port` (SIGKILL, as a crash would). */
+  kill(port: number): Promise<void>
 }
 
 export interface RedisSentinelSetup extends RedisGroup {
@@ -102,10 +104,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const group = processGroup('writ-cluster-')
   try {
     const nodes: Endpoint[] = []
+    const processes = new Map<number, ChildProcess>()
     for (let i = 0; i < masters; i++) {
       const port = await freePort()
       const busPort = await freePort()
-      group.spawn([
+      const child = group.spawn([
         '--port', String(port),
         '--cluster-enabled', 'yes',
         '--cluster-port', String(busPort),
@@ -114,6 +117,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         '--dir', group.dir,
         ...common,
       ])
+      processes.set(port, child)
       nodes.push({ host: '127.0.0.1', port })
     }
     for (const { port } of nodes) {
@@ -130,7 +134,15 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         (await cli(port, 'cluster', 'info')).includes('cluster_state:ok'),
       )
     }
-    return { nodes, stop: () => group.stop() }
+    return {
+      nodes,
+      kill: async (port) => {
+        const child = processes.get(port)
+        if (!child) throw new Error(`no cluster node on port ${port}`)
+        await group.kill(child)
+      },
+      stop: () => group.stop(),
+    }
   } catch (err) {
     await group.stop()
     throw err

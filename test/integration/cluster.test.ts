@@ -220,4 +220,16 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     const { token } = await issue(one)
     expect((await introspect(two, token)).active).toBe(true)
   })
+
+  // Last: it takes a master down for good.
+  it('fails closed with 503 when the master of a client’s slot is gone', async () => {
+    const { token } = await issue(one)
+    await cluster.kill((await ownerOf(createStoreKeys(prefix).live('agent-a'))).port)
+    const refused = await one.call('POST', '/v1/tokens', { ...json(readManifest()), basic: A })
+    expect(refused.status).toBe(503)
+    expect((await refused.json()).error).toBe('temporarily_unavailable')
+    // Ensure a token whose grant cannot be looked up is not reported active.
+    const seen = await two.call('POST', '/oauth/introspect', { ...form({ token }), basic: A })
+    expect(seen.status).toBe(503)
+  })
 })
