@@ -89,7 +89,7 @@ function bars(title, items, unit) {
   const max = Math.max(...items.flatMap((i) => i.values.map((v) => v.value)), 1)
   const min = Math.min(...items.flatMap((i) => i.values.map((v) => v.value)).filter((v) => v > 0), max)
   const log = max / min > 200
-  const scale = (v) => (v <= 0 ? 0 : log ? (Math.log10(v) / Math.log10(max)) * 520 : (v / max) * 520)
+  const scale = (v) => (v <= 0 ? 0 : log ? Math.max(0, Math.log10(v) / Math.log10(max)) * 520 : (v / max) * 520)
   parts.push(`<text x="20" y="${y + 24}" class="h">${esc(title)}${log ? ' (log scale)' : ''}</text>`)
   y += 40
   for (const item of items) {
