@@ -3,6 +3,7 @@ import { grantIssuedEvent } from '../audit/grant-issued-event.js'
 import { grantVoidedEvent } from '../audit/grant-voided-event.js'
 import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
+import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
 import { manifestSha256 } from '../manifest/index.js'
@@ -118,6 +119,9 @@ async function issue(
 ): Promise<TokenResponse | ApprovalPending> {
   const { policy, store, keys, clock } = deps
 
+  // Ensure type-specific grants are well formed before policy, a human or a token sees them.
+  validateAwsGrants(req.manifest.grants)
+
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
   const decision = decide(policy, req.clientId, req.manifest, deps.tokens)
 
@@ -182,14 +186,15 @@ async function issue(
     deps.audit.record(grantIssuedEvent(grant)),
   ])
   if (recorded.status === 'rejected') {
-    if (audited.status === 'fulfilled') await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
+    if (audited.status === 'fulfilled') {
+      await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
+    }
     throw recorded.reason
   }
   if (audited.status === 'rejected') {
     // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
-    await store
-      .revokeGrant(grant.clientId, grant.id, { by: 'system', reason: 'not issued: its audit record could not be written', at: now })
-      .catch(() => null)
+    const reason = 'not issued: its audit record could not be written'
+    await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: now }).catch(() => null)
     throw audited.reason
   }
 

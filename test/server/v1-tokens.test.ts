@@ -242,3 +242,28 @@ grants:
     }
   })
 })
+
+describe('type-specific grants', () => {
+  it('refuses a malformed aws grant at issuance, naming the field, and records nothing', async () => {
+    const b = await makeTestBroker()
+    try {
+      const before = await b.store.countLiveGrants('agent-a')
+      for (const [grant, field] of [
+        [{ type: 'aws', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::docs/*'] }, 'authorization_details[0].role_arn'],
+        [
+          { type: 'aws', role_arn: 'arn:aws:iam::123456789012:role/docs', locations: ['arn:aws:iam::123456789012:role/other'], actions: ['s3:GetObject'], resources: ['arn:aws:s3:::docs/*'] },
+          'authorization_details[0].locations',
+        ],
+      ] as const) {
+        const res = await b.call('POST', '/v1/tokens', { ...json({ task: { id: 'AWS-1' }, grants: [grant] }), basic: A })
+        expect(res.status).toBe(400)
+        const body = await res.json()
+        expect(body.error).toBe('invalid_authorization_details')
+        expect(body.error_description).toContain(field)
+      }
+      expect(await b.store.countLiveGrants('agent-a')).toBe(before)
+    } finally {
+      await b.close()
+    }
+  })
+})

@@ -48,3 +48,4 @@ export {
   type AwsCredentials,
 } from './create-aws-clients.js'
 export { createAwsVending, type AwsVending, type AwsVendingOptions } from './create-aws-vending.js'
+export { validateAwsGrants } from './validate-aws-grants.js'
