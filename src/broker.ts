@@ -120,7 +120,9 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       clock,
       repeatWindowSeconds: config.audit.authFailureWindowSeconds,
     })
-    if (!audit.enabled) logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
+    if (!audit.enabled) {
+      logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
+    }
     ;({ config, token: adminToken } = await bootstrapAdminToken(config, store))
     approvals = await createApprovals({
       config,

@@ -33,4 +33,6 @@ export interface AuditBackend {
   find(ref: string, limit: number): Promise<AuditEvent[]>
   /** Removes events with seq < `beforeSeq` and their index entries; resolves with how many. */
   trimBefore(beforeSeq: number): Promise<number>
+  /** Releases what the backend owns (a connection), once every append has settled. */
+  close?(): Promise<void>
 }

@@ -8,7 +8,10 @@ import type { Auditor } from './create-auditor.js'
 const MAX_FIELD = 256
 
 /** The client id a failed request claimed: Basic user, `client_id`, or an assertion's `sub`. */
-function claimedClient(authorization: string | undefined, params: Record<string, string | undefined>): string | undefined {
+function claimedClient(
+  authorization: string | undefined,
+  params: Record<string, string | undefined>,
+): string | undefined {
   const basic = authorization ? parseBasicAuth(authorization.trim())?.clientId : undefined
   if (basic) return basic
   if (params.client_id) return params.client_id

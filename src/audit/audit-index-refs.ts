@@ -33,7 +33,7 @@ export function auditIndexRefs(event: AuditEvent): string[] {
   if (typeof e.approval === 'string') refs.add(`a:${e.approval}`)
   if (typeof e.approver === 'string') refs.add(`p:${e.approver}`)
   if (event.type === 'grant.issued') for (const a of event.approvers ?? []) refs.add(`p:${a.sub}`)
-  if (event.type === 'grant.revoked' && (event.scope === 'client' || event.scope === 'approver' || event.scope === 'all')) {
+  if (event.type === 'grant.revoked' && event.scope !== 'grant' && event.scope !== 'task') {
     refs.add('r:bulk')
   }
   if (event.type === 'audit.exported') refs.add('x:exports')

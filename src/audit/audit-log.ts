@@ -40,7 +40,10 @@ export interface AuditLog {
   /** Events in seq order from `fromSeq`. */
   read(options?: AuditReadOptions): Promise<AuditEvent[]>
 
-  /** The events indexed under a grant, task, approval or approver, in seq order (at most `limit`, default 10,000). */
+  /**
+   * The events indexed under a grant, task, approval or approver, in seq order (at most `limit`,
+   * default 10,000).
+   */
   find(query: AuditQuery, options?: { limit?: number }): Promise<AuditEvent[]>
 
   /** The last event's seq and hash, and the last checkpoint's seq. */

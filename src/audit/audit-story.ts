@@ -9,7 +9,8 @@ type Revoked = GrantRevokedEvent & AuditEvent
 
 /** Whether a task-wide or bulk revocation took out this grant: it was live then, and in scope. */
 function covers(revocation: Revoked, grant: Issued): boolean {
-  if (revocation.seq <= grant.seq || Date.parse(revocation.time) >= grant.expires_at * 1000) return false
+  const afterIssue = revocation.seq > grant.seq
+  if (!afterIssue || Date.parse(revocation.time) >= grant.expires_at * 1000) return false
   switch (revocation.scope) {
     case 'all':
       return true
@@ -56,7 +57,9 @@ export async function auditStory(
   log: AuditLog,
   query: { grantId: string } | { taskId: string },
 ): Promise<AuditEvent[]> {
-  const bulk = (await log.find({ bulkRevocations: true })).filter((e): e is Revoked => e.type === 'grant.revoked')
+  const bulk = (await log.find({ bulkRevocations: true })).filter(
+    (e): e is Revoked => e.type === 'grant.revoked',
+  )
   const events: AuditEvent[] = []
   if ('grantId' in query) {
     events.push(...(await grantStory(log, query.grantId, bulk)))
@@ -67,7 +70,9 @@ export async function auditStory(
     for (const grantId of grants.slice(0, MAX_GRANTS_PER_TASK)) {
       events.push(...(await grantStory(log, grantId, bulk)))
     }
-    const approvals = [...new Set(own.flatMap((e) => ('approval' in e && typeof e.approval === 'string' ? [e.approval] : [])))]
+    const approvalOf = (e: AuditEvent): string[] =>
+      'approval' in e && typeof e.approval === 'string' ? [e.approval] : []
+    const approvals = [...new Set(own.flatMap(approvalOf))]
     for (const approvalId of approvals.slice(0, MAX_GRANTS_PER_TASK)) {
       events.push(...(await log.find({ approvalId })))
     }

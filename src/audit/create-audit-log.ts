@@ -63,8 +63,11 @@ function body(
   prev: string,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(input)) {
-    if (value !== undefined && !CHAIN_FIELDS.has(name)) out[name] = value
+  const fields = input as unknown as Record<string, unknown>
+  for (const name in fields) {
+    const value = fields[name]
+    if (value === undefined || !Object.hasOwn(fields, name) || CHAIN_FIELDS.has(name)) continue
+    out[name] = value
   }
   out.seq = seq
   out.time = time
@@ -92,7 +95,17 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   let head: HeadState | undefined
   let closed = false
 
-  const isoNow = (): string => new Date(clock()).toISOString()
+  // Many events share a millisecond under load: format each millisecond once.
+  let isoMs = Number.NaN
+  let isoText = ''
+  const isoNow = (): string => {
+    const ms = clock()
+    if (ms !== isoMs) {
+      isoText = new Date(ms).toISOString()
+      isoMs = ms
+    }
+    return isoText
+  }
 
   /** Chains one event on `prev`; null when it cannot be (not JSON, too large). */
   function chainOne(
@@ -261,12 +274,12 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   return {
     kind: backend.kind,
 
-    async append(event) {
+    append(event) {
       const shaped = event && typeof event === 'object'
       if (!shaped || typeof event.type !== 'string' || typeof event.actor !== 'string') {
-        throw new TypeError('an audit event needs a string type and actor')
+        return Promise.reject(new TypeError('an audit event needs a string type and actor'))
       }
-      return (await enqueue(event)) as AuditEvent
+      return enqueue(event) as Promise<AuditEvent>
     },
 
     async read(readOptions: AuditReadOptions = {}) {
@@ -348,9 +361,11 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     },
 
     async close() {
+      if (closed) return
       closed = true
       clearInterval(timer)
       while (running) await running
+      await backend.close?.()
     },
   }
 }

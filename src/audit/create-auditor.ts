@@ -46,7 +46,7 @@ export interface AuditorOptions {
   clock: Clock
   /** Window over which `noteRepeated` coalesces. Default 60. */
   repeatWindowSeconds?: number
-  /** Distinct keys coalesced at once; beyond, failures are counted under the key `*`. Default 1000. */
+  /** Distinct keys coalesced at once; beyond, failures count under the key `*`. Default 1000. */
   maxRepeatKeys?: number
 }
 
@@ -93,7 +93,8 @@ export function createAuditor(options: AuditorOptions): Auditor {
 
   const noteSummary = (entry: Repeat): void => {
     if (entry.more === 0) return
-    void note({ ...entry.event, count: entry.more, first_at: iso(entry.firstMs), last_at: iso(entry.lastMs) } as AuditEventInput)
+    const counts = { count: entry.more, first_at: iso(entry.firstMs), last_at: iso(entry.lastMs) }
+    void note({ ...entry.event, ...counts } as AuditEventInput)
   }
 
   const sweep = (all: boolean): void => {
@@ -112,13 +113,14 @@ export function createAuditor(options: AuditorOptions): Auditor {
     enabled: log !== undefined,
     log,
 
-    async record(event) {
-      if (!log) return
-      try {
-        await log.append(event)
-      } catch (err) {
-        throw err instanceof WritError ? err : auditUnavailable(err)
-      }
+    record(event) {
+      if (!log) return Promise.resolve()
+      return log.append(event).then(
+        () => undefined,
+        (err: unknown) => {
+          throw err instanceof WritError ? err : auditUnavailable(err)
+        },
+      )
     },
 
     note,
@@ -137,7 +139,13 @@ export function createAuditor(options: AuditorOptions): Auditor {
       if (existing) noteSummary(existing)
       const stored: RepeatedEventInput =
         key === '*' && event.type === 'client.auth_failed' ? { ...event, client: '*' } : event
-      repeats.set(key, { event: stored, firstMs: now, lastMs: now, more: 0, windowEndMs: now + windowMs })
+      repeats.set(key, {
+        event: stored,
+        firstMs: now,
+        lastMs: now,
+        more: 0,
+        windowEndMs: now + windowMs,
+      })
       void note({ ...event, count: 1, first_at: iso(now), last_at: iso(now) } as AuditEventInput)
     },
 

@@ -45,7 +45,10 @@ export interface AuditExport {
  * const { events, seal } = await exportAudit(log, { signer: keys, issuer, clock, fromSeq: 1 })
  * const jsonl = [...events, seal].filter(Boolean).map((e) => JSON.stringify(e)).join('\n') + '\n'
  */
-export async function exportAudit(log: AuditLog, options: ExportAuditOptions): Promise<AuditExport> {
+export async function exportAudit(
+  log: AuditLog,
+  options: ExportAuditOptions,
+): Promise<AuditExport> {
   const fromSeq = options.fromSeq ?? 1
   const limit = options.limit ?? 1000
   const events = await log.read({ fromSeq, limit })
@@ -71,5 +74,10 @@ export async function exportAudit(log: AuditLog, options: ExportAuditOptions): P
       destination: options.destination,
     })
   }
-  return { events, seal: { type: 'audit.seal', seal: jws }, nextSeq: last.seq + 1, more: events.length === limit }
+  return {
+    events,
+    seal: { type: 'audit.seal', seal: jws },
+    nextSeq: last.seq + 1,
+    more: events.length === limit,
+  }
 }

@@ -1,7 +1,7 @@
 import type { Grant } from '../grants/grant.js'
 import type { GrantIssuedEvent } from './types.js'
 
-/** The `grant.issued` event of a recorded grant: the request, the policy's rules, what was granted. */
+/** The `grant.issued` event of a grant: the request, the policy's rules, what was granted. */
 export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
   const event: GrantIssuedEvent = {
     type: 'grant.issued',

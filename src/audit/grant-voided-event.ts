@@ -2,7 +2,7 @@ import { WritError } from '../errors.js'
 import type { Grant } from '../grants/grant.js'
 import type { GrantVoidedEvent } from './types.js'
 
-/** The `grant.voided` event of a grant the store refused or failed to record: no token was issued. */
+/** The `grant.voided` event of a grant the store refused or failed to record: no token. */
 export function grantVoidedEvent(grant: Grant, err: unknown): GrantVoidedEvent {
   return {
     type: 'grant.voided',
@@ -11,6 +11,9 @@ export function grantVoidedEvent(grant: Grant, err: unknown): GrantVoidedEvent {
     grant: grant.id,
     task: grant.task.id,
     reason: err instanceof WritError ? err.code : 'server_error',
-    message: err instanceof WritError && err.expose ? err.message.slice(0, 1024) : 'the grant could not be recorded',
+    message:
+      err instanceof WritError && err.expose
+        ? err.message.slice(0, 1024)
+        : 'the grant could not be recorded',
   }
 }

@@ -14,5 +14,8 @@ import { canonicalize } from '../manifest/canonicalize.js'
 export function hashAuditEvent(event: { prev: string; hash?: unknown }): string {
   if (typeof event.prev !== 'string') throw new TypeError('an audit event needs a string prev')
   const { hash: _ignored, ...body } = event
-  return createHash('sha256').update(event.prev, 'utf8').update(canonicalize(body), 'utf8').digest('hex')
+  return createHash('sha256')
+    .update(event.prev, 'utf8')
+    .update(canonicalize(body), 'utf8')
+    .digest('hex')
 }

@@ -37,11 +37,19 @@ export function openAuditLog(options: OpenAuditLogOptions): AuditLog | undefined
   }
   if (store.kind === 'redis' && 'redis' in store) {
     const redisStore = store as RedisGrantStore
+    // Its own connection (same servers, same fail-fast options): audit batches never queue in
+    // front of the store's commands, and the store's commands never in front of them.
+    const redis = redisStore.redis.duplicate()
+    // Connection errors surface as 503s from the log; without a listener ioredis prints them.
+    redis.on('error', () => {})
     return createRedisAuditLog({
       ...common,
-      redis: redisStore.redis,
+      redis,
+      ownsClient: true,
       keyPrefix: redisStore.keys.prefix,
-      ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
+      ...(options.commandTimeoutMs === undefined
+        ? {}
+        : { commandTimeoutMs: options.commandTimeoutMs }),
     })
   }
   return createMemoryAuditLog(common)

@@ -16,6 +16,8 @@ export interface RedisAuditLogOptions extends AuditLogOptions {
   keyPrefix: string
   /** Longest wait for the client's first connection. Default 1000. */
   commandTimeoutMs?: number
+  /** The log owns `redis` (a `duplicate()` of the store's) and closes it on `close()`. */
+  ownsClient?: boolean
 }
 
 /** Index lists cleaned per script call when trimming. */
@@ -127,13 +129,18 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
     })
   }
 
-  const run = async <T>(op: () => Promise<T>): Promise<T> => {
+  const unavailable = (err: unknown): never => {
+    throw auditUnavailable(err)
+  }
+  const run = <T>(op: () => Promise<T>): Promise<T> => {
+    let pending: Promise<T>
     try {
-      await ready()
-      return await op()
+      // The usual case (connected) goes straight to the command; else wait for the connection.
+      pending = redis.status === 'ready' ? op() : ready().then(op)
     } catch (err) {
-      throw auditUnavailable(err)
+      pending = Promise.reject(err)
     }
+    return pending.catch(unavailable)
   }
 
   const toHead = (reply: Array<string | null>): HeadState => ({
@@ -152,7 +159,8 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   return {
     kind: 'redis',
 
-    loadHead: () => run(async () => toHead(await redis.hmget(headKey, 'seq', 'hash', 'cps', 'cpt'))),
+    loadHead: () =>
+      run(async () => toHead(await redis.hmget(headKey, 'seq', 'hash', 'cps', 'cpt'))),
 
     async commit(expected: HeadState, events: ChainedEvent[], next: HeadState) {
       const keys = [logKey, headKey]
@@ -191,10 +199,17 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
     async find(ref: string, limit: number) {
       return run(async () => {
         const seqs = await redis.lrange(indexKey(ref), 0, limit - 1)
-        const found = await Promise.all(seqs.map((seq) => redis.xrange(logKey, `0-${seq}`, `0-${seq}`)))
+        const found = await Promise.all(
+          seqs.map((seq) => redis.xrange(logKey, `0-${seq}`, `0-${seq}`)),
+        )
         // A seq whose event was trimmed is skipped.
         return found.flatMap((entries) => parseEntries(entries))
       })
+    },
+
+    async close() {
+      if (!options.ownsClient || redis.status === 'end') return
+      await redis.quit().catch(() => redis.disconnect())
     },
 
     async trimBefore(beforeSeq: number) {

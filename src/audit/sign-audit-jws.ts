@@ -14,7 +14,7 @@ export interface AuditSigner {
   jwks(): { keys: JWK[] }
 }
 
-/** A compact JWS over `payload`, signed with the signer's current key, and that key's public JWK. */
+/** A compact JWS over `payload` by the signer's current key, and that key's public JWK. */
 export function signAuditJws(
   signer: AuditSigner,
   typ: typeof CHECKPOINT_TYP | typeof SEAL_TYP,
@@ -23,7 +23,9 @@ export function signAuditJws(
   const key = signer.signingKey()
   const jwk = signer.jwks().keys.find((k) => k.kid === key.kid)
   if (!jwk) throw new Error(`the signing key ${key.kid} is not in the published key set`)
-  const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString('base64url')
+  const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString(
+    'base64url',
+  )
   const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`
   const signature = sign(key.alg === 'ES256' ? 'sha256' : null, Buffer.from(input), {
     key: key.privateKey,

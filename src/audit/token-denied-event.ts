@@ -4,7 +4,11 @@ import type { Manifest } from '../manifest/types.js'
 import type { TokenDeniedEvent } from './types.js'
 
 /** The `token.denied` event of an authenticated client's refused manifest. */
-export function tokenDeniedEvent(clientId: string, manifest: Manifest, err: WritError): TokenDeniedEvent {
+export function tokenDeniedEvent(
+  clientId: string,
+  manifest: Manifest,
+  err: WritError,
+): TokenDeniedEvent {
   let hash: string | undefined
   try {
     hash = manifestSha256(manifest)

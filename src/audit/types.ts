@@ -6,10 +6,21 @@ import type { AuthorizationDetail } from '../manifest/types.js'
  * an approver (`approver:<sub>`), the broker itself (`system`), or an unauthenticated caller
  * (`anonymous`).
  */
-export type AuditActor = `client:${string}` | 'admin' | `approver:${string}` | 'system' | 'anonymous'
+export type AuditActor =
+  | `client:${string}`
+  | 'admin'
+  | `approver:${string}`
+  | 'system'
+  | 'anonymous'
 
 /** Any JSON value: what `detail` may carry. */
-export type AuditJson = null | boolean | number | string | AuditJson[] | { [key: string]: AuditJson }
+export type AuditJson =
+  | null
+  | boolean
+  | number
+  | string
+  | AuditJson[]
+  | { [key: string]: AuditJson }
 
 /** One approver's part in an approval, as events record it. Times are seconds since the epoch. */
 export interface AuditApprover {
@@ -68,7 +79,7 @@ export interface GrantVoidedEvent extends Base {
   message: string
 }
 
-/** A token request refused after the client authenticated: by policy, quota, DPoP or approval rules. */
+/** A token request refused after the client authenticated: by policy, DPoP or approval rules. */
 export interface TokenDeniedEvent extends Base {
   type: 'token.denied'
   client: string

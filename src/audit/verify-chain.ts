@@ -20,7 +20,7 @@ export interface VerifyChainOptions {
   requireSeal?: boolean
 }
 
-/** The first thing wrong, as a line of the input (from 1) and, when it has one, that event's seq. */
+/** The first thing wrong: a line of the input (from 1) and, when it has one, that event's seq. */
 export interface ChainProblem {
   line: number
   seq?: number
@@ -47,9 +47,12 @@ export interface ChainVerification {
 const HEX64 = /^[0-9a-f]{64}$/
 const ALGORITHMS = ['ES256', 'EdDSA']
 
-type Verified = { ok: true; payload: Record<string, unknown>; trusted: boolean; kid: string } | { ok: false; reason: string }
+type Verified =
+  | { ok: true; payload: Record<string, unknown>; trusted: boolean; kid: string }
+  | { ok: false; reason: string }
 
-const short = (hash: unknown): string => (typeof hash === 'string' ? `${hash.slice(0, 12)}…` : String(hash))
+const short = (hash: unknown): string =>
+  typeof hash === 'string' ? `${hash.slice(0, 12)}…` : String(hash)
 
 /**
  * Checks an exported audit log (JSON Lines, as `GET /admin/audit?format=jsonl` or `writ audit
@@ -75,7 +78,8 @@ export async function verifyChain(
 ): Promise<ChainVerification> {
   const lines = typeof input === 'string' ? input.split('\n') : input
   const trusted = new Map<string, JWK>()
-  for (const jwk of Array.isArray(options.keys) ? options.keys : (options.keys as { keys: JWK[] }).keys) {
+  const given = Array.isArray(options.keys) ? options.keys : (options.keys as { keys: JWK[] }).keys
+  for (const jwk of given) {
     if (typeof jwk.kid === 'string') trusted.set(jwk.kid, jwk)
   }
   const requireSeal = options.requireSeal ?? true
@@ -90,8 +94,11 @@ export async function verifyChain(
     let kid: string
     let alg: string
     try {
-      const header = JSON.parse(Buffer.from(jws.split('.')[0] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
-      if (typeof header.kid !== 'string' || typeof header.alg !== 'string') return { ok: false, reason: 'no kid or alg in its header' }
+      const encoded = Buffer.from(jws.split('.')[0] ?? '', 'base64url').toString('utf8')
+      const header = JSON.parse(encoded) as Record<string, unknown>
+      if (typeof header.kid !== 'string' || typeof header.alg !== 'string') {
+        return { ok: false, reason: 'no kid or alg in its header' }
+      }
       kid = header.kid
       alg = header.alg
     } catch {
@@ -102,7 +109,9 @@ export async function verifyChain(
     if (!jwk) {
       // Ensure an embedded key is the one its kid names (kids are RFC 7638 thumbprints).
       const candidate = embedded as JWK | undefined
-      if (!candidate || typeof candidate !== 'object') return { ok: false, reason: `signed by key ${kid}, which is not trusted` }
+      if (!candidate || typeof candidate !== 'object') {
+        return { ok: false, reason: `signed by key ${kid}, which is not trusted` }
+      }
       try {
         if ((await calculateJwkThumbprint(candidate, 'sha256')) !== kid) {
           return { ok: false, reason: `the embedded key is not key ${kid}` }
@@ -114,10 +123,14 @@ export async function verifyChain(
     }
     try {
       // Ensure the signature verifies, with an expected algorithm and the expected `typ`.
-      if (!ALGORITHMS.includes(alg)) return { ok: false, reason: `algorithm ${alg} is not accepted` }
+      if (!ALGORITHMS.includes(alg)) {
+        return { ok: false, reason: `algorithm ${alg} is not accepted` }
+      }
       const key = await importJWK({ ...jwk, alg }, alg)
       const { payload, protectedHeader } = await compactVerify(jws, key, { algorithms: ALGORITHMS })
-      if (protectedHeader.typ !== typ) return { ok: false, reason: `typ is ${String(protectedHeader.typ)}, expected ${typ}` }
+      if (protectedHeader.typ !== typ) {
+        return { ok: false, reason: `typ is ${String(protectedHeader.typ)}, expected ${typ}` }
+      }
       const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>
       if (options.issuer !== undefined && claims.iss !== options.issuer) {
         return { ok: false, reason: `iss is ${JSON.stringify(claims.iss)}, expected ${options.issuer}` }
@@ -137,7 +150,9 @@ export async function verifyChain(
     let value: Record<string, unknown> | null = null
     try {
       const parsed: unknown = JSON.parse(raw)
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) value = parsed as Record<string, unknown>
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        value = parsed as Record<string, unknown>
+      }
     } catch {
       value = null
     }
@@ -186,7 +201,9 @@ export async function verifyChain(
       const payload = seals.get(r)
       // Ensure the segment ends where its seal says: nothing removed from (or added to) its end.
       if (payload && (!segment || !previous)) {
-        if (payload.count !== 0) fail(`the seal covers ${String(payload.count)} events, but none precede it`)
+        if (payload.count !== 0) {
+          fail(`the seal covers ${String(payload.count)} events, but none precede it`)
+        }
       } else if (payload && segment && previous) {
         if (payload.last_seq !== previous.seq || payload.count !== segment.count) {
           fail(
@@ -213,7 +230,8 @@ export async function verifyChain(
       fail('seq: expected a positive integer')
       break
     }
-    if (typeof prev !== 'string' || !HEX64.test(prev) || typeof hash !== 'string' || !HEX64.test(hash)) {
+    const hexes = typeof prev === 'string' && typeof hash === 'string'
+    if (!hexes || !HEX64.test(prev) || !HEX64.test(hash)) {
       fail('prev and hash: expected 64 lowercase hex characters', seq)
       break
     }
@@ -238,11 +256,13 @@ export async function verifyChain(
     if (previous) {
       // Ensure seqs follow each other: a gap is a deletion, a step back an insertion or a move.
       if (seq !== previous.seq + 1) {
+        const expected = previous.seq + 1
         const what =
-          seq > previous.seq + 1
-            ? `event(s) ${previous.seq + 1}${seq > previous.seq + 2 ? ` to ${seq - 1}` : ''} missing`
+          seq > expected
+            ? `event(s) ${expected}${seq > expected + 1 ? ` to ${seq - 1}` : ''} missing`
             : 'an event was inserted, repeated or moved here'
-        fail(`expected seq ${previous.seq + 1} after seq ${previous.seq} (line ${previous.line}), found seq ${seq}: ${what}`, seq)
+        const after = `after seq ${previous.seq} (line ${previous.line})`
+        fail(`expected seq ${expected} ${after}, found seq ${seq}: ${what}`, seq)
         break
       }
     } else {
@@ -305,7 +325,11 @@ export async function verifyChain(
   }
 
   const lastRecord = records.length - 1
-  const sealed = !broken && previous !== undefined && seals.get(lastRecord) != null && anchored === previous.seq
+  const sealed =
+    !broken &&
+    previous !== undefined &&
+    seals.get(lastRecord) != null &&
+    anchored === previous.seq
   if (!broken) {
     if (segment && requireSeal) {
       report({

@@ -25,8 +25,12 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(
 
 function detailsOf(e: Fields): string {
   const details = Array.isArray(e.authorization_details) ? (e.authorization_details as Fields[]) : []
+  const list = (v: unknown, sep: string): string => (Array.isArray(v) ? v.map(str).join(sep) : '')
   return details
-    .map((d) => `${str(d.type)}:${Array.isArray(d.actions) ? d.actions.join(',') : ''}${d.locations ? ` ${(d.locations as string[]).join(' ')}` : ''}${d.identifier ? ` ${str(d.identifier)}` : ''}`)
+    .map((d) => {
+      const where = [list(d.locations, ' '), d.identifier === undefined ? '' : str(d.identifier)]
+      return [`${str(d.type)}:${list(d.actions, ',')}`, ...where.filter(Boolean)].join(' ')
+    })
     .join('; ')
 }
 
@@ -35,7 +39,9 @@ export function describeAuditEvent(event: AuditEvent): string {
   const e = event as unknown as Fields
   switch (event.type) {
     case 'grant.issued': {
-      const approvers = (event.approvers ?? []).map((a) => `${a.sub} (key ${a.credential_id}, AAGUID ${a.aaguid})`)
+      const approvers = (event.approvers ?? []).map(
+        (a) => `${a.sub} (key ${a.credential_id}, AAGUID ${a.aaguid})`,
+      )
       return [
         `grant ${event.grant} issued to ${event.client} for task ${event.task}`,
         event.task_purpose ? ` ("${event.task_purpose}")` : '',
@@ -51,8 +57,9 @@ export function describeAuditEvent(event: AuditEvent): string {
     case 'token.denied':
       return `${event.client} refused for task ${event.task ?? '-'}: ${event.reason} (${event.message})`
     case 'grant.revoked': {
-      const what = event.scope === 'all' ? 'every grant' : `${event.scope} ${str(e[event.scope === 'grant' ? 'grant' : event.scope])}`
-      return `revoked by ${event.actor}: ${what}, "${event.reason}" (${event.count} grant${event.count === 1 ? '' : 's'})`
+      const what = event.scope === 'all' ? 'every grant' : `${event.scope} ${str(e[event.scope])}`
+      const count = `${event.count} grant${event.count === 1 ? '' : 's'}`
+      return `revoked by ${event.actor}: ${what}, "${event.reason}" (${count})`
     }
     case 'approval.requested':
       return `approval ${event.approval} requested for ${event.client}, task ${event.task}; rules ${event.rules.join(', ')}`
@@ -60,7 +67,12 @@ export function describeAuditEvent(event: AuditEvent): string {
       return `approval ${event.approval} approved by ${event.approver} with key ${event.credential_id} (AAGUID ${event.aaguid})${event.complete ? ': complete' : ''}`
     case 'approval.denied':
     case 'approval.rejected':
-      return `approval ${event.approval} ${event.type === 'approval.denied' ? 'denied' : 'assertion rejected'}${event.approver ? ` by ${event.approver}` : ''}${event.reason ? `: ${event.reason}` : ''}`
+      return [
+        `approval ${event.approval} `,
+        event.type === 'approval.denied' ? 'denied' : 'assertion rejected',
+        event.approver ? ` by ${event.approver}` : '',
+        event.reason ? `: ${event.reason}` : '',
+      ].join('')
     case 'client.auth_failed':
       return `client authentication failed as ${event.client ?? '(no client id)'} ×${event.count}: ${event.reason}`
     case 'admin.auth_failed':
@@ -101,11 +113,19 @@ export interface TailOptions {
  * `writ audit tail [-f]`: the latest events (or from `--since`), readable or as JSON lines; with
  * `-f`, keeps polling for new ones until interrupted (or `signal` aborts).
  */
-export async function tailAudit(ctx: CliContext, opts: TailOptions, signal?: AbortSignal): Promise<void> {
+export async function tailAudit(
+  ctx: CliContext,
+  opts: TailOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const limit = opts.limit === undefined ? 20 : Number(opts.limit)
-  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE) throw new CliError(`--limit: expected a whole number from 1 to ${PAGE}`, EXIT.usage)
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE) {
+    throw new CliError(`--limit: expected a whole number from 1 to ${PAGE}`, EXIT.usage)
+  }
   const intervalMs = (opts.interval === undefined ? 2 : Number(opts.interval)) * 1000
-  if (!(intervalMs >= 100)) throw new CliError('--interval: expected seconds, at least 0.1', EXIT.usage)
+  if (!(intervalMs >= 100)) {
+    throw new CliError('--interval: expected seconds, at least 0.1', EXIT.usage)
+  }
   let since = opts.since
   if (since === undefined) {
     // The last `limit` events: start that far before the head.
@@ -113,7 +133,8 @@ export async function tailAudit(ctx: CliContext, opts: TailOptions, signal?: Abo
     since = String(Math.max(1, head.seq - limit + 1))
   }
   for (;;) {
-    const page: AuditPage = await adminApi<AuditPage>(ctx, 'GET', `/admin/audit?limit=${opts.follow ? PAGE : limit}${sinceQuery(since)}`)
+    const path = `/admin/audit?limit=${opts.follow ? PAGE : limit}${sinceQuery(since)}`
+    const page: AuditPage = await adminApi<AuditPage>(ctx, 'GET', path)
     printEvents(ctx, page.events)
     since = String(page.next_since)
     if (!opts.follow || signal?.aborted) return
@@ -128,17 +149,23 @@ export async function tailAudit(ctx: CliContext, opts: TailOptions, signal?: Abo
 }
 
 /** `writ audit show --grant G | --task T`: the story of one grant or task, in order. */
-export async function showAudit(ctx: CliContext, opts: { grant?: string; task?: string }): Promise<void> {
+export async function showAudit(
+  ctx: CliContext,
+  opts: { grant?: string; task?: string },
+): Promise<void> {
   if ((opts.grant === undefined) === (opts.task === undefined)) {
     throw new CliError('name exactly one of --grant, --task', EXIT.usage)
   }
-  const query = opts.grant !== undefined ? `grant=${encodeURIComponent(opts.grant)}` : `task=${encodeURIComponent(opts.task!)}`
-  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', `/admin/audit/story?${query}`)
+  const query =
+    opts.grant !== undefined
+      ? `grant=${encodeURIComponent(opts.grant)}`
+      : `task=${encodeURIComponent(opts.task!)}`
+  const story = `/admin/audit/story?${query}`
+  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', story)
   if (ctx.out.json) return ctx.out.data(events)
-  if (events.length === 0) {
-    throw new CliError(`no audit events for ${opts.grant !== undefined ? `grant ${opts.grant}` : `task ${opts.task}`}`)
-  }
-  ctx.out.line(ctx.out.bold(opts.grant !== undefined ? `grant ${opts.grant}` : `task ${opts.task}`))
+  const subject = opts.grant !== undefined ? `grant ${opts.grant}` : `task ${opts.task}`
+  if (events.length === 0) throw new CliError(`no audit events for ${subject}`)
+  ctx.out.line(ctx.out.bold(subject))
   printEvents(ctx, events)
 }
 
@@ -146,7 +173,10 @@ export async function showAudit(ctx: CliContext, opts: { grant?: string; task?: 
  * `writ audit export [--since] [--out FILE]`: JSON Lines, page after page, each page ended by the
  * broker's seal. Recorded by the broker as an export (trimming needs one).
  */
-export async function exportAuditLog(ctx: CliContext, opts: { since?: string; out?: string }): Promise<void> {
+export async function exportAuditLog(
+  ctx: CliContext,
+  opts: { since?: string; out?: string },
+): Promise<void> {
   const base = ctx.brokerUrl()
   const token = await ctx.secret('WRIT_ADMIN_TOKEN', 'admin token')
   let since = opts.since
@@ -196,7 +226,12 @@ async function trustedKeys(ctx: CliContext, jwks: string | undefined): Promise<J
       throw new CliError(`${where}: expected a JWKS ({"keys": [...]})`, EXIT.usage)
     }
   }
-  const url = jwks === undefined ? `${ctx.brokerUrl()}/.well-known/jwks.json` : /^https?:\/\//.test(jwks) ? jwks : undefined
+  const url =
+    jwks === undefined
+      ? `${ctx.brokerUrl()}/.well-known/jwks.json`
+      : /^https?:\/\//.test(jwks)
+        ? jwks
+        : undefined
   if (url === undefined) {
     let text: string
     try {
@@ -230,7 +265,11 @@ export interface VerifyOptions {
  * the chain, every checkpoint and the seal. Names the first bad event and exits 1 when anything
  * is wrong.
  */
-export async function verifyAudit(ctx: CliContext, file: string | undefined, opts: VerifyOptions): Promise<void> {
+export async function verifyAudit(
+  ctx: CliContext,
+  file: string | undefined,
+  opts: VerifyOptions,
+): Promise<void> {
   let text = opts.text
   if (text === undefined) {
     try {
@@ -255,7 +294,8 @@ export async function verifyAudit(ctx: CliContext, file: string | undefined, opt
   }
   if (!result.ok) {
     const p = result.problem!
-    throw new CliError(`${file ?? 'stdin'} line ${p.line}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.reason}`)
+    const seq = p.seq === undefined ? '' : ` (seq ${p.seq})`
+    throw new CliError(`${file ?? 'stdin'} line ${p.line}${seq}: ${p.reason}`)
   }
 }
 
@@ -265,24 +305,41 @@ export async function verifyAudit(ctx: CliContext, file: string | undefined, opt
  * (assertions and public keys), and that the evidence's manifest is the one the grant was issued for.
  */
 export async function verifyApproval(ctx: CliContext, grantId: string): Promise<void> {
-  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', `/admin/audit/story?grant=${encodeURIComponent(grantId)}`)
+  const story = `/admin/audit/story?grant=${encodeURIComponent(grantId)}`
+  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', story)
   const issued = events.find((e) => e.type === 'grant.issued')
-  if (!issued || issued.type !== 'grant.issued') throw new CliError(`no grant.issued event for grant ${grantId}`)
-  if (!issued.approval) throw new CliError(`grant ${grantId} was issued without a human approval: nothing to verify`)
-  const evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', `/admin/approvals/${encodeURIComponent(issued.approval)}/evidence`)
+  if (!issued || issued.type !== 'grant.issued') {
+    throw new CliError(`no grant.issued event for grant ${grantId}`)
+  }
+  if (!issued.approval) {
+    throw new CliError(`grant ${grantId} was issued without a human approval: nothing to verify`)
+  }
+  const evidencePath = `/admin/approvals/${encodeURIComponent(issued.approval)}/evidence`
+  const evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', evidencePath)
   const result = await verifyApprovalEvidence(evidence)
   const problems = [...result.problems]
   // Ensure the evidence is for the manifest this grant was issued under.
   if (result.manifestSha256 !== issued.manifest_sha256) {
-    problems.push(`the evidence's manifest hashes to ${result.manifestSha256}, but grant ${grantId} was issued for ${issued.manifest_sha256}`)
+    problems.push(
+      `the evidence's manifest hashes to ${result.manifestSha256}, ` +
+        `but grant ${grantId} was issued for ${issued.manifest_sha256}`,
+    )
   }
   const ok = result.ok && problems.length === 0
   if (ctx.out.json) {
-    ctx.out.data({ ok, grant: grantId, approval: issued.approval, manifest_sha256: result.manifestSha256, votes: result.votes, problems })
+    ctx.out.data({
+      ok,
+      grant: grantId,
+      approval: issued.approval,
+      manifest_sha256: result.manifestSha256,
+      votes: result.votes,
+      problems,
+    })
   } else {
     ctx.out.line(`grant ${grantId}, approval ${issued.approval}, manifest ${result.manifestSha256}`)
     for (const v of result.votes) {
-      ctx.out.line(`  ${v.ok ? ctx.out.green('ok') : ctx.out.red('BAD')}  ${v.sub}, key ${v.credentialId}${v.problem ? `: ${v.problem}` : ''}`)
+      const mark = v.ok ? ctx.out.green('ok') : ctx.out.red('BAD')
+      ctx.out.line(`  ${mark}  ${v.sub}, key ${v.credentialId}${v.problem ? `: ${v.problem}` : ''}`)
     }
     if (ok) ctx.out.line(`${ctx.out.green('ok')}: every approver's key signed this exact manifest`)
   }

@@ -14,6 +14,8 @@ import { mediaType } from '../form.js'
 /** JSON Lines, as SIEMs ingest them. */
 export const JSONL_MEDIA_TYPE = 'application/x-ndjson'
 
+/** A seq: a whole number from 1, small enough to stay exact as a JavaScript number. */
+const SEQ = /^[1-9][0-9]{0,14}$/
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
 
 const wholeNumber = (max: number) =>
@@ -27,8 +29,9 @@ const listSchema = z
   .object({
     since: z
       .string()
-      .refine((v) => /^[1-9][0-9]{0,14}$/.test(v) || (RFC3339.test(v) && !Number.isNaN(Date.parse(v))), {
-        message: 'expected a seq (a whole number from 1) or an RFC 3339 time such as 2026-01-31T12:00:00Z',
+      .refine((v) => SEQ.test(v) || (RFC3339.test(v) && !Number.isNaN(Date.parse(v))), {
+        message:
+          'expected a seq (a whole number from 1) or an RFC 3339 time such as 2026-01-31T12:00:00Z',
       })
       .optional(),
     limit: wholeNumber(10_000).optional(),
@@ -70,7 +73,9 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
 /** The audit log, or 404 when auditing is off. */
 function logOf(deps: AppDeps): AuditLog {
   const log = deps.audit.log
-  if (!log) throw new WritError('not_found', 404, 'auditing is off on this broker (audit.enabled: false)')
+  if (!log) {
+    throw new WritError('not_found', 404, 'auditing is off on this broker (audit.enabled: false)')
+  }
   return log
 }
 
@@ -85,17 +90,24 @@ function listRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
     const query = parse(listSchema, singleQuery(c))
     const log = logOf(deps)
-    const jsonl = query.format === 'jsonl' || (query.format === undefined && (c.req.header('accept') ?? '').includes(JSONL_MEDIA_TYPE))
+    const accepts = (c.req.header('accept') ?? '').includes(JSONL_MEDIA_TYPE)
+    const jsonl = query.format === 'jsonl' || (query.format === undefined && accepts)
     const since = query.since
     const fromSeq =
-      since === undefined ? 1 : /^[0-9]+$/.test(since) ? Number(since) : await findSeqAtTime(log, Date.parse(since))
+      since === undefined
+        ? 1
+        : SEQ.test(since)
+          ? Number(since)
+          : await findSeqAtTime(log, Date.parse(since))
     const exported = await exportAudit(log, {
       signer: deps.keys,
       issuer: deps.config.issuer,
       clock: deps.clock,
       fromSeq,
       limit: query.limit ?? 1000,
-      ...(jsonl ? { destination: `GET /admin/audit (request ${String(c.get('requestId') ?? 'unknown')})` } : {}),
+      ...(jsonl
+        ? { destination: `GET /admin/audit (request ${String(c.get('requestId') ?? 'unknown')})` }
+        : {}),
     })
     const headers = {
       'Cache-Control': 'no-store',
@@ -105,7 +117,8 @@ function listRoute(deps: AppDeps) {
     if (jsonl) {
       const lines = exported.events.map((e) => JSON.stringify(e))
       if (exported.seal) lines.push(JSON.stringify(exported.seal))
-      return c.body(lines.length ? lines.join('\n') + '\n' : '', 200, { ...headers, 'Content-Type': JSONL_MEDIA_TYPE })
+      const text = lines.length ? lines.join('\n') + '\n' : ''
+      return c.body(text, 200, { ...headers, 'Content-Type': JSONL_MEDIA_TYPE })
     }
     const head = await log.head()
     return c.json(
@@ -163,7 +176,10 @@ function trimRoute(deps: AppDeps) {
       throw invalidRequest('body: expected a JSON object')
     }
     const body = parse(trimSchema, value)
-    const trimmed = await logOf(deps).trim(body.before_seq, { exportedTo: body.exported_to, actor: 'admin' })
+    const trimmed = await logOf(deps).trim(body.before_seq, {
+      exportedTo: body.exported_to,
+      actor: 'admin',
+    })
     return c.json({ trimmed }, 200, { 'Cache-Control': 'no-store' })
   }
 }

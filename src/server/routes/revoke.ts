@@ -30,12 +30,9 @@ export function revokeRoute(deps: AppDeps) {
       deps.logger.info('grant revoked', { grantId: result.claims.jti, clientId, by: 'client', revoked: revoked !== null })
       if (revoked) {
         // Audited once the revocation took effect; an audit failure never undoes or blocks it.
-        await deps.audit.note(
-          grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, 'revoked by its client (RFC 7009)', 1, {
-            client: clientId,
-            task: revoked.task.id,
-          }),
-        )
+        const why = 'revoked by its client (RFC 7009)'
+        const known = { client: clientId, task: revoked.task.id }
+        await deps.audit.note(grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, why, 1, known))
       }
     }
     return c.body(null, 200, { 'Cache-Control': 'no-store' })
