@@ -13,13 +13,13 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { hash } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
+import { freePort } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -46,15 +46,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / ticks
 }
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
 
 async function startRedisServer() {
   const port = await freePort()

@@ -13,7 +13,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -26,15 +25,6 @@ const { values: args } = parseArgs({
 })
 const count = Number(args.grants)
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
 
 async function startRedisServer() {
   const port = await freePort()
@@ -97,6 +87,7 @@ async function fill(store, clientId) {
 // count): PINGs in a loop, and on stdin's end prints its round-trip times.
 const PROBE = `
 import Redis from 'ioredis'
+import { freePort } from './lib.js'
 const redis = new Redis(process.argv[1])
 const samples = []
 let running = true

@@ -7,25 +7,14 @@
 //
 //   npm run bench                 # 5 s per scenario
 //   npm run bench -- --duration 10 --connections 1,16,64
-import { spawn } from 'node:child_process'
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto'
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir, cpus } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { writeFileSync, mkdirSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { hash } from '@node-rs/argon2'
 import autocannon from 'autocannon'
-import Redis from 'ioredis'
+import { deletePrefix, root, startBenchBroker } from './lib.js'
 
-const root = resolve(import.meta.dirname, '..')
-
-/** A config file next to the policy that lifts the per-client rate limit for the load generator. */
-function benchConfigFile(policyFile) {
-  const file = join(dirname(policyFile), 'config.json')
-  writeFileSync(file, JSON.stringify({ limits: { clientRequestsPerSecond: 1_000_000, clientBurst: 1_000_000 } }))
-  return file
-}
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
@@ -35,66 +24,6 @@ const { values: args } = parseArgs({
 })
 const duration = Number(args.duration)
 const connectionLevels = args.connections.split(',').map(Number)
-
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
-
-async function startBroker() {
-  const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'))
-  const secret = randomBytes(24).toString('base64url')
-  const policyFile = join(dir, 'policy.yaml')
-  writeFileSync(
-    policyFile,
-    `version: 1
-clients:
-  - id: bench-agent
-    auth: client_secret
-    secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
-    rules: [docs-read]
-    max_live_grants: 1000000
-rules:
-  - id: docs-read
-    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
-    max_ttl: 15m
-    approval: none
-`,
-  )
-  const port = await freePort()
-  const prefix = `writ-bench-${randomBytes(4).toString('hex')}:`
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: args['redis-url'],
-      WRIT_KEY_PREFIX: prefix,
-      WRIT_KEK: randomBytes(32).toString('base64'),
-      WRIT_POLICY: policyFile,
-      // The per-client rate limit (config limits) would cap the load this benchmark drives.
-      WRIT_CONFIG: benchConfigFile(policyFile),
-      WRIT_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { base, child, secret, prefix }
-}
 
 function cannon(opts) {
   return new Promise((res, rej) => {
@@ -126,7 +55,7 @@ function rawSigning(seconds) {
 }
 
 async function main() {
-  const { base, child, secret, prefix } = await startBroker()
+  const { base, child, secret, prefix } = await startBenchBroker({ redisUrl: args['redis-url'] })
   const results = []
   try {
     const body = new URLSearchParams({
@@ -153,14 +82,7 @@ async function main() {
     }
   } finally {
     child.kill('SIGTERM')
-    const redis = new Redis(args['redis-url'])
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      if (keys.length) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    await redis.quit()
+    await deletePrefix(args['redis-url'], prefix)
   }
   const signPerSecond = rawSigning(Math.min(duration, 3))
 

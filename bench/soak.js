@@ -13,12 +13,12 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { hash } from '@node-rs/argon2'
 import Redis from 'ioredis'
+import { freePort } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -43,15 +43,6 @@ const workers = Number(args.workers)
 const sampleMs = Number(args['sample-seconds']) * 1000
 const AUDIENCE = 'https://git.example.com/acme/app'
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
 
 async function startBroker() {
   const dir = mkdtempSync(join(tmpdir(), 'writ-soak-'))

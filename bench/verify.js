@@ -11,26 +11,16 @@
 //
 //   npm run bench                      # builds, then runs every benchmark
 //   node bench/verify.js --revocations 500 --tokens 5000
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { hash } from '@node-rs/argon2'
-import Redis from 'ioredis'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import { createVerifier } from '../dist/verifier/index.js'
+import { deletePrefix, root, startBenchBroker } from './lib.js'
 
-const root = resolve(import.meta.dirname, '..')
 
 /** A config file next to the policy that lifts the per-client rate limit for the load generator. */
-function benchConfigFile(policyFile) {
-  const file = join(dirname(policyFile), 'config.json')
-  writeFileSync(file, JSON.stringify({ limits: { clientRequestsPerSecond: 1_000_000, clientBurst: 1_000_000 } }))
-  return file
-}
 const { values: args } = parseArgs({
   options: {
     revocations: { type: 'string', default: '300' },
@@ -45,67 +35,12 @@ const TOKENS = Number(args.tokens)
 const REDIS_URL = args['redis-url']
 const AUDIENCE = 'https://git.example.com/acme/app'
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
-
 const yieldToIo = () => new Promise((r) => setImmediate(r))
 
 async function startBroker() {
-  const dir = mkdtempSync(join(tmpdir(), 'writ-bench-verify-'))
-  const secret = randomBytes(24).toString('base64url')
-  const policyFile = join(dir, 'policy.yaml')
-  writeFileSync(
-    policyFile,
-    `version: 1
-clients:
-  - id: bench-agent
-    auth: client_secret
-    secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
-    rules: [docs-read]
-    max_live_grants: 1000000
-rules:
-  - id: docs-read
-    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
-    max_ttl: 15m
-    approval: none
-`,
-  )
-  const port = await freePort()
-  const prefix = `writ-bench-verify-${randomBytes(4).toString('hex')}:`
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL,
-      WRIT_KEY_PREFIX: prefix,
-      WRIT_KEK: randomBytes(32).toString('base64'),
-      WRIT_POLICY: policyFile,
-      // The per-client rate limit (config limits) would cap the load this benchmark drives.
-      WRIT_CONFIG: benchConfigFile(policyFile),
-      WRIT_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const authorization = `Basic ${Buffer.from(`bench-agent:${secret}`).toString('base64')}`
-  return { base, child, prefix, authorization }
+  const broker = await startBenchBroker({ redisUrl: REDIS_URL, name: 'bench-verify' })
+  const authorization = `Basic ${Buffer.from(`bench-agent:${broker.secret}`).toString('base64')}`
+  return { ...broker, authorization }
 }
 
 async function issue(broker) {
@@ -265,14 +200,7 @@ async function main() {
     report = { revocation, rates }
   } finally {
     broker.child.kill('SIGTERM')
-    const redis = new Redis(REDIS_URL)
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${broker.prefix}*`, 'COUNT', 1000)
-      if (keys.length) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    await redis.quit()
+    await deletePrefix(REDIS_URL, broker.prefix)
   }
 
   const { revocation, rates } = report

@@ -10,7 +10,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -18,6 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { hash } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
+import { freePort } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -32,15 +32,6 @@ const duration = Number(args.duration)
 const rounds = Number(args.rounds)
 const connections = Number(args.connections)
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
 
 const cannon = (opts) =>
   new Promise((res, rej) => autocannon({ duration, ...opts }, (err, result) => (err ? rej(err) : res(result))))

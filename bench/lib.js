@@ -1,0 +1,106 @@
+// Shared harness for the benchmarks: a broker process on the Redis store with a bench client, free
+// ports, and cleanup of the random key prefix each run uses. Not a test helper: benches only.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { hash } from '@node-rs/argon2'
+import Redis from 'ioredis'
+
+export const root = resolve(import.meta.dirname, '..')
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export const freePort = () =>
+  new Promise((res, rej) => {
+    const s = createServer()
+    s.once('error', rej)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => res(port))
+    })
+  })
+
+/** Deletes every key under a bench run's prefix. */
+export async function deletePrefix(redisUrl, prefix) {
+  const redis = new Redis(redisUrl)
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length) await redis.unlink(...keys)
+    cursor = next
+  } while (cursor !== '0')
+  await redis.quit()
+}
+
+/** A policy with one client, `bench-agent`, allowed to read docs with no quota in the way. */
+export async function writeBenchPolicy(dir, secret) {
+  const policyFile = join(dir, 'policy.yaml')
+  const secretHash = await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+  writeFileSync(
+    policyFile,
+    `version: 1
+clients:
+  - id: bench-agent
+    auth: client_secret
+    secret_hash: "${secretHash}"
+    rules: [docs-read]
+    max_live_grants: 1000000
+rules:
+  - id: docs-read
+    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
+    max_ttl: 15m
+    approval: none
+`,
+  )
+  return policyFile
+}
+
+/** A config file lifting the per-client rate limit, which would otherwise cap the load driven. */
+export function benchConfigFile(policyFile, extra = {}) {
+  const file = join(dirname(policyFile), 'config.json')
+  writeFileSync(
+    file,
+    JSON.stringify({ limits: { clientRequestsPerSecond: 1_000_000, clientBurst: 1_000_000 }, ...extra }),
+  )
+  return file
+}
+
+/**
+ * Starts `node dist/main.js` on the Redis store under a fresh key prefix with the bench client,
+ * and waits until `/readyz` answers. Returns its URL, the process, the client secret and prefix.
+ */
+export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [] }) {
+  const dir = mkdtempSync(join(tmpdir(), `writ-${name}-`))
+  const secret = randomBytes(24).toString('base64url')
+  const policyFile = await writeBenchPolicy(dir, secret)
+  const port = await freePort()
+  const prefix = `writ-${name}-${randomBytes(4).toString('hex')}:`
+  const child = spawn(process.execPath, ['dist/main.js', ...args], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redisUrl,
+      WRIT_KEY_PREFIX: prefix,
+      WRIT_KEK: randomBytes(32).toString('base64'),
+      WRIT_POLICY: policyFile,
+      WRIT_CONFIG: benchConfigFile(policyFile),
+      WRIT_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break
+    } catch {}
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { base, child, secret, prefix, dir }
+}
