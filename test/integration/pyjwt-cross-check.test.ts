@@ -26,31 +26,34 @@ claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=[key["alg"]], audience
 print(json.dumps({"alg": header["alg"], "claims": claims}))
 `
 
-const running: Array<{ server: ServerType; broker: Broker }> = []
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const running: Array<{ server: ServerType; broker: Broker; prefix: string }> = []
 afterAll(async () => {
-  for (const { server, broker } of running) {
+  const { default: Redis } = await import('ioredis')
+  const redis = new Redis(redisUrl)
+  for (const { server, broker, prefix } of running) {
     await new Promise((r) => server.close(r))
     await broker.close()
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length) await redis.del(...keys)
   }
+  await redis.quit()
 })
 
 async function startServer(alg: 'ES256' | 'EdDSA'): Promise<string> {
   const policy = loadPolicy(await testPolicyText())
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
+  const prefix = `writ-pyjwt-${randomBytes(4).toString('hex')}:`
   const config = parseConfig({
     issuer: base,
-    store: {
-      kind: 'redis',
-      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      keyPrefix: `writ-pyjwt-${randomBytes(4).toString('hex')}:`,
-    },
+    store: { kind: 'redis', redisUrl, keyPrefix: prefix },
     keys: { alg, source: 'store', kek: randomBytes(32).toString('base64') },
   })
   const broker = await createBroker(config, { logger: silentLogger, policy })
   const server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
   await new Promise((r) => server.once('listening', r))
-  running.push({ server, broker })
+  running.push({ server, broker, prefix })
   return base
 }
 
