@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
 import { createRedisStore } from '../dist/grants/index.js'
+import { freePort } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -87,7 +88,6 @@ async function fill(store, clientId) {
 // count): PINGs in a loop, and on stdin's end prints its round-trip times.
 const PROBE = `
 import Redis from 'ioredis'
-import { freePort } from './lib.js'
 const redis = new Redis(process.argv[1])
 const samples = []
 let running = true
