@@ -5,11 +5,9 @@ import { auditStory } from '../../audit/audit-story.js'
 import { exportAudit } from '../../audit/export-audit.js'
 import { findSeqAtTime } from '../../audit/find-seq-at-time.js'
 import { invalidRequest, WritError } from '../../errors.js'
-import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
-import { readBody } from '../body.js'
 import type { AppDeps } from '../deps.js'
-import { mediaType } from '../form.js'
+import { readJsonObject } from '../json-body.js'
 
 /** JSON Lines, as SIEMs ingest them. */
 export const JSONL_MEDIA_TYPE = 'application/x-ndjson'
@@ -161,20 +159,7 @@ function storyRoute(deps: AppDeps) {
  */
 function trimRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
-    const type = mediaType(c)
-    if (type !== 'application/json') {
-      throw invalidRequest(`content-type must be application/json${type ? ` (got ${type})` : ''}`)
-    }
-    const text = await readBody(c, deps.config.limits.bodyBytes)
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw invalidRequest('body: expected a JSON object')
-    }
+    const value = await readJsonObject(c, deps.config.limits.bodyBytes)
     const body = parse(trimSchema, value)
     const trimmed = await logOf(deps).trim(body.before_seq, {
       exportedTo: body.exported_to,

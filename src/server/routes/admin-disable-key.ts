@@ -3,10 +3,9 @@ import { z } from 'zod'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants } from '../../grants/index.js'
-import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
-import { readBody } from '../body.js'
 import type { AppDeps } from '../deps.js'
+import { readJsonObject } from '../json-body.js'
 
 const bodySchema = z
   .object({
@@ -27,13 +26,7 @@ export function adminDisableKeyRoute(deps: AppDeps) {
     if (credentialId.length === 0 || credentialId.length > 1024) {
       throw invalidRequest('credential_id: expected 1 to 1024 characters')
     }
-    const text = await readBody(c, deps.config.limits.bodyBytes)
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
-    }
+    const value = await readJsonObject(c, deps.config.limits.bodyBytes)
     const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     const { reason, revoke } = parsed.data

@@ -1,10 +1,9 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { invalidRequest } from '../../errors.js'
-import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
-import { readBody } from '../body.js'
 import type { AppDeps } from '../deps.js'
+import { readJsonObject } from '../json-body.js'
 
 /** Public facts about the signing keys; never key material. */
 function keyList(deps: AppDeps) {
@@ -35,15 +34,7 @@ const rotateSchema = z.object({ force: z.boolean().optional() }).strict()
  */
 export function adminRotateKeysRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
-    const text = await readBody(c, deps.config.limits.bodyBytes)
-    let value: unknown = {}
-    if (text.trim() !== '') {
-      try {
-        value = JSON.parse(text)
-      } catch {
-        throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
-      }
-    }
+    const value = await readJsonObject(c, deps.config.limits.bodyBytes, { optional: true })
     const parsed = rotateSchema.safeParse(value, { error: friendlyErrors })
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     await deps.keys.rotate({ force: parsed.data.force ?? false })

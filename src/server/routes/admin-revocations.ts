@@ -4,11 +4,9 @@ import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
-import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
-import { readBody } from '../body.js'
 import type { AppDeps } from '../deps.js'
-import { mediaType } from '../form.js'
+import { readJsonObject } from '../json-body.js'
 
 const TARGETS = ['grant_id', 'task_id', 'client_id', 'approver', 'all'] as const
 
@@ -50,20 +48,7 @@ function targetOf(body: RevocationBody): RevocationTarget {
  */
 export function adminRevocationsRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
-    const type = mediaType(c)
-    if (type !== 'application/json') {
-      throw invalidRequest(`content-type must be application/json${type ? ` (got ${type})` : ''}`)
-    }
-    const text = await readBody(c, deps.config.limits.bodyBytes)
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      throw invalidRequest(`body is not valid JSON: ${describeJsonSyntaxError(text)}`)
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw invalidRequest('body: expected a JSON object')
-    }
+    const value = await readJsonObject(c, deps.config.limits.bodyBytes)
     const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     const target = targetOf(parsed.data)
