@@ -29,7 +29,8 @@ beforeAll(async () => {
         sentinels: [sentinel.sentinel],
         sentinelName: sentinel.name,
         minReplicasAcked: 1,
-        commandTimeoutMs: 500,
+        // WAIT gets half of this: room for a replica that has just synced, on a loaded CI machine.
+        commandTimeoutMs: 2000,
         keyPrefix: `writ-sentinel-${randomBytes(4).toString('hex')}:`,
       },
       keys: { source: 'store', kek: randomBytes(32).toString('base64') },
