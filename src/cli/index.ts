@@ -82,8 +82,15 @@ for (const command of [
   clientsCommand(ctx),
   policyCommand(ctx),
 ]) {
-  program.addCommand(command.exitOverride())
+  program.addCommand(command)
 }
+
+/** Usage errors of every command, however deeply nested, end in the documented exit code 2. */
+function overrideExits(command: Command): void {
+  command.exitOverride()
+  for (const sub of command.commands) overrideExits(sub)
+}
+overrideExits(program)
 
 function fail(message: string, code: number): never {
   process.stderr.write(`writ: ${message}\n`)

@@ -43,6 +43,7 @@ describe('writ grants, revoke and keys against a running broker', () => {
   it('shows one grant in full, and its tombstone after revoke ID', async () => {
     const id = await issue('SHOW-1')
     const shown = await runCli(['--json', 'grants', 'show', id], env())
+    expect(shown.code, shown.stderr).toBe(0)
     expect(JSON.parse(shown.stdout)).toMatchObject({ state: 'live', grant: { id, client_id: 'agent-b' } })
     const human = await runCli(['grants', 'show', id], env())
     expect(human.stdout).toMatch(/^grant\s+\S+ live, expires in/)

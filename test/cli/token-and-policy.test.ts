@@ -114,4 +114,14 @@ describe('writ policy and clients', () => {
     expect(code).toBe(2)
     expect(stderr).toContain('unknown command')
   })
+
+  it('exits 2 on usage errors of nested commands too, and takes an id after -- as an id', async () => {
+    const missing = await runCli(['grants', 'show'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("missing required argument 'id'")
+    expect((await runCli(['approvers', 'disable', '-Qw3', '--reason', 'x'])).stderr).toContain("unknown option '-Qw3'")
+    const dashed = await runCli(['approvers', 'disable', '--reason', 'x', '--', '-Qw3'])
+    // Parsed as an id: it gets as far as needing a broker URL.
+    expect(dashed.stderr).toContain('no broker URL')
+  })
 })

@@ -86,7 +86,10 @@ export function approversCommand(ctx: () => CliContext): Command {
     .option('--revoke', 'also revoke every live grant this person approved')
     .option('--reason <text>', 'recorded with the key and in the audit log')
     .description('disable a lost or stolen key')
-    .addHelpText('after', '\nExample:\n  writ approvers disable hT3...Qw --revoke --reason "lost on a train"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  writ approvers disable hT3...Qw --revoke --reason "lost on a train"\n  writ approvers disable --reason lost -- -Qw3...hT   # an id starting with - goes last, after --',
+    )
     .action((id: string, opts: { revoke?: boolean; reason?: string }) => disableApproverKey(ctx(), id, opts))
   return cmd
 }
