@@ -45,6 +45,19 @@ function banner(config: Config, url: string, adminToken?: string): string {
 
 type Env = Record<string, string | undefined>
 
+/** The config from `env`, or every problem on stderr and exit code 2 (a usage error). */
+function loadConfigOrExit(env: Env): Config {
+  try {
+    return loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`writ: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+}
+
 export interface RunOptions {
   /** Worker processes sharing the port (node:cluster). More than one needs the Redis store. */
   workers?: number
@@ -53,16 +66,7 @@ export interface RunOptions {
 export async function runBroker(env: Env, options: RunOptions = {}): Promise<void> {
   const workers = options.workers ?? 1
   if (workers > 1 && cluster.isPrimary) return runPrimary(env, workers)
-  let config: Config
-  try {
-    config = loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`writ: ${err.message}\n`)
-      process.exit(2)
-    }
-    throw err
-  }
+  const config = loadConfigOrExit(env)
   const logger = createLogger(config.log.level)
   if (config.keys.source === 'generate') {
     logger.warn('signing with a key generated at startup: tokens stop verifying when this process exits; configure keys.source store or files for real use')
@@ -110,19 +114,10 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
  * port, replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
  */
 function runPrimary(env: Env, workers: number): void {
-  let config: Config
-  try {
-    config = loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`writ: ${err.message}\n`)
-      process.exit(2)
-    }
-    throw err
-  }
+  const config = loadConfigOrExit(env)
   // Ensure replicas share their state: an in-memory store per worker would split the allow-list.
   if (config.store.kind !== 'redis') {
-    process.stderr.write('writ: --workers needs the Redis store (set REDIS_URL); the memory store lives in one process\n')
+    process.stderr.write('writ: --workers needs the Redis store (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); the memory store lives in one process\n')
     process.exit(2)
   }
   const logger = createLogger(config.log.level)

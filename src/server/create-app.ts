@@ -5,7 +5,6 @@ import { type AppDepsInput, withDerived } from './deps.js'
 import { createRateLimiter } from '../limits/create-rate-limiter.js'
 import { errorResponse } from './error-response.js'
 import { rateLimitByIp } from './rate-limit-by-ip.js'
-import { adminAuditRoutes } from './routes/admin-audit.js'
 import { auditAdminRequests } from './routes/admin-audit-actions.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { approveDecisionRoute, approveOptionsRoute } from './routes/approve-ceremony.js'
@@ -73,7 +72,6 @@ export function createApp(input: AppDepsInput): Hono<Env> {
   app.get('/enroll/:invite', enrollPageRoute(deps))
   app.post('/enroll/:invite/options', enrollOptionsRoute(deps))
   app.post('/enroll/:invite/verify', enrollVerifyRoute(deps))
-  app.route('/admin/audit', adminAuditRoutes(deps))
   app.route('/admin', adminRoutes(deps))
 
   app.notFound((c) =>

@@ -170,16 +170,11 @@ function trimRoute(deps: AppDeps) {
 }
 
 /**
- * The audit admin API, mounted at `/admin/audit`. Every route checks the admin bearer token first
- * (the app's shared admin authenticator); without `admin.tokenHash` every route answers 404.
+ * The audit admin API, mounted at `/admin/audit` inside the admin routes, whose middleware checks
+ * the admin bearer token before any of these run.
  */
 export function adminAuditRoutes(deps: AppDeps): Hono {
   const app = new Hono()
-  app.use('*', async (c, next) => {
-    // Ensure nothing under /admin/audit runs for a caller without the admin token.
-    await deps.admin.authenticate(c.req.header('authorization'))
-    await next()
-  })
   app.get('/', listRoute(deps))
   app.get('/story', storyRoute(deps))
   app.post('/trim', trimRoute(deps))

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { AppDeps } from '../deps.js'
 import { adminListApprovalsRoute } from './admin-approvals.js'
+import { adminAuditRoutes } from './admin-audit.js'
 import { adminDisableKeyRoute } from './admin-disable-key.js'
 import { adminGetGrantRoute } from './admin-get-grant.js'
 import { approveEvidenceRoute } from './approve-admin.js'
@@ -20,6 +21,7 @@ export function adminRoutes(deps: AppDeps): Hono {
     await deps.admin.authenticate(c.req.header('authorization'))
     await next()
   })
+  app.route('/audit', adminAuditRoutes(deps))
   app.get('/grants', adminListGrantsRoute(deps))
   app.get('/grants/:id', adminGetGrantRoute(deps))
   app.post('/revocations', adminRevocationsRoute(deps))
