@@ -6,6 +6,7 @@ import type { ApprovalStore } from './approvals/store.js'
 import { bootstrapAdminToken } from './admin/index.js'
 import type { AuditLog } from './audit/audit-log.js'
 import { type Auditor, createAuditor } from './audit/create-auditor.js'
+import { keyRotatedEvent } from './audit/key-rotated-event.js'
 import { openAuditLog } from './audit/open-audit-log.js'
 import { createClientAuthenticator } from './clients/index.js'
 import { type Clock, systemClock } from './clock.js'
@@ -17,7 +18,7 @@ import type { GrantStore } from './grants/store.js'
 import type { Logger } from './logger.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
 import { createApp } from './server/create-app.js'
-import { createKeyManager, type KeyManager } from './tokens/index.js'
+import { createKeyManager, type KeyManager, type KeyRotation } from './tokens/index.js'
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -89,6 +90,14 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
         })
       : createMemoryStore({ clock }))
 
+  let audit: Auditor | undefined
+  // Scheduled rotations this replica makes are audited; one made at init, before the auditor
+  // exists (the auditor signs checkpoints with these keys), waits for it.
+  const earlyRotations: KeyRotation[] = []
+  const onRotated = (rotation: KeyRotation): void => {
+    if (audit) void audit.note(keyRotatedEvent('system', rotation))
+    else earlyRotations.push(rotation)
+  }
   const keys = createKeyManager({
     alg: config.keys.alg,
     source: config.keys.source,
@@ -98,10 +107,10 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     rotationSeconds: config.keys.rotationSeconds,
     maxTokenTtlSeconds: config.tokens.maxTtlSeconds,
     clock,
+    onRotated,
   })
   let approvals: Approvals
   let adminToken: string | undefined
-  let audit: Auditor | undefined
   try {
     await keys.init()
     audit = createAuditor({
@@ -123,6 +132,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     if (!audit.enabled) {
       logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
     }
+    for (const rotation of earlyRotations.splice(0)) void audit.note(keyRotatedEvent('system', rotation))
     ;({ config, token: adminToken } = await bootstrapAdminToken(config, store))
     approvals = await createApprovals({
       config,
@@ -133,6 +143,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       env: options.env ?? {},
       fetch: options.fetch ?? globalThis.fetch,
       readFile: (path) => readFileSync(path, 'utf8'),
+      audit,
     })
   } catch (err) {
     await audit?.close()
@@ -156,6 +167,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
         store,
         clock,
         logger,
+        audit,
         ...(options.awsCredentials ? { credentials: options.awsCredentials } : {}),
       })
     : undefined

@@ -34,6 +34,8 @@ export interface EnrolledKey {
  *    an x5c chain to a configured trust anchor, an allowed AAGUID not reported compromised;
  * 4. the key is stored and the invite consumed together; a key id already enrolled is refused.
  *
+ * Audited as `approver.enrolled` once the key is stored.
+ *
  * @throws WritError `not_found` (404) for a bad invite, `access_denied` (403) for a refused
  *   registration or key, `invalid_request` (400) for malformed JSON.
  */
@@ -111,6 +113,14 @@ export async function completeEnrolment(
     aaguid: credential.aaguid,
     fmt: credential.fmt,
     attestation: credential.attestation,
+  })
+  await deps.audit.note({
+    type: 'approver.enrolled',
+    actor: `approver:${credential.sub}`,
+    approver: credential.sub,
+    credential_id: credential.id,
+    aaguid: credential.aaguid,
+    detail: { group: credential.group, fmt: credential.fmt, attestation: credential.attestation },
   })
   return {
     approver: credential.sub,

@@ -14,7 +14,8 @@ export const authReqSecretHash = (secret: string): string =>
   createHash('sha256').update(secret, 'utf8').digest('hex')
 
 /**
- * Records an approval request for a manifest and announces it to the approver groups it needs.
+ * Records an approval request for a manifest, audits it (`approval.requested`) and announces it
+ * to the approver groups it needs.
  * A decision with no approval requirement (a CIBA request for grants that need no human) is
  * recorded as approved already, so its first poll returns the token.
  *
@@ -47,6 +48,22 @@ export async function createApprovalRequest(
   }
   await deps.store.createRequest(request)
   if (request.requirements.length > 0) {
+    const { task } = request.manifest
+    await deps.audit.note({
+      type: 'approval.requested',
+      actor: `client:${request.clientId}`,
+      approval: request.id,
+      client: request.clientId,
+      task: task.id,
+      manifest_sha256: request.manifestSha256,
+      rules: request.requirements.map((r) => r.ruleId),
+      expires_at: request.expiresAt,
+      detail: {
+        needs: request.requirements.map((r) => `${r.approvers} of ${r.from}`),
+        ...(task.purpose !== undefined ? { task_purpose: task.purpose } : {}),
+        ...(task.requested_by !== undefined ? { requested_by: task.requested_by } : {}),
+      },
+    })
     // Announce it in the background: a slow webhook must never hold the agent's request.
     deps.notifier.notify(request).catch(() => undefined)
     deps.logger.info('approval requested', {

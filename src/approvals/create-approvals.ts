@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import type { Auditor } from '../audit/create-auditor.js'
 import type { Clock } from '../clock.js'
 import { type Config, ConfigError } from '../config.js'
 import type { RedisGrantStore } from '../grants/redis-store.js'
@@ -25,6 +26,8 @@ export interface CreateApprovalsOptions {
   fetch: typeof fetch
   /** Reads trust anchor files. */
   readFile: (path: string) => string
+  /** Where approval decisions, enrolments and flagged keys are audited. */
+  audit: Pick<Auditor, 'record' | 'note'>
 }
 
 /** The approval dependencies, plus what the broker must stop on shutdown. */
@@ -155,6 +158,7 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
     attestation,
     notifier,
     logger,
+    audit: options.audit,
     async close() {
       notifier.close()
       await store.close()

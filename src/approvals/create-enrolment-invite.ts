@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import type { AuditActor } from '../audit/types.js'
 import { epochSeconds } from '../clock.js'
 import { invalidRequest } from '../errors.js'
 import type { ApprovalDeps } from './deps.js'
@@ -9,8 +10,8 @@ export interface CreateEnrolmentInviteInput {
   approver: string
   /** The approver group (policy `approver_groups[].id`) the person belongs to. */
   group: string
-  /** Who created the invite (for the log). */
-  createdBy: string
+  /** Who created the invite (for the log and the audit trail). */
+  createdBy: AuditActor
 }
 
 export interface CreatedInvite {
@@ -30,7 +31,8 @@ export const inviteTokenHash = (token: string): string =>
 /**
  * Creates a one-time enrolment invite for a person of an approver group: a 256-bit token whose
  * hash is stored until `approvals.inviteTtlSeconds` pass. The person opens `/enroll/{token}` and
- * registers a security key there; the invite is consumed by the successful registration.
+ * registers a security key there; the invite is consumed by the successful registration. Audited
+ * as `approver.invited`.
  *
  * @throws WritError `invalid_request` (400) naming `group` (unknown) or `approver` (not a member).
  */
@@ -56,6 +58,12 @@ export async function createEnrolmentInvite(
   }
   await deps.store.createInvite(invite)
   deps.logger.info('enrolment invite created', { approver: invite.sub, group: invite.group, by: invite.createdBy })
+  await deps.audit.note({
+    type: 'approver.invited',
+    actor: input.createdBy,
+    approver: invite.sub,
+    detail: { group: invite.group, expires_at: invite.expiresAt },
+  })
   return {
     token,
     url: `${deps.settings.baseUrl}/enroll/${token}`,

@@ -1,3 +1,4 @@
+import type { Auditor } from '../audit/create-auditor.js'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
@@ -37,4 +38,10 @@ export interface ApprovalDeps {
   /** Announces new approval requests to approver groups (signed webhooks). */
   notifier: ApprovalNotifier
   logger: Logger
+  /**
+   * The audit trail: requests, each approver's decision, refused assertions of enrolled keys,
+   * expiries, invites, enrolments and flagged keys. An approval is `record`ed (durable before the
+   * approver is told it counted); the rest is `note`d.
+   */
+  audit: Pick<Auditor, 'record' | 'note'>
 }

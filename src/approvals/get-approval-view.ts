@@ -1,6 +1,7 @@
 import type { AuthorizationDetail, TaskInfo } from '../manifest/types.js'
 import { approvalNotFound, effectiveStatus } from './approval-errors.js'
 import type { ApprovalDeps } from './deps.js'
+import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
 import type { ApprovalStatus } from './types.js'
 
@@ -41,6 +42,8 @@ export async function getApprovalView(deps: ApprovalDeps, approvalId: string): P
   if (!record) throw approvalNotFound()
   const { request } = record
   const requestedBy = request.manifest.task.requested_by
+  const status = effectiveStatus(record, deps.clock())
+  if (status === 'expired') await noteApprovalExpired(deps, record)
   return {
     id: request.id,
     clientId: request.clientId,
@@ -50,7 +53,7 @@ export async function getApprovalView(deps: ApprovalDeps, approvalId: string): P
     ttlSeconds: request.ttlSeconds,
     createdAt: request.createdAt,
     expiresAt: request.expiresAt,
-    status: effectiveStatus(record, deps.clock()),
+    status,
     requirements: request.requirements.map((r) => ({
       ruleId: r.ruleId,
       approvers: r.approvers,

@@ -10,7 +10,8 @@ import { DEFAULT_KEY_PREFIX, encodeKeyPart } from '../grants/keys.js'
  *
  * ```text
  * <p>{ar:<id>}:req              approval request JSON (immutable)
- * <p>{ar:<id>}:st               hash { status, exp (ms), nvotes, poll (ms), interval (s), denial }
+ * <p>{ar:<id>}:st               hash { status, exp (ms), nvotes, poll (ms), interval (s), denial,
+ *                                expired (set once its expiry while pending was reported) }
  * <p>{ar:<id>}:v                hash { p:<sub> → vote JSON, k:<credential> → sub }
  * <p>{ar:<id>}:ch:<challenge>   challenge JSON, PX = the challenge's life
  * <p>{ap}:inv:<token sha256>    enrolment invite JSON, PX = the invite's life

@@ -50,6 +50,8 @@ interface RequestEntry {
   challenges: Map<string, StoredChallenge>
   /** Readable until (ms). */
   retainUntilMs: number
+  /** Its expiry while pending was reported (`markExpired`). */
+  expiryMarked?: boolean
 }
 
 interface Expiring<T> {
@@ -229,6 +231,16 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
       // Ensure an approval is redeemed once, and only while it is approved and unexpired.
       if (!e || e.status !== 'approved' || e.request.expiresAt * 1000 <= clock()) return false
       e.status = 'redeemed'
+      return true
+    },
+
+    async markExpired(approvalId: string): Promise<boolean> {
+      ensureOpen()
+      const e = entry(approvalId)
+      // Ensure one caller reports the expiry of a request nobody decided.
+      if (!e || e.status !== 'pending' || e.expiryMarked) return false
+      if (e.request.expiresAt * 1000 > clock()) return false
+      e.expiryMarked = true
       return true
     },
 

@@ -6,6 +6,7 @@ import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/i
 import { effectiveStatus } from './approval-errors.js'
 import { authReqSecretHash } from './create-approval-request.js'
 import type { ApprovalDeps } from './deps.js'
+import { noteApprovalExpired } from './note-approval-expired.js'
 import { requirementsMet } from './requirements-met.js'
 import type { ApprovalEvidence } from './types.js'
 
@@ -63,6 +64,7 @@ export async function redeemApproval(
     case 'redeemed':
       throw invalidGrant('already redeemed')
     case 'expired':
+      await noteApprovalExpired(deps, record)
       throw new WritError('expired_token', 400, 'the approval request expired before a token was collected')
     case 'denied':
       throw new WritError('access_denied', 400, 'an approver denied the request')

@@ -152,6 +152,15 @@ redis.call('HSET', KEYS[1], 'status', 'redeemed')
 return 1
 `
 
+/** KEYS: state. ARGV: now (ms). Returns 1 for the one caller that marks a pending request expired. */
+const MARK_EXPIRED_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp')
+if st[1] ~= 'pending' or tonumber(st[2]) > tonumber(ARGV[1]) then
+  return 0
+end
+return redis.call('HSETNX', KEYS[1], 'expired', '1')
+`
+
 /**
  * KEYS: invite, credential, approver's credentials, all credentials.
  * ARGV: invite JSON as the caller read it, credential JSON, counter, credential id.
@@ -207,6 +216,7 @@ interface ApprovalScripts {
   writApprovalDeny(...args: Arg[]): Promise<string[]>
   writApprovalPoll(...args: Arg[]): Promise<[number, number]>
   writApprovalRedeem(...args: Arg[]): Promise<number>
+  writApprovalMarkExpired(...args: Arg[]): Promise<number>
   writApproverFlag(...args: Arg[]): Promise<number>
   writApproverEnrol(...args: Arg[]): Promise<EnrolOutcome>
   writApproverUse(...args: Arg[]): Promise<CredentialUse>
@@ -244,6 +254,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   redis.defineCommand('writApprovalDeny', { numberOfKeys: 1, lua: DENY_LUA })
   redis.defineCommand('writApprovalPoll', { numberOfKeys: 1, lua: RECORD_POLL_LUA })
   redis.defineCommand('writApprovalRedeem', { numberOfKeys: 1, lua: REDEEM_LUA })
+  redis.defineCommand('writApprovalMarkExpired', { numberOfKeys: 1, lua: MARK_EXPIRED_LUA })
   redis.defineCommand('writApproverEnrol', { numberOfKeys: 4, lua: ENROL_LUA })
   redis.defineCommand('writApproverUse', { numberOfKeys: 1, lua: USE_CREDENTIAL_LUA })
   redis.defineCommand('writApproverFlag', { numberOfKeys: 1, lua: FLAG_CREDENTIAL_LUA })
@@ -402,6 +413,12 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       // Ensure the token for an approval is minted at most once, across replicas.
       const redeemed = await run(() => scripts.writApprovalRedeem(keys.state(approvalId), clock()))
       return redeemed === 1
+    },
+
+    async markExpired(approvalId: string): Promise<boolean> {
+      // Ensure one caller, on any replica, reports the expiry.
+      const marked = await run(() => scripts.writApprovalMarkExpired(keys.state(approvalId), clock()))
+      return marked === 1
     },
 
     async putEvidence(evidence: ApprovalEvidence, retentionSeconds: number): Promise<void> {

@@ -8,6 +8,7 @@ import { WritError } from '../errors.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { approvalClosed, approvalNotFound, effectiveStatus } from './approval-errors.js'
 import type { ApprovalDeps } from './deps.js'
+import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
 import { isApproverFor } from './is-approver-for.js'
 
@@ -36,6 +37,7 @@ export async function startApprovalCeremony(
   const record = await store.getRequest(input.approvalId)
   if (!record) throw approvalNotFound()
   const status = effectiveStatus(record, deps.clock())
+  if (status === 'expired') await noteApprovalExpired(deps, record)
   if (status !== 'pending') throw approvalClosed(status)
   const { request } = record
   const requestedBy = request.manifest.task.requested_by

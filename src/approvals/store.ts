@@ -100,6 +100,13 @@ export interface ApprovalStore {
   recordPoll(approvalId: string): Promise<{ slowDown: boolean; intervalSeconds: number }>
 
   /**
+   * Marks a request that expired while pending (nobody decided it) as having had its expiry
+   * reported. True for exactly one caller, ever, across replicas; false while it is unexpired or
+   * once it is decided, unknown, or already marked. Its status stays `pending`.
+   */
+  markExpired(approvalId: string): Promise<boolean>
+
+  /**
    * Marks an approved, unexpired request redeemed. True for exactly one caller, ever: the token
    * for an approval is minted at most once.
    */

@@ -5,6 +5,7 @@ import { manifestSha256 } from '../manifest/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { approvalClosed, approvalNotFound, assertionRefused, effectiveStatus } from './approval-errors.js'
 import type { ApprovalDeps } from './deps.js'
+import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
 import { isApproverFor } from './is-approver-for.js'
 import { requirementsMet } from './requirements-met.js'
@@ -55,16 +56,23 @@ function claimedChallenge(clientDataJSON: string): string {
  *    taken from the store atomically (single use: a replay finds nothing);
  * 2. it equals the challenge recomputed from the stored request, the stored manifest's hash and
  *    the challenge's nonce and expiry (an assertion for request A cannot approve request B);
- * 3. the request is pending and unexpired; the key is enrolled, unflagged, and belongs to a person
- *    who may take this decision (group member; not the requester where self-approval is
- *    forbidden);
+ * 3. the request is pending and unexpired, and the key is enrolled;
  * 4. the signature verifies under the enrolled public key, over authenticator data for this RP ID
  *    with user presence and user verification, and client data of type `webauthn.get` from this
- *    origin;
- * 5. the signature counter moves forward (atomically; a regression flags the key);
- * 6. approve: the vote is added unless this person or this key already approved (N-of-M counts
+ *    origin (and the user handle, if any, is the enrolled one);
+ * 5. the key is unflagged and belongs to a person who may take this decision (group member; not
+ *    the requester where self-approval is forbidden);
+ * 6. the signature counter moves forward (atomically; a regression flags the key);
+ * 7. approve: the vote is added unless this person or this key already approved (N-of-M counts
  *    people and keys once); the request becomes approved when every rule's count is met.
  *    deny: the request becomes denied.
+ *
+ * Audit: each approval is recorded (`approval.approved`, `complete` when it completed the
+ * request) before the approver is told it counted: when the log cannot be written the approver
+ * gets a 503, though the vote stands (the token's `grant.issued` event names every approver in
+ * any case). A denial is noted (`approval.denied`). A refusal after step 4 — an enrolled key's
+ * own signature, so a person acted — is noted as `approval.rejected` (and a counter regression
+ * as `approver.key_flagged` too); refusals before it come from anyone and are not audited.
  *
  * @throws WritError `access_denied` (403) for any refused assertion (reason in `detail`),
  *   `not_found` (404), `invalid_request` (400 bad JSON, 409 the request is closed).
@@ -109,29 +117,12 @@ export async function submitApprovalAssertion(
   }
 
   const status = effectiveStatus(record, clock())
+  if (status === 'expired') await noteApprovalExpired(deps, record)
   if (status !== 'pending') throw approvalClosed(status)
 
   const key = await store.getCredential(response.id)
-  // Ensure the key is enrolled and not flagged.
+  // Ensure the key is enrolled.
   if (!key) throw assertionRefused(`credential ${response.id} is not enrolled`)
-  if (key.flagged) throw assertionRefused(`credential ${key.id} is flagged (${key.flagged.reason})`)
-
-  const requestedBy = request.manifest.task.requested_by
-  // Ensure the key's owner may take this decision on this request.
-  if (input.action === 'approve') {
-    if (eligibleRequirements(policy, request.requirements, requestedBy, key.sub).length === 0) {
-      const self = isApproverFor(policy, request.requirements, key.sub)
-      throw new WritError(
-        'access_denied',
-        403,
-        self
-          ? `${key.sub} asked for this task and may not approve it (the rule forbids self-approval)`
-          : `${key.sub} is not an approver for this request`,
-      )
-    }
-  } else if (!isApproverFor(policy, request.requirements, key.sub)) {
-    throw new WritError('access_denied', 403, `${key.sub} is not an approver for this request`)
-  }
 
   // Ensure the signature, RP ID, origin, type, user presence and user verification all hold.
   // The counter is checked by the store (atomically), so the library's check is disabled with 0.
@@ -151,9 +142,46 @@ export async function submitApprovalAssertion(
   } catch (err) {
     throw assertionRefused(err instanceof Error ? err.message : String(err))
   }
+  // From here an enrolled key signed this request's challenge: what is refused is audited.
+  const who = {
+    approval: request.id,
+    approver: key.sub,
+    credential_id: key.id,
+    aaguid: key.aaguid,
+    task: request.manifest.task.id,
+    client: request.clientId,
+  }
+  const actor = `approver:${key.sub}` as const
+  const rejected = async (err: WritError, reason: string): Promise<WritError> => {
+    await deps.audit.note({ type: 'approval.rejected', actor, ...who, reason, detail: { action: input.action } })
+    return err
+  }
+
   // Ensure the user handle, when the authenticator returned one, is the one enrolled with the key.
   if (response.response.userHandle && response.response.userHandle !== key.userHandle) {
-    throw assertionRefused('userHandle does not match the enrolled key')
+    const reason = 'userHandle does not match the enrolled key'
+    throw await rejected(assertionRefused(reason), reason)
+  }
+  // Ensure the key is not flagged (a cloned, lost or stolen key).
+  if (key.flagged) {
+    const reason = `key is flagged (${key.flagged.reason})`
+    throw await rejected(assertionRefused(`credential ${key.id} ${reason}`), reason)
+  }
+
+  const requestedBy = request.manifest.task.requested_by
+  // Ensure the key's owner may take this decision on this request.
+  if (input.action === 'approve') {
+    if (eligibleRequirements(policy, request.requirements, requestedBy, key.sub).length === 0) {
+      const self = isApproverFor(policy, request.requirements, key.sub)
+      const message = self
+        ? `${key.sub} asked for this task and may not approve it (the rule forbids self-approval)`
+        : `${key.sub} is not an approver for this request`
+      const reason = self ? 'self-approval is forbidden by the rule' : 'not an approver for this request'
+      throw await rejected(new WritError('access_denied', 403, message), reason)
+    }
+  } else if (!isApproverFor(policy, request.requirements, key.sub)) {
+    const message = `${key.sub} is not an approver for this request`
+    throw await rejected(new WritError('access_denied', 403, message), 'not an approver for this request')
   }
 
   const now = epochSeconds(clock)
@@ -171,14 +199,28 @@ export async function submitApprovalAssertion(
       previous: key.currentCounter,
       approvalId: request.id,
     })
-    throw assertionRefused(`signature counter regressed (${newCounter} after ${key.currentCounter}); key flagged`)
+    const reason = `signature counter regressed (${newCounter} after ${key.currentCounter}); key flagged`
+    await deps.audit.note({
+      type: 'approver.key_flagged',
+      actor: 'system',
+      approver: key.sub,
+      credential_id: key.id,
+      aaguid: key.aaguid,
+      reason: 'counter_regression',
+      detail: { counter: newCounter, previous_counter: key.currentCounter, approval: request.id },
+    })
+    throw await rejected(assertionRefused(reason), reason)
   }
-  if (use !== 'ok') throw assertionRefused(`credential state is ${use}`)
+  if (use !== 'ok') {
+    const reason = `credential state is ${use}`
+    throw await rejected(assertionRefused(reason), reason)
+  }
 
   if (input.action === 'deny') {
     const denied = await store.deny(request.id, { sub: key.sub, credentialId: key.id, at: now })
     if (denied.outcome === 'closed') throw approvalClosed(denied.status)
     deps.logger.info('approval denied', { approvalId: request.id, sub: key.sub, credentialId: key.id })
+    await deps.audit.note({ type: 'approval.denied', actor, ...who })
     return { status: 'denied', approver: key.sub, approvals: record.votes.length }
   }
 
@@ -210,15 +252,30 @@ export async function submitApprovalAssertion(
           credentialId: key.id,
           status: added.status,
         })
+        // Ensure the approval is on the audit record before the approver is told it counted.
+        await deps.audit.record({
+          type: 'approval.approved',
+          actor,
+          ...who,
+          manifest_sha256: request.manifestSha256,
+          complete: added.status === 'approved',
+          detail: { approvals: votes.length + 1 },
+        })
         return { status: added.status, approver: key.sub, approvals: votes.length + 1 }
       case 'duplicate_approver':
-        throw new WritError(
-          'access_denied',
-          403,
-          `${key.sub} has already approved this request; the rule needs a different approver`,
+        throw await rejected(
+          new WritError(
+            'access_denied',
+            403,
+            `${key.sub} has already approved this request; the rule needs a different approver`,
+          ),
+          'this person has already approved this request',
         )
       case 'duplicate_key':
-        throw new WritError('access_denied', 403, 'this security key has already approved this request')
+        throw await rejected(
+          new WritError('access_denied', 403, 'this security key has already approved this request'),
+          'this key has already approved this request',
+        )
       case 'closed':
         throw approvalClosed(added.status)
       case 'conflict': {

@@ -147,8 +147,9 @@ export interface ApprovalRequestedEvent extends Base {
   client: string
   task: string
   manifest_sha256: string
+  /** The rules that need a human, one per approval requirement. */
   rules: string[]
-  /** Seconds since the epoch. */
+  /** When the request expires undecided. Seconds since the epoch. */
   expires_at: number
 }
 
@@ -166,7 +167,12 @@ export interface ApprovalApprovedEvent extends Base {
   complete?: boolean
 }
 
-/** An approver denied, or an assertion was refused (e.g. a signature counter went backwards). */
+/**
+ * An approver denied, or an enrolled key's valid assertion was refused (`approval.rejected`: a
+ * flagged key, a signature counter that went backwards, a person who may not decide, self-approval,
+ * a second approval by the same person or key). Assertions that do not verify under an enrolled
+ * key are anyone's and are not audited.
+ */
 export interface ApprovalDeniedEvent extends Base {
   type: 'approval.denied' | 'approval.rejected'
   approval: string
@@ -178,7 +184,10 @@ export interface ApprovalDeniedEvent extends Base {
   reason?: string
 }
 
-/** An approval request expired undecided (emitted by approvals). */
+/**
+ * An approval request expired undecided (emitted by approvals, once per request, by whoever finds
+ * it expired first: a poll, the approval page, a ceremony).
+ */
 export interface ApprovalExpiredEvent extends Base {
   type: 'approval.expired'
   approval: string
@@ -186,7 +195,10 @@ export interface ApprovalExpiredEvent extends Base {
   client?: string
 }
 
-/** Approver enrolment: an invite issued, a key enrolled, a key flagged or removed. */
+/**
+ * Approver enrolment: an invite issued (by the admin), a key enrolled (by its approver), a key
+ * flagged (by the broker: its signature counter went backwards) or removed (disabled by the admin).
+ */
 export interface ApproverEvent extends Base {
   type: 'approver.invited' | 'approver.enrolled' | 'approver.key_flagged' | 'approver.key_removed'
   approver: string
@@ -208,7 +220,11 @@ export interface CredentialVendedEvent extends Base {
   expires_at: number
 }
 
-/** A signing key became current. */
+/**
+ * A signing key became current: rotated by the admin, or on schedule (`system`) by the one
+ * replica that made the rotation. `forced` when asked with `force` (allowed to unpublish a key
+ * whose tokens were still alive).
+ */
 export interface KeyRotatedEvent extends Base {
   type: 'key.rotated'
   kid: string

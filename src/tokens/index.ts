@@ -3,6 +3,7 @@ export {
   createKeyManager,
   type KeyManager,
   type KeyManagerOptions,
+  type KeyRotation,
   type RotateOptions,
 } from './key-manager.js'
 export type { KeyInfo, KeySlot, SigningAlg, SigningKey } from './key-set.js'

@@ -49,6 +49,22 @@ export interface KeyManagerOptions {
   retireGraceSeconds?: number
   /** Reads key files (source `files`). Default: `fs.readFile` as UTF-8. */
   readFile?: ReadTextFile
+  /**
+   * Called after each rotation this manager made on its own schedule (`init()`, `refresh()`),
+   * once the new key set is in place (written to the store, for source `store`). A rotation
+   * another replica made, and this one adopted, is not reported here: that replica reports it.
+   * Rotations asked for with `rotate()` are its return value instead. Must not throw. Key files
+   * replaced by an operator (source `files`) are no rotation this manager made.
+   */
+  onRotated?: (rotation: KeyRotation) => void
+}
+
+/** A rotation this manager made: `kid` became current, `previousKid` was retired. */
+export interface KeyRotation {
+  kid: string
+  previousKid: string
+  /** Asked for with `force`: allowed to unpublish a key whose tokens were still alive. */
+  forced: boolean
 }
 
 export interface RotateOptions {
@@ -67,8 +83,12 @@ export interface KeyManager {
   signingKey(): SigningKey
   /** The public keys to publish: current, next and (until its tokens expired) previous. */
   jwks(): { keys: JWK[] }
-  /** Promotes next to current and current to previous, and generates a new next. */
-  rotate(options?: RotateOptions): Promise<void>
+  /**
+   * Promotes next to current and current to previous, and generates a new next. Resolves with
+   * the rotation made, or null when another replica rotated first (source `store`) and its keys
+   * were adopted instead.
+   */
+  rotate(options?: RotateOptions): Promise<KeyRotation | null>
   /**
    * Picks up key changes made elsewhere (another replica's rotation, replaced key files) and
    * rotates when `current` has signed for `rotationSeconds`. Call it periodically.
@@ -231,34 +251,47 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     return true
   }
 
-  /** Writes `set` with compare-and-set; on conflict adopts the set that won instead. */
-  async function putOrAdopt(set: KeySet, expectedVersion: number | null): Promise<void> {
+  /**
+   * Writes `set` with compare-and-set; on conflict adopts the set that won instead. True when
+   * `set` was written.
+   */
+  async function putOrAdopt(set: KeySet, expectedVersion: number | null): Promise<boolean> {
     const store = options.store as NonNullable<KeyManagerOptions['store']>
     const data = sealKeySet(set, kek as NonNullable<typeof kek>, random)
     if (await store.putKeySet(data, expectedVersion)) {
       adopt(set, { version: expectedVersion === null ? 1 : expectedVersion + 1, data })
-      return
+      return true
     }
     // Another replica wrote first: its keys win, so every replica signs and publishes the same.
     if (!(await syncFromStore())) {
       throw new Error('the key set vanished from the store during a write')
     }
+    return false
   }
+
+  const rotationOf = (from: KeySet, to: KeySet, force: boolean): KeyRotation => ({
+    kid: to.current.kid,
+    previousKid: from.current.kid,
+    forced: force,
+  })
 
   async function initStore(): Promise<void> {
     if (!(await syncFromStore())) await putOrAdopt(await freshSet(now()), null)
   }
 
-  async function refreshStore(autoRotate: boolean, force: boolean): Promise<void> {
+  /** Rotates when due (`autoRotate`) or as asked; null when nothing was rotated here. */
+  async function refreshStore(autoRotate: boolean, force: boolean): Promise<KeyRotation | null> {
     if (!(await syncFromStore())) {
       // The store lost the key set (flushed): put ours back, or adopt whoever did first.
       await putOrAdopt(state ? state.set : await freshSet(now()), null)
     }
     const current = ready()
     const at = now()
-    if (autoRotate && !(rotationDue(current.set, at) && !blockedByPrevious(current.set, at))) return
+    if (autoRotate && !(rotationDue(current.set, at) && !blockedByPrevious(current.set, at))) return null
     if (!autoRotate) ensureRotationAllowed(current.set, at, force)
-    await putOrAdopt(await rotated(current.set, at), current.stored?.version ?? null)
+    const next = await rotated(current.set, at)
+    const written = await putOrAdopt(next, current.stored?.version ?? null)
+    return written ? rotationOf(current.set, next, force) : null
   }
 
   // source: files
@@ -297,10 +330,19 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   async function refreshUnlocked(): Promise<void> {
     if (source === 'files') return loadFiles()
-    if (source === 'store') return refreshStore(true, false)
-    const { set } = ready()
-    const at = now()
-    if (rotationDue(set, at) && !blockedByPrevious(set, at)) adopt(await rotated(set, at), null)
+    let rotation: KeyRotation | null = null
+    if (source === 'store') {
+      rotation = await refreshStore(true, false)
+    } else {
+      const { set } = ready()
+      const at = now()
+      if (rotationDue(set, at) && !blockedByPrevious(set, at)) {
+        const next = await rotated(set, at)
+        adopt(next, null)
+        rotation = rotationOf(set, next, false)
+      }
+    }
+    if (rotation) options.onRotated?.(rotation)
   }
 
   return {
@@ -338,7 +380,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         const { set } = ready()
         const at = now()
         ensureRotationAllowed(set, at, force)
-        adopt(await rotated(set, at), null)
+        const next = await rotated(set, at)
+        adopt(next, null)
+        return rotationOf(set, next, force)
       }),
 
     refresh: () => serialized(refreshUnlocked),

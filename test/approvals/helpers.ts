@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { AuditLog } from '../../src/audit/audit-log.js'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/clients/index.js'
 import { manualClock } from '../../src/clock.js'
@@ -93,7 +94,7 @@ export interface ApprovalBroker extends Broker {
 }
 
 export async function makeApprovalBroker(
-  options: { store?: GrantStore; config?: ConfigInput; fetch?: typeof fetch } = {},
+  options: { store?: GrantStore; config?: ConfigInput; fetch?: typeof fetch; auditLog?: AuditLog } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
   const dir = mkdtempSync(join(tmpdir(), 'writ-approvals-'))
@@ -120,6 +121,7 @@ export async function makeApprovalBroker(
         return new Response(null, { status: 204 })
       }),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.auditLog ? { auditLog: options.auditLog } : {}),
   })
   return {
     ...broker,

@@ -171,6 +171,23 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       expect(await store.redeem(late.id)).toBe(false)
     })
 
+    it('marks a request that expired undecided exactly once, and nothing else', async () => {
+      const r = request()
+      const denied = request()
+      const automatic = request({ requirements: [] })
+      for (const each of [r, denied, automatic]) await store.createRequest(each)
+      await store.deny(denied.id, { sub: 'bob', credentialId: 'k', at: now() })
+      expect(await store.markExpired(r.id)).toBe(false)
+      h.clock.advance(300_000)
+      const results = await Promise.all([1, 2, 3, 4].map(() => store.markExpired(r.id)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect(await store.markExpired(r.id)).toBe(false)
+      expect((await store.getRequest(r.id))?.status).toBe('pending')
+      expect(await store.markExpired(denied.id)).toBe(false)
+      expect(await store.markExpired(automatic.id)).toBe(false)
+      expect(await store.markExpired('unknown')).toBe(false)
+    })
+
     it('answers slow_down to polls sooner than the interval, growing it by 5 s up to 60 s', async () => {
       const r = request()
       await store.createRequest(r)

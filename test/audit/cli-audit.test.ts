@@ -3,12 +3,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CliError } from '../../src/cli/cli-error.js'
-import { exportAuditLog, showAudit, tailAudit, verifyApproval, verifyAudit } from '../../src/cli/commands/audit.js'
+import type { AuditEvent, AuditEventInput } from '../../src/audit/types.js'
+import {
+  describeAuditEvent,
+  exportAuditLog,
+  showAudit,
+  tailAudit,
+  verifyApproval,
+  verifyAudit,
+} from '../../src/cli/commands/audit.js'
 import { createContext, type CliContext } from '../../src/cli/context.js'
 import { createOutput } from '../../src/cli/output.js'
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import {
   A,
+  AAGUID,
   ADMIN_TOKEN,
   ceremonyOptions,
   deployManifest,
@@ -71,6 +80,13 @@ describe('writ audit', () => {
     await showAudit(ctx, { grant })
     const lines = stdout().trimEnd().split('\n')
     expect(lines[0]).toBe(`grant ${grant}`)
+    // The story from the request for approval, through alice's approval, to the revocation.
+    const typeOf = (line: string) => / #\d+ +(\S+) /.exec(line)?.[1]
+    expect(lines.slice(1).map(typeOf)).toEqual(['approval.requested', 'approval.approved', 'grant.issued', 'grant.revoked'])
+    expect(lines[1]).toMatch(/approval \S+ requested by agent-a for task AUDIT-SHOW; manifest [0-9a-f]{16}…; rules deploy-prod; expires \d{4}-/)
+    expect(lines[2]).toMatch(
+      new RegExp(`approval \\S+ approved by alice@example.com \\(key ${aliceKey}, AAGUID ${AAGUID}\\): complete$`),
+    )
     const issued = lines.find((l) => l.includes('grant.issued'))!
     expect(issued).toContain(`grant ${grant} issued to agent-a for task AUDIT-SHOW ("Deploy 4.2"), requested by carol@example.com`)
     expect(issued).toContain('rules deploy-prod')
@@ -82,9 +98,51 @@ describe('writ audit', () => {
 
     const asJson = cli({ json: true })
     await showAudit(asJson.ctx, { grant })
-    expect(JSON.parse(asJson.stdout()).map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['grant.issued', 'grant.revoked']))
+    const story = JSON.parse(asJson.stdout())
+    expect(story.map((e: { type: string }) => e.type)).toEqual(['approval.requested', 'approval.approved', 'grant.issued', 'grant.revoked'])
+    expect(story[1]).toMatchObject({ approver: 'alice@example.com', credential_id: aliceKey, aaguid: AAGUID, complete: true, task: 'AUDIT-SHOW' })
     await expect(showAudit(cli().ctx, { grant: 'no-such-grant' })).rejects.toThrow(/no audit events for grant no-such-grant/)
     await expect(showAudit(cli().ctx, {})).rejects.toThrow(/exactly one of --grant, --task/)
+  })
+
+  it('describes every event type in words', () => {
+    const chain = { seq: 1, time: '2026-01-01T00:00:00.000Z', prev: '0'.repeat(64), hash: 'f'.repeat(64) }
+    const at = 1_800_000_000
+    const until = new Date(at * 1000).toISOString()
+    const who = { approval: 'ap-1', approver: 'alice@example.com', credential_id: 'key-1', aaguid: AAGUID, task: 'T-1', client: 'agent-a' }
+    const cases: Array<[AuditEventInput, string]> = [
+      [{ type: 'approval.requested', actor: 'client:agent-a', approval: 'ap-1', client: 'agent-a', task: 'T-1', manifest_sha256: 'a'.repeat(64), rules: ['deploy-prod'], expires_at: at },
+        `approval ap-1 requested by agent-a for task T-1; manifest ${'a'.repeat(16)}…; rules deploy-prod; expires ${until}`],
+      [{ type: 'approval.approved', actor: 'approver:alice@example.com', ...who, complete: false },
+        `approval ap-1 approved by alice@example.com (key key-1, AAGUID ${AAGUID}): more approvals needed`],
+      [{ type: 'approval.denied', actor: 'approver:alice@example.com', ...who },
+        `approval ap-1 denied by alice@example.com (key key-1, AAGUID ${AAGUID})`],
+      [{ type: 'approval.rejected', actor: 'approver:alice@example.com', ...who, reason: 'key is flagged (counter_regression)' },
+        `approval ap-1 assertion rejected by alice@example.com (key key-1, AAGUID ${AAGUID}): key is flagged (counter_regression)`],
+      [{ type: 'approval.expired', actor: 'system', approval: 'ap-1', client: 'agent-a', task: 'T-1' },
+        'approval ap-1 for agent-a, task T-1, expired undecided'],
+      [{ type: 'approver.invited', actor: 'admin', approver: 'alice@example.com', detail: { group: 'release-managers' } },
+        'enrolment invite for alice@example.com issued by admin (group release-managers)'],
+      [{ type: 'approver.enrolled', actor: 'approver:alice@example.com', approver: 'alice@example.com', credential_id: 'key-1', aaguid: AAGUID },
+        `alice@example.com enrolled key key-1 (AAGUID ${AAGUID})`],
+      [{ type: 'approver.key_flagged', actor: 'system', approver: 'alice@example.com', credential_id: 'key-1', reason: 'counter_regression' },
+        'key key-1 of alice@example.com flagged: counter_regression'],
+      [{ type: 'approver.key_removed', actor: 'admin', approver: 'alice@example.com', credential_id: 'key-1', reason: 'lost' },
+        'key key-1 of alice@example.com removed by admin: lost'],
+      [{ type: 'credential.vended', actor: 'client:agent-a', client: 'agent-a', grant: 'g-1', task: 'T-1', provider: 'aws', resource: 'arn:aws:iam::123456789012:role/writ-docs', session: 'g-1', expires_at: at },
+        `aws credentials for arn:aws:iam::123456789012:role/writ-docs vended to agent-a under grant g-1 (task T-1), session g-1, until ${until}`],
+      [{ type: 'key.rotated', actor: 'admin', kid: 'k2', previous_kid: 'k1', forced: true },
+        'signing key k2 became current, replacing k1 (by admin, forced)'],
+      [{ type: 'key.rotated', actor: 'system', kid: 'k3', previous_kid: 'k2', forced: false },
+        'signing key k3 became current, replacing k2 (scheduled)'],
+      [{ type: 'audit.exported', actor: 'admin', from_seq: 1, to_seq: 9, to_hash: 'f'.repeat(64), destination: 'writ audit export' },
+        'events 1 to 9 exported by admin to writ audit export'],
+      [{ type: 'audit.trimmed', actor: 'admin', before_seq: 10, exported_to: 's3://archive/a.jsonl', count: 9 },
+        '9 events before seq 10 trimmed by admin (exported to s3://archive/a.jsonl)'],
+    ]
+    for (const [event, line] of cases) {
+      expect(describeAuditEvent({ ...event, ...chain } as AuditEvent), event.type).toBe(line)
+    }
   })
 
   it('verify-approval re-checks offline that the approver’s key signed this grant’s manifest', async () => {

@@ -1,5 +1,6 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
 import { manualClock } from '../../src/clock.js'
 import { createMemorySessionRecord, createAwsClients, vendAwsCredentials } from '../../src/credentials/aws/index.js'
 import type { Grant } from '../../src/grants/grant.js'
@@ -10,6 +11,7 @@ import { startMoto, type PrivateMoto } from '../helpers/moto.js'
 import { freePort } from '../helpers/redis.js'
 import { type AwsTestBroker, createRole, EXTERNAL_ID, makeAwsBroker } from '../credentials/aws/aws-broker.js'
 import { awsDetail, OTHER_ROLE, ROLE } from '../credentials/aws/fixtures.js'
+import { testKeys } from '../audit/helpers.js'
 
 const URL_AWS = 'https://writ.test/v1/credentials/aws'
 const repo = { type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'] }
@@ -334,6 +336,50 @@ describe('AWS credential vending, operation level', () => {
     clients.destroy()
     expect(recordedBeforeCall).toBe(true)
     expect(moto.requests('AssumeRole').at(-1)!.params.RoleSessionName).toBe(grant.id)
+  })
+})
+
+describe('the audit trail of AWS credential vending', () => {
+  it('records credential.vended, naming client, grant, task, role, session and expiry, before the credentials leave', async () => {
+    const { access_token, grant_id } = await broker.token([awsDetail()], { taskId: 'AUDIT-AWS' })
+    const res = await broker.credentials(access_token, { role_arn: ROLE })
+    expect(res.status).toBe(200)
+    const body = await res.json()
+    const vended = (await broker.audit.log!.find({ grantId: grant_id })).filter((e) => e.type === 'credential.vended')
+    expect(vended).toEqual([
+      expect.objectContaining({
+        actor: 'client:agent-a',
+        client: 'agent-a',
+        grant: grant_id,
+        task: 'AUDIT-AWS',
+        provider: 'aws',
+        resource: ROLE,
+        session: grant_id,
+        expires_at: Math.floor(Date.parse(body.Expiration) / 1000),
+        detail: { assumed_role_arn: body.assumed_role_arn, source_identity: 'agent-a', duration_seconds: body.duration_seconds },
+      }),
+    ])
+    // The grant's story tells it after the grant was issued.
+    const story = (await broker.audit.log!.find({ taskId: 'AUDIT-AWS' })).map((e) => e.type)
+    expect(story).toEqual(['grant.issued', 'credential.vended'])
+  })
+
+  it('returns no credentials (503) when the audit log cannot be written', async () => {
+    const clock = manualClock(Date.now())
+    const log = createMemoryAuditLog({ clock, issuer: 'https://writ.test', signer: await testKeys(clock) })
+    const down = await makeAwsBroker(moto, { clock, auditLog: log })
+    try {
+      const { access_token } = await down.token([awsDetail()])
+      await log.close()
+      const res = await down.credentials(access_token, { role_arn: ROLE })
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('2')
+      const text = await res.text()
+      expect(JSON.parse(text)).toEqual({ error: 'temporarily_unavailable', error_description: 'the audit log is unavailable; retry shortly' })
+      expect(text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken/)
+    } finally {
+      await down.close()
+    }
   })
 })
 

@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/config.js'
 import { WritError } from '../../src/errors.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
 import type { GrantStore } from '../../src/grants/store.js'
-import { createKeyManager, type KeyManagerOptions } from '../../src/tokens/index.js'
+import { createKeyManager, type KeyManagerOptions, type KeyRotation } from '../../src/tokens/index.js'
 
 const KEK = randomBytes(32).toString('base64')
 const HOUR = 3600
@@ -120,18 +120,33 @@ describe('createKeyManager (generate)', () => {
     expect(kids(keys.jwks())).not.toContain(first)
   })
 
-  it('rotates on refresh once current has signed for rotationSeconds, not before', async () => {
+  it('rotates on refresh once current has signed for rotationSeconds, not before, and reports it', async () => {
     const { clock, options } = setup()
-    const keys = createKeyManager(options)
+    const rotations: KeyRotation[] = []
+    const keys = createKeyManager({ ...options, onRotated: (r) => rotations.push(r) })
     await keys.init()
     const [first, second] = kids(keys.jwks())
     clock.advance(7 * DAY * 1000 - 1000)
     await keys.refresh()
     expect(keys.signingKey().kid).toBe(first)
+    expect(rotations).toEqual([])
     clock.advance(1000)
     await keys.refresh()
     expect(keys.signingKey().kid).toBe(second)
     expect(keys.list().find((k) => k.slot === 'previous')?.kid).toBe(first)
+    expect(rotations).toEqual([{ kid: second, previousKid: first, forced: false }])
+  })
+
+  it('returns the rotation rotate() made, and reports only scheduled ones to onRotated', async () => {
+    const { options } = setup()
+    const rotations: KeyRotation[] = []
+    const keys = createKeyManager({ ...options, onRotated: (r) => rotations.push(r) })
+    await keys.init()
+    const [first, second] = kids(keys.jwks())
+    expect(await keys.rotate()).toEqual({ kid: second, previousKid: first, forced: false })
+    const third = keys.list().find((k) => k.slot === 'next')?.kid
+    expect(await keys.rotate({ force: true })).toEqual({ kid: third, previousKid: second, forced: true })
+    expect(rotations).toEqual([])
   })
 
   it('generates EdDSA keys when asked', async () => {
@@ -169,33 +184,49 @@ describe('createKeyManager (store)', () => {
     expect((await store.getKeySet())?.version).toBe(1)
   })
 
-  it('a replica picks up a rotation made elsewhere on refresh', async () => {
+  it('a replica picks up a rotation made elsewhere on refresh, without reporting it as its own', async () => {
     const { clock, store } = setup()
+    const rotations: KeyRotation[] = []
     const a = createKeyManager(storeOptions(store, clock))
-    const b = createKeyManager(storeOptions(store, clock))
+    const b = createKeyManager({ ...storeOptions(store, clock), onRotated: (r) => rotations.push(r) })
     await a.init()
     await b.init()
     const [first, second] = kids(a.jwks())
-    await a.rotate()
+    expect(await a.rotate()).toEqual({ kid: second, previousKid: first, forced: false })
     expect(b.signingKey().kid).toBe(first)
     await b.refresh()
     expect(b.signingKey().kid).toBe(second)
     expect(b.jwks()).toEqual(a.jwks())
+    expect(rotations).toEqual([])
   })
 
-  it('replicas auto-rotating at the same moment rotate once and converge', async () => {
+  it('replicas auto-rotating at the same moment rotate once, converge, and one reports it', async () => {
     const { clock, store } = setup()
-    const a = createKeyManager(storeOptions(store, clock))
-    const b = createKeyManager(storeOptions(store, clock))
+    const rotations: Array<[string, KeyRotation]> = []
+    const a = createKeyManager({ ...storeOptions(store, clock), onRotated: (r) => rotations.push(['a', r]) })
+    const b = createKeyManager({ ...storeOptions(store, clock), onRotated: (r) => rotations.push(['b', r]) })
     await a.init()
     await b.init()
-    const second = kids(a.jwks())[1]
+    const [first, second] = kids(a.jwks())
     clock.advance(7 * DAY * 1000)
     await Promise.all([a.refresh(), b.refresh()])
     expect(a.signingKey().kid).toBe(second)
     expect(b.signingKey().kid).toBe(second)
     expect(a.jwks()).toEqual(b.jwks())
     expect((await store.getKeySet())?.version).toBe(2)
+    expect(rotations.map(([, r]) => r)).toEqual([{ kid: second, previousKid: first, forced: false }])
+  })
+
+  it('rotate() answers null when another replica rotated first and its keys were adopted', async () => {
+    const { clock, store } = setup()
+    const a = createKeyManager(storeOptions(store, clock))
+    const b = createKeyManager(storeOptions(store, clock))
+    await a.init()
+    await b.init()
+    // Both rotate from the same stored version: exactly one write wins.
+    const results = await Promise.all([a.rotate(), b.rotate()])
+    expect(results.filter((r) => r !== null)).toHaveLength(1)
+    expect(a.signingKey().kid).toBe(b.signingKey().kid)
   })
 
   it('a restarted replica loads the existing keys and can sign with them', async () => {

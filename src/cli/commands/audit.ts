@@ -22,6 +22,7 @@ interface AuditPage {
 type Fields = Record<string, unknown>
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v))
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
 
 function detailsOf(e: Fields): string {
   const details = Array.isArray(e.authorization_details) ? (e.authorization_details as Fields[]) : []
@@ -47,7 +48,7 @@ export function describeAuditEvent(event: AuditEvent): string {
         event.task_purpose ? ` ("${event.task_purpose}")` : '',
         event.requested_by ? `, requested by ${event.requested_by}` : '',
         `; manifest ${event.manifest_sha256.slice(0, 16)}…; rules ${event.rules.join(', ')}`,
-        `; ${detailsOf(e)}; until ${new Date(event.expires_at * 1000).toISOString()}`,
+        `; ${detailsOf(e)}; until ${iso(event.expires_at)}`,
         event.cnf_jkt ? `; DPoP-bound to ${event.cnf_jkt}` : '',
         event.approval ? `; approval ${event.approval} by ${approvers.join(', ')}` : '',
       ].join('')
@@ -62,15 +63,39 @@ export function describeAuditEvent(event: AuditEvent): string {
       return `revoked by ${event.actor}: ${what}, "${event.reason}" (${count})`
     }
     case 'approval.requested':
-      return `approval ${event.approval} requested for ${event.client}, task ${event.task}; rules ${event.rules.join(', ')}`
+      return [
+        `approval ${event.approval} requested by ${event.client} for task ${event.task}`,
+        `; manifest ${event.manifest_sha256.slice(0, 16)}…; rules ${event.rules.join(', ')}`,
+        `; expires ${iso(event.expires_at)}`,
+      ].join('')
     case 'approval.approved':
-      return `approval ${event.approval} approved by ${event.approver} with key ${event.credential_id} (AAGUID ${event.aaguid})${event.complete ? ': complete' : ''}`
+      return [
+        `approval ${event.approval} approved by ${event.approver} `,
+        `(key ${event.credential_id}, AAGUID ${event.aaguid})`,
+        event.complete ? ': complete' : ': more approvals needed',
+      ].join('')
     case 'approval.denied':
     case 'approval.rejected':
       return [
         `approval ${event.approval} `,
         event.type === 'approval.denied' ? 'denied' : 'assertion rejected',
         event.approver ? ` by ${event.approver}` : '',
+        event.credential_id ? ` (key ${event.credential_id}, AAGUID ${event.aaguid ?? '-'})` : '',
+        event.reason ? `: ${event.reason}` : '',
+      ].join('')
+    case 'approval.expired':
+      return `approval ${event.approval} for ${event.client ?? '-'}, task ${event.task ?? '-'}, expired undecided`
+    case 'approver.invited':
+      return `enrolment invite for ${event.approver} issued by ${event.actor}${
+        typeof event.detail?.group === 'string' ? ` (group ${event.detail.group})` : ''
+      }`
+    case 'approver.enrolled':
+      return `${event.approver} enrolled key ${event.credential_id ?? '-'} (AAGUID ${event.aaguid ?? '-'})`
+    case 'approver.key_flagged':
+    case 'approver.key_removed':
+      return [
+        `key ${event.credential_id ?? '-'} of ${event.approver} `,
+        event.type === 'approver.key_flagged' ? 'flagged' : `removed by ${event.actor}`,
         event.reason ? `: ${event.reason}` : '',
       ].join('')
     case 'client.auth_failed':
@@ -80,9 +105,25 @@ export function describeAuditEvent(event: AuditEvent): string {
     case 'admin.action':
       return `admin ${event.method} ${event.path} → ${event.status}`
     case 'credential.vended':
-      return `credentials for ${event.resource} vended to ${event.client} under grant ${event.grant}, until ${new Date(event.expires_at * 1000).toISOString()}`
+      return [
+        `${event.provider} credentials for ${event.resource} vended to ${event.client}`,
+        ` under grant ${event.grant}`,
+        event.task ? ` (task ${event.task})` : '',
+        event.session ? `, session ${event.session}` : '',
+        `, until ${iso(event.expires_at)}`,
+      ].join('')
+    case 'key.rotated':
+      return [
+        `signing key ${event.kid} became current`,
+        event.previous_kid ? `, replacing ${event.previous_kid}` : '',
+        event.actor === 'system' ? ' (scheduled)' : ` (by ${event.actor}${event.forced ? ', forced' : ''})`,
+      ].join('')
     case 'audit.checkpoint':
       return `checkpoint signed by key ${str(event.jwk.kid)}`
+    case 'audit.exported':
+      return `events ${event.from_seq} to ${event.to_seq} exported by ${event.actor} to ${event.destination}`
+    case 'audit.trimmed':
+      return `${event.count} events before seq ${event.before_seq} trimmed by ${event.actor} (exported to ${event.exported_to})`
     default: {
       const { seq: _s, time: _t, type: _y, prev: _p, hash: _h, ...rest } = e
       return JSON.stringify(rest)

@@ -1,3 +1,4 @@
+import type { Auditor } from '../../audit/create-auditor.js'
 import type { Clock } from '../../clock.js'
 import type { RedisGrantStore } from '../../grants/redis-store.js'
 import type { GrantStore, Unsubscribe } from '../../grants/store.js'
@@ -19,6 +20,11 @@ export interface AwsVendingOptions {
   store: GrantStore
   clock: Clock
   logger: Logger
+  /**
+   * The audit trail: every vending is recorded as `credential.vended` before the credentials are
+   * returned; when it cannot be recorded, none are (503).
+   */
+  audit: Pick<Auditor, 'record'>
   /** The broker's AWS credentials; the SDK's standard provider chain when left out. */
   credentials?: AwsCredentials
   /** Use these clients instead of building them from `settings` (closed by the caller). */
@@ -27,6 +33,10 @@ export interface AwsVendingOptions {
 
 /** AWS credential vending, wired: what the HTTP route calls and what revocation drives. */
 export interface AwsVending {
+  /**
+   * `vendAwsCredentials`, then the `credential.vended` audit event, recorded before the
+   * credentials are returned (a WritError 503 and no credentials when it cannot be written).
+   */
   vend(request: VendAwsCredentialsRequest): Promise<AwsCredentialsResponse>
   revoker: AwsSessionRevoker
   record: AwsSessionRecord
@@ -122,8 +132,28 @@ export function createAwsVending(options: AwsVendingOptions): AwsVending {
   }
 
   return {
-    vend: (request) =>
-      vendAwsCredentials({ sts: clients.sts, record, store, settings, clock }, request),
+    async vend(request) {
+      const { grant } = request
+      const vended = await vendAwsCredentials({ sts: clients.sts, record, store, settings, clock }, request)
+      // Ensure no credentials leave the broker without their audit event durable in the log.
+      await options.audit.record({
+        type: 'credential.vended',
+        actor: `client:${grant.clientId}`,
+        client: grant.clientId,
+        grant: grant.id,
+        task: grant.task.id,
+        provider: 'aws',
+        resource: vended.role_arn,
+        session: vended.session_name,
+        expires_at: Math.floor(Date.parse(vended.Expiration) / 1000),
+        detail: {
+          assumed_role_arn: vended.assumed_role_arn,
+          source_identity: vended.source_identity,
+          duration_seconds: vended.duration_seconds,
+        },
+      })
+      return vended
+    },
     revoker,
     record,
     async start() {

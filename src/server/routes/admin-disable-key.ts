@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants } from '../../grants/index.js'
@@ -18,7 +19,8 @@ const bodySchema = z
 /**
  * `POST /admin/approvers/keys/{credential_id}/disable` `{reason, revoke?}`: a lost or stolen key
  * can approve nothing from now on. With `revoke`, every live grant its owner approved is revoked
- * too (by person: the approver index does not tell one person's keys apart).
+ * too (by person: the approver index does not tell one person's keys apart). Audited as
+ * `approver.key_removed` (and `grant.revoked`, scope `approver`, with `revoke`).
  */
 export function adminDisableKeyRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -35,13 +37,25 @@ export function adminDisableKeyRoute(deps: AppDeps) {
     const at = epochSeconds(deps.clock)
     // Ensure the key can approve nothing more before anything else happens.
     await deps.approvals.store.flagCredential(credentialId, { reason: 'disabled', at, detail: reason })
+    // Audited once it took effect; an audit failure never undoes or blocks it.
+    await deps.audit.note({
+      type: 'approver.key_removed',
+      actor: 'admin',
+      approver: key.sub,
+      credential_id: key.id,
+      aaguid: key.aaguid,
+      reason,
+      ...(revoke ? { detail: { revoke: true } } : {}),
+    })
     let revoked: number | undefined
     if (revoke) {
+      const why = `approver key disabled: ${reason}`
       revoked = await revokeGrants(
         { store: deps.store, policy: deps.policy },
         { approver: key.sub },
-        { by: 'admin', reason: `approver key disabled: ${reason}`, at },
+        { by: 'admin', reason: why, at },
       )
+      await deps.audit.note(grantRevokedEvent('admin', { approver: key.sub }, why, revoked))
     }
     deps.logger.info('approver key disabled', { credentialId, approver: key.sub, revoked })
     return c.json(

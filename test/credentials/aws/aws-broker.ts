@@ -1,4 +1,5 @@
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam'
+import type { AuditLog } from '../../../src/audit/audit-log.js'
 import { createBroker, type Broker } from '../../../src/broker.js'
 import { hashSecret } from '../../../src/clients/index.js'
 import { manualClock } from '../../../src/clock.js'
@@ -76,10 +77,10 @@ export async function rolePolicy(iam: IAMClient, roleArn: string, name = 'writ-r
   }
 }
 
-/** A broker with `aws` configured against moto, its own manual clock and the given store. */
+/** A broker with `aws` configured against moto, its own manual clock and the given store and audit log. */
 export async function makeAwsBroker(
   moto: PrivateMoto,
-  options: { store?: GrantStore; clock?: ReturnType<typeof manualClock>; roles?: Array<{ arn: string; maxSessionSeconds?: number; externalId?: string }>; policyRoles?: string[]; aws?: Record<string, unknown> } = {},
+  options: { store?: GrantStore; clock?: ReturnType<typeof manualClock>; roles?: Array<{ arn: string; maxSessionSeconds?: number; externalId?: string }>; policyRoles?: string[]; aws?: Record<string, unknown>; auditLog?: AuditLog } = {},
 ): Promise<AwsTestBroker> {
   const clock = options.clock ?? manualClock(Date.now())
   const roles = options.roles ?? [{ arn: ROLE, externalId: EXTERNAL_ID }]
@@ -96,6 +97,7 @@ export async function makeAwsBroker(
     policy,
     awsCredentials: moto.credentials,
     ...(options.store ? { store: options.store } : {}),
+    ...(options.auditLog ? { auditLog: options.auditLog } : {}),
   })
   const iam = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials })
   const call: AwsTestBroker['call'] = async (method, path, init = {}) => {
