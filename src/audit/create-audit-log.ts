@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash as digest } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
 import { canonicalize } from '../manifest/canonicalize.js'
@@ -36,7 +36,6 @@ const CHAIN_FIELDS = new Set(['seq', 'time', 'prev', 'hash'])
 
 interface Pending {
   input: AuditEventInput | null
-  time: string
   resolve(event: AuditEvent | null): void
   reject(err: unknown): void
 }
@@ -95,18 +94,6 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   let head: HeadState | undefined
   let closed = false
 
-  // Many events share a millisecond under load: format each millisecond once.
-  let isoMs = Number.NaN
-  let isoText = ''
-  const isoNow = (): string => {
-    const ms = clock()
-    if (ms !== isoMs) {
-      isoText = new Date(ms).toISOString()
-      isoMs = ms
-    }
-    return isoText
-  }
-
   /** Chains one event on `prev`; null when it cannot be (not JSON, too large). */
   function chainOne(
     input: AuditEventInput,
@@ -119,7 +106,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       // What hashAuditEvent computes, with the canonical JSON kept: the stored line is that JSON
       // with `hash` appended as its last member (no second serialization on the hot path).
       const canonical = canonicalize(event)
-      const hash = createHash('sha256').update(prev, 'utf8').update(canonical, 'utf8').digest('hex')
+      const hash = digest('sha256', prev + canonical, 'hex')
       event.hash = hash
       const json = `${canonical.slice(0, -1)},"hash":"${hash}"}`
       if (json.length > maxEventBytes) {
@@ -156,6 +143,8 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
    */
   function chainBatch(base: HeadState, batch: Pending[], force: boolean) {
     const nowMs = clock()
+    // Every event of a batch is appended at once: it gets the batch's time.
+    const time = new Date(nowMs).toISOString()
     let seq = base.seq
     let prev = base.hash
     let checkpointSeq = base.checkpointSeq
@@ -175,7 +164,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     }
     for (const item of batch) {
       if (item.input === null) continue
-      const chained = chainOne(item.input, seq + 1, item.time, prev)
+      const chained = chainOne(item.input, seq + 1, time, prev)
       if (chained instanceof TypeError) {
         rejected.set(item, chained)
         continue
@@ -247,7 +236,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   function enqueue(input: AuditEventInput | null): Promise<AuditEvent | null> {
     if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
     return new Promise<AuditEvent | null>((resolve, reject) => {
-      queue.push({ input, time: isoNow(), resolve, reject })
+      queue.push({ input, resolve, reject })
       kick()
     })
   }

@@ -13,7 +13,58 @@
  * canonicalize({ b: [1e21, -0], a: 'x' }) // '{"a":"x","b":[1e+21,0]}'
  */
 export function canonicalize(value: unknown): string {
-  return serialize(value, '$', new Set())
+  // The fast path serializes valid JSON without tracking where it is; whatever it cannot take is
+  // serialized again by the slow path, which names the offending member in its TypeError.
+  const fast = serializeFast(value, 0)
+  return fast ?? serialize(value, '$', new Set())
+}
+
+/** Nesting past which the fast path gives up (a cycle, or very deep data: the slow path decides). */
+const FAST_MAX_DEPTH = 256
+
+type WellFormed = string & { isWellFormed(): boolean }
+
+/**
+ * Canonical JSON of `value`, or undefined when it is not plain JSON (or nests deeper than
+ * FAST_MAX_DEPTH). Accepts exactly what `serialize` accepts, with the same output.
+ */
+function serializeFast(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'number':
+      return Number.isFinite(value) ? String(value) : undefined
+    case 'string':
+      return (value as WellFormed).isWellFormed() ? JSON.stringify(value) : undefined
+    case 'object': {
+      if (value === null) return 'null'
+      if (depth >= FAST_MAX_DEPTH) return undefined
+      if (Array.isArray(value)) {
+        let out = '['
+        for (let i = 0; i < value.length; i++) {
+          const item = serializeFast(value[i], depth + 1)
+          if (item === undefined) return undefined
+          out += i === 0 ? item : `,${item}`
+        }
+        return `${out}]`
+      }
+      const proto: unknown = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return undefined
+      if (Object.getOwnPropertySymbols(value).length > 0) return undefined
+      const names = Object.keys(value).sort()
+      let out = '{'
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string
+        if (!(name as WellFormed).isWellFormed()) return undefined
+        const member = serializeFast((value as Record<string, unknown>)[name], depth + 1)
+        if (member === undefined) return undefined
+        out += `${i === 0 ? '' : ','}${JSON.stringify(name)}:${member}`
+      }
+      return `${out}}`
+    }
+    default:
+      return undefined
+  }
 }
 
 const LONE_SURROGATE = /\p{Cs}/u

@@ -125,3 +125,20 @@ describe('canonicalize (RFC 8785)', () => {
     expect(canonicalize(bare)).toBe('{"a":2,"b":1}')
   })
 })
+
+describe('canonicalize beyond the fast path', () => {
+  it('serializes data nested deeper than the fast path goes, the same way', () => {
+    let deep: unknown = 'leaf'
+    for (let i = 0; i < 300; i++) deep = i % 2 === 0 ? [deep] : { k: deep }
+    const text = canonicalize(deep)
+    expect(JSON.parse(text)).toEqual(deep)
+    expect(text.startsWith('{"k":[{"k":')).toBe(true)
+  })
+
+  it('names where a problem is, however deep it sits', () => {
+    expect(() => canonicalize({ a: [{ b: 1 }, { c: Number.NaN }] })).toThrow('canonicalize: $["a"][1]["c"] is not a finite number')
+    const deepCycle: Record<string, unknown> = { a: { b: {} } }
+    ;(deepCycle.a as { b: Record<string, unknown> }).b.back = deepCycle
+    expect(() => canonicalize(deepCycle)).toThrow('canonicalize: $["a"]["b"]["back"] is a circular reference')
+  })
+})
