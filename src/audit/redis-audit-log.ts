@@ -16,8 +16,6 @@ export interface RedisAuditLogOptions extends AuditLogOptions {
   keyPrefix: string
   /** Longest wait for the client's first connection. Default 1000. */
   commandTimeoutMs?: number
-  /** The log owns `redis` (a `duplicate()` of the store's) and closes it on `close()`. */
-  ownsClient?: boolean
 }
 
 /** Index lists cleaned per script call when trimming. */
@@ -226,11 +224,6 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
         // A seq whose event was trimmed is skipped.
         return found.flatMap((entries) => parseEntries(entries))
       })
-    },
-
-    async close() {
-      if (!options.ownsClient || redis.status === 'end') return
-      await redis.quit().catch(() => redis.disconnect())
     },
 
     async trimBefore(beforeSeq: number) {
