@@ -34,12 +34,8 @@ const TRIM_EVENTS_PER_STEP = 1000
 
 /**
  * KEYS: log, head, then every index list the batch touches.
- * ARGV: expected head hash ('' for an empty log), the seq the batch follows (`base`), new hash,
- * checkpoint seq, checkpoint time, event count `n`, the events' JSON joined by newlines (canonical
- * JSON has none of its own; event `j` from 1 gets seq `base + j`), and per index list, in KEYS
- * order and separated by `;`, the positions `j` of the events it lists, separated by `,`.
- * The batch travels in a few arguments, not several per event: each argument costs the client and
- * the server, and one RPUSH per list and batch serves every event that shares the list.
+ * ARGV: expected head hash ('' for an empty log), new seq, new hash, checkpoint seq, checkpoint
+ * time, event count; then per event: seq, JSON, number of index lists, their positions in KEYS.
  * Returns 1 when written, or the current head {seq, hash, cps, cpt} when it was not the expected one.
  */
 const APPEND_LUA = `
@@ -54,36 +50,17 @@ if not current then
 elseif current ~= ARGV[1] then
   return redis.call('HMGET', KEYS[2], 'seq', 'hash', 'cps', 'cpt')
 end
-local lines = {}
-local at = 1
-local text = ARGV[7]
-local newline = string.char(10)
-while true do
-  local nl = string.find(text, newline, at, true)
-  if not nl then
-    lines[#lines + 1] = string.sub(text, at)
-    break
+local i = 7
+for _ = 1, tonumber(ARGV[6]) do
+  local seq = ARGV[i]
+  redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[i + 1])
+  local refs = tonumber(ARGV[i + 2])
+  for r = 1, refs do
+    redis.call('RPUSH', KEYS[tonumber(ARGV[i + 2 + r])], seq)
   end
-  lines[#lines + 1] = string.sub(text, at, nl - 1)
-  at = nl + 1
+  i = i + 3 + refs
 end
-if #lines ~= tonumber(ARGV[6]) then
-  return redis.error_reply('WRITAUDIT the batch does not hold the events it announces')
-end
-local base = tonumber(ARGV[2])
-for j = 1, #lines do
-  redis.call('XADD', KEYS[1], string.format('0-%d', base + j), 'e', lines[j])
-end
-local k = 3
-for list in string.gmatch(ARGV[8], '[^;]+') do
-  local seqs = {}
-  for p in string.gmatch(list, '%d+') do
-    seqs[#seqs + 1] = string.format('%d', base + tonumber(p))
-  end
-  redis.call('RPUSH', KEYS[k], unpack(seqs))
-  k = k + 1
-end
-redis.call('HSET', KEYS[2], 'seq', string.format('%d', base + #lines), 'hash', ARGV[3], 'cps', ARGV[4], 'cpt', ARGV[5])
+redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'hash', ARGV[3], 'cps', ARGV[4], 'cpt', ARGV[5])
 return 1
 `
 
@@ -185,29 +162,31 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
 
     async commit(expected: HeadState, events: ChainedEvent[], next: HeadState) {
       const keys = [logKey, headKey]
-      // Per index list, the positions (from 1) in the batch of the events it lists.
-      const listed = new Map<string, string>()
-      let lines = ''
-      events.forEach(({ json, refs }, at) => {
-        lines += at === 0 ? json : `\n${json}`
+      const position = new Map<string, number>()
+      const perEvent: ScriptArg[] = []
+      for (const { event, json, refs } of events) {
+        perEvent.push(event.seq, json, refs.length)
         for (const ref of refs) {
-          const positions = listed.get(ref)
-          listed.set(ref, positions === undefined ? `${at + 1}` : `${positions},${at + 1}`)
+          let at = position.get(ref)
+          if (at === undefined) {
+            keys.push(indexKey(ref))
+            at = keys.length
+            position.set(ref, at)
+          }
+          perEvent.push(at)
         }
-      })
-      for (const ref of listed.keys()) keys.push(indexKey(ref))
+      }
       const reply = await run(() =>
         scripts.writAuditAppend(
           keys.length,
           ...keys,
           expected.seq === 0 ? '' : expected.hash,
-          expected.seq,
+          next.seq,
           next.hash,
           next.checkpointSeq,
           next.checkpointTimeMs,
           events.length,
-          lines,
-          [...listed.values()].join(';'),
+          ...perEvent,
         ),
       )
       return reply === 1 ? null : toHead(reply)
