@@ -174,6 +174,34 @@ export async function enrol(
   return (await res.json()).credential_id
 }
 
+/** The test policy's approvers, each with an authenticator and one enrolled key. */
+export interface Cast {
+  alice: SoftAuthenticator
+  bob: SoftAuthenticator
+  carol: SoftAuthenticator
+  dana: SoftAuthenticator
+  erin: SoftAuthenticator
+  /** Each person's enrolled key id. */
+  keys: { alice: string; bob: string; carol: string; dana: string; erin: string }
+}
+
+/** Enrols one key each for alice, bob and carol (release-managers) and dana and erin (dbas). */
+export async function enrolCast(broker: ApprovalBroker): Promise<Cast> {
+  const people = [
+    ['alice', 'release-managers'],
+    ['bob', 'release-managers'],
+    ['carol', 'release-managers'],
+    ['dana', 'dbas'],
+    ['erin', 'dbas'],
+  ] as const
+  const cast = { keys: {} } as Cast
+  for (const [name, group] of people) {
+    cast[name] = broker.authenticator()
+    cast.keys[name] = await enrol(broker, cast[name], `${name}@example.com`, group)
+  }
+  return cast
+}
+
 /** Asks for a manifest through /v1/tokens; returns the 202 body. */
 export async function requestApproval(broker: ApprovalBroker, client: [string, string], manifest: unknown) {
   const res = await broker.call('POST', '/v1/tokens', { ...json(manifest), basic: client })

@@ -11,6 +11,7 @@ import {
   ceremonyOptions,
   deployManifest,
   enrol,
+  enrolCast,
   json,
   makeApprovalBroker,
   migrateManifest,
@@ -34,16 +35,9 @@ let erinKey: string
 
 beforeAll(async () => {
   broker = await makeApprovalBroker()
-  alice = broker.authenticator()
-  bob = broker.authenticator()
-  carol = broker.authenticator()
-  dana = broker.authenticator()
-  erin = broker.authenticator()
-  aliceKey = await enrol(broker, alice, 'alice@example.com', 'release-managers')
-  bobKey = await enrol(broker, bob, 'bob@example.com', 'release-managers')
-  await enrol(broker, carol, 'carol@example.com', 'release-managers')
-  danaKey = await enrol(broker, dana, 'dana@example.com', 'dbas')
-  erinKey = await enrol(broker, erin, 'erin@example.com', 'dbas')
+  const cast = await enrolCast(broker)
+  ;({ alice, bob, carol, dana, erin } = cast)
+  ;({ alice: aliceKey, bob: bobKey, dana: danaKey, erin: erinKey } = cast.keys)
 })
 afterAll(() => broker?.close())
 

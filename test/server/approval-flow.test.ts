@@ -8,6 +8,7 @@ import {
   ceremonyOptions,
   deployManifest,
   enrol,
+  enrolCast,
   form,
   ISSUER,
   json,
@@ -31,17 +32,10 @@ let erin: SoftAuthenticator
 
 beforeAll(async () => {
   broker = await makeApprovalBroker()
-  alice = broker.authenticator()
-  bob = broker.authenticator()
-  carol = broker.authenticator()
-  dana = broker.authenticator()
-  erin = broker.authenticator()
-  aliceKey = await enrol(broker, alice, 'alice@example.com', 'release-managers')
-  await enrol(broker, bob, 'bob@example.com', 'release-managers')
-  await enrol(broker, carol, 'carol@example.com', 'release-managers')
-  await enrol(broker, dana, 'dana@example.com', 'dbas')
+  const cast = await enrolCast(broker)
+  ;({ alice, bob, carol, dana, erin } = cast)
+  aliceKey = cast.keys.alice
   await enrol(broker, dana, 'dana@example.com', 'dbas') // dana's second key
-  await enrol(broker, erin, 'erin@example.com', 'dbas')
 })
 afterAll(() => broker.close())
 
