@@ -10,18 +10,15 @@
 //
 //   npm run bench                                   # 4 s per run, 2 rounds
 //   node bench/audit.js --duration 10 --rounds 3 --connections 1,16,64
-import { execFileSync, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { hash } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
-import { freePort } from './lib.js'
+import { root, startBenchBroker, startRedisServer } from './lib.js'
 
-const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '4' },
@@ -47,67 +44,14 @@ function cpuSeconds(pid) {
 }
 
 
-async function startRedisServer() {
-  const port = await freePort()
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-    { stdio: 'ignore' },
-  )
-  const url = `redis://127.0.0.1:${port}`
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    probe.on('error', () => {})
-    try {
-      await probe.connect()
-      await probe.ping()
-      probe.disconnect()
-      return { url, child }
-    } catch {
-      probe.disconnect()
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL')
-        throw new Error('redis-server did not start')
-      }
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-}
-
-async function startBroker({ redisUrl, dir, policyFile, audit }) {
-  const configFile = join(dir, `config-${audit ? 'on' : 'off'}.yaml`)
-  // The per-client rate limit would cap a single benchmark client long before the broker does.
-  writeFileSync(
-    configFile,
-    `audit:\n  enabled: ${audit}\nlimits:\n  clientRequestsPerSecond: 1000000\n  clientBurst: 1000000\n`,
-  )
-  const port = await freePort()
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
-      WRIT_CONFIG: configFile,
-      WRIT_KEY_PREFIX: `writ-bench-audit-${audit ? 'on' : 'off'}:`,
-      WRIT_KEK: randomBytes(32).toString('base64'),
-      WRIT_POLICY: policyFile,
-      WRIT_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+/** A broker on `redisUrl` with the audit log on or off (everything else as the other bench brokers). */
+function startBroker(redisUrl, audit) {
+  return startBenchBroker({
+    redisUrl,
+    name: `bench-audit-${audit ? 'on' : 'off'}`,
+    config: { audit: { enabled: audit } },
+    env: { WRIT_LOG_LEVEL: 'error' },
   })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { base, child }
 }
 
 function cannon(opts) {
@@ -117,32 +61,13 @@ function cannon(opts) {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'writ-bench-audit-'))
-  const secret = randomBytes(24).toString('base64url')
-  const policyFile = join(dir, 'policy.yaml')
-  writeFileSync(
-    policyFile,
-    `version: 1
-clients:
-  - id: bench-agent
-    auth: client_secret
-    secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
-    rules: [docs-read]
-    max_live_grants: 1000000
-rules:
-  - id: docs-read
-    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
-    max_ttl: 15m
-    approval: none
-`,
-  )
   const redis = await startRedisServer()
   const brokers = {}
   const runs = []
   let streamLength = 0
   try {
-    brokers.off = await startBroker({ redisUrl: redis.url, dir, policyFile, audit: false })
-    brokers.on = await startBroker({ redisUrl: redis.url, dir, policyFile, audit: true })
+    brokers.off = await startBroker(redis.url, false)
+    brokers.on = await startBroker(redis.url, true)
     const body = new URLSearchParams({
       grant_type: 'client_credentials',
       task_id: 'BENCH-1',
@@ -150,7 +75,7 @@ rules:
         { type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' },
       ]),
     }).toString()
-    const issuance = (base) => ({
+    const issuance = ({ base, secret }) => ({
       url: `${base}/oauth/token`,
       method: 'POST',
       headers: {
@@ -160,13 +85,13 @@ rules:
       body,
     })
     // Warm up both: JIT, the secret cache, Redis scripts.
-    for (const mode of ['off', 'on']) await cannon({ ...issuance(brokers[mode].base), duration: 2, connections: 16 })
+    for (const mode of ['off', 'on']) await cannon({ ...issuance(brokers[mode]), duration: 2, connections: 16 })
     for (const connections of connectionLevels) {
       const order = Array.from({ length: rounds }, () => ['off', 'on', 'on', 'off']).flat()
       for (const mode of order) {
         const pids = [brokers[mode].child.pid, redis.child.pid]
         const before = pids.map(cpuSeconds)
-        const r = await cannon({ ...issuance(brokers[mode].base), connections })
+        const r = await cannon({ ...issuance(brokers[mode]), connections })
         const after = pids.map(cpuSeconds)
         // CPU per token, broker and Redis together: what issuing costs, whatever else runs here.
         const cpu = before.includes(null) ? null : after.reduce((sum, t, i) => sum + t - before[i], 0)
@@ -183,7 +108,7 @@ rules:
       }
     }
     const probe = new Redis(redis.url)
-    streamLength = await probe.xlen('writ-bench-audit-on:{audit}:log')
+    streamLength = await probe.xlen(`${brokers.on.prefix}{audit}:log`)
     await probe.quit()
   } finally {
     for (const b of Object.values(brokers)) b.child.kill('SIGTERM')

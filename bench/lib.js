@@ -68,10 +68,10 @@ export function benchConfigFile(policyFile, extra = {}) {
 }
 
 /**
- * Starts `node dist/main.js` on the Redis store under a fresh key prefix with the bench client,
- * and waits until `/readyz` answers. Returns its URL, the process, the client secret and prefix.
+ * Starts `node dist/main.js` on the Redis store under a fresh key prefix with the bench client
+ * (`config` adds to the broker config), and waits until `/readyz` answers. Returns its URL, the process, the client secret and prefix.
  */
-export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [] }) {
+export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [], config = {} }) {
   const dir = mkdtempSync(join(tmpdir(), `writ-${name}-`))
   const secret = randomBytes(24).toString('base64url')
   const policyFile = await writeBenchPolicy(dir, secret)
@@ -87,7 +87,7 @@ export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, arg
       WRIT_KEY_PREFIX: prefix,
       WRIT_KEK: randomBytes(32).toString('base64'),
       WRIT_POLICY: policyFile,
-      WRIT_CONFIG: benchConfigFile(policyFile),
+      WRIT_CONFIG: benchConfigFile(policyFile, config),
       WRIT_LOG_LEVEL: 'warn',
       ...env,
     },
@@ -103,4 +103,33 @@ export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, arg
     await new Promise((r) => setTimeout(r, 100))
   }
   return { base, child, secret, prefix, dir }
+}
+
+/** Starts a private, non-persistent redis-server on a free port; resolves once it answers PING. */
+export async function startRedisServer() {
+  const port = await freePort()
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
+    { stdio: 'ignore' },
+  )
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    probe.on('error', () => {})
+    try {
+      await probe.connect()
+      await probe.ping()
+      probe.disconnect()
+      return { url, child }
+    } catch {
+      probe.disconnect()
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill('SIGKILL')
+        throw new Error('redis-server did not start')
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
 }

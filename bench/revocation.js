@@ -13,12 +13,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
 import { createRedisStore } from '../dist/grants/index.js'
-import { freePort } from './lib.js'
+import { startRedisServer } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -26,35 +26,6 @@ const { values: args } = parseArgs({
 })
 const count = Number(args.grants)
 
-
-async function startRedisServer() {
-  const port = await freePort()
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-    { stdio: 'ignore' },
-  )
-  const url = `redis://127.0.0.1:${port}`
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    probe.on('error', () => {})
-    try {
-      await probe.connect()
-      await probe.ping()
-      probe.disconnect()
-      break
-    } catch {
-      probe.disconnect()
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL')
-        throw new Error('redis-server did not start')
-      }
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-  return { url, child }
-}
 
 function grantFor(clientId, i, now) {
   const issuedAt = Math.floor(now / 1000)
