@@ -138,7 +138,12 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
   }
 
   const store = isRedisStore(options.grantStore)
-    ? createRedisApprovalStore({ redis: options.grantStore.redis, keyPrefix: options.grantStore.keys.prefix, clock })
+    ? createRedisApprovalStore({
+        redis: options.grantStore.redis,
+        keyPrefix: options.grantStore.keys.prefix,
+        clock,
+        firstConnection: options.grantStore.firstConnection,
+      })
     : createMemoryApprovalStore({ clock })
   const notifier = createApprovalNotifier({
     targets,

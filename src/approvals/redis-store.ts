@@ -44,6 +44,11 @@ export interface RedisApprovalStoreOptions {
   keyPrefix?: string
   /** Decides every expiry and computes every TTL. */
   clock: Clock
+  /**
+   * Waits for the shared client's first connection (`RedisGrantStore.firstConnection`): a
+   * command sent before it would fail, since the client queues nothing.
+   */
+  firstConnection?: () => Promise<void>
 }
 
 /*
@@ -266,6 +271,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     // Ensure a closed store fails closed, even though its client is shared and still open.
     if (closed) throw storeUnavailable(new Error('the Redis approval store is closed'))
     try {
+      if (redis.status !== 'ready') await options.firstConnection?.()
       return await op()
     } catch (err) {
       throw err instanceof WritError ? err : storeUnavailable(err)

@@ -102,6 +102,12 @@ export interface RedisGrantStore extends GrantStore {
   readonly redis: RedisClient
   /** The key layout this store uses. */
   readonly keys: StoreKeys
+  /**
+   * Resolves once the client has connected for the first time (at once after that), or rejects
+   * when it cannot within the command timeout. For what shares the client (approvals, audit):
+   * the client queues nothing, so a command sent before the first connection would just fail.
+   */
+  firstConnection(): Promise<void>
 }
 
 export { failFastRedisOptions }
@@ -687,6 +693,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     kind: 'redis',
     redis,
     keys,
+
+    firstConnection: () =>
+      everReady || redis.status === 'ready' ? Promise.resolve() : awaitFirstConnection(),
 
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<void> {
       const now = clock()

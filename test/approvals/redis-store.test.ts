@@ -71,6 +71,23 @@ describe('approvals on Redis', () => {
     expect(ttl).toBeLessThanOrEqual((60 + 600) * 1000)
   })
 
+  it('waits for the shared client to connect before its first command, instead of failing', async () => {
+    const grants = grantStore(manualClock(Date.now()))
+    // A fresh grant store has not connected yet, and its client queues nothing.
+    expect(grants.redis.status).not.toBe('ready')
+    const approvals = createRedisApprovalStore({
+      redis: grants.redis,
+      keyPrefix: grants.keys.prefix,
+      clock: manualClock(Date.now()),
+      firstConnection: grants.firstConnection,
+    })
+    await expect(approvals.getRequest('not-there')).resolves.toBeNull()
+    // Without the wait, the same first command fails (what a freshly started broker answered 503 for).
+    const cold = grantStore(manualClock(Date.now()))
+    const unwaited = createRedisApprovalStore({ redis: cold.redis, keyPrefix: cold.keys.prefix, clock: manualClock(Date.now()) })
+    await expect(unwaited.getRequest('not-there')).rejects.toMatchObject({ status: 503 })
+  })
+
   it('survives a broker restart: a request made before it is approved and collected after it', async () => {
     const prefix = `${RUN_PREFIX}restart:`
     const first = await makeApprovalBroker({ store: grantStore(manualClock(Date.now()), prefix) })
