@@ -94,15 +94,20 @@ export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, arg
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
+  await waitUntilReady(base, child)
+  return { base, child, secret, prefix, dir }
+}
+
+/** Waits until the broker at `base` answers `/readyz`; throws when `child` exits or time runs out. */
+export async function waitUntilReady(base, child, { what = 'broker', timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
-      if ((await fetch(`${base}/readyz`)).ok) break
+      if ((await fetch(`${base}/readyz`)).ok) return
     } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what} did not start`)
     await new Promise((r) => setTimeout(r, 100))
   }
-  return { base, child, secret, prefix, dir }
 }
 
 /** Starts a private, non-persistent redis-server on a free port; resolves once it answers PING. */

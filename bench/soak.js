@@ -10,15 +10,12 @@
 //
 //   npm run bench -- --soak 10m               # through bench/report.js
 //   node bench/soak.js --duration 10m --workers 8
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { hash } from '@node-rs/argon2'
 import Redis from 'ioredis'
-import { freePort } from './lib.js'
+import { startBenchBroker } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -43,58 +40,6 @@ const workers = Number(args.workers)
 const sampleMs = Number(args['sample-seconds']) * 1000
 const AUDIENCE = 'https://git.example.com/acme/app'
 
-
-async function startBroker() {
-  const dir = mkdtempSync(join(tmpdir(), 'writ-soak-'))
-  const secret = randomBytes(24).toString('base64url')
-  const policyFile = join(dir, 'policy.yaml')
-  writeFileSync(
-    policyFile,
-    `version: 1
-clients:
-  - id: soak-agent
-    auth: client_secret
-    secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
-    rules: [docs-read]
-    max_live_grants: 1000000
-rules:
-  - id: docs-read
-    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
-    max_ttl: 15m
-    approval: none
-`,
-  )
-  // The per-client rate limit would cap the load; the soak is about everything behind it.
-  const configFile = join(dir, 'config.json')
-  writeFileSync(configFile, JSON.stringify({ limits: { clientRequestsPerSecond: 1_000_000, clientBurst: 1_000_000 } }))
-  const port = await freePort()
-  const prefix = `writ-soak-${randomBytes(4).toString('hex')}:`
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: args['redis-url'],
-      WRIT_CONFIG: configFile,
-      WRIT_KEY_PREFIX: prefix,
-      WRIT_KEK: randomBytes(32).toString('base64'),
-      WRIT_POLICY: policyFile,
-      WRIT_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('broker did not start')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { base, child, secret, prefix }
-}
 
 /** Resident set size of a process in MB, from /proc (Linux). */
 function rssMb(pid) {
@@ -166,7 +111,7 @@ function growth(samples, field) {
 
 async function main() {
   const { createVerifier } = await import(join(root, 'dist/verifier/index.js'))
-  const { base, child, secret, prefix } = await startBroker()
+  const { base, child, secret, prefix } = await startBenchBroker({ redisUrl: args['redis-url'], name: 'soak' })
   const redis = new Redis(args['redis-url'])
   const verifier = createVerifier({
     issuer: base,
@@ -174,7 +119,7 @@ async function main() {
     jwksUri: `${base}/.well-known/jwks.json`,
     liveness: { mode: 'redis', redis: args['redis-url'], keyPrefix: prefix },
   })
-  const auth = `Basic ${Buffer.from(`soak-agent:${secret}`).toString('base64')}`
+  const auth = `Basic ${Buffer.from(`bench-agent:${secret}`).toString('base64')}`
   const issueBody = new URLSearchParams({
     grant_type: 'client_credentials',
     task_id: 'SOAK-1',

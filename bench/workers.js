@@ -14,10 +14,9 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
-import { hash } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
-import { freePort } from './lib.js'
+import { benchConfigFile, freePort, waitUntilReady, writeBenchPolicy } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -55,14 +54,7 @@ async function startBroker({ workers, configFile, policyFile, prefix, kek }) {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker (--workers ${workers}) did not start`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await waitUntilReady(base, child, { what: `broker (--workers ${workers})`, timeoutMs: 30_000 })
   return {
     base,
     async stop() {
@@ -77,26 +69,8 @@ async function startBroker({ workers, configFile, policyFile, prefix, kek }) {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'writ-bench-workers-'))
   const secret = randomBytes(24).toString('base64url')
-  const policyFile = join(dir, 'policy.yaml')
-  writeFileSync(
-    policyFile,
-    `version: 1
-clients:
-  - id: bench-agent
-    auth: client_secret
-    secret_hash: "${await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })}"
-    rules: [docs-read]
-    max_live_grants: 1000000
-rules:
-  - id: docs-read
-    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
-    max_ttl: 15m
-    approval: none
-`,
-  )
-  // The per-client rate limit would measure itself, not the broker: lift it for the bench client.
-  const configFile = join(dir, 'config.yaml')
-  writeFileSync(configFile, 'limits: { clientRequestsPerSecond: 1000000, clientBurst: 1000000 }\n')
+  const policyFile = await writeBenchPolicy(dir, secret)
+  const configFile = benchConfigFile(policyFile)
   // One key set for every run: the brokers share the store, as replicas would.
   const prefix = `writ-bench-workers-${randomBytes(4).toString('hex')}:`
   const kek = randomBytes(32).toString('base64')
