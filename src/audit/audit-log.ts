@@ -1,5 +1,5 @@
 import type { AuditQuery } from './audit-index-refs.js'
-import type { AuditActor, AuditEvent, AuditEventInput, AuditHead } from './types.js'
+import type { AppendedEvent, AuditActor, AuditEvent, AuditEventInput, AuditHead } from './types.js'
 
 export interface AuditReadOptions {
   /** First seq to return (default 1: the oldest event still kept). */
@@ -18,24 +18,30 @@ export interface AuditTrimOptions {
  * The append-only, hash-chained audit log. Two implementations: memory (the embedded default, one
  * process) and Redis (one stream shared by every broker replica).
  *
- * Every event gets the next `seq`, the `time` it was appended, the `hash` of the event before
- * (`prev`) and its own `hash` (see `hashAuditEvent`). Appends from one process are batched: while
- * one batch is being written, new events queue and go together in the next one (one round trip
- * per batch). Replicas append concurrently; each batch is written atomically only if the log's
- * head is still the one it was chained on, otherwise it is re-chained on the new head and retried.
- * Every `checkpointEveryEvents` events or `checkpointEverySeconds` seconds the log appends an
- * `audit.checkpoint` event: a JWS by the broker's signing key over the seq and hash before it.
+ * Every event gets the next `seq` and the `time` it was appended, the `hash` of the event before
+ * (`prev`) and its own `hash` (see `hashAuditEvent`). Appending is two steps: the event is taken in
+ * at once, durably, with its seq assigned atomically (one write per event, sent with the request's
+ * other commands); a chainer in each process then hashes what was taken in, in seq order, in
+ * batches (within `chainDelayMs`), and stores the hashes and index entries with a compare-and-set
+ * on the chain's head, so replicas chaining at once never write a seq twice. Every
+ * `checkpointEveryEvents` events or `checkpointEverySeconds` seconds the chainer takes in an
+ * `audit.checkpoint` event: a JWS by the broker's signing key over the seq and hash of the last
+ * event it chained. Readers see chained events only, and chain what is pending first.
+ *
+ * Tamper evidence comes from the checkpoints: a hash chain alone can be recomputed by whoever can
+ * write the store. Events after the last checkpoint are covered once the next one is written (or by
+ * the signed seal of an export).
  */
 export interface AuditLog {
   readonly kind: 'memory' | 'redis'
 
   /**
-   * Appends an event and resolves with it once it is durable in the log (chained and written).
-   * Rejects with a WritError `temporarily_unavailable` (503) when the log cannot be written (the
-   * event may or may not be in the log then), and with a TypeError when the event is not plain
-   * JSON or is larger than the limit (then nothing is written).
+   * Appends an event and resolves with it, its seq and time, once it is durable in the log (its
+   * hashes follow when it is chained). Rejects with a WritError `temporarily_unavailable` (503) when
+   * the log cannot be written (the event may or may not be in the log then), and with a TypeError
+   * when the event is not plain JSON or is larger than the limit (then nothing is written).
    */
-  append(event: AuditEventInput): Promise<AuditEvent>
+  append(event: AuditEventInput): Promise<AppendedEvent>
 
   /** Events in seq order from `fromSeq`. */
   read(options?: AuditReadOptions): Promise<AuditEvent[]>
@@ -63,7 +69,7 @@ export interface AuditLog {
    */
   trim(beforeSeq: number, options: AuditTrimOptions): Promise<number>
 
-  /** Resolves once every event appended so far is written (or has failed). */
+  /** Resolves once every event appended so far is written and chained (or has failed). */
   flush(): Promise<void>
 
   /** Stops the checkpoint timer and waits for pending appends; later appends fail. */

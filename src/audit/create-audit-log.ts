@@ -1,12 +1,13 @@
-import { hash as digest } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
 import { canonicalize } from '../manifest/canonicalize.js'
-import type { AuditBackend, ChainedEvent, HeadState } from './audit-backend.js'
+import type { AuditBackend } from './audit-backend.js'
+import { createChainer } from './audit-chainer.js'
 import { auditIndexRefs, queryRef } from './audit-index-refs.js'
 import type { AuditLog, AuditReadOptions, AuditTrimOptions } from './audit-log.js'
-import { CHECKPOINT_TYP, signAuditJws, type AuditSigner } from './sign-audit-jws.js'
-import type { AuditEvent, AuditEventInput } from './types.js'
+import { CHAIN_MEMBERS } from './hash-audit-event.js'
+import type { AuditSigner } from './sign-audit-jws.js'
+import { GENESIS_HASH, type AppendedEvent, type AuditEvent, type AuditEventInput } from './types.js'
 
 export interface AuditLogOptions {
   clock: Clock
@@ -18,27 +19,19 @@ export interface AuditLogOptions {
   checkpointEveryEvents?: number
   /** A checkpoint at least every this many seconds while events arrive. Default 60. */
   checkpointEverySeconds?: number
-  /** Most events written in one batch. Default 256. */
+  /** Most events chained in one batch. Default 256. */
   batchMaxEvents?: number
-  /** Receives each event this process wrote, as one JSON line (the structured-log mirror). */
+  /** How long a new event waits for others before their batch is chained, in ms. Default 20. */
+  chainDelayMs?: number
+  /** Receives each event this process appended, as one JSON line once chained (the structured-log mirror). */
   mirror?: (line: string) => void
   /** Largest event accepted, as JSON. Default 256 KiB. */
   maxEventBytes?: number
 }
 
-/** How often a batch is re-chained on a head another replica moved before giving up. */
-const MAX_COMMIT_ATTEMPTS = 32
 const DEFAULT_READ_LIMIT = 1000
 const MAX_READ_LIMIT = 10_000
 const DEFAULT_FIND_LIMIT = 10_000
-/** Members the log sets itself; an input's own are ignored. */
-const CHAIN_FIELDS = new Set(['seq', 'time', 'prev', 'hash'])
-
-interface Pending {
-  input: AuditEventInput | null
-  resolve(event: AuditEvent | null): void
-  reject(err: unknown): void
-}
 
 export const auditUnavailable = (cause: unknown): WritError =>
   new WritError('temporarily_unavailable', 503, 'the audit log is unavailable; retry shortly', {
@@ -54,32 +47,27 @@ function positiveInteger(name: string, value: number): number {
   return value
 }
 
-/** The event as stored: the input's members that are not undefined, then the chain fields. */
-function body(
-  input: AuditEventInput,
-  seq: number,
-  time: string,
-  prev: string,
-): Record<string, unknown> {
+/** The event's body: the input's members that are not undefined (but not the chain's), and `time`. */
+function body(input: AuditEventInput, time: string): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const fields = input as unknown as Record<string, unknown>
   for (const name in fields) {
     const value = fields[name]
-    if (value === undefined || !Object.hasOwn(fields, name) || CHAIN_FIELDS.has(name)) continue
+    if (value === undefined || !Object.hasOwn(fields, name) || CHAIN_MEMBERS.has(name)) continue
     out[name] = value
   }
-  out.seq = seq
   out.time = time
-  out.prev = prev
   return out
 }
 
 /**
- * Builds an audit log over a backend: one writer per process that batches, chains, checkpoints
- * and retries (see {@link AuditLog}). Use `createMemoryAuditLog` or `createRedisAuditLog`.
+ * Builds an audit log over a backend (see {@link AuditLog}): each append is taken in at once (one
+ * write, which a shared Redis client sends with the request's other commands); a chainer per
+ * process hashes and indexes what was taken in, in batches, and checkpoints. Readers see chained
+ * events only, and chain what is pending first. Use `createMemoryAuditLog` or `createRedisAuditLog`.
  */
 export function createAuditLog(backend: AuditBackend, options: AuditLogOptions): AuditLog {
-  const { clock, signer, issuer } = options
+  const { clock } = options
   const everyEvents = positiveInteger(
     'checkpointEveryEvents',
     options.checkpointEveryEvents ?? 1000,
@@ -87,176 +75,52 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   const everyMs =
     positiveInteger('checkpointEverySeconds', options.checkpointEverySeconds ?? 60) * 1000
   const batchMax = positiveInteger('batchMaxEvents', options.batchMaxEvents ?? 256)
+  const delayMs = positiveInteger('chainDelayMs', options.chainDelayMs ?? 20)
   const maxEventBytes = positiveInteger('maxEventBytes', options.maxEventBytes ?? 256 * 1024)
-
-  let queue: Pending[] = []
-  let running: Promise<void> | null = null
-  let head: HeadState | undefined
+  const chainer = createChainer(backend, {
+    clock,
+    issuer: options.issuer,
+    signer: options.signer,
+    everyEvents,
+    everyMs,
+    delayMs,
+    batchMax,
+    mirror: options.mirror,
+  })
+  /** Appends taken in by this process that have not settled yet. */
+  const intakes = new Set<Promise<unknown>>()
   let closed = false
 
-  /** Chains one event on `prev`; null when it cannot be (not JSON, too large). */
-  function chainOne(
-    input: AuditEventInput,
-    seq: number,
-    time: string,
-    prev: string,
-  ): ChainedEvent | TypeError {
+  const unavailable = (err: unknown): WritError =>
+    err instanceof WritError ? err : auditUnavailable(err)
+
+  /** Chains everything taken in so far, by any replica. */
+  async function sync(): Promise<void> {
     try {
-      const event = body(input, seq, time, prev)
-      // What hashAuditEvent computes, with the canonical JSON kept: the stored line is that JSON
-      // with `hash` appended as its last member (no second serialization on the hot path).
-      const canonical = canonicalize(event)
-      const hash = digest('sha256', prev + canonical, 'hex')
-      event.hash = hash
-      const json = `${canonical.slice(0, -1)},"hash":"${hash}"}`
-      if (json.length > maxEventBytes) {
-        return new TypeError(`audit event ${input.type} is larger than ${maxEventBytes} bytes`)
-      }
-      const chained = event as unknown as AuditEvent
-      return { event: chained, json, refs: auditIndexRefs(chained) }
+      await chainer.through(await backend.lastSeq())
     } catch (err) {
-      return err instanceof TypeError ? err : new TypeError(String(err))
+      throw unavailable(err)
     }
   }
 
-  function checkpointEvent(seq: number, prev: string, nowMs: number): ChainedEvent {
-    const covered = seq - 1
-    const { jws, jwk } = signAuditJws(signer, CHECKPOINT_TYP, {
-      iss: issuer,
-      seq: covered,
-      hash: prev,
-      iat: Math.floor(nowMs / 1000),
-    })
-    const chained = chainOne(
-      { type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk },
-      seq,
-      new Date(nowMs).toISOString(),
-      prev,
-    )
-    if (chained instanceof TypeError) throw chained
-    return chained
-  }
-
-  /**
-   * Chains a batch on `base`: the events in order, then a checkpoint when one is due. Items whose
-   * event cannot be chained are left out and reported in `rejected`.
-   */
-  function chainBatch(base: HeadState, batch: Pending[], force: boolean) {
-    const nowMs = clock()
-    // Every event of a batch is appended at once: it gets the batch's time.
-    const time = new Date(nowMs).toISOString()
-    let seq = base.seq
-    let prev = base.hash
-    let checkpointSeq = base.checkpointSeq
-    let checkpointTimeMs = base.checkpointTimeMs
-    let checkpoint: AuditEvent | null = null
-    const written: ChainedEvent[] = []
-    const placed = new Map<Pending, AuditEvent>()
-    const rejected = new Map<Pending, TypeError>()
-    const addCheckpoint = (): void => {
-      const cp = checkpointEvent(seq + 1, prev, nowMs)
-      seq += 1
-      prev = cp.event.hash
-      written.push(cp)
-      checkpoint = cp.event
-      checkpointSeq = seq
-      checkpointTimeMs = nowMs
+  /** Chained events from their bodies; stops at the first one not chained yet. */
+  async function compose(entries: Array<{ seq: number; body: string }>): Promise<AuditEvent[]> {
+    if (entries.length === 0) return []
+    const from = entries[0]!.seq
+    const hashes = await backend.readHashes(Math.max(1, from - 1), entries.at(-1)!.seq)
+    const out: AuditEvent[] = []
+    for (const { seq, body: json } of entries) {
+      const hash = hashes.get(seq)
+      const prev = seq === 1 ? GENESIS_HASH : hashes.get(seq - 1)
+      if (hash === undefined || prev === undefined) break
+      out.push({ ...(JSON.parse(json) as AuditEventInput), seq, prev, hash } as AuditEvent)
     }
-    for (const item of batch) {
-      if (item.input === null) continue
-      const chained = chainOne(item.input, seq + 1, time, prev)
-      if (chained instanceof TypeError) {
-        rejected.set(item, chained)
-        continue
-      }
-      seq += 1
-      prev = chained.event.hash
-      written.push(chained)
-      placed.set(item, chained.event)
-      if (seq - checkpointSeq >= everyEvents) addCheckpoint()
-    }
-    const uncovered = seq > checkpointSeq
-    if (uncovered && (force || nowMs - checkpointTimeMs >= everyMs)) addCheckpoint()
-    const next: HeadState = { seq, hash: prev, checkpointSeq, checkpointTimeMs }
-    return { written, placed, rejected, checkpoint: checkpoint as AuditEvent | null, next }
+    return out
   }
 
-  async function commitBatch(batch: Pending[]): Promise<void> {
-    const force = batch.some((item) => item.input === null)
-    // A checkpoint on request must see what other replicas appended: start from the stored head.
-    if (force) head = await backend.loadHead()
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const base = head ?? (head = await backend.loadHead())
-      const { written, placed, rejected, checkpoint, next } = chainBatch(base, batch, force)
-      for (const [item, err] of rejected) item.reject(err)
-      if (written.length === 0) {
-        for (const item of batch) if (!rejected.has(item)) item.resolve(null)
-        return
-      }
-      const conflict = await backend.commit(base, written, next)
-      if (conflict) {
-        // Another replica appended first: re-chain the same events on its head.
-        head = conflict
-        continue
-      }
-      head = next
-      if (options.mirror) {
-        for (const w of written) {
-          try {
-            options.mirror(w.json)
-          } catch {
-            // The mirror is a convenience; the log itself is written.
-          }
-        }
-      }
-      for (const item of batch) {
-        if (rejected.has(item)) continue
-        item.resolve(item.input === null ? checkpoint : (placed.get(item) ?? null))
-      }
-      return
-    }
-    throw new Error(`the audit log head kept moving: ${MAX_COMMIT_ATTEMPTS} attempts`)
-  }
-
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, batchMax)
-      queue = queue.slice(batchMax)
-      try {
-        await commitBatch(batch)
-      } catch (err) {
-        // The outcome is unknown (a timeout may hide a write): forget the head, re-read it.
-        head = undefined
-        const failure = err instanceof WritError ? err : auditUnavailable(err)
-        for (const item of batch) item.reject(failure)
-      }
-    }
-  }
-
-  function enqueue(input: AuditEventInput | null): Promise<AuditEvent | null> {
-    if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
-    return new Promise<AuditEvent | null>((resolve, reject) => {
-      queue.push({ input, resolve, reject })
-      kick()
-    })
-  }
-
-  /** One writer per process: events arriving while a batch is written join the next batch. */
-  function kick(): void {
-    if (running || queue.length === 0) return
-    running = Promise.resolve()
-      .then(drain)
-      .finally(() => {
-        running = null
-        // An event queued after the loop's last look but before this point still gets written.
-        kick()
-      })
-  }
-
+  // Checkpoints fall due with time too, and events a stopped replica took in need chaining.
   const timer = setInterval(() => {
-    if (head && head.seq > head.checkpointSeq && clock() - head.checkpointTimeMs >= everyMs) {
-      enqueue(null).catch(() => undefined)
-    }
+    if (!closed) sync().catch(() => undefined)
   }, everyMs)
   timer.unref()
 
@@ -264,11 +128,42 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     kind: backend.kind,
 
     append(event) {
+      if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
       const shaped = event && typeof event === 'object'
       if (!shaped || typeof event.type !== 'string' || typeof event.actor !== 'string') {
         return Promise.reject(new TypeError('an audit event needs a string type and actor'))
       }
-      return enqueue(event) as Promise<AuditEvent>
+      let json: string
+      let stored: Record<string, unknown>
+      try {
+        stored = body(event, new Date(clock()).toISOString())
+        json = canonicalize(stored)
+      } catch (err) {
+        return Promise.reject(err instanceof TypeError ? err : new TypeError(String(err)))
+      }
+      if (json.length > maxEventBytes) {
+        return Promise.reject(
+          new TypeError(`audit event ${event.type} is larger than ${maxEventBytes} bytes`),
+        )
+      }
+      const refs = auditIndexRefs(stored as unknown as AuditEvent)
+      // Taken in now, in this turn of the event loop: a shared Redis client sends it together with
+      // the caller's other commands (the grant's record), in one write.
+      const done = backend.intake(json).then(
+        (seq) => {
+          chainer.taken(seq, json, refs)
+          return { ...stored, seq } as unknown as AppendedEvent
+        },
+        (err: unknown) => {
+          throw unavailable(err)
+        },
+      )
+      intakes.add(done)
+      void done.then(
+        () => intakes.delete(done),
+        () => intakes.delete(done),
+      )
+      return done
     },
 
     async read(readOptions: AuditReadOptions = {}) {
@@ -278,22 +173,54 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       if (positiveInteger('limit', limit) > MAX_READ_LIMIT) {
         throw new RangeError(`limit must be at most ${MAX_READ_LIMIT}`)
       }
-      return backend.read(fromSeq, limit)
+      await sync()
+      try {
+        return await compose(await backend.readBodies(fromSeq, limit))
+      } catch (err) {
+        throw unavailable(err)
+      }
     },
 
     async find(query, findOptions = {}) {
       const limit = positiveInteger('limit', findOptions.limit ?? DEFAULT_FIND_LIMIT)
-      return backend.find(queryRef(query), limit)
+      await sync()
+      try {
+        const seqs = await backend.find(queryRef(query), limit)
+        const found = await Promise.all(
+          seqs.map(async (seq) => compose(await backend.readBodies(seq, 1))),
+        )
+        // A seq whose event was trimmed is skipped (the read then starts at a later event).
+        return found.flatMap((events, i) => events.filter((e) => e.seq === seqs[i]))
+      } catch (err) {
+        throw unavailable(err)
+      }
     },
 
     async head() {
-      await running
-      // The stored head, not this writer's view: other replicas may have appended since.
-      const h = await backend.loadHead()
-      return { seq: h.seq, hash: h.hash, checkpointSeq: h.checkpointSeq }
+      await Promise.allSettled([...intakes])
+      await sync()
+      // The stored head, not this writer's view: other replicas may have chained since.
+      try {
+        const h = await backend.loadHead()
+        return { seq: h.seq, hash: h.seq === 0 ? GENESIS_HASH : h.hash, checkpointSeq: h.checkpointSeq }
+      } catch (err) {
+        throw unavailable(err)
+      }
     },
 
-    checkpoint: () => enqueue(null),
+    async checkpoint() {
+      if (closed) throw auditUnavailable(new Error('the audit log is closed'))
+      await Promise.allSettled([...intakes])
+      let seq: number | null
+      try {
+        seq = await chainer.checkpoint(await backend.lastSeq())
+      } catch (err) {
+        throw unavailable(err)
+      }
+      if (seq === null) return null
+      const [event] = await this.read({ fromSeq: seq, limit: 1 })
+      return event?.seq === seq ? event : null
+    },
 
     async trim(beforeSeq: number, trimOptions: AuditTrimOptions) {
       positiveInteger('beforeSeq', beforeSeq)
@@ -304,16 +231,16 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
         )
       }
       // The stored head: another replica may have appended since this one last wrote.
-      const last = await backend.loadHead()
+      const last = await this.head()
       // Ensure the log keeps its last event, so it stays chained to what comes next.
       if (beforeSeq > last.seq) {
         throw invalidRequest(
           `before_seq: must be at most ${last.seq}, the last event's seq (the last event is always kept)`,
         )
       }
-      const [first] = await backend.read(1, 1)
+      const [first] = await this.read({ fromSeq: 1, limit: 1 })
       if (!first || first.seq >= beforeSeq) return 0
-      const exports = await backend.find(queryRef({ exports: true }), DEFAULT_FIND_LIMIT)
+      const exports = await this.find({ exports: true })
       // How far exports cover the log without a gap, from its first event on.
       let exportedThrough = first.seq - 1
       const ranges = exports.flatMap((e) =>
@@ -331,7 +258,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       }
       const count = beforeSeq - first.seq
       // Record the trim before it happens: a trim that cannot be audited does not happen.
-      await enqueue({
+      const trimmed = await this.append({
         type: 'audit.trimmed',
         actor: trimOptions.actor ?? 'admin',
         before_seq: beforeSeq,
@@ -339,21 +266,27 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
         count,
       })
       try {
+        // The trim event is chained first, so the log's last event stays chained past the trim.
+        await chainer.through(trimmed.seq)
         return await backend.trimBefore(beforeSeq)
       } catch (err) {
-        throw err instanceof WritError ? err : auditUnavailable(err)
+        throw unavailable(err)
       }
     },
 
     async flush() {
-      while (running) await running
+      await Promise.allSettled([...intakes])
+      await sync().catch(() => undefined)
     },
 
     async close() {
       if (closed) return
       closed = true
       clearInterval(timer)
-      while (running) await running
+      await Promise.allSettled([...intakes])
+      // What cannot be chained now stays taken in; the next broker to start chains it.
+      await sync().catch(() => undefined)
+      chainer.stop()
       await backend.close?.()
     },
   }

@@ -1,4 +1,4 @@
-import type { AuditBackend, ChainedEvent, HeadState } from './audit-backend.js'
+import type { AuditBackend, ChainStep, HeadState } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
 import type { AuditLog } from './audit-log.js'
 import { createAuditLog, type AuditLogOptions } from './create-audit-log.js'
@@ -16,66 +16,93 @@ export function createMemoryAuditLog(options: AuditLogOptions): AuditLog {
   return createAuditLog(createMemoryAuditBackend(), options)
 }
 
-/** The memory backend: events in seq order, index references to seqs. */
+/** The memory backend: bodies and hashes by seq, index references to seqs. */
 function createMemoryAuditBackend(): AuditBackend {
-  const events: AuditEvent[] = []
+  /** Bodies from seq `first` on; `hashes` runs parallel (undefined: not chained yet). */
+  let first = 1
+  const bodies: string[] = []
+  const hashes: Array<string | undefined> = []
+  /** The hash of the event just before `first` (kept past a trim: the next event's `prev`). */
+  let hashBeforeFirst: string | undefined
   const index = new Map<string, number[]>()
-  let head: HeadState = { seq: 0, hash: GENESIS_HASH, checkpointSeq: 0, checkpointTimeMs: 0 }
+  let head: HeadState = {
+    seq: 0,
+    hash: GENESIS_HASH,
+    checkpointSeq: 0,
+    coveredSeq: 0,
+    checkpointTimeMs: 0,
+  }
 
-  /** Position of the first event with seq >= `seq` (events are contiguous from events[0].seq). */
-  const positionOf = (seq: number): number => {
-    const first = events[0]?.seq ?? seq
-    return Math.max(0, seq - first)
+  const takeIn = (body: string): number => {
+    bodies.push(body)
+    hashes.push(undefined)
+    return first + bodies.length - 1
   }
 
   return {
     kind: 'memory',
 
+    intake: async (body) => takeIn(body),
+
+    lastSeq: async () => first + bodies.length - 1,
+
     loadHead: async () => ({ ...head }),
 
-    async commit(expected: HeadState, chained: ChainedEvent[], next: HeadState) {
-      // Ensure the batch was chained on the current head (compare-and-set).
-      if (expected.hash !== head.hash || expected.seq !== head.seq) return { ...head }
-      for (const { event, json, refs } of chained) {
-        // Stored as parsed from its JSON, so readers never share objects with writers.
-        events.push(JSON.parse(json) as AuditEvent)
+    async chain(step: ChainStep) {
+      // Ensure the step was chained on the current head (compare-and-set).
+      if (step.expectedSeq !== head.seq) return { head: { ...head } }
+      step.hashes.forEach((hash, i) => {
+        hashes[step.firstSeq + i - first] = hash
+      })
+      for (const { seq, refs } of step.index) {
         for (const ref of refs) {
           const list = index.get(ref)
-          if (list) list.push(event.seq)
-          else index.set(ref, [event.seq])
+          if (list) list.push(seq)
+          else index.set(ref, [seq])
         }
       }
-      head = { ...next }
-      return null
+      head = { ...step.next }
+      if (step.checkpoint === undefined) return { checkpointSeq: null }
+      const checkpointSeq = takeIn(step.checkpoint)
+      head.checkpointSeq = checkpointSeq
+      return { checkpointSeq }
     },
 
-    async read(fromSeq: number, limit: number) {
-      const start = positionOf(fromSeq)
-      return events.slice(start, start + limit).map((e) => structuredClone(e))
+    async readBodies(fromSeq: number, limit: number) {
+      const start = Math.max(0, fromSeq - first)
+      return bodies.slice(start, start + limit).map((body, i) => ({ seq: first + start + i, body }))
     },
 
-    async find(ref: string, limit: number) {
-      const first = events[0]?.seq ?? Infinity
-      const out: AuditEvent[] = []
-      for (const seq of index.get(ref) ?? []) {
-        if (seq < first) continue
-        const event = events[seq - first]
-        if (event) out.push(structuredClone(event))
-        if (out.length >= limit) break
+    async readHashes(fromSeq: number, toSeq: number) {
+      const out = new Map<number, string>()
+      if (hashBeforeFirst !== undefined && fromSeq <= first - 1) out.set(first - 1, hashBeforeFirst)
+      for (let seq = Math.max(fromSeq, first); seq <= toSeq; seq++) {
+        const hash = hashes[seq - first]
+        if (hash !== undefined) out.set(seq, hash)
       }
       return out
     },
 
+    async find(ref: string, limit: number) {
+      return (index.get(ref) ?? []).filter((seq) => seq >= first).slice(0, limit)
+    },
+
     async trimBefore(beforeSeq: number) {
-      const count = Math.min(positionOf(beforeSeq), events.length)
-      const removed = events.splice(0, count)
-      const stale = new Set(removed.flatMap((e) => auditIndexRefs(e)))
+      const count = Math.max(0, Math.min(beforeSeq - first, bodies.length))
+      if (count === 0) return 0
+      const removed = bodies.splice(0, count)
+      const removedHashes = hashes.splice(0, count)
+      hashBeforeFirst = removedHashes.at(-1)
+      first += count
+      const stale = new Set(
+        removed.flatMap((body) => auditIndexRefs(JSON.parse(body) as AuditEvent)),
+      )
       for (const ref of stale) {
         const kept = (index.get(ref) ?? []).filter((seq) => seq >= beforeSeq)
         if (kept.length > 0) index.set(ref, kept)
         else index.delete(ref)
       }
-      return removed.length
+      return count
     },
   }
 }

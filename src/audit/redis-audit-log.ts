@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { encodeKeyPart } from '../grants/keys.js'
-import type { AuditBackend, ChainedEvent, HeadState } from './audit-backend.js'
+import type { AuditBackend, ChainStep, HeadState, IntakeEntry } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
 import type { AuditLog } from './audit-log.js'
 import { auditUnavailable, createAuditLog, type AuditLogOptions } from './create-audit-log.js'
@@ -27,41 +27,43 @@ const TRIM_EVENTS_PER_STEP = 1000
  * Keys, all tagged `{audit}` so one script can touch them together on Redis Cluster (the log is one
  * stream, so it lives on one shard):
  *
- *   <p>{audit}:log        stream; entry id `0-<seq>`, field `e` = the event's JSON
- *   <p>{audit}:head       hash { seq, hash, cps (last checkpoint seq), cpt (its time, ms) }
+ *   <p>{audit}:log        stream of bodies; entry id `0-<seq>` (taken in with `XADD 0-*`, which
+ *                         assigns the next seq atomically), field `e` = the body's canonical JSON
+ *   <p>{audit}:chain      stream of hashes; entry id `0-<last seq>`, fields `f` (first seq) and
+ *                         `h` (the hex hashes of seqs f to last, concatenated)
+ *   <p>{audit}:head       hash { seq, hash (last chained), cps (last checkpoint's seq), cvs (the seq
+ *                         it signed), cpt (its time, ms) }
  *   <p>{audit}:i:<ref>    list of seqs indexed under a reference (`g:<grant>`, `t:<task>`, ...)
  */
 
 /**
- * KEYS: log, head, then every index list the batch touches.
- * ARGV: expected head hash ('' for an empty log), new seq, new hash, checkpoint seq, checkpoint
- * time, event count; then per event: seq, JSON, number of index lists, their positions in KEYS.
- * Returns 1 when written, or the current head {seq, hash, cps, cpt} when it was not the expected one.
+ * KEYS: head, chain, log, then every index list the step touches.
+ * ARGV: expected head seq, new seq, new hash, checkpoint seq, covered seq, checkpoint time, first
+ * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), index entry count, then
+ * per entry the list's position in KEYS and the seq.
+ * Returns the checkpoint's seq (0 for none) when written, or the stored head
+ * {seq, hash, cps, cvs, cpt} when it was not at the expected seq.
  */
-const APPEND_LUA = `
-local current = redis.call('HGET', KEYS[2], 'hash')
-if not current then
-  if ARGV[1] ~= '' then
-    return redis.call('HMGET', KEYS[2], 'seq', 'hash', 'cps', 'cpt')
-  end
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    return redis.error_reply('WRITAUDIT the audit log exists but its head is missing')
-  end
-elseif current ~= ARGV[1] then
-  return redis.call('HMGET', KEYS[2], 'seq', 'hash', 'cps', 'cpt')
+const CHAIN_LUA = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return redis.call('HMGET', KEYS[1], 'seq', 'hash', 'cps', 'cvs', 'cpt')
 end
-local i = 7
-for _ = 1, tonumber(ARGV[6]) do
-  local seq = ARGV[i]
-  redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[i + 1])
-  local refs = tonumber(ARGV[i + 2])
-  for r = 1, refs do
-    redis.call('RPUSH', KEYS[tonumber(ARGV[i + 2 + r])], seq)
-  end
-  i = i + 3 + refs
+if ARGV[8] ~= '' then
+  redis.call('XADD', KEYS[2], '0-' .. ARGV[2], 'f', ARGV[7], 'h', ARGV[8])
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'hash', ARGV[3], 'cps', ARGV[4], 'cpt', ARGV[5])
-return 1
+for i = 0, tonumber(ARGV[10]) - 1 do
+  redis.call('RPUSH', KEYS[tonumber(ARGV[11 + 2 * i])], ARGV[12 + 2 * i])
+end
+local taken = 0
+local cps = ARGV[4]
+if ARGV[9] ~= '' then
+  local id = redis.call('XADD', KEYS[3], '0-*', 'e', ARGV[9])
+  cps = string.sub(id, 3)
+  taken = tonumber(cps)
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3], 'cps', cps, 'cvs', ARGV[5], 'cpt', ARGV[6])
+return taken
 `
 
 /** KEYS: index lists. ARGV: seq. Drops the seqs below it from the front of each list. */
@@ -80,17 +82,20 @@ return 1
 type ScriptArg = string | number
 
 interface AuditScripts {
-  writAuditAppend(numKeys: number, ...args: ScriptArg[]): Promise<1 | Array<string | null>>
+  writAuditChain(numKeys: number, ...args: ScriptArg[]): Promise<number | Array<string | null>>
   writAuditTrimIndex(numKeys: number, ...args: ScriptArg[]): Promise<number>
 }
 
 /**
- * The Redis audit log: one stream shared by every broker replica, appended atomically by a Lua
- * script that writes a whole batch only if the head is still the one the batch was chained on
- * (see {@link AuditLog}). Uses the grant store's client and key prefix.
+ * The Redis audit log: one stream shared by every broker replica. An event is taken in with one
+ * `XADD` (Redis assigns the seq, so replicas never collide), which the shared client sends in the
+ * same write as the request's other commands; each replica's chainer then stores batches of hashes
+ * with a Lua compare-and-set on the head (see {@link AuditLog}). Uses the grant store's client and
+ * key prefix. Needs Redis 7.0 or later (`XADD` with a `0-*` id).
  *
- * Memory: about the size of each event's JSON (300 to 1,000 bytes for a token) plus a short list
- * entry per grant, task and approval; trim after exporting (`trim`). Redis must not evict keys.
+ * Memory: about the size of each event's JSON (300 to 1,000 bytes for a token), 64 bytes of hash
+ * and a short list entry per grant, task and approval; trim after exporting (`trim`). Redis must
+ * not evict keys.
  *
  * @example
  * const audit = createRedisAuditLog({ redis: store.redis, keyPrefix: store.keys.prefix,
@@ -105,9 +110,10 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000
   const base = `${options.keyPrefix}{audit}`
   const logKey = `${base}:log`
+  const chainKey = `${base}:chain`
   const headKey = `${base}:head`
   const indexKey = (ref: string): string => `${base}:i:${encodeKeyPart(ref)}`
-  redis.defineCommand('writAuditAppend', { lua: APPEND_LUA })
+  redis.defineCommand('writAuditChain', { lua: CHAIN_LUA })
   redis.defineCommand('writAuditTrimIndex', { lua: TRIM_INDEX_LUA })
   const scripts = redis as unknown as AuditScripts
 
@@ -133,7 +139,7 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   const run = <T>(op: () => Promise<T>): Promise<T> => {
     let pending: Promise<T>
     try {
-      // The usual case (connected) goes straight to the command; else wait for the connection.
+      // The usual case (connected) sends the command at once; else wait for the connection.
       pending = redis.status === 'ready' ? op() : ready().then(op)
     } catch (err) {
       pending = Promise.reject(err)
@@ -141,31 +147,45 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
     return pending.catch(unavailable)
   }
 
+  const seqOf = (id: string): number => Number(id.slice(2))
+
   const toHead = (reply: Array<string | null>): HeadState => ({
     seq: Number(reply[0] ?? 0),
     hash: reply[1] ?? GENESIS_HASH,
     checkpointSeq: Number(reply[2] ?? 0),
-    checkpointTimeMs: Number(reply[3] ?? 0),
+    coveredSeq: Number(reply[3] ?? 0),
+    checkpointTimeMs: Number(reply[4] ?? 0),
   })
 
-  const parseEntries = (entries: Array<[string, string[]]>): AuditEvent[] =>
-    entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as AuditEvent)
-
-  const read = (fromSeq: number, limit: number): Promise<AuditEvent[]> =>
-    run(async () => parseEntries(await redis.xrange(logKey, `0-${fromSeq}`, '+', 'COUNT', limit)))
+  const readBodies = (fromSeq: number, limit: number): Promise<IntakeEntry[]> =>
+    run(async () => {
+      const entries = await redis.xrange(logKey, `0-${fromSeq}`, '+', 'COUNT', limit)
+      return entries.map(([id, fields]) => ({ seq: seqOf(id), body: fields[1] ?? '' }))
+    })
 
   return {
     kind: 'redis',
 
-    loadHead: () =>
-      run(async () => toHead(await redis.hmget(headKey, 'seq', 'hash', 'cps', 'cpt'))),
+    async intake(body) {
+      const id = await run(() => redis.xadd(logKey, '0-*', 'e', body))
+      if (typeof id !== 'string') throw auditUnavailable(new Error('XADD returned no id'))
+      return seqOf(id)
+    },
 
-    async commit(expected: HeadState, events: ChainedEvent[], next: HeadState) {
-      const keys = [logKey, headKey]
+    lastSeq: () =>
+      run(async () => {
+        const [last] = await redis.xrevrange(logKey, '+', '-', 'COUNT', 1)
+        return last ? seqOf(last[0]) : 0
+      }),
+
+    loadHead: () =>
+      run(async () => toHead(await redis.hmget(headKey, 'seq', 'hash', 'cps', 'cvs', 'cpt'))),
+
+    async chain(step: ChainStep) {
+      const keys = [headKey, chainKey, logKey]
       const position = new Map<string, number>()
-      const perEvent: ScriptArg[] = []
-      for (const { event, json, refs } of events) {
-        perEvent.push(event.seq, json, refs.length)
+      const pushes: ScriptArg[] = []
+      for (const { seq, refs } of step.index) {
         for (const ref of refs) {
           let at = position.get(ref)
           if (at === undefined) {
@@ -173,54 +193,80 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
             at = keys.length
             position.set(ref, at)
           }
-          perEvent.push(at)
+          pushes.push(at, seq)
         }
       }
+      const { next } = step
       const reply = await run(() =>
-        scripts.writAuditAppend(
+        scripts.writAuditChain(
           keys.length,
           ...keys,
-          expected.seq === 0 ? '' : expected.hash,
+          step.expectedSeq,
           next.seq,
           next.hash,
           next.checkpointSeq,
+          next.coveredSeq,
           next.checkpointTimeMs,
-          events.length,
-          ...perEvent,
+          step.firstSeq,
+          step.hashes.join(''),
+          step.checkpoint ?? '',
+          pushes.length / 2,
+          ...pushes,
         ),
       )
-      return reply === 1 ? null : toHead(reply)
+      if (Array.isArray(reply)) return { head: toHead(reply) }
+      return { checkpointSeq: reply === 0 ? null : reply }
     },
 
-    read,
+    readBodies,
 
-    async find(ref: string, limit: number) {
-      return run(async () => {
-        const seqs = await redis.lrange(indexKey(ref), 0, limit - 1)
-        const found = await Promise.all(
-          seqs.map((seq) => redis.xrange(logKey, `0-${seq}`, `0-${seq}`)),
-        )
-        // A seq whose event was trimmed is skipped.
-        return found.flatMap((entries) => parseEntries(entries))
-      })
-    },
+    readHashes: (fromSeq: number, toSeq: number) =>
+      run(async () => {
+        const out = new Map<number, string>()
+        if (toSeq < fromSeq) return out
+        // Each record covers one or more seqs, so this many records reach past `toSeq`.
+        const records = await redis.xrange(chainKey, `0-${fromSeq}`, '+', 'COUNT', toSeq - fromSeq + 1)
+        for (const [id, fields] of records) {
+          const last = seqOf(id)
+          const first = Number(fields[1])
+          const hashes = fields[3] ?? ''
+          for (let seq = Math.max(first, fromSeq); seq <= Math.min(last, toSeq); seq++) {
+            out.set(seq, hashes.slice((seq - first) * 64, (seq - first + 1) * 64))
+          }
+          if (last >= toSeq) break
+        }
+        return out
+      }),
+
+    find: (ref: string, limit: number) =>
+      run(async () => (await redis.lrange(indexKey(ref), 0, limit - 1)).map(Number)),
 
     async trimBefore(beforeSeq: number) {
       let removed = 0
       for (;;) {
-        const doomed = (await read(1, TRIM_EVENTS_PER_STEP)).filter((e) => e.seq < beforeSeq)
+        const doomed = (await readBodies(1, TRIM_EVENTS_PER_STEP)).filter((e) => e.seq < beforeSeq)
         const last = doomed.at(-1)
-        if (!last) return removed
+        if (!last) break
         // Events first, then their index entries: a crash in between leaves only index entries
         // that point at nothing, which lookups skip.
         await run(() => redis.xtrim(logKey, 'MINID', `0-${last.seq + 1}`))
-        const lists = [...new Set(doomed.flatMap((e) => auditIndexRefs(e)))].map(indexKey)
+        const refs = doomed.flatMap((e) => {
+          try {
+            return auditIndexRefs(JSON.parse(e.body) as AuditEvent)
+          } catch {
+            return []
+          }
+        })
+        const lists = [...new Set(refs)].map(indexKey)
         for (let i = 0; i < lists.length; i += TRIM_KEYS_PER_CALL) {
           const slice = lists.slice(i, i + TRIM_KEYS_PER_CALL)
           await run(() => scripts.writAuditTrimIndex(slice.length, ...slice, last.seq + 1))
         }
         removed += doomed.length
       }
+      // The hash before the first kept event stays: it is that event's `prev`.
+      await run(() => redis.xtrim(chainKey, 'MINID', `0-${beforeSeq - 1}`))
+      return removed
     },
   }
 }

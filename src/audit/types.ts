@@ -235,7 +235,10 @@ export interface KeyRotatedEvent extends Base {
 /** The audit log's own events: signed checkpoints, exports and trims. */
 export interface AuditCheckpointEvent extends Base {
   type: 'audit.checkpoint'
-  /** Compact JWS over `{iss, seq, hash, iat}` of the event just before this one. */
+  /**
+   * Compact JWS over `{iss, seq, hash, iat}`: the seq and hash of the last event chained when it
+   * was written, which comes before this one (events taken in meanwhile may lie between).
+   */
   checkpoint: string
   /** The public key that signed it (its `kid` is its RFC 7638 thumbprint). */
   jwk: JWK
@@ -288,9 +291,15 @@ export interface AuditChainFields {
   time: string
   /** `hash` of the event before (64 zeros for seq 1). */
   prev: string
-  /** Hex SHA-256 of `prev` followed by the RFC 8785 canonical JSON of the event without `hash`. */
+  /**
+   * Hex SHA-256 of `prev`, then `seq` in decimal, then the RFC 8785 canonical JSON of the event
+   * without `seq`, `prev` and `hash` (see `hashAuditEvent`).
+   */
   hash: string
 }
+
+/** What `append` resolves with: the event, its seq and time (its hashes come when it is chained). */
+export type AppendedEvent = AuditEventInput & Pick<AuditChainFields, 'seq' | 'time'>
 
 /** An event as stored and exported. */
 export type AuditEvent = AuditEventInput & AuditChainFields

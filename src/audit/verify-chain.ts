@@ -184,7 +184,10 @@ export async function verifyChain(
   let previous: { seq: number; hash: string; line: number } | undefined
   /** The current segment (events since the last seal): its first event and size. */
   let segment: { seq: number; line: number; count: number } | undefined
-  const pending: Array<{ line: number; seq: number; kid: string }> = []
+  let pending: Array<{ line: number; seq: number; kid: string }> = []
+  /** Hashes of the events since the last checkpoint's covered seq: what the next one may cover. */
+  const recent = new Map<number, string>()
+  let coveredThrough = 0
   let broken = false
 
   for (let r = 0; r < records.length && !broken; r++) {
@@ -218,7 +221,7 @@ export async function verifyChain(
           broken = true
         } else {
           anchored = previous.seq
-          pending.length = 0
+          pending = []
         }
       }
       segment = undefined
@@ -276,7 +279,7 @@ export async function verifyChain(
     // Ensure the event is exactly what was hashed when it was appended.
     let computed: string
     try {
-      computed = hashAuditEvent(value as { prev: string })
+      computed = hashAuditEvent(value as { seq: number; prev: string })
     } catch (err) {
       fail(`cannot be hashed: ${err instanceof Error ? err.message : String(err)}`, seq)
       break
@@ -302,23 +305,42 @@ export async function verifyChain(
         fail(`checkpoint: ${verified.reason}`, seq)
         break
       }
-      // Ensure the checkpoint was signed over exactly the chain before it.
-      if (verified.payload.seq !== seq - 1 || verified.payload.hash !== prev) {
+      // Ensure the checkpoint was signed over the chain as it is: the event it names (an earlier
+      // one: events taken in while it was written may lie between) has the hash it signed.
+      const covered = verified.payload.seq
+      if (typeof covered !== 'number' || !Number.isSafeInteger(covered) || covered >= seq) {
+        fail(`checkpoint: signed over seq ${String(covered)}, which is not an event before it`, seq)
+        break
+      }
+      if (covered < coveredThrough) {
         fail(
-          `checkpoint: signed over seq ${String(verified.payload.seq)} with hash ${short(verified.payload.hash)}, but the event before it is seq ${seq - 1} with hash ${short(prev)}: events before this checkpoint were altered (and re-hashed) after it was signed`,
+          `checkpoint: signed over seq ${covered}, before seq ${coveredThrough} that an earlier checkpoint covered`,
           seq,
         )
         break
       }
       checkpoints++
-      if (verified.trusted) {
-        anchored = seq - 1
-        pending.length = 0
-      } else {
-        pending.push({ line, seq, kid: verified.kid })
+      // A checkpoint over an event before this input (an export from a later seq) checks nothing here.
+      if (first && covered >= first.seq) {
+        const actual = recent.get(covered)
+        if (actual !== verified.payload.hash) {
+          fail(
+            `checkpoint: signed over seq ${covered} with hash ${short(verified.payload.hash)}, but seq ${covered} has hash ${short(actual)}: events up to seq ${covered} were altered (and re-hashed) after it was signed`,
+            seq,
+          )
+          break
+        }
+        for (let s = coveredThrough; s < covered; s++) recent.delete(s)
+        coveredThrough = covered
+        if (verified.trusted) {
+          anchored = covered
+          pending = pending.filter((p) => p.seq > covered)
+        }
       }
+      if (!verified.trusted) pending.push({ line, seq, kid: verified.kid })
     }
 
+    recent.set(seq, hash)
     count++
     segment.count++
     previous = { seq, hash, line }

@@ -21,9 +21,11 @@ beforeAll(async () => {
   const clock = manualClock(Date.UTC(2026, 0, 1))
   keys = await testKeys(clock)
   const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: keys, checkpointEveryEvents: 4, checkpointEverySeconds: 3600 })
+  // Each event chained before the next arrives: every checkpoint signs the event just before it.
   for (const event of sampleEvents(14)) {
     clock.advance(1000)
     await log.append(event)
+    await log.flush()
   }
   const { events: page, seal } = await exportAudit(log, { signer: keys, issuer: ISSUER, clock })
   exported = [...page.map((e) => JSON.stringify(e)), JSON.stringify(seal)]
@@ -41,7 +43,7 @@ const copy = (): Json[] => events.map((e) => structuredClone(e))
 function rechain(list: Json[], from: number): Json[] {
   for (let i = from; i < list.length; i++) {
     if (i > 0) list[i]!.prev = list[i - 1]!.hash
-    list[i]!.hash = hashAuditEvent(list[i] as { prev: string })
+    list[i]!.hash = hashAuditEvent(list[i] as { seq: number; prev: string })
   }
   return list
 }
@@ -82,7 +84,7 @@ describe('verifyChain', () => {
     for (let i = 0; i < events.length; i++) {
       const list = copy()
       list[i]!.reason = 'nothing to see here'
-      list[i]!.hash = hashAuditEvent(list[i] as { prev: string })
+      list[i]!.hash = hashAuditEvent(list[i] as { seq: number; prev: string })
       const { problem } = await verify(serialize(list))
       expect(problem, `edit of line ${i + 1}`).toMatchObject({ line: i + 1, seq: i + 1, reason: expect.stringMatching(/altered and re-hashed, or replaced/) })
     }
@@ -124,7 +126,7 @@ describe('verifyChain', () => {
       const list = copy()
       const before = i === 0 ? { seq: 0, hash: events[0]!.prev } : list[i - 1]!
       const forged: Json = { type: 'admin.action', actor: 'admin', method: 'POST', path: '/admin/x', status: 200, seq: (before.seq as number) + 1, time: '2026-01-01T00:00:00.000Z', prev: before.hash }
-      forged.hash = hashAuditEvent(forged as { prev: string })
+      forged.hash = hashAuditEvent(forged as { seq: number; prev: string })
       list.splice(i, 0, forged)
       const { ok, problem } = await verify(serialize(list))
       expect(ok, `forged insertion at line ${i + 1}`).toBe(false)
@@ -202,7 +204,8 @@ describe('verifyChain', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['an access token typ', reSign({ iss: ISSUER, seq: at, hash: events[at]!.prev, iat: 1 }, 'at+jwt'), /typ is at\+jwt/],
       ['another issuer', reSign({ iss: 'https://evil.test', seq: at, hash: events[at]!.prev, iat: 1 }, 'writ-audit-checkpoint+jwt'), /iss/],
-      ['another event', reSign({ iss: ISSUER, seq: at - 1, hash: events[at - 1]!.prev, iat: 1 }, 'writ-audit-checkpoint+jwt'), /signed over seq/],
+      ['a later event', reSign({ iss: ISSUER, seq: at + 1, hash: events[at]!.hash, iat: 1 }, 'writ-audit-checkpoint+jwt'), /signed over seq/],
+      ['another hash', reSign({ iss: ISSUER, seq: at, hash: 'f'.repeat(64), iat: 1 }, 'writ-audit-checkpoint+jwt'), /signed over seq/],
     ]
     for (const [what, jws, reason] of cases) {
       const list = copy()
@@ -253,6 +256,7 @@ describe('verifyChain', () => {
     const rotating = await testKeys(clock)
     const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: rotating, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
     for (const event of sampleEvents(5)) await log.append(event)
+    await log.flush()
     const oldKid = rotating.signingKey().kid
     await rotating.rotate({ force: true })
     for (const event of sampleEvents(5)) await log.append(event)
@@ -262,8 +266,10 @@ describe('verifyChain', () => {
     expect(page.some((e) => e.type === 'audit.checkpoint' && e.jwk.kid === oldKid)).toBe(true)
     expect(await verify(lines, { keys: current })).toMatchObject({ ok: true, sealed: true })
     // Without the seal, the newest checkpoint is the trusted anchor and still covers the old ones.
-    const lastCp = page.map((e) => e.type).lastIndexOf('audit.checkpoint')
-    expect(await verify(lines.slice(0, -1), { keys: current, requireSeal: false })).toMatchObject({ ok: true, anchoredThroughSeq: lastCp })
+    const lastCp = page.findLast((e) => e.type === 'audit.checkpoint')
+    if (lastCp?.type !== 'audit.checkpoint') throw new Error('expected a checkpoint')
+    const covered = (JSON.parse(Buffer.from(lastCp.checkpoint.split('.')[1]!, 'base64url').toString()) as { seq: number }).seq
+    expect(await verify(lines.slice(0, -1), { keys: current, requireSeal: false })).toMatchObject({ ok: true, anchoredThroughSeq: covered })
     await log.close()
   })
 

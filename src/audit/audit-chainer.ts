@@ -1,0 +1,257 @@
+import type { Clock } from '../clock.js'
+import type { AuditBackend, ChainStep, HeadState } from './audit-backend.js'
+import { auditIndexRefs } from './audit-index-refs.js'
+import { chainHash } from './hash-audit-event.js'
+import { CHECKPOINT_TYP, signAuditJws, type AuditSigner } from './sign-audit-jws.js'
+import type { AuditEvent } from './types.js'
+import { canonicalize } from '../manifest/canonicalize.js'
+
+export interface ChainerOptions {
+  clock: Clock
+  issuer: string
+  signer: AuditSigner
+  /** A checkpoint at least every this many events. */
+  everyEvents: number
+  /** A checkpoint at least every this many milliseconds while events arrive. */
+  everyMs: number
+  /** How long an event taken in waits for others before its batch is chained. */
+  delayMs: number
+  /** Events chained at once (a full batch is chained without waiting). */
+  batchMax: number
+  /** Receives each event this process took in, as one JSON line, once chained. */
+  mirror?: ((line: string) => void) | undefined
+}
+
+/** An event this process took in that is not chained yet. */
+interface Own {
+  body: string
+  refs: string[]
+}
+
+type StepOutcome = 'idle' | 'chained' | 'checkpointed' | 'conflict'
+
+/** How often a step is retried on a head another replica moved before giving up. */
+const MAX_CONFLICTS = 32
+/** Wait before chaining again after a failure (the events stay taken in meanwhile). */
+const RETRY_MS = 1000
+
+export interface Chainer {
+  /** Notes an event this process took in; it is chained within `delayMs`. */
+  taken(seq: number, body: string, refs: string[]): void
+  /** Chains every event taken in up to `seq` (by any replica); resolves with the head after. */
+  through(seq: number): Promise<HeadState>
+  /**
+   * Chains what is taken in up to `seq`, then takes in a checkpoint over it (unless the last
+   * chained event is one) and chains it. Resolves with the checkpoint's seq, or null.
+   */
+  checkpoint(seq: number): Promise<number | null>
+  /** Stops the timers; what is not chained stays taken in, for the next chainer. */
+  stop(): void
+}
+
+/** The stored line of a chained event: its body with the chain members appended. */
+export function chainedLine(body: string, seq: number, prev: string, hash: string): string {
+  return `${body.slice(0, -1)},"seq":${seq},"prev":"${prev}","hash":"${hash}"}`
+}
+
+/**
+ * The chainer of one broker process. Events are taken in (stored with a seq) on the request path;
+ * the chainer hashes them in seq order in batches, off that path, and writes each batch's hashes,
+ * index entries and head with one compare-and-set, so replicas chaining at once never write a seq
+ * twice. Events another replica took in are read back and chained too, so none is left unchained
+ * when a replica stops.
+ */
+export function createChainer(backend: AuditBackend, options: ChainerOptions): Chainer {
+  const { clock, everyEvents, everyMs } = options
+  const own = new Map<number, Own>()
+  let head: HeadState | undefined
+  /** The chaining in progress; every run is queued behind it. */
+  let queue: Promise<unknown> = Promise.resolve()
+  let timer: NodeJS.Timeout | null = null
+  let stopped = false
+
+  function checkpointBody(seq: number, hash: string, nowMs: number): string {
+    const { jws, jwk } = signAuditJws(options.signer, CHECKPOINT_TYP, {
+      iss: options.issuer,
+      seq,
+      hash,
+      iat: Math.floor(nowMs / 1000),
+    })
+    return canonicalize({
+      type: 'audit.checkpoint',
+      actor: 'system',
+      checkpoint: jws,
+      jwk,
+      time: new Date(nowMs).toISOString(),
+    })
+  }
+
+  /** Bodies and index references of seqs `from` to `to`: this process's own, else read back. */
+  async function entries(from: number, to: number): Promise<Array<Own & { seq: number }>> {
+    const out: Array<Own & { seq: number }> = []
+    let fetched: Map<number, string> | undefined
+    for (let seq = from; seq <= to; seq++) {
+      const mine = own.get(seq)
+      if (mine) {
+        out.push({ seq, ...mine })
+        continue
+      }
+      fetched ??= new Map(
+        (await backend.readBodies(seq, to - seq + 1)).map((e) => [e.seq, e.body] as const),
+      )
+      const body = fetched.get(seq)
+      // A gap cannot be chained over: stop before it (seqs are assigned in order, so it is rare).
+      if (body === undefined) break
+      let refs: string[] = []
+      try {
+        refs = auditIndexRefs(JSON.parse(body) as AuditEvent)
+      } catch {
+        // Not JSON: chained as stored (verification names it), listed under nothing.
+      }
+      out.push({ seq, body, refs })
+    }
+    return out
+  }
+
+  /**
+   * One step: chains from the head up to `target` (at most `batchMax` events, and no further than
+   * where a checkpoint falls due), taking a checkpoint in when one is due.
+   */
+  async function step(target: number, forceCheckpoint: boolean): Promise<StepOutcome> {
+    const base = head ?? (head = await backend.loadHead())
+    for (const seq of own.keys()) if (seq <= base.seq) own.delete(seq)
+    const nowMs = clock()
+    let to = Math.min(target, base.seq + options.batchMax)
+    // Ensure a checkpoint every `everyEvents` events: cut the batch where one falls due.
+    if (base.coveredSeq + everyEvents > base.seq) {
+      to = Math.min(to, base.coveredSeq + everyEvents)
+    }
+    const batch = to > base.seq ? await entries(base.seq + 1, to) : []
+    const last = batch.at(-1)
+    const chainedSeq = last?.seq ?? base.seq
+    // Events after the seq the last checkpoint signed (but that checkpoint alone needs no other).
+    const onlyTheCheckpoint =
+      chainedSeq === base.checkpointSeq && base.checkpointSeq === base.coveredSeq + 1
+    const uncovered = chainedSeq > base.coveredSeq && !onlyTheCheckpoint
+    const due =
+      uncovered &&
+      (forceCheckpoint ||
+        chainedSeq - base.coveredSeq >= everyEvents ||
+        nowMs - base.checkpointTimeMs >= everyMs)
+    if (batch.length === 0 && !due) return 'idle'
+
+    let prev = base.hash
+    const hashes: string[] = []
+    const index: ChainStep['index'] = []
+    for (const e of batch) {
+      prev = chainHash(prev, e.seq, e.body)
+      hashes.push(prev)
+      if (e.refs.length > 0) index.push({ seq: e.seq, refs: e.refs })
+    }
+    const next: HeadState = {
+      seq: chainedSeq,
+      hash: prev,
+      checkpointSeq: base.checkpointSeq,
+      coveredSeq: due ? chainedSeq : base.coveredSeq,
+      checkpointTimeMs: due ? nowMs : base.checkpointTimeMs,
+    }
+    const checkpoint = due ? checkpointBody(chainedSeq, prev, nowMs) : undefined
+    const result = await backend.chain({
+      expectedSeq: base.seq,
+      next,
+      firstSeq: base.seq + 1,
+      hashes,
+      index,
+      ...(checkpoint === undefined ? {} : { checkpoint }),
+    })
+    if ('head' in result) {
+      // Another replica chained first: go on from its head.
+      head = result.head
+      return 'conflict'
+    }
+    if (result.checkpointSeq !== null) {
+      next.checkpointSeq = result.checkpointSeq
+      own.set(result.checkpointSeq, { body: checkpoint!, refs: [] })
+    }
+    head = next
+    let hashAt = base.hash
+    for (const [i, e] of batch.entries()) {
+      const hash = hashes[i]!
+      if (options.mirror && own.has(e.seq)) {
+        try {
+          options.mirror(chainedLine(e.body, e.seq, hashAt, hash))
+        } catch {
+          // The mirror is a convenience; the log itself is written.
+        }
+      }
+      own.delete(e.seq)
+      hashAt = hash
+    }
+    return checkpoint === undefined ? 'chained' : 'checkpointed'
+  }
+
+  /** Chains through `target`; a checkpoint first when `force` (see {@link Chainer.checkpoint}). */
+  async function run(target: number, force: boolean): Promise<HeadState> {
+    let conflicts = 0
+    let forcing = force
+    for (;;) {
+      let goal = target
+      for (const seq of own.keys()) if (seq > goal) goal = seq
+      let outcome: StepOutcome
+      try {
+        outcome = await step(goal, forcing)
+      } catch (err) {
+        // The outcome is unknown (a timeout may hide a write): forget the head, re-read it.
+        head = undefined
+        throw err
+      }
+      if (outcome === 'idle') return head!
+      if (outcome === 'checkpointed') forcing = false
+      if (outcome === 'conflict' && ++conflicts >= MAX_CONFLICTS) {
+        throw new Error(`the audit chain head kept moving: ${MAX_CONFLICTS} attempts`)
+      }
+    }
+  }
+
+  function enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const done = queue.then(work, work)
+    queue = done.catch(() => undefined)
+    return done
+  }
+
+  function schedule(delayMs: number): void {
+    if (timer || stopped) return
+    timer = setTimeout(() => {
+      timer = null
+      enqueue(() => run(0, false)).catch(() => {
+        // Chaining failed (the store is away): the events stay taken in; try again later.
+        if (own.size > 0) schedule(RETRY_MS)
+      })
+    }, delayMs)
+    timer.unref()
+  }
+
+  return {
+    taken(seq, body, refs) {
+      own.set(seq, { body, refs })
+      schedule(own.size >= options.batchMax ? 0 : options.delayMs)
+    },
+
+    through: (seq) => enqueue(() => run(seq, false)),
+
+    async checkpoint(seq) {
+      return enqueue(async () => {
+        const chained = await run(seq, false)
+        if (chained.seq === 0 || chained.checkpointSeq === chained.seq) return null
+        // Takes the checkpoint in, then chains it (it is this process's own event).
+        return (await run(chained.seq, true)).checkpointSeq
+      })
+    },
+
+    stop() {
+      stopped = true
+      if (timer) clearTimeout(timer)
+      timer = null
+    },
+  }
+}
