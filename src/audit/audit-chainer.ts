@@ -3,7 +3,7 @@ import type { AuditBackend, ChainStep, HeadState } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
 import { chainHash } from './hash-audit-event.js'
 import { CHECKPOINT_TYP, signAuditJws, type AuditSigner } from './sign-audit-jws.js'
-import type { AuditEvent } from './types.js'
+import { GENESIS_HASH, type AuditEvent } from './types.js'
 import { canonicalize } from '../manifest/canonicalize.js'
 
 export interface ChainerOptions {
@@ -113,13 +113,36 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
     return out
   }
 
+  /** Forgets own events another replica chained, mirroring them first (with their stored hashes). */
+  async function settleChainedElsewhere(chainedSeq: number): Promise<void> {
+    const done = [...own.keys()].filter((seq) => seq <= chainedSeq).sort((a, b) => a - b)
+    if (done.length === 0) return
+    if (options.mirror) {
+      const hashes = await backend.readHashes(Math.max(1, done[0]! - 1), done.at(-1)!)
+      for (const seq of done) {
+        const hash = hashes.get(seq)
+        const prev = seq === 1 ? GENESIS_HASH : hashes.get(seq - 1)
+        if (hash !== undefined && prev !== undefined) mirror(chainedLine(own.get(seq)!.body, seq, prev, hash))
+      }
+    }
+    for (const seq of done) own.delete(seq)
+  }
+
+  function mirror(line: string): void {
+    try {
+      options.mirror?.(line)
+    } catch {
+      // The mirror is a convenience; the log itself is written.
+    }
+  }
+
   /**
    * One step: chains from the head up to `target` (at most `batchMax` events, and no further than
    * where a checkpoint falls due), taking a checkpoint in when one is due.
    */
   async function step(target: number, forceCheckpoint: boolean): Promise<StepOutcome> {
     const base = head ?? (head = await backend.loadHead())
-    for (const seq of own.keys()) if (seq <= base.seq) own.delete(seq)
+    await settleChainedElsewhere(base.seq)
     const nowMs = clock()
     let to = Math.min(target, base.seq + options.batchMax)
     // Ensure a checkpoint every `everyEvents` events: cut the batch where one falls due.
@@ -177,13 +200,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
     let hashAt = base.hash
     for (const [i, e] of batch.entries()) {
       const hash = hashes[i]!
-      if (options.mirror && own.has(e.seq)) {
-        try {
-          options.mirror(chainedLine(e.body, e.seq, hashAt, hash))
-        } catch {
-          // The mirror is a convenience; the log itself is written.
-        }
-      }
+      if (options.mirror && own.has(e.seq)) mirror(chainedLine(e.body, e.seq, hashAt, hash))
       own.delete(e.seq)
       hashAt = hash
     }

@@ -33,15 +33,15 @@ export function openAuditLog(options: OpenAuditLogOptions): AuditLog | undefined
     checkpointEveryEvents: settings.checkpointEveryEvents,
     checkpointEverySeconds: settings.checkpointEverySeconds,
     batchMaxEvents: settings.batchMaxEvents,
+    chainDelayMs: settings.chainDelayMs,
     ...(settings.stdout ? { mirror: options.stdout } : {}),
   }
   if (store.kind === 'redis' && 'redis' in store) {
     const redisStore = store as RedisGrantStore
-    // The store's own connection (it auto-pipelines): a token's `grant.issued` batch and its
-    // grant's record can leave in the same write and their replies come back in the same read
-    // (in a back-to-back run of bench/audit.js this cut the audit path's cost by about half). A
-    // large batch (at most `batchMaxEvents`) may delay the store's next commands by the time Redis
-    // takes to write it, a few milliseconds at most.
+    // The store's own connection (it auto-pipelines): a token's `grant.issued` intake and its
+    // grant's record leave in the same write and their replies come back in the same read. A large
+    // chain batch (at most `batchMaxEvents`) may delay the store's next commands by the time Redis
+    // takes to run it, a few milliseconds at most.
     return createRedisAuditLog({
       ...common,
       redis: redisStore.redis,
