@@ -211,9 +211,10 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   async function run(target: number, force: boolean): Promise<HeadState> {
     let conflicts = 0
     let forcing = force
+    // What was taken in by now; later events wait for the next run, so batches fill up.
+    let goal = target
+    for (const seq of own.keys()) if (seq > goal) goal = seq
     for (;;) {
-      let goal = target
-      for (const seq of own.keys()) if (seq > goal) goal = seq
       let outcome: StepOutcome
       try {
         outcome = await step(goal, forcing)
@@ -223,7 +224,11 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
         throw err
       }
       if (outcome === 'idle') return head!
-      if (outcome === 'checkpointed') forcing = false
+      if (outcome === 'checkpointed') {
+        forcing = false
+        // The checkpoint just taken in is chained in this run too.
+        goal = Math.max(goal, head!.checkpointSeq)
+      }
       if (outcome === 'conflict' && ++conflicts >= MAX_CONFLICTS) {
         throw new Error(`the audit chain head kept moving: ${MAX_CONFLICTS} attempts`)
       }
