@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js'
+import { canonicalize } from '../manifest/canonicalize.js'
 import type { AuditBackend, ChainStep, HeadState } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
 import { chainHash } from './hash-audit-event.js'
 import { CHECKPOINT_TYP, signAuditJws, type AuditSigner } from './sign-audit-jws.js'
 import { GENESIS_HASH, type AuditEvent } from './types.js'
-import { canonicalize } from '../manifest/canonicalize.js'
 
 export interface ChainerOptions {
   clock: Clock
