@@ -202,7 +202,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       // The stored head, not this writer's view: other replicas may have chained since.
       try {
         const h = await backend.loadHead()
-        return { seq: h.seq, hash: h.seq === 0 ? GENESIS_HASH : h.hash, checkpointSeq: h.checkpointSeq }
+        return { seq: h.seq, hash: h.hash, checkpointSeq: h.checkpointSeq }
       } catch (err) {
         throw unavailable(err)
       }

@@ -216,6 +216,18 @@ describe('verifyChain', () => {
     }
   })
 
+  it('refuses a checkpoint that goes back before what an earlier one covered', async () => {
+    const checkpoints = events.flatMap((e, i) => (e.type === 'audit.checkpoint' ? [i] : []))
+    expect(checkpoints.length).toBeGreaterThanOrEqual(3)
+    const [first, , third] = checkpoints as [number, number, number]
+    // A genuine signature over the first checkpoint's (true) seq and hash, replayed at the third.
+    const list = copy()
+    list[third]!.checkpoint = list[first]!.checkpoint
+    rechain(list, third)
+    const { problem } = await verify(serialize(list))
+    expect(problem).toMatchObject({ line: third + 1, reason: expect.stringMatching(/before seq \d+ that an earlier checkpoint covered/) })
+  })
+
   it('requires the seal unless told not to, and refuses a seal it cannot trust', async () => {
     const unsealed = exported.slice(0, -1)
     expect((await verify(unsealed)).problem).toMatchObject({ line: unsealed.length + 1, reason: expect.stringMatching(/no export seal/) })
