@@ -71,13 +71,13 @@ export function benchConfigFile(policyFile, extra = {}) {
  * Starts `node dist/main.js` on the Redis store under a fresh key prefix with the bench client
  * (`config` adds to the broker config), and waits until `/readyz` answers. Returns its URL, the process, the client secret and prefix.
  */
-export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [], config = {} }) {
+export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [], nodeArgs = [], config = {} }) {
   const dir = mkdtempSync(join(tmpdir(), `writ-${name}-`))
   const secret = randomBytes(24).toString('base64url')
   const policyFile = await writeBenchPolicy(dir, secret)
   const port = await freePort()
   const prefix = `writ-${name}-${randomBytes(4).toString('hex')}:`
-  const child = spawn(process.execPath, ['dist/main.js', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js', ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

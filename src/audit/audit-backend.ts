@@ -28,7 +28,7 @@ export interface ChainStep {
   /** Hex SHA-256 of each event from `firstSeq` on, in order. */
   hashes: string[]
   /** Index references of the chained events that have any. */
-  index: Array<{ seq: number; refs: string[] }>
+  index: Array<{ seq: number; refs: readonly string[] }>
   /** Body of a checkpoint to take in after the step (it gets the next free seq). */
   checkpoint?: string
 }

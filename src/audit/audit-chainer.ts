@@ -25,7 +25,7 @@ export interface ChainerOptions {
 /** An event this process took in that is not chained yet. */
 interface Own {
   body: string
-  refs: string[]
+  refs: readonly string[]
 }
 
 type StepOutcome = 'idle' | 'chained' | 'checkpointed' | 'conflict'
@@ -37,7 +37,7 @@ const RETRY_MS = 1000
 
 export interface Chainer {
   /** Notes an event this process took in; it is chained within `delayMs`. */
-  taken(seq: number, body: string, refs: string[]): void
+  taken(seq: number, body: string, refs: readonly string[]): void
   /** Chains every event taken in up to `seq` (by any replica); resolves with the head after. */
   through(seq: number): Promise<HeadState>
   /**
@@ -102,7 +102,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       const body = fetched.get(seq)
       // A gap cannot be chained over: stop before it (seqs are assigned in order, so it is rare).
       if (body === undefined) break
-      let refs: string[] = []
+      let refs: readonly string[] = []
       try {
         refs = auditIndexRefs(JSON.parse(body) as AuditEvent)
       } catch {

@@ -1,5 +1,12 @@
 import type { AuditQuery } from './audit-index-refs.js'
-import type { AppendedEvent, AuditActor, AuditEvent, AuditEventInput, AuditHead } from './types.js'
+import type {
+  AppendedEvent,
+  AuditActor,
+  AuditEvent,
+  AuditEventInput,
+  AuditHead,
+  EncodedAuditEvent,
+} from './types.js'
 
 export interface AuditReadOptions {
   /** First seq to return (default 1: the oldest event still kept). */
@@ -42,6 +49,13 @@ export interface AuditLog {
    * when the event is not plain JSON or is larger than the limit (then nothing is written).
    */
   append(event: AuditEventInput): Promise<AppendedEvent>
+
+  /**
+   * Appends an event that brings its own canonical body (see {@link EncodedAuditEvent}; the
+   * issuance hot path's `grant.issued`) and resolves with its seq once it is durable. Fails as
+   * `append` does.
+   */
+  appendEncoded(event: EncodedAuditEvent): Promise<number>
 
   /** Events in seq order from `fromSeq`. */
   read(options?: AuditReadOptions): Promise<AuditEvent[]>

@@ -118,6 +118,43 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     return out
   }
 
+  let isoMs = Number.NaN
+  let iso = ''
+  /** The clock's time in ISO 8601 (the same string again within one millisecond). */
+  function isoNow(): string {
+    const ms = clock()
+    if (ms !== isoMs) {
+      iso = new Date(ms).toISOString()
+      isoMs = ms
+    }
+    return iso
+  }
+
+  /**
+   * Takes an event's body in (see `AuditBackend.intake`) in this turn of the event loop, so a
+   * shared Redis client sends it together with the caller's other commands (the grant's record)
+   * in one write; the chainer hashes it once its seq is known.
+   */
+  function takeIn(type: string, json: string, refs: readonly string[]): Promise<number> {
+    if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
+    if (json.length > maxEventBytes) {
+      return Promise.reject(new TypeError(`audit event ${type} is larger than ${maxEventBytes} bytes`))
+    }
+    const done: Promise<number> = backend.intake(json).then(
+      (seq) => {
+        intakes.delete(done)
+        chainer.taken(seq, json, refs)
+        return seq
+      },
+      (err: unknown) => {
+        intakes.delete(done)
+        throw unavailable(err)
+      },
+    )
+    intakes.add(done)
+    return done
+  }
+
   // Checkpoints fall due with time too, and events a stopped replica took in need chaining.
   const timer = setInterval(() => {
     if (!closed) sync().catch(() => undefined)
@@ -128,7 +165,6 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     kind: backend.kind,
 
     append(event) {
-      if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
       const shaped = event && typeof event === 'object'
       if (!shaped || typeof event.type !== 'string' || typeof event.actor !== 'string') {
         return Promise.reject(new TypeError('an audit event needs a string type and actor'))
@@ -136,34 +172,25 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
       let json: string
       let stored: Record<string, unknown>
       try {
-        stored = body(event, new Date(clock()).toISOString())
+        stored = body(event, isoNow())
         json = canonicalize(stored)
       } catch (err) {
         return Promise.reject(err instanceof TypeError ? err : new TypeError(String(err)))
       }
-      if (json.length > maxEventBytes) {
-        return Promise.reject(
-          new TypeError(`audit event ${event.type} is larger than ${maxEventBytes} bytes`),
-        )
-      }
       const refs = auditIndexRefs(stored as unknown as AuditEvent)
-      // Taken in now, in this turn of the event loop: a shared Redis client sends it together with
-      // the caller's other commands (the grant's record), in one write.
-      const done = backend.intake(json).then(
-        (seq) => {
-          chainer.taken(seq, json, refs)
-          return { ...stored, seq } as unknown as AppendedEvent
-        },
-        (err: unknown) => {
-          throw unavailable(err)
-        },
+      return takeIn(event.type, json, refs).then(
+        (seq) => ({ ...stored, seq }) as unknown as AppendedEvent,
       )
-      intakes.add(done)
-      void done.then(
-        () => intakes.delete(done),
-        () => intakes.delete(done),
-      )
-      return done
+    },
+
+    appendEncoded(event) {
+      let json: string
+      try {
+        json = event.encode(isoNow())
+      } catch (err) {
+        return Promise.reject(err instanceof TypeError ? err : new TypeError(String(err)))
+      }
+      return takeIn(event.type, json, event.refs)
     },
 
     async read(readOptions: AuditReadOptions = {}) {

@@ -3,7 +3,12 @@ import { WritError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { AuditLog } from './audit-log.js'
 import { auditUnavailable } from './create-audit-log.js'
-import type { AdminAuthFailedEvent, AuditEventInput, ClientAuthFailedEvent } from './types.js'
+import type {
+  AdminAuthFailedEvent,
+  AuditEventInput,
+  ClientAuthFailedEvent,
+  EncodedAuditEvent,
+} from './types.js'
 
 /** An event `noteRepeated` coalesces: without the counters it fills in. */
 export type RepeatedEventInput =
@@ -25,7 +30,7 @@ export interface Auditor {
   readonly enabled: boolean
   /** The log, for reading (admin routes); undefined when auditing is off. */
   readonly log: AuditLog | undefined
-  record(event: AuditEventInput): Promise<void>
+  record(event: AuditEventInput | EncodedAuditEvent): Promise<void>
   note(event: AuditEventInput): Promise<void>
   /**
    * Notes failures coalesced per `key` (e.g. the claimed client id): the first in a window is
@@ -115,7 +120,8 @@ export function createAuditor(options: AuditorOptions): Auditor {
 
     record(event) {
       if (!log) return Promise.resolve()
-      return log.append(event).then(
+      const appended = 'encode' in event ? log.appendEncoded(event) : log.append(event)
+      return appended.then(
         () => undefined,
         (err: unknown) => {
           throw err instanceof WritError ? err : auditUnavailable(err)

@@ -1,5 +1,6 @@
 import type { Grant } from '../grants/grant.js'
-import type { GrantIssuedEvent } from './types.js'
+import { canonicalize } from '../manifest/canonicalize.js'
+import type { EncodedAuditEvent, GrantIssuedEvent } from './types.js'
 
 /** The `grant.issued` event of a grant: the request, the policy's rules, what was granted. */
 export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
@@ -28,4 +29,63 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
     }))
   }
   return event
+}
+
+type WellFormed = string & { isWellFormed(): boolean }
+
+/** A JSON string as RFC 8785 writes it; refuses what it refuses (lone surrogates). */
+function str(value: string): string {
+  if (!(value as WellFormed).isWellFormed()) throw new TypeError('audit event: a string is not well-formed UTF-16')
+  return JSON.stringify(value)
+}
+
+/** A JSON number as RFC 8785 writes it; refuses NaN and infinities. */
+function num(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError('audit event: a number is not finite')
+  return String(value)
+}
+
+/**
+ * The `grant.issued` event of a grant (see {@link grantIssuedEvent}), encoded: its canonical JSON
+ * is written member by member in RFC 8785 order, reusing the canonical JSON of the authorization
+ * details that the manifest hash already computed (`detailsJson`). Equal, byte for byte, to
+ * `canonicalize({ ...grantIssuedEvent(grant), time })`.
+ */
+export function encodeGrantIssued(
+  grant: Grant,
+  detailsJson: string = canonicalize(grant.authorizationDetails),
+): EncodedAuditEvent {
+  const { task, approval } = grant
+  const actor = `client:${grant.clientId}`
+  const refs = [`g:${grant.id}`, `t:${task.id}`]
+  if (approval) {
+    refs.push(`a:${approval.id}`)
+    for (const a of approval.approvers) if (!refs.includes(`p:${a.sub}`)) refs.push(`p:${a.sub}`)
+  }
+  return {
+    type: 'grant.issued',
+    actor,
+    refs,
+    encode(time) {
+      // Members in canonical order: actor, approval, approvers, authorization_details, client,
+      // cnf_jkt, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
+      // task_purpose, time, type (approvers' members: aaguid, at, credential_id, sub).
+      let out = `{"actor":${str(actor)}`
+      if (approval) {
+        const approvers = approval.approvers.map(
+          (a) =>
+            `{"aaguid":${str(a.aaguid)},"at":${num(a.at)},"credential_id":${str(a.credentialId)},"sub":${str(a.sub)}}`,
+        )
+        out += `,"approval":${str(approval.id)},"approvers":[${approvers.join(',')}]`
+      }
+      out += `,"authorization_details":${detailsJson},"client":${str(grant.clientId)}`
+      if (grant.cnfJkt !== undefined) out += `,"cnf_jkt":${str(grant.cnfJkt)}`
+      out += `,"expires_at":${num(grant.expiresAt)},"grant":${str(grant.id)}`
+      out += `,"issued_at":${num(grant.issuedAt)},"manifest_sha256":${str(grant.manifestSha256)}`
+      if (task.requested_by !== undefined) out += `,"requested_by":${str(task.requested_by)}`
+      out += `,"rules":[${grant.ruleIds.map(str).join(',')}],"task":${str(task.id)}`
+      if (task.purpose !== undefined) out += `,"task_purpose":${str(task.purpose)}`
+      return `${out},"time":${str(time)},"type":"grant.issued"}`
+    },
+  }
 }

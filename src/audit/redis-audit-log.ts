@@ -166,11 +166,11 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   return {
     kind: 'redis',
 
-    async intake(body) {
-      const id = await run(() => redis.xadd(logKey, '0-*', 'e', body))
-      if (typeof id !== 'string') throw auditUnavailable(new Error('XADD returned no id'))
-      return seqOf(id)
-    },
+    intake: (body) =>
+      run(() => redis.xadd(logKey, '0-*', 'e', body)).then((id) => {
+        if (typeof id !== 'string') throw auditUnavailable(new Error('XADD returned no id'))
+        return seqOf(id)
+      }),
 
     lastSeq: () =>
       run(async () => {

@@ -301,6 +301,21 @@ export interface AuditChainFields {
 /** What `append` resolves with: the event, its seq and time (its hashes come when it is chained). */
 export type AppendedEvent = AuditEventInput & Pick<AuditChainFields, 'seq' | 'time'>
 
+/**
+ * An event that brings its own body: `encode(time)` returns exactly the RFC 8785 canonical JSON of
+ * the event with `time` added (what `append` would store for it), built straight from its source
+ * without an intermediate object. The issuance hot path uses it for `grant.issued`
+ * (`encodeGrantIssued`); each encoder is tested against `canonicalize`.
+ */
+export interface EncodedAuditEvent {
+  readonly type: AuditEventType
+  readonly actor: string
+  /** Index references (see `auditIndexRefs`): what the event would be listed under. */
+  readonly refs: readonly string[]
+  /** @throws TypeError when a member is not JSON (a lone surrogate, a non-finite number). */
+  encode(time: string): string
+}
+
 /** An event as stored and exported. */
 export type AuditEvent = AuditEventInput & AuditChainFields
 

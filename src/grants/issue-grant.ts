@@ -1,12 +1,12 @@
 import type { Auditor } from '../audit/create-auditor.js'
-import { grantIssuedEvent } from '../audit/grant-issued-event.js'
+import { encodeGrantIssued } from '../audit/grant-issued-event.js'
 import { grantVoidedEvent } from '../audit/grant-voided-event.js'
 import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
-import { manifestSha256 } from '../manifest/index.js'
+import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
 import { audienceFor, mintAccessToken, scopeFor, type KeyManager } from '../tokens/index.js'
@@ -141,7 +141,9 @@ async function issue(
     )
   }
 
-  const hash = manifestSha256(req.manifest)
+  // Canonical once: the manifest hash and the grant.issued event both need it.
+  const detailsJson = canonicalize(req.manifest.grants)
+  const hash = manifestSha256(req.manifest, detailsJson)
   // Ensure nothing that needs a human is minted without one.
   if (decision.approval) {
     const { requirements } = decision.approval
@@ -183,7 +185,7 @@ async function issue(
   const client = policy.clients.get(req.clientId)
   const [recorded, audited] = await Promise.allSettled([
     store.createGrant(grant, client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}),
-    deps.audit.record(grantIssuedEvent(grant)),
+    deps.audit.record(encodeGrantIssued(grant, detailsJson)),
   ])
   if (recorded.status === 'rejected') {
     if (audited.status === 'fulfilled') {

@@ -16,14 +16,20 @@ import type { Manifest } from './types.js'
  * absent are left out, never written as null. Member order and whitespace never matter; array
  * order does.
  *
+ * `grantsJson` is `canonicalize(manifest.grants)` when the caller has it already (issuance reuses
+ * it for the `grant.issued` audit event); it is computed otherwise.
+ *
  * @throws TypeError if the manifest holds something that is not JSON (parsed manifests never do).
  */
-export function manifestSha256(manifest: Manifest): string {
+export function manifestSha256(
+  manifest: Manifest,
+  grantsJson: string = canonicalize(manifest.grants),
+): string {
   const task: Record<string, string> = { id: manifest.task.id }
   if (manifest.task.purpose !== undefined) task.purpose = manifest.task.purpose
   if (manifest.task.requested_by !== undefined) task.requested_by = manifest.task.requested_by
-  const hashed: Record<string, unknown> = { task }
-  if (manifest.ttlSeconds !== undefined) hashed.ttl_seconds = manifest.ttlSeconds
-  hashed.grants = manifest.grants
-  return createHash('sha256').update(canonicalize(hashed), 'utf8').digest('hex')
+  // The canonical JSON of the object above, from canonical parts, members in canonical order.
+  let json = `{"grants":${grantsJson},"task":${canonicalize(task)}`
+  if (manifest.ttlSeconds !== undefined) json += `,"ttl_seconds":${canonicalize(manifest.ttlSeconds)}`
+  return createHash('sha256').update(`${json}}`, 'utf8').digest('hex')
 }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { AuditLog } from '../../src/audit/audit-log.js'
 import type { AuditLogOptions } from '../../src/audit/create-audit-log.js'
 import { exportAudit } from '../../src/audit/export-audit.js'
+import { encodeGrantIssued, grantIssuedEvent } from '../../src/audit/grant-issued-event.js'
 import { hashAuditEvent } from '../../src/audit/hash-audit-event.js'
 import { GENESIS_HASH, type AppendedEvent, type AuditEvent, type AuditEventInput } from '../../src/audit/types.js'
 import { verifyChain } from '../../src/audit/verify-chain.js'
@@ -128,6 +129,30 @@ export function auditLogContract(name: string, open: AuditLogFactory): void {
       expect((await log.find({ bulkRevocations: true })).map((e) => e.seq)).toEqual([bulk.seq])
       expect(await log.find({ grantId: 'nope' })).toEqual([])
       expect(await log.find({ grantId: 'G1' }, { limit: 1 })).toHaveLength(1)
+    })
+
+    it('stores an encoded grant.issued as the same event append would, chained and indexed', async () => {
+      const { log, keys } = await make()
+      const grant = {
+        id: 'G-enc', clientId: 'agent-a', task: { id: 'T-enc', purpose: 'docs' }, manifestSha256: 'c'.repeat(64),
+        authorizationDetails: [{ type: 'repo', actions: ['read'], identifier: 'docs/**' }], ruleIds: ['docs-read'],
+        issuedAt: 1_800_000_000, expiresAt: 1_800_000_900,
+      }
+      const before = await log.append(sampleEvents(1)[0]!)
+      const seq = await log.appendEncoded(encodeGrantIssued(grant))
+      expect(seq).toBe(before.seq + 1)
+      const [stored] = await log.read({ fromSeq: seq, limit: 1 })
+      const { seq: _s, prev: _p, hash: _h, time, ...rest } = stored!
+      expect(rest).toEqual(grantIssuedEvent(grant))
+      expect(time).toBe(before.time)
+      expect((await log.find({ grantId: 'G-enc' })).map((e) => e.seq)).toEqual([seq])
+      expect((await log.find({ taskId: 'T-enc' })).map((e) => e.seq)).toEqual([seq])
+      expect(await verifyChain(lines(await log.read()), { keys: keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+      // An encoder that throws writes nothing.
+      const head = await log.head()
+      const bad = { ...encodeGrantIssued(grant), encode: () => { throw new TypeError('lone surrogate') } }
+      await expect(log.appendEncoded(bad)).rejects.toThrow(TypeError)
+      expect(await log.head()).toEqual(head)
     })
 
     it('reads a range from a seq, at most limit events', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { canonicalize } from '../../src/manifest/canonicalize.js'
 import { manifestSha256 } from '../../src/manifest/manifest-hash.js'
 import { parseManifest } from '../../src/manifest/parse-manifest.js'
 
@@ -50,6 +51,11 @@ describe('manifestSha256', () => {
       '"task":{"id":"JIRA-4711","purpose":"Organize the project documentation","requested_by":"carol@example.com"},' +
       '"ttl_seconds":900}'
     expect(manifestSha256(manifest)).toBe(sha256(canonical))
+  })
+
+  it('takes the canonical JSON of the grants when the caller has it, with the same result', () => {
+    const manifest = parseManifest(JSON_TEXT, { contentType: 'application/json' })
+    expect(manifestSha256(manifest, canonicalize(manifest.grants))).toBe(manifestSha256(manifest))
   })
 
   it('leaves out absent optional fields instead of writing null', () => {
