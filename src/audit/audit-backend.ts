@@ -27,8 +27,8 @@ export interface ChainStep {
   firstSeq: number
   /** Hex SHA-256 of each event from `firstSeq` on, in order. */
   hashes: string[]
-  /** Index references of the chained events that have any. */
-  index: Array<{ seq: number; refs: readonly string[] }>
+  /** Each index reference the chained events are listed under, with their seqs in order. */
+  index: Map<string, number[]>
   /** Body of a checkpoint to take in after the step (it gets the next free seq). */
   checkpoint?: string
 }

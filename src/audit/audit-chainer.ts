@@ -22,8 +22,9 @@ export interface ChainerOptions {
   mirror?: ((line: string) => void) | undefined
 }
 
-/** An event this process took in that is not chained yet. */
-interface Own {
+/** An event taken in that is not chained yet (this process's own, or one read back). */
+interface Pending {
+  seq: number
   body: string
   refs: readonly string[]
 }
@@ -63,7 +64,7 @@ export function chainedLine(body: string, seq: number, prev: string, hash: strin
  */
 export function createChainer(backend: AuditBackend, options: ChainerOptions): Chainer {
   const { clock, everyEvents, everyMs } = options
-  const own = new Map<number, Own>()
+  const own = new Map<number, Pending>()
   let head: HeadState | undefined
   /** The chaining in progress; every run is queued behind it. */
   let queue: Promise<unknown> = Promise.resolve()
@@ -87,13 +88,13 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   }
 
   /** Bodies and index references of seqs `from` to `to`: this process's own, else read back. */
-  async function entries(from: number, to: number): Promise<Array<Own & { seq: number }>> {
-    const out: Array<Own & { seq: number }> = []
+  async function entries(from: number, to: number): Promise<Pending[]> {
+    const out: Pending[] = []
     let fetched: Map<number, string> | undefined
     for (let seq = from; seq <= to; seq++) {
       const mine = own.get(seq)
       if (mine) {
-        out.push({ seq, ...mine })
+        out.push(mine)
         continue
       }
       fetched ??= new Map(
@@ -165,11 +166,15 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
 
     let prev = base.hash
     const hashes: string[] = []
-    const index: ChainStep['index'] = []
+    const index: ChainStep['index'] = new Map()
     for (const e of batch) {
       prev = chainHash(prev, e.seq, e.body)
       hashes.push(prev)
-      if (e.refs.length > 0) index.push({ seq: e.seq, refs: e.refs })
+      for (const ref of e.refs) {
+        const seqs = index.get(ref)
+        if (seqs) seqs.push(e.seq)
+        else index.set(ref, [e.seq])
+      }
     }
     const next: HeadState = {
       seq: chainedSeq,
@@ -194,7 +199,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
     }
     if (result.checkpointSeq !== null) {
       next.checkpointSeq = result.checkpointSeq
-      own.set(result.checkpointSeq, { body: checkpoint!, refs: [] })
+      own.set(result.checkpointSeq, { seq: result.checkpointSeq, body: checkpoint!, refs: [] })
     }
     head = next
     let hashAt = base.hash
@@ -255,7 +260,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
 
   return {
     taken(seq, body, refs) {
-      own.set(seq, { body, refs })
+      own.set(seq, { seq, body, refs })
       schedule(own.size >= options.batchMax ? 0 : options.delayMs)
     },
 

@@ -6,6 +6,7 @@ import { createChainer } from './audit-chainer.js'
 import { auditIndexRefs, queryRef } from './audit-index-refs.js'
 import type { AuditLog, AuditReadOptions, AuditTrimOptions } from './audit-log.js'
 import { CHAIN_MEMBERS } from './hash-audit-event.js'
+import { isoTime } from './iso-time.js'
 import type { AuditSigner } from './sign-audit-jws.js'
 import { GENESIS_HASH, type AppendedEvent, type AuditEvent, type AuditEventInput } from './types.js'
 
@@ -118,17 +119,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     return out
   }
 
-  let isoMs = Number.NaN
-  let iso = ''
-  /** The clock's time in ISO 8601 (the same string again within one millisecond). */
-  function isoNow(): string {
-    const ms = clock()
-    if (ms !== isoMs) {
-      iso = new Date(ms).toISOString()
-      isoMs = ms
-    }
-    return iso
-  }
+  const isoNow = isoTime(clock)
 
   /**
    * Takes an event's body in (see `AuditBackend.intake`) in this turn of the event loop, so a

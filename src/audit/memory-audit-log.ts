@@ -54,12 +54,10 @@ function createMemoryAuditBackend(): AuditBackend {
       step.hashes.forEach((hash, i) => {
         hashes[step.firstSeq + i - first] = hash
       })
-      for (const { seq, refs } of step.index) {
-        for (const ref of refs) {
-          const list = index.get(ref)
-          if (list) list.push(seq)
-          else index.set(ref, [seq])
-        }
+      for (const [ref, seqs] of step.index) {
+        const list = index.get(ref)
+        if (list) list.push(...seqs)
+        else index.set(ref, [...seqs])
       }
       head = { ...step.next }
       if (step.checkpoint === undefined) return { checkpointSeq: null }

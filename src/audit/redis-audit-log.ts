@@ -39,8 +39,8 @@ const TRIM_EVENTS_PER_STEP = 1000
 /**
  * KEYS: head, chain, log, then every index list the step touches.
  * ARGV: expected head seq, new seq, new hash, checkpoint seq, covered seq, checkpoint time, first
- * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), index entry count, then
- * per entry the list's position in KEYS and the seq.
+ * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), then per index list (in
+ * KEYS order from the 4th) how many seqs it gets and the seqs.
  * Returns the checkpoint's seq (0 for none) when written, or the stored head
  * {seq, hash, cps, cvs, cpt} when it was not at the expected seq.
  */
@@ -52,8 +52,11 @@ end
 if ARGV[8] ~= '' then
   redis.call('XADD', KEYS[2], '0-' .. ARGV[2], 'f', ARGV[7], 'h', ARGV[8])
 end
-for i = 0, tonumber(ARGV[10]) - 1 do
-  redis.call('RPUSH', KEYS[tonumber(ARGV[11 + 2 * i])], ARGV[12 + 2 * i])
+local at = 10
+for k = 4, #KEYS do
+  local n = tonumber(ARGV[at])
+  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
+  at = at + n + 1
 end
 local taken = 0
 local cps = ARGV[4]
@@ -149,6 +152,11 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
 
   const seqOf = (id: string): number => Number(id.slice(2))
 
+  const idToSeq = (id: string | null): number => {
+    if (typeof id !== 'string') throw auditUnavailable(new Error('XADD returned no id'))
+    return seqOf(id)
+  }
+
   const toHead = (reply: Array<string | null>): HeadState => ({
     seq: Number(reply[0] ?? 0),
     hash: reply[1] ?? GENESIS_HASH,
@@ -166,11 +174,7 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   return {
     kind: 'redis',
 
-    intake: (body) =>
-      run(() => redis.xadd(logKey, '0-*', 'e', body)).then((id) => {
-        if (typeof id !== 'string') throw auditUnavailable(new Error('XADD returned no id'))
-        return seqOf(id)
-      }),
+    intake: (body) => run(() => redis.xadd(logKey, '0-*', 'e', body)).then(idToSeq),
 
     lastSeq: () =>
       run(async () => {
@@ -183,18 +187,10 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
 
     async chain(step: ChainStep) {
       const keys = [headKey, chainKey, logKey]
-      const position = new Map<string, number>()
       const pushes: ScriptArg[] = []
-      for (const { seq, refs } of step.index) {
-        for (const ref of refs) {
-          let at = position.get(ref)
-          if (at === undefined) {
-            keys.push(indexKey(ref))
-            at = keys.length
-            position.set(ref, at)
-          }
-          pushes.push(at, seq)
-        }
+      for (const [ref, seqs] of step.index) {
+        keys.push(indexKey(ref))
+        pushes.push(seqs.length, ...seqs)
       }
       const { next } = step
       const reply = await run(() =>
@@ -210,7 +206,6 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
           step.firstSeq,
           step.hashes.join(''),
           step.checkpoint ?? '',
-          pushes.length / 2,
           ...pushes,
         ),
       )

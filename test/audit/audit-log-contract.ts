@@ -59,6 +59,12 @@ export function auditLogContract(name: string, open: AuditLogFactory): void {
       expect(new Set(seqs).size).toBe(60)
       appended.forEach((e, i) => expect(e.type).toBe(inputs[i]!.type))
       expect(await verifyChain(lines(await log.read()), { keys: keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+      // Chained in batches: each task's index lists every one of its events, in order.
+      for (const task of new Set(appended.flatMap((e) => ('task' in e && typeof e.task === 'string' ? [e.task] : [])))) {
+        const expected = appended.filter((e) => 'task' in e && e.task === task).map((e) => e.seq)
+        expect(expected.length).toBeGreaterThan(1)
+        expect((await log.find({ taskId: task })).map((e) => e.seq)).toEqual(expected)
+      }
     })
 
     it('appends a checkpoint signed by the current key every N events', async () => {
