@@ -34,7 +34,7 @@ const rounds = Number(args.rounds)
 const GOAL = 0.1
 
 /** Whether /proc gives per-thread scheduler run times (Linux): then CPU time is measured. */
-const ticks = existsSync('/proc/self/task') && existsSync('/proc/self/schedstat')
+const schedstat = existsSync('/proc/self/task') && existsSync('/proc/self/schedstat')
 
 /**
  * CPU seconds a process has run so far, all its threads (the JS thread and V8's and libuv's
@@ -44,7 +44,7 @@ const ticks = existsSync('/proc/self/task') && existsSync('/proc/self/schedstat'
  * measured well in 10 ms ticks.
  */
 function cpuSeconds(pid) {
-  if (!ticks) return null
+  if (!schedstat) return null
   let ns = 0
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -143,13 +143,13 @@ async function main() {
     const [offRuns, onRuns] = [of('off'), of('on')]
     // One ratio per adjacent pair of runs (each block is off, on | on, off).
     const ratios = offRuns.map((off, i) =>
-      ticks ? onRuns[i].cpuMicrosPerToken / off.cpuMicrosPerToken : off.requestsPerSecond / onRuns[i].requestsPerSecond,
+      schedstat ? onRuns[i].cpuMicrosPerToken / off.cpuMicrosPerToken : off.requestsPerSecond / onRuns[i].requestsPerSecond,
     )
     return {
       connections,
       auditOffPerSecond: Math.round(mean(offRuns.map((r) => r.requestsPerSecond))),
       auditOnPerSecond: Math.round(mean(onRuns.map((r) => r.requestsPerSecond))),
-      cpuMicrosPerToken: ticks
+      cpuMicrosPerToken: schedstat
         ? { off: Math.round(median(offRuns.map((r) => r.cpuMicrosPerToken))), on: Math.round(median(onRuns.map((r) => r.cpuMicrosPerToken))) }
         : null,
       overhead: +(median(ratios) - 1).toFixed(3),

@@ -196,7 +196,7 @@ export const configSchema = z
         /** Most events one broker chains in one batch (one Redis script call). */
         batchMaxEvents: z.number().int().min(1).max(1000).default(256),
         /** How long an event taken in waits for others before their batch is chained, in ms. */
-        chainDelayMs: z.number().int().min(1).max(10_000).default(20),
+        chainDelayMs: z.number().int().min(1).max(10_000).default(100),
         /** Also write every event this broker appends to stdout, one JSON line each. */
         stdout: z.boolean().default(false),
         /** Authentication failures are coalesced per claimed client over this window. */
@@ -208,7 +208,7 @@ export const configSchema = z
         checkpointEveryEvents: 1000,
         checkpointEverySeconds: 60,
         batchMaxEvents: 256,
-        chainDelayMs: 20,
+        chainDelayMs: 100,
         stdout: false,
         authFailureWindowSeconds: 60,
       }),

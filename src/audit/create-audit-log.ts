@@ -22,7 +22,7 @@ export interface AuditLogOptions {
   checkpointEverySeconds?: number
   /** Most events chained in one batch. Default 256. */
   batchMaxEvents?: number
-  /** How long a new event waits for others before their batch is chained, in ms. Default 20. */
+  /** How long a new event waits for others before their batch is chained, in ms. Default 100. */
   chainDelayMs?: number
   /** Receives each event this process appended, as one JSON line once chained (the structured-log mirror). */
   mirror?: (line: string) => void
@@ -76,7 +76,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   const everyMs =
     positiveInteger('checkpointEverySeconds', options.checkpointEverySeconds ?? 60) * 1000
   const batchMax = positiveInteger('batchMaxEvents', options.batchMaxEvents ?? 256)
-  const delayMs = positiveInteger('chainDelayMs', options.chainDelayMs ?? 20)
+  const delayMs = positiveInteger('chainDelayMs', options.chainDelayMs ?? 100)
   const maxEventBytes = positiveInteger('maxEventBytes', options.maxEventBytes ?? 256 * 1024)
   const chainer = createChainer(backend, {
     clock,

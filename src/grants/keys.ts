@@ -69,16 +69,14 @@ export function parseApproverMember(member: string): { clientId: string; grantId
 }
 
 const RESERVED = /[%{}:]/g
+const ESCAPES: Readonly<Record<string, string>> = { '%': '%25', '{': '%7B', '}': '%7D', ':': '%3A' }
 
 /**
  * Escapes the characters that carry meaning in the key layout (`%`, `{`, `}`, `:`) as `%XX`.
  * Injective: `%` itself is escaped, so two different ids never encode to the same string.
  */
 export function encodeKeyPart(value: string): string {
-  return value.replace(
-    RESERVED,
-    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
-  )
+  return value.replace(RESERVED, (ch) => ESCAPES[ch]!)
 }
 
 /**
