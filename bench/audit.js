@@ -11,7 +11,7 @@
 // overhead is the median ratio - 1 (a burst of noise on this shared machine moves one pair, not the
 // median), and the range over pairs is printed too. Goal: at most 10%.
 //
-//   npm run bench                                   # 3 s per run, 4 blocks (8 pairs) per level
+//   npm run bench                                   # 3 s per run, 6 blocks (12 pairs) per level
 //   node bench/audit.js --duration 5 --rounds 6 --connections 1,16,64
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '1,16,64' },
-    rounds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '6' },
   },
 })
 const duration = Number(args.duration)

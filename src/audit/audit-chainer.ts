@@ -69,6 +69,8 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   /** The chaining in progress; every run is queued behind it. */
   let queue: Promise<unknown> = Promise.resolve()
   let timer: NodeJS.Timeout | null = null
+  /** A timer's run is queued and has not started yet. */
+  let runQueued = false
   let stopped = false
 
   function checkpointBody(seq: number, hash: string, nowMs: number): string {
@@ -247,10 +249,21 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   }
 
   function schedule(delayMs: number): void {
-    if (timer || stopped) return
+    if (stopped) return
+    if (timer) {
+      // A full batch is chained now, not when the first event's delay runs out.
+      if (delayMs > 0) return
+      clearTimeout(timer)
+    }
     timer = setTimeout(() => {
       timer = null
-      enqueue(() => run(0, false)).catch(() => {
+      // A queued run chains whatever is taken in when it starts: one is enough.
+      if (runQueued) return
+      runQueued = true
+      enqueue(() => {
+        runQueued = false
+        return run(0, false)
+      }).catch(() => {
         // Chaining failed (the store is away): the events stay taken in; try again later.
         if (own.size > 0) schedule(RETRY_MS)
       })

@@ -1,5 +1,5 @@
 import { compactVerify, createLocalJWKSet } from 'jose'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { AuditLog } from '../../src/audit/audit-log.js'
 import type { AuditLogOptions } from '../../src/audit/create-audit-log.js'
 import { exportAudit } from '../../src/audit/export-audit.js'
@@ -159,6 +159,20 @@ export function auditLogContract(name: string, open: AuditLogFactory): void {
       const bad = { ...encodeGrantIssued(grant), encode: () => { throw new TypeError('lone surrogate') } }
       await expect(log.appendEncoded(bad)).rejects.toThrow(TypeError)
       expect(await log.head()).toEqual(head)
+    })
+
+    it('chains a full batch at once, and a partial one only once its delay is over', async () => {
+      const mirrored: string[] = []
+      const { log } = await make({ batchMaxEvents: 4, chainDelayMs: 10_000, checkpointEverySeconds: 3600, mirror: (line) => mirrored.push(line) })
+      const [a, b, c, d] = sampleEvents(4)
+      await Promise.all([log.append(a!), log.append(b!), log.append(c!)])
+      await new Promise((r) => setTimeout(r, 200))
+      expect(mirrored).toEqual([])
+      await log.append(d!)
+      // The four, then the first checkpoint (it falls due with the first batch).
+      const types = () => mirrored.map((l) => (JSON.parse(l) as AuditEvent).type).filter((t) => t !== 'audit.checkpoint')
+      await vi.waitFor(() => expect(types()).toHaveLength(4), { timeout: 3000, interval: 20 })
+      expect(types()).toEqual([a, b, c, d].map((e) => e!.type))
     })
 
     it('reads a range from a seq, at most limit events', async () => {
