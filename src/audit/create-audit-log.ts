@@ -129,7 +129,9 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   function takeIn(type: string, json: string, refs: readonly string[]): Promise<number> {
     if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
     if (json.length > maxEventBytes) {
-      return Promise.reject(new TypeError(`audit event ${type} is larger than ${maxEventBytes} bytes`))
+      return Promise.reject(
+        new TypeError(`audit event ${type} is larger than ${maxEventBytes} bytes`),
+      )
     }
     const done: Promise<number> = backend.intake(json).then(
       (seq) => {

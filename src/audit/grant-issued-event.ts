@@ -35,7 +35,9 @@ type WellFormed = string & { isWellFormed(): boolean }
 
 /** A JSON string as RFC 8785 writes it; refuses what it refuses (lone surrogates). */
 function str(value: string): string {
-  if (!(value as WellFormed).isWellFormed()) throw new TypeError('audit event: a string is not well-formed UTF-16')
+  if (!(value as WellFormed).isWellFormed()) {
+    throw new TypeError('audit event: a string is not well-formed UTF-16')
+  }
   return JSON.stringify(value)
 }
 
@@ -74,7 +76,8 @@ export function encodeGrantIssued(
       if (approval) {
         const approvers = approval.approvers.map(
           (a) =>
-            `{"aaguid":${str(a.aaguid)},"at":${num(a.at)},"credential_id":${str(a.credentialId)},"sub":${str(a.sub)}}`,
+            `{"aaguid":${str(a.aaguid)},"at":${num(a.at)},` +
+            `"credential_id":${str(a.credentialId)},"sub":${str(a.sub)}}`,
         )
         out += `,"approval":${str(approval.id)},"approvers":[${approvers.join(',')}]`
       }
