@@ -28,8 +28,10 @@ export function manifestSha256(
   const task: Record<string, string> = { id: manifest.task.id }
   if (manifest.task.purpose !== undefined) task.purpose = manifest.task.purpose
   if (manifest.task.requested_by !== undefined) task.requested_by = manifest.task.requested_by
-  // The canonical JSON of the object above, from canonical parts, members in canonical order.
+  // The canonical JSON of { grants, task, ttl_seconds? }, from canonical parts in member order.
   let json = `{"grants":${grantsJson},"task":${canonicalize(task)}`
-  if (manifest.ttlSeconds !== undefined) json += `,"ttl_seconds":${canonicalize(manifest.ttlSeconds)}`
+  if (manifest.ttlSeconds !== undefined) {
+    json += `,"ttl_seconds":${canonicalize(manifest.ttlSeconds)}`
+  }
   return createHash('sha256').update(`${json}}`, 'utf8').digest('hex')
 }
