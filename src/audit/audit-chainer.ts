@@ -71,6 +71,8 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   let timer: NodeJS.Timeout | null = null
   /** A timer's run is queued and has not started yet. */
   let runQueued = false
+  /** The last timer's run failed: chaining waits RETRY_MS, even for a full batch. */
+  let failing = false
   let stopped = false
 
   function checkpointBody(seq: number, hash: string, nowMs: number): string {
@@ -263,10 +265,16 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       enqueue(() => {
         runQueued = false
         return run(0, false)
-      }).catch(() => {
-        // Chaining failed (the store is away): the events stay taken in; try again later.
-        if (own.size > 0) schedule(RETRY_MS)
-      })
+      }).then(
+        () => {
+          failing = false
+        },
+        () => {
+          // Chaining failed (the store is away): the events stay taken in; try again later.
+          failing = true
+          if (own.size > 0) schedule(RETRY_MS)
+        },
+      )
     }, delayMs)
     timer.unref()
   }
@@ -274,7 +282,8 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   return {
     taken(seq, body, refs) {
       own.set(seq, { seq, body, refs })
-      schedule(own.size >= options.batchMax ? 0 : options.delayMs)
+      // Ensure a failing store is not retried once per event: a full batch waits for the retry too.
+      schedule(own.size >= options.batchMax && !failing ? 0 : options.delayMs)
     },
 
     through: (seq) => enqueue(() => run(seq, false)),

@@ -76,6 +76,45 @@ describe('Redis audit log shared by replicas', () => {
     await Promise.all([one.close(), two.close()])
   })
 
+  it('retries a failing chain write once a second, not once per event, and chains all once it works', async () => {
+    const server = await startRedis()
+    try {
+      const clock = manualClock(Date.UTC(2026, 0, 1))
+      const keys = await testKeys(clock)
+      const p = prefix()
+      const admin = new Redis(server.url)
+      admin.on('error', () => {})
+      clients.push(admin)
+      // Taking events in works, but every chain write fails: its stream key holds a string.
+      await admin.set(`${p}{audit}:chain`, 'in the way')
+      const log = createRedisAuditLog({
+        clock, issuer: 'https://writ.test', signer: keys, redis: client(server.url), keyPrefix: p,
+        batchMaxEvents: 2, chainDelayMs: 10_000, checkpointEverySeconds: 3600,
+      })
+      const chainCalls = async () => {
+        const stats = await admin.info('commandstats')
+        return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+      }
+      const before = await chainCalls()
+      // 40 events, each making a full batch with what waits: without a backoff, 40 attempts.
+      for (const event of sampleEvents(40)) {
+        await log.append(event)
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      const attempts = (await chainCalls()) - before
+      expect(attempts).toBeGreaterThanOrEqual(1)
+      expect(attempts).toBeLessThanOrEqual(3)
+      // Once the way is clear, everything taken in is chained.
+      await admin.del(`${p}{audit}:chain`)
+      const all = await log.read()
+      expect(all.filter((e) => e.type !== 'audit.checkpoint')).toHaveLength(40)
+      expect(await verifyChain(all.map((e) => JSON.stringify(e)), { keys: keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+      await log.close()
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('fails appends with a 503 while Redis is down, then carries on the chain when it is back', async () => {
     const server = await startRedis()
     try {
