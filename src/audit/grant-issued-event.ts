@@ -31,21 +31,9 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
   return event
 }
 
-type WellFormed = string & { isWellFormed(): boolean }
-
-/** A JSON string as RFC 8785 writes it; refuses what it refuses (lone surrogates). */
-function str(value: string): string {
-  if (!(value as WellFormed).isWellFormed()) {
-    throw new TypeError('audit event: a string is not well-formed UTF-16')
-  }
-  return JSON.stringify(value)
-}
-
-/** A JSON number as RFC 8785 writes it; refuses NaN and infinities. */
-function num(value: number): string {
-  if (!Number.isFinite(value)) throw new TypeError('audit event: a number is not finite')
-  return String(value)
-}
+/** A member's value as RFC 8785 writes it; canonicalize refuses lone surrogates and NaN. */
+const str: (value: string) => string = canonicalize
+const num: (value: number) => string = canonicalize
 
 /**
  * The `grant.issued` event of a grant (see {@link grantIssuedEvent}), encoded: its canonical JSON
