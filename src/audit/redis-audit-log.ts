@@ -33,14 +33,19 @@ const TRIM_EVENTS_PER_STEP = 1000
  *                         `h` (the hex hashes of seqs f to last, concatenated)
  *   <p>{audit}:head       hash { seq, hash (last chained), cps (last checkpoint's seq), cvs (the seq
  *                         it signed), cpt (its time, ms) }
- *   <p>{audit}:i:<ref>    list of seqs indexed under a reference (`g:<grant>`, `t:<task>`, ...)
+ *   <p>{audit}:first      hash { <ref>: the first seq indexed under a reference (`g:<grant>`,
+ *                         `t:<task>`, ...) }: most references (a grant, an approval) are named by
+ *                         one or two events, and a hash field costs far less than a key per grant
+ *   <p>{audit}:i:<ref>    list of the later seqs indexed under a reference
  */
 
 /**
- * KEYS: head, chain, log, then every index list the step touches.
+ * KEYS: head, chain, log, first, then the index list of every reference the step lists (in ARGV
+ * order).
  * ARGV: expected head seq, new seq, new hash, checkpoint seq, covered seq, checkpoint time, first
- * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), then per index list (in
- * KEYS order from the 4th) how many seqs it gets and the seqs.
+ * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), how many references,
+ * then per reference: the reference, how many seqs it gets, and the seqs.
+ * A reference's first seq goes into the `first` hash, the later ones onto its list.
  * Returns the checkpoint's seq (0 for none) when written, or the stored head
  * {seq, hash, cps, cvs, cpt} when it was not at the expected seq.
  */
@@ -52,11 +57,35 @@ end
 if ARGV[8] ~= '' then
   redis.call('XADD', KEYS[2], '0-' .. ARGV[2], 'f', ARGV[7], 'h', ARGV[8])
 end
-local at = 10
-for k = 4, #KEYS do
-  local n = tonumber(ARGV[at])
-  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
-  at = at + n + 1
+local refs, from, counts = {}, {}, {}
+local at = 11
+for k = 1, tonumber(ARGV[10]) do
+  refs[k] = ARGV[at]
+  counts[k] = tonumber(ARGV[at + 1])
+  from[k] = at + 2
+  at = at + 2 + counts[k]
+end
+-- Lua's unpack has a limit: calls with many arguments go in chunks.
+local CHUNK = 2000
+local known = {}
+for i = 1, #refs, CHUNK do
+  local got = redis.call('HMGET', KEYS[4], unpack(refs, i, math.min(i + CHUNK - 1, #refs)))
+  for j = 1, #got do known[i + j - 1] = got[j] end
+end
+local fresh = {}
+for k = 1, #refs do
+  local f, n = from[k], counts[k]
+  if not known[k] then
+    fresh[#fresh + 1] = refs[k]
+    fresh[#fresh + 1] = ARGV[f]
+    f, n = f + 1, n - 1
+  end
+  if n > 0 then
+    redis.call('RPUSH', KEYS[4 + k], unpack(ARGV, f, f + n - 1))
+  end
+end
+for i = 1, #fresh, CHUNK do
+  redis.call('HSET', KEYS[4], unpack(fresh, i, math.min(i + CHUNK - 1, #fresh)))
 end
 local taken = 0
 local cps = ARGV[4]
@@ -69,10 +98,18 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3], 'cps', cps, 'cvs', 
 return taken
 `
 
-/** KEYS: index lists. ARGV: seq. Drops the seqs below it from the front of each list. */
+/**
+ * KEYS: first, then index lists. ARGV: seq, then the reference of each list. Drops each
+ * reference's first seq when it is below the given seq, and the seqs below it from the front of
+ * each list.
+ */
 const TRIM_INDEX_LUA = `
 local before = tonumber(ARGV[1])
-for k = 1, #KEYS do
+for k = 2, #KEYS do
+  local first = redis.call('HGET', KEYS[1], ARGV[k])
+  if first and tonumber(first) < before then
+    redis.call('HDEL', KEYS[1], ARGV[k])
+  end
   while true do
     local first = redis.call('LINDEX', KEYS[k], 0)
     if not first or tonumber(first) >= before then break end
@@ -97,8 +134,8 @@ interface AuditScripts {
  * key prefix. Needs Redis 7.0 or later (`XADD` with a `0-*` id).
  *
  * Memory: about the size of each event's JSON (300 to 1,000 bytes for a token), 64 bytes of hash
- * and a short list entry per grant, task and approval; trim after exporting (`trim`). Redis must
- * not evict keys.
+ * and a hash field per grant, task and approval (plus a list entry per later event naming one);
+ * trim after exporting (`trim`). Redis must not evict keys.
  *
  * @example
  * const audit = createRedisAuditLog({ redis: store.redis, keyPrefix: store.keys.prefix,
@@ -115,6 +152,7 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
   const logKey = `${base}:log`
   const chainKey = `${base}:chain`
   const headKey = `${base}:head`
+  const firstKey = `${base}:first`
   const indexKey = (ref: string): string => `${base}:i:${encodeKeyPart(ref)}`
   redis.defineCommand('writAuditChain', { lua: CHAIN_LUA })
   redis.defineCommand('writAuditTrimIndex', { lua: TRIM_INDEX_LUA })
@@ -186,11 +224,11 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
       run(async () => toHead(await redis.hmget(headKey, 'seq', 'hash', 'cps', 'cvs', 'cpt'))),
 
     async chain(step: ChainStep) {
-      const keys = [headKey, chainKey, logKey]
-      const pushes: ScriptArg[] = []
+      const keys = [headKey, chainKey, logKey, firstKey]
+      const pushes: ScriptArg[] = [step.index.size]
       for (const [ref, seqs] of step.index) {
         keys.push(indexKey(ref))
-        pushes.push(seqs.length, ...seqs)
+        pushes.push(ref, seqs.length, ...seqs)
       }
       const { next } = step
       const reply = await run(() =>
@@ -234,7 +272,17 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
       }),
 
     find: (ref: string, limit: number) =>
-      run(async () => (await redis.lrange(indexKey(ref), 0, limit - 1)).map(Number)),
+      run(async () => {
+        const [first, later] = await Promise.all([
+          redis.hget(firstKey, ref),
+          redis.lrange(indexKey(ref), 0, limit - 1),
+        ])
+        const seqs = later.map(Number)
+        if (first !== null) seqs.push(Number(first))
+        // In seq order: after a trim, or for a list written before the `first` hash existed, the
+        // first seq can be a later one than the list's.
+        return seqs.sort((a, b) => a - b).slice(0, limit)
+      }),
 
     async trimBefore(beforeSeq: number) {
       let removed = 0
@@ -252,10 +300,18 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
             return []
           }
         })
-        const lists = [...new Set(refs)].map(indexKey)
-        for (let i = 0; i < lists.length; i += TRIM_KEYS_PER_CALL) {
-          const slice = lists.slice(i, i + TRIM_KEYS_PER_CALL)
-          await run(() => scripts.writAuditTrimIndex(slice.length, ...slice, last.seq + 1))
+        const unique = [...new Set(refs)]
+        for (let i = 0; i < unique.length; i += TRIM_KEYS_PER_CALL) {
+          const slice = unique.slice(i, i + TRIM_KEYS_PER_CALL)
+          await run(() =>
+            scripts.writAuditTrimIndex(
+              slice.length + 1,
+              firstKey,
+              ...slice.map(indexKey),
+              last.seq + 1,
+              ...slice,
+            ),
+          )
         }
         removed += doomed.length
       }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
+import { exportAudit } from '../../src/audit/export-audit.js'
 import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
+import type { AuditEventInput } from '../../src/audit/types.js'
 import { verifyChain } from '../../src/audit/verify-chain.js'
 import { manualClock } from '../../src/clock.js'
 import { failFastRedisOptions } from '../../src/grants/redis-store.js'
@@ -74,6 +76,47 @@ describe('Redis audit log shared by replicas', () => {
     expect(switches).toBeGreaterThan(2)
     expect(await two.head()).toMatchObject({ seq: all.length, hash: all.at(-1)!.hash })
     await Promise.all([one.close(), two.close()])
+  })
+
+  it('keeps the first seq of each reference in one hash and later ones in its list, and trims both', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const keys = await testKeys(clock)
+    const p = prefix()
+    const admin = client()
+    const log = createRedisAuditLog({ clock, issuer: 'https://writ.test', signer: keys, redis: client(), keyPrefix: p, checkpointEverySeconds: 3600 })
+    const issued = (grant: string, task: string) => log.append({ ...sampleEvents(1)[0]!, grant, task } as AuditEventInput)
+    const a = await issued('G-a', 'T-old')
+    const b = await issued('G-b', 'T-shared')
+    const c = await issued('G-c', 'T-shared')
+    const revoked = await log.append({ type: 'grant.revoked', actor: 'admin', scope: 'grant', grant: 'G-a', reason: 'done', count: 1 })
+    await log.flush()
+    // One hash field per reference; only a reference named twice has a list, of its later seqs.
+    expect(await admin.hgetall(`${p}{audit}:first`)).toEqual({
+      'g:G-a': String(a.seq), 'g:G-b': String(b.seq), 'g:G-c': String(c.seq), 't:T-old': String(a.seq), 't:T-shared': String(b.seq),
+    })
+    expect(await admin.exists(`${p}{audit}:i:g%3AG-b`, `${p}{audit}:i:g%3AG-c`, `${p}{audit}:i:t%3AT-old`)).toBe(0)
+    expect(await admin.lrange(`${p}{audit}:i:g%3AG-a`, 0, -1)).toEqual([String(revoked.seq)])
+    expect(await admin.lrange(`${p}{audit}:i:t%3AT-shared`, 0, -1)).toEqual([String(c.seq)])
+    expect((await log.find({ grantId: 'G-a' })).map((e) => e.seq)).toEqual([a.seq, revoked.seq])
+    expect((await log.find({ taskId: 'T-shared' })).map((e) => e.seq)).toEqual([b.seq, c.seq])
+    expect((await log.find({ taskId: 'T-shared' }, { limit: 1 })).map((e) => e.seq)).toEqual([b.seq])
+    // A list written before the hash existed holds a reference's first seq too: still found in order.
+    await admin.hdel(`${p}{audit}:first`, 't:T-old')
+    await admin.rpush(`${p}{audit}:i:t%3AT-old`, a.seq)
+    const d = await issued('G-d', 'T-old')
+    expect((await log.find({ taskId: 'T-old' })).map((e) => e.seq)).toEqual([a.seq, d.seq])
+    // Trimming (after an export) drops the trimmed events' hash fields and list entries only.
+    await exportAudit(log, { signer: keys, issuer: 'https://writ.test', clock, fromSeq: 1, limit: 100, destination: 'file:a' })
+    const [exported] = await log.find({ exports: true })
+    expect(await log.trim(c.seq, { exportedTo: 'file:a' })).toBe(2)
+    expect(await admin.hgetall(`${p}{audit}:first`)).toEqual({
+      'g:G-c': String(c.seq), 'g:G-d': String(d.seq), 't:T-old': String(d.seq), 'x:exports': String(exported!.seq),
+    })
+    expect(await admin.lrange(`${p}{audit}:i:t%3AT-old`, 0, -1)).toEqual([])
+    expect(await admin.lrange(`${p}{audit}:i:t%3AT-shared`, 0, -1)).toEqual([String(c.seq)])
+    expect((await log.find({ grantId: 'G-a' })).map((e) => e.seq)).toEqual([revoked.seq])
+    expect((await log.find({ taskId: 'T-shared' })).map((e) => e.seq)).toEqual([c.seq])
+    await log.close()
   })
 
   it('retries a failing chain write once a second, not once per event, and chains all once it works', async () => {
