@@ -41,6 +41,8 @@ export interface ChainStep {
  */
 export interface AuditBackend {
   readonly kind: 'memory' | 'redis'
+  /** The stream other scripts on the same server can take bodies into (see `SharedAuditIntake`). */
+  readonly sharedStream?: { client: object; key: string }
   /** Stores a body durably under the next seq and resolves with that seq. */
   intake(body: string): Promise<number>
   /** The last seq taken in (0 when none). */

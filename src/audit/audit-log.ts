@@ -8,6 +8,24 @@ import type {
   EncodedAuditEvent,
 } from './types.js'
 
+/**
+ * Taking events into a Redis log from another writer's script, so that the writer's record and
+ * its audit event are written together or not at all (the grant store's create script does this
+ * for `grant.issued`).
+ */
+export interface SharedAuditIntake {
+  /** The Redis client whose server holds the stream. */
+  readonly client: object
+  /** The stream: `XADD <streamKey> 0-* e <body>` takes a body in under the next seq. */
+  readonly streamKey: string
+  /**
+   * Appends an encoded event whose body `write` takes in (along with its own writes) and resolves
+   * with the seq `write` reports, once durable; the event is then chained like any other. An error
+   * of `write` is passed on as it is; the log's own ones are as for `appendEncoded`.
+   */
+  append(event: EncodedAuditEvent, write: (body: string) => Promise<number>): Promise<number>
+}
+
 export interface AuditReadOptions {
   /** First seq to return (default 1: the oldest event still kept). */
   fromSeq?: number
@@ -56,6 +74,14 @@ export interface AuditLog {
    * `append` does.
    */
   appendEncoded(event: EncodedAuditEvent): Promise<number>
+
+  /**
+   * Present when another writer can take events into this log inside its own atomic write: a
+   * Redis log on a single Redis or Sentinel, whose stream a script of the grant store on the same
+   * client can `XADD` to (see {@link SharedAuditIntake}). Undefined for the memory log and on Redis
+   * Cluster, where the stream lives in its own slot.
+   */
+  readonly sharedIntake?: SharedAuditIntake
 
   /** Events in seq order from `fromSeq`. */
   read(options?: AuditReadOptions): Promise<AuditEvent[]>

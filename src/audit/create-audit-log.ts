@@ -4,11 +4,22 @@ import { canonicalize } from '../manifest/canonicalize.js'
 import type { AuditBackend } from './audit-backend.js'
 import { createChainer } from './audit-chainer.js'
 import { auditIndexRefs, queryRef } from './audit-index-refs.js'
-import type { AuditLog, AuditReadOptions, AuditTrimOptions } from './audit-log.js'
+import type {
+  AuditLog,
+  AuditReadOptions,
+  AuditTrimOptions,
+  SharedAuditIntake,
+} from './audit-log.js'
 import { CHAIN_MEMBERS } from './hash-audit-event.js'
 import { isoTime } from './iso-time.js'
 import type { AuditSigner } from './sign-audit-jws.js'
-import { GENESIS_HASH, type AppendedEvent, type AuditEvent, type AuditEventInput } from './types.js'
+import {
+  GENESIS_HASH,
+  type AppendedEvent,
+  type AuditEvent,
+  type AuditEventInput,
+  type EncodedAuditEvent,
+} from './types.js'
 
 export interface AuditLogOptions {
   clock: Clock
@@ -126,26 +137,66 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
    * shared Redis client sends it together with the caller's other commands (the grant's record)
    * in one write; the chainer hashes it once its seq is known.
    */
-  function takeIn(type: string, json: string, refs: readonly string[]): Promise<number> {
+  function takeIn(
+    type: string,
+    json: string,
+    refs: readonly string[],
+    write?: (body: string) => Promise<number>,
+  ): Promise<number> {
     if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
     if (json.length > maxEventBytes) {
       return Promise.reject(
         new TypeError(`audit event ${type} is larger than ${maxEventBytes} bytes`),
       )
     }
-    const done: Promise<number> = backend.intake(json).then(
+    let written: Promise<number>
+    try {
+      written = write ? write(json) : backend.intake(json)
+    } catch (err) {
+      written = Promise.reject(err)
+    }
+    const done: Promise<number> = written.then(
       (seq) => {
         intakes.delete(done)
+        // Ensure only a real seq is chained: another writer reports it (see SharedAuditIntake).
+        if (!Number.isSafeInteger(seq) || seq < 1) {
+          throw auditUnavailable(new Error(`the audit intake reported no seq (${String(seq)})`))
+        }
         chainer.taken(seq, json, refs)
         return seq
       },
       (err: unknown) => {
         intakes.delete(done)
-        throw unavailable(err)
+        // Another writer's errors are its own (a quota, say); the backend's mean the log is away.
+        throw write ? err : unavailable(err)
       },
     )
     intakes.add(done)
     return done
+  }
+
+  /** Encodes an event's body now (its time); a bad member is a TypeError. */
+  function encoded(event: EncodedAuditEvent): string {
+    try {
+      return event.encode(isoNow())
+    } catch (err) {
+      throw err instanceof TypeError ? err : new TypeError(String(err))
+    }
+  }
+
+  const stream = backend.sharedStream
+  const sharedIntake: SharedAuditIntake | undefined = stream && {
+    client: stream.client,
+    streamKey: stream.key,
+    append(event, write) {
+      let json: string
+      try {
+        json = encoded(event)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return takeIn(event.type, json, event.refs, write)
+    },
   }
 
   // Checkpoints fall due with time too, and events a stopped replica took in need chaining.
@@ -179,12 +230,14 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     appendEncoded(event) {
       let json: string
       try {
-        json = event.encode(isoNow())
+        json = encoded(event)
       } catch (err) {
-        return Promise.reject(err instanceof TypeError ? err : new TypeError(String(err)))
+        return Promise.reject(err)
       }
       return takeIn(event.type, json, event.refs)
     },
+
+    ...(sharedIntake ? { sharedIntake } : {}),
 
     async read(readOptions: AuditReadOptions = {}) {
       const fromSeq = readOptions.fromSeq ?? 1

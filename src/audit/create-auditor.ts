@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { AuditLog } from './audit-log.js'
+import type { AuditLog, SharedAuditIntake } from './audit-log.js'
 import { auditUnavailable } from './create-audit-log.js'
 import type {
   AdminAuthFailedEvent,
@@ -31,6 +31,11 @@ export interface Auditor {
   /** The log, for reading (admin routes); undefined when auditing is off. */
   readonly log: AuditLog | undefined
   record(event: AuditEventInput | EncodedAuditEvent): Promise<void>
+  /**
+   * The log's shared intake (see `SharedAuditIntake`), when another writer can take events in with
+   * its own atomic write; what `record` guarantees holds for its appends too.
+   */
+  readonly sharedIntake: SharedAuditIntake | undefined
   note(event: AuditEventInput): Promise<void>
   /**
    * Notes failures coalesced per `key` (e.g. the claimed client id): the first in a window is
@@ -128,6 +133,8 @@ export function createAuditor(options: AuditorOptions): Auditor {
         },
       )
     },
+
+    sharedIntake: log?.sharedIntake,
 
     note,
 

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis'
+import { Redis, type Cluster } from 'ioredis'
 import { encodeKeyPart } from '../grants/keys.js'
 import type { AuditBackend, ChainStep, HeadState, IntakeEntry } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
@@ -211,6 +211,9 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
 
   return {
     kind: 'redis',
+    // A grant store's script on the same server can take events in with its own writes; not on
+    // Cluster, where the stream's slot is not the grant's.
+    ...(redis instanceof Redis ? { sharedStream: { client: redis, key: logKey } } : {}),
 
     intake: (body) => run(() => redis.xadd(logKey, '0-*', 'e', body)).then(idToSeq),
 

@@ -24,7 +24,7 @@ export interface IssueGrantDeps {
    * The audit trail: `grant.issued` is recorded (durably, or the request fails with 503) before a
    * token leaves; refusals are noted as `token.denied`.
    */
-  audit: Pick<Auditor, 'record' | 'note'>
+  audit: Pick<Auditor, 'record' | 'note' | 'sharedIntake'>
   /**
    * Starts a human approval for a manifest the policy says needs one (the approvals module's
    * `createApprovalRequest`). Absent: such manifests are refused.
@@ -179,25 +179,38 @@ async function issue(
   }
 
   // Ensure the grant is recorded (and within the client's live-grant quota), and its audit event
-  // durable, before any token exists. The two writes go out together (one round trip on Redis),
-  // like a write-ahead log: when the store refuses, `grant.voided` follows `grant.issued`.
+  // durable, before any token exists.
   progress.decided = true
   const client = policy.clients.get(req.clientId)
-  const [recorded, audited] = await Promise.allSettled([
-    store.createGrant(grant, client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}),
-    deps.audit.record(encodeGrantIssued(grant, detailsJson)),
-  ])
-  if (recorded.status === 'rejected') {
-    if (audited.status === 'fulfilled') {
-      await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
+  const createOptions = client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}
+  const issued = encodeGrantIssued(grant, detailsJson)
+  const shared = deps.audit.sharedIntake
+  if (shared && store.takesAuditIntake?.(shared.client)) {
+    // The store and the log share one Redis: one script records both, or neither.
+    await shared.append(issued, async (body) => {
+      const auditIntake = { streamKey: shared.streamKey, body }
+      const created = await store.createGrant(grant, { ...createOptions, auditIntake })
+      return created.auditSeq ?? 0
+    })
+  } else {
+    // Two writes, sent together (one round trip on Redis), like a write-ahead log: when the store
+    // refuses, `grant.voided` follows `grant.issued`.
+    const [recorded, audited] = await Promise.allSettled([
+      store.createGrant(grant, createOptions),
+      deps.audit.record(issued),
+    ])
+    if (recorded.status === 'rejected') {
+      if (audited.status === 'fulfilled') {
+        await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
+      }
+      throw recorded.reason
     }
-    throw recorded.reason
-  }
-  if (audited.status === 'rejected') {
-    // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
-    const reason = 'not issued: its audit record could not be written'
-    await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: now }).catch(() => null)
-    throw audited.reason
+    if (audited.status === 'rejected') {
+      // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
+      const reason = 'not issued: its audit record could not be written'
+      await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: now }).catch(() => null)
+      throw audited.reason
+    }
   }
 
   const scope = scopeFor(grant.authorizationDetails)

@@ -3,6 +3,7 @@ import { storeUnavailable } from '../errors.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import type { RevocationMessage } from './revocation-message.js'
 import type {
+  CreatedGrant,
   CreateGrantOptions,
   GrantStore,
   ListGrantsFilter,
@@ -194,8 +195,11 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   return {
     kind: 'memory',
 
-    async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<void> {
+    async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       ensureOpen()
+      if (createOptions.auditIntake) {
+        throw new TypeError('the memory store cannot take audit events in (see takesAuditIntake)')
+      }
       const now = clock()
       assertCreatable(grant, createOptions, now)
       const record = clients.get(grant.clientId)
@@ -223,6 +227,7 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
         records++
       }
       inserted(now)
+      return {}
     },
 
     async getGrant(clientId: string, grantId: string): Promise<GrantState> {

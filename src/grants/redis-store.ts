@@ -11,6 +11,7 @@ import {
 } from './redis-connection.js'
 import { parseRevocationMessage, type RevocationMessage } from './revocation-message.js'
 import type {
+  CreatedGrant,
   CreateGrantOptions,
   GrantStore,
   ListGrantsFilter,
@@ -120,9 +121,12 @@ export { failFastRedisOptions }
  */
 
 /**
- * KEYS: grant, tombstone, client live index, task index.
- * ARGV: grant JSON, grant id, expiry (ms), now (ms), quota ('' for none).
- * Returns {1} created, {0, earliest expiry ms} quota reached, {-1} id already in use.
+ * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when an audit
+ * event is taken in with the grant.
+ * ARGV: grant JSON, grant id, expiry (ms), now (ms), quota ('' for none), the audit event's body
+ * (with the stream key).
+ * Returns {1} created (or {1, stream entry id} with the audit event), {0, earliest expiry ms}
+ * quota reached, {-1} id already in use; nothing is written unless created.
  */
 const CREATE_GRANT_LUA = `
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
@@ -135,6 +139,11 @@ if ARGV[5] ~= '' and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
   local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   return {0, first[2] or ARGV[4]}
 end
+-- The audit event first: when it cannot be written (the script stops), neither is the grant.
+local entry = false
+if KEYS[5] then
+  entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[6])
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', life)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
@@ -143,6 +152,9 @@ for i = 3, 4 do
   if redis.call('PTTL', KEYS[i]) < life then
     redis.call('PEXPIRE', KEYS[i], life)
   end
+end
+if entry then
+  return {1, entry}
 end
 return {1}
 `
@@ -373,7 +385,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     throw new TypeError('minReplicasAcked is not supported on Redis Cluster')
   }
   const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2))
-  redis.defineCommand('writCreateGrant', { numberOfKeys: 4, lua: CREATE_GRANT_LUA })
+  redis.defineCommand('writCreateGrant', { lua: CREATE_GRANT_LUA })
   redis.defineCommand('writRevokeGrant', { numberOfKeys: 4, lua: REVOKE_GRANT_LUA })
   redis.defineCommand('writRevokeBatch', { lua: REVOKE_BATCH_LUA })
   redis.defineCommand('writIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
@@ -697,9 +709,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     firstConnection: () =>
       everReady || redis.status === 'ready' ? Promise.resolve() : awaitFirstConnection(),
 
-    async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<void> {
+    takesAuditIntake: (client) => client === redis && redis instanceof Redis,
+
+    async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       const now = clock()
       assertCreatable(grant, createOptions, now)
+      const { auditIntake } = createOptions
+      // Ensure the stream shares the grant's server: on Cluster it lives in another slot.
+      if (auditIntake && !(redis instanceof Redis)) {
+        throw new TypeError('auditIntake is not supported on Redis Cluster (see takesAuditIntake)')
+      }
       const max = createOptions.maxLiveGrants
       const expiryMs = grant.expiresAt * 1000
       const lifeMs = Math.max(1, Math.floor(expiryMs - now))
@@ -707,18 +726,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       // script; they are sent in the same pipeline, right after it. NX keeps a pointer that is in
       // use; entries written for a grant the script then refused point at nothing and are skipped.
       // Any failure fails the whole call, so no token is minted for a grant missing from an index.
-      const [[status, earliest]] = await run(() =>
+      const [[status, detail]] = await run(() =>
         Promise.all([
           scripts.writCreateGrant(
+            auditIntake ? 5 : 4,
             keys.grant(grant.clientId, grant.id),
             keys.tombstone(grant.clientId, grant.id),
             keys.live(grant.clientId),
             keys.task(grant.clientId, grant.task.id),
+            ...(auditIntake ? [auditIntake.streamKey] : []),
             JSON.stringify(grant),
             grant.id,
             expiryMs,
             now,
             max === undefined ? '' : max,
+            ...(auditIntake ? [auditIntake.body] : []),
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
           ...approverSubsOf(grant).map((sub) =>
@@ -735,8 +757,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       // Ensure a grant id is never reused, least of all to resurrect a revoked grant.
       if (status === -1) throw grantIdInUse()
       // Ensure the client stays within its quota; the script recorded nothing.
-      if (status === 0) throw quotaExceeded(max ?? 0, Number(earliest ?? now), now)
+      if (status === 0) throw quotaExceeded(max ?? 0, Number(detail ?? now), now)
       await run(replicated)
+      // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).
+      return auditIntake && typeof detail === 'string' ? { auditSeq: Number(detail.slice(2)) } : {}
     },
 
     getGrant(clientId: string, grantId: string): Promise<GrantState> {

@@ -22,6 +22,18 @@ export type Unsubscribe = () => Promise<void>
 export interface CreateGrantOptions {
   /** The client's live-grant quota; creation fails with `quota_exceeded` when it is reached. */
   maxLiveGrants?: number
+  /**
+   * An audit event to take into the audit log's stream in the same atomic write as the grant, so
+   * the grant is recorded if and only if its event is (`XADD <streamKey> 0-* e <body>`). Only a
+   * store for which {@link GrantStore.takesAuditIntake} says so; others throw a TypeError.
+   */
+  auditIntake?: { streamKey: string; body: string }
+}
+
+/** What `createGrant` recorded besides the grant. */
+export interface CreatedGrant {
+  /** The seq the `auditIntake` event got in the audit log's stream (only with `auditIntake`). */
+  auditSeq?: number
 }
 
 export interface StoredKeySet {
@@ -50,8 +62,17 @@ export interface GrantStore {
    * a WritError `quota_exceeded` (429, `retryAfterSeconds` until the earliest live grant expires)
    * is thrown. A grant id is never reused: an id that is live or tombstoned throws a WritError
    * `server_error`. A grant that has already expired, or a bad `maxLiveGrants`, is a RangeError.
+   * With `auditIntake`, the event is taken in by the same atomic write (nothing of either on a
+   * refusal) and its seq is returned.
    */
-  createGrant(grant: Grant, options?: CreateGrantOptions): Promise<void>
+  createGrant(grant: Grant, options?: CreateGrantOptions): Promise<CreatedGrant>
+
+  /**
+   * Whether `createGrant` can take an audit event in (`auditIntake`) for a log whose stream lives
+   * on `client`'s server: a Redis store on that same client, on a single Redis or Sentinel (on
+   * Cluster the stream lives in another slot than the grant).
+   */
+  takesAuditIntake?(client: object): boolean
 
   /** The grant while it is live, its tombstone while a revoked grant would still have lived. */
   getGrant(clientId: string, grantId: string): Promise<GrantState>

@@ -1,0 +1,133 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createAdminToken } from '../../src/admin/index.js'
+import { verifyChain } from '../../src/audit/verify-chain.js'
+import { systemClock } from '../../src/clock.js'
+import type { Grant } from '../../src/grants/grant.js'
+import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
+import { makeAuditBroker, type AuditTestBroker } from '../audit/helpers.js'
+import { docsManifest, json, SECRETS } from '../helpers/broker.js'
+
+// When the grant store and the audit log share one Redis (single or Sentinel), a token's
+// `grant.issued` is taken in by the grant's own create script: one atomic write for both.
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const RUN_PREFIX = `writ-intake-${randomBytes(4).toString('hex')}:`
+const admin = new Redis(REDIS_URL)
+const stores: RedisGrantStore[] = []
+const brokers: AuditTestBroker[] = []
+let count = 0
+
+function store(): RedisGrantStore {
+  const s = createRedisStore({ url: REDIS_URL, keyPrefix: `${RUN_PREFIX}s${++count}:`, commandTimeoutMs: 1000, clock: systemClock })
+  stores.push(s)
+  return s
+}
+
+function grant(clientId: string): Grant {
+  const issuedAt = Math.floor(Date.now() / 1000)
+  return {
+    id: randomUUID(),
+    clientId,
+    task: { id: 'JIRA-4711' },
+    manifestSha256: 'ab'.repeat(32),
+    authorizationDetails: [{ type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' }],
+    ruleIds: ['docs-read'],
+    issuedAt,
+    expiresAt: issuedAt + 600,
+  }
+}
+
+afterAll(async () => {
+  await Promise.all(brokers.map((b) => b.close()))
+  await Promise.all(stores.map((s) => s.close()))
+  const keys = await admin.keys(`${RUN_PREFIX}*`)
+  if (keys.length) await admin.del(...keys)
+  await admin.quit()
+})
+
+describe('the Redis grant store taking an audit event in with a grant', () => {
+  it('offers it for a log on its own client only; the memory store never', async () => {
+    const s = store()
+    expect(s.takesAuditIntake!(s.redis)).toBe(true)
+    expect(s.takesAuditIntake!(admin)).toBe(false)
+    const memory = createMemoryStore({ clock: systemClock })
+    expect(memory.takesAuditIntake).toBeUndefined()
+    await expect(memory.createGrant(grant('a'), { auditIntake: { streamKey: 'x', body: '{}' } })).rejects.toThrow(TypeError)
+    expect(await memory.countLiveGrants('a')).toBe(0)
+    await memory.close()
+  })
+
+  it('writes the grant and the event together and returns the seq the stream gave it', async () => {
+    const s = store()
+    const streamKey = `${s.keys.prefix}{audit}:log`
+    const g = grant(`c-${randomUUID()}`)
+    const created = await s.createGrant(g, { auditIntake: { streamKey, body: '{"type":"grant.issued"}' } })
+    expect(created).toEqual({ auditSeq: 1 })
+    expect(await admin.xrange(streamKey, '-', '+')).toEqual([['0-1', ['e', '{"type":"grant.issued"}']]])
+    expect(await s.getGrant(g.clientId, g.id)).toEqual({ state: 'live', grant: g })
+    // Without an intake, nothing is added to the stream.
+    expect(await s.createGrant(grant(g.clientId))).toEqual({})
+    expect(await admin.xlen(streamKey)).toBe(1)
+  })
+
+  it('writes neither when the store refuses the grant: quota reached, id in use', async () => {
+    const s = store()
+    const streamKey = `${s.keys.prefix}{audit}:log`
+    const client = `c-${randomUUID()}`
+    const first = grant(client)
+    await s.createGrant(first, { maxLiveGrants: 1, auditIntake: { streamKey, body: '{"n":1}' } })
+    const over = grant(client)
+    await expect(s.createGrant(over, { maxLiveGrants: 1, auditIntake: { streamKey, body: '{"n":2}' } })).rejects.toMatchObject({ code: 'quota_exceeded' })
+    await expect(s.createGrant({ ...first, task: { id: 'other' } }, { auditIntake: { streamKey, body: '{"n":3}' } })).rejects.toMatchObject({ code: 'server_error' })
+    expect(await admin.xlen(streamKey)).toBe(1)
+    expect((await s.getGrant(client, over.id)).state).toBe('unknown')
+  })
+
+  it('writes neither when the event cannot be taken in (the stream key holds another type)', async () => {
+    const s = store()
+    const streamKey = `${s.keys.prefix}{audit}:log`
+    await admin.set(streamKey, 'in the way')
+    const g = grant(`c-${randomUUID()}`)
+    await expect(s.createGrant(g, { auditIntake: { streamKey, body: '{}' } })).rejects.toMatchObject({ status: 503 })
+    expect((await s.getGrant(g.clientId, g.id)).state).toBe('unknown')
+    expect(await s.countLiveGrants(g.clientId)).toBe(0)
+  })
+})
+
+describe('issuance on a broker whose store and audit log share one Redis', () => {
+  it('chains the grant.issued of each token; a refused grant leaves no event at all', async () => {
+    const adminToken = await createAdminToken()
+    const broker = await makeAuditBroker({
+      config: {
+        store: { kind: 'redis', redisUrl: REDIS_URL, keyPrefix: `${RUN_PREFIX}b:` },
+        keys: { source: 'store', kek: randomBytes(32).toString('base64') },
+        admin: { tokenHash: adminToken.tokenHash },
+      },
+      maxLiveGrants: 2,
+    })
+    brokers.push(broker)
+    const shared = broker.audit.sharedIntake
+    expect(shared?.streamKey).toBe(`${RUN_PREFIX}b:{audit}:log`)
+    const manifest = (task: string) => docsManifest({ task: { id: task }, grants: docsManifest().grants.slice(0, 1) })
+    const issued: string[] = []
+    for (const task of ['T-1', 'T-2']) {
+      const res = await broker.call('POST', '/v1/tokens', { ...json(manifest(task)), basic: ['agent-a', SECRETS['agent-a']] })
+      expect(res.status).toBe(200)
+      issued.push(((await res.json()) as { grant_id: string }).grant_id)
+    }
+    const streamBefore = await admin.xlen(shared!.streamKey)
+    // The quota is reached: 429, and the log gains nothing (no grant.issued, no grant.voided).
+    const refused = await broker.call('POST', '/v1/tokens', { ...json(manifest('T-3')), basic: ['agent-a', SECRETS['agent-a']] })
+    expect(refused.status).toBe(429)
+    expect(await admin.xlen(shared!.streamKey)).toBe(streamBefore)
+    await broker.audit.flush()
+    const events = await broker.audit.log!.read()
+    expect(events.filter((e) => e.type === 'grant.issued').map((e) => e.grant)).toEqual(issued)
+    expect(events.some((e) => e.type === 'grant.voided' || JSON.stringify(e).includes('T-3'))).toBe(false)
+    for (const id of issued) expect((await broker.audit.log!.find({ grantId: id })).map((e) => e.type)).toEqual(['grant.issued'])
+    expect(await verifyChain(events.map((e) => JSON.stringify(e)), { keys: broker.keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+  })
+})
