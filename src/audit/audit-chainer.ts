@@ -25,8 +25,12 @@ export interface ChainerOptions {
 /** An event taken in that is not chained yet (this process's own, or one read back). */
 interface Pending {
   seq: number
-  body: string
+  /** Null once hashed ahead and let go (see `remember`): read back from the store if needed again. */
+  body: string | null
   refs: readonly string[]
+  /** Hashed ahead on `prev`: used only if the chain really reaches this event with that hash. */
+  hash?: string
+  prev?: string
 }
 
 type StepOutcome = 'idle' | 'chained' | 'checkpointed' | 'conflict'
@@ -66,6 +70,12 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   const { clock, everyEvents, everyMs } = options
   const own = new Map<number, Pending>()
   let head: HeadState | undefined
+  /**
+   * The last event hashed here, on the chain as this process expects it: an event taken in right
+   * after it is hashed at once and its body let go, so a batch waiting to be chained holds hashes,
+   * not bodies. Undefined until the head is known, and after a conflict or a failure.
+   */
+  let tail: { seq: number; hash: string } | undefined
   /** The chaining in progress; every run is queued behind it. */
   let queue: Promise<unknown> = Promise.resolve()
   let timer: NodeJS.Timeout | null = null
@@ -89,6 +99,27 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       jwk,
       time: new Date(nowMs).toISOString(),
     })
+  }
+
+  /** Keeps an event this process took in until it is chained. */
+  function remember(seq: number, body: string, refs: readonly string[]): void {
+    const pending: Pending = { seq, body, refs }
+    if (tail && seq === tail.seq + 1) {
+      // Hashed now, while the body is at hand: the batch then holds 64 characters, not the body
+      // (which the mirror still needs, if there is one).
+      pending.prev = tail.hash
+      pending.hash = chainHash(tail.hash, seq, body)
+      tail = { seq, hash: pending.hash }
+      if (!options.mirror) pending.body = null
+    }
+    own.set(seq, pending)
+  }
+
+  /** The stored body of an own event whose body was let go (the chain did not go as expected). */
+  async function readBack(e: Pending): Promise<string> {
+    const [stored] = await backend.readBodies(e.seq, 1)
+    if (stored?.seq !== e.seq) throw new Error(`audit event ${e.seq} is not in the log`)
+    return stored.body
   }
 
   /** Bodies and index references of seqs `from` to `to`: this process's own, else read back. */
@@ -127,7 +158,11 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       for (const seq of done) {
         const hash = hashes.get(seq)
         const prev = seq === 1 ? GENESIS_HASH : hashes.get(seq - 1)
-        if (hash !== undefined && prev !== undefined) mirror(chainedLine(own.get(seq)!.body, seq, prev, hash))
+        // With a mirror, bodies are kept (see `remember`).
+        const body = own.get(seq)!.body
+        if (hash !== undefined && prev !== undefined && body !== null) {
+          mirror(chainedLine(body, seq, prev, hash))
+        }
       }
     }
     for (const seq of done) own.delete(seq)
@@ -146,7 +181,11 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
    * where a checkpoint falls due), taking a checkpoint in when one is due.
    */
   async function step(target: number, forceCheckpoint: boolean): Promise<StepOutcome> {
-    const base = head ?? (head = await backend.loadHead())
+    if (!head) {
+      head = await backend.loadHead()
+      tail ??= { seq: head.seq, hash: head.hash }
+    }
+    const base = head
     await settleChainedElsewhere(base.seq)
     const nowMs = clock()
     let to = Math.min(target, base.seq + options.batchMax)
@@ -172,7 +211,9 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
     const hashes: string[] = []
     const index: ChainStep['index'] = new Map()
     for (const e of batch) {
-      prev = chainHash(prev, e.seq, e.body)
+      // Ensure a hash made ahead is used only on the prev it was made on; else hash the body.
+      if (e.hash !== undefined && e.prev === prev) prev = e.hash
+      else prev = chainHash(prev, e.seq, e.body ?? (await readBack(e)))
       hashes.push(prev)
       for (const ref of e.refs) {
         const seqs = index.get(ref)
@@ -197,19 +238,21 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       ...(checkpoint === undefined ? {} : { checkpoint }),
     })
     if ('head' in result) {
-      // Another replica chained first: go on from its head.
+      // Another replica chained first: go on from its head; hashes made ahead may be wrong now.
       head = result.head
+      tail = undefined
       return 'conflict'
     }
-    if (result.checkpointSeq !== null) {
-      next.checkpointSeq = result.checkpointSeq
-      own.set(result.checkpointSeq, { seq: result.checkpointSeq, body: checkpoint!, refs: [] })
-    }
+    if (result.checkpointSeq !== null) next.checkpointSeq = result.checkpointSeq
     head = next
+    if (!tail || tail.seq < next.seq) tail = { seq: next.seq, hash: next.hash }
+    if (result.checkpointSeq !== null) remember(result.checkpointSeq, checkpoint!, [])
     let hashAt = base.hash
     for (const [i, e] of batch.entries()) {
       const hash = hashes[i]!
-      if (options.mirror && own.has(e.seq)) mirror(chainedLine(e.body, e.seq, hashAt, hash))
+      if (options.mirror && own.has(e.seq) && e.body !== null) {
+        mirror(chainedLine(e.body, e.seq, hashAt, hash))
+      }
       own.delete(e.seq)
       hashAt = hash
     }
@@ -230,6 +273,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       } catch (err) {
         // The outcome is unknown (a timeout may hide a write): forget the head, re-read it.
         head = undefined
+        tail = undefined
         throw err
       }
       if (outcome === 'idle') return head!
@@ -281,7 +325,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
 
   return {
     taken(seq, body, refs) {
-      own.set(seq, { seq, body, refs })
+      remember(seq, body, refs)
       // Ensure a failing store is not retried once per event: a full batch waits for the retry too.
       schedule(own.size >= options.batchMax && !failing ? 0 : options.delayMs)
     },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { exportAudit } from '../../src/audit/export-audit.js'
+import { hashAuditEvent } from '../../src/audit/hash-audit-event.js'
 import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
 import type { AuditEventInput } from '../../src/audit/types.js'
 import { verifyChain } from '../../src/audit/verify-chain.js'
@@ -117,6 +118,36 @@ describe('Redis audit log shared by replicas', () => {
     expect((await log.find({ grantId: 'G-a' })).map((e) => e.seq)).toEqual([revoked.seq])
     expect((await log.find({ taskId: 'T-shared' })).map((e) => e.seq)).toEqual([c.seq])
     await log.close()
+  })
+
+  it('chains an event hashed ahead on the hash the chain really has, when another writer moved it', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const keys = await testKeys(clock)
+    const p = prefix()
+    const admin = client()
+    const options = { clock, issuer: 'https://writ.test', signer: keys, keyPrefix: p, chainDelayMs: 10_000, checkpointEverySeconds: 3600 }
+    const one = createRedisAuditLog({ ...options, redis: client() })
+    const two = createRedisAuditLog({ ...options, redis: client() })
+    const [e1, e2, e3] = sampleEvents(3)
+    await one.append(e1!)
+    await one.flush()
+    // Taken in right after the head `one` knows: hashed ahead on that head's hash.
+    const second = await one.append(e2!)
+    // The stored head's hash is not the one `one` knows any more; `two` chains seq 2 on it.
+    await admin.hset(`${p}{audit}:head`, 'hash', 'f'.repeat(64))
+    await two.flush()
+    // Hashed ahead on `one`'s own hash for seq 2, which the chain does not have.
+    const third = await one.append(e3!)
+    await one.flush()
+    const [stored2, stored3] = await two.read({ fromSeq: second.seq, limit: 2 })
+    // Seq 2 was chained on the other hash (so it is the first bad event a verifier names) ...
+    expect(stored2!.hash).toBe(hashAuditEvent({ ...stored2!, prev: 'f'.repeat(64) }))
+    expect(stored2!.hash).not.toBe(hashAuditEvent(stored2!))
+    // ... and seq 3 on the hash seq 2 really has, not on the one `one` expected.
+    expect(stored3!.seq).toBe(third.seq)
+    expect(stored3!.prev).toBe(stored2!.hash)
+    expect(stored3!.hash).toBe(hashAuditEvent(stored3!))
+    await Promise.all([one.close(), two.close()])
   })
 
   it('retries a failing chain write once a second, not once per event, and chains all once it works', async () => {
