@@ -11,6 +11,11 @@
 // overhead is the median ratio - 1 (a burst of noise on this shared machine moves one pair, not the
 // median), and the range over pairs is printed too. Goal: at most 10%.
 //
+// With two or more CPUs and taskset, both brokers run pinned to CPU 0, and both redis-servers and
+// this process (the load generator) to CPU 1: a run's CPU time per token then does not depend on
+// how the scheduler happened to mix the processes on the cores (unpinned, the pairs of a level
+// ranged over 60 points on the 2-core machine this was written on; pinned, about 25).
+//
 //   npm run bench                                   # 3 s per run, 6 blocks (12 pairs) per level
 //   node bench/audit.js --duration 5 --rounds 6 --connections 1,16,64
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -19,7 +24,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
-import { root, startBenchBroker, startRedisServer } from './lib.js'
+import { pinToCpu, root, startBenchBroker, startRedisServer } from './lib.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -77,11 +82,17 @@ async function main() {
   const brokers = {}
   const runs = []
   let streamLength = 0
+  /** Whether every process was pinned (see the top of this file). */
+  let pinned = false
   try {
+    pinned = true
     for (const mode of ['off', 'on']) {
       redis[mode] = await startRedisServer()
       brokers[mode] = await startBroker(redis[mode].url, mode === 'on')
+      const ok = [pinToCpu(brokers[mode].child.pid, 0), pinToCpu(redis[mode].child.pid, 1)]
+      pinned &&= ok.every(Boolean)
     }
+    pinned &&= pinToCpu(process.pid, 1)
     const body = new URLSearchParams({
       grant_type: 'client_credentials',
       task_id: 'BENCH-1',
@@ -167,6 +178,7 @@ async function main() {
     )
   }
   console.log('\ncost = CPU time of a broker and its redis-server per token (where /proc exists; else the throughput ratio)')
+  console.log(pinned ? 'pinned: brokers on CPU 0, redis-servers and the load generator on CPU 1' : 'not pinned (needs 2 CPUs and taskset)')
   console.log(`\naudit events written by the audit-on broker: ${streamLength} (one grant.issued per token, plus checkpoints)`)
   console.log(`goal: cost overhead <= ${GOAL * 100}% at every level`)
   mkdirSync(join(root, 'bench/results'), { recursive: true })
@@ -179,6 +191,7 @@ async function main() {
         durationSeconds: duration,
         rounds,
         method: 'each broker on its own redis-server, runs in blocks of off/on/on/off; overhead = median over adjacent off/on pairs of (CPU per token on / off) - 1',
+        pinned,
         runs,
         levels,
         auditEvents: streamLength,

@@ -1,10 +1,10 @@
 // Shared harness for the benchmarks: a broker process on the Redis store with a bench client, free
 // ports, and cleanup of the random key prefix each run uses. Not a test helper: benches only.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { hash } from '@node-rs/argon2'
 import Redis from 'ioredis'
@@ -137,4 +137,15 @@ export async function startRedisServer() {
       await new Promise((r) => setTimeout(r, 50))
     }
   }
+}
+
+/**
+ * Pins every thread of a process to one CPU (`taskset -a -p -c`), where Linux and taskset allow;
+ * returns whether it did. Benches that compare CPU time per request pin the servers apart from
+ * the load generator, so a run does not depend on how the scheduler happened to mix them.
+ */
+export function pinToCpu(pid, cpu) {
+  if (cpus().length < 2) return false
+  const result = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
+  return result.status === 0
 }
