@@ -13,8 +13,9 @@
 //
 // With two or more CPUs and taskset, both brokers run pinned to CPU 0, and both redis-servers and
 // this process (the load generator) to CPU 1: a run's CPU time per token then does not depend on
-// how the scheduler happened to mix the processes on the cores (unpinned, the pairs of a level
-// ranged over 60 points on the 2-core machine this was written on; pinned, about 25).
+// how the scheduler happened to mix the processes on the cores. On the 2-core VM this was written
+// on, pinning narrowed the spread of a level's pairs in quiet periods (from about 60 points to
+// 25); host noise still moves single pairs by tens of percent, which the median absorbs.
 //
 //   npm run bench                                   # 3 s per run, 6 blocks (12 pairs) per level
 //   node bench/audit.js --duration 5 --rounds 6 --connections 1,16,64
