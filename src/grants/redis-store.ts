@@ -126,7 +126,8 @@ export { failFastRedisOptions }
  * ARGV: grant JSON, grant id, expiry (ms), now (ms), quota ('' for none), the audit event's body
  * (with the stream key).
  * Returns {1} created (or {1, stream entry id} with the audit event), {0, earliest expiry ms}
- * quota reached, {-1} id already in use; nothing is written unless created.
+ * quota reached, {-1} id already in use; neither the grant nor the audit event is written unless
+ * created (expired index entries are pruned either way).
  */
 const CREATE_GRANT_LUA = `
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
