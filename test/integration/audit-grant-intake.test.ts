@@ -8,6 +8,7 @@ import type { Grant } from '../../src/grants/grant.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
 import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
 import { makeAuditBroker, type AuditTestBroker } from '../audit/helpers.js'
+import { testGrant } from '../helpers/grant.js'
 import { docsManifest, json, SECRETS } from '../helpers/broker.js'
 
 // When the grant store and the audit log share one Redis (single or Sentinel), a token's
@@ -26,19 +27,12 @@ function store(): RedisGrantStore {
   return s
 }
 
-function grant(clientId: string): Grant {
-  const issuedAt = Math.floor(Date.now() / 1000)
-  return {
-    id: randomUUID(),
-    clientId,
-    task: { id: 'JIRA-4711' },
+const grant = (clientId: string): Grant =>
+  testGrant(clientId, 600, {
     manifestSha256: 'ab'.repeat(32),
     authorizationDetails: [{ type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' }],
     ruleIds: ['docs-read'],
-    issuedAt,
-    expiresAt: issuedAt + 600,
-  }
-}
+  })
 
 afterAll(async () => {
   await Promise.all(brokers.map((b) => b.close()))

@@ -5,6 +5,7 @@ import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
 import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
 import { describeStoreContract } from '../grants/store-contract.js'
+import { testGrant } from '../helpers/grant.js'
 import { freePort, type PrivateRedis, startRedis } from '../helpers/redis.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -44,19 +45,7 @@ describeStoreContract('redis', async () => {
   return { store, cleanup: () => store.close() }
 })
 
-function makeGrant(clientId: string, lifeSeconds: number): Grant {
-  const issuedAt = Math.floor(Date.now() / 1000)
-  return {
-    id: randomUUID(),
-    clientId,
-    task: { id: 'JIRA-4711' },
-    manifestSha256: '00'.repeat(32),
-    authorizationDetails: [{ type: 'repo', actions: ['read'] }],
-    ruleIds: ['r'],
-    issuedAt,
-    expiresAt: issuedAt + lifeSeconds,
-  }
-}
+const makeGrant = (clientId: string, lifeSeconds: number): Grant => testGrant(clientId, lifeSeconds)
 
 /** Asserts a call fails closed with 503 within `withinMs`; returns how long it took. */
 async function expectUnavailable(call: Promise<unknown>, withinMs: number): Promise<number> {

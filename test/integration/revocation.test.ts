@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/clock.js'
@@ -7,6 +6,7 @@ import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-s
 import type { RevocationMessage } from '../../src/grants/revocation-message.js'
 import type { SubscriptionState } from '../../src/grants/store.js'
 import { eventually, idsIn } from '../grants/store-contract.js'
+import { testGrant } from '../helpers/grant.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
 
 /*
@@ -16,20 +16,12 @@ import { type PrivateRedis, startRedis } from '../helpers/redis.js'
 
 const revocation = (reason: string) => ({ by: 'admin', reason, at: Math.floor(Date.now() / 1000) })
 
-function makeGrant(clientId: string, overrides: Partial<Grant> = {}): Grant {
-  const issuedAt = Math.floor(Date.now() / 1000)
-  return {
-    id: randomUUID(),
-    clientId,
+const makeGrant = (clientId: string, overrides: Partial<Grant> = {}): Grant =>
+  testGrant(clientId, 900, {
     task: { id: 'BULK-1' },
-    manifestSha256: '00'.repeat(32),
     authorizationDetails: [{ type: 'repo', actions: ['read'], identifier: 'docs/**' }],
-    ruleIds: ['r'],
-    issuedAt,
-    expiresAt: issuedAt + 900,
     ...overrides,
-  }
-}
+  })
 
 async function createAll(store: RedisGrantStore, grants: Grant[]): Promise<void> {
   for (let i = 0; i < grants.length; i += 250) {
