@@ -79,8 +79,15 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   /** The chaining in progress; every run is queued behind it. */
   let queue: Promise<unknown> = Promise.resolve()
   let timer: NodeJS.Timeout | null = null
+  /** Whether `timer` is the one for a full batch (due at once), not the `delayMs` one. */
+  let timerNow = false
   /** A timer's run is queued and has not started yet. */
   let runQueued = false
+  /**
+   * Own events taken in since the last timer's run started: the ones no run has picked up yet. A
+   * full batch of them is chained at once; events of a batch being chained do not count again.
+   */
+  let waiting = 0
   /** The last timer's run failed: chaining waits RETRY_MS, even for a full batch. */
   let failing = false
   let stopped = false
@@ -296,11 +303,14 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
 
   function schedule(delayMs: number): void {
     if (stopped) return
+    const now = delayMs === 0
     if (timer) {
-      // A full batch is chained now, not when the first event's delay runs out.
-      if (delayMs > 0) return
+      // A full batch is chained now, not when the first event's delay runs out (and a timer due
+      // now already is).
+      if (!now || timerNow) return
       clearTimeout(timer)
     }
+    timerNow = now
     timer = setTimeout(() => {
       timer = null
       // A queued run chains whatever is taken in when it starts: one is enough.
@@ -308,6 +318,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       runQueued = true
       enqueue(() => {
         runQueued = false
+        waiting = 0
         return run(0, false)
       }).then(
         () => {
@@ -326,8 +337,10 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   return {
     taken(seq, body, refs) {
       remember(seq, body, refs)
+      waiting++
       // Ensure a failing store is not retried once per event: a full batch waits for the retry too.
-      schedule(own.size >= options.batchMax && !failing ? 0 : options.delayMs)
+      // A run already queued takes these events too: no second one behind it.
+      schedule(waiting >= options.batchMax && !failing && !runQueued ? 0 : options.delayMs)
     },
 
     through: (seq) => enqueue(() => run(seq, false)),
