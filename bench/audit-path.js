@@ -14,11 +14,11 @@
 //   node bench/audit-path.js                    # 20,000 grants per run, 6 runs per mode
 //   node bench/audit-path.js --grants 50000 --runs 10
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { pinToCpu, root, startRedisServer } from './lib.js'
+import { cpuSeconds, pinToCpu, root, schedstat, startRedisServer } from './lib.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -42,20 +42,7 @@ const { canonicalize } = await import('../dist/manifest/canonicalize.js')
 const { createKeyManager } = await import('../dist/tokens/index.js')
 const { systemClock } = await import('../dist/clock.js')
 
-/** CPU microseconds a process has run so far, all its threads (see bench/audit.js). */
-function cpuMicros(pid) {
-  let ns = 0
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return ns / 1e3
-}
-
-if (!existsSync('/proc/self/task')) {
+if (!schedstat) {
   console.error('this benchmark reads CPU time from /proc (Linux)')
   process.exit(1)
 }
@@ -135,10 +122,10 @@ try {
   for (let run = 0; run < runs; run++) {
     for (const mode of run % 2 ? ['on', 'off'] : ['off', 'on']) {
       const setup = setups[mode]
-      const before = [cpuMicros(process.pid), cpuMicros(setup.redis.child.pid)]
+      const before = [cpuSeconds(process.pid), cpuSeconds(setup.redis.child.pid)]
       await drive(setup, grantsPerRun)
-      const after = [cpuMicros(process.pid), cpuMicros(setup.redis.child.pid)]
-      setup.runs.push({ brokerMicros: (after[0] - before[0]) / grantsPerRun, redisMicros: (after[1] - before[1]) / grantsPerRun })
+      const after = [cpuSeconds(process.pid), cpuSeconds(setup.redis.child.pid)]
+      setup.runs.push({ brokerMicros: ((after[0] - before[0]) * 1e6) / grantsPerRun, redisMicros: ((after[1] - before[1]) * 1e6) / grantsPerRun })
     }
   }
 } finally {

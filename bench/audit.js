@@ -25,13 +25,13 @@
 //
 //   npm run bench                                   # 1 s per run, 20 blocks (40 pairs) per level
 //   node bench/audit.js --duration 2 --rounds 30 --connections 1,16,64
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import Redis from 'ioredis'
-import { pinToCpu, root, startBenchBroker, startRedisServer } from './lib.js'
+import { cpuSeconds, pinToCpu, root, schedstat, startBenchBroker, startRedisServer } from './lib.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -44,29 +44,6 @@ const duration = Number(args.duration)
 const connectionLevels = args.connections.split(',').map(Number)
 const rounds = Number(args.rounds)
 const GOAL = 0.1
-
-/** Whether /proc gives per-thread scheduler run times (Linux): then CPU time is measured. */
-const schedstat = existsSync('/proc/self/task') && existsSync('/proc/self/schedstat')
-
-/**
- * CPU seconds a process has run so far, all its threads (the JS thread and V8's and libuv's
- * helpers) together, or null without /proc. The scheduler's run time in nanoseconds
- * (`/proc/<pid>/task/<tid>/schedstat`), not the tick-sampled utime/stime: processes that run in
- * bursts of a few hundred microseconds, like a redis-server serving one connection, are not
- * measured well in 10 ms ticks.
- */
-function cpuSeconds(pid) {
-  if (!schedstat) return null
-  let ns = 0
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return ns / 1e9
-}
 
 /** A broker on `redisUrl` with the audit log on or off (everything else as the other bench brokers). */
 function startBroker(redisUrl, audit) {

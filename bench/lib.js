@@ -2,7 +2,7 @@
 // ports, and cleanup of the random key prefix each run uses. Not a test helper: benches only.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -148,4 +148,27 @@ export function pinToCpu(pid, cpu) {
   if (cpus().length < 2) return false
   const result = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
   return result.status === 0
+}
+
+/** Whether /proc gives per-thread scheduler run times (Linux): then CPU time is measured. */
+export const schedstat = existsSync('/proc/self/task') && existsSync('/proc/self/schedstat')
+
+/**
+ * CPU seconds a process has run so far, all its threads (the JS thread and V8's and libuv's
+ * helpers) together, or null without /proc. The scheduler's run time in nanoseconds
+ * (`/proc/<pid>/task/<tid>/schedstat`), not the tick-sampled utime/stime: processes that run in
+ * bursts of a few hundred microseconds, like a redis-server serving one connection, are not
+ * measured well in 10 ms ticks.
+ */
+export function cpuSeconds(pid) {
+  if (!schedstat) return null
+  let ns = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1e9
 }
