@@ -84,8 +84,9 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
   /** A timer's run is queued and has not started yet. */
   let runQueued = false
   /**
-   * Own events taken in since the last timer's run started: the ones no run has picked up yet. A
-   * full batch of them is chained at once; events of a batch being chained do not count again.
+   * Own events taken in since the last run started (every run takes all that are taken in by
+   * then): the ones no run has picked up yet. A full batch of them is chained at once; events of a
+   * batch being chained do not count again.
    */
   let waiting = 0
   /** The last timer's run failed: chaining waits RETRY_MS, even for a full batch. */
@@ -268,6 +269,7 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
 
   /** Chains through `target`; a checkpoint first when `force` (see {@link Chainer.checkpoint}). */
   async function run(target: number, force: boolean): Promise<HeadState> {
+    waiting = 0
     let conflicts = 0
     let forcing = force
     // What was taken in by now; later events wait for the next run, so batches fill up.
@@ -318,7 +320,6 @@ export function createChainer(backend: AuditBackend, options: ChainerOptions): C
       runQueued = true
       enqueue(() => {
         runQueued = false
-        waiting = 0
         return run(0, false)
       }).then(
         () => {

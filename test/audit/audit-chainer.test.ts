@@ -6,10 +6,6 @@ import { GENESIS_HASH } from '../../src/audit/types.js'
 import { manualClock } from '../../src/clock.js'
 import { testKeys } from './helpers.js'
 
-/**
- * A backend holding only what the chainer uses, whose chain writes wait for `release()`: the
- * steps it was asked to write show how events were batched.
- */
 /** A promise and the function that resolves it. */
 function opening(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void
@@ -17,6 +13,10 @@ function opening(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve }
 }
 
+/**
+ * A backend holding only what the chainer uses, whose chain writes wait for `release()`: the
+ * steps it was asked to write show how events were batched.
+ */
 function gatedBackend() {
   let head: HeadState = { seq: 0, hash: GENESIS_HASH, checkpointSeq: 0, coveredSeq: 0, checkpointTimeMs: 0 }
   const steps: ChainStep[] = []
