@@ -3,7 +3,7 @@
 // grant, to the grant store's create script, in the broker process and in Redis.
 //
 // One process (this one, built modules from dist/) drives two grant stores, each on its own private
-// redis-server: one creates grants as the broker does with auditing off, the other as it does with
+// redis-server, through the broker's own `recordGrant`: one with auditing off, the other with
 // auditing on (the `grant.issued` event encoded, taken in by the create script with `XADD`, hashed
 // and chained in batches; every run ends with the log flushed, so its chaining is counted). Runs
 // alternate off/on, on/off; the cost per grant is the median over runs. Without HTTP, JSON Web
@@ -37,7 +37,9 @@ if (!existsSync(join(root, 'dist/audit/redis-audit-log.js'))) {
 }
 const { createRedisStore } = await import('../dist/grants/redis-store.js')
 const { createRedisAuditLog } = await import('../dist/audit/redis-audit-log.js')
-const { encodeGrantIssued } = await import('../dist/audit/grant-issued-event.js')
+const { createAuditor } = await import('../dist/audit/create-auditor.js')
+const { recordGrant } = await import('../dist/grants/record-grant.js')
+const { silentLogger } = await import('../dist/logger.js')
 const { canonicalize } = await import('../dist/manifest/canonicalize.js')
 const { createKeyManager } = await import('../dist/tokens/index.js')
 const { systemClock } = await import('../dist/clock.js')
@@ -68,26 +70,12 @@ function benchGrant() {
   }
 }
 
-/** Creates one grant as issue-grant does: with the audit log's shared intake when there is one. */
-async function createOne({ store, log }) {
-  const grant = benchGrant()
-  if (!log) {
-    await store.createGrant(grant, createOptions)
-    return
-  }
-  const shared = log.sharedIntake
-  await shared.append(encodeGrantIssued(grant, detailsJson), async (body) => {
-    const created = await store.createGrant(grant, { ...createOptions, auditIntake: { streamKey: shared.streamKey, body } })
-    return created.auditSeq ?? 0
-  })
-}
-
 /** `n` grants, `concurrency` at a time; with the log, until every one is chained. */
 async function drive(setup, n) {
   let started = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (started++ < n) await createOne(setup)
+      while (started++ < n) await recordGrant(setup, benchGrant(), detailsJson, createOptions)
     }),
   )
   await setup.log?.flush()
@@ -115,7 +103,9 @@ try {
       mode === 'on'
         ? createRedisAuditLog({ redis: store.redis, keyPrefix: store.keys.prefix, clock: systemClock, issuer: 'https://writ.bench', signer: keys })
         : undefined
-    setups[mode] = { redis, store, log, runs: [] }
+    // The broker's own write of a grant and its event (issue-grant calls the same function).
+    const audit = createAuditor({ log, logger: silentLogger, clock: systemClock })
+    setups[mode] = { redis, store, log, audit, runs: [] }
   }
   // Warm up both: JIT, Redis scripts.
   for (const mode of ['off', 'on']) await drive(setups[mode], 5000)
@@ -129,8 +119,8 @@ try {
     }
   }
 } finally {
-  for (const { store, log, redis } of Object.values(setups)) {
-    await log?.close().catch(() => undefined)
+  for (const { store, audit, redis } of Object.values(setups)) {
+    await audit.close().catch(() => undefined)
     await store.close().catch(() => undefined)
     redis.child.kill('SIGKILL')
   }

@@ -1,5 +1,6 @@
 // Shared harness for the benchmarks: a broker process on the Redis store with a bench client, free
-// ports, and cleanup of the random key prefix each run uses. Not a test helper: benches only.
+// ports, private redis-servers, cleanup of the random key prefix each run uses, pinning processes
+// to a CPU and reading their CPU time. Not a test helper: benches only.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'

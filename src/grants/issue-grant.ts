@@ -1,6 +1,4 @@
 import type { Auditor } from '../audit/create-auditor.js'
-import { encodeGrantIssued } from '../audit/grant-issued-event.js'
-import { grantVoidedEvent } from '../audit/grant-voided-event.js'
 import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
@@ -11,6 +9,7 @@ import type { Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
 import { audienceFor, mintAccessToken, scopeFor, type KeyManager } from '../tokens/index.js'
 import type { Grant, GrantApproval } from './grant.js'
+import { recordGrant } from './record-grant.js'
 import type { GrantStore } from './store.js'
 
 export interface IssueGrantDeps {
@@ -117,7 +116,7 @@ async function issue(
   req: IssueGrantRequest,
   progress: { decided: boolean },
 ): Promise<TokenResponse | ApprovalPending> {
-  const { policy, store, keys, clock } = deps
+  const { policy, keys, clock } = deps
 
   // Ensure type-specific grants are well formed before policy, a human or a token sees them.
   validateAwsGrants(req.manifest.grants)
@@ -183,35 +182,7 @@ async function issue(
   progress.decided = true
   const client = policy.clients.get(req.clientId)
   const createOptions = client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}
-  const issued = encodeGrantIssued(grant, detailsJson)
-  const shared = deps.audit.sharedIntake
-  if (shared && store.takesAuditIntake?.(shared.client)) {
-    // The store and the log share one Redis: one script records both, or neither.
-    await shared.append(issued, async (body) => {
-      const auditIntake = { streamKey: shared.streamKey, body }
-      const created = await store.createGrant(grant, { ...createOptions, auditIntake })
-      return created.auditSeq ?? 0
-    })
-  } else {
-    // Two writes, sent together (one round trip on Redis), like a write-ahead log: when the store
-    // refuses, `grant.voided` follows `grant.issued`.
-    const [recorded, audited] = await Promise.allSettled([
-      store.createGrant(grant, createOptions),
-      deps.audit.record(issued),
-    ])
-    if (recorded.status === 'rejected') {
-      if (audited.status === 'fulfilled') {
-        await deps.audit.note(grantVoidedEvent(grant, recorded.reason))
-      }
-      throw recorded.reason
-    }
-    if (audited.status === 'rejected') {
-      // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
-      const reason = 'not issued: its audit record could not be written'
-      await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: now }).catch(() => null)
-      throw audited.reason
-    }
-  }
+  await recordGrant(deps, grant, detailsJson, createOptions)
 
   const scope = scopeFor(grant.authorizationDetails)
   const accessToken = await mintAccessToken({

@@ -1,0 +1,60 @@
+import type { Auditor } from '../audit/create-auditor.js'
+import { encodeGrantIssued } from '../audit/grant-issued-event.js'
+import { grantVoidedEvent } from '../audit/grant-voided-event.js'
+import type { Grant } from './grant.js'
+import type { CreateGrantOptions, GrantStore } from './store.js'
+
+export interface RecordGrantDeps {
+  store: GrantStore
+  audit: Pick<Auditor, 'record' | 'note' | 'sharedIntake'>
+}
+
+/**
+ * Records a new grant and its `grant.issued` audit event, both durable before it resolves: what
+ * must hold before any token for the grant exists. Where the store and the log share one Redis,
+ * one script writes both or neither; elsewhere the two writes go out together, and a refusal by
+ * the store is followed by `grant.voided`, a failed audit write by the grant's removal.
+ *
+ * `detailsJson` is the canonical JSON of the grant's authorization details (the manifest hash
+ * already computed it). Rejects with the store's error (a quota, an id in use, 503) or the audit
+ * log's (503); no token may be minted then.
+ */
+export async function recordGrant(
+  deps: RecordGrantDeps,
+  grant: Grant,
+  detailsJson: string,
+  createOptions: Omit<CreateGrantOptions, 'auditIntake'> = {},
+): Promise<void> {
+  const { store, audit } = deps
+  const issued = encodeGrantIssued(grant, detailsJson)
+  const shared = audit.sharedIntake
+  if (shared && store.takesAuditIntake?.(shared.client)) {
+    // The store and the log share one Redis: one script records both, or neither.
+    await shared.append(issued, async (body) => {
+      const auditIntake = { streamKey: shared.streamKey, body }
+      const created = await store.createGrant(grant, { ...createOptions, auditIntake })
+      return created.auditSeq ?? 0
+    })
+    return
+  }
+  // Two writes, sent together (one round trip on Redis), like a write-ahead log: when the store
+  // refuses, `grant.voided` follows `grant.issued`.
+  const [recorded, audited] = await Promise.allSettled([
+    store.createGrant(grant, createOptions),
+    audit.record(issued),
+  ])
+  if (recorded.status === 'rejected') {
+    if (audited.status === 'fulfilled') {
+      await audit.note(grantVoidedEvent(grant, recorded.reason))
+    }
+    throw recorded.reason
+  }
+  if (audited.status === 'rejected') {
+    // No token leaves: take the grant out of the live set again, so it holds no quota (best effort).
+    const reason = 'not issued: its audit record could not be written'
+    await store
+      .revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
+      .catch(() => null)
+    throw audited.reason
+  }
+}
