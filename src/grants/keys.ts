@@ -8,7 +8,7 @@
  * single-use markers, the key set) carry no tag and spread over the slots.
  *
  * ```text
- * <p>{c:<client>}:g:<grant>     grant JSON, PX = remaining life
+ * <p>{c:<client>}:g:<grant>     grant record (its grant.issued event's JSON), PX = remaining life
  * <p>{c:<client>}:x:<grant>     tombstone (revocation JSON) until the grant's original expiry
  * <p>{c:<client>}:live          zset of live grant ids, scored by expiry (ms)
  * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)

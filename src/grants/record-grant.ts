@@ -23,13 +23,15 @@ export async function recordGrant(
   deps: RecordGrantDeps,
   grant: Grant,
   detailsJson: string,
-  createOptions: Omit<CreateGrantOptions, 'auditIntake'> = {},
+  options: Omit<CreateGrantOptions, 'auditIntake' | 'detailsJson'> = {},
 ): Promise<void> {
   const { store, audit } = deps
+  const createOptions: CreateGrantOptions = { ...options, detailsJson }
   const issued = encodeGrantIssued(grant, detailsJson)
   const shared = audit.sharedIntake
   if (shared && store.takesAuditIntake?.(shared.client)) {
-    // The store and the log share one Redis: one script records both, or neither.
+    // The store and the log share one Redis: one script records both, or neither (and the
+    // event's text is the grant's record too: one payload).
     await shared.append(issued, async (body) => {
       const auditIntake = { streamKey: shared.streamKey, body }
       const created = await store.createGrant(grant, { ...createOptions, auditIntake })

@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis'
+import { isoTime } from '../audit/iso-time.js'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
+import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
 import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
 import {
   createRedisConnection,
@@ -121,10 +123,10 @@ export { failFastRedisOptions }
  */
 
 /**
- * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when an audit
- * event is taken in with the grant.
- * ARGV: grant JSON, grant id, expiry (ms), now (ms), quota ('' for none), the audit event's body
- * (with the stream key).
+ * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when the
+ * grant's `grant.issued` event is taken in with it.
+ * ARGV: grant record (the event's canonical JSON: also the stream entry's body), grant id, expiry
+ * (ms), now (ms), quota ('' for none).
  * Returns {1} created (or {1, stream entry id} with the audit event), {0, earliest expiry ms}
  * quota reached, {-1} id already in use; neither the grant nor the audit event is written unless
  * created (expired index entries are pruned either way).
@@ -143,7 +145,7 @@ end
 -- The audit event first: when it cannot be written (the script stops), neither is the grant.
 local entry = false
 if KEYS[5] then
-  entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[6])
+  entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[1])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', life)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
@@ -386,6 +388,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     throw new TypeError('minReplicasAcked is not supported on Redis Cluster')
   }
   const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2))
+  const isoNow = isoTime(clock)
   redis.defineCommand('writCreateGrant', { lua: CREATE_GRANT_LUA })
   redis.defineCommand('writRevokeGrant', { numberOfKeys: 4, lua: REVOKE_GRANT_LUA })
   redis.defineCommand('writRevokeBatch', { lua: REVOKE_BATCH_LUA })
@@ -458,7 +461,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     )
     const now = clock()
     if (grantJson) {
-      const grant = parse<Grant>(grantJson)
+      const grant = parseGrantRecord(grantJson)
       if (isAlive(grant.expiresAt, now)) return { state: 'live', grant }
     }
     if (tombstoneJson) {
@@ -550,7 +553,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
         if (json === null) {
           entry = { id, json: '', tombstone: '', lifeMs: 1, exp: 0, taskKey: null }
         } else {
-          const grant = parse<Grant>(json)
+          const grant = parseGrantRecord(json)
           // An expired grant is not live any more: nothing to revoke, no tombstone.
           if (!isAlive(grant.expiresAt, now)) continue
           entry = {
@@ -715,7 +718,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       const now = clock()
       assertCreatable(grant, createOptions, now)
-      const { auditIntake } = createOptions
+      const { auditIntake, detailsJson } = createOptions
       // Ensure the stream shares the grant's server: on Cluster it lives in another slot.
       if (auditIntake && !(redis instanceof Redis)) {
         throw new TypeError('auditIntake is not supported on Redis Cluster (see takesAuditIntake)')
@@ -736,12 +739,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             keys.live(grant.clientId),
             keys.task(grant.clientId, grant.task.id),
             ...(auditIntake ? [auditIntake.streamKey] : []),
-            JSON.stringify(grant),
+            auditIntake ? auditIntake.body : encodeGrantRecord(grant, isoNow(), detailsJson),
             grant.id,
             expiryMs,
             now,
             max === undefined ? '' : max,
-            ...(auditIntake ? [auditIntake.body] : []),
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
           ...approverSubsOf(grant).map((sub) =>
@@ -785,7 +787,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       for (let attempt = 0; attempt < MAX_REVOKE_ATTEMPTS; attempt++) {
         const grantJson = await run(() => redis.get(grantKey))
         if (!grantJson) return null
-        const grant = parse<Grant>(grantJson)
+        const grant = parseGrantRecord(grantJson)
         const now = clock()
         // An expired grant is not live any more: nothing to revoke, no tombstone.
         if (!isAlive(grant.expiresAt, now)) return null
@@ -891,7 +893,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       const grants: Grant[] = []
       for (const json of perClient.flat()) {
         if (!json) continue
-        const grant = parse<Grant>(json)
+        const grant = parseGrantRecord(json)
         if (isAlive(grant.expiresAt, now) && (taskId === undefined || grant.task.id === taskId)) {
           grants.push(grant)
         }

@@ -46,6 +46,11 @@ export function assertCreatable(grant: Grant, options: CreateGrantOptions, nowMs
   if (!Number.isFinite(grant.expiresAt) || !isAlive(grant.expiresAt, nowMs)) {
     throw new RangeError(`grant ${grant.id} has already expired (expiresAt ${grant.expiresAt})`)
   }
+  // Ensure an approval is for the grant's own manifest (issuance checks it; the record, like the
+  // grant.issued event, keeps one manifest hash for both).
+  if (grant.approval && grant.approval.manifestSha256 !== grant.manifestSha256) {
+    throw new RangeError(`grant ${grant.id} carries an approval of another manifest`)
+  }
   const max = options.maxLiveGrants
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) {
     throw new RangeError(`maxLiveGrants must be a non-negative integer, got ${max}`)

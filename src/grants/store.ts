@@ -23,11 +23,18 @@ export interface CreateGrantOptions {
   /** The client's live-grant quota; creation fails with `quota_exceeded` when it is reached. */
   maxLiveGrants?: number
   /**
-   * An audit event to take into the audit log's stream in the same atomic write as the grant, so
-   * the grant is recorded if and only if its event is (`XADD <streamKey> 0-* e <body>`). Only a
-   * store for which {@link GrantStore.takesAuditIntake} says so; others throw a TypeError.
+   * The grant's `grant.issued` audit event (its canonical JSON, as `encodeGrantIssued` writes it),
+   * to take into the audit log's stream in the same atomic write as the grant, so the grant is
+   * recorded if and only if its event is (`XADD <streamKey> 0-* e <body>`). The store keeps the
+   * same text as the grant's record (see `encodeGrantRecord`). Only a store for which
+   * {@link GrantStore.takesAuditIntake} says so; others throw a TypeError.
    */
   auditIntake?: { streamKey: string; body: string }
+  /**
+   * The canonical JSON of the grant's authorization details, when the caller has it (the manifest
+   * hash computed it): a store that writes the record itself need not compute it again.
+   */
+  detailsJson?: string
 }
 
 /** What `createGrant` recorded besides the grant. */

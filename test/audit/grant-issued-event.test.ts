@@ -3,6 +3,7 @@ import { auditIndexRefs } from '../../src/audit/audit-index-refs.js'
 import { encodeGrantIssued, grantIssuedEvent } from '../../src/audit/grant-issued-event.js'
 import type { AuditEvent } from '../../src/audit/types.js'
 import type { Grant } from '../../src/grants/grant.js'
+import { encodeGrantRecord, parseGrantRecord } from '../../src/grants/grant-record.js'
 import { canonicalize } from '../../src/manifest/canonicalize.js'
 
 const TIME = '2026-12-01T10:00:00.123Z'
@@ -54,5 +55,25 @@ describe('encodeGrantIssued', () => {
   it('refuses what canonical JSON refuses: a lone surrogate, a number that is not finite', () => {
     expect(() => encodeGrantIssued({ ...base, task: { id: 'T\ud800' } }).encode(TIME)).toThrow(TypeError)
     expect(() => encodeGrantIssued({ ...base, expiresAt: Number.NaN }).encode(TIME)).toThrow(TypeError)
+  })
+})
+
+describe('the grant record (encodeGrantRecord, parseGrantRecord)', () => {
+  /** The grant as any JSON keeps it (-0 in the details' limits is 0 there). */
+  const asJson = (grant: Grant): Grant => JSON.parse(JSON.stringify(grant)) as Grant
+
+  it.each(variants)('is the grant.issued event, and reads back as the same grant: %s', (_name, grant) => {
+    const record = encodeGrantRecord(grant, TIME)
+    expect(record).toBe(encodeGrantIssued(grant).encode(TIME))
+    expect(encodeGrantRecord(grant, TIME, canonicalize(grant.authorizationDetails))).toBe(record)
+    expect(parseGrantRecord(record)).toStrictEqual(asJson(grant))
+  })
+
+  it("reads the plain JSON of a grant, as brokers before this form wrote records", () => {
+    for (const [, grant] of variants) expect(parseGrantRecord(JSON.stringify(grant))).toStrictEqual(asJson(grant))
+  })
+
+  it('throws a SyntaxError on a record that is not JSON', () => {
+    expect(() => parseGrantRecord('{"type":"grant.issued"')).toThrow(SyntaxError)
   })
 })

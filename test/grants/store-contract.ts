@@ -476,7 +476,7 @@ export function describeStoreContract(
 
       const approval = (...subs: string[]): GrantApproval => ({
         id: randomUUID(),
-        manifestSha256: 'cd'.repeat(32),
+        manifestSha256: 'ab'.repeat(32),
         approvers: subs.map((sub, i) => ({
           sub,
           aaguid: '00000000-0000-0000-0000-000000000000',
@@ -617,6 +617,14 @@ export function describeStoreContract(
         expect(idsIn(await publishedSince(from)).sort()).toEqual([byAlice.id, byBoth.id].sort())
         expect(await store.revokeByApprover(alice, revocation())).toBe(0)
         expect(await store.revokeByApprover(`nobody-${randomUUID()}`, revocation())).toBe(0)
+      })
+
+      it('refuses a grant carrying an approval of another manifest, and records nothing', async () => {
+        const client = newClient()
+        const grant = makeGrant(client, { approval: { ...approval('carol@example.com'), manifestSha256: 'cd'.repeat(32) } })
+        await expect(store.createGrant(grant)).rejects.toThrow(/approval of another manifest/)
+        expect(await store.getGrant(client, grant.id)).toEqual({ state: 'unknown' })
+        expect(await store.countLiveGrants(client)).toBe(0)
       })
 
       it('finds a grant by its id alone: live, then its tombstone', async () => {

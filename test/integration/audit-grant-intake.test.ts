@@ -5,6 +5,7 @@ import { createAdminToken } from '../../src/admin/index.js'
 import { verifyChain } from '../../src/audit/verify-chain.js'
 import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
+import { encodeGrantRecord } from '../../src/grants/grant-record.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
 import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
 import { makeAuditBroker, type AuditTestBroker } from '../audit/helpers.js'
@@ -34,6 +35,9 @@ const grant = (clientId: string): Grant =>
     ruleIds: ['docs-read'],
   })
 
+/** The grant's `grant.issued` event, as issuance takes it in with the grant. */
+const issued = (g: Grant): string => encodeGrantRecord(g, new Date().toISOString())
+
 afterAll(async () => {
   await Promise.all(brokers.map((b) => b.close()))
   await Promise.all(stores.map((s) => s.close()))
@@ -58,13 +62,25 @@ describe('the Redis grant store taking an audit event in with a grant', () => {
     const s = store()
     const streamKey = `${s.keys.prefix}{audit}:log`
     const g = grant(`c-${randomUUID()}`)
-    const created = await s.createGrant(g, { auditIntake: { streamKey, body: '{"type":"grant.issued"}' } })
+    const body = issued(g)
+    const created = await s.createGrant(g, { auditIntake: { streamKey, body } })
     expect(created).toEqual({ auditSeq: 1 })
-    expect(await admin.xrange(streamKey, '-', '+')).toEqual([['0-1', ['e', '{"type":"grant.issued"}']]])
+    expect(await admin.xrange(streamKey, '-', '+')).toEqual([['0-1', ['e', body]]])
+    // One payload: the event's text is the grant's record too, and reads back as the grant.
+    expect(await admin.get(s.keys.grant(g.clientId, g.id))).toBe(body)
     expect(await s.getGrant(g.clientId, g.id)).toEqual({ state: 'live', grant: g })
-    // Without an intake, nothing is added to the stream.
-    expect(await s.createGrant(grant(g.clientId))).toEqual({})
+    // Without an intake, nothing is added to the stream; the store writes the record in the same
+    // form itself (an approved, DPoP-bound grant reads back whole).
+    const approved = testGrant(g.clientId, 600, {
+      cnfJkt: 'jkt',
+      task: { id: 'T-2', purpose: 'p', requested_by: 'carol@example.com' },
+      approval: { id: 'apr_1', manifestSha256: '00'.repeat(32), approvers: [{ sub: 'alice@example.com', aaguid: '00000000-0000-0000-0000-000000000000', credentialId: 'Y3JlZA', at: 1 }] },
+    })
+    expect(await s.createGrant(approved)).toEqual({})
     expect(await admin.xlen(streamKey)).toBe(1)
+    const record = JSON.parse((await admin.get(s.keys.grant(g.clientId, approved.id)))!) as Record<string, unknown>
+    expect(record).toMatchObject({ type: 'grant.issued', grant: approved.id, cnf_jkt: 'jkt', approval: 'apr_1' })
+    expect(await s.getGrant(g.clientId, approved.id)).toEqual({ state: 'live', grant: approved })
   })
 
   it('writes neither when the store refuses the grant: quota reached, id in use', async () => {
@@ -72,10 +88,11 @@ describe('the Redis grant store taking an audit event in with a grant', () => {
     const streamKey = `${s.keys.prefix}{audit}:log`
     const client = `c-${randomUUID()}`
     const first = grant(client)
-    await s.createGrant(first, { maxLiveGrants: 1, auditIntake: { streamKey, body: '{"n":1}' } })
+    await s.createGrant(first, { maxLiveGrants: 1, auditIntake: { streamKey, body: issued(first) } })
     const over = grant(client)
-    await expect(s.createGrant(over, { maxLiveGrants: 1, auditIntake: { streamKey, body: '{"n":2}' } })).rejects.toMatchObject({ code: 'quota_exceeded' })
-    await expect(s.createGrant({ ...first, task: { id: 'other' } }, { auditIntake: { streamKey, body: '{"n":3}' } })).rejects.toMatchObject({ code: 'server_error' })
+    await expect(s.createGrant(over, { maxLiveGrants: 1, auditIntake: { streamKey, body: issued(over) } })).rejects.toMatchObject({ code: 'quota_exceeded' })
+    const reused = { ...first, task: { id: 'other' } }
+    await expect(s.createGrant(reused, { auditIntake: { streamKey, body: issued(reused) } })).rejects.toMatchObject({ code: 'server_error' })
     expect(await admin.xlen(streamKey)).toBe(1)
     expect((await s.getGrant(client, over.id)).state).toBe('unknown')
   })
@@ -85,7 +102,7 @@ describe('the Redis grant store taking an audit event in with a grant', () => {
     const streamKey = `${s.keys.prefix}{audit}:log`
     await admin.set(streamKey, 'in the way')
     const g = grant(`c-${randomUUID()}`)
-    await expect(s.createGrant(g, { auditIntake: { streamKey, body: '{}' } })).rejects.toMatchObject({ status: 503 })
+    await expect(s.createGrant(g, { auditIntake: { streamKey, body: issued(g) } })).rejects.toMatchObject({ status: 503 })
     expect((await s.getGrant(g.clientId, g.id)).state).toBe('unknown')
     expect(await s.countLiveGrants(g.clientId)).toBe(0)
   })
