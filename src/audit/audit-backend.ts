@@ -41,8 +41,11 @@ export interface ChainStep {
  */
 export interface AuditBackend {
   readonly kind: 'memory' | 'redis'
-  /** The stream other scripts on the same server can take bodies into (see `SharedAuditIntake`). */
-  readonly sharedStream?: { client: object; key: string }
+  /**
+   * The stream other scripts on the same server can take bodies into, and the hash of each index
+   * reference's first seq they may index a new reference in (see `SharedAuditIntake`).
+   */
+  readonly sharedStream?: { client: object; key: string; firstKey: string }
   /** Stores a body durably under the next seq and resolves with that seq. */
   intake(body: string): Promise<number>
   /** The last seq taken in (0 when none). */

@@ -19,11 +19,25 @@ export interface SharedAuditIntake {
   /** The stream: `XADD <streamKey> 0-* e <body>` takes a body in under the next seq. */
   readonly streamKey: string
   /**
-   * Appends an encoded event whose body `write` takes in (along with its own writes) and resolves
-   * with the seq `write` reports, once durable; the event is then chained like any other. An error
-   * of `write` is passed on as it is; the log's own ones are as for `appendEncoded`.
+   * The hash of each index reference's first seq: a writer that knows its event is the first to
+   * name a reference (a new grant's `g:<grant>`) may index it in the same script,
+   * `HSETNX <firstKey> <ref> <seq>`, and report it, so chaining need not (references as `queryRef` writes them).
    */
-  append(event: EncodedAuditEvent, write: (body: string) => Promise<number>): Promise<number>
+  readonly firstKey: string
+  /**
+   * Appends an encoded event whose body `write` takes in (along with its own writes) and resolves
+   * with the seq `write` reports, once durable; the event is then chained like any other, and
+   * indexed under its references but those `write` reports it indexed. An error of `write` is
+   * passed on as it is; the log's own ones are as for `appendEncoded`.
+   */
+  append(event: EncodedAuditEvent, write: (body: string) => Promise<SharedIntakeWrite>): Promise<number>
+}
+
+/** What the writer of a {@link SharedAuditIntake} reports: the event's seq, the references it indexed. */
+export interface SharedIntakeWrite {
+  seq: number
+  /** References the writer indexed with `HSETNX` (their first seq is this event's). */
+  indexed: readonly string[]
 }
 
 export interface AuditReadOptions {

@@ -9,6 +9,7 @@ import type {
   AuditReadOptions,
   AuditTrimOptions,
   SharedAuditIntake,
+  SharedIntakeWrite,
 } from './audit-log.js'
 import { CHAIN_MEMBERS } from './hash-audit-event.js'
 import { isoTime } from './iso-time.js'
@@ -141,7 +142,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
     type: string,
     json: string,
     refs: readonly string[],
-    write?: (body: string) => Promise<number>,
+    write?: (body: string) => Promise<SharedIntakeWrite>,
   ): Promise<number> {
     if (closed) return Promise.reject(auditUnavailable(new Error('the audit log is closed')))
     if (json.length > maxEventBytes) {
@@ -149,20 +150,23 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
         new TypeError(`audit event ${type} is larger than ${maxEventBytes} bytes`),
       )
     }
-    let written: Promise<number>
+    let written: Promise<number | SharedIntakeWrite>
     try {
       written = write ? write(json) : backend.intake(json)
     } catch (err) {
       written = Promise.reject(err)
     }
     const done: Promise<number> = written.then(
-      (seq) => {
+      (result) => {
         intakes.delete(done)
+        const seq = typeof result === 'number' ? result : result.seq
         // Ensure only a real seq is chained: another writer reports it (see SharedAuditIntake).
         if (!Number.isSafeInteger(seq) || seq < 1) {
           throw auditUnavailable(new Error(`the audit intake reported no seq (${String(seq)})`))
         }
-        chainer.taken(seq, json, refs)
+        // References the writer indexed already are not indexed again when chained.
+        const indexed = typeof result === 'number' ? undefined : result.indexed
+        chainer.taken(seq, json, indexed?.length ? refs.filter((r) => !indexed.includes(r)) : refs)
         return seq
       },
       (err: unknown) => {
@@ -188,6 +192,7 @@ export function createAuditLog(backend: AuditBackend, options: AuditLogOptions):
   const sharedIntake: SharedAuditIntake | undefined = stream && {
     client: stream.client,
     streamKey: stream.key,
+    firstKey: stream.firstKey,
     append(event, write) {
       let json: string
       try {

@@ -45,7 +45,8 @@ const TRIM_EVENTS_PER_STEP = 1000
  * ARGV: expected head seq, new seq, new hash, checkpoint seq, covered seq, checkpoint time, first
  * seq, hashes (concatenated; '' for none), checkpoint body ('' for none), how many references,
  * then per reference: the reference, how many seqs it gets, and the seqs.
- * A reference's first seq goes into the `first` hash, the later ones onto its list.
+ * A reference's first seq goes into the `first` hash, the later ones onto its list (a first seq
+ * indexed already, by the script that took the event in, is skipped).
  * Returns the checkpoint's seq (0 for none) when written, or the stored head
  * {seq, hash, cps, cvs, cpt} when it was not at the expected seq.
  */
@@ -78,6 +79,9 @@ for k = 1, #refs do
   if not known[k] then
     fresh[#fresh + 1] = refs[k]
     fresh[#fresh + 1] = ARGV[f]
+    f, n = f + 1, n - 1
+  elseif known[k] == ARGV[f] then
+    -- Indexed when it was taken in (a new grant's first event): not onto the list as well.
     f, n = f + 1, n - 1
   end
   if n > 0 then
@@ -213,7 +217,7 @@ function createRedisAuditBackend(options: RedisAuditLogOptions): AuditBackend {
     kind: 'redis',
     // A grant store's script on the same server can take events in with its own writes; not on
     // Cluster, where the stream's slot is not the grant's.
-    ...(redis instanceof Redis ? { sharedStream: { client: redis, key: logKey } } : {}),
+    ...(redis instanceof Redis ? { sharedStream: { client: redis, key: logKey, firstKey } } : {}),
 
     intake: (body) => run(() => redis.xadd(logKey, '0-*', 'e', body)).then(idToSeq),
 

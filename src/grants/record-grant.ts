@@ -1,3 +1,4 @@
+import { queryRef } from '../audit/audit-index-refs.js'
 import type { Auditor } from '../audit/create-auditor.js'
 import { encodeGrantIssued } from '../audit/grant-issued-event.js'
 import { grantVoidedEvent } from '../audit/grant-voided-event.js'
@@ -32,10 +33,13 @@ export async function recordGrant(
   if (shared && store.takesAuditIntake?.(shared.client)) {
     // The store and the log share one Redis: one script records both, or neither (and the
     // event's text is the grant's record too: one payload).
+    // The event is the first to name the grant: indexed under it by the same script.
+    const ref = queryRef({ grantId: grant.id })
     await shared.append(issued, async (body) => {
-      const auditIntake = { streamKey: shared.streamKey, body }
+      const index = { key: shared.firstKey, ref }
+      const auditIntake = { streamKey: shared.streamKey, body, index }
       const created = await store.createGrant(grant, { ...createOptions, auditIntake })
-      return created.auditSeq ?? 0
+      return { seq: created.auditSeq ?? 0, indexed: created.auditIndexed ? [ref] : [] }
     })
     return
   }

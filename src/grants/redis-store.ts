@@ -124,12 +124,13 @@ export { failFastRedisOptions }
 
 /**
  * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when the
- * grant's `grant.issued` event is taken in with it.
+ * grant's `grant.issued` event is taken in with it (then also the log's hash of first seqs, when
+ * the event's grant reference is indexed with it).
  * ARGV: grant record (the event's canonical JSON: also the stream entry's body), grant id, expiry
- * (ms), now (ms), quota ('' for none).
- * Returns {1} created (or {1, stream entry id} with the audit event), {0, earliest expiry ms}
- * quota reached, {-1} id already in use; neither the grant nor the audit event is written unless
- * created (expired index entries are pruned either way).
+ * (ms), now (ms), quota ('' for none), the grant's index reference (with the hash).
+ * Returns {1} created (or {1, stream entry id, 1 if indexed else 0} with the audit event),
+ * {0, earliest expiry ms} quota reached, {-1} id already in use; neither the grant nor the audit
+ * event is written unless created (expired index entries are pruned either way).
  */
 const CREATE_GRANT_LUA = `
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
@@ -144,8 +145,15 @@ if ARGV[5] ~= '' and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
 end
 -- The audit event first: when it cannot be written (the script stops), neither is the grant.
 local entry = false
+local indexed = 0
 if KEYS[5] then
   entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[1])
+  -- A new grant's first event; HSETNX keeps an earlier grant's of the same id. An index that
+  -- cannot be written (pcall) fails nothing: the log's chaining indexes the event then.
+  if KEYS[6] then
+    local set = redis.pcall('HSETNX', KEYS[6], ARGV[6], string.sub(entry, 3))
+    if type(set) == 'number' then indexed = set end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', life)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
@@ -157,7 +165,7 @@ for i = 3, 4 do
   end
 end
 if entry then
-  return {1, entry}
+  return {1, entry, indexed}
 end
 return {1}
 `
@@ -261,7 +269,7 @@ return version
 type ScriptArg = string | number
 
 interface WritScripts {
-  writCreateGrant(...args: ScriptArg[]): Promise<[number, string?]>
+  writCreateGrant(...args: ScriptArg[]): Promise<[number, string?, number?]>
   writRevokeGrant(...args: ScriptArg[]): Promise<number>
   writRevokeBatch(numberOfKeys: number, ...args: ScriptArg[]): Promise<[number, number]>
   writIndexAdd(...args: ScriptArg[]): Promise<number>
@@ -730,20 +738,23 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       // script; they are sent in the same pipeline, right after it. NX keeps a pointer that is in
       // use; entries written for a grant the script then refused point at nothing and are skipped.
       // Any failure fails the whole call, so no token is minted for a grant missing from an index.
-      const [[status, detail]] = await run(() =>
+      const index = auditIntake?.index
+      const [[status, detail, indexed]] = await run(() =>
         Promise.all([
           scripts.writCreateGrant(
-            auditIntake ? 5 : 4,
+            auditIntake ? (index ? 6 : 5) : 4,
             keys.grant(grant.clientId, grant.id),
             keys.tombstone(grant.clientId, grant.id),
             keys.live(grant.clientId),
             keys.task(grant.clientId, grant.task.id),
             ...(auditIntake ? [auditIntake.streamKey] : []),
+            ...(index ? [index.key] : []),
             auditIntake ? auditIntake.body : encodeGrantRecord(grant, isoNow(), detailsJson),
             grant.id,
             expiryMs,
             now,
             max === undefined ? '' : max,
+            ...(index ? [index.ref] : []),
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
           ...approverSubsOf(grant).map((sub) =>
@@ -763,7 +774,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (status === 0) throw quotaExceeded(max ?? 0, Number(detail ?? now), now)
       await run(replicated)
       // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).
-      return auditIntake && typeof detail === 'string' ? { auditSeq: Number(detail.slice(2)) } : {}
+      if (!auditIntake || typeof detail !== 'string') return {}
+      const auditSeq = Number(detail.slice(2))
+      return index ? { auditSeq, auditIndexed: indexed === 1 } : { auditSeq }
     },
 
     getGrant(clientId: string, grantId: string): Promise<GrantState> {

@@ -28,8 +28,11 @@ export interface CreateGrantOptions {
    * recorded if and only if its event is (`XADD <streamKey> 0-* e <body>`). The store keeps the
    * same text as the grant's record (see `encodeGrantRecord`). Only a store for which
    * {@link GrantStore.takesAuditIntake} says so; others throw a TypeError.
+   *
+   * With `index`, the same write indexes the grant's reference as the event's (its first event
+   * names it): `HSETNX <index.key> <index.ref> <seq>`; `createGrant` reports whether it did.
    */
-  auditIntake?: { streamKey: string; body: string }
+  auditIntake?: { streamKey: string; body: string; index?: { key: string; ref: string } }
   /**
    * The canonical JSON of the grant's authorization details, when the caller has it (the manifest
    * hash computed it): a store that writes the record itself need not compute it again.
@@ -41,6 +44,11 @@ export interface CreateGrantOptions {
 export interface CreatedGrant {
   /** The seq the `auditIntake` event got in the audit log's stream (only with `auditIntake`). */
   auditSeq?: number
+  /**
+   * Whether `auditIntake.index` was indexed (false when the reference was indexed already: then
+   * the audit log's chaining indexes it, after the events before it).
+   */
+  auditIndexed?: boolean
 }
 
 export interface StoredKeySet {

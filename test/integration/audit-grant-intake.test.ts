@@ -2,13 +2,19 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
+import { createAuditor } from '../../src/audit/create-auditor.js'
+import { createRedisAuditLog } from '../../src/audit/redis-audit-log.js'
 import { verifyChain } from '../../src/audit/verify-chain.js'
 import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
 import { encodeGrantRecord } from '../../src/grants/grant-record.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { encodeKeyPart } from '../../src/grants/keys.js'
+import { recordGrant } from '../../src/grants/record-grant.js'
 import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
-import { makeAuditBroker, type AuditTestBroker } from '../audit/helpers.js'
+import { silentLogger } from '../../src/logger.js'
+import { canonicalize } from '../../src/manifest/canonicalize.js'
+import { makeAuditBroker, testKeys, type AuditTestBroker } from '../audit/helpers.js'
 import { testGrant } from '../helpers/grant.js'
 import { docsManifest, json, SECRETS } from '../helpers/broker.js'
 
@@ -97,6 +103,27 @@ describe('the Redis grant store taking an audit event in with a grant', () => {
     expect((await s.getGrant(client, over.id)).state).toBe('unknown')
   })
 
+  it("indexes the grant's reference with its event, once: a reused reference is left to the chaining", async () => {
+    const s = store()
+    const streamKey = `${s.keys.prefix}{audit}:log`
+    const firstKey = `${s.keys.prefix}{audit}:first`
+    const client = `c-${randomUUID()}`
+    const g = grant(client)
+    const index = { key: firstKey, ref: `g:${g.id}` }
+    expect(await s.createGrant(g, { auditIntake: { streamKey, body: issued(g), index } })).toEqual({ auditSeq: 1, auditIndexed: true })
+    expect(await admin.hget(firstKey, `g:${g.id}`)).toBe('1')
+    // A second event naming the same reference (an id reused, however unlikely): its first seq stays.
+    const again = grant(client)
+    expect(await s.createGrant(again, { auditIntake: { streamKey, body: issued(again), index } })).toEqual({ auditSeq: 2, auditIndexed: false })
+    expect(await admin.hget(firstKey, `g:${g.id}`)).toBe('1')
+    // An index that cannot be written fails nothing: the grant and its event are recorded.
+    await admin.set(firstKey, 'in the way')
+    const third = grant(client)
+    const created = await s.createGrant(third, { auditIntake: { streamKey, body: issued(third), index: { key: firstKey, ref: `g:${third.id}` } } })
+    expect(created).toEqual({ auditSeq: 3, auditIndexed: false })
+    expect((await s.getGrant(client, third.id)).state).toBe('live')
+  })
+
   it('writes neither when the event cannot be taken in (the stream key holds another type)', async () => {
     const s = store()
     const streamKey = `${s.keys.prefix}{audit}:log`
@@ -139,6 +166,38 @@ describe('issuance on a broker whose store and audit log share one Redis', () =>
     expect(events.filter((e) => e.type === 'grant.issued').map((e) => e.grant)).toEqual(issued)
     expect(events.some((e) => e.type === 'grant.voided' || JSON.stringify(e).includes('T-3'))).toBe(false)
     for (const id of issued) expect((await broker.audit.log!.find({ grantId: id })).map((e) => e.type)).toEqual(['grant.issued'])
+    // Each grant.issued was indexed under its grant by the create script (its first seq), and the
+    // chaining listed it nowhere else.
+    for (const [i, id] of issued.entries()) {
+      expect(await admin.hget(`${RUN_PREFIX}b:{audit}:first`, `g:${id}`)).toBe(String(events.find((e) => e.type === 'grant.issued' && e.grant === issued[i])!.seq))
+      expect(await admin.exists(`${RUN_PREFIX}b:{audit}:i:${encodeKeyPart(`g:${id}`)}`)).toBe(0)
+    }
     expect(await verifyChain(events.map((e) => JSON.stringify(e)), { keys: broker.keys.jwks(), requireSeal: false })).toMatchObject({ ok: true })
+  })
+})
+
+describe('a grant.issued indexed when taken in, chained by another replica', () => {
+  it("is found once under its grant, and a reused grant id's events in order", async () => {
+    const s = store()
+    const keys = await testKeys(systemClock)
+    const log = createRedisAuditLog({ redis: s.redis, keyPrefix: s.keys.prefix, clock: systemClock, issuer: 'https://writ.test', signer: keys })
+    const audit = createAuditor({ log, logger: silentLogger, clock: systemClock })
+    const shared = log.sharedIntake!
+    const g = grant(`c-${randomUUID()}`)
+    const ref = `g:${g.id}`
+    // A replica took the event in (indexed under the grant) and stopped before chaining it: this
+    // one reads it back when it chains.
+    await s.createGrant(g, { auditIntake: { streamKey: shared.streamKey, body: issued(g), index: { key: shared.firstKey, ref } } })
+    // The grant's records expire; a new grant gets the same id (however unlikely), through this
+    // replica: its event finds the reference indexed, so the chaining lists it.
+    await admin.del(s.keys.grant(g.clientId, g.id), s.keys.grantPointer(g.id))
+    const again = { ...grant(g.clientId), id: g.id }
+    await recordGrant({ store: s, audit }, again, canonicalize(again.authorizationDetails))
+    await log.flush()
+    expect((await log.find({ grantId: g.id })).map((e) => e.seq)).toEqual([1, 2])
+    expect(await admin.hget(shared.firstKey, ref)).toBe('1')
+    expect(await admin.lrange(`${s.keys.prefix}{audit}:i:${encodeKeyPart(ref)}`, 0, -1)).toEqual(['2'])
+    expect((await verifyChain((await log.read()).map((e) => JSON.stringify(e)), { keys: keys.jwks(), requireSeal: false })).ok).toBe(true)
+    await audit.close()
   })
 })
