@@ -160,7 +160,8 @@ describe('writ approvers', () => {
     const ls = await runCli(['approvers', 'ls'], env)
     expect(ls.stdout).toContain('alice@example.com')
     expect(ls.stdout).toContain('active')
-    const disabled = await runCli(['approvers', 'disable', aliceKey, '--revoke', '--reason', 'lost'], env)
+    // The id goes after `--`: a base64url credential id starts with '-' one time in 64.
+    const disabled = await runCli(['approvers', 'disable', '--revoke', '--reason', 'lost', '--', aliceKey], env)
     expect(disabled.code).toBe(0)
     expect(disabled.stdout).toContain('disabled key')
     expect(disabled.stdout).toMatch(/revoked \d+ grant/)
