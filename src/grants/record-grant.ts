@@ -31,9 +31,9 @@ export async function recordGrant(
   const issued = encodeGrantIssued(grant, detailsJson)
   const shared = audit.sharedIntake
   if (shared && store.takesAuditIntake?.(shared.client)) {
-    // The store and the log share one Redis: one script records both, or neither (and the
-    // event's text is the grant's record too: one payload).
-    // The event is the first to name the grant: indexed under it by the same script.
+    // The store and the log share one Redis: one script records both, or neither. The event's
+    // text is the grant's record too (one payload), and as the first event to name the grant it
+    // is indexed under it by the same script.
     const ref = queryRef({ grantId: grant.id })
     await shared.append(issued, async (body) => {
       const index = { key: shared.firstKey, ref }
