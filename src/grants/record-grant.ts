@@ -27,7 +27,6 @@ export async function recordGrant(
   options: Omit<CreateGrantOptions, 'auditIntake' | 'detailsJson'> = {},
 ): Promise<void> {
   const { store, audit } = deps
-  const createOptions: CreateGrantOptions = { ...options, detailsJson }
   const issued = encodeGrantIssued(grant, detailsJson)
   const shared = audit.sharedIntake
   if (shared && store.takesAuditIntake?.(shared.client)) {
@@ -38,7 +37,8 @@ export async function recordGrant(
     await shared.append(issued, async (body) => {
       const index = { key: shared.firstKey, ref }
       const auditIntake = { streamKey: shared.streamKey, body, index }
-      const created = await store.createGrant(grant, { ...createOptions, auditIntake })
+      // The body is the record: the store needs no details JSON to write one.
+      const created = await store.createGrant(grant, { ...options, auditIntake })
       return { seq: created.auditSeq ?? 0, indexed: created.auditIndexed ? [ref] : [] }
     })
     return
@@ -46,7 +46,7 @@ export async function recordGrant(
   // Two writes, sent together (one round trip on Redis), like a write-ahead log: when the store
   // refuses, `grant.voided` follows `grant.issued`.
   const [recorded, audited] = await Promise.allSettled([
-    store.createGrant(grant, createOptions),
+    store.createGrant(grant, { ...options, detailsJson }),
     audit.record(issued),
   ])
   if (recorded.status === 'rejected') {
