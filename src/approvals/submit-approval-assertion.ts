@@ -9,6 +9,7 @@ import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
 import { isApproverFor } from './is-approver-for.js'
 import { requirementsMet } from './requirements-met.js'
+import { assertCanonicalAssertionSignature } from './signature-encoding.js'
 import type { ApprovalStatus, ApprovalVote } from './types.js'
 import { webauthnJson } from './webauthn-json.js'
 
@@ -57,7 +58,7 @@ function claimedChallenge(clientDataJSON: string): string {
  * 2. it equals the challenge recomputed from the stored request, the stored manifest's hash and
  *    the challenge's nonce and expiry (an assertion for request A cannot approve request B);
  * 3. the request is pending and unexpired, and the key is enrolled;
- * 4. the signature verifies under the enrolled public key, over authenticator data for this RP ID
+ * 4. the signature is in its one encoding (DER for ECDSA) and verifies under the enrolled public key, over authenticator data for this RP ID
  *    with user presence and user verification, and client data of type `webauthn.get` from this
  *    origin (and the user handle, if any, is the enrolled one);
  * 5. the key is unflagged and belongs to a person who may take this decision (group member; not
@@ -128,6 +129,9 @@ export async function submitApprovalAssertion(
   // The counter is checked by the store (atomically), so the library's check is disabled with 0.
   let newCounter: number
   try {
+    const publicKey = Buffer.from(key.publicKey, 'base64url')
+    // Ensure an ECDSA signature is in its one DER encoding (the library accepts re-encodings).
+    assertCanonicalAssertionSignature(publicKey, response.response.signature)
     const verified = await verifyAuthenticationResponse({
       response,
       expectedChallenge: expected,
@@ -135,7 +139,7 @@ export async function submitApprovalAssertion(
       expectedRPID: settings.rpId,
       expectedType: 'webauthn.get',
       requireUserVerification: true,
-      credential: { id: key.id, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: 0 },
+      credential: { id: key.id, publicKey, counter: 0 },
     })
     if (!verified.verified) throw new Error('signature does not verify under the enrolled key')
     newCounter = verified.authenticationInfo.newCounter

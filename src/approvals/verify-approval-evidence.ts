@@ -3,6 +3,7 @@ import { manifestSha256 } from '../manifest/index.js'
 import type { Policy } from '../policy/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { requirementsMet } from './requirements-met.js'
+import { assertCanonicalAssertionSignature } from './signature-encoding.js'
 import type { ApprovalEvidence } from './types.js'
 
 /** The outcome for one approver's assertion. */
@@ -33,7 +34,7 @@ const describe = (err: unknown): string => (err instanceof Error ? err.message :
 
 /**
  * Re-verifies approval evidence offline (no store, no network): that each stored assertion is a
- * valid WebAuthn signature, by the stored credential public key, over authenticator data for the
+ * valid WebAuthn signature (ECDSA ones in their one DER encoding), by the stored credential public key, over authenticator data for the
  * stored RP ID with user presence and verification, and over client data of type `webauthn.get`
  * from the stored origin whose challenge is the approval challenge recomputed from the stored
  * manifest (`approval_id`, `manifest_sha256` of the manifest as stored, its
@@ -82,6 +83,9 @@ export async function verifyApprovalEvidence(
         exp: vote.exp,
         nonce: vote.nonce,
       })
+      const publicKey = Buffer.from(vote.publicKey, 'base64url')
+      // Ensure an ECDSA signature is in its one DER encoding (the library accepts re-encodings).
+      assertCanonicalAssertionSignature(publicKey, vote.signature)
       const verified = await verifyAuthenticationResponse({
         response: {
           id: vote.credentialId,
@@ -100,7 +104,7 @@ export async function verifyApprovalEvidence(
         expectedRPID: evidence.rpId,
         expectedType: 'webauthn.get',
         requireUserVerification: true,
-        credential: { id: vote.credentialId, publicKey: Buffer.from(vote.publicKey, 'base64url'), counter: 0 },
+        credential: { id: vote.credentialId, publicKey, counter: 0 },
       })
       if (!verified.verified) throw new Error('the signature does not verify under the stored public key')
       if (verified.authenticationInfo.newCounter !== vote.counter) {

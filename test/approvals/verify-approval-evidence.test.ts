@@ -1,4 +1,6 @@
+import { verifyAuthenticationResponse } from '@simplewebauthn/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { approvalChallenge } from '../../src/approvals/approval-challenge.js'
 import type { ApprovalEvidence } from '../../src/approvals/types.js'
 import { verifyApprovalEvidence } from '../../src/approvals/verify-approval-evidence.js'
 import {
@@ -13,6 +15,7 @@ import {
   submit,
   type ApprovalBroker,
 } from './helpers.js'
+import { BER_REENCODINGS } from './fixtures/ber-signature.js'
 
 let broker: ApprovalBroker
 let evidence: ApprovalEvidence
@@ -80,6 +83,59 @@ describe('verifyApprovalEvidence', () => {
     const result = await verifyApprovalEvidence(changed)
     expect(result.ok).toBe(false)
     expect(result.problems.length).toBeGreaterThan(0)
+  })
+
+  it('fails when any single bit of a signature is flipped', async () => {
+    const der = Buffer.from(evidence.votes[0]!.signature, 'base64url')
+    for (let bit = 0; bit < der.length * 8; bit++) {
+      const changed = copy()
+      const bytes = Buffer.from(der)
+      bytes[bit >> 3] = bytes[bit >> 3]! ^ (1 << (bit & 7))
+      changed.votes[0]!.signature = bytes.toString('base64url')
+      const result = await verifyApprovalEvidence(changed)
+      expect(result.ok, `bit ${bit} flipped`).toBe(false)
+    }
+  })
+
+  it.each(BER_REENCODINGS)('fails when a signature is re-encoded with %s (same r and s)', async (_name, reencode, reason) => {
+    const changed = copy()
+    changed.votes[0]!.signature = reencode(Buffer.from(evidence.votes[0]!.signature, 'base64url')).toString('base64url')
+    const result = await verifyApprovalEvidence(changed)
+    expect(result.ok).toBe(false)
+    expect(result.votes[0]!.problem).toMatch(/the signature is not a DER-encoded ECDSA signature/)
+    expect(result.votes[0]!.problem).toMatch(reason)
+  })
+
+  it('catches a re-encoding SimpleWebAuthn alone accepts (its BER parser reads a wrong SEQUENCE length)', async () => {
+    const vote = evidence.votes[0]!
+    const [, reencode] = BER_REENCODINGS[0]!
+    const signature = reencode(Buffer.from(vote.signature, 'base64url')).toString('base64url')
+    const challenge = approvalChallenge({
+      approval_id: evidence.approvalId,
+      manifest_sha256: evidence.manifestSha256,
+      authorization_details: evidence.manifest.grants,
+      client_id: evidence.clientId,
+      exp: vote.exp,
+      nonce: vote.nonce,
+    })
+    const library = await verifyAuthenticationResponse({
+      response: {
+        id: vote.credentialId,
+        rawId: vote.credentialId,
+        type: 'public-key',
+        response: { clientDataJSON: vote.clientDataJSON, authenticatorData: vote.authenticatorData, signature },
+        clientExtensionResults: {},
+      },
+      expectedChallenge: challenge,
+      expectedOrigin: evidence.origin,
+      expectedRPID: evidence.rpId,
+      requireUserVerification: true,
+      credential: { id: vote.credentialId, publicKey: Buffer.from(vote.publicKey, 'base64url'), counter: 0 },
+    })
+    expect(library.verified).toBe(true)
+    const changed = copy()
+    changed.votes[0]!.signature = signature
+    expect((await verifyApprovalEvidence(changed)).ok).toBe(false)
   })
 
   it('reports evidence that is not even well formed, without throwing', async () => {

@@ -8,6 +8,7 @@ import {
   PKI,
   type ApprovalBroker,
 } from '../approvals/helpers.js'
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
 import { attestationPki, issueCertificate } from '../approvals/fixtures/x509.js'
 import type { AttestationMode } from '../approvals/fixtures/soft-authenticator.js'
 
@@ -103,6 +104,21 @@ describe('enrolment', () => {
     const res = await register(await invite(), undefined, undefined, overrides)
     expect(res.status).toBe(403)
     expect((await res.json()).error_description).toBe('the security key registration was not accepted')
+  })
+
+  it('refuses a registration whose attestation signature is re-encoded (its DER length one short), and keeps the invite', async () => {
+    const path = await invite()
+    const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
+    const registration = broker.authenticator().register(options)
+    const raw = Buffer.from(registration.response.attestationObject, 'base64url')
+    const sig = Buffer.from(decodeAttestationObject(raw).get('attStmt').get('sig')!)
+    const at = raw.indexOf(sig)
+    raw[at + 1] = raw[at + 1]! - 1 // the same CBOR byte string, a BER-only ECDSA-Sig-Value inside
+    registration.response.attestationObject = raw.toString('base64url')
+    const res = await broker.call('POST', `${path}/verify`, json(registration))
+    expect(res.status).toBe(403)
+    expect((await res.json()).error_description).toBe('the security key registration was not accepted')
+    expect((await register(path)).status).toBe(200)
   })
 
   it('uses a registration challenge once', async () => {

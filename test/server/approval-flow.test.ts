@@ -20,6 +20,7 @@ import {
   WEBHOOK_SECRET,
   type ApprovalBroker,
 } from '../approvals/helpers.js'
+import { BER_REENCODINGS } from '../approvals/fixtures/ber-signature.js'
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 
 let broker: ApprovalBroker
@@ -189,6 +190,20 @@ describe('approval flow', () => {
     expect(res.status).toBe(403)
     expect((await res.json()).error_description).toBe('the security key response was not accepted for this approval request')
     expect((await poll(broker, A, pending.auth_req_id)).status).toBe(400)
+  })
+
+  it.each(BER_REENCODINGS)('rejects a genuine signature re-encoded with %s, and the request stays pending', async (_name, reencode) => {
+    const pending = await requestApproval(broker, A, deployManifest())
+    for (const action of ['approve', 'deny'] as const) {
+      const assertion = bob.assert(await ceremonyOptions(broker, pending.id, action))
+      assertion.response.signature = reencode(Buffer.from(assertion.response.signature, 'base64url')).toString('base64url')
+      const res = await submit(broker, pending.id, action, assertion)
+      expect(res.status).toBe(403)
+      expect((await res.json()).error).toBe('access_denied')
+    }
+    expect((await poll(broker, A, pending.auth_req_id)).status).toBe(400)
+    // The key is not flagged by it: the DER form of the same decision counts.
+    expect((await approveWith(bob, pending.id)).status).toBe(200)
   })
 
   it('rejects a signature counter that goes backwards and flags the key', async () => {
