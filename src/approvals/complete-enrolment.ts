@@ -6,7 +6,7 @@ import { assertionRefused } from './approval-errors.js'
 import { checkAttestation } from './check-attestation.js'
 import type { ApprovalDeps } from './deps.js'
 import { findInvite } from './find-invite.js'
-import { assertCanonicalAttestationSignature } from './signature-encoding.js'
+import { assertStrictAttestationObject } from './strict-encoding.js'
 import { KEY_ALGORITHMS } from './start-enrolment.js'
 import type { ApproverCredential } from './types.js'
 import { webauthnJson } from './webauthn-json.js'
@@ -30,8 +30,8 @@ export interface EnrolledKey {
  * 1. the invite is live and its person still an approver; its registration challenge is taken
  *    (single use);
  * 2. the registration is verified for this challenge, origin and RP ID, with user presence and
- *    user verification, an accepted key algorithm, and a valid attestation statement signature (an ECDSA one in its
- *    one DER encoding);
+ *    user verification, an accepted key algorithm, and a valid attestation statement signature; the
+ *    attestation object must be well-formed CBOR and an ECDSA signature in its one DER encoding;
  * 3. the attestation policy (`checkAttestation`): direct attestation in packed, tpm or fido-u2f,
  *    an x5c chain to a configured trust anchor, an allowed AAGUID not reported compromised;
  * 4. the key is stored and the invite consumed together; a key id already enrolled is refused.
@@ -54,8 +54,9 @@ export async function completeEnrolment(
 
   let info
   try {
-    // Ensure an ECDSA attestation signature is in its one DER encoding (the library accepts re-encodings).
-    assertCanonicalAttestationSignature(response.response.attestationObject)
+    // Ensure the attestation object is one well-formed CBOR item, and an ECDSA statement signature
+    // in its one DER encoding (the library takes truncated, padded and re-encoded ones).
+    assertStrictAttestationObject(response.response.attestationObject)
     const verified = await verifyRegistrationResponse({
       response,
       expectedChallenge: challenge.challenge,

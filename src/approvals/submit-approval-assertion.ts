@@ -9,7 +9,7 @@ import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
 import { isApproverFor } from './is-approver-for.js'
 import { requirementsMet } from './requirements-met.js'
-import { assertCanonicalAssertionSignature } from './signature-encoding.js'
+import { assertCanonicalAssertionSignature } from './strict-encoding.js'
 import type { ApprovalStatus, ApprovalVote } from './types.js'
 import { webauthnJson } from './webauthn-json.js'
 

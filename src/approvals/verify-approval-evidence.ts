@@ -3,7 +3,7 @@ import { manifestSha256 } from '../manifest/index.js'
 import type { Policy } from '../policy/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { requirementsMet } from './requirements-met.js'
-import { assertCanonicalAssertionSignature } from './signature-encoding.js'
+import { assertCanonicalAssertionSignature } from './strict-encoding.js'
 import type { ApprovalEvidence } from './types.js'
 
 /** The outcome for one approver's assertion. */

@@ -2,7 +2,8 @@ import fc from 'fast-check'
 
 /**
  * Cases per property: `base` in the normal suite (kept small: CI shares two cores), or
- * `FUZZ_RUNS` for a long local session (`FUZZ_RUNS=10000 npx vitest run test/fuzz`).
+ * `FUZZ_RUNS` for a long local session (`npm run test:fuzz:long`, which also lifts the per-test
+ * timeout: `FUZZ_RUNS=N npx vitest run test/fuzz --testTimeout=0`).
  */
 export function fuzzRuns(base: number): number {
   const fromEnv = Number(process.env.FUZZ_RUNS)

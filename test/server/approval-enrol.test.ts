@@ -121,6 +121,27 @@ describe('enrolment', () => {
     expect((await register(path)).status).toBe(200)
   })
 
+  it('refuses a registration whose attestation object is not well-formed CBOR (a cut-off or padded authData), and keeps the invite', async () => {
+    const path = await invite()
+    for (const malform of [
+      // authData (the last member) claims a byte more than follows: SimpleWebAuthn alone cuts it
+      // to what is there, and so accepted this (a fuzz run found it).
+      (raw: Buffer, at: number) => Buffer.concat([raw.subarray(0, at - 1), Buffer.from([raw[at - 1]! + 1]), raw.subarray(at)]),
+      // A byte after the object: SimpleWebAuthn alone ignores it.
+      (raw: Buffer) => Buffer.concat([raw, Buffer.from([0xf6])]),
+    ]) {
+      const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
+      const registration = broker.authenticator().register(options)
+      const raw = Buffer.from(registration.response.attestationObject, 'base64url')
+      const at = raw.indexOf(Buffer.from(decodeAttestationObject(raw).get('authData')))
+      registration.response.attestationObject = malform(raw, at).toString('base64url')
+      const res = await broker.call('POST', `${path}/verify`, json(registration))
+      expect(res.status).toBe(403)
+      expect((await res.json()).error_description).toBe('the security key registration was not accepted')
+    }
+    expect((await register(path)).status).toBe(200)
+  })
+
   it('uses a registration challenge once', async () => {
     const path = await invite()
     const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
