@@ -14,7 +14,8 @@ import { cose, decodeAttestationObject, decodeCredentialPublicKey } from '@simpl
  * So an ECDSA signature must be the one DER encoding of its (r, s) (X.690 §10: definite, minimal
  * lengths; §8.3: minimal two's-complement integers), and an attestation object exactly one
  * well-formed CBOR item with definite lengths (RFC 8949 §5.3.1, Appendix C; CTAP2's canonical
- * CBOR has no indefinite lengths), before either reaches the library.
+ * CBOR has no indefinite lengths), before either reaches the library. (A map key given twice the
+ * library's decoder refuses itself.)
  */
 
 /** Byte length of r and s for the COSE ECDSA algorithms: ES256, ES384, ES512. */
@@ -85,6 +86,31 @@ export function assertCanonicalAssertionSignature(cosePublicKey: Uint8Array<Arra
 /** Deepest nesting of CBOR arrays, maps and tags taken in an attestation object. */
 const MAX_CBOR_DEPTH = 16
 
+/** The head of the CBOR item at `at`: major type, argument, and where its content starts. */
+interface CborHead {
+  major: number
+  argument: number
+  content: number
+}
+
+/** Reads the head of the CBOR item at `at`, or says why there is none. */
+function cborHead(bytes: Uint8Array, at: number): CborHead | string {
+  const initial = bytes[at]
+  if (initial === undefined) return `an item is cut off at byte ${at}`
+  const info = initial & 0x1f
+  if (info < 24) return { major: initial >> 5, argument: info, content: at + 1 }
+  if (info <= 27) {
+    const size = 1 << (info - 24)
+    if (at + 1 + size > bytes.length) return `the argument of the item at byte ${at} is cut off`
+    let argument = 0
+    // Exact up to 2^53; a larger length or count cannot fit in the buffer anyway.
+    for (let i = 1; i <= size; i++) argument = argument * 256 + bytes[at + i]!
+    return { major: initial >> 5, argument, content: at + 1 + size }
+  }
+  if (info === 31) return `the item at byte ${at} has an indefinite length`
+  return `the item at byte ${at} uses reserved additional information ${info}`
+}
+
 /**
  * The offset just after the well-formed CBOR item starting at `at`, or a string saying why it is
  * not one: a length running past the end, reserved additional information, an indefinite length,
@@ -92,26 +118,10 @@ const MAX_CBOR_DEPTH = 16
  */
 function cborItemEnd(bytes: Uint8Array, at: number, depth: number): number | string {
   if (depth > MAX_CBOR_DEPTH) return `it nests deeper than ${MAX_CBOR_DEPTH} levels`
-  const initial = bytes[at]
-  if (initial === undefined) return `an item is cut off at byte ${at}`
-  const major = initial >> 5
-  const info = initial & 0x1f
-  let pos = at + 1
-  let argument: number
-  if (info < 24) {
-    argument = info
-  } else if (info <= 27) {
-    const size = 1 << (info - 24)
-    if (pos + size > bytes.length) return `the argument of the item at byte ${at} is cut off`
-    argument = 0
-    // Exact up to 2^53; a larger length or count cannot fit in the buffer anyway.
-    for (let i = 0; i < size; i++) argument = argument * 256 + bytes[pos + i]!
-    pos += size
-  } else if (info === 31) {
-    return `the item at byte ${at} has an indefinite length`
-  } else {
-    return `the item at byte ${at} uses reserved additional information ${info}`
-  }
+  const head = cborHead(bytes, at)
+  if (typeof head === 'string') return head
+  const { major, argument } = head
+  let pos = head.content
   switch (major) {
     case 2: // byte string
     case 3: // text string

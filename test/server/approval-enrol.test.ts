@@ -121,7 +121,7 @@ describe('enrolment', () => {
     expect((await register(path)).status).toBe(200)
   })
 
-  it('refuses a registration whose attestation object is not well-formed CBOR (a cut-off or padded authData), and keeps the invite', async () => {
+  it('refuses a registration whose attestation object is not well-formed CBOR (a cut-off authData, a trailing byte, a key twice), and keeps the invite', async () => {
     const path = await invite()
     for (const malform of [
       // authData (the last member) claims a byte more than follows: SimpleWebAuthn alone cuts it
@@ -129,6 +129,9 @@ describe('enrolment', () => {
       (raw: Buffer, at: number) => Buffer.concat([raw.subarray(0, at - 1), Buffer.from([raw[at - 1]! + 1]), raw.subarray(at)]),
       // A byte after the object: SimpleWebAuthn alone ignores it.
       (raw: Buffer) => Buffer.concat([raw, Buffer.from([0xf6])]),
+      // A second "fmt" ("none") ahead of the real one: the library's CBOR decoder refuses a key
+      // twice itself (kept here so an upgrade that stops doing so is noticed).
+      (raw: Buffer) => Buffer.concat([Buffer.from([raw[0]! + 1]), Buffer.from('63666d74646e6f6e65', 'hex'), raw.subarray(1)]),
     ]) {
       const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
       const registration = broker.authenticator().register(options)
