@@ -14,8 +14,8 @@ import { cose, decodeAttestationObject, decodeCredentialPublicKey } from '@simpl
  * So an ECDSA signature must be the one DER encoding of its (r, s) (X.690 §10: definite, minimal
  * lengths; §8.3: minimal two's-complement integers), and an attestation object exactly one
  * well-formed CBOR item with definite lengths (RFC 8949 §5.3.1, Appendix C; CTAP2's canonical
- * CBOR has no indefinite lengths), before either reaches the library. (A map key given twice the
- * library's decoder refuses itself.)
+ * CBOR has no indefinite lengths), before either reaches the library. (The library's decoder
+ * itself refuses a map key given twice.)
  */
 
 /** Byte length of r and s for the COSE ECDSA algorithms: ES256, ES384, ES512. */
