@@ -106,42 +106,47 @@ describe('enrolment', () => {
     expect((await res.json()).error_description).toBe('the security key registration was not accepted')
   })
 
-  it('refuses a registration whose attestation signature is re-encoded (its DER length one short), and keeps the invite', async () => {
+  /** Where a member's bytes sit in an attestation object. */
+  const offsetOf = (raw: Buffer<ArrayBuffer>, member: 'sig' | 'authData'): number => {
+    const decoded = decodeAttestationObject(raw)
+    return raw.indexOf(Buffer.from(member === 'sig' ? decoded.get('attStmt').get('sig')! : decoded.get('authData')))
+  }
+
+  it.each<[string, (raw: Buffer<ArrayBuffer>) => Buffer]>([
+    [
+      // The same CBOR byte string, with a BER-only ECDSA-Sig-Value inside.
+      'its statement signature re-encoded (the DER length one short)',
+      (raw) => {
+        const at = offsetOf(raw, 'sig') + 1
+        return Buffer.concat([raw.subarray(0, at), Buffer.from([raw[at]! - 1]), raw.subarray(at + 1)])
+      },
+    ],
+    [
+      // authData (the last member) claims a byte more than follows: SimpleWebAuthn alone cuts it to
+      // what is there, and so accepted this (a fuzz run found it).
+      'a cut-off authData',
+      (raw) => {
+        const at = offsetOf(raw, 'authData') - 1
+        return Buffer.concat([raw.subarray(0, at), Buffer.from([raw[at]! + 1]), raw.subarray(at + 1)])
+      },
+    ],
+    // SimpleWebAuthn alone ignores what follows the first item.
+    ['a byte after the object', (raw) => Buffer.concat([raw, Buffer.from([0xf6])])],
+    [
+      // The library's CBOR decoder refuses a key twice itself (kept so an upgrade that stops doing
+      // so is noticed).
+      'a second "fmt" ("none") ahead of the real one',
+      (raw) => Buffer.concat([Buffer.from([raw[0]! + 1]), Buffer.from('63666d74646e6f6e65', 'hex'), raw.subarray(1)]),
+    ],
+  ])('refuses a registration whose attestation object has %s, and keeps the invite', async (_name, malform) => {
     const path = await invite()
     const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
     const registration = broker.authenticator().register(options)
     const raw = Buffer.from(registration.response.attestationObject, 'base64url')
-    const sig = Buffer.from(decodeAttestationObject(raw).get('attStmt').get('sig')!)
-    const at = raw.indexOf(sig)
-    raw[at + 1] = raw[at + 1]! - 1 // the same CBOR byte string, a BER-only ECDSA-Sig-Value inside
-    registration.response.attestationObject = raw.toString('base64url')
+    registration.response.attestationObject = malform(raw).toString('base64url')
     const res = await broker.call('POST', `${path}/verify`, json(registration))
     expect(res.status).toBe(403)
     expect((await res.json()).error_description).toBe('the security key registration was not accepted')
-    expect((await register(path)).status).toBe(200)
-  })
-
-  it('refuses a registration whose attestation object is not well-formed CBOR (a cut-off authData, a trailing byte, a key twice), and keeps the invite', async () => {
-    const path = await invite()
-    for (const malform of [
-      // authData (the last member) claims a byte more than follows: SimpleWebAuthn alone cuts it
-      // to what is there, and so accepted this (a fuzz run found it).
-      (raw: Buffer, at: number) => Buffer.concat([raw.subarray(0, at - 1), Buffer.from([raw[at - 1]! + 1]), raw.subarray(at)]),
-      // A byte after the object: SimpleWebAuthn alone ignores it.
-      (raw: Buffer) => Buffer.concat([raw, Buffer.from([0xf6])]),
-      // A second "fmt" ("none") ahead of the real one: the library's CBOR decoder refuses a key
-      // twice itself (kept here so an upgrade that stops doing so is noticed).
-      (raw: Buffer) => Buffer.concat([Buffer.from([raw[0]! + 1]), Buffer.from('63666d74646e6f6e65', 'hex'), raw.subarray(1)]),
-    ]) {
-      const options = await (await broker.call('POST', `${path}/options`, json({}))).json()
-      const registration = broker.authenticator().register(options)
-      const raw = Buffer.from(registration.response.attestationObject, 'base64url')
-      const at = raw.indexOf(Buffer.from(decodeAttestationObject(raw).get('authData')))
-      registration.response.attestationObject = malform(raw, at).toString('base64url')
-      const res = await broker.call('POST', `${path}/verify`, json(registration))
-      expect(res.status).toBe(403)
-      expect((await res.json()).error_description).toBe('the security key registration was not accepted')
-    }
     expect((await register(path)).status).toBe(200)
   })
 
