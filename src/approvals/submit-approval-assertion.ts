@@ -58,9 +58,10 @@ function claimedChallenge(clientDataJSON: string): string {
  * 2. it equals the challenge recomputed from the stored request, the stored manifest's hash and
  *    the challenge's nonce and expiry (an assertion for request A cannot approve request B);
  * 3. the request is pending and unexpired, and the key is enrolled;
- * 4. the signature is in its one encoding (DER for ECDSA) and verifies under the enrolled public key, over authenticator data for this RP ID
- *    with user presence and user verification, and client data of type `webauthn.get` from this
- *    origin (and the user handle, if any, is the enrolled one);
+ * 4. the signature is in its one encoding (DER for ECDSA) and verifies under the enrolled public
+ *    key, over authenticator data for this RP ID with user presence and user verification, and
+ *    client data of type `webauthn.get` from this origin (and the user handle, if any, is the
+ *    enrolled one);
  * 5. the key is unflagged and belongs to a person who may take this decision (group member; not
  *    the requester where self-approval is forbidden);
  * 6. the signature counter moves forward (atomically; a regression flags the key);

@@ -34,12 +34,12 @@ const describe = (err: unknown): string => (err instanceof Error ? err.message :
 
 /**
  * Re-verifies approval evidence offline (no store, no network): that each stored assertion is a
- * valid WebAuthn signature (ECDSA ones in their one DER encoding), by the stored credential public key, over authenticator data for the
- * stored RP ID with user presence and verification, and over client data of type `webauthn.get`
- * from the stored origin whose challenge is the approval challenge recomputed from the stored
- * manifest (`approval_id`, `manifest_sha256` of the manifest as stored, its
- * `authorization_details`, `client_id`, and the vote's `exp` and `nonce`). Changing any byte of
- * the manifest, the assertion, the key or the challenge inputs makes it fail.
+ * valid WebAuthn signature (ECDSA ones in their one DER encoding), by the stored credential public
+ * key, over authenticator data for the stored RP ID with user presence and verification, and over
+ * client data of type `webauthn.get` from the stored origin whose challenge is the approval
+ * challenge recomputed from the stored manifest (`approval_id`, `manifest_sha256` of the manifest
+ * as stored, its `authorization_details`, `client_id`, and the vote's `exp` and `nonce`). Changing
+ * any byte of the manifest, the assertion, the key or the challenge inputs makes it fail.
  *
  * Also checks that the recorded `manifestSha256` is the manifest's, that no person or key counts
  * twice, and that there are at least as many approvers as the strictest rule needs (with
