@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { epochSeconds } from '../clock.js'
+import { WritError } from '../errors.js'
 import type { ApprovalInput, ApprovalPending } from '../grants/issue-grant.js'
 import { manifestSha256 } from '../manifest/index.js'
+import { DEFAULT_MAX_PENDING_APPROVALS } from '../policy/schema.js'
 import { randomId } from '../random-id.js'
 import type { ApprovalDeps } from './deps.js'
+import { MAX_JOINED_SECRETS } from './store.js'
 import type { ApprovalRequest } from './types.js'
 
 /** The client, its manifest, the policy's decision for them, and the DPoP key, if any. */
@@ -21,6 +24,14 @@ export const authReqSecretHash = (secret: string): string =>
  *
  * Answers `{auth_req_id, approval_uri, expires_in, interval}`. The `auth_req_id` is the approval id plus a 256-bit secret of which only a hash is stored: the
  * approval id travels in approval URLs and webhooks, the secret only to the client.
+ *
+ * Requests that need a human are bounded per client: an identical request (same client, manifest
+ * hash, DPoP key, requirements and token life) made while one is pending joins it: the answer
+ * names the same approval, with a fresh secret of its own, and nobody is notified or audited
+ * again. A client with `max_pending_approvals` requests pending is refused.
+ *
+ * @throws WritError `quota_exceeded` (429) when the client has reached `max_pending_approvals`,
+ *   or an identical request already has {@link MAX_JOINED_SECRETS} handles.
  */
 export async function createApprovalRequest(
   deps: ApprovalDeps,
@@ -46,7 +57,42 @@ export async function createApprovalRequest(
     expiresAt: now + settings.timeoutSeconds,
     intervalSeconds: settings.pollIntervalSeconds,
   }
-  await deps.store.createRequest(request)
+  const maxPending = deps.policy.clients.get(input.clientId)?.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS
+  // Ensure one client cannot flood approvers: identical requests join, and pending ones are capped.
+  const created = await deps.store.createRequest(request, { maxPending, coalesce: true })
+  switch (created.outcome) {
+    case 'too_many_pending':
+      throw new WritError(
+        'quota_exceeded',
+        429,
+        `the client has reached its limit of ${maxPending} approval requests waiting for a human ` +
+          '(max_pending_approvals); wait for one to be decided or to expire',
+        { retryAfterSeconds: Math.max(1, created.earliestExpiresAt - now) },
+      )
+    case 'too_many_joined':
+      throw new WritError(
+        'quota_exceeded',
+        429,
+        `an identical approval request (${created.request.id}) already has ${MAX_JOINED_SECRETS} ` +
+          'handles waiting; poll one of them',
+        { retryAfterSeconds: Math.max(1, created.request.expiresAt - now) },
+      )
+    case 'joined': {
+      const joined = created.request
+      deps.logger.info('approval request joined an identical pending one', {
+        approvalId: joined.id,
+        clientId: joined.clientId,
+      })
+      return {
+        auth_req_id: `${joined.id}.${secret}`,
+        approval_uri: `${settings.baseUrl}/approve/${joined.id}`,
+        expires_in: Math.max(1, joined.expiresAt - now),
+        interval: joined.intervalSeconds,
+      }
+    }
+    case 'created':
+      break
+  }
   if (request.requirements.length > 0) {
     const { task } = request.manifest
     await deps.audit.note({

@@ -1,19 +1,26 @@
 import type { Clock } from '../clock.js'
 import { storeUnavailable } from '../errors.js'
 import {
+  type ApprovalScope,
   type ApprovalStore,
+  type CreateOutcome,
+  type CreateRequestOptions,
   type CredentialUse,
   type DenyOutcome,
   type EnrolOutcome,
   EXPIRED_RETENTION_SECONDS,
+  MAX_JOINED_SECRETS,
   MAX_POLL_INTERVAL_SECONDS,
   type VoteOutcome,
+  type WithdrawOutcome,
 } from './store.js'
 import {
   approvalIdInUse,
   assertCounter,
   assertCreatableRequest,
+  assertMaxPending,
   assertRetentionSeconds,
+  coalesceKey,
   compareCredentials,
   counterRegressed,
   jsonCopy,
@@ -23,6 +30,7 @@ import type {
   ApprovalEvidence,
   ApprovalRecord,
   ApprovalRequest,
+  ApprovalRevocation,
   ApprovalStatus,
   ApprovalVote,
   ApproverCredential,
@@ -44,6 +52,9 @@ interface RequestEntry {
   status: ApprovalStatus
   votes: ApprovalVote[]
   denial?: ApprovalDenial
+  revocation?: ApprovalRevocation
+  /** Secret hashes of identical requests that joined this one. */
+  joinedSecrets: string[]
   lastPollMs?: number
   intervalSeconds: number
   /** Challenge → record. */
@@ -110,6 +121,28 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
     return null
   }
 
+  /** Open: pending or approved, unexpired, not yet collected. */
+  const isOpen = (e: RequestEntry, nowMs: number): boolean =>
+    (e.status === 'pending' || e.status === 'approved') && e.request.expiresAt * 1000 > nowMs
+
+  const inScope = (id: string, e: RequestEntry, scope: ApprovalScope): boolean => {
+    if ('approvalId' in scope) return id === scope.approvalId
+    if ('clientId' in scope) return e.request.clientId === scope.clientId
+    if ('taskId' in scope) return e.request.manifest.task.id === scope.taskId
+    if ('approver' in scope) return e.votes.some((v) => v.sub === scope.approver)
+    return true
+  }
+
+  const record = (e: RequestEntry): ApprovalRecord =>
+    jsonCopy({
+      request: e.request,
+      status: e.status,
+      votes: e.votes,
+      ...(e.denial ? { denial: e.denial } : {}),
+      ...(e.revocation ? { revocation: e.revocation } : {}),
+      ...(e.joinedSecrets.length > 0 ? { joinedSecrets: e.joinedSecrets } : {}),
+    })
+
   const credentialState = (id: string): ApproverCredentialState | null => {
     const found = credentials.get(id)
     if (!found) return null
@@ -135,33 +168,78 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
   return {
     kind: 'memory',
 
-    async createRequest(request: ApprovalRequest): Promise<void> {
+    async createRequest(request: ApprovalRequest, options?: CreateRequestOptions): Promise<CreateOutcome> {
       ensureOpen()
       const now = clock()
       assertCreatableRequest(request, now)
+      if (options) assertMaxPending(options.maxPending)
       // Ensure an approval id is never reused.
       if (entry(request.id)) throw approvalIdInUse()
+      if (options && request.requirements.length > 0) {
+        const pending = [...requests.values()].filter(
+          (e) => e.request.clientId === request.clientId && e.status === 'pending' && isOpen(e, now),
+        )
+        // Ensure an identical request waiting for a human is asked about once.
+        const key = options.coalesce ? coalesceKey(request) : undefined
+        const same = key === undefined ? undefined : pending.find((e) => coalesceKey(e.request) === key)
+        if (same) {
+          if (same.joinedSecrets.length >= MAX_JOINED_SECRETS) {
+            return { outcome: 'too_many_joined', request: jsonCopy(same.request) }
+          }
+          same.joinedSecrets.push(request.secretSha256)
+          return { outcome: 'joined', request: jsonCopy(same.request) }
+        }
+        // Ensure one client cannot keep more requests waiting for humans than its policy allows.
+        if (pending.length >= options.maxPending) {
+          const earliestExpiresAt = Math.min(...pending.map((e) => e.request.expiresAt))
+          return { outcome: 'too_many_pending', pending: pending.length, earliestExpiresAt }
+        }
+      }
       requests.set(request.id, {
         request: jsonCopy(request),
         status: request.requirements.length === 0 ? 'approved' : 'pending',
         votes: [],
+        joinedSecrets: [],
         intervalSeconds: request.intervalSeconds,
         challenges: new Map(),
         retainUntilMs: (request.expiresAt + EXPIRED_RETENTION_SECONDS) * 1000,
       })
       wrote()
+      return { outcome: 'created' }
     },
 
     async getRequest(id: string): Promise<ApprovalRecord | null> {
       ensureOpen()
       const e = entry(id)
-      if (!e) return null
-      return jsonCopy({
-        request: e.request,
-        status: e.status,
-        votes: e.votes,
-        ...(e.denial ? { denial: e.denial } : {}),
-      })
+      return e ? record(e) : null
+    },
+
+    async endRequests(scope: ApprovalScope, revocation: ApprovalRevocation): Promise<ApprovalRecord[]> {
+      ensureOpen()
+      const now = clock()
+      const ended: ApprovalRecord[] = []
+      for (const id of [...requests.keys()]) {
+        const e = entry(id)
+        if (!e || !isOpen(e, now) || !inScope(id, e, scope)) continue
+        // Ensure an ended request takes no vote and is never redeemed (one synchronous step).
+        e.status = 'revoked'
+        e.revocation = jsonCopy(revocation)
+        ended.push(record(e))
+      }
+      return ended
+    },
+
+    async withdrawVotes(approvalId: string, credentialIds: string[], expectedVotes: number): Promise<WithdrawOutcome> {
+      ensureOpen()
+      const e = entry(approvalId)
+      if (!e) return { outcome: 'closed', status: 'unknown' }
+      if (e.status !== 'pending' && e.status !== 'approved') return { outcome: 'closed', status: e.status }
+      if (!isOpen(e, clock())) return { outcome: 'closed', status: 'expired' }
+      // Ensure the caller decided from the votes that are recorded now.
+      if (e.votes.length !== expectedVotes) return { outcome: 'conflict' }
+      e.votes = e.votes.filter((v) => !credentialIds.includes(v.credentialId))
+      e.status = 'pending'
+      return { outcome: 'withdrawn' }
     },
 
     async putChallenge(approvalId: string, challenge: StoredChallenge): Promise<void> {

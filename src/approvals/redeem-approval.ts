@@ -4,11 +4,13 @@ import { invalidRequest, WritError } from '../errors.js'
 import type { GrantApproval } from '../grants/grant.js'
 import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/issue-grant.js'
 import { effectiveStatus } from './approval-errors.js'
+import { canStillComplete, checkVotes, type VoteCheck } from './check-votes.js'
 import { authReqSecretHash } from './create-approval-request.js'
 import type { ApprovalDeps } from './deps.js'
+import { endApprovalRequests } from './end-approval-requests.js'
 import { noteApprovalExpired } from './note-approval-expired.js'
 import { requirementsMet } from './requirements-met.js'
-import type { ApprovalEvidence } from './types.js'
+import type { ApprovalEvidence, ApprovalRecord } from './types.js'
 
 export interface RedeemApprovalInput {
   /** The authenticated client. */
@@ -32,12 +34,67 @@ const hexEqual = (a: string, b: string): boolean => {
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
+const revokedAnswer = (): WritError =>
+  new WritError('access_denied', 400, 'the approval request was revoked; no token will be issued for it')
+
+const pendingAnswer = (): WritError =>
+  new WritError('authorization_pending', 400, 'the request is waiting for approval')
+
+/**
+ * An approved request some of whose votes no longer count, and whose remaining votes do not meet
+ * its rules: the votes are withdrawn and it is pending again, or (when the policy no longer has
+ * enough people who could approve) it is ended. Each withdrawn vote is audited as
+ * `approval.rejected`. Always throws the answer for the poll.
+ */
+async function settleDroppedVotes(deps: ApprovalDeps, record: ApprovalRecord, check: VoteCheck): Promise<never> {
+  const { request } = record
+  const reasons = check.dropped.map((d) => `${d.vote.sub} (key ${d.vote.credentialId}): ${d.reason}`)
+  if (!canStillComplete(deps.policy, request.requirements, request.manifest.task.requested_by)) {
+    await endApprovalRequests(
+      deps,
+      { approvalId: request.id },
+      {
+        by: 'system',
+        reason: `votes no longer count and the rules can no longer be met: ${reasons.join('; ')}`,
+        at: epochSeconds(deps.clock),
+      },
+    )
+    throw revokedAnswer()
+  }
+  const credentialIds = check.dropped.map((d) => d.vote.credentialId)
+  const withdrawn = await deps.store.withdrawVotes(request.id, credentialIds, record.votes.length)
+  if (withdrawn.outcome === 'withdrawn') {
+    for (const { vote, reason } of check.dropped) {
+      await deps.audit.note({
+        type: 'approval.rejected',
+        actor: 'system',
+        approval: request.id,
+        approver: vote.sub,
+        credential_id: vote.credentialId,
+        aaguid: vote.aaguid,
+        task: request.manifest.task.id,
+        client: request.clientId,
+        reason: `vote withdrawn before the token was collected: ${reason}`,
+      })
+    }
+  }
+  // Withdrawn, or changed meanwhile: either way the next poll sees where it stands now.
+  throw pendingAnswer()
+}
+
 /**
  * Answers a CIBA poll (`grant_type=urn:openid:params:grant-type:ciba`): the token exactly once
  * when the request is approved, otherwise the CIBA error for where it stands (CIBA §11, all 400):
  * `authorization_pending`, `slow_down` (polled sooner than the interval; the interval grows by
  * 5 s), `access_denied` (an approver denied it), `expired_token`, or `invalid_grant` (unknown,
  * another client's, already redeemed).
+ *
+ * A request a revocation ended answers `access_denied`. Every vote is checked again before a
+ * token is minted: a vote whose key is now flagged, disabled or gone, or whose person may no longer
+ * approve, does not count. When the votes left do not meet the rules, those votes are withdrawn
+ * and the request is pending again (`authorization_pending`), or ended (`access_denied`) when the
+ * policy no longer has enough people to meet them. The token's `approval` claim and the evidence
+ * name only the votes that count.
  *
  * Collecting is atomic: the store marks the request redeemed for exactly one caller, after the
  * approval evidence is stored and before the grant is minted; the grant is then issued through
@@ -58,7 +115,10 @@ export async function redeemApproval(
   const { request } = record
   // Ensure only the client the request was made for, holding its secret, can collect it.
   if (request.clientId !== input.clientId) throw invalidGrant(`request belongs to ${request.clientId}`)
-  if (!hexEqual(authReqSecretHash(secret), request.secretSha256)) throw invalidGrant('wrong secret')
+  const presented = authReqSecretHash(secret)
+  const secrets = [request.secretSha256, ...(record.joinedSecrets ?? [])]
+  // Every handle is compared (in constant time each), so the answer's timing names none.
+  if (!secrets.map((s) => hexEqual(presented, s)).includes(true)) throw invalidGrant('wrong secret')
 
   switch (effectiveStatus(record, clock())) {
     case 'redeemed':
@@ -68,6 +128,8 @@ export async function redeemApproval(
       throw new WritError('expired_token', 400, 'the approval request expired before a token was collected')
     case 'denied':
       throw new WritError('access_denied', 400, 'an approver denied the request')
+    case 'revoked':
+      throw revokedAnswer()
     case 'pending': {
       const poll = await store.recordPoll(request.id)
       if (poll.slowDown) {
@@ -77,7 +139,7 @@ export async function redeemApproval(
           `polling too fast: wait at least ${poll.intervalSeconds} seconds between requests`,
         )
       }
-      throw new WritError('authorization_pending', 400, 'the request is waiting for approval')
+      throw pendingAnswer()
     }
     case 'approved':
       break
@@ -98,6 +160,16 @@ export async function redeemApproval(
 
   const now = epochSeconds(clock)
   const needsHuman = request.requirements.length > 0
+  const requestedBy = request.manifest.task.requested_by
+  let votes = record.votes
+  if (needsHuman) {
+    // Ensure a token is never minted from a vote the broker would refuse now.
+    const check = await checkVotes(deps, request, record.votes)
+    if (!requirementsMet(deps.policy, request.requirements, requestedBy, check.counting)) {
+      await settleDroppedVotes(deps, record, check)
+    }
+    votes = check.counting
+  }
   if (needsHuman) {
     const evidence: ApprovalEvidence = {
       version: 1,
@@ -108,7 +180,7 @@ export async function redeemApproval(
       requirements: request.requirements,
       rpId: deps.settings.rpId,
       origin: deps.settings.origin,
-      votes: record.votes,
+      votes,
       redeemedAt: now,
     }
     // Ensure the evidence is kept before any token exists.
@@ -126,15 +198,14 @@ export async function redeemApproval(
   const approval: GrantApproval = {
     id: request.id,
     manifestSha256: request.manifestSha256,
-    approvers: record.votes.map((v) => ({ sub: v.sub, aaguid: v.aaguid, credentialId: v.credentialId, at: v.at })),
+    approvers: votes.map((v) => ({ sub: v.sub, aaguid: v.aaguid, credentialId: v.credentialId, at: v.at })),
   }
-  const requestedBy = manifest.task.requested_by
   return issueGrant(deps.issue, {
     clientId: request.clientId,
     manifest,
     approved: {
       approval,
-      satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, record.votes),
+      satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, votes),
     },
     ...cnf,
   })

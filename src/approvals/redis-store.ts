@@ -3,19 +3,26 @@ import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import { createApprovalKeys } from './keys.js'
 import {
+  type ApprovalScope,
   type ApprovalStore,
+  type CreateOutcome,
+  type CreateRequestOptions,
   type CredentialUse,
   type DenyOutcome,
   type EnrolOutcome,
   EXPIRED_RETENTION_SECONDS,
+  MAX_JOINED_SECRETS,
   MAX_POLL_INTERVAL_SECONDS,
   type VoteOutcome,
+  type WithdrawOutcome,
 } from './store.js'
 import {
   approvalIdInUse,
   assertCounter,
   assertCreatableRequest,
+  assertMaxPending,
   assertRetentionSeconds,
+  coalesceKey,
   compareCredentials,
 } from './store-rules.js'
 import type {
@@ -23,6 +30,7 @@ import type {
   ApprovalEvidence,
   ApprovalRecord,
   ApprovalRequest,
+  ApprovalRevocation,
   ApprovalStatus,
   ApprovalVote,
   ApproverCredential,
@@ -66,6 +74,158 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
 redis.call('HSET', KEYS[2], 'status', ARGV[2], 'exp', ARGV[3], 'nvotes', '0', 'interval', ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 1
+`
+
+/**
+ * KEYS: open, client's open, task's open, client's pending, coalescing key (all `{ao}`).
+ * ARGV: now (ms), id, expiry (ms), index life (ms), bounded 0/1, most pending, coalesce 0/1.
+ * Indexes a stored request, unless (bounded) an identical pending one is indexed: {'joined', id};
+ * or the client has `most pending` requests waiting: {'full', count, earliest expiry (ms)}.
+ */
+const OPEN_LUA = `
+local now = tonumber(ARGV[1])
+for i = 1, 4 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+end
+if ARGV[5] == '1' then
+  if ARGV[7] == '1' then
+    local existing = redis.call('GET', KEYS[5])
+    if existing and existing ~= ARGV[2] and redis.call('ZSCORE', KEYS[4], existing) then
+      return {'joined', existing}
+    end
+  end
+  local n = redis.call('ZCARD', KEYS[4])
+  if n >= tonumber(ARGV[6]) then
+    local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+    return {'full', tostring(n), first[2] or ARGV[3]}
+  end
+end
+local life = tonumber(ARGV[4])
+local function index(key)
+  redis.call('ZADD', key, ARGV[3], ARGV[2])
+  if redis.call('PTTL', key) < life then
+    redis.call('PEXPIRE', key, life)
+  end
+end
+index(KEYS[1])
+index(KEYS[2])
+index(KEYS[3])
+if ARGV[5] == '1' then
+  index(KEYS[4])
+  if ARGV[7] == '1' then
+    redis.call('SET', KEYS[5], ARGV[2], 'PX', life)
+  end
+end
+return {'indexed'}
+`
+
+/**
+ * KEYS: open, client's open, task's open, client's pending, coalescing key. ARGV: id, mode.
+ * `decided`: the request waits for no human any more; `closed`: it is not open at all.
+ */
+const DEINDEX_LUA = `
+if ARGV[2] == 'closed' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+redis.call('ZREM', KEYS[4], ARGV[1])
+if redis.call('GET', KEYS[5]) == ARGV[1] then
+  redis.call('DEL', KEYS[5])
+end
+return 1
+`
+
+/** KEYS: client's pending, coalescing key. ARGV: id, expiry (ms), index life (ms). Pending again. */
+const REPEND_LUA = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3])
+return 1
+`
+
+/** KEYS: state. ARGV: now (ms), secret SHA-256, most joined. Adds a secret to a pending request. */
+const JOIN_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp', 'njoined')
+if not st[1] then
+  return 'missing'
+end
+if st[1] ~= 'pending' or tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return 'closed'
+end
+if tonumber(st[3] or '0') >= tonumber(ARGV[3]) then
+  return 'crowded'
+end
+local n = redis.call('HINCRBY', KEYS[1], 'njoined', 1)
+redis.call('HSET', KEYS[1], 'j:' .. n, ARGV[2])
+return 'joined'
+`
+
+/**
+ * KEYS: state, votes. ARGV: now (ms), revocation JSON, approver ('' for any).
+ * Ends an open request (pending or approved, unexpired); with an approver, only one holding that
+ * person's vote. Returns {'ended', previous status} or {'closed', status}.
+ */
+const END_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp')
+if not st[1] then
+  return {'closed', 'unknown'}
+end
+if st[1] ~= 'pending' and st[1] ~= 'approved' then
+  return {'closed', st[1]}
+end
+if tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return {'closed', 'expired'}
+end
+if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], 'p:' .. ARGV[3]) == 0 then
+  return {'closed', 'unmatched'}
+end
+redis.call('HSET', KEYS[1], 'status', 'revoked', 'revocation', ARGV[2])
+return {'ended', st[1]}
+`
+
+/**
+ * KEYS: state, votes. ARGV: now (ms), expected votes, credential ids to withdraw...
+ * Removes those votes (keeping the order of the rest) and makes the request pending again.
+ */
+const WITHDRAW_LUA = `
+local st = redis.call('HMGET', KEYS[1], 'status', 'exp', 'nvotes')
+if not st[1] then
+  return {'closed', 'unknown'}
+end
+if st[1] ~= 'pending' and st[1] ~= 'approved' then
+  return {'closed', st[1]}
+end
+if tonumber(st[2]) <= tonumber(ARGV[1]) then
+  return {'closed', 'expired'}
+end
+local n = tonumber(st[3] or '0')
+if n ~= tonumber(ARGV[2]) then
+  return {'conflict'}
+end
+local removed = {}
+for i = 3, #ARGV do
+  local sub = redis.call('HGET', KEYS[2], 'k:' .. ARGV[i])
+  if sub then
+    removed[sub] = true
+    redis.call('HDEL', KEYS[2], 'k:' .. ARGV[i], 'p:' .. sub)
+  end
+end
+local kept = {}
+for i = 1, n do
+  local sub = redis.call('HGET', KEYS[2], 'o:' .. i)
+  redis.call('HDEL', KEYS[2], 'o:' .. i)
+  if sub and not removed[sub] then
+    table.insert(kept, sub)
+  end
+end
+for i, sub in ipairs(kept) do
+  redis.call('HSET', KEYS[2], 'o:' .. i, sub)
+end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'nvotes', tostring(#kept))
+return {'withdrawn'}
 `
 
 /** KEYS: request, state, votes. Returns the three, read in one atomic step. */
@@ -222,6 +382,12 @@ interface ApprovalScripts {
   writApprovalPoll(...args: Arg[]): Promise<[number, number]>
   writApprovalRedeem(...args: Arg[]): Promise<number>
   writApprovalMarkExpired(...args: Arg[]): Promise<number>
+  writApprovalOpen(...args: Arg[]): Promise<string[]>
+  writApprovalDeindex(...args: Arg[]): Promise<number>
+  writApprovalRepend(...args: Arg[]): Promise<number>
+  writApprovalJoin(...args: Arg[]): Promise<string>
+  writApprovalEnd(...args: Arg[]): Promise<string[]>
+  writApprovalWithdraw(...args: Arg[]): Promise<string[]>
   writApproverFlag(...args: Arg[]): Promise<number>
   writApproverEnrol(...args: Arg[]): Promise<EnrolOutcome>
   writApproverUse(...args: Arg[]): Promise<CredentialUse>
@@ -260,6 +426,12 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   redis.defineCommand('writApprovalPoll', { numberOfKeys: 1, lua: RECORD_POLL_LUA })
   redis.defineCommand('writApprovalRedeem', { numberOfKeys: 1, lua: REDEEM_LUA })
   redis.defineCommand('writApprovalMarkExpired', { numberOfKeys: 1, lua: MARK_EXPIRED_LUA })
+  redis.defineCommand('writApprovalOpen', { numberOfKeys: 5, lua: OPEN_LUA })
+  redis.defineCommand('writApprovalDeindex', { numberOfKeys: 5, lua: DEINDEX_LUA })
+  redis.defineCommand('writApprovalRepend', { numberOfKeys: 2, lua: REPEND_LUA })
+  redis.defineCommand('writApprovalJoin', { numberOfKeys: 1, lua: JOIN_LUA })
+  redis.defineCommand('writApprovalEnd', { numberOfKeys: 2, lua: END_LUA })
+  redis.defineCommand('writApprovalWithdraw', { numberOfKeys: 2, lua: WITHDRAW_LUA })
   redis.defineCommand('writApproverEnrol', { numberOfKeys: 4, lua: ENROL_LUA })
   redis.defineCommand('writApproverUse', { numberOfKeys: 1, lua: USE_CREDENTIAL_LUA })
   redis.defineCommand('writApproverFlag', { numberOfKeys: 1, lua: FLAG_CREDENTIAL_LUA })
@@ -298,12 +470,42 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     return out
   }
 
+  /** The `{ao}` index keys of a request: open, client's open, task's open, client's pending, coalescing. */
+  const indexKeys = (request: ApprovalRequest): string[] => [
+    keys.openAll(),
+    keys.openByClient(request.clientId),
+    keys.openByTask(request.manifest.task.id),
+    keys.pendingByClient(request.clientId),
+    keys.coalesce(request.clientId, coalesceKey(request)),
+  ]
+
+  /** Takes a request out of the pending index (`decided`) or out of every index (`closed`). */
+  const deindex = (request: ApprovalRequest, id: string, mode: 'decided' | 'closed'): Promise<number> =>
+    run(() => scripts.writApprovalDeindex(...indexKeys(request), id, mode))
+
+  const readRequest = async (id: string): Promise<ApprovalRequest | null> => {
+    const json = await run(() => redis.get(keys.request(id)))
+    return json ? parse<ApprovalRequest>(json) : null
+  }
+
+  /** Deletes a request this call stored and then did not keep (nobody else knows its id). */
+  const discard = (id: string): Promise<number> => run(() => redis.del(keys.request(id), keys.state(id)))
+
+  /** The index `scope` is found through; null for one request named by id. */
+  const scopeIndex = (scope: ApprovalScope): string | null => {
+    if ('approvalId' in scope) return null
+    if ('clientId' in scope) return keys.openByClient(scope.clientId)
+    if ('taskId' in scope) return keys.openByTask(scope.taskId)
+    return keys.openAll()
+  }
+
   return {
     kind: 'redis',
 
-    async createRequest(request: ApprovalRequest): Promise<void> {
+    async createRequest(request: ApprovalRequest, options?: CreateRequestOptions): Promise<CreateOutcome> {
       const now = clock()
       assertCreatableRequest(request, now)
+      if (options) assertMaxPending(options.maxPending)
       const created = await run(() =>
         scripts.writApprovalCreate(
           keys.request(request.id),
@@ -317,10 +519,53 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       )
       // Ensure an approval id is never reused.
       if (created !== 1) throw approvalIdInUse()
-      // The open index only serves listings (admins); it lives in its own slot, written after.
-      if (request.requirements.length > 0) {
-        await run(() => redis.zadd(keys.open(), request.expiresAt * 1000, request.id))
+      const bounded = options !== undefined && request.requirements.length > 0
+      // The indexes live in their own slot, written after the request and before the caller
+      // learns its id: a request whose creation returned is always found by `endRequests`.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const [outcome, first, second] = await run(() =>
+          scripts.writApprovalOpen(
+            ...indexKeys(request),
+            clock(),
+            request.id,
+            request.expiresAt * 1000,
+            pxUntil(request.expiresAt),
+            bounded ? '1' : '0',
+            options?.maxPending ?? 0,
+            options?.coalesce ? '1' : '0',
+          ),
+        )
+        if (outcome === 'indexed') return { outcome: 'created' }
+        if (outcome === 'full') {
+          // Ensure one client cannot keep more requests waiting for humans than its policy allows.
+          await discard(request.id)
+          return {
+            outcome: 'too_many_pending',
+            pending: Number(first),
+            earliestExpiresAt: Math.floor(Number(second) / 1000),
+          }
+        }
+        if (outcome !== 'joined' || first === undefined) {
+          throw storeUnavailable(new Error(`unexpected open script reply ${String(outcome)}`))
+        }
+        // Ensure an identical request waiting for a human is asked about once: join it.
+        const existingId = first
+        const joined = await run(() =>
+          scripts.writApprovalJoin(keys.state(existingId), clock(), request.secretSha256, MAX_JOINED_SECRETS),
+        )
+        const existing = joined === 'missing' ? null : await readRequest(existingId)
+        if (existing && (joined === 'joined' || joined === 'crowded')) {
+          await discard(request.id)
+          return joined === 'joined'
+            ? { outcome: 'joined', request: existing }
+            : { outcome: 'too_many_joined', request: existing }
+        }
+        // It no longer waits for a human: it leaves the pending index, and this one is tried again.
+        // (An identical request has this one's client, task and coalescing key.)
+        await deindex(request, existingId, 'decided')
       }
+      await discard(request.id)
+      throw storeUnavailable(new Error('identical approval requests kept changing; retry'))
     },
 
     async getRequest(id: string): Promise<ApprovalRecord | null> {
@@ -341,11 +586,87 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         if (vote) votes.push(parse<ApprovalVote>(vote))
       }
       const denial = state.get('denial')
+      const revocation = state.get('revocation')
+      const joinedSecrets: string[] = []
+      const joined = Number(state.get('njoined') ?? 0)
+      for (let n = 1; n <= joined; n++) {
+        const secret = state.get(`j:${n}`)
+        if (secret !== undefined) joinedSecrets.push(secret)
+      }
       return {
         request,
         status: (state.get('status') ?? 'pending') as ApprovalStatus,
         votes,
         ...(denial ? { denial: parse<ApprovalDenial>(denial) } : {}),
+        ...(revocation ? { revocation: parse<ApprovalRevocation>(revocation) } : {}),
+        ...(joinedSecrets.length > 0 ? { joinedSecrets } : {}),
+      }
+    },
+
+    async endRequests(scope: ApprovalScope, revocation: ApprovalRevocation): Promise<ApprovalRecord[]> {
+      const index = scopeIndex(scope)
+      const now = clock()
+      const ids =
+        index === null
+          ? [(scope as { approvalId: string }).approvalId]
+          : await run(() => redis.zrangebyscore(index, `(${now}`, '+inf'))
+      const approver = 'approver' in scope ? scope.approver : ''
+      const ended: ApprovalRecord[] = []
+      const endOne = async (id: string): Promise<void> => {
+        const record = await this.getRequest(id)
+        if (!record) {
+          if (index !== null) await run(() => redis.zrem(index, id))
+          return
+        }
+        if (approver !== '' && !record.votes.some((v) => v.sub === approver)) return
+        // Ensure the request is ended in one atomic step: no vote or redemption can interleave.
+        const [outcome, status] = await run(() =>
+          scripts.writApprovalEnd(keys.state(id), keys.votes(id), clock(), JSON.stringify(revocation), approver),
+        )
+        if (outcome === 'ended') {
+          ended.push({ ...record, status: 'revoked', revocation })
+          await deindex(record.request, id, 'closed')
+        } else if (status === 'redeemed' || status === 'denied' || status === 'revoked') {
+          await deindex(record.request, id, 'closed')
+        }
+      }
+      for (let i = 0; i < ids.length; i += 64) await Promise.all(ids.slice(i, i + 64).map(endOne))
+      return ended
+    },
+
+    async withdrawVotes(approvalId: string, credentialIds: string[], expectedVotes: number): Promise<WithdrawOutcome> {
+      const [outcome, status] = await run(() =>
+        scripts.writApprovalWithdraw(
+          keys.state(approvalId),
+          keys.votes(approvalId),
+          clock(),
+          expectedVotes,
+          ...credentialIds,
+        ),
+      )
+      switch (outcome) {
+        case 'withdrawn': {
+          // It waits for a human again: back in the pending index, where coalescing finds it.
+          const request = await readRequest(approvalId)
+          if (request) {
+            await run(() =>
+              scripts.writApprovalRepend(
+                keys.pendingByClient(request.clientId),
+                keys.coalesce(request.clientId, coalesceKey(request)),
+                approvalId,
+                request.expiresAt * 1000,
+                pxUntil(request.expiresAt),
+              ),
+            )
+          }
+          return { outcome }
+        }
+        case 'conflict':
+          return { outcome }
+        case 'closed':
+          return { outcome, status: status as ApprovalStatus | 'expired' | 'unknown' }
+        default:
+          throw storeUnavailable(new Error(`unexpected withdraw script reply ${String(outcome)}`))
       }
     },
 
@@ -387,8 +708,14 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         ),
       )
       switch (outcome) {
-        case 'recorded':
+        case 'recorded': {
+          if (status === 'approved') {
+            // It waits for no human any more: out of the pending index (collecting keeps it open).
+            const request = await readRequest(approvalId)
+            if (request) await deindex(request, approvalId, 'decided')
+          }
           return { outcome, status: status as ApprovalStatus }
+        }
         case 'closed':
           return { outcome, status: status as ApprovalStatus | 'expired' | 'unknown' }
         case 'duplicate_approver':
@@ -404,8 +731,10 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       const [outcome, status] = await run(() =>
         scripts.writApprovalDeny(keys.state(approvalId), clock(), JSON.stringify(denial)),
       )
-      if (outcome === 'denied') return { outcome }
-      return { outcome: 'closed', status: status as ApprovalStatus | 'expired' | 'unknown' }
+      if (outcome !== 'denied') return { outcome: 'closed', status: status as ApprovalStatus | 'expired' | 'unknown' }
+      const request = await readRequest(approvalId)
+      if (request) await deindex(request, approvalId, 'closed')
+      return { outcome }
     },
 
     async recordPoll(approvalId: string): Promise<{ slowDown: boolean; intervalSeconds: number }> {
@@ -418,7 +747,10 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     async redeem(approvalId: string): Promise<boolean> {
       // Ensure the token for an approval is minted at most once, across replicas.
       const redeemed = await run(() => scripts.writApprovalRedeem(keys.state(approvalId), clock()))
-      return redeemed === 1
+      if (redeemed !== 1) return false
+      const request = await readRequest(approvalId)
+      if (request) await deindex(request, approvalId, 'closed')
+      return true
     },
 
     async markExpired(approvalId: string): Promise<boolean> {
@@ -517,16 +849,25 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
 
     async listPending(limit = 1000): Promise<ApprovalRecord[]> {
       const now = clock()
-      const ids = await run(async () => {
-        await redis.zremrangebyscore(keys.open(), '-inf', now)
-        return redis.zrange(keys.open(), 0, limit - 1)
-      })
       const out: ApprovalRecord[] = []
-      for (const id of ids) {
-        const record = await this.getRequest(id)
-        if (record?.status === 'pending') out.push(record)
-        // Decided requests leave the index lazily.
-        else await run(() => redis.zrem(keys.open(), id))
+      let offset = 0
+      // The open index also holds approved requests not yet collected; skip past them.
+      while (out.length < limit) {
+        const ids = await run(() => redis.zrangebyscore(keys.openAll(), `(${now}`, '+inf', 'LIMIT', offset, 256))
+        let kept = 0
+        for (const id of ids) {
+          const record = await this.getRequest(id)
+          // Requests that are gone or closed leave the index lazily.
+          if (!record) await run(() => redis.zrem(keys.openAll(), id))
+          else if (record.status !== 'approved' && record.status !== 'pending') {
+            await deindex(record.request, id, 'closed')
+          } else {
+            kept++
+            if (record.status === 'pending' && out.length < limit) out.push(record)
+          }
+        }
+        if (ids.length < 256) break
+        offset += kept
       }
       return out
     },

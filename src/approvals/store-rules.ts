@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { WritError } from '../errors.js'
 import type { ApprovalRequest, ApproverCredentialState } from './types.js'
 
@@ -49,3 +50,19 @@ export function compareCredentials(a: ApproverCredentialState, b: ApproverCreden
 
 /** A deep copy through JSON, exactly what a Redis round trip produces. */
 export const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+
+/**
+ * What makes two approval requests identical for coalescing: the same client, manifest hash, DPoP
+ * key (or none), requirements and token life. Lowercase hex SHA-256.
+ */
+export function coalesceKey(request: ApprovalRequest): string {
+  const parts = [request.clientId, request.manifestSha256, request.cnfJkt ?? '', request.requirements, request.ttlSeconds]
+  return createHash('sha256').update(JSON.stringify(parts), 'utf8').digest('hex')
+}
+
+/** `createRequest`'s bound on pending requests is a positive integer. */
+export function assertMaxPending(maxPending: number): void {
+  if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
+    throw new RangeError(`maxPending must be a positive integer, got ${maxPending}`)
+  }
+}

@@ -3,6 +3,7 @@ import type {
   ApprovalEvidence,
   ApprovalRecord,
   ApprovalRequest,
+  ApprovalRevocation,
   ApprovalStatus,
   ApprovalVote,
   ApproverCredential,
@@ -37,6 +38,55 @@ export type DenyOutcome =
   | { outcome: 'denied' }
   | { outcome: 'closed'; status: ApprovalStatus | 'expired' | 'unknown' }
 
+/**
+ * How many `auth_req_id` secrets identical requests may add to one pending request by joining it
+ * (see {@link CreateRequestOptions.coalesce}); a request that would add more is refused.
+ */
+export const MAX_JOINED_SECRETS = 16
+
+/** Bounds on {@link ApprovalStore.createRequest} for a request that needs a human. */
+export interface CreateRequestOptions {
+  /**
+   * The most requests of this client that may wait for a human at once (pending and unexpired);
+   * one more is refused with `too_many_pending`.
+   */
+  maxPending: number
+  /**
+   * Join an identical pending request of the same client (same manifest hash, DPoP key,
+   * requirements and token life) instead of storing a new one: the caller's secret is added to it.
+   */
+  coalesce: boolean
+}
+
+/** What {@link ApprovalStore.createRequest} did. */
+export type CreateOutcome =
+  /** Stored as a new request. */
+  | { outcome: 'created' }
+  /** An identical pending request took the caller's secret; nothing new was stored. */
+  | { outcome: 'joined'; request: ApprovalRequest }
+  /** The client already has `pending` requests waiting for a human: nothing was stored. */
+  | { outcome: 'too_many_pending'; pending: number; earliestExpiresAt: number }
+  /** The identical pending request already carries {@link MAX_JOINED_SECRETS} joined secrets. */
+  | { outcome: 'too_many_joined'; request: ApprovalRequest }
+
+/** Which open approval requests {@link ApprovalStore.endRequests} ends. */
+export type ApprovalScope =
+  | { approvalId: string }
+  | { clientId: string }
+  | { taskId: string }
+  /** Requests carrying a vote by this person. */
+  | { approver: string }
+  | { all: true }
+
+/** What {@link ApprovalStore.withdrawVotes} did. */
+export type WithdrawOutcome =
+  /** The votes are gone and the request is pending again. */
+  | { outcome: 'withdrawn' }
+  /** The votes changed since the caller read them: read again and retry. */
+  | { outcome: 'conflict' }
+  /** The request is not pending or approved (or has expired, or is gone). */
+  | { outcome: 'closed'; status: ApprovalStatus | 'expired' | 'unknown' }
+
 /** What {@link ApprovalStore.useCredential} found. */
 export type CredentialUse = 'ok' | 'regressed' | 'flagged' | 'unknown'
 
@@ -60,10 +110,16 @@ export interface ApprovalStore {
 
   /**
    * Stores a new pending request (or an approved one, when `requirements` is empty), readable
-   * until `expiresAt` + {@link EXPIRED_RETENTION_SECONDS}. An id in use throws a WritError
-   * `server_error`; an already expired request is a RangeError.
+   * until `expiresAt` + {@link EXPIRED_RETENTION_SECONDS}, and indexes it by client and task until
+   * it is collected, decided, ended or expired, so {@link endRequests} finds it whatever the
+   * policy says now. An id in use throws a WritError `server_error`; an already expired request
+   * is a RangeError.
+   *
+   * With `options`, a request that needs a human is bounded, atomically across replicas: it joins
+   * an identical pending request when `coalesce` is set, and is refused when the client already
+   * has `maxPending` requests pending. Without them (or without requirements) it is always stored.
    */
-  createRequest(request: ApprovalRequest): Promise<void>
+  createRequest(request: ApprovalRequest, options?: CreateRequestOptions): Promise<CreateOutcome>
 
   /** The request and its state, or null when it is unknown or past its retention. */
   getRequest(id: string): Promise<ApprovalRecord | null>
@@ -88,6 +144,22 @@ export interface ApprovalStore {
     vote: ApprovalVote,
     options: { expectedVotes: number; completes: boolean },
   ): Promise<VoteOutcome>
+
+  /**
+   * Ends every open request `scope` names (pending or approved, unexpired, not yet collected),
+   * each in one atomic step: from then on it takes no vote, cannot be redeemed and answers
+   * `revoked`. A request being redeemed concurrently is either redeemed first (and not ended) or
+   * ended first (and never redeemed). `approver` ends only requests holding that person's vote
+   * at the moment each is ended. Returns the requests it ended, as they are afterwards.
+   */
+  endRequests(scope: ApprovalScope, revocation: ApprovalRevocation): Promise<ApprovalRecord[]>
+
+  /**
+   * Removes the votes of these keys from a pending or approved, unexpired request and makes it
+   * pending again, atomically, only when exactly `expectedVotes` votes are recorded (the caller
+   * decided from the votes it read). The people and keys withdrawn may vote again.
+   */
+  withdrawVotes(approvalId: string, credentialIds: string[], expectedVotes: number): Promise<WithdrawOutcome>
 
   /** Denies a pending, unexpired request, atomically; anything else is left as it is. */
   deny(approvalId: string, denial: ApprovalDenial): Promise<DenyOutcome>

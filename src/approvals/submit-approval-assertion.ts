@@ -4,6 +4,7 @@ import { WritError } from '../errors.js'
 import { manifestSha256 } from '../manifest/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { approvalClosed, approvalNotFound, assertionRefused, effectiveStatus } from './approval-errors.js'
+import { checkVotes } from './check-votes.js'
 import type { ApprovalDeps } from './deps.js'
 import { noteApprovalExpired } from './note-approval-expired.js'
 import { eligibleRequirements } from './eligible-requirements.js'
@@ -66,7 +67,9 @@ function claimedChallenge(clientDataJSON: string): string {
  *    the requester where self-approval is forbidden);
  * 6. the signature counter moves forward (atomically; a regression flags the key);
  * 7. approve: the vote is added unless this person or this key already approved (N-of-M counts
- *    people and keys once); the request becomes approved when every rule's count is met.
+ *    people and keys once); the request becomes approved when every rule's count is met by the
+ *    votes that still count (earlier votes whose key is flagged or whose person left the group do
+ *    not).
  *    deny: the request becomes denied.
  *
  * Audit: each approval is recorded (`approval.approved`, `complete` when it completed the
@@ -246,7 +249,9 @@ export async function submitApprovalAssertion(
   }
   let votes = record.votes
   for (let attempt = 0; attempt < MAX_VOTE_ATTEMPTS; attempt++) {
-    const completes = requirementsMet(policy, request.requirements, requestedBy, [...votes, vote])
+    // Ensure only votes the broker would still accept now count toward completing the request.
+    const { counting } = await checkVotes(deps, request, votes)
+    const completes = requirementsMet(policy, request.requirements, requestedBy, [...counting, vote])
     // Ensure one person and one key count once, and that the vote lands on the votes we counted.
     const added = await store.addVote(request.id, vote, { expectedVotes: votes.length, completes })
     switch (added.outcome) {

@@ -6,8 +6,11 @@ import type { ApprovalRequirement } from '../policy/index.js'
  * binary WebAuthn values are base64url strings, exactly as they travel in JSON.
  */
 
-/** Where an approval request stands. Expiry is not a state: it is decided by the clock. */
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'redeemed'
+/**
+ * Where an approval request stands. Expiry is not a state: it is decided by the clock.
+ * `revoked`: a revocation (or a vote that no longer counts) ended it before a token was collected.
+ */
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'redeemed' | 'revoked'
 
 /** A manifest waiting for (or past) a human decision. Immutable once stored. */
 export interface ApprovalRequest {
@@ -62,6 +65,15 @@ export interface ApprovalDenial {
   at: number
 }
 
+/** Why an approval request was ended before its token was collected. */
+export interface ApprovalRevocation {
+  /** `admin`: a revocation; `system`: the votes left can no longer meet the policy. */
+  by: 'admin' | 'system'
+  reason: string
+  /** Seconds since the epoch. */
+  at: number
+}
+
 /** An approval request with its current state, as the store returns it. */
 export interface ApprovalRecord {
   request: ApprovalRequest
@@ -69,6 +81,12 @@ export interface ApprovalRecord {
   /** Approvals so far, in the order they were recorded. */
   votes: ApprovalVote[]
   denial?: ApprovalDenial
+  revocation?: ApprovalRevocation
+  /**
+   * SHA-256s (hex) of the `auth_req_id` secrets handed to identical requests of the same client
+   * that joined this one while it was pending; each collects it as the first secret does.
+   */
+  joinedSecrets?: string[]
 }
 
 /** A challenge handed out for one ceremony on one approval request; single-use. */

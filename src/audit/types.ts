@@ -196,6 +196,19 @@ export interface ApprovalExpiredEvent extends Base {
 }
 
 /**
+ * An approval request was ended before its token was collected (emitted by approvals): by a
+ * revocation (`admin`), or because the votes still counting can no longer meet its rules
+ * (`system`: a key disabled, a person left the group). Its poll answers `access_denied` from then on.
+ */
+export interface ApprovalRevokedEvent extends Base {
+  type: 'approval.revoked'
+  approval: string
+  client: string
+  task: string
+  reason: string
+}
+
+/**
  * Approver enrolment: an invite issued (by the admin), a key enrolled (by its approver), a key
  * flagged (by the broker: its signature counter went backwards) or removed (disabled by the admin).
  */
@@ -274,6 +287,7 @@ export type AuditEventInput =
   | ApprovalApprovedEvent
   | ApprovalDeniedEvent
   | ApprovalExpiredEvent
+  | ApprovalRevokedEvent
   | ApproverEvent
   | CredentialVendedEvent
   | KeyRotatedEvent

@@ -108,6 +108,9 @@ const publicJwk = z
     }
   })
 
+/** How many approval requests one client may keep waiting for humans at once, unless its policy says. */
+export const DEFAULT_MAX_PENDING_APPROVALS = 20
+
 const client = z.strictObject(
   {
     id,
@@ -135,6 +138,12 @@ const client = z.strictObject(
       .min(1)
       .max(1_000_000)
       .default(100),
+    max_pending_approvals: z
+      .number({ error: typeError('a number') })
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(DEFAULT_MAX_PENDING_APPROVALS),
   },
   { error: typeError('an object') },
 )

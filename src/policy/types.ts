@@ -18,6 +18,8 @@ interface ClientBase {
   rules: string[]
   /** How many grants this client may hold live at once. */
   maxLiveGrants: number
+  /** How many approval requests this client may keep waiting for humans at once. */
+  maxPendingApprovals: number
 }
 
 /**

@@ -85,6 +85,8 @@ export function describeAuditEvent(event: AuditEvent): string {
       ].join('')
     case 'approval.expired':
       return `approval ${event.approval} for ${event.client ?? '-'}, task ${event.task ?? '-'}, expired undecided`
+    case 'approval.revoked':
+      return `approval ${event.approval} for ${event.client}, task ${event.task}, revoked by ${event.actor}: ${event.reason}`
     case 'approver.invited':
       return `enrolment invite for ${event.approver} issued by ${event.actor}${
         typeof event.detail?.group === 'string' ? ` (group ${event.detail.group})` : ''

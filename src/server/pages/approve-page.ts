@@ -12,6 +12,7 @@ const STATUS_TEXT: Record<ApprovalView['status'], string> = {
   denied: 'Denied',
   redeemed: 'Approved, and the token has been issued',
   expired: 'Expired: no decision can be made any more',
+  revoked: 'Revoked: no token will be issued for it',
 }
 
 function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {

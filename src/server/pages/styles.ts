@@ -23,7 +23,7 @@ code { font: .9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; over
   font-weight: 600; margin: .5rem 0 1rem; }
 .status { font-weight: 600; }
 .status-pending { color: var(--warn); } .status-approved, .status-redeemed { color: var(--ok); }
-.status-denied, .status-expired { color: var(--bad); }
+.status-denied, .status-expired, .status-revoked { color: var(--bad); }
 .actions { display: flex; gap: .75rem; flex-wrap: wrap; margin: 1.25rem 0 .5rem; }
 button { font: inherit; font-weight: 600; padding: .75rem 1.5rem; border-radius: .5rem; border: 1px solid var(--line);
   cursor: pointer; min-width: 9rem; flex: 1 1 9rem; }

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { endApprovalRequests } from '../../approvals/end-approval-requests.js'
 import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
@@ -18,9 +19,12 @@ const bodySchema = z
 
 /**
  * `POST /admin/approvers/keys/{credential_id}/disable` `{reason, revoke?}`: a lost or stolen key
- * can approve nothing from now on. With `revoke`, every live grant its owner approved is revoked
- * too (by person: the approver index does not tell one person's keys apart). Audited as
- * `approver.key_removed` (and `grant.revoked`, scope `approver`, with `revoke`).
+ * can approve nothing from now on, and its votes on requests not yet collected stop counting (they
+ * are checked again when the token is collected). With `revoke`, every live grant its owner
+ * approved is revoked too, and every approval request holding the owner's vote and not yet
+ * collected is ended (by person: the approver index does not tell one person's keys apart).
+ * Audited as `approver.key_removed` (and `grant.revoked`, scope `approver`, and one
+ * `approval.revoked` per request ended, with `revoke`).
  */
 export function adminDisableKeyRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -48,8 +52,11 @@ export function adminDisableKeyRoute(deps: AppDeps) {
       ...(revoke ? { detail: { revoke: true } } : {}),
     })
     let revoked: number | undefined
+    let approvalsRevoked: number | undefined
     if (revoke) {
       const why = `approver key disabled: ${reason}`
+      // Ensure the owner's approvals not yet collected end before the grants are swept.
+      approvalsRevoked = await endApprovalRequests(deps.approvals, { approver: key.sub }, { by: 'admin', reason: why, at })
       revoked = await revokeGrants(
         { store: deps.store, policy: deps.policy },
         { approver: key.sub },
@@ -59,7 +66,11 @@ export function adminDisableKeyRoute(deps: AppDeps) {
     }
     deps.logger.info('approver key disabled', { credentialId, approver: key.sub, revoked })
     return c.json(
-      { disabled: true, approver: key.sub, ...(revoked !== undefined ? { revoked } : {}) },
+      {
+        disabled: true,
+        approver: key.sub,
+        ...(revoked !== undefined ? { revoked, approvals_revoked: approvalsRevoked } : {}),
+      },
       200,
       { 'Cache-Control': 'no-store' },
     )

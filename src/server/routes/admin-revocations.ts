@@ -1,5 +1,7 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { endApprovalRequests } from '../../approvals/end-approval-requests.js'
+import type { ApprovalScope } from '../../approvals/store.js'
 import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
@@ -40,11 +42,24 @@ function targetOf(body: RevocationBody): RevocationTarget {
   return { all: true }
 }
 
+/** The approval requests a revocation target reaches; one grant reaches none. */
+function approvalScopeOf(target: RevocationTarget): ApprovalScope | null {
+  if ('grantId' in target) return null
+  if ('taskId' in target) return { taskId: target.taskId }
+  if ('clientId' in target) return { clientId: target.clientId }
+  if ('approver' in target) return { approver: target.approver }
+  return { all: true }
+}
+
 /**
  * `POST /admin/revocations`: revokes one grant, a task's grants, a client's grants, every grant an
  * approver approved, or everything, and answers how many grants were revoked. The body is JSON
  * with exactly one of `grant_id`, `task_id`, `client_id`, `approver`, `all: true`, and a `reason`
  * (kept in each tombstone).
+ *
+ * Every scope but one grant also ends the matching approval requests not yet collected (pending,
+ * or approved and uncollected; for `approver`, those holding that person's vote), first, so none
+ * of them mints a token afterwards: `approvals_revoked` says how many.
  */
 export function adminRevocationsRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -52,14 +67,18 @@ export function adminRevocationsRoute(deps: AppDeps) {
     const parsed = bodySchema.safeParse(value, { error: friendlyErrors })
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     const target = targetOf(parsed.data)
-    const revoked = await revokeGrants(deps, target, {
-      by: 'admin',
-      reason: parsed.data.reason,
-      at: epochSeconds(deps.clock),
-    })
+    const at = epochSeconds(deps.clock)
+    const scope = approvalScopeOf(target)
+    // Ensure approvals not yet collected end before the grants are swept, so a token being
+    // collected now is either refused or already recorded as a grant the sweep finds.
+    const approvalsRevoked =
+      scope === null
+        ? 0
+        : await endApprovalRequests(deps.approvals, scope, { by: 'admin', reason: parsed.data.reason, at })
+    const revoked = await revokeGrants(deps, target, { by: 'admin', reason: parsed.data.reason, at })
     deps.logger.info('grants revoked', { by: 'admin', target, reason: parsed.data.reason, revoked })
     // Audited once the revocation took effect; an audit failure never undoes or blocks it.
     await deps.audit.note(grantRevokedEvent('admin', target, parsed.data.reason, revoked))
-    return c.json({ revoked }, 200, { 'Cache-Control': 'no-store' })
+    return c.json({ revoked, approvals_revoked: approvalsRevoked }, 200, { 'Cache-Control': 'no-store' })
   }
 }
