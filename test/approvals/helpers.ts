@@ -94,7 +94,14 @@ export interface ApprovalBroker extends Broker {
 }
 
 export async function makeApprovalBroker(
-  options: { store?: GrantStore; config?: ConfigInput; fetch?: typeof fetch; auditLog?: AuditLog } = {},
+  options: {
+    store?: GrantStore
+    config?: ConfigInput
+    fetch?: typeof fetch
+    auditLog?: AuditLog
+    /** The policy, instead of {@link approvalPolicyText}'s. */
+    policyText?: string
+  } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
   const dir = mkdtempSync(join(tmpdir(), 'writ-approvals-'))
@@ -112,7 +119,7 @@ export async function makeApprovalBroker(
   const broker = await createBroker(base, {
     logger: silentLogger,
     clock,
-    policy: loadPolicy(await approvalPolicyText()),
+    policy: loadPolicy(options.policyText ?? (await approvalPolicyText())),
     env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },
     fetch:
       options.fetch ??

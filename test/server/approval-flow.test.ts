@@ -225,7 +225,7 @@ describe('approval flow', () => {
   })
 
   it('needs two different people for a 2-of-M rule: the same person twice does not count', async () => {
-    const pending = await requestApproval(broker, A, migrateManifest())
+    const pending = await requestApproval(broker, A, { ...migrateManifest(), task: { id: 'DB-2OF2', requested_by: 'frank@example.com' } })
     const [danaFirst, danaSecond] = [...dana.credentials.keys()]
     const one = await approveWith(dana, pending.id, { credentialId: danaFirst })
     expect(await one.json()).toMatchObject({ status: 'pending', approvals: 1 })
@@ -266,7 +266,7 @@ describe('approval flow', () => {
 
 describe('CIBA polling', () => {
   it('answers authorization_pending, slow_down, the token once, then invalid_grant', async () => {
-    const pending = await requestApproval(broker, A, deployManifest())
+    const pending = await requestApproval(broker, A, deployManifest({ task: { id: 'POLL-1', requested_by: 'carol@example.com' } }))
     const errorOf = async () => {
       const res = await poll(broker, A, pending.auth_req_id)
       return res.status === 200 ? 'token' : (await res.json()).error

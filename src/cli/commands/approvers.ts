@@ -54,7 +54,7 @@ export async function disableApproverKey(
   opts: { revoke?: boolean; reason?: string },
 ): Promise<void> {
   if (!credentialId.trim()) throw new CliError('name the key: its credential id (see writ approvers ls)', EXIT.usage)
-  const result = await adminApi<{ disabled: true; approver: string; revoked?: number }>(
+  const result = await adminApi<{ disabled: true; approver: string; revoked?: number; approvals_revoked?: number }>(
     ctx,
     'POST',
     `/admin/approvers/keys/${encodeURIComponent(credentialId)}/disable`,
@@ -63,6 +63,10 @@ export async function disableApproverKey(
   if (ctx.out.json) return ctx.out.data(result)
   ctx.out.line(`disabled key ${credentialId} of ${result.approver}`)
   if (result.revoked !== undefined) ctx.out.line(`revoked ${result.revoked} grant${result.revoked === 1 ? '' : 's'} ${result.approver} approved`)
+  const approvals = result.approvals_revoked ?? 0
+  if (approvals > 0) {
+    ctx.out.line(`ended ${approvals} approval request${approvals === 1 ? '' : 's'} ${result.approver} approved, not yet collected`)
+  }
 }
 
 export function approversCommand(ctx: () => CliContext): Command {

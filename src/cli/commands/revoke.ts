@@ -40,9 +40,19 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
     if (answer.trim() !== 'yes') throw new CliError('not revoked', EXIT.error)
   }
   const reason = opts.reason ?? 'revoked with the writ CLI'
-  const { revoked } = await adminApi<{ revoked: number }>(ctx, 'POST', '/admin/revocations', { [field]: value, reason })
-  if (ctx.out.json) return ctx.out.data({ revoked })
+  const result = await adminApi<{ revoked: number; approvals_revoked?: number }>(
+    ctx,
+    'POST',
+    '/admin/revocations',
+    { [field]: value, reason },
+  )
+  const { revoked } = result
+  const approvals = result.approvals_revoked ?? 0
+  if (ctx.out.json) return ctx.out.data({ revoked, approvals_revoked: approvals })
   ctx.out.line(`revoked ${revoked} grant${revoked === 1 ? '' : 's'}`)
+  if (approvals > 0) {
+    ctx.out.line(`ended ${approvals} approval request${approvals === 1 ? '' : 's'} not yet collected`)
+  }
 }
 
 export function revokeCommand(ctx: () => CliContext): Command {
