@@ -119,9 +119,9 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     const b = await openRequests(B, 'RVC-B')
     const res = await admin(broker, '/admin/revocations', { client_id: 'agent-a', reason: 'agent-a compromised' })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
     await expectEnded(A, a.approved, 'agent-a compromised')
     await expectEnded(A, a.pending, 'agent-a compromised')
+    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
     expect(await collect(broker, B, b.approved)).toMatchObject({ token: { client_id: 'agent-b' } })
     expect(await collect(broker, B, b.pending)).toMatchObject({ error: 'authorization_pending' })
   })
@@ -133,9 +133,9 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     const other = await requestApproval(broker, A, deploy('RVT-2'))
     await approve(broker, cast.bob, other.id)
     const res = await admin(broker, '/admin/revocations', { task_id: 'RVT-1', reason: 'task cancelled' })
-    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
     await expectEnded(A, a, 'task cancelled')
     await expectEnded(B, b, 'task cancelled')
+    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
     expect(await collect(broker, A, other)).toHaveProperty('token')
   })
 
@@ -146,8 +146,8 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     await approve(broker, cast.bob, byBob.id)
     const halfByAlice = await requestApproval(broker, A, migrate('RVP-3'))
     const res = await admin(broker, '/admin/revocations', { approver: 'alice@example.com', reason: 'alice phished' })
-    expect(await res.json()).toMatchObject({ approvals_revoked: 1 })
     await expectEnded(A, byAlice, 'alice phished')
+    expect(await res.json()).toMatchObject({ approvals_revoked: 1 })
     expect(await collect(broker, A, byBob)).toHaveProperty('token')
     expect(await collect(broker, A, halfByAlice)).toMatchObject({ error: 'authorization_pending' })
   })
@@ -158,8 +158,8 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     const pending = await requestApproval(broker, A, deploy('RVK-1'))
     await approve(broker, spare, pending.id)
     const res = await admin(broker, `/admin/approvers/keys/${spareKey}/disable`, { reason: 'stolen', revoke: true })
-    expect(await res.json()).toMatchObject({ disabled: true, approver: 'bob@example.com', approvals_revoked: 1 })
     await expectEnded(A, pending, 'approver key disabled: stolen')
+    expect(await res.json()).toMatchObject({ disabled: true, approver: 'bob@example.com', approvals_revoked: 1 })
   })
 
   it('revoke --all ends every open request, whichever client, and a no-human CIBA request too', async () => {
@@ -177,11 +177,11 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     })
     const docs = (await ciba.json()) as Pending
     const res = await admin(broker, '/admin/revocations', { all: true, reason: 'incident 7' })
-    expect((await res.json()).approvals_revoked).toBeGreaterThanOrEqual(5)
     for (const [client, p] of [[A, a.approved], [A, a.pending], [B, b.approved], [B, b.pending]] as const) {
       await expectEnded(client, p, 'incident 7')
     }
     expect(await collect(broker, A, docs)).toMatchObject({ error: 'access_denied' })
+    expect((await res.json()).approvals_revoked).toBeGreaterThanOrEqual(5)
   })
 })
 
@@ -274,12 +274,12 @@ describe('revocations and vote checks across a policy change (redis, replicas sh
     expect(other.policy.clients.has('agent-b')).toBe(false)
 
     const task = await admin(other, '/admin/revocations', { task_id: 'GONE-2', reason: 'cancelled' })
-    expect(await task.json()).toMatchObject({ approvals_revoked: 1 })
     expect(await collect(broker, B, byTask)).toMatchObject({ error: 'access_denied' })
+    expect(await task.json()).toMatchObject({ approvals_revoked: 1 })
 
     const all = await admin(other, '/admin/revocations', { all: true, reason: 'agent-b removed and revoked' })
-    expect((await all.json()).approvals_revoked).toBeGreaterThanOrEqual(1)
     expect(await collect(broker, B, byAll)).toMatchObject({ error: 'access_denied' })
+    expect((await all.json()).approvals_revoked).toBeGreaterThanOrEqual(1)
   })
 
   it('a vote by a person since removed from the group does not count; a request that can no longer complete is ended', async () => {
@@ -315,16 +315,12 @@ describe.each(['memory', 'redis'] as const)('approval requests are bounded per c
   let broker: ApprovalBroker
 
   beforeAll(async () => {
-    const policy = (await approvalPolicyText()).replace(
-      /(\n {2}- \{ id: agent-b[^\n]*)\}/,
-      '$1, max_pending_approvals: 3 }',
-    )
-    broker = await makeApprovalBroker({ config: storeConfig(kind), policyText: policy })
+    broker = await makeApprovalBroker({ config: storeConfig(kind) })
   })
   afterAll(() => broker?.close())
 
-  const ask = (client: [string, string], manifest: unknown) =>
-    broker.call('POST', '/v1/tokens', { ...json(manifest), basic: client })
+  const ask = (client: [string, string], manifest: unknown, on: ApprovalBroker = broker) =>
+    on.call('POST', '/v1/tokens', { ...json(manifest), basic: client })
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
 
   it('300 requests at once from one client: 20 (the default cap) wait for a human, the rest get 429 naming the limit', async () => {
@@ -345,15 +341,25 @@ describe.each(['memory', 'redis'] as const)('approval requests are bounded per c
   })
 
   it('follows the client\'s max_pending_approvals, and frees a place once a request is decided', async () => {
-    const first = [await ask(B, deploy('CAP-1')), await ask(B, deploy('CAP-2'))]
-    expect(first.map((r) => r.status)).toEqual([202, 202]) // with FLOOD-B, 3 pending
-    const over = await ask(B, deploy('CAP-3'))
-    expect(over.status).toBe(429)
-    expect((await over.json()).error_description).toMatch(/limit of 3 /)
-    const cast = await enrolCast(broker)
-    const decided = (await first[0]!.json()) as Pending
-    await approve(broker, cast.alice, decided.auth_req_id.split('.')[0]!)
-    expect((await ask(B, deploy('CAP-3'))).status).toBe(202)
+    const policy = (await approvalPolicyText()).replace(
+      /(\n {2}- \{ id: agent-b[^\n]*)\}/,
+      '$1, max_pending_approvals: 3 }',
+    )
+    const capped = await makeApprovalBroker({ config: storeConfig(kind), policyText: policy })
+    try {
+      const first = [] as Awaited<ReturnType<typeof ask>>[]
+      for (const task of ['CAP-1', 'CAP-2', 'CAP-3']) first.push(await ask(B, deploy(task), capped))
+      expect(first.map((r) => r.status)).toEqual([202, 202, 202])
+      const over = await ask(B, deploy('CAP-4'), capped)
+      expect(over.status).toBe(429)
+      expect((await over.json()).error_description).toMatch(/limit of 3 /)
+      const cast = await enrolCast(capped)
+      const decided = (await first[0]!.json()) as Pending
+      await approve(capped, cast.alice, decided.auth_req_id.split('.')[0]!)
+      expect((await ask(B, deploy('CAP-4'), capped)).status).toBe(202)
+    } finally {
+      await capped.close()
+    }
   })
 
   it('coalesces identical pending requests: one approval, one notification, a handle each, one token', async () => {
