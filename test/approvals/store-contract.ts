@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ApprovalStore } from '../../src/approvals/store.js'
-import { EXPIRED_RETENTION_SECONDS } from '../../src/approvals/store.js'
+import { EXPIRED_RETENTION_SECONDS, MAX_JOINED_SECRETS } from '../../src/approvals/store.js'
 import type {
   ApprovalEvidence,
   ApprovalRequest,
@@ -154,6 +154,145 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       h.clock.advance(220_000)
       const afterExpiry = (await store.listPending()).filter((r) => mine.has(r.request.id))
       expect(afterExpiry.map((r) => r.request.id)).toEqual([later.id])
+    })
+
+    it('caps the pending requests of a client, and joins an identical pending request', async () => {
+      const clientId = `c-${randomUUID()}`
+      const distinct = (n: number, over: Partial<ApprovalRequest> = {}) =>
+        request({ clientId, manifestSha256: n.toString(16).padStart(64, '0'), ...over })
+      const bound = { maxPending: 2, coalesce: true }
+      const first = distinct(1, { expiresAt: now() + 100 })
+      expect(await store.createRequest(first, bound)).toEqual({ outcome: 'created' })
+      expect(await store.createRequest(distinct(2), bound)).toEqual({ outcome: 'created' })
+      const third = distinct(3)
+      expect(await store.createRequest(third, bound)).toEqual({
+        outcome: 'too_many_pending',
+        pending: 2,
+        earliestExpiresAt: first.expiresAt,
+      })
+      expect(await store.getRequest(third.id)).toBeNull()
+      // Identical (same client, manifest, key, requirements, life): joins, adding its secret.
+      const again = distinct(1, { secretSha256: 'ef'.repeat(32) })
+      expect(await store.createRequest(again, bound)).toEqual({ outcome: 'joined', request: first })
+      expect(await store.getRequest(again.id)).toBeNull()
+      expect((await store.getRequest(first.id))?.joinedSecrets).toEqual(['ef'.repeat(32)])
+      // A different DPoP key is a different request (and the cap still holds).
+      expect((await store.createRequest(distinct(1, { cnfJkt: 'jkt' }), bound)).outcome).toBe('too_many_pending')
+      for (let i = 1; i < MAX_JOINED_SECRETS; i++) await store.createRequest(distinct(1), bound)
+      expect(await store.createRequest(distinct(1), bound)).toEqual({ outcome: 'too_many_joined', request: first })
+      // Requests needing no human, other clients and unbounded creation are not held back.
+      expect((await store.createRequest(distinct(4, { requirements: [] }), bound)).outcome).toBe('created')
+      expect((await store.createRequest(request({ clientId: `c-${randomUUID()}` }), bound)).outcome).toBe('created')
+      expect((await store.createRequest(distinct(5))).outcome).toBe('created')
+      // A decided request frees its place, and is joined no more.
+      await store.deny(first.id, { sub: 'bob', credentialId: 'k', at: now() })
+      const fresh = distinct(1)
+      expect(await store.createRequest(fresh, { maxPending: 3, coalesce: true })).toEqual({ outcome: 'created' })
+      // An expired one too.
+      h.clock.advance(301_000)
+      expect((await store.createRequest(distinct(6), bound)).outcome).toBe('created')
+    })
+
+    it('lets no more than the cap through when a client floods concurrently', async () => {
+      const clientId = `c-${randomUUID()}`
+      const outcomes = await Promise.all(
+        Array.from({ length: 30 }, (_, n) =>
+          store.createRequest(request({ clientId, manifestSha256: n.toString(16).padStart(64, '0') }), {
+            maxPending: 3,
+            coalesce: true,
+          }),
+        ),
+      )
+      expect(outcomes.filter((o) => o.outcome === 'created')).toHaveLength(3)
+      const identical = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          store.createRequest(request({ clientId: `${clientId}-same` }), { maxPending: 3, coalesce: true }),
+        ),
+      )
+      expect(identical.filter((o) => o.outcome === 'created')).toHaveLength(1)
+      expect(identical.filter((o) => o.outcome === 'joined')).toHaveLength(9)
+    })
+
+    it('ends open requests by id, client, task, approver or all; ended ones take no decision and are never redeemed', async () => {
+      const revocation = { by: 'admin' as const, reason: 'incident', at: now() }
+      const tag = randomUUID()
+      const task = (id: string) => ({ task: { id }, grants: [{ type: 'deploy' }] })
+      const byId = request()
+      const byClient = request({ clientId: `c-${tag}` })
+      const otherClient = request({ clientId: `d-${tag}` })
+      const byTask = request({ manifest: task(`t-${tag}`) })
+      const byApprover = request()
+      const otherApprover = request()
+      const approved = request({ clientId: `c-${tag}`, requirements: [] })
+      for (const r of [byId, byClient, otherClient, byTask, byApprover, otherApprover, approved]) await store.createRequest(r)
+      await store.addVote(byApprover.id, vote(`alice-${tag}`), { expectedVotes: 0, completes: true })
+      await store.addVote(otherApprover.id, vote(`bob-${tag}`), { expectedVotes: 0, completes: false })
+
+      const ids = (records: { request: { id: string } }[]) => records.map((r) => r.request.id).sort()
+      expect(ids(await store.endRequests({ approvalId: byId.id }, revocation))).toEqual([byId.id])
+      expect(ids(await store.endRequests({ clientId: `c-${tag}` }, revocation))).toEqual([byClient.id, approved.id].sort())
+      expect(ids(await store.endRequests({ taskId: `t-${tag}` }, revocation))).toEqual([byTask.id])
+      const ended = await store.endRequests({ approver: `alice-${tag}` }, revocation)
+      expect(ended).toEqual([expect.objectContaining({ status: 'revoked', revocation, votes: [expect.objectContaining({ sub: `alice-${tag}` })] })])
+      expect(await store.endRequests({ approvalId: byId.id }, revocation)).toEqual([])
+
+      for (const r of [byId, byClient, byTask, byApprover, approved]) {
+        expect(await store.getRequest(r.id)).toMatchObject({ status: 'revoked', revocation })
+        expect(await store.redeem(r.id)).toBe(false)
+        expect(await store.addVote(r.id, vote('zed'), { expectedVotes: 0, completes: true })).toMatchObject({ outcome: 'closed', status: 'revoked' })
+        expect(await store.deny(r.id, { sub: 'zed', credentialId: 'k', at: now() })).toEqual({ outcome: 'closed', status: 'revoked' })
+        expect(await store.withdrawVotes(r.id, [], 0)).toMatchObject({ outcome: 'closed', status: 'revoked' })
+      }
+      for (const r of [otherClient, otherApprover]) expect((await store.getRequest(r.id))?.status).toBe('pending')
+      expect(ids(await store.endRequests({ all: true }, revocation))).toEqual(expect.arrayContaining([otherClient.id, otherApprover.id]))
+      expect((await store.getRequest(otherClient.id))?.status).toBe('revoked')
+    })
+
+    it('ends only open requests: redeemed, denied and expired ones stay as they are', async () => {
+      const revocation = { by: 'admin' as const, reason: 'r', at: now() }
+      const clientId = `c-${randomUUID()}`
+      const redeemed = request({ clientId, requirements: [] })
+      const denied = request({ clientId })
+      const old = request({ clientId, expiresAt: now() + 10 })
+      for (const r of [redeemed, denied, old]) await store.createRequest(r)
+      await store.redeem(redeemed.id)
+      await store.deny(denied.id, { sub: 'bob', credentialId: 'k', at: now() })
+      h.clock.advance(11_000)
+      expect(await store.endRequests({ clientId }, revocation)).toEqual([])
+      expect((await store.getRequest(redeemed.id))?.status).toBe('redeemed')
+      expect((await store.getRequest(denied.id))?.status).toBe('denied')
+      expect((await store.getRequest(old.id))?.status).toBe('pending')
+    })
+
+    it('settles a redemption racing an end exactly one way', async () => {
+      for (let i = 0; i < 10; i++) {
+        const r = request({ requirements: [] })
+        await store.createRequest(r)
+        const [redeemed, ended] = await Promise.all([
+          store.redeem(r.id),
+          store.endRequests({ approvalId: r.id }, { by: 'admin', reason: 'race', at: now() }),
+        ])
+        expect(Number(redeemed) + ended.length).toBe(1)
+        expect((await store.getRequest(r.id))?.status).toBe(redeemed ? 'redeemed' : 'revoked')
+      }
+    })
+
+    it('withdraws votes and reopens the request, only on the votes the caller read', async () => {
+      const r = request()
+      await store.createRequest(r)
+      const [a, b] = [vote('alice', 'ka'), vote('bob', 'kb')]
+      await store.addVote(r.id, a, { expectedVotes: 0, completes: false })
+      await store.addVote(r.id, b, { expectedVotes: 1, completes: true })
+      expect(await store.withdrawVotes(r.id, ['ka'], 1)).toEqual({ outcome: 'conflict' })
+      expect(await store.withdrawVotes(r.id, ['ka'], 2)).toEqual({ outcome: 'withdrawn' })
+      expect(await store.getRequest(r.id)).toMatchObject({ status: 'pending', votes: [b] })
+      // The person and key withdrawn may vote again; the order of the rest is kept.
+      const again = vote('alice', 'ka')
+      expect(await store.addVote(r.id, again, { expectedVotes: 1, completes: true })).toEqual({ outcome: 'recorded', status: 'approved' })
+      expect((await store.getRequest(r.id))?.votes).toEqual([b, again])
+      expect(await store.redeem(r.id)).toBe(true)
+      expect(await store.withdrawVotes(r.id, ['ka'], 2)).toEqual({ outcome: 'closed', status: 'redeemed' })
+      expect(await store.withdrawVotes('unknown', [], 0)).toEqual({ outcome: 'closed', status: 'unknown' })
     })
 
     it('redeems an approved, unexpired request exactly once', async () => {
