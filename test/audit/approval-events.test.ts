@@ -221,7 +221,8 @@ describe('audit of approval requests', () => {
     expect((await approveWith(cloned, first.id, { credentialId: key, counter: 10 })).status).toBe(200)
     const second = await requestApproval(broker, A, deployManifest())
     expect((await approveWith(cloned, second.id, { credentialId: key, counter: 9 })).status).toBe(403)
-    const third = await requestApproval(broker, A, deployManifest())
+    // A different task: an identical request would join the second, still pending.
+    const third = await requestApproval(broker, A, deployManifest({ task: { id: 'REL-43', requested_by: 'carol@example.com' } }))
     expect((await approveWith(cloned, third.id, { credentialId: key, counter: 50 })).status).toBe(403)
 
     const flagged = ofType(await find({ approver: 'alice@example.com' }), 'approver.key_flagged')

@@ -63,6 +63,7 @@ describe('loadPolicy', () => {
       secretHash: HASH,
       rules: ['docs-read', 'prod-deploy'],
       maxLiveGrants: 7,
+      maxPendingApprovals: 20,
     })
     const jwt = policy.clients.get('jwt-agent')
     expect(jwt?.auth).toBe('private_key_jwt')

@@ -261,9 +261,11 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       // Idempotent: nothing live is left to revoke.
       expect(await (await revoke({ grant_id: t.grant_id, reason: 'again' })).json()).toEqual({
         revoked: 0,
+        approvals_revoked: 0,
       })
       expect(await (await revoke({ grant_id: randomUUID(), reason: 'x' })).json()).toEqual({
         revoked: 0,
+        approvals_revoked: 0,
       })
     })
 
