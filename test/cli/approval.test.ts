@@ -154,6 +154,31 @@ describe('writ token request --wait through a real approval', () => {
   })
 })
 
+describe('writ revoke reaches approval requests', () => {
+  it('--client ends an approved request the agent has not collected: its poll is access_denied, never a token', async () => {
+    const basic = `Basic ${Buffer.from(`agent-b:${SECRETS['agent-b']}`).toString('base64')}`
+    const asked = await post(
+      '/v1/tokens',
+      { task: { id: 'REL-60', requested_by: 'carol@example.com' }, grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }] },
+      { authorization: basic },
+    )
+    expect(asked.status).toBe(202)
+    const { auth_req_id: authReqId } = (await asked.json()) as { auth_req_id: string }
+    await decide(authReqId.split('.')[0]!, 'approve')
+    const env = { WRIT_URL: url, WRIT_ADMIN_TOKEN: ADMIN_TOKEN }
+    const revoked = await runCli(['revoke', '--client', 'agent-b', '--yes', '--reason', 'compromised'], env)
+    expect(revoked.code).toBe(0)
+    expect(revoked.stdout).toMatch(/ended \d+ approval requests? not yet collected/)
+    const polled = await call('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: authReqId }).toString(),
+    })
+    expect(polled.status).toBe(400)
+    expect(await polled.json()).toMatchObject({ error: 'access_denied' })
+  })
+})
+
 describe('writ approvers', () => {
   it('lists keys, and disabling a key stops it approving', async () => {
     const env = { WRIT_URL: url, WRIT_ADMIN_TOKEN: ADMIN_TOKEN }
