@@ -220,7 +220,10 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
       const ended: ApprovalRecord[] = []
       for (const id of [...requests.keys()]) {
         const e = entry(id)
-        if (!e || !isOpen(e, now) || !inScope(id, e, scope)) continue
+        if (!e || !inScope(id, e, scope)) continue
+        // A redeemed one keeps the revocation: its redeemer checks for it after minting.
+        if (e.status === 'redeemed' && e.request.expiresAt * 1000 > now) e.revocation ??= jsonCopy(revocation)
+        if (!isOpen(e, now)) continue
         // Ensure an ended request takes no vote and is never redeemed (one synchronous step).
         e.status = 'revoked'
         e.revocation = jsonCopy(revocation)

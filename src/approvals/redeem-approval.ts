@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
 import { epochSeconds } from '../clock.js'
+import { grantRevokedEvent } from '../audit/grant-revoked-event.js'
 import { invalidRequest, WritError } from '../errors.js'
 import type { GrantApproval } from '../grants/grant.js'
 import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/issue-grant.js'
+import { revokeGrants } from '../grants/revoke-grants.js'
 import { effectiveStatus } from './approval-errors.js'
 import { canStillComplete, checkVotes, type VoteCheck } from './check-votes.js'
 import { authReqSecretHash } from './create-approval-request.js'
@@ -96,6 +98,9 @@ async function settleDroppedVotes(deps: ApprovalDeps, record: ApprovalRecord, ch
  * policy no longer has enough people to meet them. The token's `approval` claim and the evidence
  * name only the votes that count.
  *
+ * A revocation that reaches the request while its token is being minted reaches the token: the
+ * grant is revoked before the answer and the poll gets `access_denied` (the token never leaves).
+ *
  * Collecting is atomic: the store marks the request redeemed for exactly one caller, after the
  * approval evidence is stored and before the grant is minted; the grant is then issued through
  * `issueGrant`, which decides the manifest again under the current policy and checks the
@@ -188,25 +193,50 @@ export async function redeemApproval(
   }
 
   // Ensure the token for this approval is minted at most once, across replicas.
-  if (!(await store.redeem(request.id))) throw invalidGrant('redeemed concurrently')
+  if (!(await store.redeem(request.id))) {
+    // A revocation that ended it meanwhile is told as such; anything else was a concurrent poll.
+    if ((await store.getRequest(request.id))?.status === 'revoked') throw revokedAnswer()
+    throw invalidGrant('redeemed concurrently')
+  }
 
   const manifest = request.manifest
   const cnf = input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}
-  if (!needsHuman) {
-    return issueGrant(deps.issue, { clientId: request.clientId, manifest, whenApprovalNeeded: 'refuse', ...cnf })
-  }
   const approval: GrantApproval = {
     id: request.id,
     manifestSha256: request.manifestSha256,
     approvers: votes.map((v) => ({ sub: v.sub, aaguid: v.aaguid, credentialId: v.credentialId, at: v.at })),
   }
-  return issueGrant(deps.issue, {
-    clientId: request.clientId,
-    manifest,
-    approved: {
-      approval,
-      satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, votes),
-    },
-    ...cnf,
-  })
+  const response = needsHuman
+    ? await issueGrant(deps.issue, {
+        clientId: request.clientId,
+        manifest,
+        approved: {
+          approval,
+          satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, votes),
+        },
+        ...cnf,
+      })
+    : await issueGrant(deps.issue, { clientId: request.clientId, manifest, whenApprovalNeeded: 'refuse', ...cnf })
+
+  // Ensure a revocation that reached this request while its token was being minted reaches the
+  // token too. The grant is recorded before this read, and a revocation marks the request before
+  // it sweeps grants, so one of the two always sees the other.
+  const after = await store.getRequest(request.id)
+  if (after?.revocation) {
+    const reason = `approval request revoked while its token was minted: ${after.revocation.reason}`
+    const at = epochSeconds(clock)
+    const revoked = await revokeGrants(
+      { store: deps.issue.store, policy: deps.issue.policy },
+      { grantId: response.grant_id },
+      { by: after.revocation.by, reason, at },
+    )
+    await deps.audit.note(
+      grantRevokedEvent(after.revocation.by, { grantId: response.grant_id }, reason, revoked, {
+        client: request.clientId,
+        task: manifest.task.id,
+      }),
+    )
+    throw revokedAnswer()
+  }
+  return response
 }

@@ -166,21 +166,26 @@ return 'joined'
 /**
  * KEYS: state, votes. ARGV: now (ms), revocation JSON, approver ('' for any).
  * Ends an open request (pending or approved, unexpired); with an approver, only one holding that
- * person's vote. Returns {'ended', previous status} or {'closed', status}.
+ * person's vote. A redeemed one keeps the revocation (its redeemer checks for it after minting).
+ * Returns {'ended', previous status} or {'closed', status}.
  */
 const END_LUA = `
 local st = redis.call('HMGET', KEYS[1], 'status', 'exp')
 if not st[1] then
   return {'closed', 'unknown'}
 end
-if st[1] ~= 'pending' and st[1] ~= 'approved' then
+if st[1] ~= 'pending' and st[1] ~= 'approved' and st[1] ~= 'redeemed' then
   return {'closed', st[1]}
+end
+if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], 'p:' .. ARGV[3]) == 0 then
+  return {'closed', 'unmatched'}
 end
 if tonumber(st[2]) <= tonumber(ARGV[1]) then
   return {'closed', 'expired'}
 end
-if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], 'p:' .. ARGV[3]) == 0 then
-  return {'closed', 'unmatched'}
+if st[1] == 'redeemed' then
+  redis.call('HSETNX', KEYS[1], 'revocation', ARGV[2])
+  return {'closed', 'redeemed'}
 end
 redis.call('HSET', KEYS[1], 'status', 'revoked', 'revocation', ARGV[2])
 return {'ended', st[1]}
@@ -626,7 +631,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         if (outcome === 'ended') {
           ended.push({ ...record, status: 'revoked', revocation })
           await deindex(record.request, id, 'closed')
-        } else if (status === 'redeemed' || status === 'denied' || status === 'revoked') {
+        } else if (status === 'denied' || status === 'revoked') {
           await deindex(record.request, id, 'closed')
         }
       }
@@ -747,10 +752,9 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     async redeem(approvalId: string): Promise<boolean> {
       // Ensure the token for an approval is minted at most once, across replicas.
       const redeemed = await run(() => scripts.writApprovalRedeem(keys.state(approvalId), clock()))
-      if (redeemed !== 1) return false
-      const request = await readRequest(approvalId)
-      if (request) await deindex(request, approvalId, 'closed')
-      return true
+      // It stays in the open indexes until it expires: a revocation must still reach it while its
+      // token is being minted (see `endRequests`).
+      return redeemed === 1
     },
 
     async markExpired(approvalId: string): Promise<boolean> {

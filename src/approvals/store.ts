@@ -149,8 +149,11 @@ export interface ApprovalStore {
    * Ends every open request `scope` names (pending or approved, unexpired, not yet collected),
    * each in one atomic step: from then on it takes no vote, cannot be redeemed and answers
    * `revoked`. A request being redeemed concurrently is either redeemed first (and not ended) or
-   * ended first (and never redeemed). `approver` ends only requests holding that person's vote
-   * at the moment each is ended. Returns the requests it ended, as they are afterwards.
+   * ended first (and never redeemed). A request in scope already redeemed, unexpired, keeps the
+   * revocation as `revocation` (its status stays `redeemed`): whoever redeemed it checks for it
+   * once the grant is recorded, so a revocation that raced the minting reaches the token too.
+   * `approver` ends only requests holding that person's vote at the moment each is ended.
+   * Returns the requests it ended, as they are afterwards.
    */
   endRequests(scope: ApprovalScope, revocation: ApprovalRevocation): Promise<ApprovalRecord[]>
 

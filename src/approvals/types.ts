@@ -81,6 +81,10 @@ export interface ApprovalRecord {
   /** Approvals so far, in the order they were recorded. */
   votes: ApprovalVote[]
   denial?: ApprovalDenial
+  /**
+   * Why it was ended (status `revoked`); on a `redeemed` request, a revocation that reached it
+   * while or after its token was minted (the redeemer then revokes that grant).
+   */
   revocation?: ApprovalRevocation
   /**
    * SHA-256s (hex) of the `auth_req_id` secrets handed to identical requests of the same client

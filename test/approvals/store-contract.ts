@@ -248,7 +248,7 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       expect((await store.getRequest(otherClient.id))?.status).toBe('revoked')
     })
 
-    it('ends only open requests: redeemed, denied and expired ones stay as they are', async () => {
+    it('ends only open requests: redeemed, denied and expired ones stay as they are (a redeemed one is marked)', async () => {
       const revocation = { by: 'admin' as const, reason: 'r', at: now() }
       const clientId = `c-${randomUUID()}`
       const redeemed = request({ clientId, requirements: [] })
@@ -259,7 +259,8 @@ export function describeApprovalStoreContract(name: string, make: () => Promise<
       await store.deny(denied.id, { sub: 'bob', credentialId: 'k', at: now() })
       h.clock.advance(11_000)
       expect(await store.endRequests({ clientId }, revocation)).toEqual([])
-      expect((await store.getRequest(redeemed.id))?.status).toBe('redeemed')
+      // A redeemed one keeps the revocation, for its redeemer to see once the grant is recorded.
+      expect(await store.getRequest(redeemed.id)).toMatchObject({ status: 'redeemed', revocation })
       expect((await store.getRequest(denied.id))?.status).toBe('denied')
       expect((await store.getRequest(old.id))?.status).toBe('pending')
     })

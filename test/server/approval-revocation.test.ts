@@ -3,7 +3,10 @@ import { Redis } from 'ioredis'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../src/audit/types.js'
+import { manualClock } from '../../src/clock.js'
 import type { ConfigInput } from '../../src/config.js'
+import { createMemoryStore } from '../../src/grants/memory-store.js'
+import type { GrantStore } from '../../src/grants/store.js'
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import {
   A,
@@ -162,6 +165,30 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     expect(await res.json()).toMatchObject({ disabled: true, approver: 'bob@example.com', approvals_revoked: 1 })
   })
 
+  it('a revocation racing the collection leaves no live token: access_denied, or a token whose grant it revoked', async () => {
+    const outcomes = new Set<string>()
+    for (let i = 0; i < 24; i++) {
+      const pending = await requestApproval(broker, A, deploy(`RACE-${i}`))
+      await approve(broker, cast.alice, pending.id)
+      broker.clock.advance(6_000)
+      const later = async () => {
+        for (let tick = 0; tick < i; tick++) await new Promise((resolve) => setImmediate(resolve))
+        return admin(broker, '/admin/revocations', { client_id: 'agent-a', reason: 'race' })
+      }
+      const [polled, revoked] = await Promise.all([poll(broker, A, pending.auth_req_id), later()])
+      expect(revoked.status).toBe(200)
+      const body = await polled.json()
+      if (polled.status === 200) {
+        outcomes.add('token')
+        expect((await broker.store.getGrant('agent-a', body.grant_id)).state).toBe('revoked')
+      } else {
+        outcomes.add(body.error)
+        expect(body.error).toBe('access_denied')
+      }
+    }
+    expect(outcomes.has('access_denied')).toBe(true)
+  })
+
   it('revoke --all ends every open request, whichever client, and a no-human CIBA request too', async () => {
     const a = await openRequests(A, 'RVA-A')
     const b = await openRequests(B, 'RVA-B')
@@ -240,6 +267,53 @@ describe.each(['memory', 'redis'] as const)('every vote is checked again at coll
     await admin(broker, `/admin/approvers/keys/${spareKey}/disable`, { reason: 'lost' })
     expect(await approve(broker, cast.erin, pending.id)).toMatchObject({ status: 'pending', approvals: 2 })
     expect(await collect(broker, A, pending)).toMatchObject({ error: 'authorization_pending' })
+  })
+})
+
+describe('a revocation that lands while a token is being minted', () => {
+  it('reaches the token: its grant is revoked and the poll answers access_denied', async () => {
+    // The grant store holds the recording of the grant until released: the revocation runs in
+    // between, after the request was redeemed and before its grant exists.
+    const inner = createMemoryStore({ clock: manualClock(Date.now()) })
+    let release: () => void = () => undefined
+    let reached: () => void = () => undefined
+    const atRecording = new Promise<void>((resolve) => (reached = resolve))
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let holding = false
+    const store: GrantStore = {
+      ...inner,
+      async createGrant(...args: Parameters<GrantStore['createGrant']>) {
+        if (holding) {
+          reached()
+          await gate
+        }
+        return inner.createGrant(...args)
+      },
+    }
+    const broker = await makeApprovalBroker({ store })
+    try {
+      const cast = await enrolCast(broker)
+      const pending = await requestApproval(broker, A, deploy('MINTING-1'))
+      await approve(broker, cast.alice, pending.id)
+      holding = true
+      const polled = poll(broker, A, pending.auth_req_id)
+      await atRecording
+      const revoked = await admin(broker, '/admin/revocations', { client_id: 'agent-a', reason: 'mid-mint' })
+      expect(revoked.status).toBe(200)
+      release()
+      const res = await polled
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ error: 'access_denied' })
+      const [grant] = await inner.listGrants({ clientId: 'agent-a' })
+      expect(grant).toBeUndefined()
+      const events = await broker.audit.log!.find({ taskId: 'MINTING-1' })
+      expect(events.filter((e) => e.type === 'grant.revoked').at(-1)).toMatchObject({
+        scope: 'grant',
+        reason: 'approval request revoked while its token was minted: mid-mint',
+      })
+    } finally {
+      await broker.close()
+    }
   })
 })
 
