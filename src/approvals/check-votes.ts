@@ -33,12 +33,16 @@ export async function checkVotes(
   votes.forEach((vote, i) => {
     const key = keys[i]
     // Ensure a vote counts only while its key is enrolled to its person and not flagged.
-    if (!key || key.sub !== vote.sub) dropped.push({ vote, reason: 'the key is no longer enrolled' })
-    else if (key.flagged) dropped.push({ vote, reason: `the key is flagged (${key.flagged.reason})` })
-    // Ensure a vote counts only while its person may still approve this request.
-    else if (eligibleRequirements(deps.policy, request.requirements, requestedBy, vote.sub).length === 0) {
+    if (!key || key.sub !== vote.sub) {
+      dropped.push({ vote, reason: 'the key is no longer enrolled' })
+    } else if (key.flagged) {
+      dropped.push({ vote, reason: `the key is flagged (${key.flagged.reason})` })
+    } else if (eligibleRequirements(deps.policy, request.requirements, requestedBy, vote.sub).length === 0) {
+      // Ensure a vote counts only while its person may still approve this request.
       dropped.push({ vote, reason: `${vote.sub} is no longer an approver for this request` })
-    } else counting.push(vote)
+    } else {
+      counting.push(vote)
+    }
   })
   return { counting, dropped }
 }

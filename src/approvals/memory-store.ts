@@ -222,7 +222,9 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
         const e = entry(id)
         if (!e || !inScope(id, e, scope)) continue
         // A redeemed one keeps the revocation: its redeemer checks for it after minting.
-        if (e.status === 'redeemed' && e.request.expiresAt * 1000 > now) e.revocation ??= jsonCopy(revocation)
+        if (e.status === 'redeemed' && e.request.expiresAt * 1000 > now) {
+          e.revocation ??= jsonCopy(revocation)
+        }
         if (!isOpen(e, now)) continue
         // Ensure an ended request takes no vote and is never redeemed (one synchronous step).
         e.status = 'revoked'
@@ -232,7 +234,11 @@ export function createMemoryApprovalStore(options: MemoryApprovalStoreOptions): 
       return ended
     },
 
-    async withdrawVotes(approvalId: string, credentialIds: string[], expectedVotes: number): Promise<WithdrawOutcome> {
+    async withdrawVotes(
+      approvalId: string,
+      credentialIds: string[],
+      expectedVotes: number,
+    ): Promise<WithdrawOutcome> {
       ensureOpen()
       const e = entry(approvalId)
       if (!e) return { outcome: 'closed', status: 'unknown' }

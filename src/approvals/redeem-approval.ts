@@ -37,7 +37,11 @@ const hexEqual = (a: string, b: string): boolean => {
 }
 
 const revokedAnswer = (): WritError =>
-  new WritError('access_denied', 400, 'the approval request was revoked; no token will be issued for it')
+  new WritError(
+    'access_denied',
+    400,
+    'the approval request was revoked; no token will be issued for it',
+  )
 
 const pendingAnswer = (): WritError =>
   new WritError('authorization_pending', 400, 'the request is waiting for approval')
@@ -48,7 +52,11 @@ const pendingAnswer = (): WritError =>
  * enough people who could approve) it is ended. Each withdrawn vote is audited as
  * `approval.rejected`. Always throws the answer for the poll.
  */
-async function settleDroppedVotes(deps: ApprovalDeps, record: ApprovalRecord, check: VoteCheck): Promise<never> {
+async function settleDroppedVotes(
+  deps: ApprovalDeps,
+  record: ApprovalRecord,
+  check: VoteCheck,
+): Promise<never> {
   const { request } = record
   const reasons = check.dropped.map((d) => `${d.vote.sub} (key ${d.vote.credentialId}): ${d.reason}`)
   if (!canStillComplete(deps.policy, request.requirements, request.manifest.task.requested_by)) {
@@ -174,8 +182,6 @@ export async function redeemApproval(
       await settleDroppedVotes(deps, record, check)
     }
     votes = check.counting
-  }
-  if (needsHuman) {
     const evidence: ApprovalEvidence = {
       version: 1,
       approvalId: request.id,
@@ -216,7 +222,12 @@ export async function redeemApproval(
         },
         ...cnf,
       })
-    : await issueGrant(deps.issue, { clientId: request.clientId, manifest, whenApprovalNeeded: 'refuse', ...cnf })
+    : await issueGrant(deps.issue, {
+        clientId: request.clientId,
+        manifest,
+        whenApprovalNeeded: 'refuse',
+        ...cnf,
+      })
 
   // Ensure a revocation that reached this request while its token was being minted reaches the
   // token too. The grant is recorded before this read, and a revocation marks the request before

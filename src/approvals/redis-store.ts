@@ -136,7 +136,7 @@ end
 return 1
 `
 
-/** KEYS: client's pending, coalescing key. ARGV: id, expiry (ms), index life (ms). Pending again. */
+/** KEYS: client's pending, coalescing key. ARGV: id, expiry (ms), index life (ms). Pending again */
 const REPEND_LUA = `
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
@@ -475,7 +475,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     return out
   }
 
-  /** The `{ao}` index keys of a request: open, client's open, task's open, client's pending, coalescing. */
+  /** A request's `{ao}` index keys: open, client's, task's, client's pending, coalescing. */
   const indexKeys = (request: ApprovalRequest): string[] => [
     keys.openAll(),
     keys.openByClient(request.clientId),
@@ -639,7 +639,11 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       return ended
     },
 
-    async withdrawVotes(approvalId: string, credentialIds: string[], expectedVotes: number): Promise<WithdrawOutcome> {
+    async withdrawVotes(
+      approvalId: string,
+      credentialIds: string[],
+      expectedVotes: number,
+    ): Promise<WithdrawOutcome> {
       const [outcome, status] = await run(() =>
         scripts.writApprovalWithdraw(
           keys.state(approvalId),

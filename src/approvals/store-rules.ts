@@ -56,7 +56,8 @@ export const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as
  * key (or none), requirements and token life. Lowercase hex SHA-256.
  */
 export function coalesceKey(request: ApprovalRequest): string {
-  const parts = [request.clientId, request.manifestSha256, request.cnfJkt ?? '', request.requirements, request.ttlSeconds]
+  const { clientId, manifestSha256, cnfJkt, requirements, ttlSeconds } = request
+  const parts = [clientId, manifestSha256, cnfJkt ?? '', requirements, ttlSeconds]
   return createHash('sha256').update(JSON.stringify(parts), 'utf8').digest('hex')
 }
 

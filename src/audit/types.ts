@@ -198,7 +198,8 @@ export interface ApprovalExpiredEvent extends Base {
 /**
  * An approval request was ended before its token was collected (emitted by approvals): by a
  * revocation (`admin`), or because the votes still counting can no longer meet its rules
- * (`system`: a key disabled, a person left the group). Its poll answers `access_denied` from then on.
+ * (`system`: a key disabled, a person left the group). Its poll answers `access_denied` from
+ * then on.
  */
 export interface ApprovalRevokedEvent extends Base {
   type: 'approval.revoked'

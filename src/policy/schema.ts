@@ -108,7 +108,7 @@ const publicJwk = z
     }
   })
 
-/** How many approval requests one client may keep waiting for humans at once, unless its policy says. */
+/** How many approval requests a client may keep waiting for humans at once, unless it says. */
 export const DEFAULT_MAX_PENDING_APPROVALS = 20
 
 const client = z.strictObject(

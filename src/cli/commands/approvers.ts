@@ -65,7 +65,8 @@ export async function disableApproverKey(
   if (result.revoked !== undefined) ctx.out.line(`revoked ${result.revoked} grant${result.revoked === 1 ? '' : 's'} ${result.approver} approved`)
   const approvals = result.approvals_revoked ?? 0
   if (approvals > 0) {
-    ctx.out.line(`ended ${approvals} approval request${approvals === 1 ? '' : 's'} ${result.approver} approved, not yet collected`)
+    const requests = `approval request${approvals === 1 ? '' : 's'}`
+    ctx.out.line(`ended ${approvals} ${requests} ${result.approver} approved, not yet collected`)
   }
 }
 

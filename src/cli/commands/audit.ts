@@ -86,7 +86,10 @@ export function describeAuditEvent(event: AuditEvent): string {
     case 'approval.expired':
       return `approval ${event.approval} for ${event.client ?? '-'}, task ${event.task ?? '-'}, expired undecided`
     case 'approval.revoked':
-      return `approval ${event.approval} for ${event.client}, task ${event.task}, revoked by ${event.actor}: ${event.reason}`
+      return [
+        `approval ${event.approval} for ${event.client}, task ${event.task}, `,
+        `revoked by ${event.actor}: ${event.reason}`,
+      ].join('')
     case 'approver.invited':
       return `enrolment invite for ${event.approver} issued by ${event.actor}${
         typeof event.detail?.group === 'string' ? ` (group ${event.detail.group})` : ''

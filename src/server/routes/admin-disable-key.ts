@@ -56,7 +56,11 @@ export function adminDisableKeyRoute(deps: AppDeps) {
     if (revoke) {
       const why = `approver key disabled: ${reason}`
       // Ensure the owner's approvals not yet collected end before the grants are swept.
-      approvalsRevoked = await endApprovalRequests(deps.approvals, { approver: key.sub }, { by: 'admin', reason: why, at })
+      approvalsRevoked = await endApprovalRequests(
+        deps.approvals,
+        { approver: key.sub },
+        { by: 'admin', reason: why, at },
+      )
       revoked = await revokeGrants(
         { store: deps.store, policy: deps.policy },
         { approver: key.sub },
