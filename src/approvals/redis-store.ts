@@ -865,9 +865,10 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         let kept = 0
         for (const id of ids) {
           const record = await this.getRequest(id)
-          // Requests that are gone or closed leave the index lazily.
+          // Requests that are gone or decided leave the index lazily (a redeemed one stays until it
+          // expires, for a revocation racing its minting to find it).
           if (!record) await run(() => redis.zrem(keys.openAll(), id))
-          else if (record.status !== 'approved' && record.status !== 'pending') {
+          else if (record.status === 'denied' || record.status === 'revoked') {
             await deindex(record.request, id, 'closed')
           } else {
             kept++
