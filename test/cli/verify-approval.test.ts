@@ -181,7 +181,8 @@ async function plantKey(auth: SoftAuthenticator, approver: string): Promise<{ id
   return { id: credential.id, registration }
 }
 
-describe('writ audit verify-approval against the audit chain', () => {
+// Each test runs the built CLI several times: give them room on a loaded machine.
+describe('writ audit verify-approval against the audit chain', { timeout: 120_000 }, () => {
   it('verifies a genuine approval from the chain export, and the key list shows the thumbprint the chain recorded', async () => {
     const { grant } = await approvedGrant(alice, 'EVIDENCE-OK')
     const chain = await exportChain('genuine')
