@@ -196,15 +196,39 @@ export interface ApprovalExpiredEvent extends Base {
 }
 
 /**
- * Approver enrolment: an invite issued (by the admin), a key enrolled (by its approver), a key
- * flagged (by the broker: its signature counter went backwards) or removed (disabled by the admin).
+ * Approver enrolment: an invite issued (by the admin), a key flagged (by the broker: its signature
+ * counter went backwards) or removed (disabled by the admin). A key enrolled is
+ * {@link ApproverEnrolledEvent}.
  */
 export interface ApproverEvent extends Base {
-  type: 'approver.invited' | 'approver.enrolled' | 'approver.key_flagged' | 'approver.key_removed'
+  type: 'approver.invited' | 'approver.key_flagged' | 'approver.key_removed'
   approver: string
   credential_id?: string
   aaguid?: string
   reason?: string
+}
+
+/**
+ * A security key enrolled by its approver: the anchor approval evidence is checked against. It
+ * carries the key exactly as the authenticator attested it, with the attestation itself, so an
+ * auditor holding the chain export and the attestation trust anchors can re-check offline, with
+ * no trust in the broker, that this credential id is this key of this authenticator model
+ * (`verifyApprovalFromChain`). A credential id is enrolled once: a second event for the same id is
+ * not the broker's. `detail` holds `group`, `fmt` and `attestation` (`verified` or `relaxed`).
+ */
+export interface ApproverEnrolledEvent extends Base {
+  type: 'approver.enrolled'
+  approver: string
+  credential_id: string
+  aaguid: string
+  /** The credential public key, COSE_Key, base64url: the key every approval by it must verify under. */
+  public_key: string
+  /** RFC 7638 thumbprint (SHA-256, base64url) of that key; `GET /admin/approvers/keys` shows it too. */
+  public_key_thumbprint: string
+  /** The registration's attestation object, base64url (authenticator data with the key, statement). */
+  attestation_object: string
+  /** The registration's clientDataJSON, base64url: the attestation statement signs its hash. */
+  client_data_json: string
 }
 
 /** Cloud credentials handed out for a grant (emitted by credentials/aws). */
@@ -275,6 +299,7 @@ export type AuditEventInput =
   | ApprovalDeniedEvent
   | ApprovalExpiredEvent
   | ApproverEvent
+  | ApproverEnrolledEvent
   | CredentialVendedEvent
   | KeyRotatedEvent
   | AuditCheckpointEvent
