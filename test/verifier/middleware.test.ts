@@ -110,10 +110,11 @@ describe('writMiddleware (hono)', () => {
 })
 
 describe('introspection liveness (RFC 7662 against the broker)', () => {
-  const introspection = (secret: string = SECRETS['agent-b']): LivenessOptions => ({
+  // The verifier authenticates as a resource server: the policy's `introspect: any` client.
+  const introspection = (secret: string = SECRETS['docs-service']): LivenessOptions => ({
     mode: 'introspection',
     endpoint: `${ISSUER}/oauth/introspect`,
-    clientId: 'agent-b',
+    clientId: 'docs-service',
     clientSecret: secret,
     cacheTtlSeconds: 5,
   })
@@ -141,7 +142,7 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
       fetch: async (input, init) => (String(input).startsWith(ISSUER) ? toBroker(input, init) : fetch(input, init)),
       clock: broker.clock,
-      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'agent-b', clientSecret: 'x' },
+      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'docs-service', clientSecret: 'x' },
     })
     const wrongSecret = service(introspection('not-the-secret')).verifier
     const t = await token()
