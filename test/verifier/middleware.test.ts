@@ -134,6 +134,15 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
     expect(verifier.status()).toEqual({ mode: 'introspection', cachedAnswers: 1 })
   })
 
+  it("learns nothing through an ordinary client's credentials: other clients' tokens are refused", async () => {
+    // agent-b is a client, not a resource server: the broker answers it only about its own tokens.
+    const asClient: LivenessOptions = { ...introspection(), clientId: 'agent-b', clientSecret: SECRETS['agent-b'] }
+    const { app } = service(asClient)
+    const res = await get(app, '/docs/a.md', `Bearer ${await token()}`)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
+  })
+
   it('fails closed (503, Retry-After, no challenge) when the endpoint is unreachable or refuses it', async () => {
     const port = await freePort()
     const unreachable = createVerifier({
