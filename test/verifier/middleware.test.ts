@@ -111,10 +111,10 @@ describe('writMiddleware (hono)', () => {
 
 describe('introspection liveness (RFC 7662 against the broker)', () => {
   // The verifier authenticates as a resource server: the policy's `introspect: any` client.
-  const introspection = (secret: string = SECRETS['docs-service']): LivenessOptions => ({
+  const introspection = (secret: string = SECRETS['docs-service'], clientId = 'docs-service'): LivenessOptions => ({
     mode: 'introspection',
     endpoint: `${ISSUER}/oauth/introspect`,
-    clientId: 'docs-service',
+    clientId,
     clientSecret: secret,
     cacheTtlSeconds: 5,
   })
@@ -136,8 +136,7 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
 
   it("learns nothing through an ordinary client's credentials: other clients' tokens are refused", async () => {
     // agent-b is a client, not a resource server: the broker answers it only about its own tokens.
-    const asClient: LivenessOptions = { ...introspection(), clientId: 'agent-b', clientSecret: SECRETS['agent-b'] }
-    const { app } = service(asClient)
+    const { app } = service(introspection(SECRETS['agent-b'], 'agent-b'))
     const res = await get(app, '/docs/a.md', `Bearer ${await token()}`)
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
