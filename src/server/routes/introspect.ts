@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 
@@ -17,6 +18,7 @@ export function introspectRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
+      source: clientAddress(c, deps.config.limits.clientIpHeader),
     })
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)
