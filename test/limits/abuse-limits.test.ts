@@ -269,6 +269,26 @@ describe('per-address budgets of wrong credentials behind a proxy (clientIpHeade
   })
 })
 
+describe('a request that bypasses the proxy (over TCP, no clientIpHeader)', () => {
+  it('is counted by its TCP peer, not let through uncounted', async () => {
+    const admin = await createAdminToken()
+    const broker = await makeTestBroker({
+      config: { admin: { tokenHash: admin.tokenHash }, limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 2 } },
+    })
+    const { url, server } = await listen(broker)
+    const guess = (i: number) =>
+      send(url, { path: '/admin/grants', from: '127.0.0.6', headers: { authorization: `Bearer guess-${i}` } })
+    try {
+      expect((await guess(1)).status).toBe(401)
+      expect((await guess(2)).status).toBe(401)
+      expect((await guess(3)).status).toBe(429)
+    } finally {
+      await new Promise((r) => server.close(r))
+      await broker.close()
+    }
+  })
+})
+
 describe('body-size limit on every route that reads a body', () => {
   let broker: ApprovalBroker
   beforeAll(async () => {
