@@ -74,9 +74,10 @@ const invalidToken = (message: string, detail: string): WritError =>
  * verification per flooding address.
  *
  * @example
+ * const failureBudget = createRateLimiter({ burst: 10, perSecond: 10 / 60, maxKeys: 100_000,
+ *   clock: systemClock })
  * const admin = createAdminAuthenticator({ tokenHash: config.admin.tokenHash, clock: systemClock,
- *   cacheSeconds: config.admin.tokenCacheSeconds,
- *   failureBudget: createRateLimiter({ burst: 10, perSecond: 10 / 60, maxKeys: 100_000, clock: systemClock }) })
+ *   cacheSeconds: config.admin.tokenCacheSeconds, failureBudget })
  * await admin.authenticate(request.headers.get('authorization') ?? undefined, '192.0.2.7')
  */
 export function createAdminAuthenticator(options: AdminAuthenticatorOptions): AdminAuthenticator {
@@ -132,7 +133,11 @@ export function createAdminAuthenticator(options: AdminAuthenticatorOptions): Ad
     else running -= 1
   }
 
-  const verifyShared = (mac: Buffer, token: string, source: string | undefined): Promise<boolean> => {
+  const verifyShared = (
+    mac: Buffer,
+    token: string,
+    source: string | undefined,
+  ): Promise<boolean> => {
     const key = mac.toString('base64url')
     const shared = inFlight.get(key)
     if (shared) return shared
@@ -148,7 +153,9 @@ export function createAdminAuthenticator(options: AdminAuthenticatorOptions): Ad
       }
       // Ensure each source can make the broker run argon2 for wrong tokens only within its budget.
       const decision = failureBudget?.take(source)
-      if (decision && !decision.allowed) throw rateLimited(decision, 'with a wrong admin token from this address')
+      if (decision && !decision.allowed) {
+        throw rateLimited(decision, 'with a wrong admin token from this address')
+      }
       busySources.add(source)
     }
     let ran = false

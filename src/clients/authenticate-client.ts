@@ -135,7 +135,11 @@ export function createClientAuthenticator(
     }
   }
 
-  async function checkSecret(clientId: string, secret: string, source: string | undefined): Promise<void> {
+  async function checkSecret(
+    clientId: string,
+    secret: string,
+    source: string | undefined,
+  ): Promise<void> {
     // Ensure argon2 only ever sees bounded input.
     if (clientId.length > MAX_CLIENT_ID_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       throw failed('client id or secret too long')

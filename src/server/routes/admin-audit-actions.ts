@@ -36,7 +36,12 @@ export function auditAdminRequests(deps: AppDeps) {
     // Ensure a caller that never proved it holds the admin token is not recorded as the admin.
     if (c.get('adminAuthenticated') !== true) {
       if (refusal !== undefined) {
-        deps.audit.noteRepeated(`admin:${status}`, { type: 'admin.auth_failed', actor: 'anonymous', path, reason: refusal })
+        deps.audit.noteRepeated(`admin:${status}`, {
+          type: 'admin.auth_failed',
+          actor: 'anonymous',
+          path,
+          reason: refusal,
+        })
       }
       return
     }
