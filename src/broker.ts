@@ -15,6 +15,7 @@ import { type AwsCredentials, type AwsVending, createAwsVending } from './creden
 import { createMemoryStore } from './grants/memory-store.js'
 import { createRedisStore } from './grants/redis-store.js'
 import type { GrantStore } from './grants/store.js'
+import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
 import { createApp } from './server/create-app.js'
@@ -159,6 +160,13 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     clock,
     secretCacheSeconds: config.clientAuth.secretCacheSeconds,
     assertionMaxAgeSeconds: config.clientAuth.assertionMaxAgeSeconds,
+    // Ensure failing credentials from one address cost argon2 only within its budget.
+    failureBudget: createRateLimiter({
+      burst: config.limits.clientAuthFailureBurst,
+      perSecond: config.limits.clientAuthFailuresPerMinute / 60,
+      maxKeys: 100_000,
+      clock,
+    }),
   })
 
   const aws = config.aws

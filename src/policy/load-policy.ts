@@ -197,7 +197,12 @@ function crossReferenceProblems(raw: unknown): string[] {
 function build(doc: PolicyDocument, source: string | undefined): Policy {
   const clients = new Map<string, PolicyClient>()
   for (const c of doc.clients) {
-    const base = { id: c.id, rules: [...c.rules], maxLiveGrants: c.max_live_grants }
+    const base = {
+      id: c.id,
+      rules: [...c.rules],
+      maxLiveGrants: c.max_live_grants,
+      introspect: c.introspect,
+    }
     clients.set(
       c.id,
       c.auth === 'client_secret'

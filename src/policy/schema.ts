@@ -135,6 +135,12 @@ const client = z.strictObject(
       .min(1)
       .max(1_000_000)
       .default(100),
+    /** `own`: introspection answers only about this client's tokens; `any`: a resource server. */
+    introspect: z
+      .enum(['own', 'any'], {
+        error: (i) => (i.input === undefined ? 'required' : 'expected own or any'),
+      })
+      .default('own'),
   },
   { error: typeError('an object') },
 )

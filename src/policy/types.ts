@@ -18,6 +18,12 @@ interface ClientBase {
   rules: string[]
   /** How many grants this client may hold live at once. */
   maxLiveGrants: number
+  /**
+   * Whose tokens `POST /oauth/introspect` tells this client about: `own` (the default) only its
+   * own, as RFC 7662 §4 asks; `any`: every token, for a resource server that checks the tokens
+   * agents present to it (the verifier library's `introspection` liveness mode).
+   */
+  introspect: 'own' | 'any'
 }
 
 /**

@@ -5,7 +5,10 @@ import { VerifierError } from './verifier-error.js'
 
 /**
  * Ask the broker's RFC 7662 introspection endpoint, authenticated as a registered client
- * (client_secret_basic). Answers are cached briefly: a revocation is seen within
+ * (client_secret_basic) that the policy declares a resource server (`introspect: any`): the
+ * broker tells any other client only about its own tokens and answers `{"active": false}` for
+ * the rest, so with an ordinary client every other client's token is refused as revoked.
+ * Answers are cached briefly: a revocation is seen within
  * `cacheTtlSeconds`. When the endpoint cannot answer, requests are refused with
  * `liveness_unavailable`.
  *
@@ -23,6 +26,7 @@ export interface IntrospectionLivenessOptions {
   mode: 'introspection'
   /** The broker's `introspection_endpoint`, e.g. `https://writ.example.com/oauth/introspect`. */
   endpoint: string
+  /** A policy client with `introspect: any` (a resource server), authenticating with a secret. */
   clientId: string
   clientSecret: string
   /** How long an answer is reused. Default 5. */

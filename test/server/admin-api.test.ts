@@ -17,6 +17,8 @@ import {
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const B: [string, string] = ['agent-b', SECRETS['agent-b']]
+/** The resource server of the test policy: it may introspect every client's tokens. */
+const RS: [string, string] = ['docs-service', SECRETS['docs-service']]
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 let admin: { token: string; tokenHash: string }
@@ -80,7 +82,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
   }
 
   const active = async (token: string): Promise<boolean> => {
-    const res = await broker.call('POST', '/oauth/introspect', { ...form({ token }), basic: B })
+    const res = await broker.call('POST', '/oauth/introspect', { ...form({ token }), basic: RS })
     return (await res.json()).active
   }
 

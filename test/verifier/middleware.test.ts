@@ -110,10 +110,11 @@ describe('writMiddleware (hono)', () => {
 })
 
 describe('introspection liveness (RFC 7662 against the broker)', () => {
-  const introspection = (secret: string = SECRETS['agent-b']): LivenessOptions => ({
+  // The verifier authenticates as a resource server: the policy's `introspect: any` client.
+  const introspection = (secret: string = SECRETS['docs-service'], clientId = 'docs-service'): LivenessOptions => ({
     mode: 'introspection',
     endpoint: `${ISSUER}/oauth/introspect`,
-    clientId: 'agent-b',
+    clientId,
     clientSecret: secret,
     cacheTtlSeconds: 5,
   })
@@ -133,6 +134,14 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
     expect(verifier.status()).toEqual({ mode: 'introspection', cachedAnswers: 1 })
   })
 
+  it("learns nothing through an ordinary client's credentials: other clients' tokens are refused", async () => {
+    // agent-b is a client, not a resource server: the broker answers it only about its own tokens.
+    const { app } = service(introspection(SECRETS['agent-b'], 'agent-b'))
+    const res = await get(app, '/docs/a.md', `Bearer ${await token()}`)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
+  })
+
   it('fails closed (503, Retry-After, no challenge) when the endpoint is unreachable or refuses it', async () => {
     const port = await freePort()
     const unreachable = createVerifier({
@@ -141,7 +150,7 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
       fetch: async (input, init) => (String(input).startsWith(ISSUER) ? toBroker(input, init) : fetch(input, init)),
       clock: broker.clock,
-      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'agent-b', clientSecret: 'x' },
+      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'docs-service', clientSecret: 'x' },
     })
     const wrongSecret = service(introspection('not-the-secret')).verifier
     const t = await token()
