@@ -16,7 +16,7 @@
  * <p>{c:<client>}:live          zset of live grant ids, scored by expiry (ms)
  * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)
  * <p>{a:<sub>}:grants           zset of `<client>\0<grant>` the approver approved, by expiry (ms)
- * <p>clients                    zset of client ids with grants, scored by their latest expiry (ms)
+ * <p>clients                    zset of client ids with grants, by their latest expiry (ms); no TTL
  * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set

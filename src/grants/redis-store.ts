@@ -237,15 +237,13 @@ return { #revoked, changed }
 `
 
 /**
- * KEYS: an index zset outside the client's slot (an approver's grants, the clients with grants).
+ * KEYS: an index zset outside the client's slot (an approver's grants).
  * ARGV: score (expiry ms), member, now (ms), life (ms).
- * Adds the member, or raises its score when it is already there (a client's entry lives as long as
- * its longest-lived grant: GT never lowers it), prunes expired members, and keeps the index as long
- * as its longest-lived member.
+ * Adds the member, prunes expired members, and keeps the index as long as its longest-lived member.
  */
 const INDEX_ADD_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
@@ -499,11 +497,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
 
   /**
    * Every client the index of clients names whose latest grant may still be live (its score is
-   * ahead), in bounded ZSCAN steps. Entries are dropped only once their score has passed (by the
-   * next grant's index write), never when a client's grants are revoked: a grant created meanwhile
-   * would lose its entry.
+   * ahead), in bounded ZSCAN steps, after pruning the entries whose score has passed. An entry is
+   * dropped only then, never when a client's grants are revoked: a grant created meanwhile would
+   * lose its entry. The index has no TTL: it holds one small entry per client with live grants.
    */
-  const indexedClients = (): Promise<string[]> => scanLiveIds(keys.clients(), clock())
+  const indexedClients = async (): Promise<string[]> => {
+    const now = clock()
+    await redis.zremrangebyscore(keys.clients(), '-inf', now)
+    return scanLiveIds(keys.clients(), now)
+  }
 
   /**
    * Every client with a live index under this prefix, found by walking the key space in SCAN steps
@@ -800,7 +802,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
           // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy
           // or not: the store, not the caller, knows every client with live grants.
-          scripts.writIndexAdd(keys.clients(), expiryMs, grant.clientId, now, lifeMs),
+          // One plain command on the hot path: GT keeps the client's latest expiry (a shorter grant
+          // never lowers it), and readers prune what has expired (see indexedClients).
+          redis.zadd(keys.clients(), 'GT', expiryMs, grant.clientId),
           ...approverSubsOf(grant).map((sub) =>
             scripts.writIndexAdd(
               keys.approver(sub),
