@@ -800,10 +800,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             ...(index ? [index.ref] : []),
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
-          // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy
-          // or not: the store, not the caller, knows every client with live grants.
-          // One plain command on the hot path: GT keeps the client's latest expiry (a shorter grant
-          // never lowers it), and readers prune what has expired (see indexedClients).
+          // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy or
+          // not. One plain command on the hot path: GT keeps the client's latest expiry (a shorter
+          // grant never lowers it); readers prune what has expired (see indexedClients).
           redis.zadd(keys.clients(), 'GT', expiryMs, grant.clientId),
           ...approverSubsOf(grant).map((sub) =>
             scripts.writIndexAdd(
