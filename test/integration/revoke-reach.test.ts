@@ -97,8 +97,11 @@ async function eventually(what: string, condition: () => Promise<boolean>): Prom
   }
 }
 
-const basic = ([id, secret]: Creds): string =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id).replace(/%20/g, '+')}:${encodeURIComponent(secret).replace(/%20/g, '+')}`).toString('base64')}`
+/** RFC 6749 §2.3.1 Basic credentials: each part form-encoded, then base64. */
+const basic = ([id, secret]: Creds): string => {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`
+}
 
 /** A token for `client` from `broker`, for one read grant of `taskId`. */
 async function issue(broker: HttpBroker, client: Creds, taskId: string) {

@@ -23,8 +23,8 @@ const DEFAULT_LIMIT = 100
 
 /**
  * `GET /admin/grants?client=&task=&limit=`: live grants, oldest first, of one client or of every
- * client with live grants (whether or not the policy in force declares it), optionally of one task. At most `limit` (default 100, at most 1000)
- * are shown; `total` says how many there are.
+ * client with live grants (whether or not the policy in force declares it), optionally of one
+ * task. At most `limit` (default 100, at most 1000) are shown; `total` says how many there are.
  */
 export function adminListGrantsRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
