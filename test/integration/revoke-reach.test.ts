@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
-import { hashSecret } from '../../src/clients/index.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
-import { docsManifest, ISSUER, SECRETS, testPolicyText } from '../helpers/broker.js'
+import { docsManifest, ISSUER, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
+import { AGENT_C_SECRET, policyWithoutAgentB } from '../helpers/policy-change.js'
 
 /*
  * The attack: a client is compromised, so the operator removes it from the policy (a broker
@@ -19,35 +19,19 @@ import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const APP = 'https://git.example.com/acme/app'
-const C_SECRET = 'secret-c'
 /** How long propagation may take before a test gives up: a bound, not a timing assertion. */
 const BOUND_MS = 10_000
 
 type Creds = [string, string]
 const A: Creds = ['agent-a', SECRETS['agent-a']]
 const B: Creds = ['agent-b', SECRETS['agent-b']]
-const C: Creds = ['agent-c', C_SECRET]
+const C: Creds = ['agent-c', AGENT_C_SECRET]
 
 const prefix = `writ-reach-${randomBytes(4).toString('hex')}:`
 let oldB: HttpBroker
 let newB: HttpBroker
 let adminToken: string
 let verifier: Verifier
-
-/** The test policy without `agent-b`, with `agent-c` instead. */
-async function policyWithoutB(): Promise<string> {
-  const full = await testPolicyText()
-  const withoutB = full.replace(/ {2}- id: agent-b\n(?: {4}.*\n)+?(?= {2}- id: )/, '')
-  const agentC = `  - id: agent-c
-    auth: client_secret
-    secret_hash: "${await hashSecret(C_SECRET)}"
-    rules: [docs-read]
-`
-  const text = withoutB.replace('  - id: agent-jwt\n', `${agentC}  - id: agent-jwt\n`)
-  // Ensure the fixture is what it claims: agent-b is gone, agent-c is declared.
-  if (text.includes('agent-b') || !text.includes('id: agent-c')) throw new Error('bad policy fixture')
-  return text
-}
 
 beforeAll(async () => {
   const { token, tokenHash } = await createAdminToken()
@@ -59,7 +43,7 @@ beforeAll(async () => {
     keys: { source: 'store' as const, kek: randomBytes(32).toString('base64') },
   }
   oldB = await startHttpBroker(shared)
-  newB = await startHttpBroker(shared, { policyText: await policyWithoutB() })
+  newB = await startHttpBroker(shared, { policyText: await policyWithoutAgentB() })
   verifier = createVerifier({
     issuer: ISSUER,
     audience: APP,
