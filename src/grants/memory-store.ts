@@ -17,7 +17,6 @@ import {
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
-  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -161,11 +160,12 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   }
 
   /**
-   * Revokes, batch by batch, the live grants of `clientIds` that `select` picks; each batch is one
-   * synchronous step and publishes one message listing its grants.
+   * Revokes, batch by batch, the live grants of `clientIds` (every client with records when
+   * omitted) that `select` picks; each batch is one synchronous step and publishes one message
+   * listing its grants.
    */
   const revokeInBatches = async (
-    clientIds: readonly string[],
+    clientIds: readonly string[] | undefined,
     select: (grant: Grant) => boolean,
     revocation: RevocationInput,
   ): Promise<number> => {
@@ -174,7 +174,8 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       ensureOpen()
       const now = clock()
       const batch: Array<{ record: ClientRecord; grant: Grant }> = []
-      collect: for (const clientId of clientIds) {
+      // Ensure every client with live grants is reached, not only the ones a caller names.
+      collect: for (const clientId of clientIds ?? [...clients.keys()]) {
         const record = clients.get(clientId)
         if (!record) continue
         for (const grant of record.grants.values()) {
@@ -263,31 +264,31 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return jsonCopy(grant)
     },
 
-    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
-      return revokeInBatches(clientIds, (g) => g.task.id === taskId, revocation)
+    revokeByTask(taskId: string, revocation: RevocationInput) {
+      return revokeInBatches(undefined, (g) => g.task.id === taskId, revocation)
     },
 
     revokeByClient(clientId: string, revocation: RevocationInput) {
       return revokeInBatches([clientId], () => true, revocation)
     },
 
-    async revokeAll(clientIds: readonly string[], revocation: RevocationInput): Promise<number> {
+    async revokeAll(revocation: RevocationInput): Promise<number> {
       ensureOpen()
       publish(ALL_REVOKED_MESSAGE)
-      return revokeInBatches(clientIds, () => true, revocation)
+      return revokeInBatches(undefined, () => true, revocation)
     },
 
     revokeByApprover(approverSub: string, revocation: RevocationInput) {
       const approved = (g: Grant): boolean =>
         g.approval?.approvers.some((a) => a.sub === approverSub) ?? false
-      return revokeInBatches([...clients.keys()], approved, revocation)
+      return revokeInBatches(undefined, approved, revocation)
     },
 
     async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
       ensureOpen()
-      const { taskId } = filter
+      const { clientId, taskId } = filter
       const now = clock()
-      return clientIdsOf(filter)
+      return (clientId === undefined ? [...clients.keys()] : [clientId])
         .flatMap((clientId) => liveGrants(clients.get(clientId), now))
         .filter((g) => taskId === undefined || g.task.id === taskId)
         .sort(compareGrants)

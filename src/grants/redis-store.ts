@@ -28,7 +28,6 @@ import {
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
-  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -49,6 +48,9 @@ const MAX_BATCH_SCRIPT_BYTES = 1024 * 1024
 
 /** Members read per ZSCAN step and keys per MGET when listing grants. */
 const LIST_STEP = 500
+
+/** Keys each SCAN step of revoke-all's walk over the key space looks at. */
+const SWEEP_STEP = 1000
 
 interface CommonOptions {
   /** Prefix of every key (default `writ:`); must not contain `{` or `}`. */
@@ -493,6 +495,46 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     return [...ids]
   }
 
+  /**
+   * Every client the index of clients names whose latest grant may still be live (its score is
+   * ahead), in bounded ZSCAN steps, after pruning the entries whose score has passed. An entry is
+   * dropped only then, never when a client's grants are revoked: a grant created meanwhile would
+   * lose its entry. The index has no TTL: it holds one small entry per client with live grants.
+   */
+  const indexedClients = async (): Promise<string[]> => {
+    const now = clock()
+    await redis.zremrangebyscore(keys.clients(), '-inf', now)
+    return scanLiveIds(keys.clients(), now)
+  }
+
+  /**
+   * Every client with a live index under this prefix, found by walking the key space in SCAN steps
+   * of {@link SWEEP_STEP} keys (on every master of a Cluster): what revoke-all reaches besides the
+   * index of clients.
+   */
+  const sweepClients = async (): Promise<string[]> => {
+    const found = new Set<string>()
+    const nodes = redis instanceof Redis ? [redis] : redis.nodes('master')
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, batch] = await node.scan(
+          cursor,
+          'MATCH',
+          keys.livePattern(),
+          'COUNT',
+          SWEEP_STEP,
+        )
+        for (const key of batch) {
+          const clientId = keys.clientOfLive(key)
+          if (clientId !== null) found.add(clientId)
+        }
+        cursor = next
+      } while (cursor !== '0')
+    }
+    return [...found]
+  }
+
   /** Runs one batch script; returns what it revoked and how many grants had changed. */
   const runBatch = async (
     clientId: string,
@@ -734,10 +776,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       const max = createOptions.maxLiveGrants
       const expiryMs = grant.expiresAt * 1000
       const lifeMs = Math.max(1, Math.floor(expiryMs - now))
-      // The id pointer and the approver indexes live in other slots, so they cannot be part of the
-      // script; they are sent in the same pipeline, right after it. NX keeps a pointer that is in
-      // use; entries written for a grant the script then refused point at nothing and are skipped.
-      // Any failure fails the whole call, so no token is minted for a grant missing from an index.
+      // The id pointer, the index of clients and the approver indexes live in other slots, so they
+      // cannot be part of the script; they are sent in the same pipeline, right after it. NX keeps
+      // a pointer that is in use; entries written for a grant the script then refused point at
+      // nothing and are skipped. Any failure fails the whole call, so no token is minted for a
+      // grant missing from an index.
       const index = auditIntake?.index
       const [[status, detail, indexed]] = await run(() =>
         Promise.all([
@@ -757,6 +800,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             ...(index ? [index.ref] : []),
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
+          // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy or
+          // not. One plain command on the hot path: GT keeps the client's latest expiry (a shorter
+          // grant never lowers it); readers prune what has expired (see indexedClients).
+          redis.zadd(keys.clients(), 'GT', expiryMs, grant.clientId),
           ...approverSubsOf(grant).map((sub) =>
             scripts.writIndexAdd(
               keys.approver(sub),
@@ -827,10 +874,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       throw storeUnavailable(new Error(`grant ${grantId} kept changing while being revoked`))
     },
 
-    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
+    revokeByTask(taskId: string, revocation: RevocationInput) {
       return run(async () => {
         let total = 0
-        for (const clientId of clientIds) {
+        for (const clientId of await indexedClients()) {
           total += await drain(clientId, keys.task(clientId, taskId), revocation)
         }
         await replicated()
@@ -846,12 +893,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       })
     },
 
-    revokeAll(clientIds: readonly string[], revocation: RevocationInput) {
+    revokeAll(revocation: RevocationInput) {
       return run(async () => {
         // Verifiers drop every cached grant at once; the batches below then make it true.
         await redis.publish(channel, JSON.stringify(ALL_REVOKED_MESSAGE))
         let total = 0
-        for (const clientId of clientIds) {
+        const drained = new Set<string>()
+        // Ensure every client with live grants is reached: first the ones the index names...
+        for (const clientId of await indexedClients()) {
+          drained.add(clientId)
+          total += await drain(clientId, keys.live(clientId), revocation)
+        }
+        // ...then any live index the key space holds that the index does not name (grants
+        // written by a broker from before the index, or whose index write failed).
+        for (const clientId of await sweepClients()) {
+          if (drained.has(clientId)) continue
+          drained.add(clientId)
           total += await drain(clientId, keys.live(clientId), revocation)
         }
         await replicated()
@@ -889,18 +946,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
       const { taskId } = filter
       const now = clock()
-      const perClient = await run(() =>
+      const perClient = await run(async () =>
         Promise.all(
-          clientIdsOf(filter).map(async (clientId) => {
-            const index = taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
-            const ids = await scanLiveIds(index, now)
-            const jsons: Array<string | null> = []
-            for (let i = 0; i < ids.length; i += LIST_STEP) {
-              const page = ids.slice(i, i + LIST_STEP).map((id) => keys.grant(clientId, id))
-              jsons.push(...(await redis.mget(page)))
-            }
-            return jsons
-          }),
+          (filter.clientId === undefined ? await indexedClients() : [filter.clientId]).map(
+            async (clientId) => {
+              const index =
+                taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
+              const ids = await scanLiveIds(index, now)
+              const jsons: Array<string | null> = []
+              for (let i = 0; i < ids.length; i += LIST_STEP) {
+                const page = ids.slice(i, i + LIST_STEP).map((id) => keys.grant(clientId, id))
+                jsons.push(...(await redis.mget(page)))
+              }
+              return jsons
+            },
+          ),
         ),
       )
       const grants: Grant[] = []

@@ -51,7 +51,7 @@ export function adminDisableKeyRoute(deps: AppDeps) {
     if (revoke) {
       const why = `approver key disabled: ${reason}`
       revoked = await revokeGrants(
-        { store: deps.store, policy: deps.policy },
+        { store: deps.store },
         { approver: key.sub },
         { by: 'admin', reason: why, at },
       )
