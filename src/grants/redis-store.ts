@@ -770,6 +770,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
             keys.task(grant.clientId, grant.task.id),
             ...(auditIntake ? [auditIntake.streamKey] : []),
             ...(index ? [index.key] : []),
+            ...lockKeys,
             auditIntake ? auditIntake.body : encodeGrantRecord(grant, isoNow(), detailsJson),
             grant.id,
             expiryMs,
