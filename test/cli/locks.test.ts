@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { docsManifest, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
@@ -13,6 +13,10 @@ beforeAll(async () => {
   http = await startHttpBroker({ admin: { tokenHash } })
 })
 afterAll(() => http?.close())
+// A test that fails part-way leaves no lock behind for the next one.
+afterEach(async () => {
+  for (const l of await http.broker.store.locks.listLocks()) await http.broker.store.locks.removeLock(l.id)
+})
 
 const env = () => ({ WRIT_URL: http.url, WRIT_ADMIN_TOKEN: adminToken })
 const basic = (client: 'agent-a' | 'agent-b') =>
