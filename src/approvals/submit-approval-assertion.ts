@@ -2,7 +2,7 @@ import { verifyAuthenticationResponse } from '@simplewebauthn/server'
 import { epochSeconds } from '../clock.js'
 import { WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
-import { lockTargetsOf } from '../locks/types.js'
+import { lockTarget, lockTargetsOf } from '../locks/types.js'
 import { manifestSha256 } from '../manifest/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { approvalClosed, approvalNotFound, assertionRefused, effectiveStatus } from './approval-errors.js'
@@ -179,7 +179,7 @@ export async function submitApprovalAssertion(
   // or task (a denial of theirs still stands).
   const lockTargets = lockTargetsOf({ clientId: request.clientId, taskId: request.manifest.task.id })
   const lock = await deps.locks.findLock([
-    { kind: 'approver', id: key.sub },
+    lockTarget('approver', key.sub),
     ...(input.action === 'approve' ? lockTargets : []),
   ])
   if (lock) throw await rejected(lockRefusal(lock), `locked (lock ${lock.id}: ${lock.reason})`)

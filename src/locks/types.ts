@@ -28,6 +28,15 @@ export function isLockActive(lock: Pick<Lock, 'expiresAt'>, nowMs: number): bool
   return lock.expiresAt === undefined || lock.expiresAt * 1000 > nowMs
 }
 
+/**
+ * A lock target in its one spelling: an approver (a person, an email) compares as the approval
+ * rules compare people, trimmed and case-insensitive, so `Alice@Example.com` is locked with
+ * `alice@example.com`. Client and task ids are exact.
+ */
+export function lockTarget(kind: LockKind, id: string): LockTarget {
+  return { kind, id: kind === 'approver' ? id.trim().toLowerCase() : id }
+}
+
 /** Every lock target a grant (or a request for one) meets: its client, its task, its approvers. */
 export function lockTargetsOf(input: {
   clientId: string
@@ -38,6 +47,6 @@ export function lockTargetsOf(input: {
     { kind: 'client', id: input.clientId },
     { kind: 'task', id: input.taskId },
   ]
-  for (const sub of new Set(input.approvers ?? [])) targets.push({ kind: 'approver', id: sub })
+  for (const sub of new Set(input.approvers ?? [])) targets.push(lockTarget('approver', sub))
   return targets
 }

@@ -151,7 +151,8 @@ describe('locks and human approval', () => {
 
   it('refuses a locked approver\'s approval and denial: their vote counts for nothing', async () => {
     const pending = await requestApproval(one, A, deployManifest({ task: { id: 'REL-3', requested_by: 'carol@example.com' } }))
-    const id = await lock(two, { approver: 'alice@example.com', reason: 'key may be cloned', revoke: false })
+    // People compare case-insensitively, as approval rules compare them.
+    const id = await lock(two, { approver: ' Alice@Example.COM', reason: 'key may be cloned', revoke: false })
     await expectLocked(await approve(one, alice, pending.id), id)
     await expectLocked(await approve(two, alice, pending.id, 'deny'), id)
     expect((await (await poll(one, A, pending.auth_req_id)).json()).error).toBe('authorization_pending')

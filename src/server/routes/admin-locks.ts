@@ -4,7 +4,7 @@ import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
-import { createLock, type Lock, type LockTarget, removeLock } from '../../locks/index.js'
+import { createLock, type Lock, lockTarget, type LockTarget, removeLock } from '../../locks/index.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
 import { readJsonObject } from '../json-body.js'
@@ -39,7 +39,7 @@ function targetOf(body: LockBody): LockTarget {
   }
   if (body.client_id !== undefined) return { kind: 'client', id: body.client_id }
   if (body.task_id !== undefined) return { kind: 'task', id: body.task_id }
-  return { kind: 'approver', id: body.approver! }
+  return lockTarget('approver', body.approver!)
 }
 
 const revocationTarget = (target: LockTarget): RevocationTarget =>
