@@ -138,10 +138,13 @@ export { failFastRedisOptions }
 const CREATE_GRANT_LUA = `
 local locks = tonumber(ARGV[#ARGV])
 local nkeys = #KEYS - locks
-for i = nkeys + 1, #KEYS do
-  local lock = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[4], '+inf', 'LIMIT', 0, 1)
-  if lock[1] then
-    return {-2, lock[1]}
+-- One EXISTS answers the usual case (no target was ever locked, or its markers expired).
+if locks > 0 and redis.call('EXISTS', unpack(KEYS, nkeys + 1)) > 0 then
+  for i = nkeys + 1, #KEYS do
+    local lock = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[4], '+inf', 'LIMIT', 0, 1)
+    if lock[1] then
+      return {-2, lock[1]}
+    end
   end
 end
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
