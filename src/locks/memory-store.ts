@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
 import type { LockStore } from './store.js'
-import { isLockActive, type Lock, type LockTarget } from './types.js'
+import { compareLocks, isLockActive, type Lock, type LockTarget } from './types.js'
 
 export interface MemoryLockStoreOptions {
   /** Decides which locks have expired. */
@@ -18,7 +18,6 @@ export interface MemoryLockStore extends LockStore {
 
 const targetKey = (t: LockTarget): string => `${t.kind}\u0000${t.id}`
 const copy = (lock: Lock): Lock => JSON.parse(JSON.stringify(lock)) as Lock
-const byAge = (a: Lock, b: Lock): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /**
  * The single-process lock store (the memory grant store's `locks`). Every method runs to
@@ -88,7 +87,7 @@ export function createMemoryLockStore(options: MemoryLockStoreOptions): MemoryLo
         .map((id) => live(id, now))
         .filter((l): l is Lock => l !== null)
         .map(copy)
-        .sort(byAge)
+        .sort(compareLocks)
     },
     async findLock(targets) {
       return activeLock(targets)

@@ -3,7 +3,7 @@ import { WritError } from '../errors.js'
 import type { StoreKeys } from '../grants/keys.js'
 import type { RedisClient } from '../grants/redis-connection.js'
 import type { LockStore } from './store.js'
-import { isLockActive, type Lock, type LockTarget } from './types.js'
+import { compareLocks, isLockActive, type Lock, type LockTarget } from './types.js'
 
 export interface RedisLockStoreOptions {
   /** The grant store's client: locks live beside the grants whose creation reads them. */
@@ -35,7 +35,6 @@ interface LockScripts {
   writLockMark(...args: Array<string | number>): Promise<number>
 }
 
-const byAge = (a: Lock, b: Lock): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /**
  * The Redis lock store (the Redis grant store's `locks`). Each lock is a record in one hash (for
@@ -93,7 +92,7 @@ export function createRedisLockStore(options: RedisLockStoreOptions): LockStore 
       }
       // Expired records have done their job (their markers expire by themselves).
       if (expired.length > 0) await run(() => redis.hdel(keys.locks(), ...expired))
-      return active.sort(byAge)
+      return active.sort(compareLocks)
     },
 
     async findLock(targets: readonly LockTarget[]) {

@@ -23,6 +23,11 @@ export interface Lock {
   expiresAt?: number
 }
 
+/** Oldest first (by `createdAt`, then `id`): the order locks are listed in. */
+export function compareLocks(a: Lock, b: Lock): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
 /** Whether a lock is in force at `nowMs` (milliseconds, the store's clock). */
 export function isLockActive(lock: Pick<Lock, 'expiresAt'>, nowMs: number): boolean {
   return lock.expiresAt === undefined || lock.expiresAt * 1000 > nowMs
