@@ -112,6 +112,11 @@ describe('writ lock, writ lock ls and writ unlock against a running broker on Re
     const denied = events.filter((e) => e.type === 'token.denied' && String(e.message).includes(lockId!))
     expect(denied).toHaveLength(2)
     expect(denied[0]).toMatchObject({ client: 'agent-b', reason: 'access_denied' })
+    const readable = await runCli(['audit', 'tail', '--limit', '200'], env())
+    expect(readable.stdout).toContain(
+      `client agent-b locked by admin (lock ${lockId}): leaked secret, rotating; 1 live grant(s) revoked`,
+    )
+    expect(readable.stdout).toContain(`client agent-b unlocked by admin (lock ${lockId}: leaked secret, rotating)`)
   }, 120_000)
 
   it('ends a lock with --ttl by itself', async () => {
