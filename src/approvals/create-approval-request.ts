@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { epochSeconds } from '../clock.js'
 import type { ApprovalInput, ApprovalPending } from '../grants/issue-grant.js'
+import { assertUnlocked } from '../locks/assert-unlocked.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { manifestSha256 } from '../manifest/index.js'
 import { randomId } from '../random-id.js'
 import type { ApprovalDeps } from './deps.js'
@@ -27,6 +29,8 @@ export async function createApprovalRequest(
   input: CreateApprovalRequestInput,
 ): Promise<ApprovalPending> {
   const { settings } = deps
+  // Ensure a locked client or task cannot ask people for anything.
+  await assertUnlocked(deps.locks, lockTargetsOf({ clientId: input.clientId, taskId: input.manifest.task.id }))
   const now = epochSeconds(deps.clock)
   const secret = randomBytes(32).toString('base64url')
   const request: ApprovalRequest = {

@@ -2,6 +2,9 @@ import { timingSafeEqual } from 'node:crypto'
 import { epochSeconds } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
 import type { GrantApproval } from '../grants/grant.js'
+import { tokenDeniedEvent } from '../audit/token-denied-event.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/issue-grant.js'
 import { effectiveStatus } from './approval-errors.js'
 import { authReqSecretHash } from './create-approval-request.js'
@@ -59,6 +62,16 @@ export async function redeemApproval(
   // Ensure only the client the request was made for, holding its secret, can collect it.
   if (request.clientId !== input.clientId) throw invalidGrant(`request belongs to ${request.clientId}`)
   if (!hexEqual(authReqSecretHash(secret), request.secretSha256)) throw invalidGrant('wrong secret')
+  // Ensure nothing is collected for a locked client or task, nor on a locked approver's vote.
+  const approvers = record.votes.map((v) => v.sub)
+  const lock = await deps.locks.findLock(
+    lockTargetsOf({ clientId: request.clientId, taskId: request.manifest.task.id, approvers }),
+  )
+  if (lock) {
+    const refusal = lockRefusal(lock)
+    await deps.audit.note(tokenDeniedEvent(request.clientId, request.manifest, refusal))
+    throw refusal
+  }
 
   switch (effectiveStatus(record, clock())) {
     case 'redeemed':

@@ -231,6 +231,22 @@ export interface ApproverEnrolledEvent extends Base {
   client_data_json: string
 }
 
+/**
+ * A lock set or ended by the admin (`src/locks`): while it stands, its target (a client, a task
+ * or an approver) gets no token, approval request, vote or collection. `revoked`: the live grants
+ * the lock also revoked. A lock that expires by itself leaves no event: its `expires_at` says when.
+ */
+export interface LockEvent extends Base {
+  type: 'lock.created' | 'lock.removed'
+  lock: string
+  target_kind: 'client' | 'task' | 'approver'
+  target: string
+  reason: string
+  /** Seconds since the epoch; absent: until unlocked. */
+  expires_at?: number
+  revoked?: number
+}
+
 /** Cloud credentials handed out for a grant (emitted by credentials/aws). */
 export interface CredentialVendedEvent extends Base {
   type: 'credential.vended'
@@ -300,6 +316,7 @@ export type AuditEventInput =
   | ApprovalExpiredEvent
   | ApproverEvent
   | ApproverEnrolledEvent
+  | LockEvent
   | CredentialVendedEvent
   | KeyRotatedEvent
   | AuditCheckpointEvent

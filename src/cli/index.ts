@@ -13,6 +13,7 @@ import { auditCommand } from './commands/audit.js'
 import { clientsCommand } from './commands/clients.js'
 import { grantsCommand } from './commands/grants.js'
 import { keysCommand } from './commands/keys.js'
+import { lockCommand, unlockCommand } from './commands/lock.js'
 import { policyCommand } from './commands/policy.js'
 import { revokeCommand } from './commands/revoke.js'
 import { serveCommand } from './commands/serve.js'
@@ -75,6 +76,8 @@ for (const command of [
   tokenCommand(ctx),
   grantsCommand(ctx),
   revokeCommand(ctx),
+  lockCommand(ctx),
+  unlockCommand(ctx),
   approvalsCommand(ctx),
   approversCommand(ctx),
   keysCommand(ctx),

@@ -4,6 +4,8 @@ import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
+import { LockRefusal } from '../locks/lock-refusal.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
@@ -104,7 +106,9 @@ export async function issueGrant(
   } catch (err) {
     // Refusals by policy are audited here (a 503 is not a refusal); once a grant was decided, its
     // own events (`grant.issued`, `grant.voided`) tell what happened to it.
-    if (!progress.decided && err instanceof WritError && err.status < 500) {
+    // A lock's refusal comes from the store's write, after the decision: it is audited too.
+    const locked = err instanceof LockRefusal
+    if ((!progress.decided || locked) && err instanceof WritError && err.status < 500) {
       await deps.audit.note(tokenDeniedEvent(req.clientId, req.manifest, err))
     }
     throw err
@@ -181,7 +185,17 @@ async function issue(
   // durable, before any token exists.
   progress.decided = true
   const client = policy.clients.get(req.clientId)
-  const createOptions = client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}
+  // Ensure no locked client, task or approver gets a token: the store checks the locks in the
+  // same atomic write that records the grant (no extra round trip, no gap between the two).
+  const unlessLocked = lockTargetsOf({
+    clientId: grant.clientId,
+    taskId: grant.task.id,
+    approvers: grant.approval?.approvers.map((a) => a.sub),
+  })
+  const createOptions = {
+    unlessLocked,
+    ...(client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}),
+  }
   await recordGrant(deps, grant, detailsJson, createOptions)
 
   const scope = scopeFor(grant.authorizationDetails)

@@ -17,6 +17,10 @@
  * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)
  * <p>{a:<sub>}:grants           zset of `<client>\0<grant>` the approver approved, by expiry (ms)
  * <p>clients                    zset of client ids with grants, by their latest expiry (ms); no TTL
+ * <p>{c:<client>}:locked        zset of the ids of the locks on the client, by expiry (ms, +inf)
+ * <p>{a:<sub>}:locked           zset of the ids of the locks on the approver, by expiry (ms, +inf)
+ * <p>locked:task:<task>         zset of the ids of the locks on the task, by expiry (ms, +inf)
+ * <p>locks                      hash { <lock id>: lock JSON }: every lock, for listing and unlocking
  * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set
@@ -64,6 +68,13 @@ export interface StoreKeys {
   clientOfLive(key: string): string | null
   /** The pub/sub channel revocation messages are published on: `<prefix>revocations`. */
   revocationChannel(): string
+  /**
+   * The ids of the locks on one target (zset scored by expiry in ms, `+inf` for none). A client's
+   * is in the client's slot, so the grant-create script reads it on Redis Cluster too.
+   */
+  lockMarker(target: { kind: 'client' | 'task' | 'approver'; id: string }): string
+  /** Every lock by id (hash of lock JSON). */
+  locks(): string
 }
 
 /** A member of an approver index: the grant's client and id, joined by a NUL character. */
@@ -140,5 +151,12 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
       return /[{}:]/.test(encoded) ? null : decodeKeyPart(encoded)
     },
     revocationChannel: () => `${prefix}${REVOCATION_CHANNEL_SUFFIX}`,
+    lockMarker: (target) =>
+      target.kind === 'client'
+        ? `${client(target.id)}:locked`
+        : target.kind === 'approver'
+          ? `${prefix}{a:${encodeKeyPart(target.id)}}:locked`
+          : `${prefix}locked:task:${encodeKeyPart(target.id)}`,
+    locks: () => `${prefix}locks`,
   }
 }

@@ -1,5 +1,7 @@
 import type { Clock } from '../clock.js'
 import { storeUnavailable } from '../errors.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import type { RevocationMessage } from './revocation-message.js'
 import type {
@@ -193,8 +195,11 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
     }
   }
 
+  const locks = createMemoryLockStore({ clock, ensureOpen })
+
   return {
     kind: 'memory',
+    locks,
 
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       ensureOpen()
@@ -203,6 +208,9 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       }
       const now = clock()
       assertCreatable(grant, createOptions, now)
+      // Ensure no grant is recorded for a locked client, task or approver (same step as the insert).
+      const lock = createOptions.unlessLocked ? locks.activeLock(createOptions.unlessLocked) : null
+      if (lock) throw lockRefusal(lock)
       const record = clients.get(grant.clientId)
       const live = liveGrants(record, now)
 

@@ -2,6 +2,8 @@ import { Redis } from 'ioredis'
 import { isoTime } from '../audit/iso-time.js'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { createRedisLockStore } from '../locks/redis-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
 import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
@@ -127,14 +129,26 @@ export { failFastRedisOptions }
 /**
  * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when the
  * grant's `grant.issued` event is taken in with it (then also the log's hash of first seqs, when
- * the event's grant reference is indexed with it).
+ * the event's grant reference is indexed with it); last, the lock markers to honour (`n` of them).
  * ARGV: grant record (the event's canonical JSON: also the stream entry's body), grant id, expiry
- * (ms), now (ms), quota ('' for none), the grant's index reference (with the hash).
+ * (ms), now (ms), quota ('' for none), the grant's index reference (with the hash); last, `n`.
  * Returns {1} created (or {1, stream entry id, 1 if indexed else 0} with the audit event),
- * {0, earliest expiry ms} quota reached, {-1} id already in use; neither the grant nor the audit
- * event is written unless created (expired index entries are pruned either way).
+ * {0, earliest expiry ms} quota reached, {-1} id already in use, {-2, lock id} a target is locked;
+ * neither the grant nor the audit event is written unless created (expired index entries are
+ * pruned either way).
  */
 const CREATE_GRANT_LUA = `
+local locks = tonumber(ARGV[#ARGV])
+local nkeys = #KEYS - locks
+-- One EXISTS answers the usual case (no target was ever locked, or its markers expired).
+if locks > 0 and redis.call('EXISTS', unpack(KEYS, nkeys + 1)) > 0 then
+  for i = nkeys + 1, #KEYS do
+    local lock = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[4], '+inf', 'LIMIT', 0, 1)
+    if lock[1] then
+      return {-2, lock[1]}
+    end
+  end
+end
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return {-1}
 end
@@ -148,11 +162,11 @@ end
 -- The audit event first: when it cannot be written (the script stops), neither is the grant.
 local entry = false
 local indexed = 0
-if KEYS[5] then
+if nkeys >= 5 then
   entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[1])
   -- A new grant's first event; HSETNX keeps an earlier grant's of the same id. An index that
   -- cannot be written (pcall) fails nothing: the log's chaining indexes the event then.
-  if KEYS[6] then
+  if nkeys >= 6 then
     local set = redis.pcall('HSETNX', KEYS[6], ARGV[6], string.sub(entry, 3))
     if type(set) == 'number' then indexed = set end
   end
@@ -405,6 +419,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
   redis.defineCommand('writIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
   redis.defineCommand('writPutKeySet', { numberOfKeys: 1, lua: PUT_KEY_SET_LUA })
   const scripts = redis as unknown as WritScripts
+  const cluster = !(redis instanceof Redis)
 
   let closed = false
   let everReady = redis.status === 'ready'
@@ -755,10 +770,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     return () => subscription.end(false)
   }
 
-  return {
+  const locks = createRedisLockStore({ redis, keys, clock, run })
+
+  const store: RedisGrantStore = {
     kind: 'redis',
     redis,
     keys,
+    locks,
 
     firstConnection: () =>
       everReady || redis.status === 'ready' ? Promise.resolve() : awaitFirstConnection(),
@@ -782,22 +800,30 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       // nothing and are skipped. Any failure fails the whole call, so no token is minted for a
       // grant missing from an index.
       const index = auditIntake?.index
+      // Lock markers are read by the script itself. On Cluster only the client's shares the
+      // grant's slot; the others are read right after the script (see below).
+      const guarded = createOptions.unlessLocked ?? []
+      const inScript = cluster ? guarded.filter((t) => t.kind === 'client') : guarded
+      const afterScript = cluster ? guarded.filter((t) => t.kind !== 'client') : []
+      const lockKeys = inScript.map((t) => keys.lockMarker(t))
       const [[status, detail, indexed]] = await run(() =>
         Promise.all([
           scripts.writCreateGrant(
-            auditIntake ? (index ? 6 : 5) : 4,
+            (auditIntake ? (index ? 6 : 5) : 4) + lockKeys.length,
             keys.grant(grant.clientId, grant.id),
             keys.tombstone(grant.clientId, grant.id),
             keys.live(grant.clientId),
             keys.task(grant.clientId, grant.task.id),
             ...(auditIntake ? [auditIntake.streamKey] : []),
             ...(index ? [index.key] : []),
+            ...lockKeys,
             auditIntake ? auditIntake.body : encodeGrantRecord(grant, isoNow(), detailsJson),
             grant.id,
             expiryMs,
             now,
             max === undefined ? '' : max,
             ...(index ? [index.ref] : []),
+            lockKeys.length,
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
           // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy or
@@ -819,6 +845,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (status === -1) throw grantIdInUse()
       // Ensure the client stays within its quota; the script recorded nothing.
       if (status === 0) throw quotaExceeded(max ?? 0, Number(detail ?? now), now)
+      // Ensure no grant is recorded for a locked target; the script recorded nothing.
+      if (status === -2) throw lockRefusal((await locks.getLock(String(detail))) ?? { id: String(detail) })
+      if (afterScript.length > 0) {
+        // Cluster: read after the grant is recorded, so a lock set before this read refuses it
+        // here, and one set after it finds the grant live when its revocation sweeps.
+        const lock = await locks.findLock(afterScript)
+        if (lock) {
+          const reason = `not issued: lock ${lock.id}`
+          await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
+          throw lockRefusal(lock)
+        }
+      }
       await run(replicated)
       // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).
       if (!auditIntake || typeof detail !== 'string') return {}
@@ -1037,4 +1075,5 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       await endConnection(redis, commandTimeoutMs)
     },
   }
+  return store
 }

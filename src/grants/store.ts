@@ -1,3 +1,5 @@
+import type { LockStore } from '../locks/store.js'
+import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import type { RevocationMessage } from './revocation-message.js'
 
@@ -38,6 +40,13 @@ export interface CreateGrantOptions {
    * hash computed it): a store that writes the record itself need not compute it again.
    */
   detailsJson?: string
+  /**
+   * Lock targets (see `src/locks`) that refuse the grant: when any of them has an active lock in
+   * {@link GrantStore.locks}, nothing is recorded and a WritError `access_denied` (403) names the
+   * lock. Checked in the same atomic step as the grant is recorded, so a grant recorded before a
+   * lock is set is live when the lock's revocation sweeps, and none is recorded after.
+   */
+  unlessLocked?: readonly LockTarget[]
 }
 
 /** What `createGrant` recorded besides the grant. */
@@ -69,6 +78,9 @@ export interface StoredKeySet {
  */
 export interface GrantStore {
   readonly kind: 'memory' | 'redis'
+
+  /** Locks, kept in the same store: what `createGrant`'s `unlessLocked` reads. */
+  readonly locks: LockStore
 
   /**
    * Records a live grant that expires at `grant.expiresAt`, indexed by client, by task, by id

@@ -6,6 +6,7 @@ import { createStoreKeys } from '../../src/grants/keys.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import {
   A,
+  ADMIN_TOKEN,
   B,
   type ApprovalBroker,
   ceremonyOptions,
@@ -263,6 +264,27 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     expect(after).toEqual(await jwks(one))
     const { token } = await issue(one)
     expect((await introspect(two, token)).active).toBe(true)
+  })
+
+  it('honours on the other replica a client lock (read by the create script) and a task lock (read after it)', async () => {
+    const keys = createStoreKeys(prefix)
+    expect(await slotOf(keys.lockMarker({ kind: 'client', id: 'agent-b' }))).toBe(await slotOf(keys.live('agent-b')))
+    for (const [target, manifest] of [
+      [{ client_id: 'agent-b' }, readManifest('LOCK-C')],
+      [{ task_id: 'LOCK-T' }, readManifest('LOCK-T')],
+    ] as const) {
+      const set = await one.call('POST', '/admin/locks', { ...json({ ...target, reason: 'cluster lock' }), bearer: ADMIN_TOKEN })
+      expect(set.status).toBe(201)
+      const { lock } = await set.json()
+      const live = await two.store.countLiveGrants('agent-b')
+      const refused = await two.call('POST', '/v1/tokens', { ...json(manifest), basic: B })
+      expect(refused.status).toBe(403)
+      expect((await refused.json()).error_description).toContain(`(lock ${lock.id}: cluster lock)`)
+      // Ensure nothing of the refused grant stays live (the task lock's grant is revoked at once).
+      expect(await two.store.countLiveGrants('agent-b')).toBe(live)
+      expect((await two.call('DELETE', `/admin/locks/${lock.id}`, { bearer: ADMIN_TOKEN })).status).toBe(200)
+      expect((await one.call('POST', '/v1/tokens', { ...json(manifest), basic: B })).status).toBe(200)
+    }
   })
 
   // Last: it takes a master down for good.

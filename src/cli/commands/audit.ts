@@ -105,6 +105,15 @@ export function describeAuditEvent(event: AuditEvent): string {
         event.type === 'approver.key_flagged' ? 'flagged' : `removed by ${event.actor}`,
         event.reason ? `: ${event.reason}` : '',
       ].join('')
+    case 'lock.created':
+      return [
+        `${event.target_kind} ${event.target} locked by ${event.actor} (lock ${event.lock}`,
+        event.expires_at !== undefined ? `, until ${iso(event.expires_at)}` : '',
+        `): ${event.reason}`,
+        event.revoked !== undefined ? `; ${event.revoked} live grant(s) revoked` : '',
+      ].join('')
+    case 'lock.removed':
+      return `${event.target_kind} ${event.target} unlocked by ${event.actor} (lock ${event.lock}: ${event.reason})`
     case 'client.auth_failed':
       return `client authentication failed as ${event.client ?? '(no client id)'} ×${event.count}: ${event.reason}`
     case 'admin.auth_failed':

@@ -9,6 +9,7 @@ import { approveEvidenceRoute } from './approve-admin.js'
 import { enrollInviteRoute, enrollKeysRoute } from './enroll-admin.js'
 import { adminListKeysRoute, adminRotateKeysRoute } from './admin-keys.js'
 import { adminListGrantsRoute } from './admin-list-grants.js'
+import { adminCreateLockRoute, adminListLocksRoute, adminRemoveLockRoute } from './admin-locks.js'
 import { adminRevocationsRoute } from './admin-revocations.js'
 
 /** Set once the admin token checked out, so the audit tells the admin's calls from refusals. */
@@ -34,6 +35,9 @@ export function adminRoutes(deps: AppDeps): Hono<AdminEnv> {
   app.get('/grants', adminListGrantsRoute(deps))
   app.get('/grants/:id', adminGetGrantRoute(deps))
   app.post('/revocations', adminRevocationsRoute(deps))
+  app.post('/locks', adminCreateLockRoute(deps))
+  app.get('/locks', adminListLocksRoute(deps))
+  app.delete('/locks/:id', adminRemoveLockRoute(deps))
   app.get('/keys', adminListKeysRoute(deps))
   app.get('/approvals', adminListApprovalsRoute(deps))
   app.get('/approvals/:id/evidence', approveEvidenceRoute(deps))
