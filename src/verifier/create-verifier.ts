@@ -323,7 +323,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const liveness: LivenessCheck =
     options.liveness.mode === 'redis'
-      ? createRedisLiveness(options.liveness, clock)
+      ? createRedisLiveness(options.liveness, clock, {
+          onKeySet: (kids) => keys.keepOnly(kids),
+          onResubscribed: () => keys.refreshSoon(),
+        })
       : options.liveness.mode === 'introspection'
         ? createIntrospectionLiveness(options.liveness, clock, fetch)
         : {

@@ -11,6 +11,7 @@ import type { GrantStore } from '../../src/grants/store.js'
 import { createKeyManager, type KeyManagerOptions, type KeyRotation } from '../../src/tokens/index.js'
 
 const KEK = randomBytes(32).toString('base64')
+const ISSUER = 'https://writ.test'
 const HOUR = 3600
 const DAY = 24 * HOUR
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']
@@ -172,7 +173,7 @@ describe('createKeyManager (generate)', () => {
 
 describe('createKeyManager (store)', () => {
   const storeOptions = (store: GrantStore, clock: ReturnType<typeof manualClock>) =>
-    setup({ source: 'store', store, clock }).options
+    setup({ source: 'store', store, clock, issuer: ISSUER }).options
 
   it('two replicas initialising at once end with the same keys', async () => {
     const { clock, store } = setup()
@@ -249,7 +250,7 @@ describe('createKeyManager (store)', () => {
     })
     const err = await wrong.init().catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
-    expect(String((err as Error).message)).toMatch(/keys\.kek: cannot decrypt/)
+    expect(String((err as Error).message)).toMatch(/keys\.kek: .*does not authenticate under keys\.kek/)
   })
 
   it('stores no plaintext private key material', async () => {
@@ -271,15 +272,17 @@ describe('createKeyManager (store)', () => {
     expect(data).not.toContain('PRIVATE KEY')
   })
 
-  it('refuses a ciphertext moved under another key (the kid is the AAD)', async () => {
+  it('refuses a ciphertext moved under another key (the whole set is authenticated)', async () => {
     const { clock, store } = setup()
     await createKeyManager(storeOptions(store, clock)).init()
     const stored = await store.getKeySet()
-    const parsed = JSON.parse(stored?.data ?? '') as { keys: Array<{ sealed?: unknown }> }
-    const [current, next] = parsed.keys
+    const envelope = JSON.parse(stored?.data ?? '') as { body: string }
+    const body = JSON.parse(envelope.body) as { keys: Array<{ sealed?: unknown }> }
+    const [current, next] = body.keys
     if (!current || !next) throw new Error('expected two keys')
     ;[current.sealed, next.sealed] = [next.sealed, current.sealed]
-    expect(await store.putKeySet(JSON.stringify(parsed), stored?.version ?? null)).toBe(true)
+    envelope.body = JSON.stringify(body)
+    expect(await store.putKeySet(JSON.stringify(envelope), stored?.version ?? null)).toBe(true)
     await expect(createKeyManager(storeOptions(store, clock)).init()).rejects.toThrow(ConfigError)
   })
 
