@@ -183,6 +183,13 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     return candidates[0]
   }
 
+  /** Refetches now, unless a fetch is in flight or one started in the last second. */
+  const refreshSoon = (): void => {
+    if (options.jwksUri === undefined || inflight) return
+    if (clock() - lastAttempt < FIRST_LOAD_RETRY_MS) return
+    fetchKeys().catch(() => undefined)
+  }
+
   /** A stale set is refreshed in the background, so keys the issuer removed stop verifying. */
   const refreshIfStale = (): void => {
     if (options.jwksUri === undefined || entries === undefined || inflight) return
@@ -213,18 +220,17 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
       while (announced.size > MAX_WITHDRAWN) announced.delete(announced.values().next().value as string)
       if (entries === undefined) return
       const next = withoutWithdrawn(entries)
-      if (next.size === entries.size) return
-      // Ensure tokens of a withdrawn key stop verifying now, remembered ones included (version).
-      entries = next
-      seen = fingerprint(next)
-      version++
+      if (next.size !== entries.size) {
+        // Ensure tokens of a withdrawn key stop verifying now, remembered ones included (version).
+        entries = next
+        seen = fingerprint(next)
+        version++
+      }
+      // Fetch the announced keys ahead of their first token (at most once a second).
+      if (announced.size > 0) refreshSoon()
     },
 
-    refreshSoon() {
-      if (options.jwksUri === undefined || inflight) return
-      if (clock() - lastAttempt < FIRST_LOAD_RETRY_MS) return
-      fetchKeys().catch(() => undefined)
-    },
+    refreshSoon,
 
     async resolve(header) {
       // Ensure the token cannot choose where its key comes from (RFC 8725 §3.10).
