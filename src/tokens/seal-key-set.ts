@@ -270,6 +270,15 @@ async function entriesOf(
   return set
 }
 
+/** Runs `parse`, turning a malformed stored value into an UntrustedKeySetError. */
+function untrustedUnless<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (cause) {
+    throw new UntrustedKeySetError(cause instanceof Error ? cause.message : String(cause), { cause })
+  }
+}
+
 export interface OpenKeySetOptions {
   /** The issuer the set must be bound to. */
   issuer: string
@@ -304,14 +313,15 @@ export async function openKeySet(
           `${FORMAT} was in use: refused as a downgrade`,
       )
     }
-    const legacy = parseJson(legacySetSchema, data, 'key set')
+    const legacy = untrustedUnless(() => parseJson(legacySetSchema, data, 'key set'))
     // Ensure only keys the KEK sealed are taken from a legacy set: its previous slot is a plain
     // public key anyone who can write to the store could have put there.
     const sealedKeys = legacy.keys.filter((k) => k.slot !== 'previous')
     const dropped = legacy.keys.filter((k) => k.slot === 'previous').map((k) => k.kid)
     return { set: await entriesOf(sealedKeys, kek, new Map()), generation: 0, legacy: true, dropped }
   }
-  const envelope = parseJson(envelopeSchema, data, 'key set')
+  // Ensure anything that is not a well-formed envelope counts as not authenticating (the alarm).
+  const envelope = untrustedUnless(() => parseJson(envelopeSchema, data, 'key set'))
   const mac = Buffer.from(envelope.mac, 'base64url')
   const expected = macOf(kek, envelope.body)
   // Ensure the whole set was written by a holder of the KEK before any of it is used.

@@ -378,6 +378,25 @@ describe('createKeyManager (store): the key set authenticates under the KEK', ()
     await expect(createKeyManager(storeOptions(store, clock)).init()).rejects.toThrow(ConfigError)
   })
 
+  it.each([
+    ['not JSON', 'garbage'],
+    ['another format', JSON.stringify({ format: 'writ.keyset.v3', keys: [] })],
+    ['an envelope without a MAC', JSON.stringify({ format: 'writ.keyset.v2', body: '{}' })],
+  ])('refuses and alarms on a stored value that is %s; a compromised rotation still recovers', async (_name, value) => {
+    const { clock, store } = setup()
+    const alarms: UntrustedKeySetAlarm[] = []
+    const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
+    await keys.init()
+    const before = keys.jwks()
+    const stored = await store.getKeySet()
+    expect(await store.putKeySet(value, stored!.version)).toBe(true)
+    await expect(keys.refresh()).rejects.toThrow()
+    expect(keys.jwks()).toEqual(before)
+    expect(alarms).toHaveLength(1)
+    await keys.rotate({ compromised: true })
+    await expect(createKeyManager(storeOptions(store, clock)).init()).resolves.toBeUndefined()
+  })
+
   it('refuses a set sealed for another issuer under the same KEK', async () => {
     const { clock, store } = setup()
     await createKeyManager({ ...storeOptions(store, clock), issuer: 'https://other.test' }).init()
