@@ -108,7 +108,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   // The alarm for a stored key set that does not authenticate: logged, and audited (one raised at
   // init, before the auditor exists, stops the start anyway and is in the error).
   const onUntrustedKeySet = (alarm: UntrustedKeySetAlarm): void => {
-    logger.error('ALARM: the key set in the store does not authenticate; refused, keeping the last good keys', {
+    const what = 'ALARM: the key set in the store does not authenticate; refused, keeping the last good keys'
+    logger.error(what, {
       reason: alarm.reason,
       version: alarm.version,
       ...(alarm.keptKid ? { keptKid: alarm.keptKid } : {}),

@@ -160,7 +160,11 @@ export interface GrantStore {
    * a write that succeeded (never when the compare-and-set failed), so no key-set change goes
    * unannounced.
    */
-  putKeySet(data: string, expectedVersion: number | null, announcement?: KeySetMessage): Promise<boolean>
+  putKeySet(
+    data: string,
+    expectedVersion: number | null,
+    announcement?: KeySetMessage,
+  ): Promise<boolean>
 
   /**
    * Subscribes to revocation messages: every message published after this resolves reaches

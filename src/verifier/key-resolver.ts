@@ -35,7 +35,7 @@ export interface KeyResolver {
    * key is only ever trusted from the JWKS itself.
    */
   keepOnly(kids: readonly string[]): void
-  /** Refetches the remote set now unless one was fetched in the last second (a lost announcement). */
+  /** Refetches the remote set now, unless a fetch started in the last second. */
   refreshSoon(): void
 }
 
@@ -101,6 +101,12 @@ function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyE
     entries.set(jwk.kid, list)
   }
   return entries
+}
+
+/** Forgets the entry added first (insertion order). */
+function dropOldest(entries: Map<string, unknown> | Set<string>): void {
+  const first = entries.keys().next()
+  if (!first.done) entries.delete(first.value)
 }
 
 /** A stable description of a key set's content, to notice when it changes. */
@@ -213,11 +219,11 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
       for (const kid of entries?.keys() ?? []) {
         if (keep.has(kid)) continue
         // Ensure the memory stays bounded whatever a flood of announcements says.
-        if (withdrawn.size >= MAX_WITHDRAWN) withdrawn.delete(withdrawn.keys().next().value as string)
+        if (withdrawn.size >= MAX_WITHDRAWN) dropOldest(withdrawn)
         withdrawn.set(kid, until)
       }
       for (const kid of keep) if (!entries?.has(kid)) announced.add(kid)
-      while (announced.size > MAX_WITHDRAWN) announced.delete(announced.values().next().value as string)
+      while (announced.size > MAX_WITHDRAWN) dropOldest(announced)
       if (entries === undefined) return
       const next = withoutWithdrawn(entries)
       if (next.size !== entries.size) {

@@ -37,7 +37,7 @@ const rotateSchema = z
   })
   .strict()
 
-/** The tombstone reason of grants a compromised-key rotation revokes, unless the admin gives one. */
+/** The tombstone reason of grants a compromised-key rotation revokes, unless one is given. */
 const COMPROMISED_REASON = 'signing keys rotated as compromised'
 
 /**
@@ -70,7 +70,9 @@ export function adminRotateKeysRoute(deps: AppDeps) {
       )
     }
     if (reason !== undefined && !compromised) {
-      throw invalidRequest('reason: only with "compromised": true (it is kept in each revoked grant)')
+      throw invalidRequest(
+        'reason: only with "compromised": true (it is kept in each revoked grant)',
+      )
     }
     if (!compromised) {
       const rotation = await deps.keys.rotate()
@@ -85,9 +87,11 @@ export function adminRotateKeysRoute(deps: AppDeps) {
     // Ensure no grant issued under the leaked keys stays live (the same path as revoke --all).
     const why = reason ?? COMPROMISED_REASON
     const target = { all: true } as const
-    const revoked = await revokeGrants(deps, target, { by: 'admin', reason: why, at: epochSeconds(deps.clock) })
+    const at = epochSeconds(deps.clock)
+    const revoked = await revokeGrants(deps, target, { by: 'admin', reason: why, at })
     await deps.audit.note(grantRevokedEvent('admin', target, why, revoked))
-    deps.logger.warn('signing keys rotated as compromised; every earlier key withdrawn, every grant revoked', {
+    const what = 'signing keys rotated as compromised; every earlier key withdrawn, every grant revoked'
+    deps.logger.warn(what, {
       current: deps.keys.signingKey().kid,
       withdrawn,
       revoked,
