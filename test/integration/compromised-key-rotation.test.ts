@@ -19,7 +19,7 @@ const APP = 'https://git.example.com/acme/app'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const KEK = randomBytes(32).toString('base64')
 /** The bound the README states for a redis-mode verifier (message delivery), with CI slack. */
-const REDIS_BOUND_MS = 2_000
+const REDIS_BOUND_MS = 3_000
 /** The introspection-mode bound: its answer cache (cacheTtlSeconds 5) plus slack. */
 const INTROSPECTION_BOUND_MS = 7_000
 
@@ -158,7 +158,7 @@ describe('writ keys rotate --compromised against a running broker', () => {
     )
     // Tokens under the fresh keys work in both modes (the redis verifier was told their kids).
     expect(await outcome(byRedis, after)).toBe('ok')
-    await within(3_000, 'the introspection verifier fetched the fresh keys', async () =>
+    await within(10_000, 'the introspection verifier fetched the fresh keys', async () =>
       (await outcome(byIntrospection, after)) === 'ok',
     )
 

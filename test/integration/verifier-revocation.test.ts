@@ -276,7 +276,7 @@ describe('redis liveness and key-set announcements', () => {
   })
 
   /** The bound the README states for redis-mode verifiers after an announcement, with CI slack. */
-  const KEY_BOUND_MS = 2_000
+  const KEY_BOUND_MS = 3_000
 
   it('stop accepting a kid within seconds of the announcement that drops it, remembered tokens included', async () => {
     const { broker, verifiers, prefix } = setup!
