@@ -64,9 +64,9 @@ const bodySchema = z
 type StoredKey = z.infer<typeof storedKeySchema>
 
 /**
- * A stored key set that does not authenticate under the KEK (a MAC that does not match, an
- * issuer that is not ours, an unauthenticated legacy slot where one is not allowed). Nothing in
- * it is used; the caller keeps the keys it had and raises an alarm.
+ * A stored key set that does not authenticate under the KEK: a malformed value, a MAC that does
+ * not match, an issuer that is not ours, or a legacy (unauthenticated) set once the authenticated
+ * format is in use. Nothing in it is used; the caller keeps the keys it had and raises an alarm.
  */
 export class UntrustedKeySetError extends Error {
   override name = 'UntrustedKeySetError'
@@ -77,10 +77,8 @@ export interface OpenedKeySet {
   set: KeySet
   /** The authenticated generation; 0 for a legacy (v1) set. */
   generation: number
-  /** True for a legacy v1 set: write it back as v2 at once. */
+  /** True for a legacy v1 set (its `previous` slot left out): write it back as v2 at once. */
   legacy: boolean
-  /** Kids of a legacy set's unauthenticated `previous` slot, left out of `set`. */
-  dropped: string[]
 }
 
 /** Bytes of randomness; injectable so tests can make IVs predictable or count them. */
@@ -286,8 +284,8 @@ export interface OpenKeySetOptions {
   known?: ReadonlyMap<string, KeyEntry>
   /**
    * Read a legacy v1 set (only its KEK-sealed `current` and `next`; its unauthenticated
-   * `previous` is left out and named in `dropped`). False once a v2 set was seen: a v1 set then
-   * is a downgrade and is refused.
+   * `previous` is left out). False once a v2 set was seen: a v1 set then is a downgrade and is
+   * refused.
    */
   allowLegacy: boolean
 }
@@ -317,8 +315,7 @@ export async function openKeySet(
     // Ensure only keys the KEK sealed are taken from a legacy set: its previous slot is a plain
     // public key anyone who can write to the store could have put there.
     const sealedKeys = legacy.keys.filter((k) => k.slot !== 'previous')
-    const dropped = legacy.keys.filter((k) => k.slot === 'previous').map((k) => k.kid)
-    return { set: await entriesOf(sealedKeys, kek, new Map()), generation: 0, legacy: true, dropped }
+    return { set: await entriesOf(sealedKeys, kek, new Map()), generation: 0, legacy: true }
   }
   // Ensure anything that is not a well-formed envelope counts as not authenticating (the alarm).
   const envelope = untrustedUnless(() => parseJson(envelopeSchema, data, 'key set'))
@@ -340,5 +337,5 @@ export async function openKeySet(
     )
   }
   const set = await entriesOf(body.keys, kek, known)
-  return { set, generation: body.generation, legacy: false, dropped: [] }
+  return { set, generation: body.generation, legacy: false }
 }
