@@ -157,6 +157,21 @@ describe('createKeyManager (generate)', () => {
     expect(rotations).toEqual([])
   })
 
+  it('replaces every key with fresh ones on a compromised rotation, whatever the previous key covers', async () => {
+    const { options } = setup()
+    const keys = createKeyManager(options)
+    await keys.init()
+    await keys.rotate()
+    const before = keys.list().map((k) => k.kid)
+    const rotation = await keys.rotate({ compromised: true })
+    const after = kids(keys.jwks())
+    expect(after).toHaveLength(2)
+    for (const kid of before) expect(after).not.toContain(kid)
+    expect(keys.signingKey().kid).toBe(after[0])
+    expect(rotation).toMatchObject({ compromised: true, forced: true, previousKid: before[0] })
+    expect(new Set(rotation?.withdrawnKids)).toEqual(new Set(before))
+  })
+
   it('generates EdDSA keys when asked', async () => {
     const { options } = setup({ alg: 'EdDSA' })
     const keys = createKeyManager(options)
