@@ -263,13 +263,29 @@ export interface CredentialVendedEvent extends Base {
 /**
  * A signing key became current: rotated by the admin, or on schedule (`system`) by the one
  * replica that made the rotation. `forced` when asked with `force` (allowed to unpublish a key
- * whose tokens were still alive).
+ * whose tokens were still alive). `compromised` for a compromised-key rotation: fresh keys, and
+ * `withdrawn_kids` (every earlier key) dropped from the JWKS at once.
  */
 export interface KeyRotatedEvent extends Base {
   type: 'key.rotated'
   kid: string
   previous_kid?: string
   forced?: boolean
+  compromised?: boolean
+  withdrawn_kids?: string[]
+}
+
+/**
+ * The alarm: the key set in the store does not authenticate under the KEK (written without it,
+ * sealed for another issuer, or an older set put back), so this replica refused it and keeps
+ * signing with `kept_kid` (absent when refused at start, where the broker does not start).
+ * `version` is the store's version of the refused value. Raised once per distinct value.
+ */
+export interface KeySetRefusedEvent extends Base {
+  type: 'key.set_refused'
+  reason: string
+  version: number
+  kept_kid?: string
 }
 
 /** The audit log's own events: signed checkpoints, exports and trims. */
@@ -319,6 +335,7 @@ export type AuditEventInput =
   | LockEvent
   | CredentialVendedEvent
   | KeyRotatedEvent
+  | KeySetRefusedEvent
   | AuditCheckpointEvent
   | AuditExportedEvent
   | AuditTrimmedEvent

@@ -3,7 +3,7 @@ import { storeUnavailable } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
@@ -326,13 +326,18 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return keySet && jsonCopy(keySet)
     },
 
-    async putKeySet(data: string, expectedVersion: number | null): Promise<boolean> {
+    async putKeySet(
+      data: string,
+      expectedVersion: number | null,
+      announcement?: KeySetMessage,
+    ): Promise<boolean> {
       ensureOpen()
       assertExpectedVersion(expectedVersion)
       // Ensure the writer saw the current version (compare-and-set), so no rotation is lost.
       const current = keySet?.version ?? null
       if (current !== expectedVersion) return false
       keySet = { version: (current ?? 0) + 1, data }
+      if (announcement) publish(announcement)
       return true
     },
 

@@ -13,7 +13,11 @@ import {
   type RedisClient,
   type RedisTopology,
 } from './redis-connection.js'
-import { parseRevocationMessage, type RevocationMessage } from './revocation-message.js'
+import {
+  parseRevocationMessage,
+  type KeySetMessage,
+  type RevocationMessage,
+} from './revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
@@ -265,7 +269,8 @@ return 1
 `
 
 /**
- * KEYS: key set hash. ARGV: expected version ('' for none), data.
+ * KEYS: key set hash. ARGV: expected version ('' for none), data, revocation channel, announcement
+ * ('' for none; published only when the key set was written).
  * Returns the new version, or 0 when the current version is not the expected one.
  */
 const PUT_KEY_SET_LUA = `
@@ -279,6 +284,9 @@ elseif ARGV[1] ~= '' then
 end
 local version = (current and tonumber(current) or 0) + 1
 redis.call('HSET', KEYS[1], 'version', string.format('%.0f', version), 'data', ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
 return version
 `
 
@@ -1030,11 +1038,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       return { version: Number(version), data }
     },
 
-    async putKeySet(data: string, expectedVersion: number | null): Promise<boolean> {
+    async putKeySet(
+      data: string,
+      expectedVersion: number | null,
+      announcement?: KeySetMessage,
+    ): Promise<boolean> {
       assertExpectedVersion(expectedVersion)
-      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost.
+      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost; the
+      // announcement goes out in the same script, so a written key set is always announced.
       const version = await run(() =>
-        scripts.writPutKeySet(keys.keySet(), expectedVersion === null ? '' : expectedVersion, data),
+        scripts.writPutKeySet(
+          keys.keySet(),
+          expectedVersion === null ? '' : expectedVersion,
+          data,
+          channel,
+          announcement ? JSON.stringify(announcement) : '',
+        ),
       )
       if (version > 0) await run(replicated)
       return version > 0

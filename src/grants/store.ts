@@ -1,7 +1,7 @@
 import type { LockStore } from '../locks/store.js'
 import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
 
 /** Who revoked, why and when: what the caller says about a revocation. */
 export type RevocationInput = Pick<Revocation, 'by' | 'reason' | 'at'>
@@ -169,8 +169,15 @@ export interface GrantStore {
   /**
    * Compare-and-set of the key set: writes `data` as version `expectedVersion + 1` (or 1 when
    * `expectedVersion` is null and none exists). False when another replica won the race.
+   * `announcement`, when given, is published on the revocation channel in the same atomic step as
+   * a write that succeeded (never when the compare-and-set failed), so no key-set change goes
+   * unannounced.
    */
-  putKeySet(data: string, expectedVersion: number | null): Promise<boolean>
+  putKeySet(
+    data: string,
+    expectedVersion: number | null,
+    announcement?: KeySetMessage,
+  ): Promise<boolean>
 
   /**
    * Subscribes to revocation messages: every message published after this resolves reaches

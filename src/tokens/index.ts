@@ -5,6 +5,7 @@ export {
   type KeyManagerOptions,
   type KeyRotation,
   type RotateOptions,
+  type UntrustedKeySetAlarm,
 } from './key-manager.js'
 export type { KeyInfo, KeySlot, SigningAlg, SigningKey } from './key-set.js'
 export { mintAccessToken, type MintAccessTokenOptions } from './mint-access-token.js'

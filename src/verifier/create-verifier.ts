@@ -97,7 +97,10 @@ export interface VerifierOptions {
   tokenCacheSize?: number
   /** Least time between key set refetches caused by unknown `kid`s. Default 30. */
   jwksCooldownSeconds?: number
-  /** Age after which the key set is refetched in the background. Default 600. */
+  /**
+   * Age after which the key set is refetched in the background. Default 600. Also how long a kid
+   * withdrawn by a key-set announcement (`redis` liveness) is refused even if a JWKS lists it.
+   */
   jwksMaxAgeSeconds?: number
   /** `realm` of `WWW-Authenticate` challenges. */
   realm?: string
@@ -264,7 +267,10 @@ function checkOptions(options: VerifierOptions): string[] {
  * (RFC 9068, RFC 8725): an explicit algorithm allow-list (ES256, EdDSA), `typ: at+jwt`, the
  * exact `iss`, a required `aud`, `exp`/`nbf`/`iat` with a small tolerance, every RFC 9068 claim
  * present; `jku`, `x5u`, `jwk`, `x5c` and `crit` headers are refused. An unknown `kid` refetches
- * the key set (at most once per cooldown), so key rotation needs no restart. DPoP-bound tokens
+ * the key set (at most once per cooldown), so key rotation needs no restart. With `redis`
+ * liveness, the broker's key-set announcements on the revocation channel withdraw the kids it no
+ * longer publishes as soon as they arrive (remembered tokens included), and fetch announced new
+ * keys at once; a lost subscription refetches the key set when it is back. DPoP-bound tokens
  * (`cnf.jkt`) are only accepted with a valid proof (RFC 9449). Finally the grant must be live.
  *
  * @throws TypeError listing every problem with the options.
@@ -323,7 +329,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const liveness: LivenessCheck =
     options.liveness.mode === 'redis'
-      ? createRedisLiveness(options.liveness, clock)
+      ? createRedisLiveness(options.liveness, clock, {
+          onKeySet: (kids) => keys.keepOnly(kids),
+          onResubscribed: () => keys.refreshSoon(),
+        })
       : options.liveness.mode === 'introspection'
         ? createIntrospectionLiveness(options.liveness, clock, fetch)
         : {

@@ -48,6 +48,14 @@ export interface RedisLivenessOptions {
 
 const MAX_RECONNECT_DELAY_MS = 2000
 
+/** What the revocation channel tells the rest of the verifier besides revocations. */
+export interface KeySetEvents {
+  /** A key-set announcement: the issuer publishes exactly these kids from now on. */
+  onKeySet(kids: readonly string[]): void
+  /** The subscription came back after a loss: an announcement may have been missed. */
+  onResubscribed(): void
+}
+
 /** Fail fast: no offline queue, no retries, reconnection forever with capped backoff. */
 function connectionOptions(commandTimeoutMs: number): RedisOptions {
   return {
@@ -92,6 +100,7 @@ const unavailable = (message: string, cause?: unknown): VerifierError =>
 export function createRedisLiveness(
   options: RedisLivenessOptions,
   clock: () => number,
+  keySetEvents?: KeySetEvents,
 ): LivenessCheck {
   const cacheTtlMs = positiveInteger('cacheTtlSeconds', options.cacheTtlSeconds ?? 60) * 1000
   const timeoutMs = positiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 1000)
@@ -120,6 +129,8 @@ export function createRedisLiveness(
 
   let closed = false
   let subscribed = false
+  /** The subscription was up once: a later one is a resubscription after a loss. */
+  let everSubscribed = false
   /** Bumped by every message, loss and resubscription: a lookup spanning one is not cached. */
   let epoch = 0
   let everReady = commands.status === 'ready'
@@ -145,6 +156,11 @@ export function createRedisLiveness(
       cache.clear()
       return
     }
+    // Ensure a key the issuer withdrew stops verifying as soon as the change is announced.
+    if ('keys' in message) {
+      keySetEvents?.onKeySet(message.keys.kids)
+      return
+    }
     for (const grant of message.grants) cache.delete(cacheKey(grant.clientId, grant.id))
   }
 
@@ -156,6 +172,9 @@ export function createRedisLiveness(
       epoch++
       cache.clear()
       subscribed = true
+      // Ensure a key-set change announced while the subscription was down is not missed.
+      if (everSubscribed) keySetEvents?.onResubscribed()
+      everSubscribed = true
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)))
       if (!closed) subscriber.disconnect(true)

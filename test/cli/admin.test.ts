@@ -78,7 +78,7 @@ describe('writ grants, revoke and keys against a running broker', () => {
     const before = JSON.parse((await runCli(['--json', 'keys', 'ls'], env())).stdout) as Array<{ slot: string; kid: string }>
     expect(before.map((k) => k.slot).sort()).toEqual(['current', 'next'])
     const next = before.find((k) => k.slot === 'next')!.kid
-    const rotated = await runCli(['keys', 'rotate', '--force'], env())
+    const rotated = await runCli(['keys', 'rotate'], env())
     expect(rotated).toMatchObject({ code: 0, stdout: `rotated: now signing with ${next}\n` })
     const jwks = (await (await fetch(`${http.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }
     expect(jwks.keys.map((k) => k.kid)).toContain(next)

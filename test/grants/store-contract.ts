@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant, GrantApproval } from '../../src/grants/grant.js'
-import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import { keySetMessage, type RevocationMessage } from '../../src/grants/revocation-message.js'
 import type { GrantStore, SubscriptionState } from '../../src/grants/store.js'
 import { DEFAULT_REVOCATION_BATCH_SIZE } from '../../src/grants/store-rules.js'
 
@@ -824,6 +824,23 @@ export function describeStoreContract(
           version: current!.version + 1,
           data: `racer-${winner}`,
         })
+      })
+
+      it('announces a written key set in the same step, and nothing when the compare-and-set fails', async () => {
+        const heard: RevocationMessage[] = []
+        const unsubscribe = await store.subscribeRevocations((m) => heard.push(m))
+        try {
+          const version = (await store.getKeySet())?.version ?? null
+          const refused = keySetMessage(['never-announced'])
+          expect(await store.putKeySet('lost', (version ?? 0) + 5, refused)).toBe(false)
+          const announced = keySetMessage(['kid-current', 'kid-next'])
+          expect(await store.putKeySet('announced', version, announced)).toBe(true)
+          await eventually(() => heard.some((m) => 'keys' in m), 'the key-set announcement')
+          expect(heard.filter((m) => 'keys' in m)).toEqual([announced])
+          expect(await store.getKeySet()).toEqual({ version: (version ?? 0) + 1, data: 'announced' })
+        } finally {
+          await unsubscribe()
+        }
       })
     })
 

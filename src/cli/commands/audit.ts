@@ -132,7 +132,15 @@ export function describeAuditEvent(event: AuditEvent): string {
       return [
         `signing key ${event.kid} became current`,
         event.previous_kid ? `, replacing ${event.previous_kid}` : '',
-        event.actor === 'system' ? ' (scheduled)' : ` (by ${event.actor}${event.forced ? ', forced' : ''})`,
+        event.actor === 'system'
+          ? ' (scheduled)'
+          : ` (by ${event.actor}${event.compromised ? ', compromised' : event.forced ? ', forced' : ''})`,
+        event.withdrawn_kids?.length ? `; withdrawn: ${event.withdrawn_kids.join(', ')}` : '',
+      ].join('')
+    case 'key.set_refused':
+      return [
+        `ALARM: refused the key set in the store (version ${event.version}): ${event.reason}`,
+        event.kept_kid ? `; still signing with ${event.kept_kid}` : '',
       ].join('')
     case 'audit.checkpoint':
       return `checkpoint signed by key ${str(event.jwk.kid)}`
