@@ -1,4 +1,4 @@
-import { unsafeCharacter } from './unsafe-character.js'
+import { unsafeCharacter } from '../text/unsafe-character.js'
 
 /** Percent-encoded `.`, `/`, `\` and `%`: what a server may decode into a dot segment or separator. */
 const ENCODED_SEPARATOR = /%(2e|2f|5c|25)/i

@@ -5,7 +5,7 @@
  * default-ignorable code point (variation selectors, Hangul fillers, ...), and whitespace other
  * than the plain space.
  */
-const UNSAFE =
+export const UNSAFE_CHARACTER =
   /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u
 
 /** C0 and C1 controls (and DEL). */
@@ -23,7 +23,7 @@ const CONTROL = /\p{Cc}/u
  * ```
  */
 export function unsafeCharacter(text: string): string | undefined {
-  const found = UNSAFE.exec(text)
+  const found = UNSAFE_CHARACTER.exec(text)
   if (found === null) return undefined
   const char = found[0]
   const code = `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
