@@ -3,6 +3,7 @@ import { readDuration } from './duration.js'
 import { MAX_JSON_DEPTH } from './json-problems.js'
 import { resourceNameProblem } from './resource-name-problem.js'
 import type { AuthorizationDetail, Manifest, TaskInfo } from './types.js'
+import { normalizePersonId } from '../text/normalize-person-id.js'
 import { unsafeCharacter } from '../text/unsafe-character.js'
 
 /** How many grants a manifest may carry unless configured otherwise. */
@@ -125,7 +126,15 @@ export const taskSchema = z.strictObject(
   {
     id: text(128).min(1),
     purpose: text(1024).optional(),
-    requested_by: text(256).optional(),
+    // Ensure the requester is one person in one spelling: forbid_self_approval compares it.
+    requested_by: text(256)
+      .transform((value, ctx) => {
+        const result = normalizePersonId(value, { address: true })
+        if ('id' in result) return result.id
+        ctx.addIssue({ code: 'custom', message: result.problem, input: value })
+        return z.NEVER
+      })
+      .optional(),
   },
   { error: typeError('an object like { id: JIRA-4711, purpose: ... }') },
 )

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { approverId } from '../../approvals/approver-id.js'
 import { createEnrolmentInvite } from '../../approvals/create-enrolment-invite.js'
 import { invalidRequest } from '../../errors.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
@@ -46,7 +47,8 @@ export function enrollKeysRoute(deps: AppDeps) {
     if (approver !== undefined && (approver.length === 0 || approver.length > 256)) {
       throw invalidRequest('approver: expected 1 to 256 characters')
     }
-    const keys = await deps.approvals.store.listCredentials(approver === undefined ? {} : { sub: approver })
+    const filter = approver === undefined ? {} : { sub: approverId(approver) }
+    const keys = await deps.approvals.store.listCredentials(filter)
     return c.json(
       {
         keys: keys.map((k) => ({
