@@ -1,10 +1,10 @@
 import { z } from 'zod'
+import { normalizePersonId } from '../text/normalize-person-id.js'
+import { unsafeCharacter } from '../text/unsafe-character.js'
 import { readDuration } from './duration.js'
 import { MAX_JSON_DEPTH } from './json-problems.js'
 import { resourceNameProblem } from './resource-name-problem.js'
 import type { AuthorizationDetail, Manifest, TaskInfo } from './types.js'
-import { normalizePersonId } from '../text/normalize-person-id.js'
-import { unsafeCharacter } from '../text/unsafe-character.js'
 
 /** How many grants a manifest may carry unless configured otherwise. */
 export const DEFAULT_MAX_GRANTS = 50
