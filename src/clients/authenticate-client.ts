@@ -9,6 +9,7 @@ import {
   type GetClient,
 } from './client-record.js'
 import { DUMMY_SECRET_HASH, verifySecret as argon2Verify } from './hash-secret.js'
+import { unsafeCharacter } from '../text/unsafe-character.js'
 import { parseBasicAuth } from './parse-basic-auth.js'
 import { createSecretCache } from './secret-cache.js'
 import { verifyClientAssertion } from './verify-client-assertion.js'
@@ -74,6 +75,17 @@ export interface ClientAuthenticator {
    * secret checks (its cached secrets still pass).
    */
   authenticate(req: ClientAuthRequest): Promise<AuthenticatedClient>
+}
+
+/**
+ * Refuses a client id holding control, invisible or bidi characters (no policy client has one):
+ * such an id would otherwise reach the audit log and operators' terminals. The answer never
+ * echoes it.
+ */
+function refuseHiddenText(clientId: string): void {
+  const problem = unsafeCharacter(clientId)
+  // Ensure escape sequences and hidden text never pass as a client id.
+  if (problem !== undefined) throw failed(`the client id ${problem}`)
 }
 
 const failed = (detail: string, cause?: unknown): WritError =>
@@ -144,6 +156,7 @@ export function createClientAuthenticator(
     if (clientId.length > MAX_CLIENT_ID_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       throw failed('client id or secret too long')
     }
+    refuseHiddenText(clientId)
     const client = getClient(clientId)
     const key = cache.keyFor(clientId, secret)
     // A secret verified recently against this very hash needs no argon2 run, and no budget.
@@ -220,6 +233,7 @@ export function createClientAuthenticator(
         return { clientId, method }
       }
 
+      if (params.client_id !== undefined) refuseHiddenText(params.client_id)
       return { clientId: await verifyClientAssertion(assertionOptions, params), method }
     },
   }

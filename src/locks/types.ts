@@ -1,3 +1,5 @@
+import { normalizePersonId } from '../text/normalize-person-id.js'
+
 /** What a lock holds: one client, one task (of any client), or one approver (a person). */
 export type LockKind = 'client' | 'task' | 'approver'
 
@@ -34,12 +36,15 @@ export function isLockActive(lock: Pick<Lock, 'expiresAt'>, nowMs: number): bool
 }
 
 /**
- * A lock target in its one spelling: an approver (a person, an email) compares as the approval
- * rules compare people, trimmed and case-insensitive, so `Alice@Example.com` is locked with
- * `alice@example.com`. Client and task ids are exact.
+ * A lock target in its one spelling: an approver (a person, an email) in the normal form every
+ * approver index uses (`normalizePersonId`), so `Alice@Example.com.` is locked with
+ * `alice@example.com`. Client and task ids are exact. An approver id with no normal form (callers
+ * validate admin input first) keeps its trimmed, lower-cased spelling.
  */
 export function lockTarget(kind: LockKind, id: string): LockTarget {
-  return { kind, id: kind === 'approver' ? id.trim().toLowerCase() : id }
+  if (kind !== 'approver') return { kind, id }
+  const person = normalizePersonId(id)
+  return { kind, id: 'id' in person ? person.id : id.trim().toLowerCase() }
 }
 
 /** Every lock target a grant (or a request for one) meets: its client, its task, its approvers. */

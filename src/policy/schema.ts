@@ -1,6 +1,7 @@
 import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { durationSchema } from '../manifest/schema.js'
+import { normalizePersonId } from '../text/normalize-person-id.js'
 import { friendlyErrors } from '../validation.js'
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
@@ -162,11 +163,21 @@ const webhookUrl = z
     { error: 'expected an https URL (http only for localhost)' },
   )
 
+/** An approver id, in the one normal form every comparison of people uses. */
+const member = text(256)
+  .min(1)
+  .transform((value, ctx) => {
+    const result = normalizePersonId(value)
+    if ('id' in result) return result.id
+    ctx.addIssue({ code: 'custom', message: result.problem, input: value })
+    return z.NEVER
+  })
+
 const approverGroup = z.strictObject(
   {
     id,
     members: z
-      .array(text(256).min(1), { error: typeError('a list of approver ids') })
+      .array(member, { error: typeError('a list of approver ids') })
       .min(1, { error: 'expected at least one member' })
       .max(1000),
     webhook: z

@@ -127,6 +127,7 @@ export interface TokenPresentation {
  * @example
  * ```ts
  * const claims = await verifier.verifyRequest(request)
+ * // At this verifier's audience unless the resource names a location:
  * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
@@ -143,7 +144,10 @@ export interface Verifier {
    * @throws VerifierError
    */
   verifyRequest(request: Request, options?: { url?: string }): Promise<AccessTokenClaims>
-  /** {@link authorize} */
+  /**
+   * {@link authorize} at this service: a request without `resource.location` is checked against
+   * the configured `audience` (the one the token names, when several are configured).
+   */
   authorize(claims: AccessTokenClaims, request: AuthorizeRequest): AuthorizationDetail
   /** The response for a VerifierError, with this verifier's realm and DPoP algorithms. */
   errorResponse(error: VerifierError): Response
@@ -286,6 +290,7 @@ function checkOptions(options: VerifierOptions): string[] {
  *   liveness: { mode: 'redis', redis: 'redis://writ-redis:6379', keyPrefix: 'writ:' },
  * })
  * const claims = await verifier.verifyRequest(request)
+ * // At this verifier's audience (https://git.example.com/acme/app) unless a location is given:
  * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
@@ -544,7 +549,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       })
     },
 
-    authorize,
+    authorize: (claims, request) => authorize(claims, request, { audience }),
 
     errorResponse: (error) => error.toResponse(challenge),
 

@@ -22,7 +22,7 @@
  *
  * @packageDocumentation
  */
-export { authorize, type AuthorizeRequest } from './authorize.js'
+export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
 export {
   createVerifier,
   DEFAULT_ALGORITHMS,

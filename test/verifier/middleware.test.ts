@@ -109,6 +109,52 @@ describe('writMiddleware (hono)', () => {
   })
 })
 
+describe('authorize without a location: checked here, at the verifier\'s audience', () => {
+  const WIKI = 'https://git.example.com/acme/wiki'
+
+  /** A service at WIKI whose routes name no location, as the earlier JSDoc examples did. */
+  function wiki(): Hono<{ Variables: WritVariables }> {
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: WIKI,
+      jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      fetch: toBroker,
+      clock: broker.clock,
+      liveness: { mode: 'none' },
+    })
+    const app = new Hono<{ Variables: WritVariables }>()
+    app.use(
+      '/docs/*',
+      writMiddleware(verifier, {
+        authorize: (c) => ({
+          type: 'repo',
+          action: c.req.method === 'GET' ? 'read' : 'write',
+          resource: { identifier: c.req.path.slice(1) },
+        }),
+      }),
+    )
+    app.get('/docs/*', (c) => c.json({ read: c.req.path }))
+    app.put('/docs/*', (c) => c.json({ written: c.req.path }))
+    return app
+  }
+
+  it('never lets the grant for service A authorize a write at service B when the token names both', async () => {
+    // A real token from the broker: write on APP, read on WIKI, so its aud names both services.
+    const access = await token([
+      { type: 'repo', actions: ['write'], locations: [APP], identifier: 'docs/**' },
+      { type: 'repo', actions: ['read'], locations: [WIKI], identifier: 'docs/**' },
+    ])
+    const app = wiki()
+    const write = await get(app, '/docs/home.md', `Bearer ${access}`, 'PUT')
+    expect(write.status).toBe(403)
+    expect(write.headers.get('www-authenticate')).toContain(
+      'error_description="the token does not allow repo write on https://git.example.com/acme/wiki docs/home.md"',
+    )
+    // The grant that does name this service still works.
+    expect((await get(app, '/docs/home.md', `Bearer ${access}`)).status).toBe(200)
+  })
+})
+
 describe('introspection liveness (RFC 7662 against the broker)', () => {
   // The verifier authenticates as a resource server: the policy's `introspect: any` client.
   const introspection = (secret: string = SECRETS['docs-service'], clientId = 'docs-service'): LivenessOptions => ({

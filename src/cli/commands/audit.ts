@@ -8,6 +8,7 @@ import type { AuditEvent } from '../../audit/types.js'
 import { verifyChain } from '../../audit/verify-chain.js'
 import { systemClock } from '../../clock.js'
 import { ConfigError } from '../../config.js'
+import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { adminApi } from '../admin-api.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
@@ -155,10 +156,14 @@ export function describeAuditEvent(event: AuditEvent): string {
   }
 }
 
+/** One line per event: what an event holds never breaks the line or reaches the terminal raw. */
 function printEvents(ctx: CliContext, events: AuditEvent[]): void {
   for (const e of events) {
     if (ctx.out.json) ctx.out.line(JSON.stringify(e))
-    else ctx.out.line(`${e.time}  #${e.seq}  ${e.type.padEnd(18)} ${describeAuditEvent(e)}`)
+    else {
+      const line = `${e.time}  #${e.seq}  ${String(e.type).padEnd(18)} ${describeAuditEvent(e)}`
+      ctx.out.line(escapeUnsafeText(line))
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { approverId } from '../../approvals/approver-id.js'
 import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
@@ -39,7 +40,7 @@ function targetOf(body: LockBody): LockTarget {
   }
   if (body.client_id !== undefined) return { kind: 'client', id: body.client_id }
   if (body.task_id !== undefined) return { kind: 'task', id: body.task_id }
-  return lockTarget('approver', body.approver!)
+  return lockTarget('approver', approverId(body.approver!))
 }
 
 const revocationTarget = (target: LockTarget): RevocationTarget =>

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { coseKeyThumbprint } from '../../approvals/cose-key-thumbprint.js'
+import { approverId } from '../../approvals/approver-id.js'
 import { createEnrolmentInvite } from '../../approvals/create-enrolment-invite.js'
 import { invalidRequest } from '../../errors.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
@@ -49,7 +50,8 @@ export function enrollKeysRoute(deps: AppDeps) {
     if (approver !== undefined && (approver.length === 0 || approver.length > 256)) {
       throw invalidRequest('approver: expected 1 to 256 characters')
     }
-    const keys = await deps.approvals.store.listCredentials(approver === undefined ? {} : { sub: approver })
+    const filter = approver === undefined ? {} : { sub: approverId(approver) }
+    const keys = await deps.approvals.store.listCredentials(filter)
     const thumbprints = await Promise.all(keys.map((k) => coseKeyThumbprint(k.publicKey)))
     return c.json(
       {
