@@ -23,14 +23,19 @@ function retryDelayMs(retryAfter: string | null, retry: number): number {
  * Calls the broker's admin API with the admin token (`WRIT_ADMIN_TOKEN`, stdin or prompt) and
  * returns the JSON body, or throws a CliError with the broker's own explanation. A `503` (the
  * broker busy checking admin tokens, or its store unreachable) is retried up to three times,
- * after the `Retry-After` the broker names (at most 10 s) or a doubling backoff from 0.5 s.
+ * after the `Retry-After` the broker names (at most 10 s) or a doubling backoff from 0.5 s, for
+ * calls that can safely be made twice: `GET`, `DELETE`, and a `POST` the caller marks
+ * `idempotent` (a revocation, disabling a key). Any other `POST` (a rotation, an invite, a lock)
+ * is never repeated: a 503 may come after the store took the change.
  */
 export async function adminApi<T = unknown>(
   ctx: CliContext,
   method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
+  options: { idempotent?: boolean } = {},
 ): Promise<T> {
+  const retries = method !== 'POST' || options.idempotent === true ? MAX_RETRIES : 0
   const base = ctx.brokerUrl()
   const token = await ctx.secret('WRIT_ADMIN_TOKEN', 'admin token')
   let res: Response
@@ -48,7 +53,7 @@ export async function adminApi<T = unknown>(
     } catch (err) {
       throw new CliError(`cannot reach the broker at ${base}: ${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`)
     }
-    if (res.status !== 503 || retry >= MAX_RETRIES) break
+    if (res.status !== 503 || retry >= retries) break
     const waitMs = retryDelayMs(res.headers.get('retry-after'), retry)
     await res.body?.cancel()
     ctx.out.error(`the broker is busy (503); retrying in ${(waitMs / 1000).toFixed(1)} s`)

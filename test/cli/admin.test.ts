@@ -169,4 +169,27 @@ describe('writ against a busy broker (503)', () => {
       await front.close()
     }
   })
+
+  it('never repeats a rotation answered 503 (the store may have taken it), but repeats a revocation', async () => {
+    const rotateFront = await busyFront(1, '0')
+    try {
+      const rotate = await runCli(['keys', 'rotate'], { ...env(), WRIT_URL: rotateFront.url })
+      expect(rotate.code).toBe(1)
+      expect(rotateFront.statuses).toEqual([503])
+      expect(rotate.stderr).not.toContain('retrying')
+    } finally {
+      await rotateFront.close()
+    }
+    const revokeFront = await busyFront(1, '0')
+    try {
+      const revoke = await runCli(['revoke', '--task', 'BUSY-NONE', '--reason', 'busy test', '--yes'], {
+        ...env(),
+        WRIT_URL: revokeFront.url,
+      })
+      expect(revoke.code, revoke.stderr).toBe(0)
+      expect(revokeFront.statuses).toEqual([503, 200])
+    } finally {
+      await revokeFront.close()
+    }
+  })
 })

@@ -65,6 +65,7 @@ export async function disableApproverKey(
     'POST',
     `/admin/approvers/keys/${encodeURIComponent(credentialId)}/disable`,
     { reason: opts.reason ?? 'disabled with the writ CLI', ...(opts.revoke ? { revoke: true } : {}) },
+    { idempotent: true },
   )
   if (ctx.out.json) return ctx.out.data(result)
   ctx.out.line(`disabled key ${credentialId} of ${result.approver}`)

@@ -40,7 +40,13 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
     if (answer.trim() !== 'yes') throw new CliError('not revoked', EXIT.error)
   }
   const reason = opts.reason ?? 'revoked with the writ CLI'
-  const { revoked } = await adminApi<{ revoked: number }>(ctx, 'POST', '/admin/revocations', { [field]: value, reason })
+  const { revoked } = await adminApi<{ revoked: number }>(
+    ctx,
+    'POST',
+    '/admin/revocations',
+    { [field]: value, reason },
+    { idempotent: true },
+  )
   if (ctx.out.json) return ctx.out.data({ revoked })
   ctx.out.line(`revoked ${revoked} grant${revoked === 1 ? '' : 's'}`)
 }
