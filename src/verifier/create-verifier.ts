@@ -1,5 +1,6 @@
 import { errors, type JWK, jwtVerify, type JWTPayload } from 'jose'
 import { authorize, type AuthorizeRequest } from './authorize.js'
+import { tokenClaimsSha256 } from './claims-digest.js'
 import { createDpopNonces, type DpopNonces } from './dpop-nonces.js'
 import { ExpiringLru } from './expiring-lru.js'
 import { createIntrospectionLiveness } from './introspection-liveness.js'
@@ -149,6 +150,15 @@ export interface Verifier {
   status(): LivenessStatus
   /** Closes the liveness connections. Afterwards every token is refused. */
   close(): Promise<void>
+}
+
+/** A token whose signature and claims were verified, as the verifier remembers it. */
+interface VerifiedToken {
+  claims: AccessTokenClaims
+  /** The key set version it was verified under. */
+  keyVersion: number
+  /** `tokenClaimsSha256(token)` for liveness; '' when liveness is `none` (never compared). */
+  claimsSha256: string
 }
 
 const deepFreeze = <T>(value: T): T => {
@@ -332,10 +342,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
             close: async () => undefined,
           }
 
-  /** Verified tokens: the signature is checked once per token, times and liveness every time. */
-  const verified = new ExpiringLru<{ claims: AccessTokenClaims; keyVersion: number }>(
-    options.tokenCacheSize ?? 10_000,
-  )
+  /**
+   * Verified tokens: the signature is checked once per token, times and liveness every time. With
+   * each, the digest of its claims that liveness compares with the grant's (computed once).
+   */
+  const verified = new ExpiringLru<VerifiedToken>(options.tokenCacheSize ?? 10_000)
+  const digests = options.liveness.mode !== 'none'
 
   /** Claims jose does not check: types of the RFC 9068 claims, `iat` not in the future, `cnf`. */
   function checkClaims(payload: JWTPayload): AccessTokenClaims {
@@ -365,7 +377,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return deepFreeze(claims as AccessTokenClaims)
   }
 
-  async function verifySignedToken(token: string): Promise<AccessTokenClaims> {
+  async function verifySignedToken(token: string): Promise<VerifiedToken> {
     const now = clock()
     const cached = verified.get(token, now)
     if (cached !== undefined && cached.keyVersion === keys.version) {
@@ -378,7 +390,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (nbf !== undefined && nbf > now / 1000 + tolerance) {
         throw invalidToken('the token is not valid yet (nbf)')
       }
-      return cached.claims
+      return cached
     }
     const keyVersion = keys.version
     let payload: JWTPayload
@@ -399,11 +411,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw fromJose(err)
     }
     const claims = checkClaims(payload)
+    const entry = { claims, keyVersion, claimsSha256: digests ? tokenClaimsSha256(token) : '' }
     // A key set that changed while this token was checked is not trusted for the cache.
     if (token.length <= CACHEABLE_TOKEN_LENGTH && keyVersion === keys.version) {
-      verified.set(token, { claims, keyVersion }, (claims.exp + tolerance) * 1000)
+      verified.set(token, entry, (claims.exp + tolerance) * 1000)
     }
-    return claims
+    return entry
   }
 
   /** Verifies a presented token; `seen.bound` tells the caller which challenge scheme applies. */
@@ -417,7 +430,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw invalidToken('the access token is missing or too long')
     }
-    const claims = await verifySignedToken(token)
+    const { claims, claimsSha256 } = await verifySignedToken(token)
 
     let proofKey: string | undefined
     const jkt = claims.cnf?.jkt
@@ -457,7 +470,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
 
     // Ensure the grant is still live (last but one: it is the only step that may do I/O).
-    await liveness.check(claims, token)
+    await liveness.check(claims, token, claimsSha256)
 
     if (proofKey !== undefined) {
       // Ensure each proof is used once (RFC 9449 §11.1).

@@ -16,6 +16,13 @@ export function introspectRoute(deps: AppDeps) {
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)
     const headers = { 'Cache-Control': 'no-store' }
+    if (!result.active && result.forged) {
+      // A valid signature on claims we never issued: one of the signing keys is in other hands.
+      deps.logger.warn('token with claims not issued for its grant (is a signing key stolen?)', {
+        grantId: result.claims?.jti,
+        clientId: result.claims?.client_id,
+      })
+    }
     if (!result.active) return c.json({ active: false }, 200, headers)
     const { claims, state } = result
     return c.json(
