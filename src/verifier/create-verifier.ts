@@ -275,7 +275,9 @@ function checkOptions(options: VerifierOptions): string[] {
  * exact `iss`, a required `aud`, `exp`/`nbf`/`iat` with a small tolerance, every RFC 9068 claim
  * present; `jku`, `x5u`, `jwk`, `x5c` and `crit` headers are refused. An unknown `kid` refetches
  * the key set (at most once per cooldown), so key rotation needs no restart. DPoP-bound tokens
- * (`cnf.jkt`) are only accepted with a valid proof (RFC 9449). Finally the grant must be live.
+ * (`cnf.jkt`) are only accepted with a valid proof (RFC 9449). Finally the grant must be live, and
+ * (in `redis` and `introspection` mode) the token must be the one issued for it: its claims digest
+ * the one the broker recorded with the grant.
  *
  * @throws TypeError listing every problem with the options.
  *
