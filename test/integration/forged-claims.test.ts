@@ -227,6 +227,11 @@ describe('a token signed with a real key that reuses a live grant id is refused'
     expect(await outcome(introspection, real, dpop)).toBe('ok')
     expect(await outcome(redis, forged)).toBe('invalid_token')
     expect(await outcome(introspection, forged)).toBe('token_revoked')
+
+    // Nor does the forgery revoke the grant (RFC 7009 answers 200 for a token it does not know).
+    const revoke = await broker.call('POST', '/oauth/revoke', { ...form({ token: forged }), basic: A })
+    expect(revoke.status).toBe(200)
+    expect(await introspect(real)).toMatchObject({ active: true })
   })
 
   it('the grant record and its grant.issued event hold the digest of the issued token', async () => {
