@@ -59,6 +59,11 @@ export interface GrantIssuedEvent extends Base {
   expires_at: number
   /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
   cnf_jkt?: string
+  /**
+   * base64url(SHA-256) of the issued token's JWS payload segment: the token's claims, exactly as
+   * issued. Liveness accepts only the token with this digest (see `claimsSha256`).
+   */
+  claims_sha256?: string
   /** The approval request a human approved, when one did. */
   approval?: string
   approvers?: AuditApprover[]

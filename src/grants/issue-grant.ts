@@ -9,7 +9,14 @@ import { lockTargetsOf } from '../locks/types.js'
 import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
-import { audienceFor, mintAccessToken, scopeFor, type KeyManager } from '../tokens/index.js'
+import {
+  audienceFor,
+  encodeAccessTokenPayload,
+  type KeyManager,
+  mintAccessToken,
+  scopeFor,
+} from '../tokens/index.js'
+import { claimsSha256 } from '../verifier/claims-digest.js'
 import type { Grant, GrantApproval } from './grant.js'
 import { recordGrant } from './record-grant.js'
 import type { GrantStore } from './store.js'
@@ -168,7 +175,7 @@ async function issue(
   }
 
   const now = epochSeconds(clock)
-  const grant: Grant = {
+  const decided: Grant = {
     id: randomId(),
     clientId: req.clientId,
     task: req.manifest.task,
@@ -180,6 +187,18 @@ async function issue(
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
   }
+  // The token's claims are fixed before the grant is recorded, and the grant records their
+  // digest: liveness accepts this token and no other one naming the grant's id.
+  const scope = scopeFor(decided.authorizationDetails)
+  const payload = encodeAccessTokenPayload({
+    issuer: deps.issuer,
+    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience),
+    grant: decided,
+    scope,
+    ...(decided.approval ? { approval: approvalClaim(decided.approval) } : {}),
+    clock,
+  })
+  const grant: Grant = { ...decided, claimsSha256: claimsSha256(payload) }
 
   // Ensure the grant is recorded (and within the client's live-grant quota), and its audit event
   // durable, before any token exists.
@@ -198,16 +217,7 @@ async function issue(
   }
   await recordGrant(deps, grant, detailsJson, createOptions)
 
-  const scope = scopeFor(grant.authorizationDetails)
-  const accessToken = await mintAccessToken({
-    key: keys.signingKey(),
-    issuer: deps.issuer,
-    audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
-    grant,
-    scope,
-    ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
-    clock,
-  })
+  const accessToken = await mintAccessToken({ key: keys.signingKey(), payload })
   return {
     access_token: accessToken,
     token_type: grant.cnfJkt ? 'DPoP' : 'Bearer',

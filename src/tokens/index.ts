@@ -1,5 +1,9 @@
 export { audienceFor } from './audience.js'
 export {
+  type AccessTokenPayloadOptions,
+  encodeAccessTokenPayload,
+} from './encode-access-token-payload.js'
+export {
   createKeyManager,
   type KeyManager,
   type KeyManagerOptions,

@@ -130,6 +130,15 @@ export function describeStoreContract(
         expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
       })
 
+      it("keeps the digest of the grant's token claims, by client, by id and in listings", async () => {
+        const client = newClient()
+        const grant = makeGrant(client, { claimsSha256: 'Xy0_-'.repeat(8) + 'abc' })
+        await store.createGrant(grant)
+        expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
+        expect(await store.findGrant(grant.id)).toEqual({ state: 'live', grant })
+        expect(await store.listGrants({ clientId: client })).toEqual([grant])
+      })
+
       it('answers unknown for a grant that was never created', async () => {
         expect(await store.getGrant(newClient(), randomUUID())).toEqual({ state: 'unknown' })
       })

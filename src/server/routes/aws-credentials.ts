@@ -71,6 +71,13 @@ export function awsCredentialsRoute(deps: AppDeps) {
 
     // Ensure the token is ours, unexpired, and its grant live (not revoked).
     const inspected = await inspectToken(deps.issue, token)
+    if (!inspected.active && inspected.forged) {
+      // A valid signature on claims we never issued: one of the signing keys is in other hands.
+      deps.logger.warn('token with claims not issued for its grant (is a signing key stolen?)', {
+        grantId: inspected.claims?.jti,
+        clientId: inspected.claims?.client_id,
+      })
+    }
     if (!inspected.active) {
       throw unauthorized('the access token is not active (expired, revoked or not issued here)')
     }

@@ -23,6 +23,13 @@ export function introspectRoute(deps: AppDeps) {
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)
     const headers = { 'Cache-Control': 'no-store' }
+    if (!result.active && result.forged) {
+      // A valid signature on claims we never issued: one of the signing keys is in other hands.
+      deps.logger.warn('token with claims not issued for its grant (is a signing key stolen?)', {
+        grantId: result.claims?.jti,
+        clientId: result.claims?.client_id,
+      })
+    }
     if (!result.active) return c.json({ active: false }, 200, headers)
     // Ensure a client learns nothing about another client's token, not even that it is live,
     // unless the policy registers it as a resource server (RFC 7662 §4).
