@@ -7,6 +7,7 @@ import { bootstrapAdminToken } from './admin/index.js'
 import type { AuditLog } from './audit/audit-log.js'
 import { type Auditor, createAuditor } from './audit/create-auditor.js'
 import { keyRotatedEvent } from './audit/key-rotated-event.js'
+import { keySetRefusedEvent } from './audit/key-set-refused-event.js'
 import { openAuditLog } from './audit/open-audit-log.js'
 import { createClientAuthenticator } from './clients/index.js'
 import { type Clock, systemClock } from './clock.js'
@@ -15,10 +16,17 @@ import { type AwsCredentials, type AwsVending, createAwsVending } from './creden
 import { createMemoryStore } from './grants/memory-store.js'
 import { createRedisStore } from './grants/redis-store.js'
 import type { GrantStore } from './grants/store.js'
+import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
 import { createApp } from './server/create-app.js'
-import { createKeyManager, type KeyManager, type KeyRotation } from './tokens/index.js'
+import { followKeySetChanges } from './tokens/follow-key-set-changes.js'
+import {
+  createKeyManager,
+  type KeyManager,
+  type KeyRotation,
+  type UntrustedKeySetAlarm,
+} from './tokens/index.js'
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -98,6 +106,17 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     if (audit) void audit.note(keyRotatedEvent('system', rotation))
     else earlyRotations.push(rotation)
   }
+  // The alarm for a stored key set that does not authenticate: logged, and audited (one raised at
+  // init, before the auditor exists, stops the start anyway and is in the error).
+  const onUntrustedKeySet = (alarm: UntrustedKeySetAlarm): void => {
+    const what = 'ALARM: the key set in the store does not authenticate; refused, keeping the last good keys'
+    logger.error(what, {
+      reason: alarm.reason,
+      version: alarm.version,
+      ...(alarm.keptKid ? { keptKid: alarm.keptKid } : {}),
+    })
+    if (audit) void audit.note(keySetRefusedEvent(alarm))
+  }
   const keys = createKeyManager({
     alg: config.keys.alg,
     source: config.keys.source,
@@ -106,8 +125,10 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     ...(config.keys.files ? { files: config.keys.files } : {}),
     rotationSeconds: config.keys.rotationSeconds,
     maxTokenTtlSeconds: config.tokens.maxTtlSeconds,
+    issuer: config.issuer,
     clock,
     onRotated,
+    onUntrustedKeySet,
   })
   let approvals: Approvals
   let adminToken: string | undefined
@@ -159,6 +180,13 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     clock,
     secretCacheSeconds: config.clientAuth.secretCacheSeconds,
     assertionMaxAgeSeconds: config.clientAuth.assertionMaxAgeSeconds,
+    // Ensure failing credentials from one address cost argon2 only within its budget.
+    failureBudget: createRateLimiter({
+      burst: config.limits.clientAuthFailureBurst,
+      perSecond: config.limits.clientAuthFailuresPerMinute / 60,
+      maxKeys: 100_000,
+      clock,
+    }),
   })
 
   const aws = config.aws
@@ -187,7 +215,11 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     audit,
   })
 
+  // Replicas sharing keys through the store re-read them as soon as a change is announced.
+  const follower =
+    config.keys.source === 'store' ? followKeySetChanges({ store, keys, logger }) : undefined
   const refresh = setInterval(() => {
+    follower?.ensureSubscribed()
     keys.refresh().catch((err: unknown) => {
       logger.warn('signing key refresh failed; keeping current keys', {
         err: err instanceof Error ? err.message : String(err),
@@ -207,6 +239,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     audit,
     async close() {
       clearInterval(refresh)
+      await follower?.close()
       await aws?.close()
       await approvals.close()
       // Pending audit events are written before the store they live in closes.

@@ -168,18 +168,29 @@ export const configSchema = z
         pageRequestsPerMinute: z.number().positive().max(1_000_000).default(60),
         /** Requests one address may make at once on those pages. */
         pageBurst: z.number().int().positive().max(1_000_000).default(30),
-        /** Header holding the caller's address, set by a proxy that always overwrites it. */
+        /**
+         * Wrong admin tokens per minute one address may make the broker check with argon2, per
+         * replica; a token that verifies costs nothing. Past the budget: 429 without argon2.
+         */
+        adminAuthFailuresPerMinute: z.number().positive().max(1_000_000).default(10),
+        /** Wrong admin tokens one address may present at once after being idle. */
+        adminAuthFailureBurst: z.number().int().positive().max(1_000_000).default(10),
+        /**
+         * Failed client secret checks (argon2) per minute from one address, per replica: wrong
+         * secrets and unknown clients; a secret that verifies costs nothing. Past it: 429.
+         */
+        clientAuthFailuresPerMinute: z.number().positive().max(1_000_000).default(30),
+        /** Failed client secret checks one address may make at once after being idle. */
+        clientAuthFailureBurst: z.number().int().positive().max(1_000_000).default(20),
+        /**
+         * Header holding the caller's address, set by a proxy that always overwrites it; a request
+         * without it is counted by its TCP peer.
+         */
         clientIpHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name').optional(),
       })
       .strict()
-      .default({
-        bodyBytes: 64 * 1024,
-        grants: 50,
-        clientRequestsPerSecond: 200,
-        clientBurst: 400,
-        pageRequestsPerMinute: 60,
-        pageBurst: 30,
-      }),
+      // Each field's default above applies when the whole section is left out.
+      .prefault({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()

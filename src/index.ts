@@ -17,5 +17,5 @@ export {
 } from './manifest/index.js'
 export { decide, explain, loadPolicy, loadPolicyFile, PolicyError, type Policy } from './policy/index.js'
 export { createMemoryStore, createRedisStore, type Grant, type GrantStore } from './grants/index.js'
-export { verifyApprovalEvidence } from './approvals/index.js'
+export { loadTrustAnchors, verifyApprovalEvidence, verifyApprovalFromChain } from './approvals/index.js'
 export { hashSecret, generateSecret } from './clients/index.js'

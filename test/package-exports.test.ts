@@ -15,14 +15,14 @@ describe('package exports', () => {
       let deep = 'blocked'
       try { await import('writ/dist/config.js'); deep = 'open' } catch {}
       console.log(JSON.stringify({
-        main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence'].filter((n) => typeof main[n] === 'function'),
+        main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence', 'verifyApprovalFromChain', 'loadTrustAnchors'].filter((n) => typeof main[n] === 'function'),
         verifier: ['createVerifier', 'writMiddleware', 'authorize'].filter((n) => typeof verifier[n] === 'function'),
         client: ['requestToken', 'fetchWithToken', 'createDpopProof'].filter((n) => typeof client[n] === 'function'),
         deep,
       }))`
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT })
     expect(JSON.parse(stdout)).toEqual({
-      main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence'],
+      main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence', 'verifyApprovalFromChain', 'loadTrustAnchors'],
       verifier: ['createVerifier', 'writMiddleware', 'authorize'],
       client: ['requestToken', 'fetchWithToken', 'createDpopProof'],
       deep: 'blocked',

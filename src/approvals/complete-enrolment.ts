@@ -4,6 +4,7 @@ import { epochSeconds } from '../clock.js'
 import { WritError } from '../errors.js'
 import { assertionRefused } from './approval-errors.js'
 import { checkAttestation } from './check-attestation.js'
+import { coseKeyThumbprint } from './cose-key-thumbprint.js'
 import type { ApprovalDeps } from './deps.js'
 import { findInvite } from './find-invite.js'
 import { assertStrictAttestationObject } from './strict-encoding.js'
@@ -36,10 +37,14 @@ export interface EnrolledKey {
  *    an x5c chain to a configured trust anchor, an allowed AAGUID not reported compromised;
  * 4. the key is stored and the invite consumed together; a key id already enrolled is refused.
  *
- * Audited as `approver.enrolled` once the key is stored.
+ * Recorded as `approver.enrolled` once the key is stored, with the key (COSE), its thumbprint and
+ * the attestation (attestation object and clientDataJSON): the record approval evidence is later
+ * checked against. When that event cannot be written the key is disabled at once and the
+ * enrolment fails with 503: no key approves anything without its enrolment on record.
  *
  * @throws WritError `not_found` (404) for a bad invite, `access_denied` (403) for a refused
- *   registration or key, `invalid_request` (400) for malformed JSON.
+ *   registration or key, `invalid_request` (400) for malformed JSON, `temporarily_unavailable`
+ *   (503) when the audit log cannot take the enrolment.
  */
 export async function completeEnrolment(
   deps: ApprovalDeps,
@@ -103,6 +108,7 @@ export async function completeEnrolment(
     ...(info.credential.transports ? { transports: [...info.credential.transports] } : {}),
     enrolledAt: epochSeconds(deps.clock),
   }
+  const thumbprint = await coseKeyThumbprint(info.credential.publicKey)
   // Ensure the invite is consumed by exactly this registration, and a key is enrolled once.
   const outcome = await store.enrol(invite, credential)
   if (outcome === 'invite_used') {
@@ -116,17 +122,39 @@ export async function completeEnrolment(
     group: credential.group,
     credentialId: credential.id,
     aaguid: credential.aaguid,
+    publicKeyThumbprint: thumbprint,
     fmt: credential.fmt,
     attestation: credential.attestation,
   })
-  await deps.audit.note({
-    type: 'approver.enrolled',
-    actor: `approver:${credential.sub}`,
-    approver: credential.sub,
-    credential_id: credential.id,
-    aaguid: credential.aaguid,
-    detail: { group: credential.group, fmt: credential.fmt, attestation: credential.attestation },
-  })
+  try {
+    // Ensure the key is on record in the audit chain (its key and attestation) before it counts:
+    // approval evidence is checked against this record, so a key without one may approve nothing.
+    await deps.audit.record({
+      type: 'approver.enrolled',
+      actor: `approver:${credential.sub}`,
+      approver: credential.sub,
+      credential_id: credential.id,
+      aaguid: credential.aaguid,
+      public_key: credential.publicKey,
+      public_key_thumbprint: thumbprint,
+      attestation_object: credential.attestationObject,
+      client_data_json: response.response.clientDataJSON,
+      detail: { group: credential.group, fmt: credential.fmt, attestation: credential.attestation },
+    })
+  } catch (err) {
+    const flag = {
+      reason: 'disabled' as const,
+      at: epochSeconds(deps.clock),
+      detail: 'its enrolment could not be written to the audit log: enrol again',
+    }
+    await store.flagCredential(credential.id, flag).catch((flagErr: unknown) => {
+      deps.logger.error('a key enrolled without its audit record could not be disabled', {
+        credentialId: credential.id,
+        err: flagErr instanceof Error ? flagErr.message : String(flagErr),
+      })
+    })
+    throw err
+  }
   return {
     approver: credential.sub,
     group: credential.group,

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { epochSeconds } from '../clock.js'
-import { WritError } from '../errors.js'
+import { invalidRequest, WritError } from '../errors.js'
 import type { ApprovalInput, ApprovalPending } from '../grants/issue-grant.js'
+import { assertUnlocked } from '../locks/assert-unlocked.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { manifestSha256 } from '../manifest/index.js'
 import { DEFAULT_MAX_PENDING_APPROVALS } from '../policy/schema.js'
 import { randomId } from '../random-id.js'
@@ -22,6 +24,9 @@ export const authReqSecretHash = (secret: string): string =>
  * A decision with no approval requirement (a CIBA request for grants that need no human) is
  * recorded as approved already, so its first poll returns the token.
  *
+ * @throws WritError `invalid_request` (400) when a rule that forbids self-approval applies and the
+ *   task names no `requested_by`: nobody could then tell the requester from the approvers.
+ *
  * Answers `{auth_req_id, approval_uri, expires_in, interval}`. The `auth_req_id` is the approval id plus a 256-bit secret of which only a hash is stored: the
  * approval id travels in approval URLs and webhooks, the secret only to the client.
  *
@@ -38,6 +43,16 @@ export async function createApprovalRequest(
   input: CreateApprovalRequestInput,
 ): Promise<ApprovalPending> {
   const { settings } = deps
+  const selfForbidden = input.decision.approval?.requirements.find((r) => r.forbidSelfApproval)
+  // Ensure a rule that forbids self-approval can tell who asked: without requested_by it cannot.
+  if (selfForbidden !== undefined && input.manifest.task.requested_by === undefined) {
+    throw invalidRequest(
+      `requested_by: required: rule ${selfForbidden.ruleId} forbids self-approval, so the ` +
+        'request must name who asked for the task (task.requested_by in a manifest)',
+    )
+  }
+  // Ensure a locked client or task cannot ask people for anything.
+  await assertUnlocked(deps.locks, lockTargetsOf({ clientId: input.clientId, taskId: input.manifest.task.id }))
   const now = epochSeconds(deps.clock)
   const secret = randomBytes(32).toString('base64url')
   const request: ApprovalRequest = {

@@ -164,6 +164,7 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
     notifier,
     logger,
     audit: options.audit,
+    locks: options.grantStore.locks,
     async close() {
       notifier.close()
       await store.close()

@@ -2,11 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { AuditActor } from '../audit/types.js'
 import { epochSeconds } from '../clock.js'
 import { invalidRequest } from '../errors.js'
+import { approverId } from './approver-id.js'
 import type { ApprovalDeps } from './deps.js'
 import type { EnrolmentInvite } from './types.js'
 
 export interface CreateEnrolmentInviteInput {
-  /** The person, exactly as the approver group lists them. */
+  /** The person, as the approver group lists them (compared in their normal form). */
   approver: string
   /** The approver group (policy `approver_groups[].id`) the person belongs to. */
   group: string
@@ -43,14 +44,16 @@ export async function createEnrolmentInvite(
   const group = deps.policy.approverGroups.get(input.group)
   // Ensure keys are enrolled only for people the policy names as approvers.
   if (!group) throw invalidRequest(`group: unknown approver group "${input.group}"`)
-  if (!group.members.includes(input.approver)) {
-    throw invalidRequest(`approver: ${input.approver} is not a member of approver group ${group.id}`)
+  // Ensure the key is enrolled under the one spelling every approver index uses.
+  const sub = approverId(input.approver)
+  if (!group.members.includes(sub)) {
+    throw invalidRequest(`approver: ${sub} is not a member of approver group ${group.id}`)
   }
   const token = randomBytes(32).toString('base64url')
   const now = epochSeconds(deps.clock)
   const invite: EnrolmentInvite = {
     tokenSha256: inviteTokenHash(token),
-    sub: input.approver,
+    sub,
     group: group.id,
     createdBy: input.createdBy,
     createdAt: now,

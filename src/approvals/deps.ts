@@ -1,5 +1,6 @@
 import type { Auditor } from '../audit/create-auditor.js'
 import type { Clock } from '../clock.js'
+import type { LockStore } from '../locks/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
 import type { AttestationPolicy } from './check-attestation.js'
@@ -38,6 +39,8 @@ export interface ApprovalDeps {
   /** Announces new approval requests to approver groups (signed webhooks). */
   notifier: ApprovalNotifier
   logger: Logger
+  /** Locks: a locked client, task or approver gets no approval request, vote or collection. */
+  locks: Pick<LockStore, 'findLock'>
   /**
    * The audit trail: requests, each approver's decision, refused assertions of enrolled keys,
    * expiries, invites, enrolments and flagged keys. An approval is `record`ed (durable before the

@@ -1,7 +1,5 @@
 import type { ApprovalRequirement, Policy } from '../policy/index.js'
-
-/** Approver ids compare as email addresses do in practice: trimmed, case-insensitive. */
-const samePerson = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase()
+import { samePerson } from '../text/same-person.js'
 
 /**
  * The requirements an approver's approval counts toward: those whose approver group (in the
@@ -9,7 +7,8 @@ const samePerson = (a: string, b: string): boolean => a.trim().toLowerCase() ===
  * the task's `requested_by`. Empty: this person cannot approve this request.
  *
  * Group membership is read from the current policy on every decision, so removing someone from
- * a group stops them approving at once.
+ * a group stops them approving at once. People compare in their normal form (`samePerson`):
+ * `Carol@Example.com.` asking and `carol@example.com` approving are the same person.
  */
 export function eligibleRequirements(
   policy: Policy,
@@ -20,7 +19,7 @@ export function eligibleRequirements(
   return requirements.filter((requirement) => {
     const group = policy.approverGroups.get(requirement.from)
     // Ensure only members of the rule's approver group count.
-    if (!group || !group.members.includes(sub)) return false
+    if (!group || !group.members.some((member) => samePerson(member, sub))) return false
     // Ensure the person who asked for the task cannot approve it when the rule forbids it.
     if (requirement.forbidSelfApproval && requestedBy !== undefined && samePerson(requestedBy, sub)) {
       return false

@@ -1,4 +1,5 @@
 import { WritError } from '../errors.js'
+import { samePerson } from '../text/same-person.js'
 import { inviteTokenHash } from './create-enrolment-invite.js'
 import type { ApprovalDeps } from './deps.js'
 import type { EnrolmentInvite } from './types.js'
@@ -16,6 +17,7 @@ export async function findInvite(deps: ApprovalDeps, token: string): Promise<Enr
   const invite = await deps.store.getInvite(inviteTokenHash(token))
   if (!invite) throw gone
   // Ensure the person is still an approver in the policy as it is now.
-  if (!deps.policy.approverGroups.get(invite.group)?.members.includes(invite.sub)) throw gone
+  const members = deps.policy.approverGroups.get(invite.group)?.members ?? []
+  if (!members.some((member) => samePerson(member, invite.sub))) throw gone
   return invite
 }

@@ -30,8 +30,16 @@ export { loadTrustAnchors, type TrustAnchors } from './load-trust-anchors.js'
 export { verifyCertificateChain } from './verify-certificate-chain.js'
 export {
   verifyApprovalEvidence,
+  type AnchoredKey,
   type EvidenceVerification,
   type VerifyApprovalEvidenceOptions,
 } from './verify-approval-evidence.js'
+export {
+  verifyApprovalFromChain,
+  type ChainApprovalVerification,
+  type VerifyApprovalFromChainOptions,
+} from './verify-approval-from-chain.js'
+export { verifyEnrolmentRecord, type EnrolmentRecord } from './verify-enrolment-record.js'
+export { coseKeyThumbprint } from './cose-key-thumbprint.js'
 export { createApprovalNotifier, SIGNATURE_HEADER, webhookSignature } from './notify-approvers.js'
 export { requirementsMet } from './requirements-met.js'

@@ -1,4 +1,5 @@
 import type { ApprovalRequirement, Policy } from '../policy/index.js'
+import { samePerson } from '../text/same-person.js'
 
 /**
  * Whether a person belongs to the approver group of any of the requirements, in the policy as it
@@ -9,5 +10,7 @@ export function isApproverFor(
   requirements: readonly ApprovalRequirement[],
   sub: string,
 ): boolean {
-  return requirements.some((r) => policy.approverGroups.get(r.from)?.members.includes(sub) ?? false)
+  return requirements.some(
+    (r) => policy.approverGroups.get(r.from)?.members.some((member) => samePerson(member, sub)) ?? false,
+  )
 }

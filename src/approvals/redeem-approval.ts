@@ -3,6 +3,9 @@ import { epochSeconds } from '../clock.js'
 import { grantRevokedEvent } from '../audit/grant-revoked-event.js'
 import { invalidRequest, WritError } from '../errors.js'
 import type { GrantApproval } from '../grants/grant.js'
+import { tokenDeniedEvent } from '../audit/token-denied-event.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../grants/issue-grant.js'
 import { revokeGrants } from '../grants/revoke-grants.js'
 import { effectiveStatus } from './approval-errors.js'
@@ -132,6 +135,16 @@ export async function redeemApproval(
   const secrets = [request.secretSha256, ...(record.joinedSecrets ?? [])]
   // Every handle is compared (in constant time each), so the answer's timing names none.
   if (!secrets.map((s) => hexEqual(presented, s)).includes(true)) throw invalidGrant('wrong secret')
+  // Ensure nothing is collected for a locked client or task, nor on a locked approver's vote.
+  const approvers = record.votes.map((v) => v.sub)
+  const lock = await deps.locks.findLock(
+    lockTargetsOf({ clientId: request.clientId, taskId: request.manifest.task.id, approvers }),
+  )
+  if (lock) {
+    const refusal = lockRefusal(lock)
+    await deps.audit.note(tokenDeniedEvent(request.clientId, request.manifest, refusal))
+    throw refusal
+  }
 
   switch (effectiveStatus(record, clock())) {
     case 'redeemed':
@@ -237,7 +250,7 @@ export async function redeemApproval(
     const reason = `approval request revoked while its token was minted: ${after.revocation.reason}`
     const at = epochSeconds(clock)
     const revoked = await revokeGrants(
-      { store: deps.issue.store, policy: deps.issue.policy },
+      { store: deps.issue.store },
       { grantId: response.grant_id },
       { by: after.revocation.by, reason, at },
     )

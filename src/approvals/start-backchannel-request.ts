@@ -1,4 +1,6 @@
+import { tokenDeniedEvent } from '../audit/token-denied-event.js'
 import type { ApprovalPending } from '../grants/issue-grant.js'
+import { LockRefusal } from '../locks/lock-refusal.js'
 import type { Manifest } from '../manifest/types.js'
 import { decide, type DecideLimits } from '../policy/index.js'
 import { createApprovalRequest } from './create-approval-request.js'
@@ -21,6 +23,13 @@ export async function startBackchannelRequest(
 ): Promise<BackchannelResponse> {
   // Ensure every grant is covered by a rule this client may use before anyone is asked.
   const decision = decide(deps.policy, input.clientId, input.manifest, deps.limits)
-  const pending = await createApprovalRequest(deps, { ...input, decision })
+  let pending
+  try {
+    pending = await createApprovalRequest(deps, { ...input, decision })
+  } catch (err) {
+    // A lock's refusal is audited like any refused token request.
+    if (err instanceof LockRefusal) await deps.audit.note(tokenDeniedEvent(input.clientId, input.manifest, err))
+    throw err
+  }
   return { auth_req_id: pending.auth_req_id, expires_in: pending.expires_in, interval: pending.interval }
 }

@@ -1,6 +1,8 @@
 import { verifyAuthenticationResponse } from '@simplewebauthn/server'
 import { epochSeconds } from '../clock.js'
 import { WritError } from '../errors.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { lockTarget, lockTargetsOf } from '../locks/types.js'
 import { manifestSha256 } from '../manifest/index.js'
 import { approvalChallenge } from './approval-challenge.js'
 import { approvalClosed, approvalNotFound, assertionRefused, effectiveStatus } from './approval-errors.js'
@@ -175,6 +177,15 @@ export async function submitApprovalAssertion(
     const reason = `key is flagged (${key.flagged.reason})`
     throw await rejected(assertionRefused(`credential ${key.id} ${reason}`), reason)
   }
+
+  // Ensure a locked approver's vote counts for nothing, and nobody approves for a locked client
+  // or task (a denial of theirs still stands).
+  const lockTargets = lockTargetsOf({ clientId: request.clientId, taskId: request.manifest.task.id })
+  const lock = await deps.locks.findLock([
+    lockTarget('approver', key.sub),
+    ...(input.action === 'approve' ? lockTargets : []),
+  ])
+  if (lock) throw await rejected(lockRefusal(lock), `locked (lock ${lock.id}: ${lock.reason})`)
 
   const requestedBy = request.manifest.task.requested_by
   // Ensure the key's owner may take this decision on this request.

@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose'
 import type { ClientAuthenticator } from '../clients/index.js'
 import { parseBasicAuth } from '../clients/parse-basic-auth.js'
 import { WritError } from '../errors.js'
+import { escapeUnsafeText } from '../text/escape-unsafe-text.js'
 import type { Auditor } from './create-auditor.js'
 
 /** Longest claimed client id or reason kept in an event. */
@@ -31,7 +32,9 @@ function claimedClient(
  * Wraps a client authenticator so every failed client authentication (`invalid_client`) is
  * audited as `client.auth_failed`, coalesced per claimed client id (see `Auditor.noteRepeated`).
  * Secrets are never recorded; the reason is the authenticator's internal detail (`wrong secret`,
- * `unknown client "x"`, ...). The failure is rethrown unchanged.
+ * `unknown client "x"`, ...). The claimed id is unauthenticated input: it is recorded with every
+ * control, invisible or bidi character escaped (`\u001B`), never raw. The failure is rethrown
+ * unchanged.
  */
 export function auditClientAuthentication(
   clients: ClientAuthenticator,
@@ -43,12 +46,14 @@ export function auditClientAuthentication(
         return await clients.authenticate(req)
       } catch (err) {
         if (err instanceof WritError && err.code === 'invalid_client') {
-          const client = claimedClient(req.authorization, req.params)?.slice(0, MAX_FIELD)
+          const claimed = claimedClient(req.authorization, req.params)
+          // Ensure the unauthenticated id is stored escaped: no escape sequence reaches the log.
+          const client = claimed === undefined ? undefined : escapeUnsafeText(claimed.slice(0, MAX_FIELD))
           audit.noteRepeated(`client:${client ?? ''}`, {
             type: 'client.auth_failed',
             actor: 'anonymous',
             ...(client === undefined ? {} : { client }),
-            reason: (err.detail ?? err.message).slice(0, MAX_FIELD),
+            reason: escapeUnsafeText((err.detail ?? err.message).slice(0, MAX_FIELD)),
           })
         }
         throw err

@@ -19,6 +19,7 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
   if (grant.task.purpose !== undefined) event.task_purpose = grant.task.purpose
   if (grant.task.requested_by !== undefined) event.requested_by = grant.task.requested_by
   if (grant.cnfJkt !== undefined) event.cnf_jkt = grant.cnfJkt
+  if (grant.claimsSha256 !== undefined) event.claims_sha256 = grant.claimsSha256
   if (grant.approval) {
     event.approval = grant.approval.id
     event.approvers = grant.approval.approvers.map((a) => ({
@@ -57,8 +58,8 @@ export function encodeGrantIssued(
     actor,
     refs,
     encode(time) {
-      // Members in canonical order: actor, approval, approvers, authorization_details, client,
-      // cnf_jkt, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
+      // Members in canonical order: actor, approval, approvers, authorization_details,
+      // claims_sha256, client, cnf_jkt, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
       // task_purpose, time, type (approvers' members: aaguid, at, credential_id, sub).
       let out = `{"actor":${str(actor)}`
       if (approval) {
@@ -69,7 +70,9 @@ export function encodeGrantIssued(
         )
         out += `,"approval":${str(approval.id)},"approvers":[${approvers.join(',')}]`
       }
-      out += `,"authorization_details":${detailsJson},"client":${str(grant.clientId)}`
+      out += `,"authorization_details":${detailsJson}`
+      if (grant.claimsSha256 !== undefined) out += `,"claims_sha256":${str(grant.claimsSha256)}`
+      out += `,"client":${str(grant.clientId)}`
       if (grant.cnfJkt !== undefined) out += `,"cnf_jkt":${str(grant.cnfJkt)}`
       out += `,"expires_at":${num(grant.expiresAt)},"grant":${str(grant.id)}`
       out += `,"issued_at":${num(grant.issuedAt)},"manifest_sha256":${str(grant.manifestSha256)}`

@@ -59,6 +59,11 @@ export interface GrantIssuedEvent extends Base {
   expires_at: number
   /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
   cnf_jkt?: string
+  /**
+   * base64url(SHA-256) of the issued token's JWS payload segment: the token's claims, exactly as
+   * issued. Liveness accepts only the token with this digest (see `claimsSha256`).
+   */
+  claims_sha256?: string
   /** The approval request a human approved, when one did. */
   approval?: string
   approvers?: AuditApprover[]
@@ -210,15 +215,55 @@ export interface ApprovalRevokedEvent extends Base {
 }
 
 /**
- * Approver enrolment: an invite issued (by the admin), a key enrolled (by its approver), a key
- * flagged (by the broker: its signature counter went backwards) or removed (disabled by the admin).
+ * Approver enrolment: an invite issued (by the admin), a key flagged (by the broker: its signature
+ * counter went backwards) or removed (disabled by the admin). A key enrolled is
+ * {@link ApproverEnrolledEvent}.
  */
 export interface ApproverEvent extends Base {
-  type: 'approver.invited' | 'approver.enrolled' | 'approver.key_flagged' | 'approver.key_removed'
+  type: 'approver.invited' | 'approver.key_flagged' | 'approver.key_removed'
   approver: string
   credential_id?: string
   aaguid?: string
   reason?: string
+}
+
+/**
+ * A security key enrolled by its approver: the anchor approval evidence is checked against. It
+ * carries the key exactly as the authenticator attested it, with the attestation itself, so an
+ * auditor holding the chain export and the attestation trust anchors can re-check offline, with
+ * no trust in the broker, that this credential id is this key of this authenticator model
+ * (`verifyApprovalFromChain`). A credential id is enrolled once: a second event for the same id is
+ * not the broker's. `detail` holds `group`, `fmt` and `attestation` (`verified` or `relaxed`).
+ */
+export interface ApproverEnrolledEvent extends Base {
+  type: 'approver.enrolled'
+  approver: string
+  credential_id: string
+  aaguid: string
+  /** The credential public key, COSE_Key, base64url: the key every approval by it must verify under. */
+  public_key: string
+  /** RFC 7638 thumbprint (SHA-256, base64url) of that key; `GET /admin/approvers/keys` shows it too. */
+  public_key_thumbprint: string
+  /** The registration's attestation object, base64url (authenticator data with the key, statement). */
+  attestation_object: string
+  /** The registration's clientDataJSON, base64url: the attestation statement signs its hash. */
+  client_data_json: string
+}
+
+/**
+ * A lock set or ended by the admin (`src/locks`): while it stands, its target (a client, a task
+ * or an approver) gets no token, approval request, vote or collection. `revoked`: the live grants
+ * the lock also revoked. A lock that expires by itself leaves no event: its `expires_at` says when.
+ */
+export interface LockEvent extends Base {
+  type: 'lock.created' | 'lock.removed'
+  lock: string
+  target_kind: 'client' | 'task' | 'approver'
+  target: string
+  reason: string
+  /** Seconds since the epoch; absent: until unlocked. */
+  expires_at?: number
+  revoked?: number
 }
 
 /** Cloud credentials handed out for a grant (emitted by credentials/aws). */
@@ -237,13 +282,29 @@ export interface CredentialVendedEvent extends Base {
 /**
  * A signing key became current: rotated by the admin, or on schedule (`system`) by the one
  * replica that made the rotation. `forced` when asked with `force` (allowed to unpublish a key
- * whose tokens were still alive).
+ * whose tokens were still alive). `compromised` for a compromised-key rotation: fresh keys, and
+ * `withdrawn_kids` (every earlier key) dropped from the JWKS at once.
  */
 export interface KeyRotatedEvent extends Base {
   type: 'key.rotated'
   kid: string
   previous_kid?: string
   forced?: boolean
+  compromised?: boolean
+  withdrawn_kids?: string[]
+}
+
+/**
+ * The alarm: the key set in the store does not authenticate under the KEK (written without it,
+ * sealed for another issuer, or an older set put back), so this replica refused it and keeps
+ * signing with `kept_kid` (absent when refused at start, where the broker does not start).
+ * `version` is the store's version of the refused value. Raised once per distinct value.
+ */
+export interface KeySetRefusedEvent extends Base {
+  type: 'key.set_refused'
+  reason: string
+  version: number
+  kept_kid?: string
 }
 
 /** The audit log's own events: signed checkpoints, exports and trims. */
@@ -290,8 +351,11 @@ export type AuditEventInput =
   | ApprovalExpiredEvent
   | ApprovalRevokedEvent
   | ApproverEvent
+  | ApproverEnrolledEvent
+  | LockEvent
   | CredentialVendedEvent
   | KeyRotatedEvent
+  | KeySetRefusedEvent
   | AuditCheckpointEvent
   | AuditExportedEvent
   | AuditTrimmedEvent

@@ -13,12 +13,13 @@ import { auditCommand } from './commands/audit.js'
 import { clientsCommand } from './commands/clients.js'
 import { grantsCommand } from './commands/grants.js'
 import { keysCommand } from './commands/keys.js'
+import { lockCommand, unlockCommand } from './commands/lock.js'
 import { policyCommand } from './commands/policy.js'
 import { revokeCommand } from './commands/revoke.js'
 import { serveCommand } from './commands/serve.js'
 import { tokenCommand } from './commands/token-request.js'
 import { createContext, type CliContext } from './context.js'
-import { createOutput } from './output.js'
+import { createOutput, terminalText } from './output.js'
 
 const env = process.env
 
@@ -75,6 +76,8 @@ for (const command of [
   tokenCommand(ctx),
   grantsCommand(ctx),
   revokeCommand(ctx),
+  lockCommand(ctx),
+  unlockCommand(ctx),
   approvalsCommand(ctx),
   approversCommand(ctx),
   keysCommand(ctx),
@@ -85,15 +88,22 @@ for (const command of [
   program.addCommand(command)
 }
 
-/** Usage errors of every command, however deeply nested, end in the documented exit code 2. */
+/**
+ * Usage errors of every command, however deeply nested, end in the documented exit code 2, and
+ * commander's own messages (which quote what was typed) are escaped like all other output.
+ */
 function overrideExits(command: Command): void {
   command.exitOverride()
+  command.configureOutput({
+    writeOut: (text) => void process.stdout.write(terminalText(text)),
+    writeErr: (text) => void process.stderr.write(terminalText(text)),
+  })
   for (const sub of command.commands) overrideExits(sub)
 }
 overrideExits(program)
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`writ: ${message}\n`)
+  process.stderr.write(`writ: ${terminalText(message)}\n`)
   process.exit(code)
 }
 

@@ -1,4 +1,25 @@
-/** Human output on a TTY (tables, colour unless NO_COLOR), JSON for scripts. */
+import { randomBytes } from 'node:crypto'
+import { escapeUnsafeText } from '../text/escape-unsafe-text.js'
+
+/**
+ * Text for an operator's terminal: every control, invisible or bidi character becomes a visible
+ * `\uXXXX` escape (so a client id like `x\u001B[1A\u001B[2K` cannot erase or rewrite earlier lines),
+ * except the line breaks between lines. JSON text stays valid JSON.
+ *
+ * @example
+ * ```ts
+ * terminalText('a\u001b[2Kb\nc') // 'a\\u001B[2Kb\nc'
+ * ```
+ */
+export function terminalText(text: string): string {
+  return text.split('\n').map(escapeUnsafeText).join('\n')
+}
+
+/**
+ * Human output on a TTY (tables, colour unless NO_COLOR), JSON for scripts. Everything written
+ * goes through {@link terminalText}; only the colours this output paints reach the terminal as
+ * escape sequences.
+ */
 export interface Output {
   readonly tty: boolean
   readonly json: boolean
@@ -22,18 +43,24 @@ export function createOutput(options: {
   const stderr = options.stderr ?? process.stderr
   const tty = Boolean(stdout.isTTY)
   const colour = tty && !options.env?.NO_COLOR
-  const paint = (code: number) => (text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text)
+  // Colours are painted as an unguessable marker, turned into escape sequences only after the
+  // text around them was escaped: nothing else can reach the terminal as a sequence.
+  const marker = `\uE000${randomBytes(12).toString('hex')}`
+  const paint = (code: number) => (text: string) => (colour ? `${marker}${code}m${text}${marker}0m` : text)
+  const safe = (text: string): string => terminalText(text).replaceAll(marker, '\x1b[')
   return {
     tty,
     json: options.json,
-    line: (text = '') => void stdout.write(text + '\n'),
-    error: (text) => void stderr.write(text + '\n'),
-    data: (value) => void stdout.write(JSON.stringify(value, null, options.json ? 2 : 0) + '\n'),
+    line: (text = '') => void stdout.write(safe(text) + '\n'),
+    error: (text) => void stderr.write(safe(text) + '\n'),
+    data: (value) => void stdout.write(safe(JSON.stringify(value, null, options.json ? 2 : 0)) + '\n'),
     table(headers, rows) {
-      const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-      const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
-      stdout.write(paint(1)(fmt(headers)) + '\n')
-      for (const row of rows) stdout.write(fmt(row) + '\n')
+      // Ensure a cell stays on its line: its line breaks are escaped too.
+      const cells = rows.map((row) => row.map(escapeUnsafeText))
+      const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
+      const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+      stdout.write(safe(paint(1)(fmt(headers))) + '\n')
+      for (const row of cells) stdout.write(safe(fmt(row)) + '\n')
     },
     bold: paint(1),
     dim: paint(2),

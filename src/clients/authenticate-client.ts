@@ -1,12 +1,15 @@
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
 import type { GrantStore } from '../grants/store.js'
+import type { RateLimiter } from '../limits/create-rate-limiter.js'
+import { rateLimited } from '../limits/rate-limited.js'
 import {
   CLIENT_AUTH_FAILED,
   type ClientAuthMethod,
   type GetClient,
 } from './client-record.js'
 import { DUMMY_SECRET_HASH, verifySecret as argon2Verify } from './hash-secret.js'
+import { unsafeCharacter } from '../text/unsafe-character.js'
 import { parseBasicAuth } from './parse-basic-auth.js'
 import { createSecretCache } from './secret-cache.js'
 import { verifyClientAssertion } from './verify-client-assertion.js'
@@ -36,12 +39,25 @@ export interface ClientAuthenticatorOptions {
   clockToleranceSeconds?: number
   /** Checks a secret against its hash. Default: argon2 verify. Injectable for tests. */
   verifySecret?: (secretHash: string, secret: string) => Promise<boolean>
+  /**
+   * The per-source budget of failed secret checks (`limits.clientAuthFailure*`): each argon2 run
+   * for a secret not verified recently takes one request from its source's bucket, and a secret
+   * that verifies gives it back. An empty bucket answers 429 without running argon2, so wrong
+   * secrets and unknown clients from one address cost the broker a bounded amount of argon2.
+   * Absent: no per-source budget.
+   */
+  failureBudget?: RateLimiter
 }
 
 /** What the HTTP layer passes: the Authorization header and the form (or query) parameters. */
 export interface ClientAuthRequest {
   authorization?: string | undefined
   params: Record<string, string | undefined>
+  /**
+   * The caller's address (see `clientAddress`); undefined for a request that never crossed a
+   * socket, which the per-source budget does not apply to.
+   */
+  source?: string | undefined
 }
 
 export interface AuthenticatedClient {
@@ -54,9 +70,22 @@ export interface ClientAuthenticator {
    * Authenticates the client of a request by exactly one of `client_secret_basic`,
    * `client_secret_post` or `private_key_jwt`. Throws WritError `invalid_client` (401) when
    * authentication fails, whatever the reason (the reason goes to `detail`), and
-   * `invalid_request` (400) when more than one method is used or parameters are missing.
+   * `invalid_request` (400) when more than one method is used or parameters are missing, and
+   * `slow_down` (429, `Retry-After`) when the request's source has spent its budget of failed
+   * secret checks (its cached secrets still pass).
    */
   authenticate(req: ClientAuthRequest): Promise<AuthenticatedClient>
+}
+
+/**
+ * Refuses a client id holding control, invisible or bidi characters (no policy client has one):
+ * such an id would otherwise reach the audit log and operators' terminals. The answer never
+ * echoes it.
+ */
+function refuseHiddenText(clientId: string): void {
+  const problem = unsafeCharacter(clientId)
+  // Ensure escape sequences and hidden text never pass as a client id.
+  if (problem !== undefined) throw failed(`the client id ${problem}`)
 }
 
 const failed = (detail: string, cause?: unknown): WritError =>
@@ -78,7 +107,7 @@ const failed = (detail: string, cause?: unknown): WritError =>
 export function createClientAuthenticator(
   options: ClientAuthenticatorOptions,
 ): ClientAuthenticator {
-  const { getClient, clock } = options
+  const { getClient, clock, failureBudget } = options
   const verifySecret = options.verifySecret ?? argon2Verify
   const maxEntries = options.secretCacheMaxEntries
   const cache = createSecretCache({
@@ -109,15 +138,36 @@ export function createClientAuthenticator(
     return pending
   }
 
-  async function checkSecret(clientId: string, secret: string): Promise<void> {
+  /** Takes one argon2 run from the source's budget of failures, or refuses the request. */
+  function spendBudget(source: string | undefined): void {
+    if (source === undefined || !failureBudget) return
+    const decision = failureBudget.take(source)
+    if (!decision.allowed) {
+      throw rateLimited(decision, 'with failed client authentications from this address')
+    }
+  }
+
+  async function checkSecret(
+    clientId: string,
+    secret: string,
+    source: string | undefined,
+  ): Promise<void> {
     // Ensure argon2 only ever sees bounded input.
     if (clientId.length > MAX_CLIENT_ID_LENGTH || secret.length > MAX_SECRET_LENGTH) {
       throw failed('client id or secret too long')
     }
+    refuseHiddenText(clientId)
     const client = getClient(clientId)
+    const key = cache.keyFor(clientId, secret)
+    // A secret verified recently against this very hash needs no argon2 run, and no budget.
+    const secretHash = client?.auth === 'client_secret' ? client.secretHash : undefined
+    if (secretHash && cache.has(key, clientId, secretHash)) return
+    // Ensure one address makes the broker run argon2 for failing credentials only within its
+    // budget (wrong secrets and unknown clients alike); a secret that verifies gives it back.
+    spendBudget(source)
     // Ensure the client exists and authenticates with a secret; if not, spend what a real
     // verification costs, so timing does not tell whether the client exists.
-    if (!client || client.auth !== 'client_secret' || !client.secretHash) {
+    if (!client || client.auth !== 'client_secret' || !secretHash) {
       await verifySecret(DUMMY_SECRET_HASH, secret).catch(() => false)
       throw failed(
         !client
@@ -125,10 +175,6 @@ export function createClientAuthenticator(
           : `client ${clientId} does not authenticate with a client secret`,
       )
     }
-    const { secretHash } = client
-    const key = cache.keyFor(clientId, secret)
-    // A secret verified recently against this very hash needs no argon2 run.
-    if (cache.has(key, clientId, secretHash)) return
     let ok: boolean
     try {
       ok = await verifyShared(key, secretHash, secret)
@@ -137,6 +183,7 @@ export function createClientAuthenticator(
     }
     // Ensure the secret matches the client's hash; only a match is ever remembered.
     if (!ok) throw failed(`client ${clientId}: wrong secret`)
+    if (source !== undefined) failureBudget?.refund(source)
     cache.remember(key, clientId, secretHash)
   }
 
@@ -172,7 +219,7 @@ export function createClientAuthenticator(
         if (params.client_id !== undefined && params.client_id !== credentials.clientId) {
           throw invalidRequest('client_id does not match the Authorization header')
         }
-        await checkSecret(credentials.clientId, credentials.secret)
+        await checkSecret(credentials.clientId, credentials.secret, req.source)
         return { clientId: credentials.clientId, method }
       }
 
@@ -182,10 +229,11 @@ export function createClientAuthenticator(
         if (clientId === undefined || clientId === '') {
           throw failed('client_secret without client_id')
         }
-        await checkSecret(clientId, params.client_secret as string)
+        await checkSecret(clientId, params.client_secret as string, req.source)
         return { clientId, method }
       }
 
+      if (params.client_id !== undefined) refuseHiddenText(params.client_id)
       return { clientId: await verifyClientAssertion(assertionOptions, params), method }
     },
   }

@@ -51,5 +51,6 @@ export function parseGrantRecord(json: string): Grant {
     grant.approval = approval
   }
   if (record.cnf_jkt !== undefined) grant.cnfJkt = record.cnf_jkt
+  if (record.claims_sha256 !== undefined) grant.claimsSha256 = record.claims_sha256
   return grant
 }

@@ -33,6 +33,12 @@ export interface Grant {
   approval?: GrantApproval
   /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
   cnfJkt?: string
+  /**
+   * The digest of the claims of the one token issued for this grant (see `claimsSha256` in
+   * `verifier/claims-digest.ts`): liveness accepts only that token. Absent in the records of
+   * brokers before it was recorded; liveness then goes by the record's existence alone.
+   */
+  claimsSha256?: string
   issuedAt: number
   expiresAt: number
 }

@@ -9,8 +9,10 @@ export type {
   Unsubscribe,
 } from './store.js'
 export {
+  keySetMessage,
   parseRevocationMessage,
   REVOCATION_CHANNEL_SUFFIX,
+  type KeySetMessage,
   type RevocationMessage,
 } from './revocation-message.js'
 export { revokeGrants, type RevocationTarget, type RevokeGrantsDeps } from './revoke-grants.js'

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import type { KeyManager } from '../tokens/index.js'
+import { tokenClaimsSha256 } from '../verifier/claims-digest.js'
 import type { GrantState } from './grant.js'
 import type { GrantStore } from './store.js'
 
@@ -13,7 +14,16 @@ export interface InspectTokenDeps {
 
 export type InspectedToken =
   | { active: true; claims: JWTPayload & { client_id: string; jti: string }; state: GrantState & { state: 'live' } }
-  | { active: false; claims?: JWTPayload & { client_id: string; jti: string }; state?: GrantState }
+  | {
+      active: false
+      claims?: JWTPayload & { client_id: string; jti: string }
+      state?: GrantState
+      /**
+       * True when the token is signed with one of our keys and names a live grant, but its
+       * claims are not the ones issued for that grant: someone holds a signing key.
+       */
+      forged?: true
+    }
 
 type LocalJwks = ReturnType<typeof createLocalJWKSet>
 const jwksCache = new WeakMap<object, { fingerprint: string; resolver: LocalJwks }>()
@@ -30,7 +40,8 @@ function resolverFor(keys: KeyManager): LocalJwks {
 
 /**
  * Verifies one of this broker's own access tokens and looks its grant up in the store.
- * Anything that is not a valid, unexpired, live token of this issuer is inactive (RFC 7662 §2.2).
+ * Anything that is not a valid, unexpired, live token of this issuer is inactive (RFC 7662 §2.2),
+ * and so is a token whose claims are not the ones recorded for its grant (`Grant.claimsSha256`).
  * Store failures propagate (the caller answers 503, never "active").
  */
 export async function inspectToken(deps: InspectTokenDeps, token: string): Promise<InspectedToken> {
@@ -52,5 +63,13 @@ export async function inspectToken(deps: InspectTokenDeps, token: string): Promi
   // Ensure the grant is still in the live set: the store is the allow-list.
   const state = await deps.store.getGrant(typed.client_id, typed.jti)
   if (state.state !== 'live') return { active: false, claims: typed, state }
+  // Ensure the token is the one issued for the grant: its claims digest is the recorded one. A
+  // token signed with a stolen key reusing a live grant's id (with wider details, another
+  // audience, a later expiry, no `cnf`) differs. A record without a digest (written by a broker
+  // before digests were recorded) is judged by its existence alone, as it was then.
+  const recorded = state.grant.claimsSha256
+  if (recorded !== undefined && recorded !== tokenClaimsSha256(token)) {
+    return { active: false, claims: typed, state, forged: true }
+  }
   return { active: true, claims: typed, state }
 }

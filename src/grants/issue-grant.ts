@@ -4,10 +4,19 @@ import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
+import { LockRefusal } from '../locks/lock-refusal.js'
+import { lockTargetsOf } from '../locks/types.js'
 import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
-import { audienceFor, mintAccessToken, scopeFor, type KeyManager } from '../tokens/index.js'
+import {
+  audienceFor,
+  encodeAccessTokenPayload,
+  type KeyManager,
+  mintAccessToken,
+  scopeFor,
+} from '../tokens/index.js'
+import { claimsSha256 } from '../verifier/claims-digest.js'
 import type { Grant, GrantApproval } from './grant.js'
 import { recordGrant } from './record-grant.js'
 import type { GrantStore } from './store.js'
@@ -104,7 +113,9 @@ export async function issueGrant(
   } catch (err) {
     // Refusals by policy are audited here (a 503 is not a refusal); once a grant was decided, its
     // own events (`grant.issued`, `grant.voided`) tell what happened to it.
-    if (!progress.decided && err instanceof WritError && err.status < 500) {
+    // A lock's refusal comes from the store's write, after the decision: it is audited too.
+    const locked = err instanceof LockRefusal
+    if ((!progress.decided || locked) && err instanceof WritError && err.status < 500) {
       await deps.audit.note(tokenDeniedEvent(req.clientId, req.manifest, err))
     }
     throw err
@@ -164,7 +175,7 @@ async function issue(
   }
 
   const now = epochSeconds(clock)
-  const grant: Grant = {
+  const decided: Grant = {
     id: randomId(),
     clientId: req.clientId,
     task: req.manifest.task,
@@ -176,24 +187,37 @@ async function issue(
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
   }
+  // The token's claims are fixed before the grant is recorded, and the grant records their
+  // digest: liveness accepts this token and no other one naming the grant's id.
+  const scope = scopeFor(decided.authorizationDetails)
+  const payload = encodeAccessTokenPayload({
+    issuer: deps.issuer,
+    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience),
+    grant: decided,
+    scope,
+    ...(decided.approval ? { approval: approvalClaim(decided.approval) } : {}),
+    clock,
+  })
+  const grant: Grant = { ...decided, claimsSha256: claimsSha256(payload) }
 
   // Ensure the grant is recorded (and within the client's live-grant quota), and its audit event
   // durable, before any token exists.
   progress.decided = true
   const client = policy.clients.get(req.clientId)
-  const createOptions = client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}
+  // Ensure no locked client, task or approver gets a token: the store checks the locks in the
+  // same atomic write that records the grant (no extra round trip, no gap between the two).
+  const unlessLocked = lockTargetsOf({
+    clientId: grant.clientId,
+    taskId: grant.task.id,
+    approvers: grant.approval?.approvers.map((a) => a.sub),
+  })
+  const createOptions = {
+    unlessLocked,
+    ...(client?.maxLiveGrants ? { maxLiveGrants: client.maxLiveGrants } : {}),
+  }
   await recordGrant(deps, grant, detailsJson, createOptions)
 
-  const scope = scopeFor(grant.authorizationDetails)
-  const accessToken = await mintAccessToken({
-    key: keys.signingKey(),
-    issuer: deps.issuer,
-    audience: audienceFor(grant.authorizationDetails, deps.tokens.defaultAudience),
-    grant,
-    scope,
-    ...(grant.approval ? { approval: approvalClaim(grant.approval) } : {}),
-    clock,
-  })
+  const accessToken = await mintAccessToken({ key: keys.signingKey(), payload })
   return {
     access_token: accessToken,
     token_type: grant.cnfJkt ? 'DPoP' : 'Bearer',

@@ -5,7 +5,10 @@
  * tag, so they live in one slot. A client's grants, tombstones, live index and task indexes are
  * tagged `{c:<clientId>}`; an approver's index is tagged `{a:<sub>}` (it spans clients, so it is
  * written next to, not inside, the client's script); single-key records (grant id pointers,
- * single-use markers, the key set) carry no tag and spread over the slots.
+ * single-use markers, the key set) carry no tag and spread over the slots. The index of clients
+ * with live grants is one key in one slot, written next to the client's script like the approver
+ * index: it is what lets revoke-all, revoke-by-task and the admin listing reach every client,
+ * whatever the policy in force says.
  *
  * ```text
  * <p>{c:<client>}:g:<grant>     grant record (its grant.issued event's JSON), PX = remaining life
@@ -13,6 +16,11 @@
  * <p>{c:<client>}:live          zset of live grant ids, scored by expiry (ms)
  * <p>{c:<client>}:t:<task>      zset of the task's live grant ids, scored by expiry (ms)
  * <p>{a:<sub>}:grants           zset of `<client>\0<grant>` the approver approved, by expiry (ms)
+ * <p>clients                    zset of client ids with grants, by their latest expiry (ms); no TTL
+ * <p>{c:<client>}:locked        zset of the ids of the locks on the client, by expiry (ms, +inf)
+ * <p>{a:<sub>}:locked           zset of the ids of the locks on the approver, by expiry (ms, +inf)
+ * <p>locked:task:<task>         zset of the ids of the locks on the task, by expiry (ms, +inf)
+ * <p>locks                      hash { <lock id>: lock JSON }: every lock, for listing and unlocking
  * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set
@@ -49,8 +57,24 @@ export interface StoreKeys {
   grantPointer(grantId: string): string
   /** The grants an approver approved (zset of {@link approverMember}s scored by expiry in ms). */
   approver(sub: string): string
+  /**
+   * Every client that has had a grant, scored by the latest expiry (ms) of its grants: while the
+   * score is ahead the client may hold live grants. Members are raw client ids.
+   */
+  clients(): string
+  /** A SCAN `MATCH` pattern for every client's live index under this prefix. */
+  livePattern(): string
+  /** The client id of a key {@link livePattern} matched; null for any other key. */
+  clientOfLive(key: string): string | null
   /** The pub/sub channel revocation messages are published on: `<prefix>revocations`. */
   revocationChannel(): string
+  /**
+   * The ids of the locks on one target (zset scored by expiry in ms, `+inf` for none). A client's
+   * is in the client's slot, so the grant-create script reads it on Redis Cluster too.
+   */
+  lockMarker(target: { kind: 'client' | 'task' | 'approver'; id: string }): string
+  /** Every lock by id (hash of lock JSON). */
+  locks(): string
 }
 
 /** A member of an approver index: the grant's client and id, joined by a NUL character. */
@@ -79,6 +103,18 @@ export function encodeKeyPart(value: string): string {
   return value.replace(RESERVED, (ch) => ESCAPES[ch]!)
 }
 
+const ENCODED = /%(25|7B|7D|3A)/g
+
+/** The inverse of {@link encodeKeyPart}. */
+export function decodeKeyPart(value: string): string {
+  return value.replace(ENCODED, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+}
+
+/** Escapes the characters a Redis glob pattern gives meaning to, so they match themselves. */
+export function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, (ch) => `\\${ch}`)
+}
+
 /**
  * Builds the key builders for a prefix (default `writ:`).
  *
@@ -102,6 +138,25 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
     setting: (name) => `${prefix}setting:${encodeKeyPart(name)}`,
     grantPointer: (grantId) => `${prefix}gid:${encodeKeyPart(grantId)}`,
     approver: (sub) => `${prefix}{a:${encodeKeyPart(sub)}}:grants`,
+    clients: () => `${prefix}clients`,
+    livePattern: () => `${escapeGlob(prefix)}{c:*}:live`,
+    clientOfLive: (key) => {
+      const head = `${prefix}{c:`
+      const tail = '}:live'
+      if (!key.startsWith(head) || !key.endsWith(tail) || key.length < head.length + tail.length) {
+        return null
+      }
+      const encoded = key.slice(head.length, key.length - tail.length)
+      // Ensure only a live index matches: an encoded id never holds "{", "}" or ":".
+      return /[{}:]/.test(encoded) ? null : decodeKeyPart(encoded)
+    },
     revocationChannel: () => `${prefix}${REVOCATION_CHANNEL_SUFFIX}`,
+    lockMarker: (target) =>
+      target.kind === 'client'
+        ? `${client(target.id)}:locked`
+        : target.kind === 'approver'
+          ? `${prefix}{a:${encodeKeyPart(target.id)}}:locked`
+          : `${prefix}locked:task:${encodeKeyPart(target.id)}`,
+    locks: () => `${prefix}locks`,
   }
 }

@@ -1,7 +1,9 @@
 import type { Clock } from '../clock.js'
 import { storeUnavailable } from '../errors.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
@@ -17,7 +19,6 @@ import {
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
-  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -161,11 +162,12 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   }
 
   /**
-   * Revokes, batch by batch, the live grants of `clientIds` that `select` picks; each batch is one
-   * synchronous step and publishes one message listing its grants.
+   * Revokes, batch by batch, the live grants of `clientIds` (every client with records when
+   * omitted) that `select` picks; each batch is one synchronous step and publishes one message
+   * listing its grants.
    */
   const revokeInBatches = async (
-    clientIds: readonly string[],
+    clientIds: readonly string[] | undefined,
     select: (grant: Grant) => boolean,
     revocation: RevocationInput,
   ): Promise<number> => {
@@ -174,7 +176,8 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       ensureOpen()
       const now = clock()
       const batch: Array<{ record: ClientRecord; grant: Grant }> = []
-      collect: for (const clientId of clientIds) {
+      // Ensure every client with live grants is reached, not only the ones a caller names.
+      collect: for (const clientId of clientIds ?? [...clients.keys()]) {
         const record = clients.get(clientId)
         if (!record) continue
         for (const grant of record.grants.values()) {
@@ -192,8 +195,11 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
     }
   }
 
+  const locks = createMemoryLockStore({ clock, ensureOpen })
+
   return {
     kind: 'memory',
+    locks,
 
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       ensureOpen()
@@ -202,6 +208,9 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       }
       const now = clock()
       assertCreatable(grant, createOptions, now)
+      // Ensure no grant is recorded for a locked client, task or approver (same step as the insert).
+      const lock = createOptions.unlessLocked ? locks.activeLock(createOptions.unlessLocked) : null
+      if (lock) throw lockRefusal(lock)
       const record = clients.get(grant.clientId)
       const live = liveGrants(record, now)
 
@@ -263,31 +272,31 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return jsonCopy(grant)
     },
 
-    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
-      return revokeInBatches(clientIds, (g) => g.task.id === taskId, revocation)
+    revokeByTask(taskId: string, revocation: RevocationInput) {
+      return revokeInBatches(undefined, (g) => g.task.id === taskId, revocation)
     },
 
     revokeByClient(clientId: string, revocation: RevocationInput) {
       return revokeInBatches([clientId], () => true, revocation)
     },
 
-    async revokeAll(clientIds: readonly string[], revocation: RevocationInput): Promise<number> {
+    async revokeAll(revocation: RevocationInput): Promise<number> {
       ensureOpen()
       publish(ALL_REVOKED_MESSAGE)
-      return revokeInBatches(clientIds, () => true, revocation)
+      return revokeInBatches(undefined, () => true, revocation)
     },
 
     revokeByApprover(approverSub: string, revocation: RevocationInput) {
       const approved = (g: Grant): boolean =>
         g.approval?.approvers.some((a) => a.sub === approverSub) ?? false
-      return revokeInBatches([...clients.keys()], approved, revocation)
+      return revokeInBatches(undefined, approved, revocation)
     },
 
     async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
       ensureOpen()
-      const { taskId } = filter
+      const { clientId, taskId } = filter
       const now = clock()
-      return clientIdsOf(filter)
+      return (clientId === undefined ? [...clients.keys()] : [clientId])
         .flatMap((clientId) => liveGrants(clients.get(clientId), now))
         .filter((g) => taskId === undefined || g.task.id === taskId)
         .sort(compareGrants)
@@ -317,13 +326,18 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return keySet && jsonCopy(keySet)
     },
 
-    async putKeySet(data: string, expectedVersion: number | null): Promise<boolean> {
+    async putKeySet(
+      data: string,
+      expectedVersion: number | null,
+      announcement?: KeySetMessage,
+    ): Promise<boolean> {
       ensureOpen()
       assertExpectedVersion(expectedVersion)
       // Ensure the writer saw the current version (compare-and-set), so no rotation is lost.
       const current = keySet?.version ?? null
       if (current !== expectedVersion) return false
       keySet = { version: (current ?? 0) + 1, data }
+      if (announcement) publish(announcement)
       return true
     },
 

@@ -2,6 +2,8 @@ import { Redis } from 'ioredis'
 import { isoTime } from '../audit/iso-time.js'
 import type { Clock } from '../clock.js'
 import { storeUnavailable, WritError } from '../errors.js'
+import { lockRefusal } from '../locks/lock-refusal.js'
+import { createRedisLockStore } from '../locks/redis-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
 import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
@@ -11,7 +13,11 @@ import {
   type RedisClient,
   type RedisTopology,
 } from './redis-connection.js'
-import { parseRevocationMessage, type RevocationMessage } from './revocation-message.js'
+import {
+  parseRevocationMessage,
+  type KeySetMessage,
+  type RevocationMessage,
+} from './revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
@@ -28,7 +34,6 @@ import {
   assertCreatable,
   assertExpectedVersion,
   assertTtlSeconds,
-  clientIdsOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -49,6 +54,9 @@ const MAX_BATCH_SCRIPT_BYTES = 1024 * 1024
 
 /** Members read per ZSCAN step and keys per MGET when listing grants. */
 const LIST_STEP = 500
+
+/** Keys each SCAN step of revoke-all's walk over the key space looks at. */
+const SWEEP_STEP = 1000
 
 interface CommonOptions {
   /** Prefix of every key (default `writ:`); must not contain `{` or `}`. */
@@ -125,14 +133,26 @@ export { failFastRedisOptions }
 /**
  * KEYS: grant, tombstone, client live index, task index, and the audit log's stream when the
  * grant's `grant.issued` event is taken in with it (then also the log's hash of first seqs, when
- * the event's grant reference is indexed with it).
+ * the event's grant reference is indexed with it); last, the lock markers to honour (`n` of them).
  * ARGV: grant record (the event's canonical JSON: also the stream entry's body), grant id, expiry
- * (ms), now (ms), quota ('' for none), the grant's index reference (with the hash).
+ * (ms), now (ms), quota ('' for none), the grant's index reference (with the hash); last, `n`.
  * Returns {1} created (or {1, stream entry id, 1 if indexed else 0} with the audit event),
- * {0, earliest expiry ms} quota reached, {-1} id already in use; neither the grant nor the audit
- * event is written unless created (expired index entries are pruned either way).
+ * {0, earliest expiry ms} quota reached, {-1} id already in use, {-2, lock id} a target is locked;
+ * neither the grant nor the audit event is written unless created (expired index entries are
+ * pruned either way).
  */
 const CREATE_GRANT_LUA = `
+local locks = tonumber(ARGV[#ARGV])
+local nkeys = #KEYS - locks
+-- One EXISTS answers the usual case (no target was ever locked, or its markers expired).
+if locks > 0 and redis.call('EXISTS', unpack(KEYS, nkeys + 1)) > 0 then
+  for i = nkeys + 1, #KEYS do
+    local lock = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[4], '+inf', 'LIMIT', 0, 1)
+    if lock[1] then
+      return {-2, lock[1]}
+    end
+  end
+end
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return {-1}
 end
@@ -146,11 +166,11 @@ end
 -- The audit event first: when it cannot be written (the script stops), neither is the grant.
 local entry = false
 local indexed = 0
-if KEYS[5] then
+if nkeys >= 5 then
   entry = redis.call('XADD', KEYS[5], '0-*', 'e', ARGV[1])
   -- A new grant's first event; HSETNX keeps an earlier grant's of the same id. An index that
   -- cannot be written (pcall) fails nothing: the log's chaining indexes the event then.
-  if KEYS[6] then
+  if nkeys >= 6 then
     local set = redis.pcall('HSETNX', KEYS[6], ARGV[6], string.sub(entry, 3))
     if type(set) == 'number' then indexed = set end
   end
@@ -249,7 +269,8 @@ return 1
 `
 
 /**
- * KEYS: key set hash. ARGV: expected version ('' for none), data.
+ * KEYS: key set hash. ARGV: expected version ('' for none), data, revocation channel, announcement
+ * ('' for none; published only when the key set was written).
  * Returns the new version, or 0 when the current version is not the expected one.
  */
 const PUT_KEY_SET_LUA = `
@@ -263,6 +284,9 @@ elseif ARGV[1] ~= '' then
 end
 local version = (current and tonumber(current) or 0) + 1
 redis.call('HSET', KEYS[1], 'version', string.format('%.0f', version), 'data', ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
 return version
 `
 
@@ -403,6 +427,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
   redis.defineCommand('writIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
   redis.defineCommand('writPutKeySet', { numberOfKeys: 1, lua: PUT_KEY_SET_LUA })
   const scripts = redis as unknown as WritScripts
+  const cluster = !(redis instanceof Redis)
 
   let closed = false
   let everReady = redis.status === 'ready'
@@ -491,6 +516,46 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       cursor = next
     } while (cursor !== '0')
     return [...ids]
+  }
+
+  /**
+   * Every client the index of clients names whose latest grant may still be live (its score is
+   * ahead), in bounded ZSCAN steps, after pruning the entries whose score has passed. An entry is
+   * dropped only then, never when a client's grants are revoked: a grant created meanwhile would
+   * lose its entry. The index has no TTL: it holds one small entry per client with live grants.
+   */
+  const indexedClients = async (): Promise<string[]> => {
+    const now = clock()
+    await redis.zremrangebyscore(keys.clients(), '-inf', now)
+    return scanLiveIds(keys.clients(), now)
+  }
+
+  /**
+   * Every client with a live index under this prefix, found by walking the key space in SCAN steps
+   * of {@link SWEEP_STEP} keys (on every master of a Cluster): what revoke-all reaches besides the
+   * index of clients.
+   */
+  const sweepClients = async (): Promise<string[]> => {
+    const found = new Set<string>()
+    const nodes = redis instanceof Redis ? [redis] : redis.nodes('master')
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, batch] = await node.scan(
+          cursor,
+          'MATCH',
+          keys.livePattern(),
+          'COUNT',
+          SWEEP_STEP,
+        )
+        for (const key of batch) {
+          const clientId = keys.clientOfLive(key)
+          if (clientId !== null) found.add(clientId)
+        }
+        cursor = next
+      } while (cursor !== '0')
+    }
+    return [...found]
   }
 
   /** Runs one batch script; returns what it revoked and how many grants had changed. */
@@ -713,10 +778,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     return () => subscription.end(false)
   }
 
-  return {
+  const locks = createRedisLockStore({ redis, keys, clock, run })
+
+  const store: RedisGrantStore = {
     kind: 'redis',
     redis,
     keys,
+    locks,
 
     firstConnection: () =>
       everReady || redis.status === 'ready' ? Promise.resolve() : awaitFirstConnection(),
@@ -734,29 +802,42 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       const max = createOptions.maxLiveGrants
       const expiryMs = grant.expiresAt * 1000
       const lifeMs = Math.max(1, Math.floor(expiryMs - now))
-      // The id pointer and the approver indexes live in other slots, so they cannot be part of the
-      // script; they are sent in the same pipeline, right after it. NX keeps a pointer that is in
-      // use; entries written for a grant the script then refused point at nothing and are skipped.
-      // Any failure fails the whole call, so no token is minted for a grant missing from an index.
+      // The id pointer, the index of clients and the approver indexes live in other slots, so they
+      // cannot be part of the script; they are sent in the same pipeline, right after it. NX keeps
+      // a pointer that is in use; entries written for a grant the script then refused point at
+      // nothing and are skipped. Any failure fails the whole call, so no token is minted for a
+      // grant missing from an index.
       const index = auditIntake?.index
+      // Lock markers are read by the script itself. On Cluster only the client's shares the
+      // grant's slot; the others are read right after the script (see below).
+      const guarded = createOptions.unlessLocked ?? []
+      const inScript = cluster ? guarded.filter((t) => t.kind === 'client') : guarded
+      const afterScript = cluster ? guarded.filter((t) => t.kind !== 'client') : []
+      const lockKeys = inScript.map((t) => keys.lockMarker(t))
       const [[status, detail, indexed]] = await run(() =>
         Promise.all([
           scripts.writCreateGrant(
-            auditIntake ? (index ? 6 : 5) : 4,
+            (auditIntake ? (index ? 6 : 5) : 4) + lockKeys.length,
             keys.grant(grant.clientId, grant.id),
             keys.tombstone(grant.clientId, grant.id),
             keys.live(grant.clientId),
             keys.task(grant.clientId, grant.task.id),
             ...(auditIntake ? [auditIntake.streamKey] : []),
             ...(index ? [index.key] : []),
+            ...lockKeys,
             auditIntake ? auditIntake.body : encodeGrantRecord(grant, isoNow(), detailsJson),
             grant.id,
             expiryMs,
             now,
             max === undefined ? '' : max,
             ...(index ? [index.ref] : []),
+            lockKeys.length,
           ),
           redis.set(keys.grantPointer(grant.id), grant.clientId, 'PX', lifeMs, 'NX'),
+          // Ensure revoke-all, revoke-by-task and the listing reach this client, in the policy or
+          // not. One plain command on the hot path: GT keeps the client's latest expiry (a shorter
+          // grant never lowers it); readers prune what has expired (see indexedClients).
+          redis.zadd(keys.clients(), 'GT', expiryMs, grant.clientId),
           ...approverSubsOf(grant).map((sub) =>
             scripts.writIndexAdd(
               keys.approver(sub),
@@ -772,6 +853,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       if (status === -1) throw grantIdInUse()
       // Ensure the client stays within its quota; the script recorded nothing.
       if (status === 0) throw quotaExceeded(max ?? 0, Number(detail ?? now), now)
+      // Ensure no grant is recorded for a locked target; the script recorded nothing.
+      if (status === -2) throw lockRefusal((await locks.getLock(String(detail))) ?? { id: String(detail) })
+      if (afterScript.length > 0) {
+        // Cluster: read after the grant is recorded, so a lock set before this read refuses it
+        // here, and one set after it finds the grant live when its revocation sweeps.
+        const lock = await locks.findLock(afterScript)
+        if (lock) {
+          const reason = `not issued: lock ${lock.id}`
+          await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
+          throw lockRefusal(lock)
+        }
+      }
       await run(replicated)
       // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).
       if (!auditIntake || typeof detail !== 'string') return {}
@@ -827,10 +920,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       throw storeUnavailable(new Error(`grant ${grantId} kept changing while being revoked`))
     },
 
-    revokeByTask(taskId: string, clientIds: readonly string[], revocation: RevocationInput) {
+    revokeByTask(taskId: string, revocation: RevocationInput) {
       return run(async () => {
         let total = 0
-        for (const clientId of clientIds) {
+        for (const clientId of await indexedClients()) {
           total += await drain(clientId, keys.task(clientId, taskId), revocation)
         }
         await replicated()
@@ -846,12 +939,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       })
     },
 
-    revokeAll(clientIds: readonly string[], revocation: RevocationInput) {
+    revokeAll(revocation: RevocationInput) {
       return run(async () => {
         // Verifiers drop every cached grant at once; the batches below then make it true.
         await redis.publish(channel, JSON.stringify(ALL_REVOKED_MESSAGE))
         let total = 0
-        for (const clientId of clientIds) {
+        const drained = new Set<string>()
+        // Ensure every client with live grants is reached: first the ones the index names...
+        for (const clientId of await indexedClients()) {
+          drained.add(clientId)
+          total += await drain(clientId, keys.live(clientId), revocation)
+        }
+        // ...then any live index the key space holds that the index does not name (grants
+        // written by a broker from before the index, or whose index write failed).
+        for (const clientId of await sweepClients()) {
+          if (drained.has(clientId)) continue
+          drained.add(clientId)
           total += await drain(clientId, keys.live(clientId), revocation)
         }
         await replicated()
@@ -889,18 +992,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     async listGrants(filter: ListGrantsFilter): Promise<Grant[]> {
       const { taskId } = filter
       const now = clock()
-      const perClient = await run(() =>
+      const perClient = await run(async () =>
         Promise.all(
-          clientIdsOf(filter).map(async (clientId) => {
-            const index = taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
-            const ids = await scanLiveIds(index, now)
-            const jsons: Array<string | null> = []
-            for (let i = 0; i < ids.length; i += LIST_STEP) {
-              const page = ids.slice(i, i + LIST_STEP).map((id) => keys.grant(clientId, id))
-              jsons.push(...(await redis.mget(page)))
-            }
-            return jsons
-          }),
+          (filter.clientId === undefined ? await indexedClients() : [filter.clientId]).map(
+            async (clientId) => {
+              const index =
+                taskId === undefined ? keys.live(clientId) : keys.task(clientId, taskId)
+              const ids = await scanLiveIds(index, now)
+              const jsons: Array<string | null> = []
+              for (let i = 0; i < ids.length; i += LIST_STEP) {
+                const page = ids.slice(i, i + LIST_STEP).map((id) => keys.grant(clientId, id))
+                jsons.push(...(await redis.mget(page)))
+              }
+              return jsons
+            },
+          ),
         ),
       )
       const grants: Grant[] = []
@@ -932,11 +1038,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       return { version: Number(version), data }
     },
 
-    async putKeySet(data: string, expectedVersion: number | null): Promise<boolean> {
+    async putKeySet(
+      data: string,
+      expectedVersion: number | null,
+      announcement?: KeySetMessage,
+    ): Promise<boolean> {
       assertExpectedVersion(expectedVersion)
-      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost.
+      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost; the
+      // announcement goes out in the same script, so a written key set is always announced.
       const version = await run(() =>
-        scripts.writPutKeySet(keys.keySet(), expectedVersion === null ? '' : expectedVersion, data),
+        scripts.writPutKeySet(
+          keys.keySet(),
+          expectedVersion === null ? '' : expectedVersion,
+          data,
+          channel,
+          announcement ? JSON.stringify(announcement) : '',
+        ),
       )
       if (version > 0) await run(replicated)
       return version > 0
@@ -977,4 +1094,5 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
       await endConnection(redis, commandTimeoutMs)
     },
   }
+  return store
 }

@@ -1,4 +1,3 @@
-import type { Policy } from '../policy/index.js'
 import type { GrantStore, RevocationInput } from './store.js'
 
 /** What to revoke: exactly one grant, task, client, approver, or everything. */
@@ -11,8 +10,6 @@ export type RevocationTarget =
 
 export interface RevokeGrantsDeps {
   store: GrantStore
-  /** Names the clients to sweep for task-wide and global revocations. */
-  policy: Pick<Policy, 'clients'>
 }
 
 /**
@@ -20,8 +17,10 @@ export interface RevokeGrantsDeps {
  * leaves a tombstone with `revocation` until its original expiry, and the store announces it on
  * the revocation channel. A grant, task, client or approver with nothing live revokes nothing.
  *
- * Task-wide and global revocations cover the clients the policy declares; a client id or approver
- * is taken as given, so grants of a client since removed from the policy can still be revoked.
+ * Every scope reaches every live grant it names whatever the policy in force says: the store
+ * knows every client with live grants, so a task-wide or global revocation also reaches grants of
+ * a client since removed from the policy (or missing from this replica's policy while a policy
+ * change rolls out), and a client id or approver is taken as given.
  */
 export async function revokeGrants(
   deps: RevokeGrantsDeps,
@@ -29,14 +28,13 @@ export async function revokeGrants(
   revocation: RevocationInput,
 ): Promise<number> {
   const { store } = deps
-  const clientIds = (): string[] => [...deps.policy.clients.keys()]
   if ('grantId' in target) {
     const found = await store.findGrant(target.grantId)
     if (found.state !== 'live') return 0
     return (await store.revokeGrant(found.grant.clientId, target.grantId, revocation)) ? 1 : 0
   }
-  if ('taskId' in target) return store.revokeByTask(target.taskId, clientIds(), revocation)
+  if ('taskId' in target) return store.revokeByTask(target.taskId, revocation)
   if ('clientId' in target) return store.revokeByClient(target.clientId, revocation)
   if ('approver' in target) return store.revokeByApprover(target.approver, revocation)
-  return store.revokeAll(clientIds(), revocation)
+  return store.revokeAll(revocation)
 }

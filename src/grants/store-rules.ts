@@ -1,7 +1,7 @@
 import { WritError } from '../errors.js'
 import type { Grant, Revocation } from './grant.js'
 import type { RevocationMessage } from './revocation-message.js'
-import type { CreateGrantOptions, ListGrantsFilter, RevocationInput } from './store.js'
+import type { CreateGrantOptions, RevocationInput } from './store.js'
 
 /*
  * Rules both store implementations apply identically, so the contract suite can hold them to one
@@ -114,11 +114,6 @@ export function revokedMessage(grants: readonly Grant[]): RevocationMessage {
 
 /** The message telling verifiers to drop every grant they cached (`revokeAll`). */
 export const ALL_REVOKED_MESSAGE: RevocationMessage = { v: 1, all: true }
-
-/** The client ids a `listGrants` filter names. */
-export function clientIdsOf(filter: ListGrantsFilter): readonly string[] {
-  return 'clientIds' in filter ? filter.clientIds : [filter.clientId]
-}
 
 /** Distinct approver ids of a grant's approval (none without one). */
 export function approverSubsOf(grant: Grant): string[] {

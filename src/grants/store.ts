@@ -1,17 +1,19 @@
+import type { LockStore } from '../locks/store.js'
+import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
 
 /** Who revoked, why and when: what the caller says about a revocation. */
 export type RevocationInput = Pick<Revocation, 'by' | 'reason' | 'at'>
 
-/** Which live grants `listGrants` returns: one client's, or those of several clients. */
-export type ListGrantsFilter =
-  | { clientId: string; taskId?: string }
-  | {
-      /** Every client to look at (the admin listing passes every client the policy declares). */
-      clientIds: readonly string[]
-      taskId?: string
-    }
+/**
+ * Which live grants `listGrants` returns: one client's, or (without `clientId`) those of every
+ * client the store holds grants of, whether or not the policy in force still declares it.
+ */
+export interface ListGrantsFilter {
+  clientId?: string
+  taskId?: string
+}
 
 /** State of a revocation subscription: `down` while messages may be missed, `up` once back. */
 export type SubscriptionState = 'up' | 'down'
@@ -38,6 +40,13 @@ export interface CreateGrantOptions {
    * hash computed it): a store that writes the record itself need not compute it again.
    */
   detailsJson?: string
+  /**
+   * Lock targets (see `src/locks`) that refuse the grant: when any of them has an active lock in
+   * {@link GrantStore.locks}, nothing is recorded and a WritError `access_denied` (403) names the
+   * lock. Checked in the same atomic step as the grant is recorded, so a grant recorded before a
+   * lock is set is live when the lock's revocation sweeps, and none is recorded after.
+   */
+  unlessLocked?: readonly LockTarget[]
 }
 
 /** What `createGrant` recorded besides the grant. */
@@ -69,6 +78,9 @@ export interface StoredKeySet {
  */
 export interface GrantStore {
   readonly kind: 'memory' | 'redis'
+
+  /** Locks, kept in the same store: what `createGrant`'s `unlessLocked` reads. */
+  readonly locks: LockStore
 
   /**
    * Records a live grant that expires at `grant.expiresAt`, indexed by client, by task, by id
@@ -107,27 +119,27 @@ export interface GrantStore {
   revokeGrant(clientId: string, grantId: string, revocation: RevocationInput): Promise<Grant | null>
 
   /**
-   * Revokes every live grant of the task `taskId` held by any of `clientIds`. Like every bulk
-   * revocation it works in batches (at most the store's batch size of grants per step, so the
-   * backing store is never busy with one long command), leaves a tombstone per grant, and
-   * publishes one message per batch listing that batch's grants. Returns how many it revoked.
-   * Grants created while it runs may or may not be revoked. A failure part-way throws
-   * (`temporarily_unavailable`); what was revoked by then stays revoked, and a retry finishes it.
+   * Revokes every live grant of the task `taskId`, whatever its client: the store knows every
+   * client with live grants, so no caller's client list (nor a policy that no longer names a
+   * client) can leave one out. Like every bulk revocation it works in batches (at most the store's
+   * batch size of grants per step, so the backing store is never busy with one long command),
+   * leaves a tombstone per grant, and publishes one message per batch listing that batch's grants.
+   * Returns how many it revoked. Grants created while it runs may or may not be revoked. A failure
+   * part-way throws (`temporarily_unavailable`); what was revoked by then stays revoked, and a
+   * retry finishes it.
    */
-  revokeByTask(
-    taskId: string,
-    clientIds: readonly string[],
-    revocation: RevocationInput,
-  ): Promise<number>
+  revokeByTask(taskId: string, revocation: RevocationInput): Promise<number>
 
   /** Revokes every live grant of one client, in batches (see {@link revokeByTask}). */
   revokeByClient(clientId: string, revocation: RevocationInput): Promise<number>
 
   /**
-   * Revokes every live grant of every client in `clientIds`: publishes `{v: 1, all: true}` first
-   * (verifiers drop every cached grant at once), then revokes client by client in batches.
+   * Revokes every live grant of every client: publishes `{v: 1, all: true}` first (verifiers drop
+   * every cached grant at once), then revokes client by client in batches. Reaches every client
+   * the store holds grants of, including grants no index names (a Redis store also walks its key
+   * space for them: grants written by a broker from before the index).
    */
-  revokeAll(clientIds: readonly string[], revocation: RevocationInput): Promise<number>
+  revokeAll(revocation: RevocationInput): Promise<number>
 
   /**
    * Revokes every live grant that `approverSub` took part in approving (in
@@ -137,8 +149,9 @@ export interface GrantStore {
   revokeByApprover(approverSub: string, revocation: RevocationInput): Promise<number>
 
   /**
-   * Live grants of a client (or of several), optionally of one task, oldest first (by `issuedAt`,
-   * then `expiresAt`, then `id`). Reads in bounded steps however many grants there are.
+   * Live grants of one client, or of every client (see {@link ListGrantsFilter}), optionally of
+   * one task, oldest first (by `issuedAt`, then `expiresAt`, then `id`). Reads in bounded steps
+   * however many grants there are.
    */
   listGrants(filter: ListGrantsFilter): Promise<Grant[]>
 
@@ -156,8 +169,15 @@ export interface GrantStore {
   /**
    * Compare-and-set of the key set: writes `data` as version `expectedVersion + 1` (or 1 when
    * `expectedVersion` is null and none exists). False when another replica won the race.
+   * `announcement`, when given, is published on the revocation channel in the same atomic step as
+   * a write that succeeded (never when the compare-and-set failed), so no key-set change goes
+   * unannounced.
    */
-  putKeySet(data: string, expectedVersion: number | null): Promise<boolean>
+  putKeySet(
+    data: string,
+    expectedVersion: number | null,
+    announcement?: KeySetMessage,
+  ): Promise<boolean>
 
   /**
    * Subscribes to revocation messages: every message published after this resolves reaches

@@ -17,6 +17,11 @@ export interface RateLimiterOptions {
 export interface RateLimiter {
   /** Takes one request from `key`'s bucket, or says how long until one is available. */
   take(key: string): RateDecision
+  /**
+   * Gives back the request `take` just allowed (never beyond the burst), for a budget that only
+   * failures should spend: take before the costly work, refund when it succeeded.
+   */
+  refund(key: string): void
   /** Keys currently tracked (for tests and metrics). */
   readonly size: number
 }
@@ -67,6 +72,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       }
       const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond))
       return { allowed: false, retryAfterSeconds }
+    },
+    refund(key) {
+      const bucket = buckets.get(key)
+      if (bucket) bucket.tokens = Math.min(burst, bucket.tokens + 1)
     },
     get size() {
       return buckets.size

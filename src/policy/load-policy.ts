@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { YamlSyntaxError, parseSafeYaml } from '../manifest/parse-safe-yaml.js'
 import { findJsonProblems } from '../manifest/json-problems.js'
+import { normalizePersonId } from '../text/normalize-person-id.js'
 import { formatIssues, friendlyErrors } from '../validation.js'
 import { type PolicyDocument, policySchema } from './schema.js'
 import {
@@ -100,13 +101,15 @@ function crossReferenceProblems(raw: unknown): string[] {
   for (const [i, group] of records(doc.approver_groups)) {
     if (!Array.isArray(group.members)) continue
     const members = new Map<string, number>()
-    group.members.forEach((member: unknown, k) => {
-      if (typeof member !== 'string') return
+    group.members.forEach((raw: unknown, k) => {
+      if (typeof raw !== 'string') return
+      // Ensure N-of-M counts distinct people, however each is spelled.
+      const normal = normalizePersonId(raw)
+      const member = 'id' in normal ? normal.id : raw
       const first = members.get(member)
-      // Ensure N-of-M counts distinct people.
       if (first !== undefined) {
         const where = `approver_groups[${i}].members[${k}]`
-        problems.push(`${where}: duplicate member "${member}" (also members[${first}])`)
+        problems.push(`${where}: duplicate member "${raw}" (also members[${first}])`)
       } else {
         members.set(member, k)
       }
@@ -202,6 +205,7 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
       rules: [...c.rules],
       maxLiveGrants: c.max_live_grants,
       maxPendingApprovals: c.max_pending_approvals,
+      introspect: c.introspect,
     }
     clients.set(
       c.id,

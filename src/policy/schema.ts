@@ -1,6 +1,7 @@
 import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { durationSchema } from '../manifest/schema.js'
+import { normalizePersonId } from '../text/normalize-person-id.js'
 import { friendlyErrors } from '../validation.js'
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
@@ -144,6 +145,12 @@ const client = z.strictObject(
       .min(1)
       .max(10_000)
       .default(DEFAULT_MAX_PENDING_APPROVALS),
+    /** `own`: introspection answers only about this client's tokens; `any`: a resource server. */
+    introspect: z
+      .enum(['own', 'any'], {
+        error: (i) => (i.input === undefined ? 'required' : 'expected own or any'),
+      })
+      .default('own'),
   },
   { error: typeError('an object') },
 )
@@ -165,11 +172,21 @@ const webhookUrl = z
     { error: 'expected an https URL (http only for localhost)' },
   )
 
+/** An approver id, in the one normal form every comparison of people uses. */
+const member = text(256)
+  .min(1)
+  .transform((value, ctx) => {
+    const result = normalizePersonId(value)
+    if ('id' in result) return result.id
+    ctx.addIssue({ code: 'custom', message: result.problem, input: value })
+    return z.NEVER
+  })
+
 const approverGroup = z.strictObject(
   {
     id,
     members: z
-      .array(text(256).min(1), { error: typeError('a list of approver ids') })
+      .array(member, { error: typeError('a list of approver ids') })
       .min(1, { error: 'expected at least one member' })
       .max(1000),
     webhook: z

@@ -20,6 +20,12 @@ interface ClientBase {
   maxLiveGrants: number
   /** How many approval requests this client may keep waiting for humans at once. */
   maxPendingApprovals: number
+  /**
+   * Whose tokens `POST /oauth/introspect` tells this client about: `own` (the default) only its
+   * own, as RFC 7662 §4 asks; `any`: every token, for a resource server that checks the tokens
+   * agents present to it (the verifier library's `introspection` liveness mode).
+   */
+  introspect: 'own' | 'any'
 }
 
 /**

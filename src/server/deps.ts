@@ -64,10 +64,17 @@ export function withDerived(input: AppDepsInput): AppDeps {
         clock: input.clock,
       }),
     ),
+    // Ensure wrong admin tokens from one address cost argon2 only within that address's budget.
     admin: createAdminAuthenticator({
       tokenHash: config.admin.tokenHash,
       clock: input.clock,
       cacheSeconds: config.admin.tokenCacheSeconds,
+      failureBudget: createRateLimiter({
+        burst: config.limits.adminAuthFailureBurst,
+        perSecond: config.limits.adminAuthFailuresPerMinute / 60,
+        maxKeys: 100_000,
+        clock: input.clock,
+      }),
     }),
     dpop: createTokenEndpointDpop({
       issuer: config.issuer,

@@ -1,21 +1,16 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { rateLimited } from '../limits/rate-limited.js'
 import type { RateLimiter } from '../limits/create-rate-limiter.js'
+import { clientAddress } from './client-address.js'
 
 export interface RateLimitByIpOptions {
   limiter: RateLimiter
   /**
    * A header set by a reverse proxy in front of the broker that holds the caller's address
    * (`x-real-ip`). Only for a proxy that always overwrites it: a client could set it otherwise.
+   * A request without it is counted by its TCP peer.
    */
   header?: string | undefined
-}
-
-/** The caller's address: the proxy's header when configured, else the TCP peer (Node server). */
-function clientAddress(c: Context, header: string | undefined): string | undefined {
-  if (header) return c.req.header(header)?.split(',')[0]?.trim() || undefined
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
-  return env?.incoming?.socket?.remoteAddress
 }
 
 /**

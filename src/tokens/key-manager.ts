@@ -4,6 +4,7 @@ import type { JWK } from 'jose'
 import { type Clock, epochSeconds } from '../clock.js'
 import { ConfigError } from '../config.js'
 import { WritError } from '../errors.js'
+import { keySetMessage } from '../grants/revocation-message.js'
 import type { GrantStore, StoredKeySet } from '../grants/store.js'
 import {
   createKeyEntry,
@@ -18,7 +19,13 @@ import {
   type SigningKey,
 } from './key-set.js'
 import { readKeyFiles, type KeyFiles, type ReadTextFile } from './read-key-files.js'
-import { importKek, openKeySet, sealKeySet, type RandomBytes } from './seal-key-set.js'
+import {
+  importKek,
+  openKeySet,
+  sealKeySet,
+  UntrustedKeySetError,
+  type RandomBytes,
+} from './seal-key-set.js'
 
 export interface KeyManagerOptions {
   /** Algorithm of keys this manager generates. Keys read from files or the store keep their own. */
@@ -33,6 +40,11 @@ export interface KeyManagerOptions {
   store?: Pick<GrantStore, 'getKeySet' | 'putKeySet'>
   /** Base64 of 32 random bytes; required for source `store`. */
   kek?: string
+  /**
+   * The broker's issuer URL; required for source `store`. The stored key set is bound to it (a
+   * set sealed for another issuer under the same KEK is refused).
+   */
+  issuer?: string
   /** Required for source `files`. */
   files?: KeyFiles
   /** How long `current` signs before `refresh()` rotates it (sources `generate` and `store`). */
@@ -57,22 +69,49 @@ export interface KeyManagerOptions {
    * replaced by an operator (source `files`) are no rotation this manager made.
    */
   onRotated?: (rotation: KeyRotation) => void
+  /**
+   * The alarm: called when the stored key set does not authenticate under the KEK (tampered
+   * with, sealed for another issuer, or an older set put back), once per distinct stored value.
+   * The manager keeps the keys it had (after `init()`) and refuses the set. Must not throw.
+   */
+  onUntrustedKeySet?: (alarm: UntrustedKeySetAlarm) => void
+}
+
+/** A stored key set this manager refused because it does not authenticate. */
+export interface UntrustedKeySetAlarm {
+  reason: string
+  /** The store's version number of the refused value. */
+  version: number
+  /** The kid this manager keeps signing with; undefined when refused at `init()`. */
+  keptKid?: string
 }
 
 /** A rotation this manager made: `kid` became current, `previousKid` was retired. */
 export interface KeyRotation {
   kid: string
   previousKid: string
-  /** Asked for with `force`: allowed to unpublish a key whose tokens were still alive. */
+  /** Asked for with `force` or `compromised`: allowed to unpublish a key whose tokens lived. */
   forced: boolean
+  /** Set on a compromised-key rotation: fresh keys, every earlier key withdrawn at once. */
+  compromised?: true
+  /** With `compromised`: every earlier kid, none of them published any more. */
+  withdrawnKids?: string[]
 }
 
 export interface RotateOptions {
   /**
    * Rotate even though the previous key still covers unexpired tokens; those tokens stop
-   * verifying. For a compromised key. Default false.
+   * verifying. This still promotes the pre-generated `next` key: never use it for a key that may
+   * have leaked (use `compromised`). Default false.
    */
   force?: boolean
+  /**
+   * The signing keys may be known to someone else: generate a fresh current and next key (both
+   * new, never the pre-generated next), publish only those, and drop every earlier key (current,
+   * next and previous) from the JWKS at once. Tokens signed by earlier keys stop verifying.
+   * Default false.
+   */
+  compromised?: boolean
 }
 
 /** Signing keys in three slots (next, current, previous) and their rotation. */
@@ -86,7 +125,8 @@ export interface KeyManager {
   /**
    * Promotes next to current and current to previous, and generates a new next. Resolves with
    * the rotation made, or null when another replica rotated first (source `store`) and its keys
-   * were adopted instead.
+   * were adopted instead. With `compromised`, replaces every key with fresh ones instead and
+   * always resolves with the rotation.
    */
   rotate(options?: RotateOptions): Promise<KeyRotation | null>
   /**
@@ -143,6 +183,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   if (source === 'store' && !options.kek) {
     problems.push('keys.kek: required when keys.source is store')
   }
+  if (source === 'store' && !options.issuer) {
+    problems.push('issuer: required when keys.source is store')
+  }
   if (source === 'files' && !options.files) {
     problems.push('keys.files: required when keys.source is files')
   }
@@ -150,6 +193,10 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const kek = source === 'store' ? importKek(options.kek as string) : undefined
 
   let state: State | undefined
+  /** The highest generation of an authenticated stored set seen (0: none, or only legacy). */
+  let generation = 0
+  /** The last stored value refused, so each is alarmed once. */
+  let lastRefused: string | undefined
   let chain: Promise<unknown> = Promise.resolve()
 
   /** Runs key-set changes one at a time (a periodic refresh may meet an admin rotation). */
@@ -192,6 +239,11 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       if (entry) known.set(entry.kid, entry)
     }
     return known
+  }
+
+  /** Every kid a set holds, published or not. */
+  function allKids(set: KeySet): string[] {
+    return [set.current, set.next, set.previous].flatMap((entry) => (entry ? [entry.kid] : []))
   }
 
   function retire(entry: KeyEntry, at: number): KeyEntry {
@@ -240,14 +292,75 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   // source: store
 
-  /** Adopts the stored key set when it changed; returns false when the store holds none. */
+  const issuer = options.issuer as string
+  const keyStore = options.store as NonNullable<KeyManagerOptions['store']>
+  const sealing = kek as NonNullable<typeof kek>
+
+  /** Kids `set` publishes now: what the key-set announcement tells verifiers to accept. */
+  function publishedKids(set: KeySet, at: number): string[] {
+    const kids = [set.current.kid]
+    if (set.next) kids.push(set.next.kid)
+    if (set.previous && isPublished(set.previous, at)) kids.push(set.previous.kid)
+    return kids
+  }
+
+  /** Raises the alarm for a refused stored value, once per distinct value. */
+  function refuse(stored: StoredKeySet, err: UntrustedKeySetError): void {
+    if (lastRefused === stored.data) return
+    lastRefused = stored.data
+    const alarm: UntrustedKeySetAlarm = { reason: err.message, version: stored.version }
+    if (state) alarm.keptKid = state.set.current.kid
+    try {
+      options.onUntrustedKeySet?.(alarm)
+    } catch {
+      // The alarm must not stop the refusal.
+    }
+  }
+
+  /**
+   * Adopts the stored key set when it changed; returns false when the store holds none. Throws
+   * an UntrustedKeySetError (after raising the alarm) when it does not authenticate, keeping the
+   * keys already held.
+   */
   async function syncFromStore(): Promise<boolean> {
-    const store = options.store as NonNullable<KeyManagerOptions['store']>
-    const stored = await store.getKeySet()
+    const stored = await keyStore.getKeySet()
     if (!stored) return false
     // Compare the data too: a flushed store restarts its versions, so a version can repeat.
     if (state?.stored?.version === stored.version && state.stored.data === stored.data) return true
-    adopt(await openKeySet(stored.data, kek as NonNullable<typeof kek>, knownKeys()), stored)
+    let opened: Awaited<ReturnType<typeof openKeySet>>
+    try {
+      opened = await openKeySet(stored.data, sealing, {
+        issuer,
+        known: knownKeys(),
+        allowLegacy: generation === 0,
+      })
+      // Ensure an authentic but older set (one a later rotation replaced, put back by a store
+      // writer to bring a withdrawn key back) is never adopted.
+      if (opened.generation < generation) {
+        throw new UntrustedKeySetError(
+          `the key set in the store is generation ${opened.generation}, older than generation ` +
+            `${generation} this broker already adopted: refused as a rollback`,
+        )
+      }
+    } catch (err) {
+      if (err instanceof UntrustedKeySetError) refuse(stored, err)
+      throw err
+    }
+    generation = opened.generation
+    adopt(opened.set, stored)
+    // A legacy (unauthenticated) set is rewritten at once in the authenticated format.
+    if (opened.legacy) await putOrAdopt(opened.set, stored.version)
+    return true
+  }
+
+  /** Writes `set` with compare-and-set and announces it; true when it was written (and adopted). */
+  async function tryPut(set: KeySet, expectedVersion: number | null): Promise<boolean> {
+    const written = generation + 1
+    const data = sealKeySet(set, sealing, { issuer, generation: written }, random)
+    const announcement = keySetMessage(publishedKids(set, now()))
+    if (!(await keyStore.putKeySet(data, expectedVersion, announcement))) return false
+    generation = written
+    adopt(set, { version: expectedVersion === null ? 1 : expectedVersion + 1, data })
     return true
   }
 
@@ -256,12 +369,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
    * `set` was written.
    */
   async function putOrAdopt(set: KeySet, expectedVersion: number | null): Promise<boolean> {
-    const store = options.store as NonNullable<KeyManagerOptions['store']>
-    const data = sealKeySet(set, kek as NonNullable<typeof kek>, random)
-    if (await store.putKeySet(data, expectedVersion)) {
-      adopt(set, { version: expectedVersion === null ? 1 : expectedVersion + 1, data })
-      return true
-    }
+    if (await tryPut(set, expectedVersion)) return true
     // Another replica wrote first: its keys win, so every replica signs and publishes the same.
     if (!(await syncFromStore())) {
       throw new Error('the key set vanished from the store during a write')
@@ -276,7 +384,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   })
 
   async function initStore(): Promise<void> {
-    if (!(await syncFromStore())) await putOrAdopt(await freshSet(now()), null)
+    try {
+      if (!(await syncFromStore())) await putOrAdopt(await freshSet(now()), null)
+    } catch (err) {
+      // Ensure a broker never starts on keys it cannot trust: there is no last good set yet.
+      if (err instanceof UntrustedKeySetError) throw new ConfigError([`keys.kek: ${err.message}`])
+      throw err
+    }
   }
 
   /** Rotates when due (`autoRotate`) or as asked; null when nothing was rotated here. */
@@ -292,6 +406,47 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     const next = await rotated(current.set, at)
     const written = await putOrAdopt(next, current.stored?.version ?? null)
     return written ? rotationOf(current.set, next, force) : null
+  }
+
+  /** Tries of a compromised-key rotation against other replicas' concurrent writes. */
+  const COMPROMISED_WRITE_ATTEMPTS = 5
+
+  /**
+   * Replaces every key in the store with fresh ones. A stored set that does not authenticate
+   * does not stop it: it is overwritten (that is the recovery).
+   */
+  async function rotateCompromisedStore(): Promise<KeyRotation> {
+    const before = ready().set
+    const withdrawn = new Set(allKids(before))
+    for (let attempt = 0; attempt < COMPROMISED_WRITE_ATTEMPTS; attempt++) {
+      try {
+        await syncFromStore()
+      } catch (err) {
+        if (!(err instanceof UntrustedKeySetError)) throw err
+      }
+      for (const kid of allKids(ready().set)) withdrawn.add(kid)
+      const stored = await keyStore.getKeySet()
+      const fresh = await freshSet(now())
+      if (await tryPut(fresh, stored?.version ?? null)) {
+        return compromisedRotation(before, fresh, withdrawn)
+      }
+    }
+    throw new WritError(
+      'temporarily_unavailable',
+      503,
+      'the key set kept changing during the compromised-key rotation; run it again',
+    )
+  }
+
+  function compromisedRotation(from: KeySet, to: KeySet, withdrawn: Set<string>): KeyRotation {
+    for (const kid of allKids(to)) withdrawn.delete(kid)
+    return {
+      kid: to.current.kid,
+      previousKid: from.current.kid,
+      forced: true,
+      compromised: true,
+      withdrawnKids: [...withdrawn],
+    }
   }
 
   // source: files
@@ -376,6 +531,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
           )
         }
         ready()
+        if (rotateOptions.compromised === true) {
+          if (source === 'store') return rotateCompromisedStore()
+          const before = ready().set
+          const fresh = await freshSet(now())
+          adopt(fresh, null)
+          return compromisedRotation(before, fresh, new Set(allKids(before)))
+        }
         if (source === 'store') return refreshStore(false, force)
         const { set } = ready()
         const at = now()

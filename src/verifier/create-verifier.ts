@@ -1,5 +1,6 @@
 import { errors, type JWK, jwtVerify, type JWTPayload } from 'jose'
 import { authorize, type AuthorizeRequest } from './authorize.js'
+import { tokenClaimsSha256 } from './claims-digest.js'
 import { createDpopNonces, type DpopNonces } from './dpop-nonces.js'
 import { ExpiringLru } from './expiring-lru.js'
 import { createIntrospectionLiveness } from './introspection-liveness.js'
@@ -97,7 +98,10 @@ export interface VerifierOptions {
   tokenCacheSize?: number
   /** Least time between key set refetches caused by unknown `kid`s. Default 30. */
   jwksCooldownSeconds?: number
-  /** Age after which the key set is refetched in the background. Default 600. */
+  /**
+   * Age after which the key set is refetched in the background. Default 600. Also how long a kid
+   * withdrawn by a key-set announcement (`redis` liveness) is refused even if a JWKS lists it.
+   */
   jwksMaxAgeSeconds?: number
   /** `realm` of `WWW-Authenticate` challenges. */
   realm?: string
@@ -124,6 +128,7 @@ export interface TokenPresentation {
  * @example
  * ```ts
  * const claims = await verifier.verifyRequest(request)
+ * // At this verifier's audience unless the resource names a location:
  * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
@@ -140,7 +145,10 @@ export interface Verifier {
    * @throws VerifierError
    */
   verifyRequest(request: Request, options?: { url?: string }): Promise<AccessTokenClaims>
-  /** {@link authorize} */
+  /**
+   * {@link authorize} at this service: a request without `resource.location` is checked against
+   * the configured `audience` (the one the token names, when several are configured).
+   */
   authorize(claims: AccessTokenClaims, request: AuthorizeRequest): AuthorizationDetail
   /** The response for a VerifierError, with this verifier's realm and DPoP algorithms. */
   errorResponse(error: VerifierError): Response
@@ -149,6 +157,15 @@ export interface Verifier {
   status(): LivenessStatus
   /** Closes the liveness connections. Afterwards every token is refused. */
   close(): Promise<void>
+}
+
+/** A token whose signature and claims were verified, as the verifier remembers it. */
+interface VerifiedToken {
+  claims: AccessTokenClaims
+  /** The key set version it was verified under. */
+  keyVersion: number
+  /** `tokenClaimsSha256(token)` for liveness; '' when liveness is `none` (never compared). */
+  claimsSha256: string
 }
 
 const deepFreeze = <T>(value: T): T => {
@@ -264,8 +281,13 @@ function checkOptions(options: VerifierOptions): string[] {
  * (RFC 9068, RFC 8725): an explicit algorithm allow-list (ES256, EdDSA), `typ: at+jwt`, the
  * exact `iss`, a required `aud`, `exp`/`nbf`/`iat` with a small tolerance, every RFC 9068 claim
  * present; `jku`, `x5u`, `jwk`, `x5c` and `crit` headers are refused. An unknown `kid` refetches
- * the key set (at most once per cooldown), so key rotation needs no restart. DPoP-bound tokens
- * (`cnf.jkt`) are only accepted with a valid proof (RFC 9449). Finally the grant must be live.
+ * the key set (at most once per cooldown), so key rotation needs no restart. With `redis`
+ * liveness, the broker's key-set announcements on the revocation channel withdraw the kids it no
+ * longer publishes as soon as they arrive (remembered tokens included), and fetch announced new
+ * keys at once; a lost subscription refetches the key set when it is back. DPoP-bound tokens
+ * (`cnf.jkt`) are only accepted with a valid proof (RFC 9449). Finally the grant must be live, and
+ * (in `redis` and `introspection` mode) the token must be the one issued for it: its claims digest
+ * the one the broker recorded with the grant.
  *
  * @throws TypeError listing every problem with the options.
  *
@@ -280,6 +302,7 @@ function checkOptions(options: VerifierOptions): string[] {
  *   liveness: { mode: 'redis', redis: 'redis://writ-redis:6379', keyPrefix: 'writ:' },
  * })
  * const claims = await verifier.verifyRequest(request)
+ * // At this verifier's audience (https://git.example.com/acme/app) unless a location is given:
  * verifier.authorize(claims, { type: 'repo', action: 'read', resource: { identifier: 'a.md' } })
  * ```
  */
@@ -323,7 +346,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const liveness: LivenessCheck =
     options.liveness.mode === 'redis'
-      ? createRedisLiveness(options.liveness, clock)
+      ? createRedisLiveness(options.liveness, clock, {
+          onKeySet: (kids) => keys.keepOnly(kids),
+          onResubscribed: () => keys.refreshSoon(),
+        })
       : options.liveness.mode === 'introspection'
         ? createIntrospectionLiveness(options.liveness, clock, fetch)
         : {
@@ -332,10 +358,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
             close: async () => undefined,
           }
 
-  /** Verified tokens: the signature is checked once per token, times and liveness every time. */
-  const verified = new ExpiringLru<{ claims: AccessTokenClaims; keyVersion: number }>(
-    options.tokenCacheSize ?? 10_000,
-  )
+  /**
+   * Verified tokens: the signature is checked once per token, times and liveness every time. With
+   * each, the digest of its claims that liveness compares with the grant's (computed once).
+   */
+  const verified = new ExpiringLru<VerifiedToken>(options.tokenCacheSize ?? 10_000)
+  const digests = options.liveness.mode !== 'none'
 
   /** Claims jose does not check: types of the RFC 9068 claims, `iat` not in the future, `cnf`. */
   function checkClaims(payload: JWTPayload): AccessTokenClaims {
@@ -365,7 +393,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return deepFreeze(claims as AccessTokenClaims)
   }
 
-  async function verifySignedToken(token: string): Promise<AccessTokenClaims> {
+  async function verifySignedToken(token: string): Promise<VerifiedToken> {
     const now = clock()
     const cached = verified.get(token, now)
     if (cached !== undefined && cached.keyVersion === keys.version) {
@@ -378,7 +406,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (nbf !== undefined && nbf > now / 1000 + tolerance) {
         throw invalidToken('the token is not valid yet (nbf)')
       }
-      return cached.claims
+      return cached
     }
     const keyVersion = keys.version
     let payload: JWTPayload
@@ -399,11 +427,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw fromJose(err)
     }
     const claims = checkClaims(payload)
+    const entry = { claims, keyVersion, claimsSha256: digests ? tokenClaimsSha256(token) : '' }
     // A key set that changed while this token was checked is not trusted for the cache.
     if (token.length <= CACHEABLE_TOKEN_LENGTH && keyVersion === keys.version) {
-      verified.set(token, { claims, keyVersion }, (claims.exp + tolerance) * 1000)
+      verified.set(token, entry, (claims.exp + tolerance) * 1000)
     }
-    return claims
+    return entry
   }
 
   /** Verifies a presented token; `seen.bound` tells the caller which challenge scheme applies. */
@@ -417,7 +446,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw invalidToken('the access token is missing or too long')
     }
-    const claims = await verifySignedToken(token)
+    const { claims, claimsSha256 } = await verifySignedToken(token)
 
     let proofKey: string | undefined
     const jkt = claims.cnf?.jkt
@@ -457,7 +486,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
 
     // Ensure the grant is still live (last but one: it is the only step that may do I/O).
-    await liveness.check(claims, token)
+    await liveness.check(claims, token, claimsSha256)
 
     if (proofKey !== undefined) {
       // Ensure each proof is used once (RFC 9449 §11.1).
@@ -535,7 +564,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       })
     },
 
-    authorize,
+    authorize: (claims, request) => authorize(claims, request, { audience }),
 
     errorResponse: (error) => error.toResponse(challenge),
 

@@ -22,7 +22,8 @@
  *
  * @packageDocumentation
  */
-export { authorize, type AuthorizeRequest } from './authorize.js'
+export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
+export { claimsSha256, tokenClaimsSha256 } from './claims-digest.js'
 export {
   createVerifier,
   DEFAULT_ALGORITHMS,

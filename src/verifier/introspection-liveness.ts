@@ -5,7 +5,10 @@ import { VerifierError } from './verifier-error.js'
 
 /**
  * Ask the broker's RFC 7662 introspection endpoint, authenticated as a registered client
- * (client_secret_basic). Answers are cached briefly: a revocation is seen within
+ * (client_secret_basic) that the policy declares a resource server (`introspect: any`): the
+ * broker tells any other client only about its own tokens and answers `{"active": false}` for
+ * the rest, so with an ordinary client every other client's token is refused as revoked.
+ * Answers are cached briefly: a revocation is seen within
  * `cacheTtlSeconds`. When the endpoint cannot answer, requests are refused with
  * `liveness_unavailable`.
  *
@@ -23,6 +26,7 @@ export interface IntrospectionLivenessOptions {
   mode: 'introspection'
   /** The broker's `introspection_endpoint`, e.g. `https://writ.example.com/oauth/introspect`. */
   endpoint: string
+  /** A policy client with `introspect: any` (a resource server), authenticating with a secret. */
   clientId: string
   clientSecret: string
   /** How long an answer is reused. Default 5. */
@@ -38,7 +42,9 @@ const formEncode = (value: string): string => encodeURIComponent(value).replace(
 
 /**
  * The `introspection` liveness check (see {@link IntrospectionLivenessOptions}). Both answers are
- * cached (a revoked grant never comes back), never beyond the token's expiry.
+ * cached (a revoked grant never comes back), never beyond the token's expiry, per grant and
+ * claims digest: the broker also calls a token inactive when its claims are not the ones issued
+ * for its grant.
  */
 export function createIntrospectionLiveness(
   options: IntrospectionLivenessOptions,
@@ -89,10 +95,12 @@ export function createIntrospectionLiveness(
   }
 
   return {
-    async check(claims: AccessTokenClaims, token: string) {
+    async check(claims: AccessTokenClaims, token: string, claimsSha256: string) {
       if (closed) throw new VerifierError('liveness_unavailable', 'the verifier is closed')
-      // One token per grant: the grant id keys the answer (never the token itself).
-      const key = `${claims.client_id}\u0000${claims.jti}`
+      // The grant and the token's claims digest key the answer (never the token itself): the
+      // broker's answer for the token issued for a grant says nothing of another token naming
+      // the same grant, which the broker may call inactive (its claims are not the issued ones).
+      const key = `${claims.client_id}\u0000${claims.jti}\u0000${claimsSha256}`
       let active = cache.get(key, clock())
       if (active === undefined) {
         let answer = pending.get(key)

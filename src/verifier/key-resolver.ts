@@ -26,6 +26,17 @@ export interface KeyResolver {
   readonly version: number
   /** Starts a background refetch when the remote set is older than its max age. */
   refreshIfStale(): void
+  /**
+   * The issuer announced its key set changed and now publishes exactly `kids` (a key-set message
+   * on the revocation channel). Every other kid is refused from now on, and a JWKS that still
+   * lists one is not believed for the next `maxAgeSeconds` (a replica or cache may serve the old
+   * set a little longer); an announced kid not known yet is fetched at the next token signed by
+   * it, within a second instead of the cooldown. The announcement can only take keys away: a
+   * key is only ever trusted from the JWKS itself.
+   */
+  keepOnly(kids: readonly string[]): void
+  /** Refetches the remote set now, unless a fetch started in the last second. */
+  refreshSoon(): void
 }
 
 interface KeyEntry {
@@ -38,6 +49,9 @@ interface KeyEntry {
 
 /** A never-loaded remote key set is retried at most this often, whatever the cooldown. */
 const FIRST_LOAD_RETRY_MS = 1000
+
+/** Most withdrawn kids remembered at once (each announcement withdraws at most three). */
+const MAX_WITHDRAWN = 64
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const
 
@@ -89,6 +103,12 @@ function entriesOf(value: unknown, allowed: readonly string[]): Map<string, KeyE
   return entries
 }
 
+/** Forgets the entry added first (insertion order). */
+function dropOldest(entries: Map<string, unknown> | Set<string>): void {
+  const first = entries.keys().next()
+  if (!first.done) entries.delete(first.value)
+}
+
 /** A stable description of a key set's content, to notice when it changes. */
 function fingerprint(entries: Map<string, KeyEntry[]>): string {
   const keys = [...entries.values()].flat()
@@ -111,8 +131,23 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   let fetchedAt = -Infinity
   let lastAttempt = -Infinity
   let inflight: Promise<void> | undefined
+  /** Kids an announcement withdrew, until when (ms) a JWKS listing them is not believed. */
+  const withdrawn = new Map<string, number>()
+  /** Kids an announcement named that the fetched set did not have yet. */
+  const announced = new Set<string>()
 
-  const adopt = (next: Map<string, KeyEntry[]>): void => {
+  /** `next` without the kids an announcement withdrew (until their hold ends). */
+  const withoutWithdrawn = (next: Map<string, KeyEntry[]>): Map<string, KeyEntry[]> => {
+    const now = clock()
+    for (const [kid, until] of withdrawn) if (until <= now) withdrawn.delete(kid)
+    if (withdrawn.size === 0) return next
+    return new Map([...next].filter(([kid]) => !withdrawn.has(kid)))
+  }
+
+  const adopt = (fetched: Map<string, KeyEntry[]>): void => {
+    // Ensure a withdrawn kid does not come back from a JWKS served before the change reached it.
+    const next = withoutWithdrawn(fetched)
+    for (const kid of next.keys()) announced.delete(kid)
     const print = fingerprint(next)
     if (entries !== undefined && print === seen) return
     // Keep the imported keys of entries that did not change.
@@ -154,6 +189,13 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     return candidates[0]
   }
 
+  /** Refetches now, unless a fetch is in flight or one started in the last second. */
+  const refreshSoon = (): void => {
+    if (options.jwksUri === undefined || inflight) return
+    if (clock() - lastAttempt < FIRST_LOAD_RETRY_MS) return
+    fetchKeys().catch(() => undefined)
+  }
+
   /** A stale set is refreshed in the background, so keys the issuer removed stop verifying. */
   const refreshIfStale = (): void => {
     if (options.jwksUri === undefined || entries === undefined || inflight) return
@@ -170,6 +212,31 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     },
 
     refreshIfStale,
+
+    keepOnly(kids) {
+      const keep = new Set(kids)
+      const until = clock() + options.maxAgeSeconds * 1000
+      for (const kid of entries?.keys() ?? []) {
+        if (keep.has(kid)) continue
+        // Ensure the memory stays bounded whatever a flood of announcements says.
+        if (withdrawn.size >= MAX_WITHDRAWN) dropOldest(withdrawn)
+        withdrawn.set(kid, until)
+      }
+      for (const kid of keep) if (!entries?.has(kid)) announced.add(kid)
+      while (announced.size > MAX_WITHDRAWN) dropOldest(announced)
+      if (entries === undefined) return
+      const next = withoutWithdrawn(entries)
+      if (next.size !== entries.size) {
+        // Ensure tokens of a withdrawn key stop verifying now, remembered ones included (version).
+        entries = next
+        seen = fingerprint(next)
+        version++
+      }
+      // Fetch the announced keys ahead of their first token (at most once a second).
+      if (announced.size > 0) refreshSoon()
+    },
+
+    refreshSoon,
 
     async resolve(header) {
       // Ensure the token cannot choose where its key comes from (RFC 8725 §3.10).
@@ -190,7 +257,8 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
       } else {
         const now = clock()
         const cooldownMs = options.cooldownSeconds * 1000
-        const wait = entries === undefined ? Math.min(FIRST_LOAD_RETRY_MS, cooldownMs) : cooldownMs
+        const soon = entries === undefined || announced.has(kid)
+        const wait = soon ? Math.min(FIRST_LOAD_RETRY_MS, cooldownMs) : cooldownMs
         entry = entries === undefined ? undefined : find(kid, alg)
         // Ensure an unknown kid refetches the key set (rotation), but at most once per cooldown.
         if (entry === undefined && (now - lastAttempt >= wait || inflight)) {

@@ -50,10 +50,12 @@ export type LivenessStatus =
 /** Decides whether a verified token's grant is still live. */
 export interface LivenessCheck {
   /**
-   * Resolves when the grant is live. Throws a VerifierError `token_revoked` when it is not, and
-   * `liveness_unavailable` when that cannot be known.
+   * Resolves when the grant is live and `token` is the token issued for it: `claimsSha256`
+   * (`tokenClaimsSha256(token)`) is the digest recorded with the grant, when one is. Throws a
+   * VerifierError `token_revoked` when the grant is not live, `invalid_token` when the token is
+   * not the one issued for it, and `liveness_unavailable` when that cannot be known.
    */
-  check(claims: AccessTokenClaims, token: string): Promise<void>
+  check(claims: AccessTokenClaims, token: string, claimsSha256: string): Promise<void>
   status(): LivenessStatus
   close(): Promise<void>
 }

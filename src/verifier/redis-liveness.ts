@@ -48,6 +48,14 @@ export interface RedisLivenessOptions {
 
 const MAX_RECONNECT_DELAY_MS = 2000
 
+/** What the revocation channel tells the rest of the verifier besides revocations. */
+export interface KeySetEvents {
+  /** A key-set announcement: the issuer publishes exactly these kids from now on. */
+  onKeySet(kids: readonly string[]): void
+  /** The subscription came back after a loss: an announcement may have been missed. */
+  onResubscribed(): void
+}
+
 /** Fail fast: no offline queue, no retries, reconnection forever with capped backoff. */
 function connectionOptions(commandTimeoutMs: number): RedisOptions {
   return {
@@ -76,12 +84,42 @@ const positiveInteger = (name: string, value: number): number => {
   return value
 }
 
+/** A token whose claims are not the ones recorded for its grant. */
+const notIssued = (): VerifierError =>
+  new VerifierError('invalid_token', 'the token\'s claims are not the ones issued for its grant')
+
 const unavailable = (message: string, cause?: unknown): VerifierError =>
   new VerifierError('liveness_unavailable', message, cause === undefined ? {} : { cause })
 
 /**
+ * The claims digest a grant record holds: its `claims_sha256` member (the record is the grant's
+ * `grant.issued` event, or a plain grant in records of older brokers, which hold none).
+ *
+ * @throws Error when the record is not a JSON object, or its digest not a string: a record this
+ *   verifier cannot read is never taken as live.
+ */
+function recordedDigest(record: string): string | undefined {
+  const parsed = JSON.parse(record) as unknown
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('the grant record is not a JSON object')
+  }
+  const digest = (parsed as { claims_sha256?: unknown }).claims_sha256
+  if (digest !== undefined && typeof digest !== 'string') {
+    throw new Error('the grant record\'s claims_sha256 is not a string')
+  }
+  return digest
+}
+
+/**
  * The `redis` liveness check (see {@link RedisLivenessOptions}). A grant is live while its record
- * exists under the broker's key layout (`createStoreKeys(prefix).grant(client, grant)`).
+ * exists under the broker's key layout (`createStoreKeys(prefix).grant(client, grant)`), and a
+ * token passes only when it is the token issued for the grant: its claims digest
+ * (`tokenClaimsSha256`) is the record's `claims_sha256`. A record without one (written by a
+ * broker before digests were recorded) is judged by its existence alone.
+ *
+ * The cache keeps each confirmed grant's recorded digest (a grant's record never changes), so a
+ * cached grant costs one string comparison, and a token with other claims is refused from the
+ * cache too.
  *
  * Correctness of the cache: an entry is only added while the subscription is up, and only when no
  * message, loss or resubscription happened between the start of its lookup and its answer (an
@@ -92,11 +130,13 @@ const unavailable = (message: string, cause?: unknown): VerifierError =>
 export function createRedisLiveness(
   options: RedisLivenessOptions,
   clock: () => number,
+  keySetEvents?: KeySetEvents,
 ): LivenessCheck {
   const cacheTtlMs = positiveInteger('cacheTtlSeconds', options.cacheTtlSeconds ?? 60) * 1000
   const timeoutMs = positiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 1000)
   const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
-  const cache = new ExpiringLru<true>(options.cacheSize ?? 10_000)
+  /** Confirmed live grants: the digest their record holds, or null when it holds none. */
+  const cache = new ExpiringLru<string | null>(options.cacheSize ?? 10_000)
   const keys = createStoreKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX)
   const channel = `${keys.prefix}${REVOCATION_CHANNEL_SUFFIX}`
   const onError = options.onError ?? (() => {})
@@ -120,10 +160,13 @@ export function createRedisLiveness(
 
   let closed = false
   let subscribed = false
+  /** The subscription was up once: a later one is a resubscription after a loss. */
+  let everSubscribed = false
   /** Bumped by every message, loss and resubscription: a lookup spanning one is not cached. */
   let epoch = 0
   let everReady = commands.status === 'ready'
-  const pending = new Map<string, { epoch: number; live: Promise<boolean> }>()
+  /** Lookups in flight: each resolves to the grant's record, or null when there is none. */
+  const pending = new Map<string, { epoch: number; live: Promise<string | null> }>()
 
   const markReady = (): void => {
     everReady = true
@@ -145,6 +188,11 @@ export function createRedisLiveness(
       cache.clear()
       return
     }
+    // Ensure a key the issuer withdrew stops verifying as soon as the change is announced.
+    if ('keys' in message) {
+      keySetEvents?.onKeySet(message.keys.kids)
+      return
+    }
     for (const grant of message.grants) cache.delete(cacheKey(grant.clientId, grant.id))
   }
 
@@ -156,6 +204,9 @@ export function createRedisLiveness(
       epoch++
       cache.clear()
       subscribed = true
+      // Ensure a key-set change announced while the subscription was down is not missed.
+      if (everSubscribed) keySetEvents?.onResubscribed()
+      everSubscribed = true
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)))
       if (!closed) subscriber.disconnect(true)
@@ -208,19 +259,14 @@ export function createRedisLiveness(
     return firstConnection
   }
 
-  const lookup = (key: string, claims: AccessTokenClaims): Promise<boolean> => {
+  const lookup = (key: string, claims: AccessTokenClaims): Promise<string | null> => {
     const current = pending.get(key)
     // Join a lookup in flight only if nothing happened since it started.
     if (current && current.epoch === epoch) return current.live
     const live = (async () => {
       const waiting = connected()
       if (waiting) await waiting
-      const found = await withTimeout(
-        commands.exists(keys.grant(claims.client_id, claims.jti)),
-        timeoutMs,
-        'EXISTS',
-      )
-      return found === 1
+      return withTimeout(commands.get(keys.grant(claims.client_id, claims.jti)), timeoutMs, 'GET')
     })()
     const entry = { epoch, live }
     pending.set(key, entry)
@@ -232,25 +278,41 @@ export function createRedisLiveness(
   }
 
   return {
-    async check(claims) {
+    async check(claims, _token, claimsSha256) {
       // Ensure a closed verifier never accepts.
       if (closed) throw unavailable('the verifier is closed')
       const key = cacheKey(claims.client_id, claims.jti)
       const now = clock()
-      if (subscribed && cache.get(key, now) === true) return
+      const cached = subscribed ? cache.get(key, now) : undefined
+      if (cached !== undefined) {
+        if (cached === null || cached === claimsSha256) return
+        // Ensure a token other than the one issued for a grant is refused, even from the cache.
+        throw notIssued()
+      }
       const startEpoch = epoch
-      let live: boolean
+      let record: string | null
       try {
-        live = await lookup(key, claims)
+        record = await lookup(key, claims)
       } catch (cause) {
         // Ensure an unreachable store fails closed.
         const message = 'the grant store cannot be reached to check the token; retry shortly'
         throw unavailable(message, cause)
       }
       // Ensure a grant that is not in the live set is refused: the store is the allow-list.
-      if (!live) throw new VerifierError('token_revoked', 'the token has been revoked')
+      if (record === null) throw new VerifierError('token_revoked', 'the token has been revoked')
+      let digest: string | null
+      try {
+        digest = recordedDigest(record) ?? null
+      } catch (cause) {
+        // Ensure a record this verifier cannot read is never taken as live.
+        const message = 'the grant record is in a form this verifier cannot read; update writ/verifier'
+        throw unavailable(message, cause)
+      }
+      // Ensure the token is the one issued for the grant: a token signed with a stolen key that
+      // reuses a live grant's id (wider details, another audience, a later expiry) differs.
+      if (digest !== null && digest !== claimsSha256) throw notIssued()
       if (subscribed && epoch === startEpoch && !closed) {
-        cache.set(key, true, Math.min(claims.exp * 1000, clock() + cacheTtlMs))
+        cache.set(key, digest, Math.min(claims.exp * 1000, clock() + cacheTtlMs))
       }
     },
 

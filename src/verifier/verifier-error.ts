@@ -3,7 +3,8 @@
  *
  * - `invalid_request`: the request is malformed (two `Authorization` headers, a bad scheme).
  * - `invalid_token`: no token, a bad signature, a disallowed algorithm or header, a wrong `typ`,
- *   a missing claim, a token not valid yet, an unknown signing key.
+ *   a missing claim, a token not valid yet, an unknown signing key, a token whose claims are not
+ *   the ones issued for its grant (`redis` liveness).
  * - `token_expired`: `exp` has passed (beyond the clock tolerance).
  * - `token_revoked`: the token's grant is not live any more (revoked, or gone from the store).
  * - `audience_mismatch`, `issuer_mismatch`: the token was issued for another service, or by

@@ -20,7 +20,8 @@ export type WritVariables = { writClaims: AccessTokenClaims }
  * @example
  * ```ts
  * writMiddleware(verifier, {
- *   authorize: (c) => ({ type: 'repo', action: 'read', resource: { identifier: c.req.path } }),
+ *   // No location: checked at the verifier's audience (a grant for another service never counts).
+ *   authorize: (c) => ({ type: 'repo', action: 'read', resource: { identifier: c.req.path.slice(1) } }),
  *   url: (c) => `https://api.example.com${c.req.path}`,
  * })
  * ```
@@ -28,7 +29,8 @@ export type WritVariables = { writClaims: AccessTokenClaims }
 export interface WritMiddlewareOptions {
   /**
    * What the request wants to do, checked with `verifier.authorize` after the token verified:
-   * a 403 `insufficient_scope` when no grant covers it. Return undefined to skip the check.
+   * a 403 `insufficient_scope` when no grant covers it. Without `resource.location` it is checked
+   * at the verifier's audience. Return undefined to skip the check.
    */
   authorize?: (c: Context) => AuthorizeRequest | undefined
   /** The URL the client called, when a proxy rewrote it (the DPoP proof's `htu` names it). */

@@ -108,6 +108,33 @@ describe('what the broker audits', () => {
     expect(failed[0]).toMatchObject({ path: '/admin/audit', reason: 'wrong or malformed admin token', count: 1 })
   })
 
+  it('records wrong admin tokens refused unchecked (429) as refusals, never as admin actions', async () => {
+    const proxied = await makeAuditBroker({
+      config: { admin: { tokenHash: admin.tokenHash }, limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 1 } },
+    })
+    try {
+      const revokeAll = (token: string) =>
+        proxied.call('POST', '/admin/revocations', {
+          ...json({ all: true, reason: 'flood' }),
+          bearer: token,
+          headers: { 'content-type': 'application/json', 'x-real-ip': '203.0.113.5' },
+        })
+      expect((await revokeAll('guess-1')).status).toBe(401)
+      for (let i = 2; i < 5; i++) expect((await revokeAll(`guess-${i}`)).status).toBe(429)
+      // The coalesced counts are noted now, not at the end of the window.
+      await proxied.audit.flush()
+      const log = await proxied.audit.log!.read({ limit: 1000 })
+      expect(log.filter((e) => e.type === 'admin.action')).toEqual([])
+      expect(log.filter((e) => e.type === 'admin.auth_failed').map((e) => [e.reason, e.count])).toEqual([
+        ['wrong or malformed admin token', 1],
+        ['admin token not checked: too many wrong tokens from this address', 1],
+        ['admin token not checked: too many wrong tokens from this address', 2],
+      ])
+    } finally {
+      await proxied.close()
+    }
+  })
+
   it('mirrors every event to stdout as one JSON line, when configured', async () => {
     const log = await events()
     const written = mirrored.map((l) => JSON.parse(l) as AuditEvent)

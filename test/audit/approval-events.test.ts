@@ -300,19 +300,38 @@ describe('audit of signing key rotation', () => {
   const rotations = async (fromSeq: number) =>
     ofType(await broker.audit.log!.read({ fromSeq }), 'key.rotated')
 
-  it('records rotations the admin asked for, forced or not', async () => {
+  it('records rotations the admin asked for, plain or compromised', async () => {
     const head = (await broker.audit.log!.head()).seq
     const before = broker.keys.signingKey().kid
     const plain = await broker.call('POST', '/admin/keys/rotate', { ...json({}), bearer: ADMIN_TOKEN })
     expect(plain.status).toBe(200)
     const middle = broker.keys.signingKey().kid
-    const forced = await broker.call('POST', '/admin/keys/rotate', { ...json({ force: true }), bearer: ADMIN_TOKEN })
-    expect(forced.status).toBe(200)
-    // Refused without force while the previous key still verifies live tokens: nothing rotated.
+    const withdrawn = broker.keys.list().map((k) => k.kid)
+    // Refused while the previous key still verifies live tokens: nothing rotated.
     expect((await broker.call('POST', '/admin/keys/rotate', { ...json({}), bearer: ADMIN_TOKEN })).status).toBe(400)
+    // `force` (which promoted the pre-generated next key) is refused, naming what to use instead.
+    const forced = await broker.call('POST', '/admin/keys/rotate', { ...json({ force: true }), bearer: ADMIN_TOKEN })
+    expect(forced.status).toBe(400)
+    expect((await forced.json()).error_description).toMatch(/^force: .*"compromised": true/)
+    const compromised = await broker.call('POST', '/admin/keys/rotate', {
+      ...json({ compromised: true }),
+      bearer: ADMIN_TOKEN,
+    })
+    expect(compromised.status).toBe(200)
     expect(await rotations(head + 1)).toEqual([
       expect.objectContaining({ actor: 'admin', kid: middle, previous_kid: before, forced: false }),
-      expect.objectContaining({ actor: 'admin', kid: broker.keys.signingKey().kid, previous_kid: middle, forced: true }),
+      expect.objectContaining({
+        actor: 'admin',
+        kid: broker.keys.signingKey().kid,
+        previous_kid: middle,
+        forced: true,
+        compromised: true,
+        withdrawn_kids: expect.arrayContaining(withdrawn),
+      }),
+    ])
+    const revokedAll = ofType(await broker.audit.log!.read({ fromSeq: head + 1 }), 'grant.revoked')
+    expect(revokedAll).toEqual([
+      expect.objectContaining({ actor: 'admin', scope: 'all', reason: 'signing keys rotated as compromised' }),
     ])
   })
 

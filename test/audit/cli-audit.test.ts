@@ -25,6 +25,7 @@ import {
   ISSUER,
   json,
   makeApprovalBroker,
+  PKI,
   poll,
   requestApproval,
   submit,
@@ -123,8 +124,8 @@ describe('writ audit', () => {
         'approval ap-1 for agent-a, task T-1, expired undecided'],
       [{ type: 'approver.invited', actor: 'admin', approver: 'alice@example.com', detail: { group: 'release-managers' } },
         'enrolment invite for alice@example.com issued by admin (group release-managers)'],
-      [{ type: 'approver.enrolled', actor: 'approver:alice@example.com', approver: 'alice@example.com', credential_id: 'key-1', aaguid: AAGUID },
-        `alice@example.com enrolled key key-1 (AAGUID ${AAGUID})`],
+      [{ type: 'approver.enrolled', actor: 'approver:alice@example.com', approver: 'alice@example.com', credential_id: 'key-1', aaguid: AAGUID, public_key: 'pQECAyYgASFYIA', public_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs', attestation_object: 'o2NmbXRk', client_data_json: 'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0' },
+        `alice@example.com enrolled key key-1 (AAGUID ${AAGUID}, public key NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs)`],
       [{ type: 'approver.key_flagged', actor: 'system', approver: 'alice@example.com', credential_id: 'key-1', reason: 'counter_regression' },
         'key key-1 of alice@example.com flagged: counter_regression'],
       [{ type: 'approver.key_removed', actor: 'admin', approver: 'alice@example.com', credential_id: 'key-1', reason: 'lost' },
@@ -145,18 +146,27 @@ describe('writ audit', () => {
     }
   })
 
-  it('verify-approval re-checks offline that the approver’s key signed this grant’s manifest', async () => {
+  it('verify-approval re-checks offline, from the chain export, that the approver’s enrolled key signed this grant’s manifest', async () => {
     const grant = await approvedGrant('AUDIT-VERIFY-APPROVAL')
-    const { ctx, stdout } = cli()
-    await verifyApproval(ctx, grant)
-    expect(stdout()).toContain(`ok  alice@example.com, key ${aliceKey}`)
-    expect(stdout()).toContain("ok: every approver's key signed this exact manifest")
-    // A grant no human approved has nothing to verify.
     const plain = await broker.call('POST', '/v1/tokens', {
       ...json({ task: { id: 'AUDIT-PLAIN' }, grants: [{ type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' }] }),
       basic: A,
     })
-    await expect(verifyApproval(cli().ctx, (await plain.json()).grant_id)).rejects.toThrow(/without a human approval/)
+    const chain = join(dir, 'verify-approval.jsonl')
+    await exportAuditLog(cli().ctx, { out: chain })
+    const roots = join(dir, 'roots.pem')
+    writeFileSync(roots, PKI.root.pem)
+    const { ctx, stdout } = cli()
+    await verifyApproval(ctx, grant, { chain, roots: [roots] })
+    expect(stdout()).toMatch(new RegExp(`ok  alice@example\\.com, key ${aliceKey.replace(/[-]/g, '\\-')} enrolled at seq \\d+ \\(public key [\\w-]{43}\\)`))
+    expect(stdout()).toContain("ok: every approver's key, as enrolled in the audit chain, signed this exact manifest")
+    // A grant no human approved has nothing to verify.
+    await expect(verifyApproval(cli().ctx, (await plain.json()).grant_id, { chain, roots: [roots] })).rejects.toThrow(/without a human approval/)
+    // The chain export and the trust anchors are required: the broker is not asked for keys.
+    await expect(verifyApproval(cli().ctx, grant, { roots: [roots] })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--chain FILE/) })
+    await expect(verifyApproval(cli().ctx, grant, { chain })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--roots FILE/) })
+    await expect(verifyApproval(cli().ctx, grant, { chain, roots: [join(dir, 'none.pem')] })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--roots .*none\.pem/) })
+    await expect(verifyApproval(cli().ctx, grant, { chain, roots: [roots], aaguid: ['not-a-uuid'] })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--aaguid not-a-uuid/) })
   })
 
   it('export writes sealed JSON Lines that verify, and verify names the first bad line of a tampered copy', async () => {

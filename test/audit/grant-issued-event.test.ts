@@ -39,6 +39,7 @@ const variants: Array<[string, Grant]> = [
       },
     },
   ],
+  ['a grant with its token\'s claims digest', { ...base, claimsSha256: 'q'.repeat(42) + '_', cnfJkt: 'jkt-1' }],
   ['unicode beyond the BMP and control characters', { ...base, clientId: 'agent-😀', task: { id: 'T\u0001\u2028' } }],
 ]
 

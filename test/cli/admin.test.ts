@@ -1,8 +1,10 @@
+import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { docsManifest, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
+import { freePort } from '../helpers/redis.js'
 
 let http: HttpBroker
 let adminToken: string
@@ -76,7 +78,7 @@ describe('writ grants, revoke and keys against a running broker', () => {
     const before = JSON.parse((await runCli(['--json', 'keys', 'ls'], env())).stdout) as Array<{ slot: string; kid: string }>
     expect(before.map((k) => k.slot).sort()).toEqual(['current', 'next'])
     const next = before.find((k) => k.slot === 'next')!.kid
-    const rotated = await runCli(['keys', 'rotate', '--force'], env())
+    const rotated = await runCli(['keys', 'rotate'], env())
     expect(rotated).toMatchObject({ code: 0, stdout: `rotated: now signing with ${next}\n` })
     const jwks = (await (await fetch(`${http.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }
     expect(jwks.keys.map((k) => k.kid)).toContain(next)
@@ -97,5 +99,97 @@ describe('writ grants, revoke and keys against a running broker', () => {
     const down = await runCli(['grants', 'ls'], { WRIT_URL: 'http://127.0.0.1:1', WRIT_ADMIN_TOKEN: adminToken })
     expect(down.code).toBe(1)
     expect(down.stderr).toContain('cannot reach the broker')
+  })
+})
+
+describe('writ against a busy broker (503)', () => {
+  /**
+   * A front for the running broker that answers the first `busy` requests 503, as a broker busy
+   * checking admin tokens does, then passes requests on. `statuses` lists what each request got.
+   */
+  async function busyFront(busy: number, retryAfter: string | undefined) {
+    const statuses: number[] = []
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (chunk: Buffer) => chunks.push(chunk))
+      req.on('end', () => {
+        if (statuses.length < busy) {
+          statuses.push(503)
+          res.writeHead(503, { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) })
+          res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'too many admin authentication attempts in progress; retry shortly' }))
+          return
+        }
+        const headers: Record<string, string> = {}
+        for (const name of ['authorization', 'content-type', 'accept']) {
+          const value = req.headers[name]
+          if (typeof value === 'string') headers[name] = value
+        }
+        fetch(`${http.url}${req.url}`, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) })
+          .then(async (upstream) => {
+            statuses.push(upstream.status)
+            res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+            res.end(Buffer.from(await upstream.arrayBuffer()))
+          })
+          .catch(() => res.destroy())
+      })
+    })
+    const port = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    return {
+      url: `http://127.0.0.1:${port}`,
+      statuses,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    }
+  }
+
+  it('retries a 503 with a doubling backoff, and the command succeeds', async () => {
+    const id = await issue('BUSY-1')
+    const front = await busyFront(2, undefined)
+    try {
+      const res = await runCli(['--json', 'grants', 'ls', '--task', 'BUSY-1'], { ...env(), WRIT_URL: front.url })
+      expect(res.code, res.stderr).toBe(0)
+      expect(JSON.parse(res.stdout).map((g: { id: string }) => g.id)).toEqual([id])
+      expect(front.statuses).toEqual([503, 503, 200])
+      expect(res.stderr).toContain('the broker is busy (503); retrying in 0.5 s')
+      expect(res.stderr).toContain('retrying in 1.0 s')
+    } finally {
+      await front.close()
+    }
+  })
+
+  it('waits the Retry-After the broker names, and gives up after three retries with its reason', async () => {
+    const front = await busyFront(Number.MAX_SAFE_INTEGER, '0')
+    try {
+      const res = await runCli(['grants', 'ls'], { ...env(), WRIT_URL: front.url })
+      expect(res.code).toBe(1)
+      expect(front.statuses).toEqual([503, 503, 503, 503])
+      expect(res.stderr.match(/retrying in 0\.0 s/g)).toHaveLength(3)
+      expect(res.stderr).toContain('too many admin authentication attempts in progress')
+    } finally {
+      await front.close()
+    }
+  })
+
+  it('never repeats a rotation answered 503 (the store may have taken it), but repeats a revocation', async () => {
+    const rotateFront = await busyFront(1, '0')
+    try {
+      const rotate = await runCli(['keys', 'rotate'], { ...env(), WRIT_URL: rotateFront.url })
+      expect(rotate.code).toBe(1)
+      expect(rotateFront.statuses).toEqual([503])
+      expect(rotate.stderr).not.toContain('retrying')
+    } finally {
+      await rotateFront.close()
+    }
+    const revokeFront = await busyFront(1, '0')
+    try {
+      const revoke = await runCli(['revoke', '--task', 'BUSY-NONE', '--reason', 'busy test', '--yes'], {
+        ...env(),
+        WRIT_URL: revokeFront.url,
+      })
+      expect(revoke.code, revoke.stderr).toBe(0)
+      expect(revokeFront.statuses).toEqual([503, 200])
+    } finally {
+      await revokeFront.close()
+    }
   })
 })

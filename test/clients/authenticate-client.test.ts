@@ -13,6 +13,7 @@ import {
 import { epochSeconds, manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createRateLimiter } from '../../src/limits/index.js'
 
 const ISSUER = 'https://writ.example.com'
 const TOKEN_ENDPOINT = `${ISSUER}/oauth/token`
@@ -280,6 +281,55 @@ describe('verified secret cache', () => {
     await authenticator.authenticate(b)
     await authenticator.authenticate(a)
     expect(calls).toEqual([secretHash, otherHash, secretHash])
+  })
+})
+
+describe('per-address budget of failed secret checks', () => {
+  const budget = (burst: number) => {
+    const clock = manualClock()
+    return { clock, failureBudget: createRateLimiter({ burst, perSecond: 1 / 60, maxKeys: 10, clock }) }
+  }
+
+  it('spends it on wrong secrets and unknown clients, then refuses without argon2 (429)', async () => {
+    const { failureBudget, clock } = budget(2)
+    const { authenticator, calls } = await withClients({ failureBudget })
+    const from = '192.0.2.1'
+    await expectInvalidClient(authenticator.authenticate({ authorization: basic('agent-a', 'wrong'), params: {}, source: from }))
+    await expectInvalidClient(authenticator.authenticate({ authorization: basic('ghost', 'x'), params: {}, source: from }))
+    expect(calls).toHaveLength(2)
+    const err = await failure(authenticator.authenticate({ authorization: basic('agent-a', 'again'), params: {}, source: from }))
+    expect(err).toMatchObject({ code: 'slow_down', status: 429, retryAfterSeconds: 60 })
+    expect(err.message).toMatch(/failed client authentications from this address/)
+    expect(calls).toHaveLength(2)
+    // Another address is not affected; time refills the budget.
+    await authenticator.authenticate({ authorization: basic('agent-a', SECRET), params: {}, source: '192.0.2.2' })
+    clock.advance(60_000)
+    await expectInvalidClient(authenticator.authenticate({ authorization: basic('agent-a', 'wrong'), params: {}, source: from }))
+  })
+
+  it('costs a secret that verifies nothing, and lets a cached secret through from a spent address', async () => {
+    const { failureBudget } = budget(1)
+    const { authenticator, clock } = await withClients({ failureBudget })
+    const from = '192.0.2.1'
+    // Verified again and again (the cache expires each time): never spends the budget.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(61_000)
+      await authenticator.authenticate({ authorization: basic('agent-a', SECRET), params: {}, source: from })
+    }
+    await expectInvalidClient(authenticator.authenticate({ authorization: basic('agent-a', 'wrong'), params: {}, source: from }))
+    await expect(
+      authenticator.authenticate({ authorization: basic('agent-a', 'wrong'), params: {}, source: from }),
+    ).rejects.toMatchObject({ code: 'slow_down' })
+    // The secret verified moments ago needs no argon2, so the spent budget does not stop it.
+    await authenticator.authenticate({ params: { client_id: 'agent-a', client_secret: SECRET }, source: from })
+  })
+
+  it('does not apply to a request without an address (in-process)', async () => {
+    const { failureBudget } = budget(1)
+    const { authenticator } = await withClients({ failureBudget })
+    for (let i = 0; i < 3; i++) {
+      await expectInvalidClient(authenticator.authenticate({ authorization: basic('agent-a', 'wrong'), params: {} }))
+    }
   })
 })
 

@@ -130,7 +130,7 @@ describe.each(['/oauth/token', '/v1/tokens'] as const)('DPoP at %s (RFC 9449 §5
 
 describe('rules with require_dpop', () => {
   const deploy = {
-    task: { id: 'DEPLOY-1' },
+    task: { id: 'DEPLOY-1', requested_by: 'carol@example.com' },
     grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }],
   }
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest'
 import {
   approverMember,
   createStoreKeys,
+  decodeKeyPart,
   encodeKeyPart,
+  escapeGlob,
   parseApproverMember,
 } from '../../src/grants/keys.js'
 
@@ -69,6 +71,24 @@ describe('store keys', () => {
       expect(parseApproverMember(member)).toEqual({ clientId, grantId: 'g-1' })
     }
     expect(parseApproverMember('no separator')).toBeNull()
+  })
+
+  it("finds each client's live index again from its key, and nothing else", () => {
+    for (const clientId of ['agent', 'a{b}:c%7B', '%', 'ü{€', '']) {
+      expect(keys.clientOfLive(keys.live(clientId))).toBe(clientId)
+      expect(decodeKeyPart(encodeKeyPart(clientId))).toBe(clientId)
+    }
+    expect(keys.clientOfLive(keys.task('agent', 'live'))).toBeNull()
+    expect(keys.clientOfLive(keys.grant('agent', 'live'))).toBeNull()
+    expect(keys.clientOfLive(keys.approver('live'))).toBeNull()
+    expect(keys.clientOfLive(keys.clients())).toBeNull()
+    expect(createStoreKeys('other:').clientOfLive(keys.live('agent'))).toBeNull()
+    expect(keys.livePattern()).toBe('writ:{c:*}:live')
+  })
+
+  it('escapes glob characters of the prefix in the pattern of live indexes', () => {
+    expect(escapeGlob('a*b?c[d]e\\f')).toBe('a\\*b\\?c\\[d\\]e\\\\f')
+    expect(createStoreKeys('w*[x]:').livePattern()).toBe('w\\*\\[x\\]:{c:*}:live')
   })
 
   it('refuses a prefix that would carry its own hash tag', () => {

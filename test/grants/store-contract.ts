@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant, GrantApproval } from '../../src/grants/grant.js'
-import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import { keySetMessage, type RevocationMessage } from '../../src/grants/revocation-message.js'
 import type { GrantStore, SubscriptionState } from '../../src/grants/store.js'
 import { DEFAULT_REVOCATION_BATCH_SIZE } from '../../src/grants/store-rules.js'
 
@@ -128,6 +128,15 @@ export function describeStoreContract(
         const grant = makeGrant(client)
         await store.createGrant(grant)
         expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
+      })
+
+      it("keeps the digest of the grant's token claims, by client, by id and in listings", async () => {
+        const client = newClient()
+        const grant = makeGrant(client, { claimsSha256: 'Xy0_-'.repeat(8) + 'abc' })
+        await store.createGrant(grant)
+        expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
+        expect(await store.findGrant(grant.id)).toEqual({ state: 'live', grant })
+        expect(await store.listGrants({ clientId: client })).toEqual([grant])
       })
 
       it('answers unknown for a grant that was never created', async () => {
@@ -374,10 +383,14 @@ export function describeStoreContract(
       const client = newClient('expiry')
       const quotaClient = newClient('expiry-quota')
       const scope = `scope-${randomUUID()}`
+      /** A client whose long grant came before a short one (the listing must outlive the short). */
+      const indexClient = newClient('expiry-index')
+      const indexTask = { id: `task-${randomUUID()}` }
       let short: Grant
       let long: Grant
       let revoked: Grant
       let unrevoked: Grant
+      let longFirst: Grant
 
       beforeAll(async () => {
         const start = now()
@@ -388,6 +401,9 @@ export function describeStoreContract(
         revoked = makeGrant(client, { expiresAt: soon })
         unrevoked = makeGrant(client, { expiresAt: soon })
         for (const g of [short, long, revoked, unrevoked]) await store.createGrant(g)
+        longFirst = makeGrant(indexClient, { task: indexTask, expiresAt: soon + 600 })
+        await store.createGrant(longFirst)
+        await store.createGrant(makeGrant(indexClient, { task: indexTask, expiresAt: soon }))
         for (let i = 0; i < 2; i++) {
           await store.createGrant(makeGrant(quotaClient, { expiresAt: soon }), { maxLiveGrants: 2 })
         }
@@ -408,6 +424,13 @@ export function describeStoreContract(
         expect(await store.countLiveGrants(client)).toBe(1)
         expect(await store.listGrants({ clientId: client })).toEqual([long])
         expect(await store.listGrants({ clientId: client, taskId: long.task.id })).toEqual([long])
+      })
+
+      it('still reaches a client whose shorter, later grant expired: listing and by task', async () => {
+        expect(await store.listGrants({})).toContainEqual(longFirst)
+        expect(await store.listGrants({ taskId: indexTask.id })).toEqual([longFirst])
+        expect(await store.revokeByTask(indexTask.id, revocation())).toBe(1)
+        expect((await store.getGrant(indexClient, longFirst.id)).state).toBe('revoked')
       })
 
       it('does not count expired grants toward the quota', async () => {
@@ -506,16 +529,18 @@ export function describeStoreContract(
         ])
       })
 
-      it("revokes a task's live grants across the clients named, and nothing else", async () => {
+      it("revokes a task's live grants of every client, and nothing else", async () => {
         const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
         const task = { id: `task-${randomUUID()}` }
         const hit = [makeGrant(a, { task }), makeGrant(a, { task }), makeGrant(b, { task })]
-        const spared = [makeGrant(a), makeGrant(c, { task })]
+        // No caller names the clients: a client no list mentions is reached as well.
+        hit.push(makeGrant(c, { task }))
+        const spared = [makeGrant(a), makeGrant(c)]
         await createAll([...hit, ...spared])
         const from = await mark()
         const at = Math.floor(now() / 1000)
         const by = { by: 'admin', reason: 'task cancelled', at }
-        expect(await store.revokeByTask(task.id, [a, b, newClient('none')], by)).toBe(3)
+        expect(await store.revokeByTask(task.id, by)).toBe(4)
         for (const g of hit) {
           expect(await store.getGrant(g.clientId, g.id)).toEqual({
             state: 'revoked',
@@ -532,7 +557,8 @@ export function describeStoreContract(
           clientId: b,
           exp: hit[2]!.expiresAt,
         })
-        expect(await store.revokeByTask(task.id, [a, b], by)).toBe(0)
+        expect(await store.listGrants({ taskId: task.id })).toEqual([])
+        expect(await store.revokeByTask(task.id, by)).toBe(0)
       })
 
       it('revokes every live grant of one client, and nothing of another', async () => {
@@ -579,19 +605,36 @@ export function describeStoreContract(
         }
       })
 
-      it('revokes everything of every client named, announcing it first', async () => {
-        const [a, b] = [newClient('a'), newClient('b')]
-        const grants = [makeGrant(a), makeGrant(a), makeGrant(b)]
-        const outside = makeGrant(newClient('outside'))
-        await createAll([...grants, outside])
-        const from = await mark()
-        expect(await store.revokeAll([a, b], revocation('incident'))).toBe(3)
-        for (const g of grants) expect(await stateOf(g)).toBe('revoked')
-        expect(await stateOf(outside)).toBe('live')
-        const published = await publishedSince(from)
+      it('revokes everything of every client, announcing it first', async () => {
+        // A store of its own: revoke-all reaches every grant the store holds, exactly.
+        const own = await makeStore()
+        const got: RevocationMessage[] = []
+        await own.store.subscribeRevocations((m) => got.push(m))
+        const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
+        const grants = [makeGrant(a), makeGrant(a), makeGrant(b), makeGrant(c)]
+        for (const g of grants) await own.store.createGrant(g)
+        const earlier = makeGrant(b)
+        await own.store.createGrant(earlier)
+        await own.store.revokeGrant(b, earlier.id, revocation('earlier'))
+        await eventually(() => got.length === 1, 'the first revocation message')
+        const listed = (await own.store.listGrants({})).map((g) => g.id)
+        expect(listed.sort()).toEqual(grants.map((g) => g.id).sort())
+        expect(await own.store.revokeAll(revocation('incident'))).toBe(4)
+        for (const g of grants) {
+          expect((await own.store.getGrant(g.clientId, g.id)).state).toBe('revoked')
+        }
+        const first = await own.store.getGrant(b, earlier.id)
+        expect(first.state === 'revoked' && first.revocation.reason).toBe('earlier')
+        expect(await own.store.listGrants({})).toEqual([])
+        const done = (): boolean => idsIn(got).length === 1 + grants.length
+        await eventually(done, 'every revocation message')
+        const published = got.slice(1)
         expect(published[0]).toEqual({ v: 1, all: true })
         expect(published.filter((m) => 'all' in m)).toHaveLength(1)
         expect(idsIn(published).sort()).toEqual(grants.map((g) => g.id).sort())
+        expect(await own.store.revokeAll(revocation('again'))).toBe(0)
+        await own.store.close()
+        await own.cleanup()
       })
 
       it('revokes every live grant an approver took part in, across clients', async () => {
@@ -651,19 +694,27 @@ export function describeStoreContract(
         expect(await store.findGrant(grant.id)).toEqual({ state: 'live', grant })
       })
 
-      it('lists live grants across several clients, oldest first', async () => {
-        const [a, b] = [newClient('a'), newClient('b')]
+      it('lists the live grants of every client, oldest first', async () => {
+        // A store of its own: the listing shows every live grant the store holds, exactly.
+        const own = await makeStore()
+        expect(await own.store.listGrants({})).toEqual([])
+        const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
         const t = Math.floor(now() / 1000)
         const g1 = makeGrant(b, { issuedAt: t, expiresAt: t + 900 })
         const g2 = makeGrant(a, { issuedAt: t + 1, expiresAt: t + 900, task: { id: 'T' } })
         const g3 = makeGrant(b, { issuedAt: t + 2, expiresAt: t + 900, task: { id: 'T' } })
         const g4 = makeGrant(a, { issuedAt: t + 3, expiresAt: t + 900 })
-        await createAll([g4, g3, g2, g1, makeGrant(newClient('unlisted'))])
-        await store.revokeGrant(a, g4.id, revocation())
-        const clientIds = [a, b, newClient('none')]
-        expect(await store.listGrants({ clientIds })).toEqual([g1, g2, g3])
-        expect(await store.listGrants({ clientIds: [a, b], taskId: 'T' })).toEqual([g2, g3])
-        expect(await store.listGrants({ clientIds: [] })).toEqual([])
+        const g5 = makeGrant(c, { issuedAt: t + 4, expiresAt: t + 900, task: { id: 'T' } })
+        for (const g of [g5, g4, g3, g2, g1]) await own.store.createGrant(g)
+        await own.store.revokeGrant(a, g4.id, revocation())
+        expect(await own.store.listGrants({})).toEqual([g1, g2, g3, g5])
+        expect(await own.store.listGrants({ taskId: 'T' })).toEqual([g2, g3, g5])
+        expect(await own.store.listGrants({ taskId: 'none' })).toEqual([])
+        // Revoking every grant of a client leaves nothing of it listed.
+        await own.store.revokeByClient(b, revocation())
+        expect(await own.store.listGrants({})).toEqual([g2, g5])
+        await own.store.close()
+        await own.cleanup()
       })
 
       it('stops delivering after unsubscribe, and reports down when the store closes', async () => {
@@ -782,6 +833,23 @@ export function describeStoreContract(
           version: current!.version + 1,
           data: `racer-${winner}`,
         })
+      })
+
+      it('announces a written key set in the same step, and nothing when the compare-and-set fails', async () => {
+        const heard: RevocationMessage[] = []
+        const unsubscribe = await store.subscribeRevocations((m) => heard.push(m))
+        try {
+          const version = (await store.getKeySet())?.version ?? null
+          const refused = keySetMessage(['never-announced'])
+          expect(await store.putKeySet('lost', (version ?? 0) + 5, refused)).toBe(false)
+          const announced = keySetMessage(['kid-current', 'kid-next'])
+          expect(await store.putKeySet('announced', version, announced)).toBe(true)
+          await eventually(() => heard.some((m) => 'keys' in m), 'the key-set announcement')
+          expect(heard.filter((m) => 'keys' in m)).toEqual([announced])
+          expect(await store.getKeySet()).toEqual({ version: (version ?? 0) + 1, data: 'announced' })
+        } finally {
+          await unsubscribe()
+        }
       })
     })
 

@@ -9,9 +9,13 @@ import { loadPolicy } from '../../src/policy/index.js'
 import { checkResponse } from './openapi.js'
 
 export const ISSUER = 'https://writ.test'
-export const SECRETS = { 'agent-a': 'secret-a: with spaces & symbols/+%', 'agent-b': 'secret-b' } as const
+export const SECRETS = {
+  'agent-a': 'secret-a: with spaces & symbols/+%',
+  'agent-b': 'secret-b',
+  'docs-service': 'secret-docs-service',
+} as const
 
-let hashes: Promise<{ a: string; b: string }> | undefined
+let hashes: Promise<{ a: string; b: string; rs: string }> | undefined
 let jwtClientKey: Promise<{ privateKey: CryptoKey; jwk: JWK }> | undefined
 
 /** The private_key_jwt test client's key pair (ES256), generated once per test file. */
@@ -25,8 +29,12 @@ export function clientKey(): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
 
 /** A policy exercising every rule shape; secrets are hashed with argon2id once per test file. */
 export async function testPolicyText(options: { maxLiveGrants?: number } = {}): Promise<string> {
-  hashes ??= (async () => ({ a: await hashSecret(SECRETS['agent-a']), b: await hashSecret(SECRETS['agent-b']) }))()
-  const { a, b } = await hashes
+  hashes ??= (async () => ({
+    a: await hashSecret(SECRETS['agent-a']),
+    b: await hashSecret(SECRETS['agent-b']),
+    rs: await hashSecret(SECRETS['docs-service']),
+  }))()
+  const { a, b, rs } = await hashes
   const { jwk } = await clientKey()
   return `
 version: 1
@@ -44,6 +52,10 @@ clients:
     auth: private_key_jwt
     jwks: { keys: [${JSON.stringify(jwk)}] }
     rules: [docs-read]
+  - id: docs-service
+    auth: client_secret
+    secret_hash: "${rs}"
+    introspect: any
 approver_groups:
   - id: release-managers
     members: [alice@example.com, bob@example.com]

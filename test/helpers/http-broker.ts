@@ -16,9 +16,13 @@ export interface HttpBroker {
 
 /**
  * A broker on a real port over the real Redis (random key prefix, cleaned up on close), for
- * tests that drive it from another process (the CLI) or a browser.
+ * tests that drive it from another process (the CLI) or a browser. `policyText` replaces the test
+ * policy (see `testPolicyText`).
  */
-export async function startHttpBroker(config: ConfigInput = {}): Promise<HttpBroker> {
+export async function startHttpBroker(
+  config: ConfigInput = {},
+  options: { policyText?: string } = {},
+): Promise<HttpBroker> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -29,7 +33,10 @@ export async function startHttpBroker(config: ConfigInput = {}): Promise<HttpBro
     keys: { source: 'store', kek: randomBytes(32).toString('base64') },
     ...config,
   })
-  const broker = await createBroker(parsed, { logger: silentLogger, policy: loadPolicy(await testPolicyText()) })
+  const broker = await createBroker(parsed, {
+    logger: silentLogger,
+    policy: loadPolicy(options.policyText ?? (await testPolicyText())),
+  })
   const server: ServerType = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
   await new Promise((r) => server.once('listening', r))
   return {

@@ -1,3 +1,4 @@
+import { sign } from 'node:crypto'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
@@ -106,6 +107,20 @@ describe('POST /v1/credentials/aws', () => {
     expect(await res.json()).toMatchObject({ error: 'access_denied', error_description: expect.stringContaining('role_arn') })
     const other = await broker.token([awsDetail({}, OTHER_ROLE)])
     expect((await broker.credentials(other.access_token, { role_arn: ROLE })).status).toBe(403)
+    expect(moto.requests('AssumeRole')).toEqual([])
+  })
+
+  it('refuses a token signed with the real key that reuses a live grant id with an aws grant added (401), without calling STS', async () => {
+    const { access_token } = await broker.token([repo])
+    // What a stolen signing key allows: the live grant's claims, widened, signed under its kid.
+    const claims = JSON.parse(Buffer.from(access_token.split('.')[1]!, 'base64url').toString('utf8'))
+    claims.authorization_details = [...claims.authorization_details, awsDetail({ actions: ['s3:*'], resources: ['*'] })]
+    const key = broker.keys.signingKey()
+    const input = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+    const signature = sign(key.alg === 'ES256' ? 'sha256' : null, Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
+    const res = await broker.credentials(`${input}.${signature.toString('base64url')}`, { role_arn: ROLE })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toContain('invalid_token')
     expect(moto.requests('AssumeRole')).toEqual([])
   })
 

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Grant } from '../../src/grants/grant.js'
 import { createStoreKeys } from '../../src/grants/keys.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import {
   A,
+  ADMIN_TOKEN,
   B,
   type ApprovalBroker,
   ceremonyOptions,
@@ -19,6 +21,7 @@ import {
   submit,
 } from '../approvals/helpers.js'
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
+import { testGrant } from '../helpers/grant.js'
 import { type Endpoint, type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
 
 const APP = 'https://git.example.com/acme/app'
@@ -178,9 +181,51 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     expect(await slotOf(keys.live('agent-a'))).not.toBe(await slotOf(keys.live('agent-b')))
     const issued = [await issue(one, A), await issue(two, B)]
     const by = { by: 'admin', reason: 'cluster test', at: Math.floor(two.clock() / 1000) }
-    expect(await two.store.revokeAll(['agent-a', 'agent-b'], by)).toBeGreaterThanOrEqual(2)
+    expect(await two.store.revokeAll(by)).toBeGreaterThanOrEqual(2)
     expect(await introspect(one, issued[0]!.token, A)).toEqual({ active: false })
     expect(await introspect(one, issued[1]!.token, B)).toEqual({ active: false })
+  })
+
+  it('lists and revokes a task across slots, and sweeps every master on revoke-all', async () => {
+    const keys = createStoreKeys(prefix)
+    const task = `SLOTS-${randomBytes(3).toString('hex')}`
+    const issueFor = async (broker: ApprovalBroker, client: [string, string], taskId: string) => {
+      const res = await broker.call('POST', '/v1/tokens', { ...json(readManifest(taskId)), basic: client })
+      expect(res.status).toBe(200)
+      return (await res.json()).access_token as string
+    }
+    const tokens = [await issueFor(one, A, task), await issueFor(two, B, task)]
+    // The index of clients is one key; the two clients' grants live on two other slots.
+    expect(await slotOf(keys.live('agent-a'))).not.toBe(await slotOf(keys.live('agent-b')))
+    const listed = await two.store.listGrants({ taskId: task })
+    expect(listed.map((g) => g.clientId).sort()).toEqual(['agent-a', 'agent-b'])
+    const by = { by: 'admin', reason: 'cluster test', at: Math.floor(two.clock() / 1000) }
+    expect(await two.store.revokeByTask(task, by)).toBe(2)
+    expect(await introspect(one, tokens[0]!, A)).toEqual({ active: false })
+    expect(await introspect(one, tokens[1]!, B)).toEqual({ active: false })
+
+    // Grants no index names (as a broker from before the index wrote them), one on every master:
+    // revoke-all finds them by walking the key space of each.
+    const old: Grant[] = []
+    const covered = new Set<number>()
+    for (let i = 0; covered.size < cluster.nodes.length; i++) {
+      const clientId = `old-${i}-${task}`
+      const owner = await ownerOf(keys.live(clientId))
+      if (covered.has(owner.port)) continue
+      covered.add(owner.port)
+      const grant = testGrant(clientId, 600)
+      await one.store.createGrant(grant)
+      old.push(grant)
+    }
+    const direct = new Cluster(cluster.nodes)
+    try {
+      await direct.del(keys.clients())
+    } finally {
+      direct.disconnect()
+    }
+    expect(await one.store.listGrants({})).toEqual([])
+    expect(await one.store.revokeAll(by)).toBeGreaterThanOrEqual(old.length)
+    for (const g of old) expect((await two.store.getGrant(g.clientId, g.id)).state).toBe('revoked')
   })
 
   it('collects through one an approval created on the other and approved across both', async () => {
@@ -219,6 +264,27 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     expect(after).toEqual(await jwks(one))
     const { token } = await issue(one)
     expect((await introspect(two, token)).active).toBe(true)
+  })
+
+  it('honours on the other replica a client lock (read by the create script) and a task lock (read after it)', async () => {
+    const keys = createStoreKeys(prefix)
+    expect(await slotOf(keys.lockMarker({ kind: 'client', id: 'agent-b' }))).toBe(await slotOf(keys.live('agent-b')))
+    for (const [target, manifest] of [
+      [{ client_id: 'agent-b' }, readManifest('LOCK-C')],
+      [{ task_id: 'LOCK-T' }, readManifest('LOCK-T')],
+    ] as const) {
+      const set = await one.call('POST', '/admin/locks', { ...json({ ...target, reason: 'cluster lock' }), bearer: ADMIN_TOKEN })
+      expect(set.status).toBe(201)
+      const { lock } = await set.json()
+      const live = await two.store.countLiveGrants('agent-b')
+      const refused = await two.call('POST', '/v1/tokens', { ...json(manifest), basic: B })
+      expect(refused.status).toBe(403)
+      expect((await refused.json()).error_description).toContain(`(lock ${lock.id}: cluster lock)`)
+      // Ensure nothing of the refused grant stays live (the task lock's grant is revoked at once).
+      expect(await two.store.countLiveGrants('agent-b')).toBe(live)
+      expect((await two.call('DELETE', `/admin/locks/${lock.id}`, { bearer: ADMIN_TOKEN })).status).toBe(200)
+      expect((await one.call('POST', '/v1/tokens', { ...json(manifest), basic: B })).status).toBe(200)
+    }
   })
 
   // Last: it takes a master down for good.

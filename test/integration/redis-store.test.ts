@@ -109,6 +109,39 @@ describe('redis store: what Redis really holds', () => {
     expect(await admin.pttl(store.keys.task(client, 'JIRA-4711'))).toBeGreaterThan(897_000)
   })
 
+  it('keeps a client in the index of clients as long as its longest-lived grant', async () => {
+    const client = `clients-${randomUUID()}`
+    const long = makeGrant(client, 900)
+    await store.createGrant(long)
+    await store.createGrant(makeGrant(client, 60))
+    expect(Number(await admin.zscore(store.keys.clients(), client))).toBe(long.expiresAt * 1000)
+    // An entry whose client's grants have all expired is pruned by the next reader.
+    const gone = `gone-${randomUUID()}`
+    await admin.zadd(store.keys.clients(), Date.now() - 1000, gone)
+    await store.listGrants({})
+    expect(await admin.zscore(store.keys.clients(), gone)).toBeNull()
+    expect(Number(await admin.zscore(store.keys.clients(), client))).toBe(long.expiresAt * 1000)
+  })
+
+  it('reaches on revoke-all the grants no index of clients names (from before the index)', async () => {
+    // Glob characters in the prefix, and a sibling prefix the unescaped pattern would match.
+    const own = sharedStore(`${RUN_PREFIX}sweep*?[x]:`)
+    const sibling = sharedStore(`${RUN_PREFIX}sweepZZx:`)
+    const clients = Array.from({ length: 40 }, (_, i) => `old-${i}-${randomUUID()}`)
+    clients.push(`odd:{x}%3A-${randomUUID()}`)
+    const grants = clients.map((c) => makeGrant(c, 600))
+    for (const g of grants) await own.createGrant(g)
+    const kept = makeGrant(`sibling-${randomUUID()}`, 600)
+    await sibling.createGrant(kept)
+    // What a broker from before the index leaves: grants, and no index of clients naming them.
+    await admin.del(own.keys.clients())
+    expect(await own.listGrants({})).toEqual([])
+
+    expect(await own.revokeAll({ by: 'admin', reason: 'incident', at: 0 })).toBe(grants.length)
+    for (const g of grants) expect((await own.getGrant(g.clientId, g.id)).state).toBe('revoked')
+    expect((await sibling.getGrant(kept.clientId, kept.id)).state).toBe('live')
+  })
+
   it('lets a record vanish from Redis itself when its life ends', async () => {
     const client = `vanish-${randomUUID()}`
     const grant = makeGrant(client, 600)

@@ -52,4 +52,22 @@ describe('two broker replicas on one Redis', () => {
     const seen = await two.call('POST', '/oauth/introspect', { ...form({ token: access_token }), basic: A })
     expect((await seen.json()).active).toBe(true)
   })
+
+  it('take a compromised-key rotation made on one replica at once, with no refresh', async () => {
+    const withdrawn = (await jwks(two)).keys.map((k: { kid: string }) => k.kid)
+    const started = Date.now()
+    await one.keys.rotate({ compromised: true })
+    const fresh = (await jwks(one)).keys.map((k: { kid: string }) => k.kid)
+    // The announcement makes the other replica re-read the store: well before its 30 s refresh.
+    await expect
+      .poll(async () => (await jwks(two)).keys.map((k: { kid: string }) => k.kid), { timeout: 3_000, interval: 20 })
+      .toEqual(fresh)
+    expect(Date.now() - started).toBeLessThan(3_000)
+    for (const kid of withdrawn) expect(fresh).not.toContain(kid)
+    // A token of the fresh key is active at the other replica.
+    const issued = await one.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
+    const { access_token } = await issued.json()
+    const seen = await two.call('POST', '/oauth/introspect', { ...form({ token: access_token }), basic: A })
+    expect((await seen.json()).active).toBe(true)
+  })
 })

@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { parse as parseYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { createAdminToken } from '../../src/admin/index.js'
 import { ADMIN_TOKEN, A, ISSUER, json, makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js'
 import { docsManifest, form, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
@@ -48,7 +49,7 @@ describe('per-client rate limit', () => {
 })
 
 /** A broker on a real port, so requests arrive over TCP from an address. */
-async function listen(broker: ApprovalBroker): Promise<{ url: string; server: ServerType }> {
+async function listen(broker: Pick<ApprovalBroker, 'app'>): Promise<{ url: string; server: ServerType }> {
   const port = await freePort()
   const server = serve({ fetch: broker.app.fetch, port, hostname: '0.0.0.0' })
   await new Promise((r) => server.once('listening', r))
@@ -124,6 +125,165 @@ describe('per-address limit behind a proxy (clientIpHeader)', () => {
       await checkResponse('GET', '/approve/unknown', refused)
       expect((await page('198.51.100.8')).status).toBe(404)
     } finally {
+      await broker.close()
+    }
+  })
+})
+
+describe('a flood of wrong credentials from a few addresses (over TCP)', () => {
+  /** Most requests one flooding address sends: the loops end even if nothing cuts them off. */
+  const MAX_FLOOD = 150
+  /** Calls the legitimate caller makes while the flood goes on. */
+  const CALLS = 10
+  const FLOODERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+  const LEGIT = '127.0.0.9'
+  let admin: { token: string; tokenHash: string }
+  let broker: TestBroker
+  let url: string
+  let server: ServerType
+  beforeAll(async () => {
+    admin = await createAdminToken()
+    // Verified credentials are remembered for 1 s only: each legitimate call below needs argon2.
+    broker = await makeTestBroker({
+      config: { admin: { tokenHash: admin.tokenHash, tokenCacheSeconds: 1 }, clientAuth: { secretCacheSeconds: 1 } },
+    })
+    ;({ url, server } = await listen(broker))
+  })
+  afterAll(async () => {
+    await new Promise((r) => server.close(r))
+    await broker.close()
+  })
+
+  /**
+   * Each flooding address sends distinct wrong credentials, one request after another, until the
+   * legitimate caller is done and the address has been cut off (429), or MAX_FLOOD requests.
+   * Meanwhile the legitimate caller, from another address, makes CALLS calls once every flooding
+   * address has had its first answer; each call comes after the cached credential expired.
+   * Returns the legitimate caller's statuses and, per flooding address, how often each status came.
+   */
+  async function underFlood(
+    attack: (from: string, i: number) => Promise<number>,
+    legitimate: () => Promise<number>,
+  ): Promise<{ legit: number[]; flood: Array<Record<number, number>> }> {
+    const flood = FLOODERS.map(() => ({}) as Record<number, number>)
+    let legitDone = false
+    let warm!: () => void
+    const allAnswered = new Promise<void>((resolve) => (warm = resolve))
+    const loops = FLOODERS.map(async (from, s) => {
+      const seen = flood[s]!
+      for (let i = 0; i < MAX_FLOOD && !(legitDone && seen[429]); i++) {
+        const status = await attack(from, i)
+        seen[status] = (seen[status] ?? 0) + 1
+        if (flood.every((f) => Object.keys(f).length > 0)) warm()
+      }
+    })
+    await allAnswered
+    const legit: number[] = []
+    for (let i = 0; i < CALLS; i++) {
+      broker.clock.advance(1001)
+      legit.push(await legitimate())
+    }
+    legitDone = true
+    await Promise.all(loops)
+    return { legit, flood }
+  }
+
+  it('keeps the admin API reachable from another address while four addresses send wrong admin tokens', async () => {
+    const { legit, flood } = await underFlood(
+      async (from, i) =>
+        (await send(url, { path: '/admin/grants', from, headers: { authorization: `Bearer wrong-${from}-${i}` } })).status,
+      async () =>
+        (await send(url, { path: '/admin/grants', from: LEGIT, headers: { authorization: `Bearer ${admin.token}` } })).status,
+    )
+    expect(legit).toEqual(Array(CALLS).fill(200))
+    for (const seen of flood) {
+      // Refused, then cut off without argon2: the address's budget (10, refilling 10 a minute).
+      expect(Object.keys(seen).sort()).toEqual(['401', '429'])
+      expect(seen[401]).toBeLessThanOrEqual(10 + 2)
+    }
+  })
+
+  it('keeps client authentication working from another address while four addresses send wrong secrets', async () => {
+    const manifest = JSON.stringify(docsManifest({ grants: [docsManifest().grants[0]] }))
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
+    const issue = async (from: string, authorization: string) =>
+      (
+        await send(url, {
+          method: 'POST',
+          path: '/v1/tokens',
+          from,
+          headers: { authorization, 'content-type': 'application/json' },
+          body: manifest,
+        })
+      ).status
+    const { legit, flood } = await underFlood(
+      // Wrong secrets for a real client, and clients that do not exist: both cost argon2.
+      (from, i) => issue(from, i % 2 ? basic('agent-a', `wrong-${from}-${i}`) : basic(`ghost-${i}`, 'x')),
+      () => issue(LEGIT, basic('agent-b', SECRETS['agent-b'])),
+    )
+    expect(legit).toEqual(Array(CALLS).fill(200))
+    for (const seen of flood) {
+      // Refused, then cut off without argon2: the address's budget (20, refilling 30 a minute).
+      expect(Object.keys(seen).sort()).toEqual(['401', '429'])
+      expect(seen[401]).toBeLessThanOrEqual(20 + 6)
+    }
+    expect(await broker.store.countLiveGrants('agent-a')).toBe(0)
+  })
+})
+
+describe('per-address budgets of wrong credentials behind a proxy (clientIpHeader)', () => {
+  it('keys the admin and client budgets by the proxy\'s header', async () => {
+    const admin = await createAdminToken()
+    const broker = await makeTestBroker({
+      config: {
+        admin: { tokenHash: admin.tokenHash },
+        limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 2, clientAuthFailureBurst: 2 },
+      },
+    })
+    const adminCall = (ip: string, token: string) =>
+      broker.call('GET', '/admin/grants', { headers: { 'x-real-ip': ip, authorization: `Bearer ${token}` } })
+    const introspect = (ip: string, client: [string, string]) =>
+      broker.call('POST', '/oauth/introspect', {
+        ...form({ token: 'x' }),
+        headers: { ...form({}).headers, 'x-real-ip': ip },
+        basic: client,
+      })
+    try {
+      expect((await adminCall('198.51.100.7', 'guess-1')).status).toBe(401)
+      expect((await adminCall('198.51.100.7', 'guess-2')).status).toBe(401)
+      const refused = await adminCall('198.51.100.7', 'guess-3')
+      expect(refused.status).toBe(429)
+      expect(refused.headers.get('retry-after')).toBe('6')
+      expect((await refused.json()).error).toBe('slow_down')
+      expect((await adminCall('198.51.100.8', admin.token)).status).toBe(200)
+
+      expect((await introspect('198.51.100.7', ['agent-a', 'wrong'])).status).toBe(401)
+      expect((await introspect('198.51.100.7', ['ghost', 'wrong'])).status).toBe(401)
+      const cutOff = await introspect('198.51.100.7', ['agent-a', 'wrong again'])
+      expect(cutOff.status).toBe(429)
+      expect(cutOff.headers.get('retry-after')).toBe('2')
+      expect((await introspect('198.51.100.8', B)).status).toBe(200)
+    } finally {
+      await broker.close()
+    }
+  })
+})
+
+describe('a request that bypasses the proxy (over TCP, no clientIpHeader)', () => {
+  it('is counted by its TCP peer, not let through uncounted', async () => {
+    const admin = await createAdminToken()
+    const broker = await makeTestBroker({
+      config: { admin: { tokenHash: admin.tokenHash }, limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 2 } },
+    })
+    const { url, server } = await listen(broker)
+    const guess = (i: number) =>
+      send(url, { path: '/admin/grants', from: '127.0.0.6', headers: { authorization: `Bearer guess-${i}` } })
+    try {
+      expect((await guess(1)).status).toBe(401)
+      expect((await guess(2)).status).toBe(401)
+      expect((await guess(3)).status).toBe(429)
+    } finally {
+      await new Promise((r) => server.close(r))
       await broker.close()
     }
   })

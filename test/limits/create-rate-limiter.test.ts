@@ -16,6 +16,18 @@ describe('createRateLimiter', () => {
     expect([limiter.take('a'), limiter.take('a'), limiter.take('a')].map((d) => d.allowed)).toEqual([true, true, false])
   })
 
+  it('takes a refund back, never above the burst', () => {
+    const clock = manualClock()
+    const limiter = createRateLimiter({ burst: 2, perSecond: 1 / 60, maxKeys: 10, clock })
+    limiter.refund('a')
+    expect(limiter.take('a').allowed).toBe(true)
+    limiter.refund('a')
+    limiter.refund('a')
+    expect([limiter.take('a'), limiter.take('a'), limiter.take('a')].map((d) => d.allowed)).toEqual([true, true, false])
+    limiter.refund('a')
+    expect(limiter.take('a').allowed).toBe(true)
+  })
+
   it('says how long to wait at slow rates', () => {
     const clock = manualClock()
     const limiter = createRateLimiter({ burst: 1, perSecond: 1 / 60, maxKeys: 10, clock })

@@ -239,7 +239,7 @@ describe('parseManifestObject', () => {
         grants: [grant()],
       }),
     ).toEqual([
-      'task.id: must not contain control characters',
+      'task.id: must not contain control characters (U+000A)',
       'task.purpose: at most 1024 characters (got 1025)',
       'task.requested_by: at most 256 characters (got 257)',
     ])

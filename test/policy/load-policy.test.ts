@@ -26,6 +26,7 @@ clients:
     auth: private_key_jwt
     jwks: { keys: [${JSON.stringify(EC_PUBLIC)}, ${JSON.stringify(ED_PUBLIC)}] }
     rules: [docs-read]
+    introspect: any
 approver_groups:
   - id: release-managers
     members: [alice@example.com, bob@example.com]
@@ -64,12 +65,14 @@ describe('loadPolicy', () => {
       rules: ['docs-read', 'prod-deploy'],
       maxLiveGrants: 7,
       maxPendingApprovals: 20,
+      introspect: 'own',
     })
     const jwt = policy.clients.get('jwt-agent')
     expect(jwt?.auth).toBe('private_key_jwt')
     expect(jwt?.jwks?.keys.map((k) => k.kid)).toEqual(['k1', 'ed'])
     expect(jwt?.jwks?.keys[0]).toEqual(EC_PUBLIC)
     expect(jwt?.maxLiveGrants).toBe(100)
+    expect(jwt?.introspect).toBe('any')
     expect(policy.approverGroups.get('release-managers')).toEqual({
       id: 'release-managers',
       members: ['alice@example.com', 'bob@example.com'],
@@ -257,6 +260,13 @@ approver_groups:
   it('refuses __proto__ keys and unknown top-level keys', () => {
     expect(problems('version: 1\n__proto__: { polluted: true }\n')).toContain('__proto__: field name not allowed')
     expect(problems('version: 1\nclient: []\n')).toEqual(['unknown field "client"'])
+  })
+
+  it('accepts only own or any as whose tokens a client may introspect', () => {
+    const resourceServer = (introspect: string) =>
+      `version: 1\nclients:\n  - { id: rs, auth: client_secret, secret_hash: "${HASH}", introspect: ${introspect} }\n`
+    expect(problems(resourceServer('everyone'))).toEqual(['clients[0].introspect: expected own or any'])
+    expect(problems(resourceServer('true'))).toEqual(['clients[0].introspect: expected own or any'])
   })
 })
 

@@ -17,6 +17,8 @@ import {
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const B: [string, string] = ['agent-b', SECRETS['agent-b']]
+/** The resource server of the test policy: it may introspect every client's tokens. */
+const RS: [string, string] = ['docs-service', SECRETS['docs-service']]
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 let admin: { token: string; tokenHash: string }
@@ -80,7 +82,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
   }
 
   const active = async (token: string): Promise<boolean> => {
-    const res = await broker.call('POST', '/oauth/introspect', { ...form({ token }), basic: B })
+    const res = await broker.call('POST', '/oauth/introspect', { ...form({ token }), basic: RS })
     return (await res.json()).active
   }
 
@@ -381,6 +383,32 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
         truncated: false,
       })
       expect(await (await revoke({ all: true, reason: 'again' })).json()).toEqual({ revoked: 0, approvals_revoked: 0 })
+    })
+  })
+
+  describe('POST /admin/keys/rotate', () => {
+    const rotate = (body: unknown) =>
+      broker.call('POST', '/admin/keys/rotate', {
+        headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+
+    it.each([
+      ['force (which promoted the pre-generated next key)', { force: true }, 'force: no longer accepted'],
+      ['a reason without compromised', { reason: 'leak' }, 'reason: only with "compromised": true'],
+      ['compromised as a string', { compromised: 'yes' }, 'compromised: expected a boolean'],
+      ['an empty reason', { compromised: true, reason: '  ' }, 'reason: must not be empty'],
+      ['an unknown field', { compromised: true, now: 1 }, 'now'],
+    ])('refuses %s with a 400 naming the field, rotating and revoking nothing', async (_name, body, named) => {
+      const before = broker.keys.list()
+      const witness = await issue(A)
+      const res = await rotate(body)
+      expect(res.status).toBe(400)
+      const error = await res.json()
+      expect(error.error).toBe('invalid_request')
+      expect(error.error_description).toContain(named)
+      expect(broker.keys.list()).toEqual(before)
+      expect(await active(witness.access_token)).toBe(true)
     })
   })
 })

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createAdminAuthenticator, createAdminToken } from '../../src/admin/index.js'
 import { verifySecret } from '../../src/clients/index.js'
 import { manualClock } from '../../src/clock.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { createRateLimiter } from '../../src/limits/index.js'
 import { docsManifest, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 
 let admin: { token: string; tokenHash: string }
@@ -178,20 +179,100 @@ describe('createAdminAuthenticator', () => {
     expect(calls).toHaveLength(1)
   })
 
-  it('refuses to run argon2 for more unverified tokens at once than allowed', async () => {
+  /** A verifyToken whose runs the test finishes one by one; counts how many run at once. */
+  const gated = () => {
+    const runs: Array<{ token: string; finish: () => void }> = []
+    let running = 0
+    let mostAtOnce = 0
+    const verifyToken = async (hash: string, token: string) => {
+      running += 1
+      mostAtOnce = Math.max(mostAtOnce, running)
+      await new Promise<void>((resolve) => runs.push({ token, finish: resolve }))
+      running -= 1
+      return verifySecret(hash, token)
+    }
+    /** Finishes the oldest run still going, once it has started. */
+    const finishNext = async () => {
+      await vi.waitFor(() => expect(runs.length).toBeGreaterThan(0))
+      runs.shift()!.finish()
+    }
+    return { verifyToken, runs, finishNext, mostAtOnce: () => mostAtOnce }
+  }
+  /** What an attempt came to: `ok`, or the code it was refused with (handled at once). */
+  const outcome = (attempt: Promise<void>): Promise<string> =>
+    attempt.then(
+      () => 'ok',
+      (err: unknown) => (err as { code: string }).code,
+    )
+
+  it('runs argon2 for at most two unverified tokens at once; the others wait their turn, beyond the queue 503', async () => {
+    const gate = gated()
     const auth = createAdminAuthenticator({
       tokenHash: admin.tokenHash,
       clock: manualClock(),
       cacheSeconds: 60,
       maxConcurrentVerifications: 2,
+      maxQueuedVerifications: 2,
+      verifyToken: gate.verifyToken,
     })
-    const results = await Promise.allSettled(
-      ['guess-1', 'guess-2', 'guess-3'].map((t) => auth.authenticate(`Bearer ${t}`)),
+    const attempts = ['guess-1', 'guess-2', 'guess-3', admin.token, 'guess-5'].map((t) =>
+      outcome(auth.authenticate(`Bearer ${t}`)),
     )
-    const codes = results.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)
-    expect(codes).toEqual(['invalid_token', 'invalid_token', 'temporarily_unavailable'])
-    // Once those are done, the admin gets in.
-    await auth.authenticate(`Bearer ${admin.token}`)
+    // Two run, two wait, the fifth finds the line full.
+    expect(await attempts[4]).toBe('temporarily_unavailable')
+    for (let i = 0; i < 4; i++) await gate.finishNext()
+    const results = await Promise.all(attempts.slice(0, 4))
+    expect(results).toEqual(['invalid_token', 'invalid_token', 'invalid_token', 'ok'])
+    expect(gate.mostAtOnce()).toBe(2)
+  })
+
+  it('checks one unverified token per source at a time; the same token is checked once for all', async () => {
+    const gate = gated()
+    const auth = createAdminAuthenticator({
+      tokenHash: admin.tokenHash,
+      clock: manualClock(),
+      cacheSeconds: 60,
+      verifyToken: gate.verifyToken,
+    })
+    const first = outcome(auth.authenticate('Bearer guess-1', '192.0.2.1'))
+    const again = outcome(auth.authenticate('Bearer guess-1', '192.0.2.1'))
+    await expect(auth.authenticate('Bearer guess-2', '192.0.2.1')).rejects.toMatchObject({
+      code: 'slow_down',
+      status: 429,
+      retryAfterSeconds: 1,
+    })
+    // Another address is not held up by this one.
+    const other = outcome(auth.authenticate(`Bearer ${admin.token}`, '192.0.2.2'))
+    await gate.finishNext()
+    await gate.finishNext()
+    expect(await Promise.all([first, again, other])).toEqual(['invalid_token', 'invalid_token', 'ok'])
+    expect(gate.runs).toHaveLength(0)
+  })
+
+  it('spends a source\'s budget on wrong tokens only, and refuses it without argon2 once spent', async () => {
+    const clock = manualClock()
+    const { calls, verifyToken } = counting()
+    const auth = createAdminAuthenticator({
+      tokenHash: admin.tokenHash,
+      clock,
+      cacheSeconds: 0,
+      verifyToken,
+      failureBudget: createRateLimiter({ burst: 2, perSecond: 1 / 60, maxKeys: 10, clock }),
+    })
+    // The admin's own token, checked again and again (no cache), costs nothing.
+    for (let i = 0; i < 5; i++) await auth.authenticate(`Bearer ${admin.token}`, '192.0.2.9')
+    for (const guess of ['guess-1', 'guess-2']) {
+      await expect(auth.authenticate(`Bearer ${guess}`, '192.0.2.1')).rejects.toMatchObject({ code: 'invalid_token' })
+    }
+    const before = calls.length
+    const refused = await auth.authenticate('Bearer guess-3', '192.0.2.1').catch((e: unknown) => e)
+    expect(refused).toMatchObject({ code: 'slow_down', status: 429, retryAfterSeconds: 60 })
+    expect((refused as Error).message).toMatch(/wrong admin token from this address/)
+    expect(calls).toHaveLength(before)
+    // The admin, from another address, still gets in; the budget refills with time.
+    await auth.authenticate(`Bearer ${admin.token}`, '192.0.2.9')
+    clock.advance(60_000)
+    await expect(auth.authenticate('Bearer guess-4', '192.0.2.1')).rejects.toMatchObject({ code: 'invalid_token' })
   })
 })
 

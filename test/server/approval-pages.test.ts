@@ -72,10 +72,13 @@ describe('GET /approve/{id}', () => {
   })
 
   it('escapes everything the agent wrote, so a manifest cannot inject markup', async () => {
+    // A requester that is no address never gets this far.
+    const markup = await broker.call('POST', '/v1/tokens', { ...json(deployManifest({ task: { id: 'X', requested_by: '"><svg onload=alert(3)>' } })), basic: A })
+    expect(markup.status).toBe(400)
     const pending = await requestApproval(
       broker,
       A,
-      deployManifest({ task: { id: 'X"<b>', purpose: '<script>alert(1)</script><img src=x onerror=alert(2)>', requested_by: '"><svg onload=alert(3)>' } }),
+      deployManifest({ task: { id: 'X"<b>', purpose: '<script>alert(1)</script><img src=x onerror=alert(2)>', requested_by: 'carol@example.com' } }),
     )
     const page = await (await broker.call('GET', `/approve/${pending.id}`)).text()
     expect(page).not.toContain('<script>alert')
@@ -149,7 +152,7 @@ describe('approval ceremony input', () => {
 
   it('answers 409 when nobody who may decide has an enrolled key', async () => {
     const migrate = await requestApproval(broker, A, {
-      task: { id: 'DB-1' },
+      task: { id: 'DB-1', requested_by: 'frank@example.com' },
       grants: [{ type: 'db', actions: ['migrate'], locations: ['https://db.example.com/x'] }],
     })
     const res = await broker.call('POST', `/approve/${migrate.id}/options`, json({ action: 'approve' }))

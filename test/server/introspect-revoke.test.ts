@@ -3,6 +3,8 @@ import { docsManifest, form, json, makeTestBroker, SECRETS, type TestBroker } fr
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const B: [string, string] = ['agent-b', SECRETS['agent-b']]
+/** A resource server: the policy lets it introspect every client's tokens (`introspect: any`). */
+const RS: [string, string] = ['docs-service', SECRETS['docs-service']]
 let broker: TestBroker
 
 beforeAll(async () => {
@@ -16,7 +18,7 @@ async function token(basic: [string, string] = A, grants = docsManifest().grants
   return (await res.json()) as { access_token: string; grant_id: string }
 }
 
-const introspect = async (t: string, basic: [string, string] = B) =>
+const introspect = async (t: string, basic: [string, string] = RS) =>
   (await broker.call('POST', '/oauth/introspect', { ...form({ token: t }), basic })).json()
 
 describe('POST /oauth/introspect (RFC 7662)', () => {
@@ -25,6 +27,24 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
     const body = await introspect(access_token)
     expect(body).toMatchObject({ active: true, client_id: 'agent-a', jti: grant_id, token_type: 'Bearer', scope: 'repo:read' })
     expect(body.task.id).toBe('JIRA-4711')
+  })
+
+  it("tells a client nothing about another client's live token, not even that it is live", async () => {
+    const { access_token } = await token(A)
+    const probe = await broker.call('POST', '/oauth/introspect', { ...form({ token: access_token }), basic: B })
+    expect(probe.status).toBe(200)
+    // Exactly what a dead or forged token gets (RFC 7662 §2.2): no claim, no hint.
+    expect(await probe.text()).toBe('{"active":false}')
+    // The token is live all the same: its owner and the resource server get the real answer.
+    expect(await introspect(access_token, A)).toMatchObject({ active: true, client_id: 'agent-a' })
+    expect(await introspect(access_token, RS)).toMatchObject({ active: true, client_id: 'agent-a' })
+  })
+
+  it('answers a client about its own token', async () => {
+    const { access_token, grant_id } = await token(B)
+    expect(await introspect(access_token, B)).toMatchObject({ active: true, client_id: 'agent-b', jti: grant_id })
+    // Another client still learns nothing about it.
+    expect(await introspect(access_token, A)).toEqual({ active: false })
   })
 
   it.each([

@@ -145,7 +145,7 @@ grants:
     const request = async (nonce?: string) =>
       broker.call('POST', '/v1/tokens', {
         body: JSON.stringify({
-          task: { id: 'DEPLOY-1' },
+          task: { id: 'DEPLOY-1', requested_by: 'carol@example.com' },
           grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }],
         }),
         headers: {

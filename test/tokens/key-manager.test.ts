@@ -8,9 +8,17 @@ import { ConfigError } from '../../src/config.js'
 import { WritError } from '../../src/errors.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
 import type { GrantStore } from '../../src/grants/store.js'
-import { createKeyManager, type KeyManagerOptions, type KeyRotation } from '../../src/tokens/index.js'
+import { calculateJwkThumbprint } from 'jose'
+import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import {
+  createKeyManager,
+  type KeyManagerOptions,
+  type KeyRotation,
+  type UntrustedKeySetAlarm,
+} from '../../src/tokens/index.js'
 
 const KEK = randomBytes(32).toString('base64')
+const ISSUER = 'https://writ.test'
 const HOUR = 3600
 const DAY = 24 * HOUR
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']
@@ -149,6 +157,21 @@ describe('createKeyManager (generate)', () => {
     expect(rotations).toEqual([])
   })
 
+  it('replaces every key with fresh ones on a compromised rotation, whatever the previous key covers', async () => {
+    const { options } = setup()
+    const keys = createKeyManager(options)
+    await keys.init()
+    await keys.rotate()
+    const before = keys.list().map((k) => k.kid)
+    const rotation = await keys.rotate({ compromised: true })
+    const after = kids(keys.jwks())
+    expect(after).toHaveLength(2)
+    for (const kid of before) expect(after).not.toContain(kid)
+    expect(keys.signingKey().kid).toBe(after[0])
+    expect(rotation).toMatchObject({ compromised: true, forced: true, previousKid: before[0] })
+    expect(new Set(rotation?.withdrawnKids)).toEqual(new Set(before))
+  })
+
   it('generates EdDSA keys when asked', async () => {
     const { options } = setup({ alg: 'EdDSA' })
     const keys = createKeyManager(options)
@@ -172,7 +195,7 @@ describe('createKeyManager (generate)', () => {
 
 describe('createKeyManager (store)', () => {
   const storeOptions = (store: GrantStore, clock: ReturnType<typeof manualClock>) =>
-    setup({ source: 'store', store, clock }).options
+    setup({ source: 'store', store, clock, issuer: ISSUER }).options
 
   it('two replicas initialising at once end with the same keys', async () => {
     const { clock, store } = setup()
@@ -249,7 +272,7 @@ describe('createKeyManager (store)', () => {
     })
     const err = await wrong.init().catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
-    expect(String((err as Error).message)).toMatch(/keys\.kek: cannot decrypt/)
+    expect(String((err as Error).message)).toMatch(/keys\.kek: .*does not authenticate under keys\.kek/)
   })
 
   it('stores no plaintext private key material', async () => {
@@ -271,15 +294,17 @@ describe('createKeyManager (store)', () => {
     expect(data).not.toContain('PRIVATE KEY')
   })
 
-  it('refuses a ciphertext moved under another key (the kid is the AAD)', async () => {
+  it('refuses a ciphertext moved under another key (the whole set is authenticated)', async () => {
     const { clock, store } = setup()
     await createKeyManager(storeOptions(store, clock)).init()
     const stored = await store.getKeySet()
-    const parsed = JSON.parse(stored?.data ?? '') as { keys: Array<{ sealed?: unknown }> }
-    const [current, next] = parsed.keys
+    const envelope = JSON.parse(stored?.data ?? '') as { body: string }
+    const body = JSON.parse(envelope.body) as { keys: Array<{ sealed?: unknown }> }
+    const [current, next] = body.keys
     if (!current || !next) throw new Error('expected two keys')
     ;[current.sealed, next.sealed] = [next.sealed, current.sealed]
-    expect(await store.putKeySet(JSON.stringify(parsed), stored?.version ?? null)).toBe(true)
+    envelope.body = JSON.stringify(body)
+    expect(await store.putKeySet(JSON.stringify(envelope), stored?.version ?? null)).toBe(true)
     await expect(createKeyManager(storeOptions(store, clock)).init()).rejects.toThrow(ConfigError)
   })
 
@@ -326,6 +351,150 @@ describe('createKeyManager (store)', () => {
     const b = createKeyManager({ ...storeOptions(target, clock) })
     await b.init()
     expect(b.signingKey().kid).toBe(kid)
+  })
+})
+
+describe('createKeyManager (store): the key set authenticates under the KEK', () => {
+  const storeOptions = (store: GrantStore, clock: ReturnType<typeof manualClock>) =>
+    setup({ source: 'store', store, clock, issuer: ISSUER }).options
+
+  /** An attacker's public key in the `previous` slot, as one store write (no KEK) would put it. */
+  async function plantPrevious(store: GrantStore): Promise<string> {
+    const stored = await store.getKeySet()
+    if (!stored) throw new Error('no key set')
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey
+    const jwk = attacker.export({ format: 'jwk' })
+    const kid = await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! })
+    const envelope = JSON.parse(stored.data) as { body: string }
+    const body = JSON.parse(envelope.body) as { keys: unknown[] }
+    body.keys.push({
+      slot: 'previous', kid, alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y },
+      createdAt: 1, activatedAt: 1, retiredAt: 2_000_000_000,
+    })
+    envelope.body = JSON.stringify(body)
+    expect(await store.putKeySet(JSON.stringify(envelope), stored.version)).toBe(true)
+    return kid
+  }
+
+  it('refuses a planted previous key, raises the alarm once, and keeps the last good keys', async () => {
+    const { clock, store } = setup()
+    const alarms: UntrustedKeySetAlarm[] = []
+    const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
+    await keys.init()
+    const before = keys.jwks()
+    const planted = await plantPrevious(store)
+    await expect(keys.refresh()).rejects.toThrow(/does not authenticate under keys\.kek/)
+    await expect(keys.refresh()).rejects.toThrow(/does not authenticate/)
+    expect(keys.jwks()).toEqual(before)
+    expect(kids(keys.jwks())).not.toContain(planted)
+    expect(alarms).toHaveLength(1)
+    expect(alarms[0]).toMatchObject({ version: 2, keptKid: keys.signingKey().kid })
+    // A broker starting on the tampered set refuses to start rather than publish it.
+    await expect(createKeyManager(storeOptions(store, clock)).init()).rejects.toThrow(ConfigError)
+  })
+
+  it.each([
+    ['not JSON', 'garbage'],
+    ['another format', JSON.stringify({ format: 'writ.keyset.v3', keys: [] })],
+    ['an envelope without a MAC', JSON.stringify({ format: 'writ.keyset.v2', body: '{}' })],
+  ])('refuses and alarms on a stored value that is %s; a compromised rotation still recovers', async (_name, value) => {
+    const { clock, store } = setup()
+    const alarms: UntrustedKeySetAlarm[] = []
+    const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
+    await keys.init()
+    const before = keys.jwks()
+    const stored = await store.getKeySet()
+    expect(await store.putKeySet(value, stored!.version)).toBe(true)
+    await expect(keys.refresh()).rejects.toThrow()
+    expect(keys.jwks()).toEqual(before)
+    expect(alarms).toHaveLength(1)
+    await keys.rotate({ compromised: true })
+    await expect(createKeyManager(storeOptions(store, clock)).init()).resolves.toBeUndefined()
+  })
+
+  it('refuses a set sealed for another issuer under the same KEK', async () => {
+    const { clock, store } = setup()
+    await createKeyManager({ ...storeOptions(store, clock), issuer: 'https://other.test' }).init()
+    const err = await createKeyManager(storeOptions(store, clock)).init().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(String((err as Error).message)).toMatch(/sealed for issuer "https:\/\/other\.test"/)
+  })
+
+  it('refuses an older authentic set put back (a rollback to a withdrawn key)', async () => {
+    const { clock, store } = setup()
+    const alarms: UntrustedKeySetAlarm[] = []
+    const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
+    await keys.init()
+    const old = await store.getKeySet()
+    const leaked = keys.signingKey().kid
+    await keys.rotate({ compromised: true })
+    const now = await store.getKeySet()
+    expect(await store.putKeySet(old!.data, now!.version)).toBe(true)
+    await expect(keys.refresh()).rejects.toThrow(/rollback/)
+    expect(kids(keys.jwks())).not.toContain(leaked)
+    expect(alarms).toHaveLength(1)
+  })
+
+  it('reads a legacy v1 set once: keeps its sealed keys, drops its unauthenticated previous, rewrites it', async () => {
+    const { clock, store } = setup()
+    const first = createKeyManager(storeOptions(store, clock))
+    await first.init()
+    // The v1 layout: the v2 body's keys at top level, with no MAC (what earlier versions wrote).
+    const stored = await store.getKeySet()
+    const body = JSON.parse((JSON.parse(stored!.data) as { body: string }).body) as { keys: unknown[] }
+    const v1 = { format: 'writ.keyset.v1', keys: body.keys }
+    expect(await store.putKeySet(JSON.stringify(v1), stored!.version)).toBe(true)
+    const planted = await (async () => {
+      const attacker = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })
+      const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: attacker.x! })
+      v1.keys.push({ slot: 'previous', kid, alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519', x: attacker.x }, createdAt: 1, retiredAt: 2_000_000_000 })
+      const now = await store.getKeySet()
+      expect(await store.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
+      return kid
+    })()
+    const upgraded = createKeyManager(storeOptions(store, clock))
+    await upgraded.init()
+    expect(upgraded.signingKey().kid).toBe(first.signingKey().kid)
+    expect(kids(upgraded.jwks())).not.toContain(planted)
+    expect(JSON.parse((await store.getKeySet())!.data).format).toBe('writ.keyset.v2')
+    // Once v2 is in use, a v1 set is a downgrade.
+    const now = await store.getKeySet()
+    expect(await store.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
+    await expect(upgraded.refresh()).rejects.toThrow(/downgrade/)
+  })
+
+  it('a compromised rotation replaces every key with fresh ones and announces only those', async () => {
+    const { clock, store } = setup()
+    const heard: RevocationMessage[] = []
+    await store.subscribeRevocations((m) => heard.push(m))
+    const a = createKeyManager(storeOptions(store, clock))
+    const b = createKeyManager(storeOptions(store, clock))
+    await a.init()
+    await a.rotate()
+    await b.init()
+    const before = a.list().map((k) => k.kid)
+    expect(before).toHaveLength(3)
+    const rotation = await a.rotate({ compromised: true })
+    expect(rotation).toMatchObject({ compromised: true, forced: true })
+    expect(new Set(rotation?.withdrawnKids)).toEqual(new Set(before))
+    const after = kids(a.jwks())
+    expect(after).toHaveLength(2)
+    for (const kid of before) expect(after).not.toContain(kid)
+    expect(heard.at(-1)).toEqual({ v: 1, keys: { kids: after } })
+    await b.refresh()
+    expect(b.jwks()).toEqual(a.jwks())
+  })
+
+  it('a compromised rotation overwrites a stored set that does not authenticate', async () => {
+    const { clock, store } = setup()
+    const keys = createKeyManager(storeOptions(store, clock))
+    await keys.init()
+    const planted = await plantPrevious(store)
+    await keys.rotate({ compromised: true })
+    expect(kids(keys.jwks())).not.toContain(planted)
+    const fresh = createKeyManager(storeOptions(store, clock))
+    await fresh.init()
+    expect(fresh.jwks()).toEqual(keys.jwks())
   })
 })
 

@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest'
 import { epochSeconds, manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant } from '../../src/grants/grant.js'
+import { claimsSha256, tokenClaimsSha256 } from '../../src/verifier/claims-digest.js'
 import {
   audienceFor,
   createKeyManager,
+  encodeAccessTokenPayload,
   mintAccessToken,
   scopeFor,
   type SigningAlg,
@@ -116,6 +118,21 @@ describe('mintAccessToken', () => {
     expect(payload.cnf).toEqual({ jkt: 'x'.repeat(43) })
     expect(payload.approval).toEqual(approval)
     expect(payload.aud).toEqual(['https://a.example', 'https://b.example'])
+  })
+
+  it('signs a payload fixed beforehand: the claims whose digest the grant records', async () => {
+    const { keys, clock } = await keysFor('EdDSA')
+    const grant = grantAt(epochSeconds(clock))
+    const payload = encodeAccessTokenPayload({ issuer: ISSUER, audience: APP, grant, scope: 'repo:read' })
+    const token = await mintAccessToken({ key: keys.signingKey(), payload })
+    expect(token.split('.')[1]).toBe(payload)
+    expect(tokenClaimsSha256(token)).toBe(claimsSha256(payload))
+    const { payload: claims } = await jwtVerify(token, createLocalJWKSet(keys.jwks()), {
+      typ: 'at+jwt',
+      algorithms: ['EdDSA'],
+      currentDate: new Date(clock()),
+    })
+    expect(claims).toMatchObject({ jti: grant.id, aud: APP, authorization_details: grant.authorizationDetails })
   })
 
   it('keeps only id, purpose and requested_by of the task', async () => {

@@ -88,4 +88,25 @@ describe('authorize: does a grant cover this action on this resource?', () => {
     denied(() => authorize(bare as AccessTokenClaims, { type: 'repo', action: 'read' }))
     denied(() => authorize(claims([null, 'repo', { type: 'repo', actions: 'read' }]), { type: 'repo', action: 'read' }))
   })
+
+  it('checks a request without a location at this service, never anywhere', () => {
+    const WIKI = 'https://git.example.com/acme/wiki'
+    const both = { ...claims([
+      { type: 'repo', actions: ['write'], locations: [APP], identifier: 'docs/**' },
+      { type: 'repo', actions: ['read'], locations: [WIKI] },
+      { type: 'repo', actions: ['delete'] },
+    ]), aud: [APP, WIKI] }
+    // The verifier for WIKI: the grant for APP does not cover a write here.
+    const err = denied(() => authorize(both, { type: 'repo', action: 'write', resource: { identifier: 'docs/a.md' } }, { audience: WIKI }))
+    expect(err.message).toBe(`the token does not allow repo write on ${WIKI} docs/a.md`)
+    expect(authorize(both, { type: 'repo', action: 'write', resource: { identifier: 'docs/a.md' } }, { audience: APP }).locations).toEqual([APP])
+    expect(authorize(both, { type: 'repo', action: 'read' }, { audience: [WIKI, 'https://other.example'] }).locations).toEqual([WIKI])
+    // A grant without locations in a token for two services covers neither.
+    denied(() => authorize(both, { type: 'repo', action: 'delete' }, { audience: WIKI }))
+    // Without an audience, a token naming two places gives no "here": the request must name one.
+    expect(denied(() => authorize(both, { type: 'repo', action: 'read' })).message).toMatch(/give resource\.location/)
+    // A verifier serving both audiences cannot tell which is meant either.
+    denied(() => authorize(both, { type: 'repo', action: 'read' }, { audience: [APP, WIKI] }))
+    expect(authorize(both, { type: 'repo', action: 'read', resource: { location: WIKI } }, { audience: [APP, WIKI] }).locations).toEqual([WIKI])
+  })
 })

@@ -109,11 +109,58 @@ describe('writMiddleware (hono)', () => {
   })
 })
 
+describe('authorize without a location: checked here, at the verifier\'s audience', () => {
+  const WIKI = 'https://git.example.com/acme/wiki'
+
+  /** A service at WIKI whose routes name no location, as the earlier JSDoc examples did. */
+  function wiki(): Hono<{ Variables: WritVariables }> {
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: WIKI,
+      jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      fetch: toBroker,
+      clock: broker.clock,
+      liveness: { mode: 'none' },
+    })
+    const app = new Hono<{ Variables: WritVariables }>()
+    app.use(
+      '/docs/*',
+      writMiddleware(verifier, {
+        authorize: (c) => ({
+          type: 'repo',
+          action: c.req.method === 'GET' ? 'read' : 'write',
+          resource: { identifier: c.req.path.slice(1) },
+        }),
+      }),
+    )
+    app.get('/docs/*', (c) => c.json({ read: c.req.path }))
+    app.put('/docs/*', (c) => c.json({ written: c.req.path }))
+    return app
+  }
+
+  it('never lets the grant for service A authorize a write at service B when the token names both', async () => {
+    // A real token from the broker: write on APP, read on WIKI, so its aud names both services.
+    const access = await token([
+      { type: 'repo', actions: ['write'], locations: [APP], identifier: 'docs/**' },
+      { type: 'repo', actions: ['read'], locations: [WIKI], identifier: 'docs/**' },
+    ])
+    const app = wiki()
+    const write = await get(app, '/docs/home.md', `Bearer ${access}`, 'PUT')
+    expect(write.status).toBe(403)
+    expect(write.headers.get('www-authenticate')).toContain(
+      'error_description="the token does not allow repo write on https://git.example.com/acme/wiki docs/home.md"',
+    )
+    // The grant that does name this service still works.
+    expect((await get(app, '/docs/home.md', `Bearer ${access}`)).status).toBe(200)
+  })
+})
+
 describe('introspection liveness (RFC 7662 against the broker)', () => {
-  const introspection = (secret: string = SECRETS['agent-b']): LivenessOptions => ({
+  // The verifier authenticates as a resource server: the policy's `introspect: any` client.
+  const introspection = (secret: string = SECRETS['docs-service'], clientId = 'docs-service'): LivenessOptions => ({
     mode: 'introspection',
     endpoint: `${ISSUER}/oauth/introspect`,
-    clientId: 'agent-b',
+    clientId,
     clientSecret: secret,
     cacheTtlSeconds: 5,
   })
@@ -133,6 +180,14 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
     expect(verifier.status()).toEqual({ mode: 'introspection', cachedAnswers: 1 })
   })
 
+  it("learns nothing through an ordinary client's credentials: other clients' tokens are refused", async () => {
+    // agent-b is a client, not a resource server: the broker answers it only about its own tokens.
+    const { app } = service(introspection(SECRETS['agent-b'], 'agent-b'))
+    const res = await get(app, '/docs/a.md', `Bearer ${await token()}`)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
+  })
+
   it('fails closed (503, Retry-After, no challenge) when the endpoint is unreachable or refuses it', async () => {
     const port = await freePort()
     const unreachable = createVerifier({
@@ -141,7 +196,7 @@ describe('introspection liveness (RFC 7662 against the broker)', () => {
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
       fetch: async (input, init) => (String(input).startsWith(ISSUER) ? toBroker(input, init) : fetch(input, init)),
       clock: broker.clock,
-      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'agent-b', clientSecret: 'x' },
+      liveness: { mode: 'introspection', endpoint: `http://127.0.0.1:${port}/oauth/introspect`, clientId: 'docs-service', clientSecret: 'x' },
     })
     const wrongSecret = service(introspection('not-the-secret')).verifier
     const t = await token()

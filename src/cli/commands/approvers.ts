@@ -8,6 +8,8 @@ interface EnrolledKey {
   approver: string
   group: string
   aaguid: string
+  /** RFC 7638 thumbprint of the key, as its `approver.enrolled` audit event records it. */
+  public_key_thumbprint: string
   fmt: string
   counter: number
   enrolled_at: number
@@ -28,19 +30,23 @@ export async function inviteApprover(ctx: CliContext, approver: string, opts: { 
   ctx.out.line(ctx.out.dim('send it to that person only: whoever opens it enrols a key as them.'))
 }
 
-/** `writ approvers ls`: enrolled security keys and their state. */
+/**
+ * `writ approvers ls`: enrolled security keys and their state, each with its public key's
+ * thumbprint (compare it with the key's `approver.enrolled` event in the audit chain).
+ */
 export async function listApprovers(ctx: CliContext, opts: { approver?: string }): Promise<void> {
   const qs = opts.approver ? `?approver=${encodeURIComponent(opts.approver)}` : ''
   const { keys } = await adminApi<{ keys: EnrolledKey[] }>(ctx, 'GET', `/admin/approvers/keys${qs}`)
   if (ctx.out.json) return ctx.out.data(keys)
   if (keys.length === 0) return ctx.out.line('no enrolled keys')
   ctx.out.table(
-    ['APPROVER', 'GROUP', 'CREDENTIAL ID', 'AAGUID', 'FORMAT', 'STATE'],
+    ['APPROVER', 'GROUP', 'CREDENTIAL ID', 'AAGUID', 'PUBLIC KEY', 'FORMAT', 'STATE'],
     keys.map((k) => [
       k.approver,
       k.group,
       k.credential_id,
       k.aaguid,
+      k.public_key_thumbprint,
       k.fmt,
       k.flagged ? ctx.out.red(`${k.flagged.reason}: ${k.flagged.detail}`) : 'active',
     ]),
@@ -59,6 +65,7 @@ export async function disableApproverKey(
     'POST',
     `/admin/approvers/keys/${encodeURIComponent(credentialId)}/disable`,
     { reason: opts.reason ?? 'disabled with the writ CLI', ...(opts.revoke ? { revoke: true } : {}) },
+    { idempotent: true },
   )
   if (ctx.out.json) return ctx.out.data(result)
   ctx.out.line(`disabled key ${credentialId} of ${result.approver}`)

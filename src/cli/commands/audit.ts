@@ -2,9 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command } from 'commander'
 import type { JWK } from 'jose'
 import type { ApprovalEvidence } from '../../approvals/types.js'
-import { verifyApprovalEvidence } from '../../approvals/verify-approval-evidence.js'
+import { loadTrustAnchors, type TrustAnchors } from '../../approvals/load-trust-anchors.js'
+import { verifyApprovalFromChain } from '../../approvals/verify-approval-from-chain.js'
 import type { AuditEvent } from '../../audit/types.js'
 import { verifyChain } from '../../audit/verify-chain.js'
+import { systemClock } from '../../clock.js'
+import { ConfigError } from '../../config.js'
+import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { adminApi } from '../admin-api.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
@@ -95,7 +99,11 @@ export function describeAuditEvent(event: AuditEvent): string {
         typeof event.detail?.group === 'string' ? ` (group ${event.detail.group})` : ''
       }`
     case 'approver.enrolled':
-      return `${event.approver} enrolled key ${event.credential_id ?? '-'} (AAGUID ${event.aaguid ?? '-'})`
+      return [
+        `${event.approver} enrolled key ${event.credential_id} (AAGUID ${event.aaguid}`,
+        // Events written before keys were recorded in the chain carry no thumbprint.
+        typeof e.public_key_thumbprint === 'string' ? `, public key ${e.public_key_thumbprint})` : ')',
+      ].join('')
     case 'approver.key_flagged':
     case 'approver.key_removed':
       return [
@@ -103,6 +111,15 @@ export function describeAuditEvent(event: AuditEvent): string {
         event.type === 'approver.key_flagged' ? 'flagged' : `removed by ${event.actor}`,
         event.reason ? `: ${event.reason}` : '',
       ].join('')
+    case 'lock.created':
+      return [
+        `${event.target_kind} ${event.target} locked by ${event.actor} (lock ${event.lock}`,
+        event.expires_at !== undefined ? `, until ${iso(event.expires_at)}` : '',
+        `): ${event.reason}`,
+        event.revoked !== undefined ? `; ${event.revoked} live grant(s) revoked` : '',
+      ].join('')
+    case 'lock.removed':
+      return `${event.target_kind} ${event.target} unlocked by ${event.actor} (lock ${event.lock}: ${event.reason})`
     case 'client.auth_failed':
       return `client authentication failed as ${event.client ?? '(no client id)'} ×${event.count}: ${event.reason}`
     case 'admin.auth_failed':
@@ -121,7 +138,15 @@ export function describeAuditEvent(event: AuditEvent): string {
       return [
         `signing key ${event.kid} became current`,
         event.previous_kid ? `, replacing ${event.previous_kid}` : '',
-        event.actor === 'system' ? ' (scheduled)' : ` (by ${event.actor}${event.forced ? ', forced' : ''})`,
+        event.actor === 'system'
+          ? ' (scheduled)'
+          : ` (by ${event.actor}${event.compromised ? ', compromised' : event.forced ? ', forced' : ''})`,
+        event.withdrawn_kids?.length ? `; withdrawn: ${event.withdrawn_kids.join(', ')}` : '',
+      ].join('')
+    case 'key.set_refused':
+      return [
+        `ALARM: refused the key set in the store (version ${event.version}): ${event.reason}`,
+        event.kept_kid ? `; still signing with ${event.kept_kid}` : '',
       ].join('')
     case 'audit.checkpoint':
       return `checkpoint signed by key ${str(event.jwk.kid)}`
@@ -136,10 +161,14 @@ export function describeAuditEvent(event: AuditEvent): string {
   }
 }
 
+/** One line per event: what an event holds never breaks the line or reaches the terminal raw. */
 function printEvents(ctx: CliContext, events: AuditEvent[]): void {
   for (const e of events) {
     if (ctx.out.json) ctx.out.line(JSON.stringify(e))
-    else ctx.out.line(`${e.time}  #${e.seq}  ${e.type.padEnd(18)} ${describeAuditEvent(e)}`)
+    else {
+      const line = `${e.time}  #${e.seq}  ${String(e.type).padEnd(18)} ${describeAuditEvent(e)}`
+      ctx.out.line(escapeUnsafeText(line))
+    }
   }
 }
 
@@ -345,51 +374,144 @@ export async function verifyAudit(
   }
 }
 
-/**
- * `writ audit verify-approval GRANT`: re-checks offline that the approvers' security keys signed
- * exactly this grant's manifest: the approval named by the grant's audit record, its kept evidence
- * (assertions and public keys), and that the evidence's manifest is the one the grant was issued for.
- */
-export async function verifyApproval(ctx: CliContext, grantId: string): Promise<void> {
-  const story = `/admin/audit/story?grant=${encodeURIComponent(grantId)}`
-  const { events } = await adminApi<{ events: AuditEvent[] }>(ctx, 'GET', story)
-  const issued = events.find((e) => e.type === 'grant.issued')
-  if (!issued || issued.type !== 'grant.issued') {
-    throw new CliError(`no grant.issued event for grant ${grantId}`)
-  }
-  if (!issued.approval) {
-    throw new CliError(`grant ${grantId} was issued without a human approval: nothing to verify`)
-  }
-  const evidencePath = `/admin/approvals/${encodeURIComponent(issued.approval)}/evidence`
-  const evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', evidencePath)
-  const result = await verifyApprovalEvidence(evidence)
-  const problems = [...result.problems]
-  // Ensure the evidence is for the manifest this grant was issued under.
-  if (result.manifestSha256 !== issued.manifest_sha256) {
-    problems.push(
-      `the evidence's manifest hashes to ${result.manifestSha256}, ` +
-        `but grant ${grantId} was issued for ${issued.manifest_sha256}`,
+export interface VerifyApprovalOptions {
+  /** The audit chain export (JSON Lines) the enrolments and the grant are read from. */
+  chain?: string
+  /** The evidence as a file; default: fetched from the broker (it is trusted for nothing). */
+  evidence?: string
+  /** Attestation trust anchors: root certificate PEM files, and/or a FIDO MDS BLOB and its root. */
+  roots?: string[]
+  mdsBlob?: string
+  mdsRoot?: string
+  /** Authenticator models accepted (AAGUIDs); default: any model the trust anchors vouch for. */
+  aaguid?: string[]
+  jwks?: string
+  issuer?: string
+}
+
+const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** The auditor's attestation trust anchors, from local files only. */
+async function auditorTrustAnchors(opts: VerifyApprovalOptions): Promise<TrustAnchors> {
+  if ((opts.roots ?? []).length === 0 && opts.mdsBlob === undefined) {
+    throw new CliError(
+      'name the attestation trust anchors the approvers\' keys must chain to: --roots FILE (PEM) and/or --mds-blob FILE --mds-root FILE',
+      EXIT.usage,
     )
   }
-  const ok = result.ok && problems.length === 0
+  try {
+    return await loadTrustAnchors({
+      rootCertificateFiles: opts.roots ?? [],
+      mdsBlobFile: opts.mdsBlob,
+      mdsRootCertificateFile: opts.mdsRoot,
+      readFile: (path) => readFileSync(path, 'utf8'),
+      clock: systemClock,
+    })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    const flags = err.problems.map((p) =>
+      p
+        .replace('approvals.attestation.rootCertificateFiles', '--roots')
+        .replace('approvals.attestation.mdsBlobFile', '--mds-blob')
+        .replace(/approvals\.attestation\.mdsRootCertificateFile(: required with mdsBlobFile)?/, (_m, req) => (req ? '--mds-root: required with --mds-blob' : '--mds-root')),
+    )
+    throw new CliError(flags.join('; '), EXIT.usage)
+  }
+}
+
+/** A JSON file the auditor holds. */
+function readJsonFile(path: string, flag: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new CliError(`${flag} ${path}: ${(err as Error).message}`, EXIT.usage)
+  }
+}
+
+/**
+ * `writ audit verify-approval GRANT --chain FILE --roots PEM`: re-checks offline, with no trust in
+ * the broker, that the approvers' security keys signed exactly this grant's manifest. The chain
+ * export (verified against the JWKS first) is the only source of the grant's record and of the
+ * approvers' keys: each vote must verify under the key its `approver.enrolled` event recorded,
+ * whose attestation must chain to the given trust anchors. The evidence (from `--evidence` or the
+ * broker) supplies only the assertions and the manifest.
+ */
+export async function verifyApproval(ctx: CliContext, grantId: string, opts: VerifyApprovalOptions): Promise<void> {
+  if (opts.chain === undefined) {
+    throw new CliError(
+      'name the audit chain export the approvers\' keys are read from: --chain FILE (writ audit export --out FILE)',
+      EXIT.usage,
+    )
+  }
+  const allowed = (opts.aaguid ?? []).map((a) => a.toLowerCase())
+  const bad = allowed.find((a) => !AAGUID.test(a))
+  if (bad !== undefined) throw new CliError(`--aaguid ${bad}: expected an AAGUID (UUID form)`, EXIT.usage)
+  let chain: string
+  try {
+    chain = readFileSync(opts.chain, 'utf8')
+  } catch (err) {
+    throw new CliError(`--chain ${opts.chain}: ${(err as Error).message}`, EXIT.usage)
+  }
+  const trust = await auditorTrustAnchors(opts)
+  for (const warning of trust.warnings) ctx.out.error(`warning: ${warning}`)
+  const jwks = await trustedKeys(ctx, opts.jwks)
+  let evidence: ApprovalEvidence
+  if (opts.evidence !== undefined) {
+    evidence = readJsonFile(opts.evidence, '--evidence') as ApprovalEvidence
+  } else {
+    const approval = approvalOfGrant(chain, grantId)
+    if (approval === undefined) {
+      throw new CliError(`grant ${grantId} was issued without a human approval, or is not in ${opts.chain}: nothing to verify`)
+    }
+    evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', `/admin/approvals/${encodeURIComponent(approval)}/evidence`)
+  }
+  const result = await verifyApprovalFromChain(
+    { grantId, evidence, chain },
+    {
+      jwks,
+      trust,
+      ...(allowed.length > 0 ? { allowedAaguids: new Set(allowed) } : {}),
+      ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    },
+  )
   if (ctx.out.json) {
     ctx.out.data({
-      ok,
+      ok: result.ok,
       grant: grantId,
-      approval: issued.approval,
+      grant_seq: result.grantSeq,
+      approval: result.approvalId,
       manifest_sha256: result.manifestSha256,
+      keys: result.keys,
       votes: result.votes,
-      problems,
+      problems: result.problems,
     })
   } else {
-    ctx.out.line(`grant ${grantId}, approval ${issued.approval}, manifest ${result.manifestSha256}`)
+    ctx.out.line(`grant ${grantId} (seq ${result.grantSeq ?? '-'}), approval ${result.approvalId ?? '-'}, manifest ${result.manifestSha256 ?? '-'}`)
     for (const v of result.votes) {
+      const key = result.keys.find((k) => k.credentialId === v.credentialId)
+      const enrolled = key?.enrolledAtSeq ? ` enrolled at seq ${key.enrolledAtSeq} (public key ${key.thumbprint ?? '-'})` : ''
       const mark = v.ok ? ctx.out.green('ok') : ctx.out.red('BAD')
-      ctx.out.line(`  ${mark}  ${v.sub}, key ${v.credentialId}${v.problem ? `: ${v.problem}` : ''}`)
+      ctx.out.line(`  ${mark}  ${v.sub}, key ${v.credentialId}${enrolled}${v.problem ? `: ${v.problem}` : ''}`)
     }
-    if (ok) ctx.out.line(`${ctx.out.green('ok')}: every approver's key signed this exact manifest`)
+    if (result.ok) {
+      ctx.out.line(`${ctx.out.green('ok')}: every approver's key, as enrolled in the audit chain, signed this exact manifest`)
+    }
   }
-  if (!ok) throw new CliError(`approval evidence does not verify: ${problems.join('; ')}`)
+  if (!result.ok) throw new CliError(`approval evidence does not verify: ${result.problems.join('; ')}`)
+}
+
+/** The approval a grant's `grant.issued` event names in an export, if any (to fetch its evidence). */
+function approvalOfGrant(chain: string, grantId: string): string | undefined {
+  for (const line of chain.split('\n')) {
+    if (!line.includes(grantId)) continue
+    try {
+      const event = JSON.parse(line) as { type?: unknown; grant?: unknown; approval?: unknown }
+      if (event.type === 'grant.issued' && event.grant === grantId && typeof event.approval === 'string') return event.approval
+    } catch {
+      // Not an event: verifyApprovalFromChain names it.
+    }
+  }
+  return undefined
 }
 
 export function auditCommand(ctx: () => CliContext): Command {
@@ -429,8 +551,19 @@ export function auditCommand(ctx: () => CliContext): Command {
   cmd
     .command('verify-approval')
     .argument('<grant>', 'grant id')
-    .description("re-check offline that the approvers' security keys signed this grant's manifest")
-    .addHelpText('after', '\nExample:\n  writ audit verify-approval 3q2-7wEjRk6pXh5m2bW0Zg')
-    .action((grant: string) => verifyApproval(ctx(), grant))
+    .option('--chain <file>', 'the audit export (JSON Lines, from seq 1) the grant and the keys are read from')
+    .option('--roots <files...>', 'attestation root certificates (PEM) the keys must chain to')
+    .option('--mds-blob <file>', 'a FIDO MDS3 BLOB (local file) of trusted authenticator models')
+    .option('--mds-root <file>', 'the root the MDS BLOB is signed under (PEM)')
+    .option('--aaguid <uuids...>', 'accept only these authenticator models (default: any the anchors vouch for)')
+    .option('--evidence <file>', "the approval evidence as a file (default: fetched from the broker)")
+    .option('--jwks <file|url>', 'keys trusted to sign the chain (default: the broker\'s /.well-known/jwks.json)')
+    .option('--issuer <url>', 'require this iss in checkpoints and seals')
+    .description("re-check offline, with no trust in the broker, that the approvers' enrolled keys signed this grant's manifest")
+    .addHelpText(
+      'after',
+      '\nExample:\n  writ audit export --out audit.jsonl\n  writ audit verify-approval 3q2-7wEjRk6pXh5m2bW0Zg --chain audit.jsonl --jwks jwks.json --roots yubico-root.pem',
+    )
+    .action((grant: string, opts: VerifyApprovalOptions) => verifyApproval(ctx(), grant, opts))
   return cmd
 }

@@ -22,12 +22,39 @@ export async function listKeys(ctx: CliContext): Promise<void> {
   )
 }
 
-/** `writ keys rotate`: next becomes current; current stays published until its tokens expire. */
-export async function rotateKeys(ctx: CliContext, opts: { force?: boolean }): Promise<void> {
-  const result = await adminApi<{ keys: KeyInfo[] }>(ctx, 'POST', '/admin/keys/rotate', { force: Boolean(opts.force) })
-  if (ctx.out.json) return ctx.out.data(result.keys)
+/**
+ * `writ keys rotate`: next becomes current; current stays published until its tokens expire.
+ * `--compromised`: fresh keys replace every key, every earlier key leaves the JWKS at once and
+ * every live grant is revoked.
+ */
+export async function rotateKeys(
+  ctx: CliContext,
+  opts: { compromised?: boolean; reason?: string },
+): Promise<void> {
+  const body = opts.compromised
+    ? { compromised: true, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }
+    : opts.reason !== undefined
+      ? { reason: opts.reason }
+      : {}
+  const result = await adminApi<{ keys: KeyInfo[]; revoked?: number; withdrawn_kids?: string[] }>(
+    ctx,
+    'POST',
+    '/admin/keys/rotate',
+    body,
+  )
+  if (ctx.out.json) {
+    return ctx.out.data(
+      opts.compromised
+        ? { keys: result.keys, revoked: result.revoked, withdrawn_kids: result.withdrawn_kids }
+        : result.keys,
+    )
+  }
   const current = result.keys.find((k) => k.slot === 'current')
   ctx.out.line(`rotated: now signing with ${current?.kid ?? '?'}`)
+  if (opts.compromised) {
+    ctx.out.line(`withdrawn from the JWKS: ${result.withdrawn_kids?.join(', ') || '(none)'}`)
+    ctx.out.line(`grants revoked: ${result.revoked ?? 0}`)
+  }
 }
 
 export function keysCommand(ctx: () => CliContext): Command {
@@ -39,9 +66,16 @@ export function keysCommand(ctx: () => CliContext): Command {
     .action(() => listKeys(ctx()))
   cmd
     .command('rotate')
-    .option('--force', 'rotate even while the previous key still covers live tokens (compromise)')
+    .option(
+      '--compromised',
+      'the keys may have leaked: fresh keys, every earlier key withdrawn at once, every grant revoked',
+    )
+    .option('--reason <text>', 'with --compromised: the reason kept in each revoked grant')
     .description('promote next to current; keep the old key published until its tokens expire')
-    .addHelpText('after', '\nExample:\n  writ keys rotate')
-    .action((opts: { force?: boolean }) => rotateKeys(ctx(), opts))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  writ keys rotate\n  writ keys rotate --compromised --reason "key leaked in a core dump"',
+    )
+    .action((opts: { compromised?: boolean; reason?: string }) => rotateKeys(ctx(), opts))
   return cmd
 }

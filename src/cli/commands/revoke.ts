@@ -45,6 +45,7 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
     'POST',
     '/admin/revocations',
     { [field]: value, reason },
+    { idempotent: true },
   )
   const { revoked } = result
   const approvals = result.approvals_revoked ?? 0

@@ -6,6 +6,7 @@ import { WritClientError } from '../../client/errors.js'
 import { parseSafeYaml } from '../../manifest/index.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
+import { terminalText } from '../output.js'
 
 export interface TokenRequestOptions {
   client?: string
@@ -82,7 +83,7 @@ export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: 
     if (ctx.out.tty) {
       const frames = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'
       let i = 0
-      process.stderr.write(`approval needed: ${where}\n`)
+      process.stderr.write(`approval needed: ${terminalText(where)}\n`)
       spinner = setInterval(() => process.stderr.write(`\r${frames[i++ % frames.length]} waiting for approval (expires in ${p.expiresIn}s)`), 120)
     } else {
       ctx.out.error(`approval needed: ${where} (expires in ${p.expiresIn}s)`)

@@ -208,6 +208,9 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
     },
 
     async onRevocation(message) {
+      // A key-set change revokes no session by itself (a compromised-key rotation also revokes
+      // every grant, announced on its own).
+      if ('keys' in message) return
       if ('all' in message) return revoker.revokeAllSessions()
       return revoker.onGrantsRevoked(message.grants.map((g) => g.id))
     },

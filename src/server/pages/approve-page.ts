@@ -1,8 +1,10 @@
 import type { ApprovalView } from '../../approvals/get-approval-view.js'
 import type { AuthorizationDetail } from '../../manifest/types.js'
+import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { html, type SafeHtml } from './html.js'
 import { renderPage } from './layout.js'
 import { duration, utc } from './format.js'
+import { literal } from './literal.js'
 
 const COMMON_FIELDS = new Set(['type', 'actions', 'locations', 'identifier'])
 
@@ -18,12 +20,12 @@ const STATUS_TEXT: Record<ApprovalView['status'], string> = {
 function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {
   const extra = Object.entries(grant).filter(([name]) => !COMMON_FIELDS.has(name))
   return html`<section class="card grant">
-<h3>Grant ${index + 1}: <code>${grant.type}</code></h3>
+<h3>Grant ${index + 1}: ${literal(grant.type)}</h3>
 <dl>
-<dt>Actions</dt><dd>${grant.actions?.length ? grant.actions.map((a, i) => html`${i > 0 ? ', ' : ''}<code>${a}</code>`) : html`<span class="muted">(none named)</span>`}</dd>
-<dt>Resources</dt><dd>${grant.locations?.length ? html`<ul class="plain">${grant.locations.map((l) => html`<li><code>${l}</code></li>`)}</ul>` : html`<span class="muted">(any location the rule allows)</span>`}</dd>
-<dt>Identifier</dt><dd>${grant.identifier !== undefined ? html`<code>${grant.identifier}</code>` : html`<span class="muted">(none)</span>`}</dd>
-${extra.map(([name, value]) => html`<dt>${name}</dt><dd><code>${JSON.stringify(value)}</code></dd>`)}
+<dt>Actions</dt><dd>${grant.actions?.length ? grant.actions.map((a, i) => html`${i > 0 ? ', ' : ''}${literal(a)}`) : html`<span class="muted">(none named)</span>`}</dd>
+<dt>Resources</dt><dd>${grant.locations?.length ? html`<ul class="plain">${grant.locations.map((l) => html`<li>${literal(l)}</li>`)}</ul>` : html`<span class="muted">(any location the rule allows)</span>`}</dd>
+<dt>Identifier</dt><dd>${grant.identifier !== undefined ? literal(grant.identifier) : html`<span class="muted">(none)</span>`}</dd>
+${extra.map(([name, value]) => html`<dt>${literal(name)}</dt><dd>${literal(JSON.stringify(value))}</dd>`)}
 </dl>
 </section>`
 }
@@ -31,7 +33,9 @@ ${extra.map(([name, value]) => html`<dt>${name}</dt><dd><code>${JSON.stringify(v
 /**
  * The approval page: exactly what is asked (client, task, purpose, requester, every grant with
  * its type, actions, resources, identifier and any other field, the token's life, when the request
- * expires), each rule's progress, and Approve / Deny while the request is pending.
+ * expires), each rule's progress, and Approve / Deny while the request is pending. Every value an
+ * approver must read exactly is shown with {@link literal}: characters outside printable ASCII are
+ * marked with their code points, so no look-alike passes for what it imitates.
  */
 export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
   const pending = view.status === 'pending'
@@ -40,10 +44,10 @@ export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
 <p class="status status-${view.status}" id="state">${STATUS_TEXT[view.status]}</p>
 <section class="card">
 <dl>
-<dt>Client</dt><dd><code>${view.clientId}</code></dd>
-<dt>Task</dt><dd><code>${view.task.id}</code></dd>
-<dt>Purpose</dt><dd>${view.task.purpose ?? html`<span class="muted">(none given)</span>`}</dd>
-<dt>Requested by</dt><dd>${view.task.requested_by ?? html`<span class="muted">(not named)</span>`}</dd>
+<dt>Client</dt><dd>${literal(view.clientId)}</dd>
+<dt>Task</dt><dd>${literal(view.task.id)}</dd>
+<dt>Purpose</dt><dd>${view.task.purpose !== undefined ? escapeUnsafeText(view.task.purpose) : html`<span class="muted">(none given)</span>`}</dd>
+<dt>Requested by</dt><dd>${view.task.requested_by !== undefined ? literal(view.task.requested_by) : html`<span class="muted">(not named)</span>`}</dd>
 <dt>Token life</dt><dd>${duration(view.ttlSeconds)} from when the agent collects it</dd>
 <dt>Request expires</dt><dd>${utc(view.expiresAt)}${pending ? ` (in ${duration(left)})` : ''}</dd>
 </dl>
@@ -55,10 +59,10 @@ ${view.grants.map(grantCard)}
 <ul class="plain">
 ${view.requirements.map(
   (r) => html`<li>Rule <code>${r.ruleId}</code>: ${r.approvers} of group <code>${r.group}</code>,
-${r.approvedBy.length} so far${r.approvedBy.length ? html` (${r.approvedBy.join(', ')})` : ''}${r.forbidSelfApproval ? html` <span class="muted">· the requester may not approve</span>` : ''}</li>`,
+${r.approvedBy.length} so far${r.approvedBy.length ? html` (${r.approvedBy.map((sub, i) => html`${i > 0 ? ', ' : ''}${literal(sub)}`)})` : ''}${r.forbidSelfApproval ? html` <span class="muted">· the requester may not approve</span>` : ''}</li>`,
 )}
 </ul>
-${view.denial ? html`<p class="status status-denied">Denied by ${view.denial.sub} at ${utc(view.denial.at)}</p>` : ''}
+${view.denial ? html`<p class="status status-denied">Denied by ${literal(view.denial.sub)} at ${utc(view.denial.at)}</p>` : ''}
 </section>
 ${
   pending

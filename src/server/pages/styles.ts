@@ -34,6 +34,8 @@ button:disabled { opacity: .5; cursor: default; }
 #result[data-kind="error"] { color: var(--bad); } #result[data-kind="ok"] { color: var(--ok); }
 .muted { color: var(--muted); font-size: .9rem; }
 ul.plain { margin: .25rem 0; padding-left: 1.25rem; }
+mark.uni { background: transparent; color: var(--bad); outline: 1px dashed var(--bad); }
+mark.uni sup { font-size: .7em; margin-left: .1em; }
 `
 
 /** `'sha256-…'` of {@link PAGE_CSS}, for the Content-Security-Policy's style-src. */

@@ -62,7 +62,7 @@ export function adminDisableKeyRoute(deps: AppDeps) {
         { by: 'admin', reason: why, at },
       )
       revoked = await revokeGrants(
-        { store: deps.store, policy: deps.policy },
+        { store: deps.store },
         { approver: key.sub },
         { by: 'admin', reason: why, at },
       )

@@ -23,8 +23,8 @@ const DEFAULT_LIMIT = 100
 
 /**
  * `GET /admin/grants?client=&task=&limit=`: live grants, oldest first, of one client or of every
- * client the policy declares, optionally of one task. At most `limit` (default 100, at most 1000)
- * are shown; `total` says how many there are.
+ * client with live grants (whether or not the policy in force declares it), optionally of one
+ * task. At most `limit` (default 100, at most 1000) are shown; `total` says how many there are.
  */
 export function adminListGrantsRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -38,8 +38,9 @@ export function adminListGrantsRoute(deps: AppDeps) {
     if (!parsed.success) throw invalidRequest(formatIssues(parsed.error.issues).join('; '))
     const { client, task } = parsed.data
     const limit = parsed.data.limit ?? DEFAULT_LIMIT
+    // Ensure every live grant is listed, also of clients the policy in force no longer declares.
     const grants = await deps.store.listGrants({
-      clientIds: client === undefined ? [...deps.policy.clients.keys()] : [client],
+      ...(client === undefined ? {} : { clientId: client }),
       ...(task === undefined ? {} : { taskId: task }),
     })
     return c.json(

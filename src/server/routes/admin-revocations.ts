@@ -5,6 +5,7 @@ import type { ApprovalScope } from '../../approvals/store.js'
 import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
+import { approverId } from '../../approvals/approver-id.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
@@ -38,7 +39,8 @@ function targetOf(body: RevocationBody): RevocationTarget {
   if (body.grant_id !== undefined) return { grantId: body.grant_id }
   if (body.task_id !== undefined) return { taskId: body.task_id }
   if (body.client_id !== undefined) return { clientId: body.client_id }
-  if (body.approver !== undefined) return { approver: body.approver }
+  // Ensure every spelling of the person reaches the one index their approvals are under.
+  if (body.approver !== undefined) return { approver: approverId(body.approver) }
   return { all: true }
 }
 

@@ -5,8 +5,9 @@ import type { AppDeps } from '../deps.js'
 /**
  * `GET /admin/approvals/{id}/evidence`: the evidence kept when an approved request was redeemed
  * (manifest, approvers' keys and raw assertions), for offline re-verification with
- * `verifyApprovalEvidence` (`writ audit verify-approval`). `{id}` is the approval id, which the
- * token's `approval.id` claim and the grant's `approval.id` carry.
+ * `verifyApprovalFromChain` (`writ audit verify-approval`), which trusts none of it: each vote is
+ * checked under the key the audit chain recorded at enrolment. `{id}` is the approval id, which
+ * the token's `approval.id` claim and the grant's `approval.id` carry.
  */
 export function approveEvidenceRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {

@@ -3,6 +3,8 @@ import { z } from 'zod'
 import { ROLE_ARN } from '../../credentials/aws/index.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
+import { assertUnlocked } from '../../locks/assert-unlocked.js'
+import { lockTargetsOf } from '../../locks/types.js'
 import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import { VerifierError } from '../../verifier/verifier-error.js'
@@ -69,10 +71,21 @@ export function awsCredentialsRoute(deps: AppDeps) {
 
     // Ensure the token is ours, unexpired, and its grant live (not revoked).
     const inspected = await inspectToken(deps.issue, token)
+    if (!inspected.active && inspected.forged) {
+      // A valid signature on claims we never issued: one of the signing keys is in other hands.
+      deps.logger.warn('token with claims not issued for its grant (is a signing key stolen?)', {
+        grantId: inspected.claims?.jti,
+        clientId: inspected.claims?.client_id,
+      })
+    }
     if (!inspected.active) {
       throw unauthorized('the access token is not active (expired, revoked or not issued here)')
     }
     const { grant } = inspected.state
+    // Ensure a locked client, task or approver gets no cloud credentials, even on a live token
+    // (a lock set with `revoke: false` leaves its tokens live).
+    const approvers = grant.approval?.approvers.map((a) => a.sub)
+    await assertUnlocked(deps.store.locks, lockTargetsOf({ clientId: grant.clientId, taskId: grant.task.id, approvers }))
 
     if (grant.cnfJkt) {
       // Ensure a DPoP-bound token is used only with a proof made by its key (RFC 9449 §7.1).

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { startBackchannelRequest } from '../../approvals/start-backchannel-request.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
@@ -17,7 +18,11 @@ export function cibaAuthorizeRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
     const params = await readForm(c, deps.config.limits.bodyBytes)
     // Ensure the caller is a registered client before it learns anything about policy.
-    const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
+    const { clientId } = await deps.clients.authenticate({
+      authorization: c.req.header('authorization'),
+      params,
+      source: clientAddress(c, deps.config.limits.clientIpHeader),
+    })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
     const response = await startBackchannelRequest(
       { ...deps.approvals, limits: deps.config.tokens },

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { redeemApproval } from '../../approvals/redeem-approval.js'
 import { invalidRequest } from '../../errors.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { tokenResponse } from '../token-response.js'
 
@@ -21,7 +22,11 @@ export async function cibaTokenGrant(
   dpopProof: string | undefined,
 ): Promise<Response> {
   // Ensure the caller is a registered client before it learns anything about the request.
-  const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
+  const { clientId } = await deps.clients.authenticate({
+    authorization: c.req.header('authorization'),
+    params,
+    source: clientAddress(c, deps.config.limits.clientIpHeader),
+  })
   const authReqId = params.auth_req_id
   if (!authReqId) throw invalidRequest('auth_req_id: required')
   const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })

@@ -1,5 +1,7 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
+import { coseKeyThumbprint } from '../../approvals/cose-key-thumbprint.js'
+import { approverId } from '../../approvals/approver-id.js'
 import { createEnrolmentInvite } from '../../approvals/create-enrolment-invite.js'
 import { invalidRequest } from '../../errors.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
@@ -38,7 +40,9 @@ export function enrollInviteRoute(deps: AppDeps) {
 
 /**
  * `GET /admin/approvers/keys[?approver=...]`: enrolled security keys with their state; a key whose
- * signature counter went backwards is `flagged` (it can no longer approve).
+ * signature counter went backwards, or that an admin disabled, is `flagged` (it can no longer
+ * approve). Each key's `public_key_thumbprint` (RFC 7638) is the one its `approver.enrolled` audit
+ * event records, so the keys a broker holds can be compared with the audit chain.
  */
 export function enrollKeysRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -46,14 +50,17 @@ export function enrollKeysRoute(deps: AppDeps) {
     if (approver !== undefined && (approver.length === 0 || approver.length > 256)) {
       throw invalidRequest('approver: expected 1 to 256 characters')
     }
-    const keys = await deps.approvals.store.listCredentials(approver === undefined ? {} : { sub: approver })
+    const filter = approver === undefined ? {} : { sub: approverId(approver) }
+    const keys = await deps.approvals.store.listCredentials(filter)
+    const thumbprints = await Promise.all(keys.map((k) => coseKeyThumbprint(k.publicKey)))
     return c.json(
       {
-        keys: keys.map((k) => ({
+        keys: keys.map((k, i) => ({
           credential_id: k.id,
           approver: k.sub,
           group: k.group,
           aaguid: k.aaguid,
+          public_key_thumbprint: thumbprints[i]!,
           fmt: k.fmt,
           attestation: k.attestation,
           counter: k.currentCounter,

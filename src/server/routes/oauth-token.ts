@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { invalidRequest, WritError } from '../../errors.js'
 import { issueGrant } from '../../grants/issue-grant.js'
 import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 import { tokenResponse } from '../token-response.js'
@@ -34,7 +35,11 @@ export function oauthTokenRoute(deps: AppDeps) {
       )
     }
     // Ensure the caller is a registered client before it learns anything about policy.
-    const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
+    const { clientId } = await deps.clients.authenticate({
+      authorization: c.req.header('authorization'),
+      params,
+      source: clientAddress(c, deps.config.limits.clientIpHeader),
+    })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
     const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })
     // Client credentials cannot wait for a human: such manifests go through /oauth/bc-authorize.

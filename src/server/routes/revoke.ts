@@ -3,6 +3,7 @@ import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { accessDenied, invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 
@@ -14,7 +15,11 @@ export function revokeRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
     const params = await readForm(c, deps.config.limits.bodyBytes)
     // Ensure the caller is a registered client (RFC 7009 §2.1).
-    const { clientId } = await deps.clients.authenticate({ authorization: c.req.header('authorization'), params })
+    const { clientId } = await deps.clients.authenticate({
+      authorization: c.req.header('authorization'),
+      params,
+      source: clientAddress(c, deps.config.limits.clientIpHeader),
+    })
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)
     if (result.active) {

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { issueGrant } from '../../grants/issue-grant.js'
 import { parseManifest } from '../../manifest/index.js'
+import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readBody } from '../body.js'
 import { mediaType } from '../form.js'
@@ -21,6 +22,7 @@ export function v1TokensRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params: {},
+      source: clientAddress(c, deps.config.limits.clientIpHeader),
     })
     const type = mediaType(c)
     const manifest = parseManifest(await readBody(c, deps.config.limits.bodyBytes), {

@@ -1,0 +1,8 @@
+export { assertUnlocked } from './assert-unlocked.js'
+export { createLock, type CreateLockDeps, type CreateLockInput } from './create-lock.js'
+export { LockRefusal, lockRefusal } from './lock-refusal.js'
+export { createMemoryLockStore, type MemoryLockStore } from './memory-store.js'
+export { createRedisLockStore } from './redis-store.js'
+export { removeLock } from './remove-lock.js'
+export type { LockStore } from './store.js'
+export { isLockActive, type Lock, type LockKind, lockTarget, type LockTarget, lockTargetsOf } from './types.js'

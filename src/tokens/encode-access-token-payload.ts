@@ -1,0 +1,66 @@
+import { type Clock, epochSeconds } from '../clock.js'
+import { WritError } from '../errors.js'
+import type { Grant } from '../grants/grant.js'
+
+export interface AccessTokenPayloadOptions {
+  issuer: string
+  /** From `audienceFor()`. */
+  audience: string | string[]
+  /** The grant the token carries: `jti`, `iat`, `exp`, client, task and details. */
+  grant: Grant
+  /** From `scopeFor()`. */
+  scope: string
+  /** The `approval` claim `{ id, manifest_sha256, approvers }` when a human approved. */
+  approval?: unknown
+  /** When given, a grant that has already expired by this clock is refused. */
+  clock?: Clock
+}
+
+const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/**
+ * The JWS payload segment (base64url of the claims' JSON) of an RFC 9068 access token for a
+ * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task`, plus
+ * `cnf.jkt` when the grant is DPoP-bound and `approval` when given. Computed before the grant is
+ * recorded, so the grant can record its digest (`claimsSha256`); `mintAccessToken` signs it.
+ *
+ * @throws Error when the grant's times are not whole seconds or its life is empty, or the audience
+ *   is empty; WritError `invalid_grant` (400) when the grant has expired by `clock`.
+ */
+export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): string {
+  const { grant } = options
+  // Ensure the token's life is a real interval.
+  if (!Number.isInteger(grant.issuedAt) || !Number.isInteger(grant.expiresAt)) {
+    throw new Error('grant times must be whole seconds since the epoch')
+  }
+  if (grant.expiresAt <= grant.issuedAt) throw new Error('grant expires before it is issued')
+  // Ensure no token is minted for a grant that is already over.
+  if (options.clock && grant.expiresAt <= epochSeconds(options.clock)) {
+    throw new WritError('invalid_grant', 400, 'the grant has expired')
+  }
+  // Ensure the token names an audience (RFC 9068 §2.2 requires aud).
+  const audience = options.audience
+  if (Array.isArray(audience) ? audience.length === 0 : audience === '') {
+    throw new Error('an access token needs an audience')
+  }
+
+  const task: Record<string, string> = { id: grant.task.id }
+  if (grant.task.purpose !== undefined) task.purpose = grant.task.purpose
+  if (grant.task.requested_by !== undefined) task.requested_by = grant.task.requested_by
+
+  const claims: Record<string, unknown> = {
+    iss: options.issuer,
+    sub: grant.clientId,
+    aud: audience,
+    exp: grant.expiresAt,
+    iat: grant.issuedAt,
+    jti: grant.id,
+    client_id: grant.clientId,
+    scope: options.scope,
+    authorization_details: grant.authorizationDetails,
+    task,
+  }
+  if (grant.cnfJkt !== undefined) claims.cnf = { jkt: grant.cnfJkt }
+  if (options.approval !== undefined) claims.approval = options.approval
+  return encode(claims)
+}

@@ -1,0 +1,9 @@
+import { manualClock } from '../../src/clock.js'
+import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { describeLockStoreContract } from './store-contract.js'
+
+describeLockStoreContract('memory', async () => {
+  const clock = manualClock()
+  const store = createMemoryStore({ clock })
+  return { store, clock, cleanup: () => store.close() }
+})
