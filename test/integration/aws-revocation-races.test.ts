@@ -96,14 +96,14 @@ function replicaRecords(): [AwsSessionRecord, AwsSessionRecord, RedisGrantStore]
   return [record(a), record(b), a]
 }
 
-function revoker(iam: IAMClient, record: AwsSessionRecord, store: RedisGrantStore, roleArn: string): AwsSessionRevoker {
+function revoker(iam: IAMClient, record: AwsSessionRecord, store: RedisGrantStore, roleArn: string, maxPolicyChars = 8192): AwsSessionRevoker {
   return createAwsSessionRevoker({
     iam,
     record,
     store,
     roleArns: [roleArn],
     policyName: 'writ-revoked-sessions',
-    maxPolicyChars: 8192,
+    maxPolicyChars,
     clock,
     logger: silentLogger,
   })
@@ -238,5 +238,30 @@ describe('one client revoking its own sessions in a loop cannot cut other client
     const state = await broker.aws!.record.getDenyState(ROLE)
     expect(state.cutoff).toBeUndefined()
     expect(Object.keys(state.clientCutoffs ?? {})).toEqual(['agent-a'])
+  })
+})
+
+describe('clients together over the budget', () => {
+  it('cuts over the client with the most entries, not the one whose revocation tipped it', async () => {
+    const role = await createRole(iamClient(), `writ-race-${++roles}`)
+    const [record, , store] = replicaRecords()
+    // Names of 20 characters: 25 in the policy each, so a client's share (256) holds 10.
+    const name = (client: string, n: number) => `${client.padEnd(5, 'x')}-${String(n).padStart(14, '0')}`
+    const sizes: Array<[string, number]> = [['big', 10], ['mid', 9], ['a', 8], ['b', 8]]
+    const r = revoker(iamClient(), record, store, role, 1024)
+    for (const [client, size] of sizes) {
+      const ids = Array.from({ length: size }, (_, n) => name(client, n))
+      for (const id of ids) await record.recordSession({ grantId: id, clientId: client, roleArn: role, expiresAt: now() + 900 })
+      await r.onGrantsRevoked(ids)
+      // Until b's revocations, everything fits: every client stays listed.
+      if (client !== 'b') expect((await record.getDenyState(role)).clientCutoffs).toBeUndefined()
+    }
+    const state = await record.getDenyState(role)
+    expect(Object.keys(state.clientCutoffs ?? {})).toEqual(['big'])
+    expect(state.cutoff).toBeUndefined()
+    const policy = (await rolePolicy(iamClient(), role))!
+    expect(JSON.stringify(policy).length).toBeLessThanOrEqual(1024)
+    expect(revokedNames(policy)).toHaveLength(25)
+    expect(revokedNames(policy).some((n) => n.startsWith('*:bigxx'))).toBe(false)
   })
 })

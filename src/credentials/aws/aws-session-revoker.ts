@@ -17,14 +17,18 @@ import type { AwsSessionRecord, DenyEntries, VendedSession } from './session-rec
 /** How often a compare-and-set or an IAM write is retried when another replica raced it. */
 const MAX_ATTEMPTS = 5
 
-/** Backoff unit before reading a written policy back again (IAM reads are eventually consistent). */
+/** Backoff before reading a written policy back again (IAM reads are eventually consistent). */
 const READ_BACK_DELAY_MS = 100
 
 /**
- * One client's revoked sessions may take at most `maxPolicyChars / CLIENT_BUDGET_SHARES` of the
- * deny policy; past that they are replaced by a cutoff on that client's sessions only.
+ * One client's revoked sessions may take at most `maxPolicyChars / CLIENT_BUDGET_SHARES` (and at
+ * least {@link MIN_CLIENT_SHARE_CHARS}) characters of the deny policy; past that they are replaced
+ * by a cutoff on that client's sessions only.
  */
 export const CLIENT_BUDGET_SHARES = 8
+
+/** A client's share is never below this: a cutoff statement itself takes about 220 characters. */
+export const MIN_CLIENT_SHARE_CHARS = 256
 
 /**
  * A cutoff denies sessions issued before `now + this`: AWS stamps `aws:TokenIssueTime` with its
@@ -143,13 +147,14 @@ function byRole(sessions: readonly VendedSession[]): Map<string, VendedSession[]
  * was applied, so a stale write that lands later still is repaired within one prune interval.
  *
  * Budget: one client's revoked sessions may take at most 1/{@link CLIENT_BUDGET_SHARES} of
- * `maxPolicyChars` (IAM allows 10,240 characters of inline policy per role, shared with the role's
- * other inline policies); past it, that client's entries are replaced by a cutoff that denies the
- * sessions tagged with that client (`aws:PrincipalTag/writ:client`) issued before now (plus
- * {@link CUTOFF_SKEW_SECONDS}) until the last of them expires. Only that client's agents must ask
+ * `maxPolicyChars`, at least {@link MIN_CLIENT_SHARE_CHARS} characters (IAM allows 10,240
+ * characters of inline policy per role, shared with the role's other inline policies); past it,
+ * that client's entries are replaced by a cutoff that denies the sessions tagged with that client
+ * (`aws:PrincipalTag/writ:client`) issued before now (plus {@link CUTOFF_SKEW_SECONDS}) until the
+ * last of them expires. Only that client's agents must ask
  * again: an agent that revokes its own sessions in a loop cuts only itself. When the clients
- * together still exceed the budget, the clients with the most entries are cut over first; a
- * role-wide cutoff is left only for when even one cutoff per client does not fit.
+ * together still exceed the budget, the clients with the most entries are cut over first (each
+ * only if that shrinks the policy); a role-wide cutoff is left only for when nothing else fits.
  *
  * IAM is eventually consistent: a deny takes effect after IAM propagates it, usually within
  * seconds, with no upper bound AWS commits to. Until then the session keeps working.
@@ -191,54 +196,67 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
   const cutOver = (entries: DenyEntries, client: string, now: number): DenyEntries => {
     const sessions: DenyEntries['sessions'] = {}
     let until = 0
-    let count = 0
     for (const [name, s] of Object.entries(entries.sessions)) {
       if (s.client !== client) sessions[name] = s
-      else {
-        until = Math.max(until, s.until)
-        count++
-      }
+      else until = Math.max(until, s.until)
     }
     const issuedBefore = now + CUTOFF_SKEW_SECONDS
     if (client === '') {
       until = Math.max(until, entries.cutoff?.until ?? 0)
-      logger.warn('aws deny policy over budget: cutting every session issued before now', {
-        sessions: count,
-      })
       return { ...entries, sessions, cutoff: { issuedBefore, until } }
     }
     until = Math.max(until, entries.clientCutoffs?.[client]?.until ?? 0)
-    logger.warn("aws deny policy over budget: cutting the client's sessions issued before now", {
-      client,
-      sessions: count,
-      maxPolicyChars: deps.maxPolicyChars,
-    })
     const clientCutoffs = { ...entries.clientCutoffs, [client]: { issuedBefore, until } }
     return { ...entries, sessions, clientCutoffs }
   }
 
-  /** Keeps each client within its share of the budget, then the whole policy within it. */
+  const policyChars = (entries: DenyEntries, now: number, version: number): number =>
+    compileDenyPolicy(entries, now, version)?.length ?? 0
+
+  /**
+   * Keeps each client within its share of the budget, then the whole policy within the budget:
+   * cuts over the clients with the most entries first, each only if that makes the policy
+   * smaller (a cutoff statement costs about as much as ten listed sessions); a role-wide cutoff
+   * only when nothing else fits.
+   */
   const fitted = (entries: DenyEntries, now: number, version: number): DenyEntries => {
     let next = entries
-    const share = Math.floor(deps.maxPolicyChars / CLIENT_BUDGET_SHARES)
+    const cut = (client: string, why: string, sessions: number): void => {
+      logger.warn(`aws deny policy: ${why}; cutting the client's sessions issued before now`, {
+        client,
+        sessions,
+        maxPolicyChars: deps.maxPolicyChars,
+      })
+      next = cutOver(next, client, now)
+    }
+    const count = (client: string): number =>
+      Object.values(next.sessions).filter((s) => s.client === client).length
+    const share = Math.max(
+      MIN_CLIENT_SHARE_CHARS,
+      Math.floor(deps.maxPolicyChars / CLIENT_BUDGET_SHARES),
+    )
     // Ensure no client's revocations take more than its share: one client cannot crowd out others.
     for (const [client, chars] of clientCosts(next)) {
-      if (client !== '' && chars > share) next = cutOver(next, client, now)
+      if (client !== '' && chars > share) cut(client, 'a client over its share', count(client))
     }
     for (;;) {
-      const policy = compileDenyPolicy(next, now, version)
-      if (policy === null || policy.length <= deps.maxPolicyChars) return next
-      // Ensure the policy fits, cutting over the clients with the most entries first.
-      const [largest] = [...clientCosts(next)].sort((a, b) => b[1] - a[1] || byName(a, b))
-      if (largest) {
-        next = cutOver(next, largest[0], now)
+      const size = policyChars(next, now, version)
+      if (size <= deps.maxPolicyChars) return next
+      // Ensure the policy fits: the clients with the most listed sessions are cut over first.
+      const clients = [...clientCosts(next)].sort((a, b) => b[1] - a[1] || byName(a, b))
+      const shrinking = clients.find(
+        ([client]) => policyChars(cutOver(next, client, now), now, version) < size,
+      )
+      if (shrinking) {
+        cut(shrinking[0], 'over budget', count(shrinking[0]))
         continue
       }
       const untils = [
         next.cutoff?.until ?? 0,
         ...Object.values(next.clientCutoffs ?? {}).map((c) => c.until),
+        ...Object.values(next.sessions).map((s) => s.until),
       ]
-      logger.error('aws deny policy over budget even with one cutoff per client: cutting every session issued before now', {
+      logger.error('aws deny policy over budget even with a cutoff per client: cutting all', {
         clients: Object.keys(next.clientCutoffs ?? {}).length,
         maxPolicyChars: deps.maxPolicyChars,
       })
@@ -250,7 +268,8 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
   /** The role's deny policy as IAM holds it, or null when there is none. */
   const readPolicy = async (RoleName: string): Promise<string | null> => {
     try {
-      const out = await iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: deps.policyName }))
+      const get = new GetRolePolicyCommand({ RoleName, PolicyName: deps.policyName })
+      const out = await iam.send(get)
       // IAM returns the document URL-encoded (RFC 3986).
       return out.PolicyDocument === undefined ? null : decodeURIComponent(out.PolicyDocument)
     } catch (err) {

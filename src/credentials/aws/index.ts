@@ -35,6 +35,7 @@ export {
   CLIENT_BUDGET_SHARES,
   createAwsSessionRevoker,
   CUTOFF_SKEW_SECONDS,
+  MIN_CLIENT_SHARE_CHARS,
   type AwsSessionRevoker,
   type AwsSessionRevokerDeps,
 } from './aws-session-revoker.js'
