@@ -173,6 +173,40 @@ describe('two replicas revoking at once: IAM converges to the latest deny state'
   })
 })
 
+describe('a write IAM acknowledged but does not hold', () => {
+  it('is never recorded as applied, and the next prune writes it', async () => {
+    const role = await createRole(iamClient(), `writ-race-${++roles}`)
+    const [record, , store] = replicaRecords()
+    await record.recordSession({ grantId: 'lost-1', clientId: 'agent-a', roleArn: role, expiresAt: now() + 900 })
+    // An IAM client whose PutRolePolicy answers success without the policy reaching IAM.
+    const lossy = iamClient()
+    const send = lossy.send.bind(lossy) as (command: unknown) => Promise<unknown>
+    let dropping = true
+    let dropped = 0
+    ;(lossy as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+      if (dropping && command instanceof PutRolePolicyCommand) {
+        dropped++
+        return { $metadata: { httpStatusCode: 200 } }
+      }
+      return send(command)
+    }
+    const r = revoker(lossy, record, store, role)
+    await expect(r.onGrantsRevoked(['lost-1'])).rejects.toMatchObject({
+      status: 503,
+      detail: expect.stringMatching(/did not show the latest deny policy/),
+    })
+    expect(dropped).toBe(5)
+    const state = await record.getDenyState(role)
+    expect(state.appliedVersion).toBeLessThan(state.version)
+    expect(await rolePolicy(iamClient(), role)).toBeNull()
+
+    dropping = false
+    await r.prune()
+    expect(revokedNames(await rolePolicy(iamClient(), role))).toEqual(['*:lost-1'])
+    expect((await record.getDenyState(role)).appliedVersion).toBe(state.version)
+  })
+})
+
 describe('one client revoking its own sessions in a loop cannot cut other clients', () => {
   const ROLE = 'arn:aws:iam::123456789012:role/writ-flood'
   let broker: AwsTestBroker

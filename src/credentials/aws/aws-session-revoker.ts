@@ -6,7 +6,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import type { Clock } from '../../clock.js'
-import { storeUnavailable } from '../../errors.js'
+import { storeUnavailable, WritError } from '../../errors.js'
 import type { RevocationMessage } from '../../grants/revocation-message.js'
 import type { GrantStore } from '../../grants/store.js'
 import type { Logger } from '../../logger.js'
@@ -118,6 +118,15 @@ function clientCosts(entries: DenyEntries): Map<string, number> {
     costs.set(s.client, (costs.get(s.client) ?? 0) + entryChars(name))
   }
   return costs
+}
+
+/** IAM returns policy documents URL-encoded (RFC 3986); a malformed one is compared as is. */
+function urlDecoded(document: string): string {
+  try {
+    return decodeURIComponent(document)
+  } catch {
+    return document
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -270,8 +279,7 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
     try {
       const get = new GetRolePolicyCommand({ RoleName, PolicyName: deps.policyName })
       const out = await iam.send(get)
-      // IAM returns the document URL-encoded (RFC 3986).
-      return out.PolicyDocument === undefined ? null : decodeURIComponent(out.PolicyDocument)
+      return out.PolicyDocument === undefined ? null : urlDecoded(out.PolicyDocument)
     } catch (err) {
       if (err instanceof NoSuchEntityException) return null
       throw err
@@ -280,13 +288,13 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
 
   /**
    * Brings IAM in line with the latest shared state: reads the policy back, and writes and reads
-   * back again until IAM holds what the latest state compiles to. Marks the version applied only
-   * once a read-back showed it.
+   * back again until IAM holds what the latest state compiles to ({@link MAX_ATTEMPTS} writes at
+   * most). Marks the version applied only once a read-back showed it.
    */
   const sync = async (roleArn: string): Promise<void> => {
     const RoleName = roleName(roleArn)
     let written = 0
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    for (;;) {
       // IAM reads are eventually consistent: a read right after a write may miss it.
       if (written > 1) await sleep(READ_BACK_DELAY_MS * written)
       const state = await record.getDenyState(roleArn)
@@ -307,6 +315,13 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
         }
         return
       }
+      if (written === MAX_ATTEMPTS) {
+        const message = 'AWS IAM did not take the deny policy'
+        throw new WritError('temporarily_unavailable', 503, message, {
+          detail: `IAM did not show the latest deny policy of ${roleArn} after ${written} writes`,
+          retryAfterSeconds: 2,
+        })
+      }
       if (written === 0 && state.appliedVersion === state.version) {
         logger.warn('aws deny policy in IAM differs from the applied state: rewriting it', {
           roleArn,
@@ -326,9 +341,6 @@ export function createAwsSessionRevoker(deps: AwsSessionRevokerDeps): AwsSession
       }
       written++
     }
-    throw storeUnavailable(
-      new Error(`IAM did not show the latest deny policy of ${roleArn} after ${written} writes`),
-    )
   }
 
   /** Compare-and-set of a role's entries (expired ones dropped), then IAM. */
