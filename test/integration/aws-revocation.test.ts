@@ -66,7 +66,11 @@ async function eventually<T>(probe: () => Promise<T | undefined>): Promise<T> {
 }
 
 const revokedNames = (policy: Awaited<ReturnType<typeof rolePolicy>>): string[] =>
-  policy?.Statement.find((s) => s.Sid === 'WritRevokedGrants')?.Condition.StringLike['aws:userid'] ?? []
+  policy?.Statement.find((s) => /^WritV\d+RevokedGrants$/.test(s.Sid))?.Condition.StringLike['aws:userid'] ?? []
+
+/** The statements' Sids without the deny state's version (`WritV7RevokedGrants` → `RevokedGrants`). */
+const kinds = (policy: Awaited<ReturnType<typeof rolePolicy>>): string[] =>
+  policy?.Statement.map((s) => String(s.Sid).replace(/^WritV\d+/, '')) ?? []
 
 async function revokeToken(token: string): Promise<void> {
   const res = await broker.call('POST', '/oauth/revoke', {
@@ -92,7 +96,7 @@ describe('revoking a grant cuts its AWS sessions (broker, Redis, revocation chan
     const first = await eventually(async () => (await rolePolicy(broker.iam, ROLE)) ?? undefined)
     expect(first.Statement).toEqual([
       {
-        Sid: 'WritRevokedGrants',
+        Sid: expect.stringMatching(/^WritV\d+RevokedGrants$/),
         Effect: 'Deny',
         Action: '*',
         Resource: '*',
@@ -172,7 +176,7 @@ describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
     expect(state.appliedVersion).toBe(state.version)
   })
 
-  it('replaces the list by an issue-time cutoff when it would exceed the policy budget', async () => {
+  it("replaces a client's list by a cutoff on that client's sessions when it would exceed the policy budget", async () => {
     const role = await newRole()
     const ids = Array.from({ length: 40 }, (_, i) => `budget-grant-${String(i).padStart(2, '0')}-xxxx`)
     for (const [i, id] of ids.entries()) await session(id, role, 900 + i)
@@ -181,11 +185,14 @@ describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
     const policy = await rolePolicy(broker.iam, role)
     expect(policy!.Statement).toEqual([
       {
-        Sid: 'WritRevokedBefore',
+        Sid: expect.stringMatching(/^WritV\d+ClientRevokedBefore1$/),
         Effect: 'Deny',
         Action: '*',
         Resource: '*',
-        Condition: { DateLessThan: { 'aws:TokenIssueTime': iamDate(now() + CUTOFF_SKEW_SECONDS) } },
+        Condition: {
+          DateLessThan: { 'aws:TokenIssueTime': iamDate(now() + CUTOFF_SKEW_SECONDS) },
+          StringEquals: { 'aws:PrincipalTag/writ:client': 'agent-a' },
+        },
       },
     ])
     // The cutoff stays until the last of those sessions has expired, then goes.
@@ -203,7 +210,7 @@ describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
     await session('all-2', role, 2000)
     await revoker(role).onRevocation({ v: 1, all: true })
     const policy = await rolePolicy(broker.iam, role)
-    expect(policy!.Statement.map((s) => s.Sid)).toEqual(['WritRevokedBefore'])
+    expect(kinds(policy)).toEqual(['RevokedBefore'])
     expect((await record.getDenyState(role)).cutoff).toEqual({ issuedBefore: now() + CUTOFF_SKEW_SECONDS, until: now() + 2000 })
   })
 

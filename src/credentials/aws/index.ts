@@ -21,16 +21,21 @@ export {
 export { sessionDurationSeconds, type SessionDurationInput } from './session-duration.js'
 export type {
   AwsSessionRecord,
+  DeniedSession,
   DenyEntries,
+  IssueTimeCutoff,
   RoleDenyState,
   VendedSession,
 } from './session-record.js'
 export { createMemorySessionRecord } from './memory-session-record.js'
 export { createRedisSessionRecord, type RedisSessionRecordOptions } from './redis-session-record.js'
-export { compileDenyPolicy } from './compile-deny-policy.js'
+export { CLIENT_TAG_CONDITION_KEY, compileDenyPolicy } from './compile-deny-policy.js'
+export { denyPolicyVersion } from './deny-policy-version.js'
 export {
+  CLIENT_BUDGET_SHARES,
   createAwsSessionRevoker,
   CUTOFF_SKEW_SECONDS,
+  MIN_CLIENT_SHARE_CHARS,
   type AwsSessionRevoker,
   type AwsSessionRevokerDeps,
 } from './aws-session-revoker.js'

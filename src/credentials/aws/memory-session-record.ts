@@ -6,10 +6,8 @@ import type {
   VendedSession,
 } from './session-record.js'
 
-const copyEntries = (entries: DenyEntries): DenyEntries => ({
-  sessions: { ...entries.sessions },
-  ...(entries.cutoff ? { cutoff: { ...entries.cutoff } } : {}),
-})
+/** A deep copy: callers never share objects with the stored state. */
+const copyEntries = (entries: DenyEntries): DenyEntries => structuredClone(entries)
 
 /**
  * The in-process {@link AwsSessionRecord}, for the single-instance memory store. Expired sessions

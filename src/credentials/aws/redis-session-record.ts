@@ -4,6 +4,7 @@ import { storeUnavailable, WritError } from '../../errors.js'
 import { encodeKeyPart } from '../../grants/keys.js'
 import type {
   AwsSessionRecord,
+  DeniedSession,
   DenyEntries,
   RoleDenyState,
   VendedSession,
@@ -86,6 +87,21 @@ export interface RedisSessionRecordOptions {
 }
 
 const ROLE_FIELD = 'r:'
+
+/**
+ * Reads stored deny entries. Entries stored before writ recorded each session's client hold a
+ * bare expiry: they are kept, with an unknown (empty) client.
+ */
+function parseDenyEntries(data: string): DenyEntries {
+  const stored = JSON.parse(data) as Omit<DenyEntries, 'sessions'> & {
+    sessions: Record<string, DeniedSession | number>
+  }
+  const sessions: Record<string, DeniedSession> = {}
+  for (const [name, value] of Object.entries(stored.sessions)) {
+    sessions[name] = typeof value === 'number' ? { client: '', until: value } : value
+  }
+  return { ...stored, sessions }
+}
 
 /**
  * The Redis {@link AwsSessionRecord}, shared by every broker replica. Uses the grant store's
@@ -197,13 +213,14 @@ export function createRedisSessionRecord(options: RedisSessionRecordOptions): Aw
       const [version, applied, data] = await run(() =>
         redis.hmget(keys.deny(roleArn), 'version', 'applied', 'data'),
       )
-      const entries: DenyEntries = data ? (JSON.parse(data) as DenyEntries) : { sessions: {} }
+      const entries = data ? parseDenyEntries(data) : { sessions: {} }
       return { ...entries, version: Number(version ?? 0), appliedVersion: Number(applied ?? 0) }
     },
 
     async putDenyState(roleArn, entries, expectedVersion) {
       const data: DenyEntries = {
         sessions: entries.sessions,
+        ...(entries.clientCutoffs ? { clientCutoffs: entries.clientCutoffs } : {}),
         ...(entries.cutoff ? { cutoff: entries.cutoff } : {}),
       }
       // Ensure the writer saw the current version (compare-and-set), so no revocation is lost.

@@ -8,15 +8,38 @@ export interface VendedSession {
   expiresAt: number
 }
 
+/** Sessions issued before `issuedBefore` are denied until `until`. Seconds since the epoch. */
+export interface IssueTimeCutoff {
+  issuedBefore: number
+  /** When every session it was set for has expired: then the cutoff is dropped. */
+  until: number
+}
+
+/** One revoked grant's sessions on a role: whose they are and when the last one expires. */
+export interface DeniedSession {
+  /**
+   * The client the grant was issued to (the session's `writ:client` tag); empty for entries
+   * stored before writ recorded it, which only a role-wide cutoff can replace.
+   */
+  client: string
+  until: number
+}
+
 /** What the deny policy on one role must cut. Times are seconds since the epoch. */
 export interface DenyEntries {
-  /** Session names (grant ids) of revoked grants → when their last session expires. */
-  sessions: Record<string, number>
+  /** Session names (grant ids) of revoked grants → their client and last session's expiry. */
+  sessions: Record<string, DeniedSession>
   /**
-   * Every session issued before `issuedBefore` is denied until `until` (when they have all
-   * expired): the fallback when the list would not fit the policy budget, and `revoke all`.
+   * Client id → every session of that client (its `writ:client` session tag) issued before the
+   * cutoff: the fallback when one client's revoked sessions would take more than its share of the
+   * policy budget. Touches no other client's sessions.
    */
-  cutoff?: { issuedBefore: number; until: number }
+  clientCutoffs?: Record<string, IssueTimeCutoff>
+  /**
+   * Every session issued before the cutoff, whoever's it is: `revoke all`, and the last resort
+   * when even one cutoff per client would not fit the budget.
+   */
+  cutoff?: IssueTimeCutoff
 }
 
 /** The shared deny state of one role, versioned for compare-and-set between replicas. */

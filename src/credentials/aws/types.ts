@@ -52,7 +52,10 @@ export interface AwsSettings {
     policyName: string
     /** How often expired entries are pruned and missed revocations reconciled. */
     pruneIntervalSeconds: number
-    /** Budget for the deny policy; past it, revoked sessions are cut by issue time instead. */
+    /**
+     * Budget for the deny policy; past it (or past a client's share of it), a client's revoked
+     * sessions are replaced by a cutoff on that client's sessions by issue time.
+     */
     maxPolicyChars: number
   }
 }

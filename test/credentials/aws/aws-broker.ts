@@ -14,17 +14,22 @@ import { checkResponse } from '../../helpers/openapi.js'
 import { ROLE } from './fixtures.js'
 
 export const AGENT: [string, string] = ['agent-a', 'agent-a-secret']
+/** A second client with the same rules, for tests where one client must not affect another. */
+export const OTHER_AGENT: [string, string] = ['agent-b', 'agent-b-secret']
 export const EXTERNAL_ID = 'writ-external-1'
 
 let hash: Promise<string> | undefined
+let otherHash: Promise<string> | undefined
 
-/** A policy allowing agent-a aws grants on `roles` and a repo grant. */
+/** A policy allowing agent-a and agent-b aws grants on `roles` and a repo grant. */
 export async function awsPolicyText(roles: readonly string[]): Promise<string> {
   hash ??= hashSecret(AGENT[1])
+  otherHash ??= hashSecret(OTHER_AGENT[1])
   return `
 version: 1
 clients:
   - { id: agent-a, auth: client_secret, secret_hash: "${await hash}", rules: [aws-s3, docs-read] }
+  - { id: agent-b, auth: client_secret, secret_hash: "${await otherHash}", rules: [aws-s3, docs-read] }
 rules:
   - id: aws-s3
     match:
@@ -45,8 +50,8 @@ export interface AwsTestBroker extends Broker {
   iam: IAMClient
   /** `app.request` that also checks every response against openapi.yaml. */
   call(method: string, path: string, init?: RequestInit & { basic?: [string, string] }): Promise<TestResponse>
-  /** A token for agent-a carrying `grants`. */
-  token(grants: AuthorizationDetail[], options?: { ttl?: string; taskId?: string; headers?: Record<string, string> }): Promise<{ access_token: string; grant_id: string; expires_in: number }>
+  /** A token for agent-a (or `options.client`) carrying `grants`. */
+  token(grants: AuthorizationDetail[], options?: { ttl?: string; taskId?: string; headers?: Record<string, string>; client?: [string, string] }): Promise<{ access_token: string; grant_id: string; expires_in: number }>
   /** POST /v1/credentials/aws with a bearer token. */
   credentials(token: string, body: unknown, headers?: Record<string, string>): Promise<TestResponse>
 }
@@ -122,7 +127,7 @@ export async function makeAwsBroker(
       const res = await call('POST', '/v1/tokens', {
         headers: { 'content-type': 'application/json', ...tokenOptions.headers },
         body: JSON.stringify(manifest),
-        basic: AGENT,
+        basic: tokenOptions.client ?? AGENT,
       })
       if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${await res.text()}`)
       return (await res.json()) as { access_token: string; grant_id: string; expires_in: number }

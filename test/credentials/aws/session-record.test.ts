@@ -88,21 +88,48 @@ describe.each(implementations)('AwsSessionRecord contract (%s)', (_name, make) =
   })
 
   it('stores deny entries by compare-and-set: a writer that read an old version loses', async () => {
-    const entries = { sessions: { g1: now + 900 }, cutoff: { issuedBefore: now, until: now + 60 } }
+    const entries = {
+      sessions: { g1: { client: 'agent-a', until: now + 900 } },
+      clientCutoffs: { 'agent-b': { issuedBefore: now + 30, until: now + 1800 } },
+      cutoff: { issuedBefore: now, until: now + 60 },
+    }
     expect(await record.putDenyState(ROLE, entries, 0)).toBe(true)
     expect(await record.putDenyState(ROLE, { sessions: {} }, 0)).toBe(false)
     expect(await record.getDenyState(ROLE)).toEqual({ ...entries, version: 1, appliedVersion: 0 })
-    expect(await record.putDenyState(ROLE, { sessions: { g2: now + 5 } }, 1)).toBe(true)
-    expect(await record.getDenyState(ROLE)).toEqual({ sessions: { g2: now + 5 }, version: 2, appliedVersion: 0 })
+    const second = { sessions: { g2: { client: 'agent-b', until: now + 5 } } }
+    expect(await record.putDenyState(ROLE, second, 1)).toBe(true)
+    expect(await record.getDenyState(ROLE)).toEqual({ ...second, version: 2, appliedVersion: 0 })
     expect((await record.getDenyState(OTHER_ROLE)).version).toBe(0)
   })
 
+  it('hands out copies: changing what it returned changes nothing stored', async () => {
+    await record.putDenyState(ROLE, { sessions: { g1: { client: 'agent-a', until: now + 900 } } }, 0)
+    const state = await record.getDenyState(ROLE)
+    state.sessions.g1!.until = 0
+    state.sessions.g2 = { client: 'agent-a', until: now + 1 }
+    expect((await record.getDenyState(ROLE)).sessions).toEqual({ g1: { client: 'agent-a', until: now + 900 } })
+  })
+
   it('marks a version applied only while it is still the current one', async () => {
-    await record.putDenyState(ROLE, { sessions: { g1: now + 900 } }, 0)
+    await record.putDenyState(ROLE, { sessions: { g1: { client: 'agent-a', until: now + 900 } } }, 0)
     await record.markApplied(ROLE, 1)
     expect((await record.getDenyState(ROLE)).appliedVersion).toBe(1)
     await record.putDenyState(ROLE, { sessions: {} }, 1)
     await record.markApplied(ROLE, 1)
     expect(await record.getDenyState(ROLE)).toMatchObject({ version: 2, appliedVersion: 1 })
+  })
+})
+
+describe('RedisSessionRecord', () => {
+  it('reads deny entries stored before clients were recorded, with an unknown client', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const prefix = `${RUN_PREFIX}${++count}:`
+    const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix, clock })
+    stores.push(store)
+    const record = createRedisSessionRecord({ redis: store.redis, keyPrefix: prefix, clock })
+    await record.putDenyState(ROLE, { sessions: {} }, 0)
+    const [key] = await admin.keys(`${prefix}{aws}:deny:*`)
+    await admin.hset(key!, 'data', JSON.stringify({ sessions: { old: 1767226500 } }))
+    expect((await record.getDenyState(ROLE)).sessions).toEqual({ old: { client: '', until: 1767226500 } })
   })
 })
