@@ -254,6 +254,21 @@ export interface KeyRotatedEvent extends Base {
   kid: string
   previous_kid?: string
   forced?: boolean
+  /** The old key is considered stolen (see `announcement`). */
+  compromised?: boolean
+  /** The new key's public JWK (`kid` is its RFC 7638 thumbprint). */
+  jwk?: JWK
+  /**
+   * Compact JWS (`typ` writ-audit-key+jwt) by the new key over `{kid, previous_kid, compromised}`:
+   * the new key names its predecessor. Unless `compromised`, an auditor who trusts the new key
+   * trusts the old one's checkpoints too.
+   */
+  announcement?: string
+  /**
+   * The same statement signed by the old key: it hands over to the new one, so an auditor who
+   * trusts the old key trusts the new one's checkpoints too. Absent when `compromised`.
+   */
+  handover?: string
 }
 
 /** The audit log's own events: signed checkpoints, exports and trims. */

@@ -65,6 +65,17 @@ export interface KeyRotation {
   previousKid: string
   /** Asked for with `force`: allowed to unpublish a key whose tokens were still alive. */
   forced: boolean
+  /**
+   * The old key is considered stolen: its `key.rotated` event carries no handover signed by it,
+   * and an auditor stops trusting checkpoints it signs after that event.
+   */
+  compromised?: boolean
+  /**
+   * The old and new signing keys, with the new key's public JWK, so the rotation's `key.rotated`
+   * audit event can be signed by both (see `keyRotatedEvent`); absent when either has no private
+   * key here.
+   */
+  keys?: { previous: SigningKey; current: SigningKey; currentJwk: JWK }
 }
 
 export interface RotateOptions {
@@ -273,6 +284,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     kid: to.current.kid,
     previousKid: from.current.kid,
     forced: force,
+    ...(from.current.privateKey && to.current.privateKey
+      ? {
+          keys: {
+            previous: toSigningKey(from.current),
+            current: toSigningKey(to.current),
+            currentJwk: publishedJwk(to.current),
+          },
+        }
+      : {}),
   })
 
   async function initStore(): Promise<void> {
