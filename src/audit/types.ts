@@ -300,6 +300,17 @@ export interface AuditTrimmedEvent extends Base {
   count: number
 }
 
+/**
+ * The broker refused to seal an export: the log does not verify against its own keys (its store
+ * was written by someone else). `seq` is the first bad event, when the problem has one.
+ */
+export interface AuditSealRefusedEvent extends Base {
+  type: 'audit.seal_refused'
+  from_seq: number
+  seq?: number
+  reason: string
+}
+
 /** What callers append: one of the event shapes, without `seq`, `time`, `prev` and `hash`. */
 export type AuditEventInput =
   | GrantIssuedEvent
@@ -320,6 +331,7 @@ export type AuditEventInput =
   | AuditCheckpointEvent
   | AuditExportedEvent
   | AuditTrimmedEvent
+  | AuditSealRefusedEvent
 
 export type AuditEventType = AuditEventInput['type']
 
