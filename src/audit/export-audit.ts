@@ -82,13 +82,13 @@ export async function exportAudit(
 ): Promise<AuditExport> {
   const fromSeq = options.fromSeq ?? 1
   const limit = options.limit ?? 1000
-  // One event more than asked for tells whether this is the last page.
-  const read = await log.read({ fromSeq, limit: limit + 1 })
-  const more = read.length > limit
-  const events = more ? read.slice(0, limit) : read
+  const events = await log.read({ fromSeq, limit })
   const first = events[0]
   const last = events.at(-1)
   if (!first || !last) return { events, seal: null, nextSeq: fromSeq, more: false }
+  // Whether this is the last page: a full page is, unless an event follows it.
+  const more =
+    events.length === limit && (await log.read({ fromSeq: last.seq + 1, limit: 1 })).length > 0
   // Ensure the log verifies against the broker's own keys before the broker vouches for it.
   const check = await verifyChain(
     events.map((e) => JSON.stringify(e)),
