@@ -17,6 +17,11 @@ export class AuditChainBrokenError extends WritError {
       `the audit log does not verify, so the broker will not seal an export of it: line ${problem.line} of the page${problem.seq === undefined ? '' : ` (seq ${problem.seq})`}: ${problem.reason}`,
     )
   }
+
+  /** Shown to the admin: what is wrong with the log is what they must act on. */
+  override get expose(): boolean {
+    return true
+  }
 }
 
 /** The last line of an export: a JWS by the broker over the range it covers. */
