@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { chainHash } from '../../src/audit/hash-audit-event.js'
 import { SEAL_TYP, signAuditJws } from '../../src/audit/sign-audit-jws.js'
+import { hashAuditEvent } from '../../src/audit/hash-audit-event.js'
+import { sealDigest, verifyChain } from '../../src/audit/verify-chain.js'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { canonicalize } from '../../src/manifest/canonicalize.js'
@@ -126,6 +128,107 @@ async function rewriteHistory(): Promise<{ events: Array<Record<string, unknown>
   await redis.hset(`${prefix}{audit}:head`, 'seq', bodies.length, 'hash', prev, 'cps', lastCheckpoint, 'cvs', lastCheckpoint - 1, 'cpt', Date.now())
   return { events, attackerKid: kid }
 }
+
+async function issue(count: number, task: string): Promise<void> {
+  const basic = `Basic ${Buffer.from(`agent-b:${SECRETS['agent-b']}`).toString('base64')}`
+  for (let i = 0; i < count; i++) {
+    const manifest = docsManifest({ task: { id: `${task}-${i}` }, grants: docsManifest().grants.slice(0, 1) })
+    const res = await fetch(`${url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/json' },
+      body: JSON.stringify(manifest),
+    })
+    expect(res.status).toBe(200)
+  }
+  await broker.audit.log!.flush()
+}
+
+/** An export fetched page by page as `writ audit export` does, with small pages: one string per page. */
+async function pagedExport(limit: number): Promise<string[]> {
+  const pages: string[] = []
+  let query = ''
+  for (;;) {
+    const res = await fetch(`${url}/admin/audit?format=jsonl&limit=${limit}${query}`, { headers: { authorization: `Bearer ${env.WRIT_ADMIN_TOKEN}` } })
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    pages.push(text)
+    const seal = JSON.parse(text.trimEnd().split('\n').at(-1)!) as { seal: string }
+    if (res.headers.get('x-audit-more') !== 'true') return pages
+    query = `&since=${res.headers.get('x-audit-next-since')}&prev_seal=${sealDigest(seal.seal)}`
+  }
+}
+
+describe('writ audit verify on exports cut at either end, or continued', () => {
+  it('accepts a whole paged export and names which end is missing when a first or last page is dropped', async () => {
+    const jwksFile = join(dir, 'jwks-pages.json')
+    writeFileSync(jwksFile, JSON.stringify(await (await fetch(`${url}/.well-known/jwks.json`)).json()))
+    const pages = await pagedExport(4)
+    expect(pages.length).toBeGreaterThanOrEqual(3)
+    const file = (name: string, parts: string[]): string => {
+      const path = join(dir, name)
+      writeFileSync(path, parts.join(''))
+      return path
+    }
+    const whole = await runCli(['audit', 'verify', file('whole.jsonl', pages), '--jwks', jwksFile], env)
+    expect(whole.code, whole.stderr).toBe(0)
+    expect(whole.stdout).toMatch(new RegExp(`sealed \\(${pages.length} pages, the last one included\\)\nstarts at: seq 1, the start of the log\ntrusted key \\S+: in --jwks `))
+    const noFirst = await runCli(['audit', 'verify', file('no-first.jsonl', pages.slice(1)), '--jwks', jwksFile], env)
+    expect(noFirst.code).toBe(1)
+    expect(noFirst.stderr).toMatch(/line 1: the page before this one is missing: .*the first page was cut off/)
+    const noLast = await runCli(['audit', 'verify', file('no-last.jsonl', pages.slice(0, -1)), '--jwks', jwksFile], env)
+    expect(noLast.code).toBe(1)
+    expect(noLast.stderr).toMatch(/the last page of the export is missing: the final seal says more events followed seq \d+/)
+  })
+
+  it('ends at once on a crafted export whose self-signed checkpoint claims seq 2^50', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const jwk = publicKey.export({ format: 'jwk' }) as JWK
+    const kid = await calculateJwkThumbprint(jwk, 'sha256')
+    const big = 2 ** 50
+    const event: Record<string, unknown> = { type: 'admin.action', actor: 'admin', method: 'POST', path: '/x', status: 200, time: '2026-01-01T00:00:00.000Z', seq: big, prev: 'a'.repeat(64) }
+    event.hash = hashAuditEvent(event as { seq: number; prev: string })
+    const input = `${Buffer.from(JSON.stringify({ alg: 'ES256', kid, typ: 'writ-audit-checkpoint+jwt' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: url, seq: big, hash: event.hash, iat: 1 })).toString('base64url')}`
+    const jws = `${input}.${signWith('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+    const checkpoint: Record<string, unknown> = { type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk: { ...jwk, kid }, time: '2026-01-01T00:00:00.000Z', seq: big + 1, prev: event.hash }
+    checkpoint.hash = hashAuditEvent(checkpoint as { seq: number; prev: string })
+    const crafted = join(dir, 'crafted.jsonl')
+    writeFileSync(crafted, `${JSON.stringify(event)}\n${JSON.stringify(checkpoint)}\n`)
+    // Even with the attacker's key handed over as trusted, the verification returns.
+    const keysFile = join(dir, 'attacker-jwks.json')
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ ...jwk, kid }] }))
+    const result = await runCli(['audit', 'verify', crafted, '--jwks', keysFile], env)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/no export seal after the last event/)
+  })
+
+  it('--after accepts an export that continues an earlier one, and refuses a gap', async () => {
+    const jwksFile = join(dir, 'jwks-after.json')
+    writeFileSync(jwksFile, JSON.stringify(await (await fetch(`${url}/.well-known/jwks.json`)).json()))
+    const first = join(dir, 'first.jsonl')
+    expect((await runCli(['audit', 'export', '--out', first], env)).code).toBe(0)
+    const lastSeq = (JSON.parse(readFileSync(first, 'utf8').trimEnd().split('\n').at(-2)!) as { seq: number }).seq
+    await issue(3, 'AFTER')
+    const next = join(dir, 'next.jsonl')
+    expect((await runCli(['audit', 'export', '--since', String(lastSeq + 1), '--out', next], env)).code).toBe(0)
+    const ok = await runCli(['audit', 'verify', next, '--after', first, '--jwks', jwksFile], env)
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(new RegExp(`starts at: continues the earlier export, which ends at seq ${lastSeq}`))
+    // Alone, its start is not proven.
+    expect((await runCli(['audit', 'verify', next, '--jwks', jwksFile], env)).stdout).toMatch(/starts at: seq \d+, an export from --since \(nothing proves what came before\)/)
+    const gap = join(dir, 'gap.jsonl')
+    expect((await runCli(['audit', 'export', '--since', String(lastSeq + 3), '--out', gap], env)).code).toBe(0)
+    const refused = await runCli(['audit', 'verify', gap, '--after', first, '--jwks', jwksFile], env)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(new RegExp(`the earlier export ends at seq ${lastSeq} but this one starts at seq ${lastSeq + 3}: event\\(s\\) ${lastSeq + 1} to ${lastSeq + 2} are in neither \\(a gap\\)`))
+    // Where two exports overlap, they must hold the same chain: a different hash at the earlier
+    // export's last seq is refused.
+    const overlap = join(dir, 'overlap.jsonl')
+    expect((await runCli(['audit', 'export', '--since', String(lastSeq - 1), '--out', overlap], env)).code).toBe(0)
+    expect((await runCli(['audit', 'verify', overlap, '--after', first, '--jwks', jwksFile], env)).code).toBe(0)
+    const mismatch = await verifyChain(readFileSync(overlap, 'utf8'), { keys: JSON.parse(readFileSync(jwksFile, 'utf8')) as { keys: JWK[] }, after: { lastSeq, lastHash: 'f'.repeat(64) } })
+    expect(mismatch.problem).toMatchObject({ seq: lastSeq, reason: expect.stringMatching(/the two exports disagree where they overlap/) })
+  })
+})
 
 describe('audit history rewritten by a Redis writer', () => {
   it('is refused by verify (naming the first checkpoint by an untrusted key), and the broker will not seal it', async () => {
