@@ -295,6 +295,53 @@ describe('verifyChain', () => {
     await log.close()
   })
 
+  it('trusts a successor the old key handed over to, and after a compromised rotation neither key vouches for the other', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const build = async (compromised: boolean, lagging: boolean): Promise<{ lines: string[]; oldJwk: JWK; newJwk: JWK }> => {
+      const rotating = await testKeys(clock)
+      const oldJwk = rotating.jwks().keys.find((k) => k.kid === rotating.signingKey().kid)!
+      const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: rotating, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
+      for (const event of sampleEvents(4)) await log.append(event)
+      await log.flush()
+      const oldSigner = { signingKey: () => oldKey, jwks: () => ({ keys: [oldJwk] }) }
+      const oldKey = rotating.signingKey()
+      const rotation = await rotating.rotate({ force: true })
+      await log.append(keyRotatedEvent('admin', { ...rotation!, ...(compromised ? { compromised: true } : {}) }))
+      for (const event of sampleEvents(4)) await log.append(event)
+      await log.flush()
+      const page = await log.read({ fromSeq: 1, limit: 1000 })
+      const lines = page.map((e) => JSON.stringify(e))
+      if (lagging) {
+        // The stolen old key signs a checkpoint after its rotation (a replica that had not
+        // learnt it yet, or whoever stole it).
+        const last = page.at(-1)!
+        const { jws, jwk } = (await import('../../src/audit/sign-audit-jws.js')).signAuditJws(oldSigner, 'writ-audit-checkpoint+jwt', { iss: ISSUER, seq: last.seq, hash: last.hash, iat: 1 })
+        const cp: Json = { type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk, time: last.time, seq: last.seq + 1, prev: last.hash }
+        cp.hash = hashAuditEvent(cp as { seq: number; prev: string })
+        lines.push(JSON.stringify(cp))
+      }
+      await log.close()
+      return { lines, oldJwk, newJwk: rotating.jwks().keys.find((k) => k.kid === rotating.signingKey().kid)! }
+    }
+    // The auditor holds only the old key: the handover signed by it vouches for the new one.
+    const handed = await build(false, false)
+    const forward = await verify(handed.lines, { keys: [handed.oldJwk], requireSeal: false })
+    expect(forward).toMatchObject({ ok: true })
+    expect(forward.keys.find((k) => k.kid === handed.newJwk.kid)).toMatchObject({ why: expect.stringMatching(/^handed over to by trusted key .* in the key.rotated event at seq \d+/), checkpoints: expect.any(Number) })
+    // A compromised rotation carries no handover: the old key alone vouches for nothing after it…
+    const stolen = await build(true, false)
+    const refused = await verify(stolen.lines, { keys: [stolen.oldJwk], requireSeal: false })
+    expect(refused.problem).toMatchObject({ reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${stolen.newJwk.kid}, which is not trusted`)) })
+    // …the auditor must hold the new key; its announcement does not make the old key trusted either.
+    const held = await verify(stolen.lines, { keys: [stolen.newJwk], requireSeal: false })
+    expect(held.problem).toMatchObject({ reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${stolen.oldJwk.kid}, which is not trusted`)) })
+    expect(await verify(stolen.lines, { keys: [stolen.newJwk, stolen.oldJwk], requireSeal: false })).toMatchObject({ ok: true })
+    // And what the stolen key signs after the rotation never counts, even for an auditor who holds it.
+    const late = await build(true, true)
+    const after = await verify(late.lines, { keys: [late.newJwk, late.oldJwk], requireSeal: false })
+    expect(after.problem).toMatchObject({ line: late.lines.length, reason: expect.stringMatching(/after key .* declared it compromised/) })
+  })
+
   it('ends at once on a self-signed checkpoint that claims seq 2^50 (bounded by the input, not the seqs)', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const jwk = publicKey.export({ format: 'jwk' }) as JWK
