@@ -286,7 +286,15 @@ describe('verifyChain', () => {
     const lines = [...page.map((e) => JSON.stringify(e)), JSON.stringify(seal)]
     const current = rotating.jwks().keys.filter((k) => k.kid === rotating.signingKey().kid)
     expect(page.some((e) => e.type === 'audit.checkpoint' && e.jwk.kid === oldKid)).toBe(true)
-    expect(await verify(lines, { keys: current })).toMatchObject({ ok: true, sealed: true })
+    const result = await verify(lines, { keys: current })
+    expect(result).toMatchObject({ ok: true, sealed: true })
+    expect(result.keys.find((k) => k.kid === oldKid)).toMatchObject({ why: expect.stringMatching(/^named as its predecessor by trusted key/) })
+    // Without the rotation in the chain, a trusted signature after them no longer makes the old
+    // key's checkpoints count: the first is named.
+    const unannounced = rechain(page.filter((e) => e.type !== 'key.rotated').map((e) => structuredClone(e) as unknown as Json), 0)
+    const firstOld = unannounced.findIndex((e) => e.type === 'audit.checkpoint')
+    const withoutRotation = await verify(serialize(unannounced, JSON.stringify(seal)), { keys: current })
+    expect(withoutRotation.problem).toMatchObject({ line: firstOld + 1, reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${oldKid}, which is not trusted`)) })
     // Without the seal, the newest checkpoint is the trusted anchor and still covers the old ones.
     const lastCp = page.findLast((e) => e.type === 'audit.checkpoint')
     if (lastCp?.type !== 'audit.checkpoint') throw new Error('expected a checkpoint')
