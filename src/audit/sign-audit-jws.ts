@@ -6,6 +6,14 @@ import type { SigningKey } from '../tokens/index.js'
 export const CHECKPOINT_TYP = 'writ-audit-checkpoint+jwt'
 /** JWS `typ` of an export seal. */
 export const SEAL_TYP = 'writ-audit-seal+jwt'
+/**
+ * JWS `typ` of a key rotation's statements in its `key.rotated` event: the new key naming its
+ * predecessor (`announcement`) and the old key handing over to the new one (`handover`).
+ */
+export const KEY_TYP = 'writ-audit-key+jwt'
+
+/** The JWS types audit statements are signed with. */
+export type AuditJwsTyp = typeof CHECKPOINT_TYP | typeof SEAL_TYP | typeof KEY_TYP
 
 /** What signs checkpoints and seals: the broker's key manager (its current signing key). */
 export interface AuditSigner {
@@ -17,12 +25,17 @@ export interface AuditSigner {
 /** A compact JWS over `payload` by the signer's current key, and that key's public JWK. */
 export function signAuditJws(
   signer: AuditSigner,
-  typ: typeof CHECKPOINT_TYP | typeof SEAL_TYP,
+  typ: AuditJwsTyp,
   payload: Record<string, unknown>,
 ): { jws: string; jwk: JWK } {
   const key = signer.signingKey()
   const jwk = signer.jwks().keys.find((k) => k.kid === key.kid)
   if (!jwk) throw new Error(`the signing key ${key.kid} is not in the published key set`)
+  return { jws: signJwsWith(key, typ, payload), jwk }
+}
+
+/** A compact JWS over `payload` by one given key (a rotation's old or new key). */
+export function signJwsWith(key: SigningKey, typ: AuditJwsTyp, payload: Record<string, unknown>): string {
   const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString(
     'base64url',
   )
@@ -31,5 +44,5 @@ export function signAuditJws(
     key: key.privateKey,
     dsaEncoding: 'ieee-p1363',
   })
-  return { jws: `${input}.${signature.toString('base64url')}`, jwk }
+  return `${input}.${signature.toString('base64url')}`
 }

@@ -290,8 +290,23 @@ export interface KeyRotatedEvent extends Base {
   kid: string
   previous_kid?: string
   forced?: boolean
+  /** The old key is considered stolen (see `announcement`): every earlier key was withdrawn. */
   compromised?: boolean
+  /** With `compromised`: every earlier kid, none of them published any more. */
   withdrawn_kids?: string[]
+  /** The new key's public JWK (`kid` is its RFC 7638 thumbprint). */
+  jwk?: JWK
+  /**
+   * Compact JWS (`typ` writ-audit-key+jwt) by the new key over `{kid, previous_kid, compromised}`:
+   * the new key names its predecessor. Unless `compromised`, an auditor who trusts the new key
+   * trusts the old one's checkpoints too.
+   */
+  announcement?: string
+  /**
+   * The same statement signed by the old key: it hands over to the new one, so an auditor who
+   * trusts the old key trusts the new one's checkpoints too. Absent when `compromised`.
+   */
+  handover?: string
 }
 
 /**
@@ -336,6 +351,17 @@ export interface AuditTrimmedEvent extends Base {
   count: number
 }
 
+/**
+ * The broker refused to seal an export: the log does not verify against its own keys (its store
+ * was written by someone else). `seq` is the first bad event, when the problem has one.
+ */
+export interface AuditSealRefusedEvent extends Base {
+  type: 'audit.seal_refused'
+  from_seq: number
+  seq?: number
+  reason: string
+}
+
 /** What callers append: one of the event shapes, without `seq`, `time`, `prev` and `hash`. */
 export type AuditEventInput =
   | GrantIssuedEvent
@@ -359,6 +385,7 @@ export type AuditEventInput =
   | AuditCheckpointEvent
   | AuditExportedEvent
   | AuditTrimmedEvent
+  | AuditSealRefusedEvent
 
 export type AuditEventType = AuditEventInput['type']
 

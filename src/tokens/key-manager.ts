@@ -92,10 +92,20 @@ export interface KeyRotation {
   previousKid: string
   /** Asked for with `force` or `compromised`: allowed to unpublish a key whose tokens lived. */
   forced: boolean
-  /** Set on a compromised-key rotation: fresh keys, every earlier key withdrawn at once. */
+  /**
+   * Set on a compromised-key rotation: fresh keys, every earlier key withdrawn at once. Its
+   * `key.rotated` event carries no handover signed by the old key, and an auditor stops trusting
+   * checkpoints the old key signs after that event.
+   */
   compromised?: true
   /** With `compromised`: every earlier kid, none of them published any more. */
   withdrawnKids?: string[]
+  /**
+   * The old and new signing keys, with the new key's public JWK, so the rotation's `key.rotated`
+   * audit event can be signed by both (see `keyRotatedEvent`); absent when either has no private
+   * key here.
+   */
+  keys?: { previous: SigningKey; current: SigningKey; currentJwk: JWK }
 }
 
 export interface RotateOptions {
@@ -381,6 +391,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     kid: to.current.kid,
     previousKid: from.current.kid,
     forced: force,
+    ...(from.current.privateKey && to.current.privateKey
+      ? {
+          keys: {
+            previous: toSigningKey(from.current),
+            current: toSigningKey(to.current),
+            currentJwk: publishedJwk(to.current),
+          },
+        }
+      : {}),
   })
 
   async function initStore(): Promise<void> {
@@ -440,13 +459,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   function compromisedRotation(from: KeySet, to: KeySet, withdrawn: Set<string>): KeyRotation {
     for (const kid of allKids(to)) withdrawn.delete(kid)
-    return {
-      kid: to.current.kid,
-      previousKid: from.current.kid,
-      forced: true,
-      compromised: true,
-      withdrawnKids: [...withdrawn],
-    }
+    // The new key announces itself in the audit chain; the old key hands over nothing (a thief
+    // holding it could sign a handover too): keyRotatedEvent leaves the handover out.
+    return { ...rotationOf(from, to, true), compromised: true, withdrawnKids: [...withdrawn] }
   }
 
   // source: files

@@ -154,7 +154,9 @@ describe('GET /admin/audit', () => {
     expect(res.headers.get('x-audit-next-since')).toBe('5')
     const lines = [...body.events.map((e: AuditEvent) => JSON.stringify(e)), JSON.stringify({ type: 'audit.seal', seal: body.seal })]
     const jwks = await (await broker.call('GET', '/.well-known/jwks.json')).json()
-    expect(await verifyChain(lines, { keys: jwks, issuer: ISSUER })).toMatchObject({ ok: true, sealed: true })
+    expect(await verifyChain(lines, { keys: jwks, issuer: ISSUER, requireSeal: false })).toMatchObject({ ok: true, sealed: true, complete: false })
+    // A page that is not the export's last one does not pass for a whole export.
+    expect((await verifyChain(lines, { keys: jwks, issuer: ISSUER })).problem).toMatchObject({ reason: expect.stringMatching(/the last page of the export is missing/) })
   })
 
   it('exports JSON Lines that verify against the JWKS, and records the export', async () => {
@@ -169,6 +171,28 @@ describe('GET /admin/audit', () => {
     // The Accept header asks for the same.
     const viaAccept = await adminGet('/admin/audit?limit=1', { accept: 'application/x-ndjson' })
     expect(viaAccept.headers.get('content-type')).toBe('application/x-ndjson')
+  })
+
+  it('exports a log that spans rotations, which verifies with only the newest key, through the signed rotations', async () => {
+    const firstKid = broker.keys.signingKey().kid
+    await issue('ROT-0')
+    for (let i = 1; i <= 3; i++) {
+      expect((await broker.call('POST', '/admin/keys/rotate', { ...json({ force: true }), bearer: admin.token })).status).toBe(200)
+      await issue(`ROT-${i}`)
+    }
+    await broker.audit.log!.flush()
+    const res = await adminGet('/admin/audit?format=jsonl&limit=10000')
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    const current = broker.keys.signingKey().kid
+    const jwks = (await (await broker.call('GET', '/.well-known/jwks.json')).json()) as { keys: Array<{ kid: string }> }
+    // The first key is long gone from the JWKS; the chain's own rotations lead back to it.
+    expect(jwks.keys.some((k) => k.kid === firstKid)).toBe(false)
+    const result = await verifyChain(text, { keys: jwks.keys.filter((k) => k.kid === current) as never, issuer: ISSUER })
+    expect(result).toMatchObject({ ok: true, sealed: true })
+    expect(result.keys.find((k) => k.kid === firstKid)).toMatchObject({ why: expect.stringMatching(/^named as its predecessor by trusted key/) })
+    const rotated = text.split('\n').filter((l) => l.includes('"type":"key.rotated"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(rotated.at(-1)).toMatchObject({ kid: current, jwk: { kid: current }, announcement: expect.any(String), handover: expect.any(String) })
   })
 
   it('starts at the first event at or after an RFC 3339 time', async () => {

@@ -176,7 +176,7 @@ describe('writ audit', () => {
     expect(exporter.stderr()).toMatch(/^exported \d+ events to /)
     const { ctx, stdout } = cli()
     await verifyAudit(ctx, file, {})
-    expect(stdout()).toMatch(/^ok: \d+ events \(seq 1 to \d+\), \d+ signed checkpoints?, sealed\n$/)
+    expect(stdout()).toMatch(/^ok: \d+ events \(seq 1 to \d+\), \d+ signed checkpoints?, sealed \(1 page, the last one included\)\nstarts at: seq 1, the start of the log\ntrusted key \S+: in the broker's published JWKS; signed \d+ checkpoints?, 1 seal\n$/)
 
     // Offline, against a saved JWKS and with no broker configured.
     const jwksFile = join(dir, 'jwks.json')

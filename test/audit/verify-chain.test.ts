@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { exportAudit } from '../../src/audit/export-audit.js'
 import { hashAuditEvent } from '../../src/audit/hash-audit-event.js'
 import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
-import { verifyChain } from '../../src/audit/verify-chain.js'
+import { sealDigest, verifyChain } from '../../src/audit/verify-chain.js'
+import { keyRotatedEvent } from '../../src/audit/key-rotated-event.js'
 import { manualClock } from '../../src/clock.js'
 import type { KeyManager } from '../../src/tokens/index.js'
 import { sampleEvents, testKeys } from './helpers.js'
@@ -248,41 +249,123 @@ describe('verifyChain', () => {
     for (const event of sampleEvents(11)) await log.append(event)
     const lines: string[] = []
     let since = 1
+    let prevSeal: string | undefined
     for (;;) {
-      const page = await exportAudit(log, { signer: keys, issuer: ISSUER, clock, fromSeq: since, limit: 4 })
+      const page = await exportAudit(log, { signer: keys, issuer: ISSUER, clock, fromSeq: since, fromStart: prevSeal === undefined, limit: 4, ...(prevSeal ? { prevSeal } : {}) })
       if (!page.seal) break
       lines.push(...page.events.map((e) => JSON.stringify(e)), JSON.stringify(page.seal))
       since = page.nextSeq
+      prevSeal = sealDigest(page.seal.seal)
+      if (!page.more) break
     }
-    expect(await verify(lines)).toMatchObject({ ok: true, sealed: true, firstSeq: 1 })
+    expect(await verify(lines)).toMatchObject({ ok: true, sealed: true, firstSeq: 1, complete: true, anchor: 'seq 1, the start of the log' })
     // Dropping a whole page (events and seal) breaks the chain where it was.
     const firstSeal = lines.findIndex((l) => l.includes('"audit.seal"'))
     const secondSeal = lines.findIndex((l, i) => i > firstSeal && l.includes('"audit.seal"'))
     const dropped = [...lines.slice(0, firstSeal + 1), ...lines.slice(secondSeal + 1)]
-    expect((await verify(dropped)).problem).toMatchObject({ line: firstSeal + 2, reason: expect.stringMatching(/missing/) })
+    expect((await verify(dropped)).problem).toMatchObject({ line: firstSeal + 2, reason: expect.stringMatching(/does not name the seal of the page before it/) })
+    // Attack: the first page cut off (its events and its seal): the export now starts mid-log.
+    expect((await verify(lines.slice(firstSeal + 1))).problem).toMatchObject({ line: 1, reason: expect.stringMatching(/the page before this one is missing: .*first page was cut off/) })
+    // Attack: the last page cut off: the seal now last says more events followed.
+    const lastSealBefore = lines.slice(0, -1).findLastIndex((l) => l.includes('"audit.seal"'))
+    expect((await verify(lines.slice(0, lastSealBefore + 1))).problem).toMatchObject({ reason: expect.stringMatching(/the last page of the export is missing/) })
     await log.close()
   })
 
-  it('accepts checkpoints by a retired key that a later trusted signature covers', async () => {
+  it('trusts a retired key through the rotation its successor announced in the chain, and only then', async () => {
     const clock = manualClock(Date.UTC(2026, 0, 1))
     const rotating = await testKeys(clock)
     const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: rotating, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
     for (const event of sampleEvents(5)) await log.append(event)
     await log.flush()
     const oldKid = rotating.signingKey().kid
-    await rotating.rotate({ force: true })
+    const rotation = await rotating.rotate({ force: true })
+    await log.append(keyRotatedEvent('admin', rotation!))
     for (const event of sampleEvents(5)) await log.append(event)
     const { events: page, seal } = await exportAudit(log, { signer: rotating, issuer: ISSUER, clock })
     const lines = [...page.map((e) => JSON.stringify(e)), JSON.stringify(seal)]
     const current = rotating.jwks().keys.filter((k) => k.kid === rotating.signingKey().kid)
     expect(page.some((e) => e.type === 'audit.checkpoint' && e.jwk.kid === oldKid)).toBe(true)
-    expect(await verify(lines, { keys: current })).toMatchObject({ ok: true, sealed: true })
+    const result = await verify(lines, { keys: current })
+    expect(result).toMatchObject({ ok: true, sealed: true })
+    expect(result.keys.find((k) => k.kid === oldKid)).toMatchObject({ why: expect.stringMatching(/^named as its predecessor by trusted key/) })
+    // Without the rotation in the chain, a trusted signature after them no longer makes the old
+    // key's checkpoints count: the first is named.
+    const unannounced = rechain(page.filter((e) => e.type !== 'key.rotated').map((e) => structuredClone(e) as unknown as Json), 0)
+    const firstOld = unannounced.findIndex((e) => e.type === 'audit.checkpoint')
+    const withoutRotation = await verify(serialize(unannounced, JSON.stringify(seal)), { keys: current })
+    expect(withoutRotation.problem).toMatchObject({ line: firstOld + 1, reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${oldKid}, which is not trusted`)) })
     // Without the seal, the newest checkpoint is the trusted anchor and still covers the old ones.
     const lastCp = page.findLast((e) => e.type === 'audit.checkpoint')
     if (lastCp?.type !== 'audit.checkpoint') throw new Error('expected a checkpoint')
     const covered = (JSON.parse(Buffer.from(lastCp.checkpoint.split('.')[1]!, 'base64url').toString()) as { seq: number }).seq
     expect(await verify(lines.slice(0, -1), { keys: current, requireSeal: false })).toMatchObject({ ok: true, anchoredThroughSeq: covered })
     await log.close()
+  })
+
+  it('trusts a successor the old key handed over to, and after a compromised rotation neither key vouches for the other', async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const build = async (compromised: boolean, lagging: boolean): Promise<{ lines: string[]; oldJwk: JWK; newJwk: JWK }> => {
+      const rotating = await testKeys(clock)
+      const oldJwk = rotating.jwks().keys.find((k) => k.kid === rotating.signingKey().kid)!
+      const log = createMemoryAuditLog({ clock, issuer: ISSUER, signer: rotating, checkpointEveryEvents: 3, checkpointEverySeconds: 3600 })
+      for (const event of sampleEvents(4)) await log.append(event)
+      await log.flush()
+      const oldSigner = { signingKey: () => oldKey, jwks: () => ({ keys: [oldJwk] }) }
+      const oldKey = rotating.signingKey()
+      const rotation = await rotating.rotate({ force: true })
+      await log.append(keyRotatedEvent('admin', { ...rotation!, ...(compromised ? { compromised: true } : {}) }))
+      for (const event of sampleEvents(4)) await log.append(event)
+      await log.flush()
+      const page = await log.read({ fromSeq: 1, limit: 1000 })
+      const lines = page.map((e) => JSON.stringify(e))
+      if (lagging) {
+        // The stolen old key signs a checkpoint after its rotation (a replica that had not
+        // learnt it yet, or whoever stole it).
+        const last = page.at(-1)!
+        const { jws, jwk } = (await import('../../src/audit/sign-audit-jws.js')).signAuditJws(oldSigner, 'writ-audit-checkpoint+jwt', { iss: ISSUER, seq: last.seq, hash: last.hash, iat: 1 })
+        const cp: Json = { type: 'audit.checkpoint', actor: 'system', checkpoint: jws, jwk, time: last.time, seq: last.seq + 1, prev: last.hash }
+        cp.hash = hashAuditEvent(cp as { seq: number; prev: string })
+        lines.push(JSON.stringify(cp))
+      }
+      await log.close()
+      return { lines, oldJwk, newJwk: rotating.jwks().keys.find((k) => k.kid === rotating.signingKey().kid)! }
+    }
+    // The auditor holds only the old key: the handover signed by it vouches for the new one.
+    const handed = await build(false, false)
+    const forward = await verify(handed.lines, { keys: [handed.oldJwk], requireSeal: false })
+    expect(forward).toMatchObject({ ok: true })
+    expect(forward.keys.find((k) => k.kid === handed.newJwk.kid)).toMatchObject({ why: expect.stringMatching(/^handed over to by trusted key .* in the key.rotated event at seq \d+/), checkpoints: expect.any(Number) })
+    // A compromised rotation carries no handover: the old key alone vouches for nothing after it…
+    const stolen = await build(true, false)
+    const refused = await verify(stolen.lines, { keys: [stolen.oldJwk], requireSeal: false })
+    expect(refused.problem).toMatchObject({ reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${stolen.newJwk.kid}, which is not trusted`)) })
+    // …the auditor must hold the new key; its announcement does not make the old key trusted either.
+    const held = await verify(stolen.lines, { keys: [stolen.newJwk], requireSeal: false })
+    expect(held.problem).toMatchObject({ reason: expect.stringMatching(new RegExp(`checkpoint: signed by key ${stolen.oldJwk.kid}, which is not trusted`)) })
+    expect(await verify(stolen.lines, { keys: [stolen.newJwk, stolen.oldJwk], requireSeal: false })).toMatchObject({ ok: true })
+    // And what the stolen key signs after the rotation never counts, even for an auditor who holds it.
+    const late = await build(true, true)
+    const after = await verify(late.lines, { keys: [late.newJwk, late.oldJwk], requireSeal: false })
+    expect(after.problem).toMatchObject({ line: late.lines.length, reason: expect.stringMatching(/after key .* declared it compromised/) })
+  })
+
+  it('ends at once on a self-signed checkpoint that claims seq 2^50 (bounded by the input, not the seqs)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const jwk = publicKey.export({ format: 'jwk' }) as JWK
+    const kid = await calculateJwkThumbprint(jwk, 'sha256')
+    const big = 2 ** 50
+    const e1 = { type: 'admin.action', actor: 'admin', method: 'POST', path: '/x', status: 200, time: '2026-01-01T00:00:00.000Z', seq: big, prev: 'a'.repeat(64) } as Json
+    e1.hash = hashAuditEvent(e1 as { seq: number; prev: string })
+    const cp = { type: 'audit.checkpoint', actor: 'system', checkpoint: attackerJws({ iss: ISSUER, seq: big, hash: e1.hash, iat: 1 }, 'writ-audit-checkpoint+jwt', kid, privateKey), jwk: { ...jwk, kid }, time: '2026-01-01T00:00:00.000Z', seq: big + 1, prev: e1.hash } as Json
+    cp.hash = hashAuditEvent(cp as { seq: number; prev: string })
+    // Trusted or not, the key changes nothing: the verification returns.
+    for (const trustedKeys of [[], [{ ...jwk, kid }]]) {
+      const result = await verifyChain([JSON.stringify(e1), JSON.stringify(cp)], { keys: trustedKeys, requireSeal: false })
+      expect(result.events).toBeLessThanOrEqual(2)
+    }
+    const refused = await verifyChain([JSON.stringify(e1), JSON.stringify(cp)], { keys: [] })
+    expect(refused).toMatchObject({ ok: false, problem: { line: 2, reason: expect.stringMatching(/not trusted/) } })
   })
 
   it('names a line that is not a JSON object, and never throws on garbage', async () => {

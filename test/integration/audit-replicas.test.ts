@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import type { AuditEvent } from '../../src/audit/types.js'
-import { verifyChain } from '../../src/audit/verify-chain.js'
+import { sealDigest, verifyChain } from '../../src/audit/verify-chain.js'
 import { docsManifest, form, ISSUER, json, SECRETS } from '../helpers/broker.js'
 import { makeAuditBroker, type AuditTestBroker } from '../audit/helpers.js'
 
@@ -77,17 +77,21 @@ describe('the audit log with two broker replicas on one Redis', () => {
     // Export page by page from one replica, as `writ audit export` does, and verify the whole.
     const lines: string[] = []
     let since = 1
+    let prevSeal = ''
     for (;;) {
-      const res = await two.call('GET', `/admin/audit?format=jsonl&limit=40&since=${since}`, { bearer: admin.token })
+      const query = since === 1 ? '' : `&since=${since}${prevSeal}`
+      const res = await two.call('GET', `/admin/audit?format=jsonl&limit=40${query}`, { bearer: admin.token })
       const text = await res.text()
       if (!text) break
       lines.push(...text.trimEnd().split('\n'))
+      // Each page names the seal of the one before, as `writ audit export` asks.
+      prevSeal = `&prev_seal=${sealDigest((JSON.parse(lines.at(-1)!) as { seal: string }).seal)}`
       since = Number(res.headers.get('x-audit-next-since'))
       if (res.headers.get('x-audit-more') !== 'true') break
     }
     const jwks = await (await one.call('GET', '/.well-known/jwks.json')).json()
     const result = await verifyChain(lines, { keys: jwks, issuer: ISSUER })
-    expect(result).toMatchObject({ ok: true, sealed: true, firstSeq: 1 })
+    expect(result).toMatchObject({ ok: true, sealed: true, firstSeq: 1, complete: true })
     // A checkpoint after every 10 events, whichever replica wrote them.
     expect(result.checkpoints).toBeGreaterThanOrEqual(Math.floor(result.events / 11))
 

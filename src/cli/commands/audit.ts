@@ -5,7 +5,7 @@ import type { ApprovalEvidence } from '../../approvals/types.js'
 import { loadTrustAnchors, type TrustAnchors } from '../../approvals/load-trust-anchors.js'
 import { verifyApprovalFromChain } from '../../approvals/verify-approval-from-chain.js'
 import type { AuditEvent } from '../../audit/types.js'
-import { verifyChain } from '../../audit/verify-chain.js'
+import { sealDigest, verifyChain, type ChainVerification } from '../../audit/verify-chain.js'
 import { systemClock } from '../../clock.js'
 import { ConfigError } from '../../config.js'
 import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
@@ -152,6 +152,8 @@ export function describeAuditEvent(event: AuditEvent): string {
       return `checkpoint signed by key ${str(event.jwk.kid)}`
     case 'audit.exported':
       return `events ${event.from_seq} to ${event.to_seq} exported by ${event.actor} to ${event.destination}`
+    case 'audit.seal_refused':
+      return `export from seq ${event.from_seq} refused: the log does not verify${event.seq === undefined ? '' : ` at seq ${event.seq}`} (${event.reason})`
     case 'audit.trimmed':
       return `${event.count} events before seq ${event.before_seq} trimmed by ${event.actor} (exported to ${event.exported_to})`
     default: {
@@ -246,7 +248,8 @@ export async function showAudit(
 
 /**
  * `writ audit export [--since] [--out FILE]`: JSON Lines, page after page, each page ended by the
- * broker's seal. Recorded by the broker as an export (trimming needs one).
+ * broker's seal, which names the seal of the page before (so no page can be cut off unnoticed).
+ * Recorded by the broker as an export (trimming needs one).
  */
 export async function exportAuditLog(
   ctx: CliContext,
@@ -257,10 +260,11 @@ export async function exportAuditLog(
   let since = opts.since
   let text = ''
   let events = 0
+  let prevSeal = ''
   for (;;) {
     let res: Response
     try {
-      res = await ctx.fetch(`${base}/admin/audit?format=jsonl&limit=${PAGE}${sinceQuery(since)}`, {
+      res = await ctx.fetch(`${base}/admin/audit?format=jsonl&limit=${PAGE}${sinceQuery(since)}${prevSeal}`, {
         headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
       })
     } catch (err) {
@@ -277,7 +281,12 @@ export async function exportAuditLog(
       throw new CliError(reason, res.status === 400 ? EXIT.usage : EXIT.error)
     }
     text += body
-    events += body.split('\n').filter((l) => l && !l.includes('"type":"audit.seal"')).length
+    const lines = body.split('\n').filter((l) => l !== '')
+    events += lines.filter((l) => !l.includes('"type":"audit.seal"')).length
+    const seal = lines.at(-1)
+    if (seal?.includes('"type":"audit.seal"')) {
+      prevSeal = `&prev_seal=${sealDigest((JSON.parse(seal) as { seal: string }).seal)}`
+    }
     since = res.headers.get('x-audit-next-since') ?? undefined
     if (res.headers.get('x-audit-more') !== 'true' || !since) break
   }
@@ -328,6 +337,8 @@ async function trustedKeys(ctx: CliContext, jwks: string | undefined): Promise<J
 
 export interface VerifyOptions {
   jwks?: string
+  /** An earlier export this one must continue (`--after PREVIOUS_EXPORT`). */
+  after?: string
   /** Commander's `--no-seal`: false accepts an export without a seal (a tail). */
   seal?: boolean
   issuer?: string
@@ -354,18 +365,48 @@ export async function verifyAudit(
     }
   }
   const keys = await trustedKeys(ctx, opts.jwks)
+  const keysSource = opts.jwks === undefined ? "in the broker's published JWKS" : `in --jwks ${opts.jwks}`
+  let after: ChainVerification | undefined
+  if (opts.after !== undefined) {
+    // Ensure the earlier export verifies on its own, to its last page, before this one continues it.
+    let earlier: string
+    try {
+      earlier = readFileSync(opts.after, 'utf8')
+    } catch (err) {
+      throw new CliError(`--after ${opts.after}: ${(err as Error).message}`, EXIT.usage)
+    }
+    after = await verifyChain(earlier, { keys, keysSource, ...(opts.issuer ? { issuer: opts.issuer } : {}) })
+    if (!after.ok) {
+      const p = after.problem!
+      throw new CliError(`--after ${opts.after} line ${p.line}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.reason}`)
+    }
+    if (after.lastSeq === null || after.lastHash === null) {
+      throw new CliError(`--after ${opts.after}: holds no events to continue`, EXIT.usage)
+    }
+  }
   const result = await verifyChain(text, {
-    keys,
+    // Keys the earlier export's chain vouched for stay trusted in this one.
+    keys: after ? [...keys, ...after.trustedJwks.filter((k) => !keys.some((g) => g.kid === k.kid))] : keys,
+    keysSource,
     requireSeal: opts.seal !== false,
     ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    ...(after ? { after: { lastSeq: after.lastSeq!, lastHash: after.lastHash! } } : {}),
   })
   if (ctx.out.json) {
     ctx.out.data(result)
-  } else if (result.ok) {
-    const range = result.events ? `seq ${result.firstSeq} to ${result.lastSeq}` : 'no events'
-    ctx.out.line(
-      `${ctx.out.green('ok')}: ${result.events} events (${range}), ${result.checkpoints} signed checkpoint${result.checkpoints === 1 ? '' : 's'}, ${result.sealed ? 'sealed' : `not sealed; signed through seq ${result.anchoredThroughSeq ?? '-'}`}`,
-    )
+  } else {
+    if (result.ok) {
+      const range = result.events ? `seq ${result.firstSeq} to ${result.lastSeq}` : 'no events'
+      ctx.out.line(
+        `${ctx.out.green('ok')}: ${result.events} events (${range}), ${result.checkpoints} signed checkpoint${result.checkpoints === 1 ? '' : 's'}, ${result.sealed ? `sealed (${result.pages} page${result.pages === 1 ? '' : 's'}${result.complete ? ', the last one included' : ''})` : `not sealed; signed through seq ${result.anchoredThroughSeq ?? '-'}`}`,
+      )
+      if (result.anchor) ctx.out.line(`starts at: ${result.anchor}`)
+    }
+    // Which keys were trusted, and why: what the verdict rests on.
+    for (const key of result.keys) {
+      if (key.checkpoints === 0 && key.seals === 0) continue
+      ctx.out.line(`trusted key ${key.kid}: ${key.why}; signed ${key.checkpoints} checkpoint${key.checkpoints === 1 ? '' : 's'}, ${key.seals} seal${key.seals === 1 ? '' : 's'}`)
+    }
   }
   if (!result.ok) {
     const p = result.problem!
@@ -545,8 +586,9 @@ export function auditCommand(ctx: () => CliContext): Command {
     .option('--jwks <file|url>', 'trusted keys (default: the broker\'s /.well-known/jwks.json)')
     .option('--issuer <url>', 'require this iss in checkpoints and seals')
     .option('--no-seal', 'accept input without an export seal (a tail)')
-    .description('check the chain, checkpoints and seal offline; names the first bad event')
-    .addHelpText('after', '\nExamples:\n  writ audit verify audit.jsonl\n  writ audit verify audit.jsonl --jwks jwks.json')
+    .option('--after <file>', 'an earlier export this one must continue without a gap (it is verified too)')
+    .description('check the chain, checkpoints and seals offline; lists the keys trusted and why; names the first bad event')
+    .addHelpText('after', '\nExamples:\n  writ audit verify audit.jsonl\n  writ audit verify audit.jsonl --jwks jwks.json\n  writ audit verify february.jsonl --after january.jsonl --jwks jwks.json')
     .action((file: string | undefined, opts: VerifyOptions) => verifyAudit(ctx(), file, opts))
   cmd
     .command('verify-approval')

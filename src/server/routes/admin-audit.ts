@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono'
 import { z } from 'zod'
 import type { AuditLog } from '../../audit/audit-log.js'
 import { auditStory } from '../../audit/audit-story.js'
-import { exportAudit } from '../../audit/export-audit.js'
+import { AuditChainBrokenError, exportAudit } from '../../audit/export-audit.js'
 import { findSeqAtTime } from '../../audit/find-seq-at-time.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
@@ -34,6 +34,10 @@ const listSchema = z
       .optional(),
     limit: wholeNumber(10_000).optional(),
     format: z.enum(['json', 'jsonl']).optional(),
+    prev_seal: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, "expected the base64url SHA-256 of the previous page's seal")
+      .optional(),
   })
   .strict()
 
@@ -83,6 +87,9 @@ function logOf(deps: AppDeps): AuditLog {
  * `format=json` (default) answers `{events, seal, next_since, more, head}`; `format=jsonl` (or
  * `Accept: application/x-ndjson`) answers JSON Lines, one event per line and the export seal last,
  * and is recorded as an export (`audit.exported`), which `POST /admin/audit/trim` requires.
+ * `prev_seal` (the digest of the previous page's seal) chains a page to the one before it.
+ * A page that does not verify against the broker's keys is never sealed: 500, an `error` log line
+ * and an `audit.seal_refused` event.
  */
 function listRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -97,16 +104,39 @@ function listRoute(deps: AppDeps) {
         : SEQ.test(since)
           ? Number(since)
           : await findSeqAtTime(log, Date.parse(since))
-    const exported = await exportAudit(log, {
-      signer: deps.keys,
-      issuer: deps.config.issuer,
-      clock: deps.clock,
-      fromSeq,
-      limit: query.limit ?? 1000,
-      ...(jsonl
-        ? { destination: `GET /admin/audit (request ${String(c.get('requestId') ?? 'unknown')})` }
-        : {}),
-    })
+    const requestId = String(c.get('requestId') ?? 'unknown')
+    let exported: Awaited<ReturnType<typeof exportAudit>>
+    try {
+      exported = await exportAudit(log, {
+        signer: deps.keys,
+        issuer: deps.config.issuer,
+        clock: deps.clock,
+        fromSeq,
+        fromStart: since === undefined,
+        ...(query.prev_seal === undefined ? {} : { prevSeal: query.prev_seal }),
+        limit: query.limit ?? 1000,
+        ...(jsonl ? { destination: `GET /admin/audit (request ${requestId})` } : {}),
+      })
+    } catch (err) {
+      if (err instanceof AuditChainBrokenError) {
+        // Ensure a rewritten log raises the alarm: it is never sealed, and someone is told.
+        deps.logger.error('audit log does not verify: export refused, the store may have been tampered with', {
+          from_seq: fromSeq,
+          line: err.problem.line,
+          seq: err.problem.seq,
+          reason: err.problem.reason,
+          request_id: requestId,
+        })
+        await deps.audit.note({
+          type: 'audit.seal_refused',
+          actor: 'system',
+          from_seq: fromSeq,
+          ...(err.problem.seq === undefined ? {} : { seq: err.problem.seq }),
+          reason: err.problem.reason,
+        })
+      }
+      throw err
+    }
     const headers = {
       'Cache-Control': 'no-store',
       'X-Audit-Next-Since': String(exported.nextSeq),
