@@ -10,8 +10,9 @@ export interface VerifyChainOptions {
    * (`/.well-known/jwks.json`, which lists current, next and previous keys), plus any older keys
    * the auditor kept. Other keys are trusted only through the chain's own `key.rotated` events: a
    * handover signed by a trusted key trusts its successor, an announcement signed by a trusted key
-   * trusts its predecessor (neither for a compromised key). A checkpoint by any other key fails,
-   * whatever signs after it: an embedded key vouches for nothing.
+   * trusts its predecessor (for a compromised key, only what it signed before that event). A
+   * checkpoint by any other key fails, whatever signs after it: an embedded key vouches for
+   * nothing.
    */
   keys: JWK[] | { keys: JWK[] }
   /** Why `keys` are trusted, as {@link TrustedKey.why} reports it. Default: "in the trusted key set". */
@@ -282,9 +283,11 @@ export async function verifyChain(
     for (const r of byNew.get(kid) ?? []) {
       if (!(await states(r.announcement, kid, r))) continue
       if (r.compromised) {
-        // Ensure nothing the stolen key signs after its rotation counts.
+        // Ensure nothing the stolen key signs after its rotation counts; what it signed before
+        // was the broker's (an auditor's earlier export, with --after, pins that history down).
         const known = compromisedAt.get(r.previous)
         if (!known || r.line < known.line) compromisedAt.set(r.previous, { line: r.line, seq: r.seq, by: kid })
+        trust(r.previous, `named as its predecessor by trusted key ${kid} in ${where(r)}, which declared it compromised: trusted only before that event`)
       } else {
         trust(r.previous, `named as its predecessor by trusted key ${kid} in ${where(r)}`)
       }

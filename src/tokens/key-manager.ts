@@ -295,7 +295,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         400,
         `the previous signing key still verifies unexpired tokens; rotate again after ${
           until === undefined ? 'it is removed' : new Date(until * 1000).toISOString()
-        }, or force the rotation`,
+        }; if the key may have leaked, rotate with compromised (writ keys rotate --compromised)`,
       )
     }
   }

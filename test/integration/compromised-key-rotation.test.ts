@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
@@ -53,7 +56,12 @@ let byIntrospection: Verifier
 beforeAll(async () => {
   const { token, tokenHash } = await createAdminToken()
   adminToken = token
-  http = await startHttpBroker({ admin: { tokenHash }, keys: { source: 'store', kek: KEK } })
+  // A checkpoint every couple of events, so the old key signs some history before the rotation.
+  http = await startHttpBroker({
+    admin: { tokenHash },
+    keys: { source: 'store', kek: KEK },
+    audit: { checkpointEveryEvents: 2 },
+  })
   const common = { issuer: http.url, audience: APP, jwksUri: `${http.url}/.well-known/jwks.json` }
   byRedis = createVerifier({
     ...common,
@@ -168,5 +176,16 @@ describe('writ keys rotate --compromised against a running broker', () => {
     expect(state).toMatchObject({ state: 'revoked', revocation: { reason: 'signing key found in a core dump' } })
     const live = await http.broker.store.listGrants({})
     expect(live.map((g) => g.id)).toEqual([decodeJwt(after).jti])
+  })
+
+  it('still exports the history the old key signed, which verifies with only the fresh keys', async () => {
+    // Runs after the rotation above: the log holds checkpoints by the withdrawn key before it.
+    const env = { WRIT_URL: http.url, WRIT_ADMIN_TOKEN: adminToken }
+    const file = join(mkdtempSync(join(tmpdir(), 'writ-compromised-')), 'audit.jsonl')
+    const exported = await runCli(['audit', 'export', '--out', file], env)
+    expect(exported.code, exported.stderr).toBe(0)
+    const verified = await runCli(['audit', 'verify', file], env)
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0)
+    expect(verified.stdout).toMatch(/declared it compromised: trusted only before that event/)
   })
 })
