@@ -25,6 +25,7 @@ const APP = 'https://git.example.com/acme/app'
 const BROKER_PASSWORD = `broker-${randomBytes(12).toString('hex')}`
 const VERIFIER_PASSWORD = `verifier-${randomBytes(12).toString('hex')}`
 const keys = createStoreKeys('writ:')
+const KEK = randomBytes(32).toString('base64')
 /** How long propagation may take before a test gives up: a bound, not a timing assertion. */
 const BOUND_MS = 10_000
 
@@ -83,7 +84,7 @@ beforeAll(async () => {
   broker = await makeTestBroker({
     config: {
       store: { kind: 'redis', redisUrl: url('writ-broker', BROKER_PASSWORD), keyPrefix: 'writ:', commandTimeoutMs: 1000 },
-      keys: { source: 'store', kek: randomBytes(32).toString('base64') },
+      keys: { source: 'store', kek: KEK },
     },
   })
   verifier = createVerifier({
@@ -135,6 +136,28 @@ describe('the shipped Redis ACL users (deploy/redis/users.acl)', () => {
     await broker.store.revokeAll(by)
     await eventually('revoke-all reached the verifier', async () => (await outcome(verifier, last.token)) === 'token_revoked')
     expect((verifier.status() as { subscribed?: boolean }).subscribed).toBe(true)
+  })
+
+  it('reach the broker through REDIS_USERNAME / REDIS_PASSWORD with a URL that carries none', async () => {
+    const second = await makeTestBroker({
+      config: {
+        store: {
+          kind: 'redis',
+          redisUrl: `redis://127.0.0.1:${redis.port}`,
+          username: 'writ-broker',
+          password: BROKER_PASSWORD,
+          keyPrefix: 'writ:',
+          commandTimeoutMs: 1000,
+        },
+        keys: { source: 'store', kek: KEK },
+      },
+    })
+    try {
+      const res = await second.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
+      expect(res.status).toBe(200)
+    } finally {
+      await second.close()
+    }
   })
 
   it('refuse writ-verifier every write, every read but a grant lookup, and every publish (NOPERM)', async () => {
