@@ -241,7 +241,7 @@ describe('docker-compose.yml and Dockerfile', () => {
   })
 
   it.skipIf(!hasCompose && !process.env.CI)('make `docker-compose config` refuse to start without a KEK', async () => {
-    const env = { ...process.env, WRIT_REDIS_BROKER_PASSWORD: 'b'.repeat(48), WRIT_REDIS_VERIFIER_PASSWORD: 'c'.repeat(48) }
+    const env: NodeJS.ProcessEnv = { ...process.env, WRIT_REDIS_BROKER_PASSWORD: 'b'.repeat(48), WRIT_REDIS_VERIFIER_PASSWORD: 'c'.repeat(48) }
     delete env.WRIT_KEK
     await expect(run('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { env })).rejects.toThrow(
       /WRIT_KEK/,
