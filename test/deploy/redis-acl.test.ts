@@ -3,7 +3,8 @@
  * redis-server: the broker works as `writ-broker`, the verifier works as `writ-verifier`, and
  * `writ-verifier` — what a downstream service holds — can write nothing, read nothing but whether
  * a grant exists, and publish nothing: a compromised downstream service cannot forge a grant, a
- * key or a revocation, nor wipe the store.
+ * key or a revocation, nor wipe the store. The same users also carry the broker and the verifier
+ * on a Redis Cluster and through Sentinel.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -11,12 +12,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStoreKeys } from '../../src/grants/keys.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
+import { startRedisCluster, startRedisSentinel, type Endpoint } from '../helpers/redis-cluster.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const run = promisify(execFile)
@@ -61,6 +63,7 @@ async function answer(redis: Redis, command: string, ...args: Array<string | num
 }
 
 let dir: string
+let rendered: string
 let redis: PrivateRedis
 let url: (user: string, password: string) => string
 let broker: TestBroker
@@ -70,7 +73,7 @@ let asBroker: Redis
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'writ-acl-'))
-  const rendered = join(dir, 'users.acl')
+  rendered = join(dir, 'users.acl')
   // Render the shipped file with the shipped script, exactly as the compose file does.
   await run('sh', [join(root, 'deploy/redis/render-users-acl.sh'), join(root, 'deploy/redis/users.acl'), rendered], {
     env: { PATH: process.env.PATH, WRIT_REDIS_BROKER_PASSWORD: BROKER_PASSWORD, WRIT_REDIS_VERIFIER_PASSWORD: VERIFIER_PASSWORD },
@@ -240,4 +243,102 @@ describe('the shipped Redis ACL users (deploy/redis/users.acl)', () => {
       anonymous.disconnect()
     }
   })
+})
+
+/**
+ * Applies the rendered file's writ users to a running node with ACL SETUSER (the same rules, word
+ * for word). The default user stays on here: the cluster and Sentinel helpers need it to set up.
+ */
+async function applyWritUsers(node: Endpoint): Promise<void> {
+  const admin = new Redis(node.port, node.host, { maxRetriesPerRequest: 1 })
+  try {
+    for (const line of readFileSync(rendered, 'utf8').split('\n')) {
+      const [keyword, name, ...rules] = line.trim().split(/\s+/)
+      if (keyword !== 'user' || name === 'default') continue
+      await admin.call('ACL', 'SETUSER', name!, 'reset', ...rules)
+    }
+  } finally {
+    admin.disconnect()
+  }
+}
+
+async function issueAndRevokeOn(other: TestBroker, v: Verifier): Promise<void> {
+  const res = await other.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
+  expect(res.status).toBe(200)
+  const { access_token: token } = await res.json()
+  expect(await outcome(v, token)).toBe('ok')
+  expect((await other.call('POST', '/oauth/revoke', { ...form({ token }), basic: A })).status).toBe(200)
+  await eventually('the verifier refuses the revoked token', async () => (await outcome(v, token)) === 'token_revoked')
+}
+
+describe('the shipped ACL users on Redis Cluster and Sentinel', () => {
+  it('let the broker and the verifier work on a Cluster as writ-broker and writ-verifier', async () => {
+    const cluster = await startRedisCluster()
+    let other: TestBroker | undefined
+    let v: Verifier | undefined
+    const lookups = new Cluster(cluster.nodes, { redisOptions: { username: 'writ-verifier', password: VERIFIER_PASSWORD } })
+    try {
+      for (const node of cluster.nodes) await applyWritUsers(node)
+      other = await makeTestBroker({
+        config: {
+          store: { kind: 'redis', clusterNodes: cluster.nodes, username: 'writ-broker', password: BROKER_PASSWORD, keyPrefix: 'writ:', commandTimeoutMs: 2000 },
+          keys: { source: 'store', kek: KEK },
+        },
+      })
+      const broker2 = other
+      v = createVerifier({
+        issuer: ISSUER,
+        audience: APP,
+        jwksUri: `${ISSUER}/.well-known/jwks.json`,
+        fetch: async (input, init) => broker2.app.request(String(input), init),
+        clock: broker2.clock,
+        liveness: {
+          mode: 'redis',
+          redis: lookups,
+          subscriber: `redis://writ-verifier:${VERIFIER_PASSWORD}@127.0.0.1:${cluster.nodes[0]!.port}`,
+          cacheTtlSeconds: 3600,
+        },
+      })
+      const v2 = v
+      await eventually('the verifier subscribed', () => (v2.status() as { subscribed?: boolean }).subscribed === true)
+      await issueAndRevokeOn(other, v)
+      expect(await answer(lookups as unknown as Redis, 'SET', keys.grant('agent-a', 'x'), '1')).toMatch(/^NOPERM /)
+    } finally {
+      await v?.close()
+      await other?.close()
+      lookups.disconnect()
+      await cluster.stop()
+    }
+  }, 60_000)
+
+  it('let the broker reach the primary through Sentinel as writ-broker', async () => {
+    const sentinel = await startRedisSentinel()
+    let other: TestBroker | undefined
+    let v: Verifier | undefined
+    try {
+      await applyWritUsers(sentinel.master)
+      other = await makeTestBroker({
+        config: {
+          store: { kind: 'redis', sentinels: [sentinel.sentinel], sentinelName: sentinel.name, username: 'writ-broker', password: BROKER_PASSWORD, keyPrefix: 'writ:', commandTimeoutMs: 2000 },
+          keys: { source: 'store', kek: KEK },
+        },
+      })
+      const broker2 = other
+      v = createVerifier({
+        issuer: ISSUER,
+        audience: APP,
+        jwksUri: `${ISSUER}/.well-known/jwks.json`,
+        fetch: async (input, init) => broker2.app.request(String(input), init),
+        clock: broker2.clock,
+        liveness: { mode: 'redis', redis: `redis://writ-verifier:${VERIFIER_PASSWORD}@127.0.0.1:${sentinel.master.port}`, cacheTtlSeconds: 3600 },
+      })
+      const v2 = v
+      await eventually('the verifier subscribed', () => (v2.status() as { subscribed?: boolean }).subscribed === true)
+      await issueAndRevokeOn(other, v)
+    } finally {
+      await v?.close()
+      await other?.close()
+      await sentinel.stop()
+    }
+  }, 60_000)
 })
