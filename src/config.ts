@@ -99,7 +99,10 @@ export const configSchema = z
         sentinelName: z.string().min(1).optional(),
         /** Redis Cluster: some (or all) of the cluster's nodes. */
         clusterNodes: redisEndpoints.optional(),
-        /** ACL user and password of the data nodes (Sentinel, Cluster; a URL carries its own). */
+        /**
+         * ACL user and password of the data nodes (Sentinel, Cluster, and a `redisUrl` that
+         * carries none: credentials in the URL win).
+         */
         username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
         /**

@@ -8,8 +8,9 @@
  *
  *   npx tsx examples/downstream-service/server.ts
  *
- * Environment: WRIT_ISSUER (http://127.0.0.1:8080), REDIS_URL (redis://127.0.0.1:6379),
- * WRIT_KEY_PREFIX (writ:), HOST (127.0.0.1), PORT (8081).
+ * Environment: WRIT_ISSUER (http://127.0.0.1:8080), REDIS_URL (redis://127.0.0.1:6379; in a
+ * deployment, the least-privileged `writ-verifier` ACL user of deploy/redis/users.acl:
+ * redis://writ-verifier:PASSWORD@host:6379), WRIT_KEY_PREFIX (writ:), HOST (127.0.0.1), PORT (8081).
  *
  * A real service imports from 'writ/verifier'; this example imports the source so it runs
  * without a build.

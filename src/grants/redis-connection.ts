@@ -8,7 +8,8 @@ export interface RedisEndpoint {
 
 /**
  * Where the store lives. Exactly one topology:
- * - `url`: a single Redis (`redis://` or `rediss://`; credentials may be part of the URL);
+ * - `url`: a single Redis (`redis://` or `rediss://`; credentials may be part of the URL, or given
+ *   as `username` / `password`);
  * - `sentinels` + `sentinelName`: the primary a set of Sentinels elects (the client asks them for
  *   the primary again after every disconnection, so it follows a failover);
  * - `clusterNodes`: a Redis Cluster, reached through any of the listed nodes (the client learns the
@@ -19,9 +20,9 @@ export interface RedisTopology {
   sentinels?: readonly RedisEndpoint[] | undefined
   sentinelName?: string | undefined
   clusterNodes?: readonly RedisEndpoint[] | undefined
-  /** ACL user of the data nodes (Sentinel and Cluster; a URL carries its own). */
+  /** ACL user of the data nodes (for a URL: when the URL names none). */
   username?: string | undefined
-  /** Password of the data nodes (Sentinel and Cluster; a URL carries its own). */
+  /** Password of the data nodes (for a URL: when the URL carries none). */
   password?: string | undefined
 }
 
@@ -80,7 +81,8 @@ export function createRedisConnection(
     ...(topology.password !== undefined ? { password: topology.password } : {}),
   }
   const base = failFastRedisOptions(commandTimeoutMs)
-  if (url !== undefined) return new Redis(url, base)
+  // A URL's own credentials win; a URL without them uses `username` / `password` (from a secret).
+  if (url !== undefined) return new Redis(url, { ...base, ...auth })
   if (sentinels !== undefined) {
     if (sentinels.length === 0) throw new TypeError('sentinels must name at least one Sentinel')
     if (!topology.sentinelName) throw new TypeError('sentinelName is required with sentinels')

@@ -49,10 +49,18 @@ export interface DpopVerifierOptions {
   /** Oldest proof accepted, by its `iat`. Default 60. */
   maxAgeSeconds?: number
   /**
-   * Most proof `jti`s remembered for replay detection. When that many recent proofs are held,
-   * new proofs are refused until old ones age out (never forgotten early). Default 100000.
+   * Most proof `jti`s remembered for replay detection, all keys together: a memory bound. When
+   * that many recent proofs are held, new proofs are refused until old ones age out (never
+   * forgotten early). Default 100000.
    */
   replayCacheSize?: number
+  /**
+   * Most proof `jti`s remembered per proof key (thumbprint) within the replay window (max age +
+   * 2 × clock tolerance + 1 s, 71 s by default). A key that has made that many recent proofs has
+   * its new ones refused until its own old ones age out; other keys are not affected. Default 1000
+   * (about 14 requests a second per key, sustained).
+   */
+  replayCacheSizePerKey?: number
   /**
    * Require server nonces (RFC 9449 §9): proofs must carry a nonce from the `DPoP-Nonce` header.
    * Every instance of the service shares `secret` (at least 32 bytes).
@@ -267,6 +275,7 @@ function checkOptions(options: VerifierOptions): string[] {
     ['jwksMaxAgeSeconds', options?.jwksMaxAgeSeconds, 1],
     ['dpop.maxAgeSeconds', options?.dpop?.maxAgeSeconds, 1],
     ['dpop.replayCacheSize', options?.dpop?.replayCacheSize, 1],
+    ['dpop.replayCacheSizePerKey', options?.dpop?.replayCacheSizePerKey, 1],
   ]
   for (const [name, value, min] of integers) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
@@ -320,9 +329,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const dpopAlgorithms = options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS
   const dpopMaxAge = options.dpop?.maxAgeSeconds ?? 60
   // A proof passes the iat check for at most max age + 2 × tolerance: remember its jti that long.
+  // Budgeted per proof key, so one key holder flooding the cache only refuses its own proofs.
   const replay = new ReplayCache(
     options.dpop?.replayCacheSize ?? 100_000,
     (dpopMaxAge + 2 * tolerance + 1) * 1000,
+    options.dpop?.replayCacheSizePerKey ?? 1000,
   )
   const nonces: DpopNonces | undefined = options.dpop?.nonce
     ? createDpopNonces({ ...options.dpop.nonce, clock })
@@ -448,7 +459,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const { claims, claimsSha256 } = await verifySignedToken(token)
 
-    let proofKey: string | undefined
+    let proofJti: string | undefined
     const jkt = claims.cnf?.jkt
     seen.bound = jkt !== undefined
     if (jkt !== undefined) {
@@ -471,6 +482,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         clockToleranceSeconds: tolerance,
         clock,
         ...(nonces ? { nonce: { check: nonces.check, freshNonce: nonces.issue } } : {}),
+        // Ensure a proof made with another key is refused before its signature is checked.
+        expectedJkt: jkt,
       })
       // Ensure the proof was signed by the key the token is bound to.
       if (proof.jkt !== jkt) {
@@ -479,7 +492,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           'the DPoP proof was signed with a key the token is not bound to',
         )
       }
-      proofKey = `${proof.jkt}\u0000${proof.jti}`
+      proofJti = proof.jti
     } else if (scheme === 'DPoP') {
       // Ensure the DPoP scheme is only used with tokens that are actually bound.
       throw invalidToken('this token is not DPoP-bound: send it with the Bearer scheme')
@@ -488,16 +501,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // Ensure the grant is still live (last but one: it is the only step that may do I/O).
     await liveness.check(claims, token, claimsSha256)
 
-    if (proofKey !== undefined) {
-      // Ensure each proof is used once (RFC 9449 §11.1).
-      const taken = replay.take(proofKey, clock())
+    if (proofJti !== undefined && jkt !== undefined) {
+      // Ensure each proof is used once (RFC 9449 §11.1), within the proof key's own budget.
+      const taken = replay.take(jkt, proofJti, clock())
       if (taken === 'replayed') {
         throw new VerifierError('invalid_dpop_proof', 'the DPoP proof was already used')
       }
       if (taken === 'full') {
+        const whose = replay.heldBy(jkt) >= replay.maxPerOwner ? ' made with this key' : ''
         throw new VerifierError(
           'invalid_dpop_proof',
-          'too many recent DPoP proofs to rule out a replay; retry shortly',
+          `too many recent DPoP proofs${whose} to rule out a replay; retry shortly`,
         )
       }
     }

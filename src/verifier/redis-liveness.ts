@@ -23,6 +23,11 @@ export interface RedisLivenessOptions {
    * A `redis://` / `rediss://` URL (the verifier owns its connections), or an ioredis client the
    * caller owns (used for lookups, and duplicated for the subscription): `Redis` for a single
    * Redis or Sentinel, `Cluster` for Redis Cluster (then `subscriber` is required).
+   *
+   * Log in as the least-privileged `writ-verifier` ACL user shipped in `deploy/redis/users.acl`
+   * (`redis://writ-verifier:PASSWORD@host:6379`), never with the broker's credentials: it may only
+   * read grant records (`GET`, `EXISTS`) and subscribe to `<prefix>revocations`, which is all this
+   * check does.
    */
   redis: string | Redis | Cluster
   /**

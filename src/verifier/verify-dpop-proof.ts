@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify, type JWTPayload } from 'jose'
+import { checkDpopKey } from './check-dpop-key.js'
 import { VerifierError } from './verifier-error.js'
 
 /**
@@ -49,6 +50,11 @@ export interface VerifyDpopProofOptions {
    * `use_dpop_nonce` is thrown carrying `freshNonce`.
    */
   nonce?: { check(nonce: string): boolean; freshNonce(): string }
+  /**
+   * The thumbprint the proof's key must have (the token's `cnf.jkt`): compared before the
+   * signature is checked, so a proof made with any other key costs no signature verification.
+   */
+  expectedJkt?: string
 }
 
 /**
@@ -108,8 +114,9 @@ export function accessTokenHash(accessToken: string): string {
  * Verifies a DPoP proof JWT per RFC 9449 §4.3: one compact JWT with `typ: dpop+jwt`, an allowed
  * asymmetric `alg`, a public `jwk` header that verifies the signature, `htm` and `htu` matching
  * the request, `iat` within the window, `ath` matching the access token when one is presented, a
- * server nonce when required. The caller still has to take the `jti` once (replay) and compare
- * `jkt` with the token's `cnf.jkt`.
+ * server nonce when required, an RSA key of usual exponent and size ({@link checkDpopKey}), and,
+ * when `expectedJkt` is given, a key with that thumbprint (checked before the signature). The
+ * caller still has to take the `jti` once (replay).
  *
  * @throws VerifierError `invalid_dpop_proof`, or `use_dpop_nonce` when only the nonce is missing
  *   or stale.
@@ -118,9 +125,8 @@ export function accessTokenHash(accessToken: string): string {
  * ```ts
  * const proof = await verifyDpopProof({
  *   proof: request.headers.get('dpop')!, method: 'GET', url: request.url, accessToken,
- *   maxAgeSeconds: 60, clockToleranceSeconds: 5, clock: Date.now,
+ *   maxAgeSeconds: 60, clockToleranceSeconds: 5, clock: Date.now, expectedJkt: claims.cnf?.jkt,
  * })
- * if (proof.jkt !== claims.cnf?.jkt) throw new Error('proof signed with another key')
  * ```
  */
 export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<DpopProof> {
@@ -135,6 +141,7 @@ export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<
 
   let payload: JWTPayload
   let jwk: JWK
+  let jkt: string | undefined
   try {
     // Ensure: typ dpop+jwt, an allowed asymmetric alg (never none or HS*), the signature verifies
     // with the embedded public jwk (never a private key), and jti, htm, htu, iat are present.
@@ -151,6 +158,15 @@ export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<
         if (embedded && typeof embedded === 'object') {
           for (const member of PRIVATE_MEMBERS) {
             if (member in embedded) throw invalid('the DPoP proof jwk must be a public key')
+          }
+          // Ensure an RSA key's exponent and size keep the signature check cheap.
+          checkDpopKey(embedded)
+          // Ensure the key is the one the token is bound to before its signature costs anything.
+          if (options.expectedJkt !== undefined) {
+            jkt = await thumbprint(embedded as JWK)
+            if (jkt !== options.expectedJkt) {
+              throw invalid('the DPoP proof was signed with a key the token is not bound to')
+            }
           }
         }
         return EmbeddedJWK(header, token)
@@ -215,5 +231,15 @@ export async function verifyDpopProof(options: VerifyDpopProofOptions): Promise<
     }
   }
 
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat, jwk }
+  return { jkt: jkt ?? (await thumbprint(jwk)), jti, iat, jwk }
+}
+
+/** RFC 7638 SHA-256 thumbprint; a key that has none is not a valid proof key. */
+async function thumbprint(jwk: JWK): Promise<string> {
+  try {
+    return await calculateJwkThumbprint(jwk, 'sha256')
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    throw invalid(`the DPoP proof jwk is invalid: ${reason}`, err)
+  }
 }

@@ -186,6 +186,19 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect(compose.services.redis.volumes.length).toBeGreaterThan(0)
   })
 
+  it('run Redis with the shipped ACL users: the broker as writ-broker, the downstream service as writ-verifier', () => {
+    const redis = compose.services.redis
+    expect(redis.command).toEqual(expect.arrayContaining(['--aclfile', '/data/users.acl']))
+    expect(redis.entrypoint.join(' ')).toContain('render-users-acl.sh /etc/writ-redis/users.acl /data/users.acl')
+    expect(redis.volumes).toContain('./deploy/redis:/etc/writ-redis:ro')
+    expect(redis.environment.WRIT_REDIS_BROKER_PASSWORD).toMatch(/^\$\{WRIT_REDIS_BROKER_PASSWORD:\?/)
+    expect(redis.environment.WRIT_REDIS_VERIFIER_PASSWORD).toMatch(/^\$\{WRIT_REDIS_VERIFIER_PASSWORD:\?/)
+    // Ensure the downstream service never holds the broker's credentials.
+    expect(compose.services.broker.environment.REDIS_URL).toMatch(/^redis:\/\/writ-broker:\$\{WRIT_REDIS_BROKER_PASSWORD:\?[^}]*\}@redis:6379$/)
+    expect(compose.services.downstream.environment.REDIS_URL).toMatch(/^redis:\/\/writ-verifier:\$\{WRIT_REDIS_VERIFIER_PASSWORD:\?[^}]*\}@redis:6379$/)
+    expect(redis.healthcheck.test.join(' ')).toContain('--user writ-verifier')
+  })
+
   it('take secrets from the environment at run time and mount the policy read-only', () => {
     const env = compose.services.broker.environment as Record<string, string>
     expect(env.WRIT_KEK).toMatch(/^\$\{WRIT_KEK:\?/)
@@ -217,13 +230,18 @@ describe('docker-compose.yml and Dockerfile', () => {
 
   it.skipIf(!hasCompose && !process.env.CI)('pass `docker-compose config`', async () => {
     const { stderr } = await run('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], {
-      env: { ...process.env, WRIT_KEK: Buffer.alloc(32, 7).toString('base64') },
+      env: {
+        ...process.env,
+        WRIT_KEK: Buffer.alloc(32, 7).toString('base64'),
+        WRIT_REDIS_BROKER_PASSWORD: 'b'.repeat(48),
+        WRIT_REDIS_VERIFIER_PASSWORD: 'c'.repeat(48),
+      },
     })
     expect(stderr).not.toMatch(/ERROR/)
   })
 
   it.skipIf(!hasCompose && !process.env.CI)('make `docker-compose config` refuse to start without a KEK', async () => {
-    const env = { ...process.env }
+    const env: NodeJS.ProcessEnv = { ...process.env, WRIT_REDIS_BROKER_PASSWORD: 'b'.repeat(48), WRIT_REDIS_VERIFIER_PASSWORD: 'c'.repeat(48) }
     delete env.WRIT_KEK
     await expect(run('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { env })).rejects.toThrow(
       /WRIT_KEK/,

@@ -58,18 +58,32 @@ describe('stateless DPoP nonces (RFC 9449 §8)', () => {
 describe('the DPoP proof replay cache', () => {
   it('takes a value once per window, then forgets it', () => {
     const cache = new ReplayCache(10, 1000)
-    expect(cache.take('a', 0)).toBe('taken')
-    expect(cache.take('a', 999)).toBe('replayed')
-    expect(cache.take('a', 1000)).toBe('taken')
+    expect(cache.take('k', 'a', 0)).toBe('taken')
+    expect(cache.take('k', 'a', 999)).toBe('replayed')
+    expect(cache.take('k', 'a', 1000)).toBe('taken')
   })
 
   it('refuses new values rather than forgetting unexpired ones when full', () => {
     const cache = new ReplayCache(2, 1000)
-    expect(cache.take('a', 0)).toBe('taken')
-    expect(cache.take('b', 10)).toBe('taken')
-    expect(cache.take('c', 20)).toBe('full')
-    expect(cache.take('a', 30)).toBe('replayed')
-    expect(cache.take('c', 1000)).toBe('taken')
+    expect(cache.take('k', 'a', 0)).toBe('taken')
+    expect(cache.take('k', 'b', 10)).toBe('taken')
+    expect(cache.take('k', 'c', 20)).toBe('full')
+    expect(cache.take('k', 'a', 30)).toBe('replayed')
+    expect(cache.take('k', 'c', 1000)).toBe('taken')
     expect(cache.size).toBe(2)
+  })
+
+  it('budgets each owner: one owner at its budget is refused, others are not', () => {
+    const cache = new ReplayCache(10, 1000, 2)
+    expect(cache.take('k1', 'a', 0)).toBe('taken')
+    expect(cache.take('k1', 'b', 0)).toBe('taken')
+    expect(cache.take('k1', 'c', 0)).toBe('full')
+    expect(cache.take('k2', 'a', 0)).toBe('taken')
+    expect(cache.take('k2', 'c', 0)).toBe('taken')
+    expect(cache.heldBy('k1')).toBe(2)
+    // Once its own values age out, the owner's budget is back.
+    expect(cache.take('k1', 'c', 1000)).toBe('taken')
+    expect(cache.heldBy('k1')).toBe(1)
+    expect(cache.heldBy('k2')).toBe(0)
   })
 })

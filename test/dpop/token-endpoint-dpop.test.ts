@@ -1,7 +1,7 @@
 import { decodeJwt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createVerifier } from '../../src/verifier/index.js'
-import { dpopKey, dpopProof, type DpopKey, type ProofOptions } from '../helpers/dpop.js'
+import { dpopKey, dpopProof, rsaDpopKey, type DpopKey, type ProofOptions } from '../helpers/dpop.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
@@ -116,6 +116,21 @@ describe.each(['/oauth/token', '/v1/tokens'] as const)('DPoP at %s (RFC 9449 §5
       expect(res.status).toBe(400)
       expect((await res.json()).error).toBe('invalid_dpop_proof')
     }
+  })
+
+  it('refuses RSA proof keys the verifiers refuse: an exponent other than 65537, and binds a usual one', async () => {
+    const nonce = await currentNonce(route)
+    const e3 = await rsaDpopKey(3)
+    const res = await call(route, await proofFor(route, { nonce }, e3))
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({
+      error: 'invalid_dpop_proof',
+      error_description: 'DPoP: the DPoP proof jwk must be an RSA key with public exponent 65537 (e "AQAB")',
+    })
+    const usual = await rsaDpopKey(65537)
+    const ok = await call(route, await proofFor(route, { nonce }, usual))
+    expect(ok.status).toBe(200)
+    expect(decodeJwt((await ok.json()).access_token).cnf).toEqual({ jkt: usual.jkt })
   })
 
   it('issues a plain bearer token and no nonce without a DPoP header', async () => {

@@ -1,9 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importPKCS8, SignJWT, type CryptoKey, type JWK } from 'jose'
 
 /** An agent's DPoP key pair, with its public JWK and RFC 7638 thumbprint. */
 export interface DpopKey {
-  alg: 'ES256' | 'EdDSA'
+  alg: 'ES256' | 'EdDSA' | 'RS256'
   privateKey: CryptoKey
   publicJwk: JWK
   jkt: string
@@ -13,6 +13,15 @@ export async function dpopKey(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<DpopKey
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
   const publicJwk = await exportJWK(publicKey)
   return { alg, privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') }
+}
+
+/** An RS256 DPoP key with the given public exponent and modulus size (to build unusual keys). */
+export async function rsaDpopKey(publicExponent: number, modulusLength = 2048): Promise<DpopKey> {
+  const pair = generateKeyPairSync('rsa', { modulusLength, publicExponent })
+  const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const privateKey = await importPKCS8(pem, 'RS256')
+  const publicJwk = pair.publicKey.export({ format: 'jwk' }) as JWK
+  return { alg: 'RS256', privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') }
 }
 
 export interface ProofOptions {

@@ -43,7 +43,8 @@ function answersPing(port: number): Promise<boolean> {
     socket.setTimeout(500, () => finish(false))
     socket.once('error', () => finish(false))
     socket.once('connect', () => socket.write('PING\r\n'))
-    socket.once('data', (data) => finish(data.toString('utf8').startsWith('+PONG')))
+    // A server whose default user is off answers NOAUTH: it is up, and wants a login.
+    socket.once('data', (data) => finish(/^(\+PONG|-NOAUTH)/.test(data.toString('utf8'))))
   })
 }
 
@@ -52,8 +53,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /**
  * Starts `redis-server` on a free port with no persistence, and waits until it answers.
  * The child is killed when the test process exits, whatever happens to the test.
+ * `extraArgs` are appended to the command line (e.g. `['--aclfile', path]`).
  */
-export async function startRedis(): Promise<PrivateRedis> {
+export async function startRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
   const port = await freePort()
   let child: ChildProcess | undefined
   let output = ''
@@ -72,6 +74,7 @@ export async function startRedis(): Promise<PrivateRedis> {
     output = ''
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
     args.push('--dir', tmpdir(), '--loglevel', 'warning')
+    args.push(...extraArgs)
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     hookExit(true)

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { exportJWK, generateKeyPair, type JWK, SignJWT, type CryptoKey } from 'jose'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT, type CryptoKey } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { manualClock } from '../../src/clock.js'
 import { createVerifier, type Verifier, VerifierError, type VerifierOptions } from '../../src/verifier/index.js'
-import { dpopKey, dpopProof, type DpopKey, type ProofOptions } from '../helpers/dpop.js'
+import { dpopKey, dpopProof, rsaDpopKey, type DpopKey, type ProofOptions } from '../helpers/dpop.js'
 
 const ISSUER = 'https://writ.test'
 const AUDIENCE = 'https://api.example.com'
@@ -172,5 +172,73 @@ describe('server nonces at the resource server (RFC 9449 §9)', () => {
     await expect(strict.verifyRequest(request(t, [await proof(t, { nonce: err.dpopNonce! })]))).resolves.toBeTruthy()
     const foreign = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [publicJwk] }, liveness: { mode: 'none' }, clock, dpop: { nonce: { secret: randomBytes(32) } } })
     await refused(foreign.verifyRequest(request(t, [await proof(t, { nonce: err.dpopNonce! })])), 'use_dpop_nonce')
+  })
+})
+
+describe('the DPoP replay cache and proof keys cannot be used against other clients', () => {
+  /** A proof whose signature is garbage: verifying it would fail, so any other error came first. */
+  const unsigned = (p: string) => `${p.slice(0, p.lastIndexOf('.'))}.${Buffer.alloc(64, 7).toString('base64url')}`
+
+  it('one key holder filling the replay cache is refused alone; other holders still verify', async () => {
+    const v = make({ dpop: { replayCacheSize: 30, replayCacheSizePerKey: 10 } })
+    const flooder = await dpopKey()
+    const t = await token(flooder.jkt)
+    // The attack: as many fresh proofs as the whole cache holds, from one key and one token.
+    const outcomes: string[] = []
+    for (let i = 0; i < 30; i++) {
+      outcomes.push(await v.verifyRequest(request(t, [await proof(t, {}, flooder)])).then(
+        () => 'ok',
+        (err: VerifierError) => err.message,
+      ))
+    }
+    expect(outcomes.slice(0, 10)).toEqual(Array(10).fill('ok'))
+    expect(new Set(outcomes.slice(10))).toEqual(new Set(['too many recent DPoP proofs made with this key to rule out a replay; retry shortly']))
+    // Every other holder keeps working, and replays are still caught for them.
+    for (let i = 0; i < 3; i++) {
+      const other = await dpopKey()
+      const mine = await token(other.jkt)
+      const p = await proof(mine, {}, other)
+      await expect(v.verifyRequest(request(mine, [p]))).resolves.toMatchObject({ cnf: { jkt: other.jkt } })
+      await refused(v.verifyRequest(request(mine, [p])), 'invalid_dpop_proof', /already used/)
+    }
+    // The flooder gets its budget back once its own proofs age out.
+    clock.advance(72_000)
+    await expect(v.verifyRequest(request(t, [await proof(t, {}, flooder)]))).resolves.toBeTruthy()
+  })
+
+  it('refuses a proof by another key than cnf.jkt before checking its signature', async () => {
+    const t = await token()
+    const thief = await dpopKey()
+    // The signature is garbage: a verifier that checked it first would say so instead.
+    const err = await refused(verifier.verifyRequest(request(t, [unsigned(await proof(t, {}, thief))])), 'invalid_dpop_proof')
+    expect(err.message).toBe('the DPoP proof was signed with a key the token is not bound to')
+    // The bound key's own proof with a garbage signature does reach the signature check.
+    await refused(verifier.verifyRequest(request(t, [unsigned(await proof(t))])), 'invalid_dpop_proof', /signature verification failed/)
+  })
+
+  it('refuses RSA proof keys with an exponent other than 65537, before any signature check', async () => {
+    const e3 = await rsaDpopKey(3)
+    const t = await token(e3.jkt)
+    // Correctly signed and bound: only the exponent is wrong.
+    await refused(verifier.verifyRequest(request(t, [await proof(t, {}, e3)])), 'invalid_dpop_proof', /exponent 65537/)
+    // A huge exponent (costly to verify with) is refused before its (garbage) signature is checked.
+    const huge = { ...e3.publicJwk, e: Buffer.alloc(256, 0xff).toString('base64url') }
+    const hugeKey = { ...e3, publicJwk: huge, jkt: await calculateJwkThumbprint(huge, 'sha256') }
+    const th = await token(hugeKey.jkt)
+    const err = await refused(verifier.verifyRequest(request(th, [unsigned(await proof(th, {}, hugeKey))])), 'invalid_dpop_proof')
+    expect(err.message).toBe('the DPoP proof jwk must be an RSA key with public exponent 65537 (e "AQAB")')
+  })
+
+  it('refuses RSA proof keys outside 2048 to 4096 bits, and accepts a usual RSA key', async () => {
+    const usual = await rsaDpopKey(65537)
+    const t = await token(usual.jkt)
+    await expect(verifier.verifyRequest(request(t, [await proof(t, {}, usual)]))).resolves.toBeTruthy()
+    for (const bits of [1024, 4104, 8192]) {
+      const n = Buffer.alloc(bits / 8, 0xc5)
+      const jwk = { kty: 'RSA', e: 'AQAB', n: n.toString('base64url') }
+      const key = { ...usual, publicJwk: jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') }
+      const tb = await token(key.jkt)
+      await refused(verifier.verifyRequest(request(tb, [unsigned(await proof(tb, {}, key))])), 'invalid_dpop_proof', /2048 to 4096 bit modulus \(n\)/)
+    }
   })
 })

@@ -109,6 +109,8 @@ export function awsCredentialsRoute(deps: AppDeps) {
           maxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds,
           clockToleranceSeconds: DPOP_CLOCK_TOLERANCE_SECONDS,
           clock: deps.clock,
+          // Ensure a proof made with another key is refused before its signature is checked.
+          expectedJkt: grant.cnfJkt,
         })
       } catch (err) {
         if (err instanceof VerifierError) throw badProof(`DPoP: ${err.message}`, err)
