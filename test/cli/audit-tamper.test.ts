@@ -17,7 +17,7 @@ import { canonicalize } from '../../src/manifest/canonicalize.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { docsManifest, SECRETS, testPolicyText } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort, deleteKeysWithPrefix } from '../helpers/redis.js'
 
 // A broker on real Redis reached over HTTP, and the built CLI. The attacker is this test with write
 // access to the broker's Redis (no KEK, no admin token): it deletes a `grant.issued` event from the
@@ -76,12 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((r) => server?.close(r))
   await broker?.close()
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length) await redis.unlink(...keys)
-    cursor = next
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, prefix)
   await redis.quit()
   rmSync(dir, { recursive: true, force: true })
 })

@@ -19,6 +19,7 @@ import { createVerifier, type Verifier, VerifierError } from '../../src/verifier
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
 import { startRedisCluster, startRedisSentinel, type Endpoint } from '../helpers/redis-cluster.js'
+import { eventually } from '../helpers/eventually.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const run = promisify(execFile)
@@ -28,19 +29,7 @@ const BROKER_PASSWORD = `broker-${randomBytes(12).toString('hex')}`
 const VERIFIER_PASSWORD = `verifier-${randomBytes(12).toString('hex')}`
 const keys = createStoreKeys('writ:')
 const KEK = randomBytes(32).toString('base64')
-/** How long propagation may take before a test gives up: a bound, not a timing assertion. */
-const BOUND_MS = 10_000
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function eventually(what: string, condition: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + BOUND_MS
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`still not true after ${BOUND_MS} ms: ${what}`)
-    await sleep(20)
-  }
-}
 
 async function outcome(verifier: Verifier, token: string): Promise<string> {
   try {

@@ -5,7 +5,7 @@ import { parseConfig, type ConfigInput } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { testPolicyText } from './broker.js'
-import { freePort } from './redis.js'
+import { freePort, deleteKeysWithPrefix } from './redis.js'
 
 export interface HttpBroker {
   url: string
@@ -48,12 +48,7 @@ export async function startHttpBroker(
       await broker.close()
       const { default: Redis } = await import('ioredis')
       const redis = new Redis(redisUrl)
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-        if (keys.length) await redis.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
+      await deleteKeysWithPrefix(redis, prefix)
       await redis.quit()
     },
   }

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
+import type { Redis } from 'ioredis'
 
 /** A private `redis-server` child process, for tests that stop, hang or restart Redis. */
 export interface PrivateRedis {
@@ -120,4 +121,14 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Pri
       child?.kill('SIGCONT')
     },
   }
+}
+
+/** Removes every key under `prefix` (a test's own keys on the shared Redis), in SCAN steps. */
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length > 0) await redis.unlink(...keys)
+    cursor = next
+  } while (cursor !== '0')
 }

@@ -23,20 +23,9 @@ import {
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import { testGrant } from '../helpers/grant.js'
 import { type Endpoint, type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
+import { eventually } from '../helpers/eventually.js'
 
 const APP = 'https://git.example.com/acme/app'
-/** How long propagation may take before a test gives up: a bound, not a timing assertion. */
-const BOUND_MS = 10_000
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function eventually(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + BOUND_MS
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`still not true after ${BOUND_MS} ms: ${what}`)
-    await sleep(20)
-  }
-}
 
 const readManifest = (task = 'DOC-1') => ({
   task: { id: task, purpose: 'Read the docs', requested_by: 'carol@example.com' },

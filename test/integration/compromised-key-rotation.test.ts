@@ -10,6 +10,7 @@ import type { KeyEntry } from '../../src/tokens/key-set.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import { docsManifest, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
+import { eventually } from '../helpers/eventually.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 
 /**
@@ -26,17 +27,9 @@ const REDIS_BOUND_MS = 3_000
 /** The introspection-mode bound: its answer cache (cacheTtlSeconds 5) plus slack. */
 const INTROSPECTION_BOUND_MS = 7_000
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** Polls until `condition` holds; fails if it still does not after `boundMs`. */
-async function within(boundMs: number, what: string, condition: () => Promise<boolean>): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    if (await condition()) return Date.now() - started
-    if (Date.now() - started > boundMs) throw new Error(`still not true after ${boundMs} ms: ${what}`)
-    await sleep(25)
-  }
-}
+const within = (boundMs: number, what: string, condition: () => Promise<boolean>): Promise<number> =>
+  eventually(what, condition, { boundMs, everyMs: 25 })
 
 async function outcome(verifier: Verifier, token: string): Promise<string> {
   try {

@@ -7,6 +7,8 @@ import { docsManifest, ISSUER, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 import { AGENT_C_SECRET, policyWithoutAgentB } from '../helpers/policy-change.js'
+import { eventually } from '../helpers/eventually.js'
+import { deleteKeysWithPrefix } from '../helpers/redis.js'
 
 /*
  * The attack: a client is compromised, so the operator removes it from the policy (a broker
@@ -19,8 +21,6 @@ import { AGENT_C_SECRET, policyWithoutAgentB } from '../helpers/policy-change.js
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const APP = 'https://git.example.com/acme/app'
-/** How long propagation may take before a test gives up: a bound, not a timing assertion. */
-const BOUND_MS = 10_000
 
 type Creds = [string, string]
 const A: Creds = ['agent-a', SECRETS['agent-a']]
@@ -61,25 +61,10 @@ afterAll(async () => {
   await oldB?.close()
   await newB?.close()
   const redis = new Redis(REDIS_URL)
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length) await redis.unlink(...keys)
-    cursor = next
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, prefix)
   await redis.quit()
 })
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function eventually(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + BOUND_MS
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`still not true after ${BOUND_MS} ms: ${what}`)
-    await sleep(20)
-  }
-}
 
 /** RFC 6749 §2.3.1 Basic credentials: each part form-encoded, then base64. */
 const basic = ([id, secret]: Creds): string => {

@@ -13,6 +13,7 @@ import {
   type TestBroker,
 } from '../helpers/broker.js'
 import { policyWithoutAgentB } from '../helpers/policy-change.js'
+import { deleteKeysWithPrefix } from '../helpers/redis.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const B: [string, string] = ['agent-b', SECRETS['agent-b']]
@@ -52,12 +53,7 @@ describe.each(['memory', 'redis'] as const)(
       await before?.close()
       if (kind !== 'redis') return
       const redis = new Redis(REDIS_URL)
-      let cursor = '0'
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-        if (found.length > 0) await redis.del(...found)
-        cursor = next
-      } while (cursor !== '0')
+      await deleteKeysWithPrefix(redis, prefix)
       await redis.quit()
     })
 

@@ -9,6 +9,7 @@ import { createLock, type Lock, lockTarget, type LockTarget, removeLock } from '
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
 import { readJsonObject } from '../json-body.js'
+import { requireExactlyOne } from '../require-exactly-one.js'
 
 const TARGETS = ['client_id', 'task_id', 'approver'] as const
 
@@ -29,15 +30,8 @@ const bodySchema = z
 type LockBody = z.output<typeof bodySchema>
 
 function targetOf(body: LockBody): LockTarget {
-  const named = TARGETS.filter((t) => body[t] !== undefined)
   // Ensure the request names exactly one thing to lock: never guess between two.
-  if (named.length !== 1) {
-    throw invalidRequest(
-      named.length === 0
-        ? `exactly one of ${TARGETS.join(', ')} is required`
-        : `exactly one of ${TARGETS.join(', ')} is allowed (got ${named.join(', ')})`,
-    )
-  }
+  requireExactlyOne(body, TARGETS)
   if (body.client_id !== undefined) return { kind: 'client', id: body.client_id }
   if (body.task_id !== undefined) return { kind: 'task', id: body.task_id }
   return lockTarget('approver', approverId(body.approver!))

@@ -10,6 +10,7 @@ import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
 import { readJsonObject } from '../json-body.js'
+import { requireExactlyOne } from '../require-exactly-one.js'
 
 const TARGETS = ['grant_id', 'task_id', 'client_id', 'approver', 'all'] as const
 
@@ -27,15 +28,8 @@ const bodySchema = z
 type RevocationBody = z.output<typeof bodySchema>
 
 function targetOf(body: RevocationBody): RevocationTarget {
-  const named = TARGETS.filter((t) => body[t] !== undefined)
   // Ensure the request names exactly one thing to revoke: never guess between two.
-  if (named.length !== 1) {
-    throw invalidRequest(
-      named.length === 0
-        ? `exactly one of ${TARGETS.join(', ')} is required`
-        : `exactly one of ${TARGETS.join(', ')} is allowed (got ${named.join(', ')})`,
-    )
-  }
+  requireExactlyOne(body, TARGETS)
   if (body.grant_id !== undefined) return { grantId: body.grant_id }
   if (body.task_id !== undefined) return { taskId: body.task_id }
   if (body.client_id !== undefined) return { clientId: body.client_id }
