@@ -1,5 +1,5 @@
 import { type AdminAuthenticator, createAdminAuthenticator } from '../admin/index.js'
-import { createApprovalRequest } from '../approvals/create-approval-request.js'
+import { createApprovalRequest } from '../approvals/requests/create-approval-request.js'
 import type { ApprovalDeps } from '../approvals/deps.js'
 import { auditClientAuthentication } from '../clients/audit-client-authentication.js'
 import type { Auditor } from '../audit/create-auditor.js'

@@ -7,7 +7,7 @@ import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/ser
 import { calculateJwkThumbprint } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ApprovalEvidence, ApproverCredential } from '../../src/approvals/types.js'
-import { verifyApprovalEvidence } from '../../src/approvals/verify-approval-evidence.js'
+import { verifyApprovalEvidence } from '../../src/approvals/evidence/verify-approval-evidence.js'
 import type { AuditEvent } from '../../src/audit/types.js'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/clients/index.js'

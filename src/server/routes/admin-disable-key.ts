@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
-import { endApprovalRequests } from '../../approvals/end-approval-requests.js'
+import { endApprovalRequests } from '../../approvals/requests/end-approval-requests.js'
 import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
-import { approverId } from '../../approvals/approver-id.js'
+import { approverId } from '../../approvals/requests/approver-id.js'
 import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
