@@ -10,7 +10,7 @@ import type { ApprovalEvidence, ApproverCredential } from '../../src/approvals/t
 import { verifyApprovalEvidence } from '../../src/approvals/evidence/verify-approval-evidence.js'
 import type { AuditEvent } from '../../src/audit/types.js'
 import { createBroker, type Broker } from '../../src/broker.js'
-import { hashSecret } from '../../src/clients/index.js'
+import { hashSecret } from '../../src/client-auth/index.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { A, ADMIN_TOKEN, approvalPolicyText, deployManifest } from '../approvals/helpers.js'
-import { hashSecret } from '../../src/clients/index.js'
+import { hashSecret } from '../../src/client-auth/index.js'
 import { freePort } from '../helpers/redis.js'
 
 /**

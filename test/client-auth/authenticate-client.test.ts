@@ -9,7 +9,7 @@ import {
   verifySecret,
   type ClientAuthenticatorOptions,
   type ClientRecord,
-} from '../../src/clients/index.js'
+} from '../../src/client-auth/index.js'
 import { epochSeconds, manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
