@@ -1,10 +1,8 @@
 /**
- * Review finding: the shipped `writ-broker` Redis ACL user (deploy/redis/users.acl) lacks a command
- * the approval store's Lua uses (`ZSCORE`, in the script that coalesces identical pending approval
- * requests). Redis checks ACLs for every command a script calls, so on a Redis run with the shipped
- * ACL the second identical approval request fails, and the broker is left with a stored request
- * record that no index names. The shipped ACL test (test/deploy/redis-acl.test.ts) never drives an
- * approval, so nothing caught it. This test drives the approval paths as writ-broker.
+ * The approval paths as the shipped `writ-broker` Redis ACL user (deploy/redis/users.acl): Redis
+ * checks the ACL for every command a Lua script calls, so a command the approval scripts use and
+ * the file does not grant (as `ZSCORE` once was, in the script that coalesces identical pending
+ * requests) fails the request with a 503.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
