@@ -1,9 +1,7 @@
 /**
- * Review finding: a lock that revokes (`writ lock --client C`, `--approver A`, the default) revokes
- * live grants but does not end the target's approval requests, unlike every revocation scope
- * (`writ revoke --client`, `--approver`, issue 19 point 1). While the lock stands the requests are
- * refused; once it ends (`--ttl`, or `writ unlock`) a request approved before the lock is
- * collected and mints a token, on a vote cast before the incident the lock answered.
+ * A lock that revokes (`writ lock --client C`, `--approver A`, the default) ends the target's
+ * approval requests not yet collected, as every revocation scope does: once the lock ends (`--ttl`,
+ * or `writ unlock`), a request approved before the lock mints nothing.
  */
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
