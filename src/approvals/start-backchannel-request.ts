@@ -1,4 +1,4 @@
-import { tokenDeniedEvent } from '../audit/token-denied-event.js'
+import { tokenDeniedEvent } from '../grants/token-denied-event.js'
 import type { ApprovalPending } from '../grants/issue-grant.js'
 import { LockRefusal } from '../locks/lock-refusal.js'
 import type { Manifest } from '../manifest/types.js'

@@ -1,7 +1,7 @@
 import { type AdminAuthenticator, createAdminAuthenticator } from '../admin/index.js'
 import { createApprovalRequest } from '../approvals/create-approval-request.js'
 import type { ApprovalDeps } from '../approvals/deps.js'
-import { auditClientAuthentication } from '../audit/audit-client-authentication.js'
+import { auditClientAuthentication } from '../clients/audit-client-authentication.js'
 import type { Auditor } from '../audit/create-auditor.js'
 import type { ClientAuthenticator } from '../clients/index.js'
 import type { Clock } from '../clock.js'

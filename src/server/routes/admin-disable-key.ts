@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { endApprovalRequests } from '../../approvals/end-approval-requests.js'
-import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
+import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants } from '../../grants/index.js'

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { approverId } from '../../approvals/approver-id.js'
-import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
+import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'

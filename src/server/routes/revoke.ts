@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
+import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { accessDenied, invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'

@@ -1,6 +1,6 @@
-import type { KeyRotation } from '../tokens/key-manager.js'
-import { KEY_TYP, signJwsWith } from './sign-audit-jws.js'
-import type { AuditActor, KeyRotatedEvent } from './types.js'
+import type { KeyRotation } from './key-manager.js'
+import { KEY_TYP, signJwsWith } from '../audit/sign-audit-jws.js'
+import type { AuditActor, KeyRotatedEvent } from '../audit/types.js'
 
 /**
  * The `key.rotated` event of a rotation: the key that became current (with its public JWK), the

@@ -1,7 +1,7 @@
 import type { WritError } from '../errors.js'
 import { manifestSha256 } from '../manifest/manifest-hash.js'
 import type { Manifest } from '../manifest/types.js'
-import type { TokenDeniedEvent } from './types.js'
+import type { TokenDeniedEvent } from '../audit/types.js'
 
 /** The `token.denied` event of an authenticated client's refused manifest. */
 export function tokenDeniedEvent(

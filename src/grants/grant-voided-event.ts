@@ -1,6 +1,6 @@
 import { WritError } from '../errors.js'
-import type { Grant } from '../grants/grant.js'
-import type { GrantVoidedEvent } from './types.js'
+import type { Grant } from './grant.js'
+import type { GrantVoidedEvent } from '../audit/types.js'
 
 /** The `grant.voided` event of a grant the store refused or failed to record: no token. */
 export function grantVoidedEvent(grant: Grant, err: unknown): GrantVoidedEvent {

@@ -1,5 +1,5 @@
-import type { RevocationTarget } from '../grants/revoke-grants.js'
-import type { AuditActor, GrantRevokedEvent } from './types.js'
+import type { RevocationTarget } from './revoke-grants.js'
+import type { AuditActor, GrantRevokedEvent } from '../audit/types.js'
 
 /** The `grant.revoked` event of a revocation: who, what it named, why, and how many it took out. */
 export function grantRevokedEvent(

@@ -1,6 +1,6 @@
-import type { Grant } from '../grants/grant.js'
+import type { Grant } from './grant.js'
 import { canonicalize } from '../manifest/canonicalize.js'
-import type { EncodedAuditEvent, GrantIssuedEvent } from './types.js'
+import type { EncodedAuditEvent, GrantIssuedEvent } from '../audit/types.js'
 
 /** The `grant.issued` event of a grant: the request, the policy's rules, what was granted. */
 export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {

@@ -1,5 +1,5 @@
-import type { UntrustedKeySetAlarm } from '../tokens/key-manager.js'
-import type { KeySetRefusedEvent } from './types.js'
+import type { UntrustedKeySetAlarm } from './key-manager.js'
+import type { KeySetRefusedEvent } from '../audit/types.js'
 
 /** The `key.set_refused` alarm event of a stored key set that did not authenticate. */
 export function keySetRefusedEvent(alarm: UntrustedKeySetAlarm): KeySetRefusedEvent {

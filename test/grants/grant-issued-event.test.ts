@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { auditIndexRefs } from '../../src/audit/audit-index-refs.js'
-import { encodeGrantIssued, grantIssuedEvent } from '../../src/audit/grant-issued-event.js'
+import { encodeGrantIssued, grantIssuedEvent } from '../../src/grants/grant-issued-event.js'
 import type { AuditEvent } from '../../src/audit/types.js'
 import type { Grant } from '../../src/grants/grant.js'
 import { encodeGrantRecord, parseGrantRecord } from '../../src/grants/grant-record.js'

@@ -1,9 +1,9 @@
 import { decodeJwt } from 'jose'
-import type { ClientAuthenticator } from '../clients/index.js'
-import { parseBasicAuth } from '../clients/parse-basic-auth.js'
+import type { ClientAuthenticator } from './authenticate-client.js'
+import { parseBasicAuth } from './parse-basic-auth.js'
 import { WritError } from '../errors.js'
 import { escapeUnsafeText } from '../text/escape-unsafe-text.js'
-import type { Auditor } from './create-auditor.js'
+import type { Auditor } from '../audit/create-auditor.js'
 
 /** Longest claimed client id or reason kept in an event. */
 const MAX_FIELD = 256
