@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { canonicalize } from '../../manifest/index.js'
 import type { AuthorizationDetail } from '../../manifest/types.js'
 
-/** The inputs of an approval challenge (DESIGN.md, "Approval, bound to intent"). */
+/** The inputs of an approval challenge (docs/design.md, "Approval, bound to intent"). */
 export interface ApprovalChallengeInput {
   approval_id: string
   manifest_sha256: string

@@ -22,7 +22,7 @@ const issuedBy = (cert: X509Certificate, issuer: X509Certificate): boolean =>
  * within its validity period, each is issued and signed by the next one (which must be a CA), and
  * the last is either one of the anchors itself or issued and signed by a valid anchor CA.
  *
- * Local and offline: no revocation list or other network fetch, ever (DESIGN.md: trust anchors
+ * Local and offline: no revocation list or other network fetch, ever (docs/design.md: trust anchors
  * come from configured files). Revocation of authenticator models comes from the FIDO MDS blob's
  * status reports instead.
  */
