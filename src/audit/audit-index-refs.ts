@@ -3,8 +3,9 @@ import type { AuditEvent } from './types.js'
 /**
  * What an audit query can name. Each event is indexed under the grant, task, approval and approver
  * it concerns; revocations of a whole client, approver or everything are also listed together
- * (`bulkRevocations`), and so are exports (`exports`), so a grant's story and the trim rule can
- * find them without reading the whole log.
+ * (`bulkRevocations`), and so are exports (`exports`) and key rotations (`keyRotations`), so a
+ * grant's story, the trim rule and an export's key history can find them without reading the whole
+ * log.
  */
 export type AuditQuery =
   | { grantId: string }
@@ -13,6 +14,8 @@ export type AuditQuery =
   | { approver: string }
   | { bulkRevocations: true }
   | { exports: true }
+  /** Every `key.rotated` event: the key history a page from the middle of the log needs. */
+  | { keyRotations: true }
 
 /** The index reference of a query: `g:<grant>`, `t:<task>`, `a:<approval>`, `p:<approver>`, ... */
 export function queryRef(query: AuditQuery): string {
@@ -21,6 +24,7 @@ export function queryRef(query: AuditQuery): string {
   if ('approvalId' in query) return `a:${query.approvalId}`
   if ('approver' in query) return `p:${query.approver}`
   if ('bulkRevocations' in query) return 'r:bulk'
+  if ('keyRotations' in query) return 'k:rotations'
   return 'x:exports'
 }
 
@@ -37,5 +41,6 @@ export function auditIndexRefs(event: AuditEvent): string[] {
     refs.add('r:bulk')
   }
   if (event.type === 'audit.exported') refs.add('x:exports')
+  if (event.type === 'key.rotated') refs.add('k:rotations')
   return [...refs]
 }

@@ -94,6 +94,10 @@ export async function exportAudit(
   // Whether this is the last page: a full page is, unless an event follows it.
   const more =
     events.length === limit && (await log.read({ fromSeq: last.seq + 1, limit: 1 })).length > 0
+  // The key history around the page: its checkpoints may be signed by keys rotated out since.
+  const history = (await log.find({ keyRotations: true }, { limit: 10_000 })).filter(
+    (e) => e.seq < first.seq || e.seq > last.seq,
+  )
   // Ensure the log verifies against the broker's own keys before the broker vouches for it.
   const check = await verifyChain(
     events.map((e) => JSON.stringify(e)),
@@ -102,6 +106,7 @@ export async function exportAudit(
       keysSource: "in the broker's key set",
       issuer: options.issuer,
       requireSeal: false,
+      history: history as unknown as ReadonlyArray<Record<string, unknown>>,
     },
   )
   if (!check.ok) throw new AuditChainBrokenError(check.problem!)

@@ -30,6 +30,14 @@ export interface VerifyChainOptions {
    * at `lastSeq` here must have that hash. A gap between the two is refused.
    */
   after?: { lastSeq: number; lastHash: string }
+  /**
+   * `key.rotated` events from outside this input (the broker's own log, read through its index),
+   * to follow the key history through: a page exported from the middle of the log holds
+   * checkpoints by keys whose rotations it does not hold. They pass trust on only through their
+   * signed statements (a key in them vouches for nothing by itself), as if they stood before the
+   * first line (a lower seq) or after the last.
+   */
+  history?: ReadonlyArray<Record<string, unknown>>
 }
 
 /** The first thing wrong: a line of the input (from 1) and, when it has one, that event's seq. */
@@ -240,7 +248,13 @@ export async function verifyChain(
   // events pass on from the given keys, each rotation looked at once per key it names.
   const byNew = new Map<string, Rotation[]>()
   const byOld = new Map<string, Rotation[]>()
-  for (const { line, value } of records) {
+  // History from outside the input stands before its first line or after its last, by seq.
+  const firstSeq = records.find((r) => typeof r.value?.seq === 'number')?.value?.seq as number | undefined
+  const outside = (options.history ?? []).map((value) => ({
+    line: typeof value.seq === 'number' && firstSeq !== undefined && value.seq < firstSeq ? 0 : lines.length + 1,
+    value,
+  }))
+  for (const { line, value } of [...outside, ...records]) {
     if (value?.type === 'audit.checkpoint') await learn(value.jwk)
     if (value?.type !== 'key.rotated') continue
     await learn(value.jwk)

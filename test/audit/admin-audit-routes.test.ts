@@ -195,6 +195,13 @@ describe('GET /admin/audit', () => {
     expect(result.keys.find((k) => k.kid === firstKid)).toMatchObject({ why: expect.stringMatching(/^named as its predecessor by trusted key/) })
     const rotated = text.split('\n').filter((l) => l.includes('"type":"key.rotated"')).map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(rotated.at(-1)).toMatchObject({ kid: current, jwk: { kid: current }, announcement: expect.any(String), handover: expect.any(String) })
+    // A page from the middle of the log holds checkpoints by keys its own lines do not lead to:
+    // the broker follows the key history before the page (its index of rotations) to seal it.
+    const checkpoints = text.split('\n').filter((l) => l.includes('"type":"audit.checkpoint"')).map((l) => JSON.parse(l) as { seq: number })
+    expect(checkpoints.length).toBeGreaterThan(3)
+    for (const { seq } of checkpoints) {
+      expect((await adminGet(`/admin/audit?since=${seq}&limit=1`)).status, `a page of checkpoint ${seq} alone`).toBe(200)
+    }
   })
 
   it('starts at the first event at or after an RFC 3339 time', async () => {
