@@ -1,6 +1,6 @@
 import { errors, type JWK, jwtVerify, type JWTPayload } from 'jose'
 import { authorize, type AuthorizeRequest } from './authorize.js'
-import { tokenClaimsSha256 } from './claims-digest.js'
+import { tokenClaimsSha256 } from '../wire/claims-digest.js'
 import { createDpopNonces, type DpopNonces } from './dpop-nonces.js'
 import { ExpiringLru } from './expiring-lru.js'
 import { createIntrospectionLiveness } from './introspection-liveness.js'

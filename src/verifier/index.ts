@@ -23,7 +23,7 @@
  * @packageDocumentation
  */
 export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
-export { claimsSha256, tokenClaimsSha256 } from './claims-digest.js'
+export { claimsSha256, tokenClaimsSha256 } from '../wire/claims-digest.js'
 export {
   createVerifier,
   DEFAULT_ALGORITHMS,
