@@ -1,6 +1,13 @@
 import { errors, type JWK, jwtVerify, type JWTPayload } from 'jose'
-import { authorize, type AuthorizeRequest } from './authorize.js'
 import { tokenClaimsSha256 } from '../wire/claims-digest.js'
+import { authorize, type AuthorizeRequest } from './authorize.js'
+import { checkDpopBinding, DPOP_PROOF_REPLAYED } from './check-dpop-binding.js'
+import {
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_DPOP_ALGORITHMS,
+  DEFAULT_DPOP_MAX_AGE_SECONDS,
+  dpopReplayWindowSeconds,
+} from './dpop-defaults.js'
 import { createDpopNonces, type DpopNonces } from './dpop-nonces.js'
 import { ExpiringLru } from './expiring-lru.js'
 import { createIntrospectionLiveness } from './introspection-liveness.js'
@@ -10,7 +17,6 @@ import { createRedisLiveness } from './redis-liveness.js'
 import { ReplayCache } from './replay-cache.js'
 import type { AccessTokenClaims, AuthorizationDetail } from './types.js'
 import { type AuthScheme, VerifierError } from './verifier-error.js'
-import { DEFAULT_DPOP_ALGORITHMS, verifyDpopProof } from './verify-dpop-proof.js'
 
 /**
  * Token algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
@@ -323,21 +329,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const clock = options.clock ?? Date.now
   const fetch = options.fetch ?? globalThis.fetch
-  const tolerance = options.clockToleranceSeconds ?? 5
+  const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)]
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience]
   const dpopAlgorithms = options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS
-  const dpopMaxAge = options.dpop?.maxAgeSeconds ?? 60
-  // A proof passes the iat check for at most max age + 2 × tolerance: remember its jti that long.
-  // Budgeted per proof key, so one key holder flooding the cache only refuses its own proofs.
+  const dpopMaxAge = options.dpop?.maxAgeSeconds ?? DEFAULT_DPOP_MAX_AGE_SECONDS
+  // Remember a proof's jti as long as it passes the iat check. Budgeted per proof key, so one key
+  // holder flooding the cache only refuses its own proofs.
   const replay = new ReplayCache(
     options.dpop?.replayCacheSize ?? 100_000,
-    (dpopMaxAge + 2 * tolerance + 1) * 1000,
+    dpopReplayWindowSeconds(dpopMaxAge, tolerance) * 1000,
     options.dpop?.replayCacheSizePerKey ?? 1000,
   )
   const nonces: DpopNonces | undefined = options.dpop?.nonce
     ? createDpopNonces({ ...options.dpop.nonce, clock })
     : undefined
+  const dpopBinding = {
+    algorithms: dpopAlgorithms,
+    maxAgeSeconds: dpopMaxAge,
+    clockToleranceSeconds: tolerance,
+    clock,
+    ...(nonces ? { nonce: { check: nonces.check, freshNonce: nonces.issue } } : {}),
+  }
   const challenge = {
     ...(options.realm !== undefined ? { realm: options.realm } : {}),
     dpopAlgorithms,
@@ -459,56 +472,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const { claims, claimsSha256 } = await verifySignedToken(token)
 
-    let proofJti: string | undefined
     const jkt = claims.cnf?.jkt
     seen.bound = jkt !== undefined
-    if (jkt !== undefined) {
-      // Ensure a DPoP-bound token is never accepted as a bearer token (RFC 9449 §7.1).
-      if (scheme !== 'DPoP') {
-        throw invalidToken('this token is DPoP-bound: send it with the DPoP scheme and a proof')
-      }
-      const request = presentation.dpop
-      // Ensure the proof is there: without it a stolen token would be enough.
-      if (!request?.proof) {
-        throw new VerifierError('invalid_dpop_proof', 'the DPoP proof is missing (DPoP header)')
-      }
-      const proof = await verifyDpopProof({
-        proof: request.proof,
-        method: request.method,
-        url: request.url,
-        accessToken: token,
-        algorithms: dpopAlgorithms,
-        maxAgeSeconds: dpopMaxAge,
-        clockToleranceSeconds: tolerance,
-        clock,
-        ...(nonces ? { nonce: { check: nonces.check, freshNonce: nonces.issue } } : {}),
-        // Ensure a proof made with another key is refused before its signature is checked.
-        expectedJkt: jkt,
-      })
-      // Ensure the proof was signed by the key the token is bound to.
-      if (proof.jkt !== jkt) {
-        throw new VerifierError(
-          'invalid_dpop_proof',
-          'the DPoP proof was signed with a key the token is not bound to',
-        )
-      }
-      proofJti = proof.jti
-    } else if (scheme === 'DPoP') {
-      // Ensure the DPoP scheme is only used with tokens that are actually bound.
-      throw invalidToken('this token is not DPoP-bound: send it with the Bearer scheme')
-    }
+    // Ensure the token's DPoP binding holds: the scheme, and for a bound token one valid proof by
+    // its key for this request and token.
+    const proof = await checkDpopBinding(
+      { token, jkt, scheme, ...(presentation.dpop ? { dpop: presentation.dpop } : {}) },
+      dpopBinding,
+    )
 
     // Ensure the grant is still live (last but one: it is the only step that may do I/O).
     await liveness.check(claims, token, claimsSha256)
 
-    if (proofJti !== undefined && jkt !== undefined) {
+    if (proof !== undefined) {
       // Ensure each proof is used once (RFC 9449 §11.1), within the proof key's own budget.
-      const taken = replay.take(jkt, proofJti, clock())
-      if (taken === 'replayed') {
-        throw new VerifierError('invalid_dpop_proof', 'the DPoP proof was already used')
-      }
+      const taken = replay.take(proof.jkt, proof.jti, clock())
+      if (taken === 'replayed') throw new VerifierError('invalid_dpop_proof', DPOP_PROOF_REPLAYED)
       if (taken === 'full') {
-        const whose = replay.heldBy(jkt) >= replay.maxPerOwner ? ' made with this key' : ''
+        const whose = replay.heldBy(proof.jkt) >= replay.maxPerOwner ? ' made with this key' : ''
         throw new VerifierError(
           'invalid_dpop_proof',
           `too many recent DPoP proofs${whose} to rule out a replay; retry shortly`,

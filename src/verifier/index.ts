@@ -44,9 +44,9 @@ export {
   VerifierError,
   type VerifierErrorCode,
 } from './verifier-error.js'
+export { DEFAULT_DPOP_ALGORITHMS } from './dpop-defaults.js'
 export {
   accessTokenHash,
-  DEFAULT_DPOP_ALGORITHMS,
   type DpopProof,
   normalizeHtu,
   verifyDpopProof,
