@@ -24,18 +24,12 @@
  */
 export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
 export { claimsSha256, tokenClaimsSha256 } from '../wire/claims-digest.js'
-export {
-  createVerifier,
-  DEFAULT_ALGORITHMS,
-  type DpopVerifierOptions,
-  type TokenPresentation,
-  type Verifier,
-  type VerifierOptions,
-} from './create-verifier.js'
+export { createVerifier, type Verifier } from './create-verifier.js'
 export { createDpopNonces, type DpopNonces, type DpopNoncesOptions } from './dpop-nonces.js'
 export type { IntrospectionLivenessOptions } from './introspection-liveness.js'
 export type { LivenessOptions, LivenessStatus, NoLivenessOptions } from './liveness.js'
 export type { RedisLivenessOptions } from './redis-liveness.js'
+export type { TokenPresentation } from './read-token-presentation.js'
 export type { AccessTokenClaims, AuthorizationDetail, TokenTask } from './types.js'
 export {
   type AuthScheme,
@@ -52,6 +46,11 @@ export {
   verifyDpopProof,
   type VerifyDpopProofOptions,
 } from './verify-dpop-proof.js'
+export {
+  DEFAULT_ALGORITHMS,
+  type DpopVerifierOptions,
+  type VerifierOptions,
+} from './verifier-options.js'
 export {
   writMiddleware,
   type WritMiddlewareOptions,
