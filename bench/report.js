@@ -178,3 +178,5 @@ ${parts.join('\n')}
 `
 writeFileSync(join(results, 'latest.svg'), svg)
 console.log('\nwrote bench/results/latest.json and bench/results/latest.svg')
+// The table in docs/benchmarks.md is made from latest.json only, by this script.
+run('readme-table.js')

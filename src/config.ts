@@ -70,7 +70,7 @@ const awsSection = z
         maxPolicyChars: z.number().int().min(1024).max(10_240).default(8192),
       })
       .strict()
-      .default({ policyName: 'writ-revoked-sessions', pruneIntervalSeconds: 60, maxPolicyChars: 8192 }),
+      .prefault({}),
   })
   .strict()
   .superRefine((aws, ctx) => {
@@ -114,7 +114,7 @@ export const configSchema = z
         commandTimeoutMs: z.number().int().positive().default(1000),
       })
       .strict()
-      .default({ kind: 'memory', keyPrefix: 'writ:', commandTimeoutMs: 1000, minReplicasAcked: 0 }),
+      .prefault({}),
     keys: z
       .object({
         alg: z.enum(['ES256', 'EdDSA']).default('ES256'),
@@ -138,7 +138,7 @@ export const configSchema = z
         rotationSeconds: seconds.default(7 * 24 * 3600),
       })
       .strict()
-      .default({ alg: 'ES256', rotationSeconds: 7 * 24 * 3600 }),
+      .prefault({}),
     tokens: z
       .object({
         /** Upper bound on any token's life, whatever policy or manifest say. */
@@ -149,7 +149,7 @@ export const configSchema = z
         defaultAudience: z.string().min(1).default('writ'),
       })
       .strict()
-      .default({ maxTtlSeconds: 3600, defaultTtlSeconds: 900, defaultAudience: 'writ' }),
+      .prefault({}),
     clientAuth: z
       .object({
         /** How long a verified client secret is trusted without running argon2 again. */
@@ -158,7 +158,7 @@ export const configSchema = z
         assertionMaxAgeSeconds: seconds.default(300),
       })
       .strict()
-      .default({ secretCacheSeconds: 60, assertionMaxAgeSeconds: 300 }),
+      .prefault({}),
     limits: z
       .object({
         bodyBytes: z.number().int().positive().max(1024 * 1024).default(64 * 1024),
@@ -197,7 +197,7 @@ export const configSchema = z
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
     /** The hash-chained audit log (README "Audit"). */
     audit: z
       .object({
@@ -217,15 +217,7 @@ export const configSchema = z
         authFailureWindowSeconds: seconds.max(3600).default(60),
       })
       .strict()
-      .default({
-        enabled: true,
-        checkpointEveryEvents: 1000,
-        checkpointEverySeconds: 60,
-        batchMaxEvents: 256,
-        chainDelayMs: 100,
-        stdout: false,
-        authFailureWindowSeconds: 60,
-      }),
+      .prefault({}),
     aws: awsSection.optional(),
     dpop: z
       .object({
@@ -242,7 +234,7 @@ export const configSchema = z
           .optional(),
       })
       .strict()
-      .default({ requireNonce: true, nonceLifetimeSeconds: 300, proofMaxAgeSeconds: 60 }),
+      .prefault({}),
     admin: z
       .object({
         /** argon2id PHC hash of the admin bearer token. Without one the admin API is off. */
@@ -262,7 +254,7 @@ export const configSchema = z
         bootstrap: z.boolean().default(true),
       })
       .strict()
-      .default({ tokenCacheSeconds: 60, bootstrap: true }),
+      .prefault({}),
     /** Human approval with security keys (README "Human approval"). */
     approvals: z
       .object({
@@ -306,7 +298,7 @@ export const configSchema = z
               .default([]),
           })
           .strict()
-          .default({ mode: 'strict', rootCertificateFiles: [], allowedAaguids: [] }),
+          .prefault({}),
         webhook: z
           .object({
             /** Attempts per notice, the first included. */
@@ -317,19 +309,10 @@ export const configSchema = z
             timeoutMs: z.number().int().min(100).max(60_000).default(5000),
           })
           .strict()
-          .default({ maxAttempts: 6, initialBackoffMs: 1000, timeoutMs: 5000 }),
+          .prefault({}),
       })
       .strict()
-      .default({
-        timeoutSeconds: 300,
-        pollIntervalSeconds: 5,
-        challengeTtlSeconds: 180,
-        inviteTtlSeconds: 3 * 24 * 3600,
-        evidenceRetentionSeconds: 400 * 24 * 3600,
-        rpName: 'writ',
-        attestation: { mode: 'strict', rootCertificateFiles: [], allowedAaguids: [] },
-        webhook: { maxAttempts: 6, initialBackoffMs: 1000, timeoutMs: 5000 },
-      }),
+      .prefault({}),
   })
   .strict()
   // Cross-field rules run even when a field above failed, so one boot lists every problem.
@@ -421,14 +404,68 @@ export function parseConfig(input: unknown): Config {
 
 type Env = Record<string, string | undefined>
 
+/** Where an environment variable's value goes in the config, and how it is read. */
+export interface EnvironmentVariable {
+  name: string
+  /** The config setting(s) it sets, as a path (`store.redisUrl`), for the docs. */
+  setting: string
+  /** Writes `value` into the config being built (`put(path, value)` creates sections). */
+  apply(value: string, put: (path: string, value: unknown) => void): void
+}
+
+const flag = (value: string): boolean => value === '1' || value === 'true'
+
 /**
- * Reads the config file named by `WRIT_CONFIG` (YAML or JSON) and overlays the environment:
- * `PORT`, `HOST`, `WRIT_ISSUER`, `WRIT_POLICY`, `REDIS_URL` (selects the Redis store), or
- * `REDIS_SENTINELS` (`host:port,...`) + `REDIS_SENTINEL_NAME`, or `REDIS_CLUSTER_NODES`
- * (`host:port,...`), with `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_MIN_REPLICAS_ACKED`,
- * `WRIT_KEY_PREFIX`, `WRIT_KEK`, `WRIT_SIGNING_ALG`, `WRIT_DEV`, `WRIT_LOG_LEVEL`,
- * `WRIT_ADMIN_TOKEN_HASH`, `WRIT_DPOP_NONCE_SECRET`, `WRIT_AUDIT_STDOUT`.
- * Every problem is reported at once in a ConfigError.
+ * Every environment variable the broker reads besides `WRIT_CONFIG` (the config file), in the
+ * order they are applied: the one list `loadConfig` walks and the README's table is checked against
+ * (`test/config-environment.test.ts`). A variable set to the empty string counts as unset.
+ */
+export const ENVIRONMENT: readonly EnvironmentVariable[] = [
+  { name: 'HOST', setting: 'host', apply: (v, put) => put('host', v) },
+  { name: 'PORT', setting: 'port', apply: (v, put) => put('port', v) },
+  { name: 'WRIT_ISSUER', setting: 'issuer', apply: (v, put) => put('issuer', v) },
+  { name: 'WRIT_DEV', setting: 'devMode', apply: (v, put) => put('devMode', flag(v)) },
+  { name: 'WRIT_POLICY', setting: 'policyFile', apply: (v, put) => put('policyFile', v) },
+  {
+    name: 'REDIS_URL',
+    setting: 'store.kind, store.redisUrl',
+    apply: (v, put) => (put('store.kind', 'redis'), put('store.redisUrl', v)),
+  },
+  {
+    name: 'REDIS_SENTINELS',
+    setting: 'store.kind, store.sentinels',
+    apply: (v, put) => (put('store.kind', 'redis'), put('store.sentinels', v)),
+  },
+  { name: 'REDIS_SENTINEL_NAME', setting: 'store.sentinelName', apply: (v, put) => put('store.sentinelName', v) },
+  {
+    name: 'REDIS_CLUSTER_NODES',
+    setting: 'store.kind, store.clusterNodes',
+    apply: (v, put) => (put('store.kind', 'redis'), put('store.clusterNodes', v)),
+  },
+  { name: 'REDIS_USERNAME', setting: 'store.username', apply: (v, put) => put('store.username', v) },
+  { name: 'REDIS_PASSWORD', setting: 'store.password', apply: (v, put) => put('store.password', v) },
+  {
+    name: 'REDIS_MIN_REPLICAS_ACKED',
+    setting: 'store.minReplicasAcked',
+    apply: (v, put) => put('store.minReplicasAcked', Number(v)),
+  },
+  { name: 'WRIT_KEY_PREFIX', setting: 'store.keyPrefix', apply: (v, put) => put('store.keyPrefix', v) },
+  { name: 'WRIT_KEK', setting: 'keys.kek', apply: (v, put) => put('keys.kek', v) },
+  { name: 'WRIT_SIGNING_ALG', setting: 'keys.alg', apply: (v, put) => put('keys.alg', v) },
+  { name: 'WRIT_LOG_LEVEL', setting: 'log.level', apply: (v, put) => put('log.level', v) },
+  { name: 'WRIT_AUDIT_STDOUT', setting: 'audit.stdout', apply: (v, put) => put('audit.stdout', flag(v)) },
+  { name: 'WRIT_DPOP_NONCE_SECRET', setting: 'dpop.nonceSecret', apply: (v, put) => put('dpop.nonceSecret', v) },
+  { name: 'WRIT_ADMIN_TOKEN_HASH', setting: 'admin.tokenHash', apply: (v, put) => put('admin.tokenHash', v) },
+  {
+    name: 'WRIT_ADMIN_BOOTSTRAP',
+    setting: 'admin.bootstrap',
+    apply: (v, put) => put('admin.bootstrap', v !== 'false' && v !== '0'),
+  },
+]
+
+/**
+ * Reads the config file named by `WRIT_CONFIG` (YAML or JSON) and overlays the environment
+ * variables of {@link ENVIRONMENT}. Every problem is reported at once in a ConfigError.
  */
 export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
   let file: Record<string, unknown> = {}
@@ -449,19 +486,23 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   if (problems.length > 0) throw new ConfigError(problems)
 
   const merged: Record<string, unknown> = { ...file }
-  const section = (name: string): Record<string, unknown> => {
-    const existing = merged[name]
-    const copy = existing && typeof existing === 'object' && !Array.isArray(existing) ? { ...(existing as object) } : {}
-    merged[name] = copy
-    return copy as Record<string, unknown>
+  const put = (path: string, value: unknown): void => {
+    const parts = path.split('.')
+    let at = merged
+    for (const part of parts.slice(0, -1)) {
+      const existing = at[part]
+      // Sections are copied, never edited in place: the file's own object stays as it was read.
+      const copy = existing && typeof existing === 'object' && !Array.isArray(existing) ? { ...(existing as object) } : {}
+      at[part] = copy
+      at = copy as Record<string, unknown>
+    }
+    at[parts.at(-1)!] = value
   }
-  if (env.HOST) merged.host = env.HOST
-  if (env.PORT) merged.port = env.PORT
-  if (env.WRIT_ISSUER) merged.issuer = env.WRIT_ISSUER
-  if (env.WRIT_DEV) merged.devMode = env.WRIT_DEV === '1' || env.WRIT_DEV === 'true'
-  if (env.WRIT_POLICY) {
-    merged.policyFile = env.WRIT_POLICY
-  } else if (typeof merged.policyFile === 'string' && configPath && !isAbsolute(merged.policyFile)) {
+  for (const variable of ENVIRONMENT) {
+    const value = env[variable.name]
+    if (value) variable.apply(value, put)
+  }
+  if (!env.WRIT_POLICY && typeof merged.policyFile === 'string' && configPath && !isAbsolute(merged.policyFile)) {
     // A relative policy path in a config file is relative to that file.
     merged.policyFile = resolve(dirname(configPath), merged.policyFile)
   }
@@ -478,22 +519,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
         ? { mdsRootCertificateFile: relative(attestation.mdsRootCertificateFile) }
         : {}),
     }
-    section('approvals').attestation = resolved
+    put('approvals.attestation', resolved)
   }
-  if (env.REDIS_URL) Object.assign(section('store'), { kind: 'redis', redisUrl: env.REDIS_URL })
-  if (env.REDIS_SENTINELS) Object.assign(section('store'), { kind: 'redis', sentinels: env.REDIS_SENTINELS })
-  if (env.REDIS_SENTINEL_NAME) section('store').sentinelName = env.REDIS_SENTINEL_NAME
-  if (env.REDIS_CLUSTER_NODES) Object.assign(section('store'), { kind: 'redis', clusterNodes: env.REDIS_CLUSTER_NODES })
-  if (env.REDIS_USERNAME) section('store').username = env.REDIS_USERNAME
-  if (env.REDIS_PASSWORD) section('store').password = env.REDIS_PASSWORD
-  if (env.REDIS_MIN_REPLICAS_ACKED) section('store').minReplicasAcked = Number(env.REDIS_MIN_REPLICAS_ACKED)
-  if (env.WRIT_KEY_PREFIX) section('store').keyPrefix = env.WRIT_KEY_PREFIX
-  if (env.WRIT_KEK) section('keys').kek = env.WRIT_KEK
-  if (env.WRIT_SIGNING_ALG) section('keys').alg = env.WRIT_SIGNING_ALG
-  if (env.WRIT_LOG_LEVEL) section('log').level = env.WRIT_LOG_LEVEL
-  if (env.WRIT_AUDIT_STDOUT) section('audit').stdout = env.WRIT_AUDIT_STDOUT === '1' || env.WRIT_AUDIT_STDOUT === 'true'
-  if (env.WRIT_DPOP_NONCE_SECRET) section('dpop').nonceSecret = env.WRIT_DPOP_NONCE_SECRET
-  if (env.WRIT_ADMIN_TOKEN_HASH) section('admin').tokenHash = env.WRIT_ADMIN_TOKEN_HASH
-  if (env.WRIT_ADMIN_BOOTSTRAP) section('admin').bootstrap = env.WRIT_ADMIN_BOOTSTRAP !== 'false' && env.WRIT_ADMIN_BOOTSTRAP !== '0'
   return parseConfig(merged)
 }

@@ -18,4 +18,4 @@ export {
 export { decide, explain, loadPolicy, loadPolicyFile, PolicyError, type Policy } from './policy/index.js'
 export { createMemoryStore, createRedisStore, type Grant, type GrantStore } from './grants/index.js'
 export { loadTrustAnchors, verifyApprovalEvidence, verifyApprovalFromChain } from './approvals/index.js'
-export { hashSecret, generateSecret } from './clients/index.js'
+export { hashSecret, generateSecret } from './client-auth/index.js'

@@ -4,7 +4,7 @@
  * (`repo read` for GET, `repo write` for PUT, on the document's path), and asks the broker's Redis
  * whether each grant is still live, so a revoked token stops working at once.
  *
- * Start the broker on Redis first (see README, "Verifying tokens in a downstream service"), then:
+ * Start the broker on Redis first (see docs/verifier.md, "The whole loop"), then:
  *
  *   npx tsx examples/downstream-service/server.ts
  *

@@ -5,7 +5,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto'
-import { verifySecret } from '../clients/index.js'
+import { verifySecret } from '../client-auth/index.js'
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
 import type { RateLimiter } from '../limits/create-rate-limiter.js'

@@ -1,4 +1,4 @@
-import { generateSecret, hashSecret } from '../clients/index.js'
+import { generateSecret, hashSecret } from '../client-auth/index.js'
 
 /** A new admin token and the argon2id hash to configure as `admin.tokenHash`. */
 export interface AdminToken {

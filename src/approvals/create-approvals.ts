@@ -6,12 +6,12 @@ import type { RedisGrantStore } from '../grants/redis-store.js'
 import type { GrantStore } from '../grants/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
-import type { AttestationPolicy } from './check-attestation.js'
+import type { AttestationPolicy } from './enrolment/check-attestation.js'
 import type { ApprovalDeps, ApprovalSettings } from './deps.js'
-import { loadTrustAnchors } from './load-trust-anchors.js'
-import { createMemoryApprovalStore } from './memory-store.js'
-import { createApprovalNotifier, type WebhookTarget } from './notify-approvers.js'
-import { createRedisApprovalStore } from './redis-store.js'
+import { loadTrustAnchors } from './enrolment/load-trust-anchors.js'
+import { createMemoryApprovalStore } from './store/memory-store.js'
+import { createApprovalNotifier, type WebhookTarget } from './requests/notify-approvers.js'
+import { createRedisApprovalStore } from './store/redis-store.js'
 
 export interface CreateApprovalsOptions {
   config: Config

@@ -3,9 +3,9 @@ import type { Clock } from '../clock.js'
 import type { LockStore } from '../locks/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
-import type { AttestationPolicy } from './check-attestation.js'
-import type { ApprovalNotifier } from './notify-approvers.js'
-import type { ApprovalStore } from './store.js'
+import type { AttestationPolicy } from './enrolment/check-attestation.js'
+import type { ApprovalNotifier } from './requests/notify-approvers.js'
+import type { ApprovalStore } from './store/store.js'
 
 /** Settings of human approval, resolved from the broker config (see `approvals` in config.ts). */
 export interface ApprovalSettings {

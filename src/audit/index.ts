@@ -13,9 +13,6 @@ export {
   type AuditorOptions,
   type RepeatedEventInput,
 } from './create-auditor.js'
-export { auditClientAuthentication } from './audit-client-authentication.js'
-export { grantIssuedEvent } from './grant-issued-event.js'
-export { tokenDeniedEvent } from './token-denied-event.js'
 export {
   exportAudit,
   type AuditExport,
@@ -31,5 +28,3 @@ export {
   type VerifyChainOptions,
 } from './verify-chain.js'
 export { openAuditLog, type OpenAuditLogOptions } from './open-audit-log.js'
-export { grantRevokedEvent } from './grant-revoked-event.js'
-export { grantVoidedEvent } from './grant-voided-event.js'

@@ -3,7 +3,7 @@ import { SignJWT, type CryptoKey } from 'jose'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 
-/** A task manifest as an agent writes it (DESIGN.md): the task, an optional ttl, the grants. */
+/** A task manifest as an agent writes it (docs/design.md): the task, an optional ttl, the grants. */
 export interface ManifestInput {
   task: { id: string; purpose?: string; requested_by?: string }
   ttl?: string | number

@@ -1,4 +1,4 @@
-import { encodeGrantIssued } from '../audit/grant-issued-event.js'
+import { encodeGrantIssued } from './grant-issued-event.js'
 import type { GrantIssuedEvent } from '../audit/types.js'
 import type { Grant, GrantApproval } from './grant.js'
 

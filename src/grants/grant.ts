@@ -12,7 +12,7 @@ export interface GrantApprover {
   at: number
 }
 
-/** The human approval a grant was minted under (DESIGN.md, "Approval, bound to intent"). */
+/** The human approval a grant was minted under (docs/design.md, "Approval, bound to intent"). */
 export interface GrantApproval {
   /** The approval request id. */
   id: string

@@ -1,5 +1,5 @@
 import type { Auditor } from '../audit/create-auditor.js'
-import { tokenDeniedEvent } from '../audit/token-denied-event.js'
+import { tokenDeniedEvent } from './token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
 import { randomId } from '../random-id.js'

@@ -1,7 +1,7 @@
 import { queryRef } from '../audit/audit-index-refs.js'
 import type { Auditor } from '../audit/create-auditor.js'
-import { encodeGrantIssued } from '../audit/grant-issued-event.js'
-import { grantVoidedEvent } from '../audit/grant-voided-event.js'
+import { encodeGrantIssued } from './grant-issued-event.js'
+import { grantVoidedEvent } from './grant-voided-event.js'
 import type { Grant } from './grant.js'
 import type { CreateGrantOptions, GrantStore } from './store.js'
 

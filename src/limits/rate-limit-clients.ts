@@ -1,4 +1,4 @@
-import type { ClientAuthenticator } from '../clients/index.js'
+import type { ClientAuthenticator } from '../client-auth/index.js'
 import type { RateLimiter } from './create-rate-limiter.js'
 import { rateLimited } from './rate-limited.js'
 

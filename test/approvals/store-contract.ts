@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ApprovalStore } from '../../src/approvals/store.js'
-import { EXPIRED_RETENTION_SECONDS, MAX_JOINED_SECRETS } from '../../src/approvals/store.js'
+import type { ApprovalStore } from '../../src/approvals/store/store.js'
+import { EXPIRED_RETENTION_SECONDS, MAX_JOINED_SECRETS } from '../../src/approvals/store/store.js'
 import type {
   ApprovalEvidence,
   ApprovalRequest,

@@ -6,7 +6,7 @@
  * key or a revocation, nor wipe the store. The same users also carry the broker and the verifier
  * on a Redis Cluster and through Sentinel.
  */
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -208,6 +208,21 @@ describe('the shipped Redis ACL users (deploy/redis/users.acl)', () => {
     } finally {
       sub.disconnect()
     }
+  })
+
+  it('grant writ-broker every command a Lua script of the broker calls (Redis checks each one)', () => {
+    const acl = readFileSync(join(root, 'deploy/redis/users.acl'), 'utf8')
+    const brokerLine = acl.split('\n').find((line) => line.startsWith('user writ-broker '))!
+    const granted = new Set([...brokerLine.matchAll(/\+([a-z|]+)/g)].map((m) => m[1]!))
+    const sources = execFileSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(root, f), 'utf8'))
+    const called = new Set(
+      sources.flatMap((text) => [...text.matchAll(/redis\.p?call\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())),
+    )
+    expect(called.size).toBeGreaterThan(20)
+    for (const command of called) expect(granted, `+${command}`).toContain(command)
   })
 
   it('keep writ-broker to its prefix, its channel and the commands it uses', async () => {

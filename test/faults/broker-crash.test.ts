@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { decodeJwt } from 'jose'
 import { stringify as toYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hashSecret } from '../../src/clients/index.js'
+import { hashSecret } from '../../src/client-auth/index.js'
 import type { ConfigInput } from '../../src/config.js'
 import {
   A,

@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose'
 import { createBroker, type Broker } from '../../src/broker.js'
-import { hashSecret } from '../../src/clients/index.js'
+import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { GrantStore } from '../../src/grants/store.js'

@@ -1,4 +1,4 @@
-import { hashSecret } from '../../src/clients/index.js'
+import { hashSecret } from '../../src/client-auth/index.js'
 import { testPolicyText } from './broker.js'
 
 /** The secret of `agent-c`, the client {@link policyWithoutAgentB} declares instead of agent-b. */

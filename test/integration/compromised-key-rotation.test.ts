@@ -22,7 +22,7 @@ import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 const APP = 'https://git.example.com/acme/app'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const KEK = randomBytes(32).toString('base64')
-/** The bound the README states for a redis-mode verifier (message delivery), with CI slack. */
+/** The bound docs/verifier.md ("Withdrawn keys") states for a redis-mode verifier (message delivery), with CI slack. */
 const REDIS_BOUND_MS = 3_000
 /** The introspection-mode bound: its answer cache (cacheTtlSeconds 5) plus slack. */
 const INTROSPECTION_BOUND_MS = 7_000

@@ -143,7 +143,8 @@ describe('locks and human approval', () => {
   it('refuses to collect an approved token while the client is locked, and hands it out after unlock', async () => {
     const pending = await requestApproval(one, A, deployManifest({ task: { id: 'REL-2', requested_by: 'carol@example.com' } }))
     expect((await approve(one, alice, pending.id)).status).toBe(200)
-    const id = await lock(two, { client_id: 'agent-a', reason: 'collecting frozen' })
+    // Without revoke: a lock that revokes ends the request instead (lock-ends-approvals.test.ts).
+    const id = await lock(two, { client_id: 'agent-a', reason: 'collecting frozen', revoke: false })
     await expectLocked(await poll(one, A, pending.auth_req_id), id)
     await unlock(two, id)
     expect((await poll(one, A, pending.auth_req_id)).status).toBe(200)
@@ -173,7 +174,7 @@ describe('locks and human approval', () => {
 
   it('lets nobody approve a request of a locked task', async () => {
     const pending = await requestApproval(one, A, deployManifest({ task: { id: 'REL-5', requested_by: 'carol@example.com' } }))
-    const id = await lock(two, { task_id: 'REL-5', reason: 'change freeze', ttl_seconds: 3600 })
+    const id = await lock(two, { task_id: 'REL-5', reason: 'change freeze', ttl_seconds: 3600, revoke: false })
     await expectLocked(await approve(one, bob, pending.id), id)
     // A denial is still taken: it can only stop the request.
     expect(await (await approve(one, bob, pending.id, 'deny')).json()).toMatchObject({ status: 'denied' })

@@ -32,7 +32,7 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>):
   }
 }
 
-/** The README's loop, against examples/downstream-service/server.ts run as the README says (tsx). */
+/** The loop in docs/verifier.md ("The whole loop"), against examples/downstream-service/server.ts run as it says (tsx). */
 beforeAll(async () => {
   const brokerPort = await freePort()
   const issuer = `http://127.0.0.1:${brokerPort}`
@@ -73,7 +73,7 @@ afterAll(async () => {
   await admin.quit()
 })
 
-describe('the downstream-service example (README: "The whole loop")', () => {
+describe('the downstream-service example (docs/verifier.md: "The whole loop")', () => {
   it('serves a token holder, refuses what its grants do not cover, and refuses the token once revoked', async () => {
     const issued = await broker.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
     expect(issued.status).toBe(200)

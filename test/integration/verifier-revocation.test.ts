@@ -263,7 +263,7 @@ describe('redis liveness and key-set announcements', () => {
     await tearDown(setup, REDIS_URL)
   })
 
-  /** The bound the README states for redis-mode verifiers after an announcement, with CI slack. */
+  /** The bound docs/verifier.md ("Withdrawn keys") states for redis-mode verifiers after an announcement, with CI slack. */
   const KEY_BOUND_MS = 3_000
 
   it('stop accepting a kid within seconds of the announcement that drops it, remembered tokens included', async () => {

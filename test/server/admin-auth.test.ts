@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createAdminAuthenticator, createAdminToken } from '../../src/admin/index.js'
-import { verifySecret } from '../../src/clients/index.js'
+import { verifySecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { createRateLimiter } from '../../src/limits/index.js'

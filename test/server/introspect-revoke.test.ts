@@ -91,11 +91,16 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     }
   })
 
-  it("refuses to let one client revoke another client's token", async () => {
+  it("never lets one client revoke another client's token, nor tells it whether that token is live", async () => {
     const { access_token } = await token(A)
-    const res = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: B })
-    expect(res.status).toBe(403)
+    const live = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: B })
+    // Answered as an invalid token is (RFC 7009 §2.2), and left alone.
+    expect(live.status).toBe(200)
     expect((await introspect(access_token)).active).toBe(true)
+    expect((await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: A })).status).toBe(200)
+    const dead = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: B })
+    expect(dead.status).toBe(live.status)
+    expect(await dead.text()).toBe(await live.text())
   })
 })
 

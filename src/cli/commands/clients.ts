@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { generateSecret, hashSecret } from '../../clients/index.js'
+import { generateSecret, hashSecret } from '../../client-auth/index.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
 

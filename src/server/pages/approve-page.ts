@@ -1,4 +1,4 @@
-import type { ApprovalView } from '../../approvals/get-approval-view.js'
+import type { ApprovalView } from '../../approvals/requests/get-approval-view.js'
 import type { AuthorizationDetail } from '../../manifest/types.js'
 import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { html, type SafeHtml } from './html.js'

@@ -1,7 +1,9 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
-import { approverId } from '../../approvals/approver-id.js'
-import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
+import { approverId } from '../../approvals/requests/approver-id.js'
+import { endApprovalRequests } from '../../approvals/requests/end-approval-requests.js'
+import type { ApprovalScope } from '../../approvals/store/store.js'
+import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
@@ -61,7 +63,8 @@ const NO_STORE = { 'Cache-Control': 'no-store' }
 
 /**
  * `POST /admin/locks` `{client_id | task_id | approver, reason, ttl_seconds?, revoke?}`: locks the
- * target on every replica at once, and (unless `revoke: false`) revokes its live grants. Answers
+ * target on every replica at once, and (unless `revoke: false`) revokes its live grants and ends
+ * its approval requests not yet collected (`approval.revoked`). Answers
  * 201 `{lock, revoked?}`. Audited as `lock.created` (and `grant.revoked` for the sweep).
  */
 export function adminCreateLockRoute(deps: AppDeps) {
@@ -79,6 +82,11 @@ export function adminCreateLockRoute(deps: AppDeps) {
         async revokeLiveGrants(t, why) {
           const scope = revocationTarget(t)
           const at = epochSeconds(deps.clock)
+          // Ensure approvals not yet collected end too, as every revocation ends them: else a
+          // request approved before the lock would mint its token once the lock is lifted.
+          const approvals: ApprovalScope =
+            t.kind === 'client' ? { clientId: t.id } : t.kind === 'task' ? { taskId: t.id } : { approver: t.id }
+          await endApprovalRequests(deps.approvals, approvals, { by: 'admin', reason: why, at })
           const count = await revokeGrants(deps, scope, { by: 'admin', reason: why, at })
           await deps.audit.note(grantRevokedEvent('admin', scope, why, count))
           return count

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
-import { startApprovalCeremony } from '../../approvals/start-approval-ceremony.js'
-import { submitApprovalAssertion } from '../../approvals/submit-approval-assertion.js'
+import { startApprovalCeremony } from '../../approvals/ceremony/start-approval-ceremony.js'
+import { submitApprovalAssertion } from '../../approvals/ceremony/submit-approval-assertion.js'
 import { invalidRequest } from '../../errors.js'
 import type { AppDeps } from '../deps.js'
 import { readCeremonyJson } from './approve-json.js'

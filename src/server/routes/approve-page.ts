@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { getApprovalView } from '../../approvals/get-approval-view.js'
+import { getApprovalView } from '../../approvals/requests/get-approval-view.js'
 import { WritError } from '../../errors.js'
 import type { AppDeps } from '../deps.js'
 import { renderApprovalPage } from '../pages/approve-page.js'

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { startBackchannelRequest } from '../../approvals/start-backchannel-request.js'
+import { startBackchannelRequest } from '../../approvals/requests/start-backchannel-request.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'

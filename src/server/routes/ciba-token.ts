@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { redeemApproval } from '../../approvals/redeem-approval.js'
+import { redeemApproval } from '../../approvals/requests/redeem-approval.js'
 import { invalidRequest } from '../../errors.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
-import { completeEnrolment } from '../../approvals/complete-enrolment.js'
-import { startEnrolment } from '../../approvals/start-enrolment.js'
+import { completeEnrolment } from '../../approvals/enrolment/complete-enrolment.js'
+import { startEnrolment } from '../../approvals/enrolment/start-enrolment.js'
 import type { AppDeps } from '../deps.js'
 import { readCeremonyJson } from './approve-json.js'
 

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { findInvite } from '../../approvals/find-invite.js'
+import { findInvite } from '../../approvals/enrolment/find-invite.js'
 import { WritError } from '../../errors.js'
 import type { AppDeps } from '../deps.js'
 import { renderEnrolmentPage } from '../pages/enroll-page.js'

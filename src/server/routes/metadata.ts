@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { ASSERTION_ALGORITHMS } from '../../clients/index.js'
+import { ASSERTION_ALGORITHMS } from '../../client-auth/index.js'
 import type { AppDeps } from '../deps.js'
 
 /** `GET /.well-known/oauth-authorization-server` (RFC 8414). */

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
-import { grantRevokedEvent } from '../../audit/grant-revoked-event.js'
+import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
-import { accessDenied, invalidRequest } from '../../errors.js'
+import { invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
@@ -9,7 +9,8 @@ import { readForm } from '../form.js'
 
 /**
  * `POST /oauth/revoke` (RFC 7009): a client revokes one of its own tokens. An invalid, expired or
- * already revoked token answers 200 as well (§2.2), so revocation is idempotent.
+ * already revoked token answers 200 as well (§2.2), so revocation is idempotent; so does another
+ * client's token, which is left alone, so the answer never tells whether it is live.
  */
 export function revokeRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
@@ -23,9 +24,14 @@ export function revokeRoute(deps: AppDeps) {
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)
     if (result.active) {
-      // Ensure a client can only revoke tokens issued to it (RFC 7009 §2.1).
+      // Ensure a client can only revoke tokens issued to it (RFC 7009 §2.1), and learns nothing
+      // of another client's token: it is answered 200 as an invalid token is (§2.2), unrevoked.
       if (result.claims.client_id !== clientId) {
-        throw accessDenied('this token was not issued to the authenticated client')
+        deps.logger.warn('revocation of another client\'s token refused', {
+          clientId,
+          tokenClient: result.claims.client_id,
+        })
+        return c.body(null, 200, { 'Cache-Control': 'no-store' })
       }
       const revoked = await deps.store.revokeGrant(clientId, result.claims.jti, {
         by: `client:${clientId}`,

@@ -1,7 +1,7 @@
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam'
 import type { AuditLog } from '../../../src/audit/audit-log.js'
 import { createBroker, type Broker } from '../../../src/broker.js'
-import { hashSecret } from '../../../src/clients/index.js'
+import { hashSecret } from '../../../src/client-auth/index.js'
 import { manualClock } from '../../../src/clock.js'
 import { parseConfig } from '../../../src/config.js'
 import type { GrantStore } from '../../../src/grants/store.js'
