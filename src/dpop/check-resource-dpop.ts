@@ -7,8 +7,7 @@ import {
   DEFAULT_DPOP_ALGORITHMS,
   dpopReplayWindowSeconds,
 } from '../verifier/dpop-defaults.js'
-import type { AuthScheme } from '../verifier/verifier-error.js'
-import { VerifierError } from '../verifier/verifier-error.js'
+import { type AuthScheme, VerifierError } from '../verifier/verifier-error.js'
 
 /** What {@link checkResourceDpop} needs of the broker. */
 export interface ResourceDpopOptions {
