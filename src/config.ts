@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { formatIssues } from './validation.js'
+import { DEFAULT_DPOP_MAX_AGE_SECONDS } from './verifier/dpop-defaults.js'
 
 /** The sample policy shipped with the package: the embedded default. */
 export const SAMPLE_POLICY_PATH = resolve(
@@ -225,8 +226,8 @@ export const configSchema = z
         requireNonce: z.boolean().default(true),
         /** How long a server nonce is accepted. */
         nonceLifetimeSeconds: seconds.default(300),
-        /** Oldest DPoP proof accepted, by its `iat`. */
-        proofMaxAgeSeconds: seconds.default(60),
+        /** Oldest DPoP proof accepted, by its `iat` (the verifier's default too). */
+        proofMaxAgeSeconds: seconds.default(DEFAULT_DPOP_MAX_AGE_SECONDS),
         /** Base64 of at least 32 random bytes, shared by replicas; default: derived from keys.kek. */
         nonceSecret: z
           .string()

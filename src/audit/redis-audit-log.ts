@@ -1,5 +1,5 @@
 import { Redis, type Cluster } from 'ioredis'
-import { encodeKeyPart } from '../grants/keys.js'
+import { encodeKeyPart } from '../wire/keys.js'
 import type { AuditBackend, ChainStep, HeadState, IntakeEntry } from './audit-backend.js'
 import { auditIndexRefs } from './audit-index-refs.js'
 import type { AuditLog } from './audit-log.js'

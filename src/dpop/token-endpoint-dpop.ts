@@ -1,15 +1,14 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
 import type { GrantStore } from '../grants/store.js'
+import {
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_DPOP_ALGORITHMS,
+  dpopReplayWindowSeconds,
+} from '../verifier/dpop-defaults.js'
 import { createDpopNonces } from '../verifier/dpop-nonces.js'
 import { VerifierError } from '../verifier/verifier-error.js'
 import { verifyDpopProof } from '../verifier/verify-dpop-proof.js'
-
-/** DPoP proof algorithms the token endpoints accept (and the metadata advertises). */
-export const DPOP_SIGNING_ALGORITHMS: readonly string[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
-
-/** Leeway for a proof's `iat`. */
-const CLOCK_TOLERANCE_SECONDS = 5
 
 export interface TokenEndpointDpopOptions {
   /** The configured issuer; each endpoint's `htu` is built from it, never from request headers. */
@@ -46,7 +45,8 @@ export interface TokenEndpointDpop {
 }
 
 /**
- * Builds the token endpoints' DPoP check: the proof itself (typ, alg, embedded public key,
+ * Builds the token endpoints' DPoP check (resources use `checkResourceDpop`, the verifier's check;
+ * both share the verifier's DPoP defaults): the proof itself (typ, alg, embedded public key,
  * signature, `htm`, `htu` = the endpoint URL under the configured issuer, `iat` window; no `ath`
  * at a token endpoint), the server nonce, and single use of its `jti` across replicas
  * (`store.consumeOnce`).
@@ -64,11 +64,14 @@ export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): Toke
     lifetimeSeconds: options.nonceLifetimeSeconds,
     clock,
   })
-  // A proof passes the iat check for at most max age + 2 × tolerance; its marker must outlive that.
-  const replayTtlSeconds = options.proofMaxAgeSeconds + 2 * CLOCK_TOLERANCE_SECONDS + 1
+  // A proof passes the iat check for the replay window; its marker must live that long.
+  const replayTtlSeconds = dpopReplayWindowSeconds(
+    options.proofMaxAgeSeconds,
+    DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  )
 
   return {
-    algorithms: DPOP_SIGNING_ALGORITHMS,
+    algorithms: DEFAULT_DPOP_ALGORITHMS,
 
     nonce: () => nonces.issue(),
 
@@ -87,9 +90,9 @@ export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): Toke
           proof: header,
           method,
           url: `${options.issuer}${path}`,
-          algorithms: DPOP_SIGNING_ALGORITHMS,
+          algorithms: DEFAULT_DPOP_ALGORITHMS,
           maxAgeSeconds: options.proofMaxAgeSeconds,
-          clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+          clockToleranceSeconds: DEFAULT_CLOCK_TOLERANCE_SECONDS,
           clock,
           ...(options.requireNonce
             ? { nonce: { check: (n: string) => nonces.check(n), freshNonce: () => nonces.issue() } }

@@ -35,7 +35,7 @@ export interface Grant {
   cnfJkt?: string
   /**
    * The digest of the claims of the one token issued for this grant (see `claimsSha256` in
-   * `verifier/claims-digest.ts`): liveness accepts only that token. Absent in the records of
+   * `wire/claims-digest.ts`): liveness accepts only that token. Absent in the records of
    * brokers before it was recorded; liveness then goes by the record's existence alone.
    */
   claimsSha256?: string

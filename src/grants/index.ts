@@ -8,15 +8,7 @@ export type {
   SubscriptionState,
   Unsubscribe,
 } from './store.js'
-export {
-  keySetMessage,
-  parseRevocationMessage,
-  REVOCATION_CHANNEL_SUFFIX,
-  type KeySetMessage,
-  type RevocationMessage,
-} from './revocation-message.js'
 export { revokeGrants, type RevocationTarget, type RevokeGrantsDeps } from './revoke-grants.js'
-export { createStoreKeys, DEFAULT_KEY_PREFIX, encodeKeyPart, type StoreKeys } from './keys.js'
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {
   createRedisStore,

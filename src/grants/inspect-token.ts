@@ -1,7 +1,7 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import type { KeyManager } from '../tokens/index.js'
-import { tokenClaimsSha256 } from '../verifier/claims-digest.js'
+import { tokenClaimsSha256 } from '../wire/claims-digest.js'
 import type { GrantState } from './grant.js'
 import type { GrantStore } from './store.js'
 

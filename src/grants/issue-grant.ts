@@ -16,7 +16,7 @@ import {
   mintAccessToken,
   scopeFor,
 } from '../tokens/index.js'
-import { claimsSha256 } from '../verifier/claims-digest.js'
+import { claimsSha256 } from '../wire/claims-digest.js'
 import type { Grant, GrantApproval } from './grant.js'
 import { recordGrant } from './record-grant.js'
 import type { GrantStore } from './store.js'

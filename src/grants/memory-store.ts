@@ -3,7 +3,7 @@ import { storeUnavailable } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from '../wire/revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,

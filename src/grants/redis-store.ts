@@ -6,7 +6,7 @@ import { lockRefusal } from '../locks/lock-refusal.js'
 import { createRedisLockStore } from '../locks/redis-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
-import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from './keys.js'
+import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from '../wire/keys.js'
 import {
   createRedisConnection,
   failFastRedisOptions,
@@ -17,7 +17,7 @@ import {
   parseRevocationMessage,
   type KeySetMessage,
   type RevocationMessage,
-} from './revocation-message.js'
+} from '../wire/revocation-message.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
@@ -357,7 +357,7 @@ async function endConnection(redis: RedisClient, waitMs: number): Promise<void> 
  * The Redis grant store, on a single Redis, on Sentinel or on Redis Cluster (`topology`; see
  * {@link createRedisConnection}).
  *
- * Cluster: every script's keys share one hash tag (see `keys.ts`), bulk operations go client by
+ * Cluster: every script's keys share one hash tag (see `wire/keys.ts`), bulk operations go client by
  * client, and revocation messages use PUBLISH, which a Cluster broadcasts to every node; a
  * subscription is a plain connection to one master (see `subscribeRevocations`).
  *

@@ -1,6 +1,6 @@
 import { WritError } from '../errors.js'
 import type { Grant, Revocation } from './grant.js'
-import type { RevocationMessage } from './revocation-message.js'
+import type { RevocationMessage } from '../wire/revocation-message.js'
 import type { CreateGrantOptions, RevocationInput } from './store.js'
 
 /*

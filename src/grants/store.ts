@@ -1,7 +1,7 @@
 import type { LockStore } from '../locks/store.js'
 import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { KeySetMessage, RevocationMessage } from './revocation-message.js'
+import type { KeySetMessage, RevocationMessage } from '../wire/revocation-message.js'
 
 /** Who revoked, why and when: what the caller says about a revocation. */
 export type RevocationInput = Pick<Revocation, 'by' | 'reason' | 'at'>

@@ -10,7 +10,7 @@ export type {
 export { PolicyError } from './types.js'
 export { loadPolicy, loadPolicyFile } from './load-policy.js'
 export type { LoadPolicyOptions } from './load-policy.js'
-export { globMatch, patternCovers } from './glob.js'
+export { globMatch, patternCovers } from '../wire/glob.js'
 export { matchRule } from './match-rule.js'
 export type { RuleMatchResult } from './match-rule.js'
 export { decide } from './decide.js'

@@ -1,5 +1,5 @@
 import type { AuthorizationDetail } from '../manifest/types.js'
-import { patternCovers } from './glob.js'
+import { patternCovers } from '../wire/glob.js'
 import type { PolicyRule } from './types.js'
 
 /** Whether a rule covers a grant; when it does not, the first reason why, in plain words. */

@@ -4,7 +4,7 @@ import type { JWK } from 'jose'
 import { type Clock, epochSeconds } from '../clock.js'
 import { ConfigError } from '../config.js'
 import { WritError } from '../errors.js'
-import { keySetMessage } from '../grants/revocation-message.js'
+import { keySetMessage } from '../wire/revocation-message.js'
 import type { GrantStore, StoredKeySet } from '../grants/store.js'
 import {
   createKeyEntry,

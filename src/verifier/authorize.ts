@@ -1,4 +1,4 @@
-import { globMatch } from '../glob/glob.js'
+import { globMatch } from '../wire/glob.js'
 import type { AccessTokenClaims, AuthorizationDetail } from './types.js'
 import { VerifierError } from './verifier-error.js'
 

@@ -23,19 +23,13 @@
  * @packageDocumentation
  */
 export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
-export { claimsSha256, tokenClaimsSha256 } from './claims-digest.js'
-export {
-  createVerifier,
-  DEFAULT_ALGORITHMS,
-  type DpopVerifierOptions,
-  type TokenPresentation,
-  type Verifier,
-  type VerifierOptions,
-} from './create-verifier.js'
+export { claimsSha256, tokenClaimsSha256 } from '../wire/claims-digest.js'
+export { createVerifier, type Verifier } from './create-verifier.js'
 export { createDpopNonces, type DpopNonces, type DpopNoncesOptions } from './dpop-nonces.js'
 export type { IntrospectionLivenessOptions } from './introspection-liveness.js'
 export type { LivenessOptions, LivenessStatus, NoLivenessOptions } from './liveness.js'
 export type { RedisLivenessOptions } from './redis-liveness.js'
+export type { TokenPresentation } from './read-token-presentation.js'
 export type { AccessTokenClaims, AuthorizationDetail, TokenTask } from './types.js'
 export {
   type AuthScheme,
@@ -44,14 +38,19 @@ export {
   VerifierError,
   type VerifierErrorCode,
 } from './verifier-error.js'
+export { DEFAULT_DPOP_ALGORITHMS } from './dpop-defaults.js'
 export {
   accessTokenHash,
-  DEFAULT_DPOP_ALGORITHMS,
   type DpopProof,
   normalizeHtu,
   verifyDpopProof,
   type VerifyDpopProofOptions,
 } from './verify-dpop-proof.js'
+export {
+  DEFAULT_ALGORITHMS,
+  type DpopVerifierOptions,
+  type VerifierOptions,
+} from './verifier-options.js'
 export {
   writMiddleware,
   type WritMiddlewareOptions,

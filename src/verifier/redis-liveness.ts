@@ -1,6 +1,6 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis'
-import { createStoreKeys, DEFAULT_KEY_PREFIX } from '../grants/keys.js'
-import { parseRevocationMessage, REVOCATION_CHANNEL_SUFFIX } from '../grants/revocation-message.js'
+import { createStoreKeys, DEFAULT_KEY_PREFIX } from '../wire/keys.js'
+import { parseRevocationMessage, REVOCATION_CHANNEL_SUFFIX } from '../wire/revocation-message.js'
 import { ExpiringLru } from './expiring-lru.js'
 import type { LivenessCheck, LivenessStatus } from './liveness.js'
 import type { AccessTokenClaims } from './types.js'

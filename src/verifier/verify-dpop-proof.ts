@@ -1,18 +1,8 @@
 import { createHash } from 'node:crypto'
 import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify, type JWTPayload } from 'jose'
 import { checkDpopKey } from './check-dpop-key.js'
+import { DEFAULT_DPOP_ALGORITHMS } from './dpop-defaults.js'
 import { VerifierError } from './verifier-error.js'
-
-/**
- * DPoP proof algorithms accepted by default: asymmetric only (RFC 9449 §4.3 check 5).
- *
- * @example
- * ```ts
- * const algorithms = DEFAULT_DPOP_ALGORITHMS.filter((alg) => alg !== 'RS256')
- * createVerifier({ ...options, dpop: { algorithms } })
- * ```
- */
-export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
 
 /** Longest proof accepted; a proof is a small JWT. */
 const MAX_PROOF_LENGTH = 8192

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant, GrantApproval } from '../../src/grants/grant.js'
-import { keySetMessage, type RevocationMessage } from '../../src/grants/revocation-message.js'
+import { keySetMessage, type RevocationMessage } from '../../src/wire/revocation-message.js'
 import type { GrantStore, SubscriptionState } from '../../src/grants/store.js'
 import { DEFAULT_REVOCATION_BATCH_SIZE } from '../../src/grants/store-rules.js'
 

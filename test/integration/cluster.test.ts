@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Grant } from '../../src/grants/grant.js'
-import { createStoreKeys } from '../../src/grants/keys.js'
+import { createStoreKeys } from '../../src/wire/keys.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import {
   A,

@@ -1,9 +1,9 @@
 import { randomBytes, sign } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStoreKeys } from '../../src/grants/keys.js'
+import { createStoreKeys } from '../../src/wire/keys.js'
 import { audienceFor, mintAccessToken, scopeFor } from '../../src/tokens/index.js'
-import { tokenClaimsSha256 } from '../../src/verifier/claims-digest.js'
+import { tokenClaimsSha256 } from '../../src/wire/claims-digest.js'
 import {
   createVerifier,
   type LivenessOptions,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { calculateJwkThumbprint, decodeJwt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config.js'
-import { createStoreKeys } from '../../src/grants/keys.js'
+import { createStoreKeys } from '../../src/wire/keys.js'
 import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { epochSeconds } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
-import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import type { RevocationMessage } from '../../src/wire/revocation-message.js'
 import { eventually, idsIn } from '../grants/store-contract.js'
 import {
   docsManifest,

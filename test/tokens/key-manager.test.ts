@@ -9,7 +9,7 @@ import { WritError } from '../../src/errors.js'
 import { createMemoryStore } from '../../src/grants/memory-store.js'
 import type { GrantStore } from '../../src/grants/store.js'
 import { calculateJwkThumbprint } from 'jose'
-import type { RevocationMessage } from '../../src/grants/revocation-message.js'
+import type { RevocationMessage } from '../../src/wire/revocation-message.js'
 import {
   createKeyManager,
   type KeyManagerOptions,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { epochSeconds, manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant } from '../../src/grants/grant.js'
-import { claimsSha256, tokenClaimsSha256 } from '../../src/verifier/claims-digest.js'
+import { claimsSha256, tokenClaimsSha256 } from '../../src/wire/claims-digest.js'
 import {
   audienceFor,
   createKeyManager,

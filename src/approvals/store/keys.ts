@@ -1,4 +1,4 @@
-import { DEFAULT_KEY_PREFIX, encodeKeyPart } from '../../grants/keys.js'
+import { DEFAULT_KEY_PREFIX, encodeKeyPart } from '../../wire/keys.js'
 
 /**
  * Every Redis key the approvals module uses, under the grant store's prefix.

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-iam'
 import type { Clock } from '../../clock.js'
 import { storeUnavailable, WritError } from '../../errors.js'
-import type { RevocationMessage } from '../../grants/revocation-message.js'
+import type { RevocationMessage } from '../../wire/revocation-message.js'
 import type { GrantStore } from '../../grants/store.js'
 import type { Logger } from '../../logger.js'
 import { compileDenyPolicy } from './compile-deny-policy.js'

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../../clock.js'
 import { storeUnavailable, WritError } from '../../errors.js'
-import { encodeKeyPart } from '../../grants/keys.js'
+import { encodeKeyPart } from '../../wire/keys.js'
 import type {
   AwsSessionRecord,
   DeniedSession,

@@ -1,14 +1,13 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { ROLE_ARN } from '../../credentials/aws/index.js'
+import { checkResourceDpop } from '../../dpop/check-resource-dpop.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
 import { assertUnlocked } from '../../locks/assert-unlocked.js'
 import { lockTargetsOf } from '../../locks/types.js'
 import { describeJsonSyntaxError } from '../../manifest/describe-json-syntax-error.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
-import { VerifierError } from '../../verifier/verifier-error.js'
-import { verifyDpopProof } from '../../verifier/verify-dpop-proof.js'
 import { readBody } from '../body.js'
 import type { AppDeps } from '../deps.js'
 import { mediaType } from '../form.js'
@@ -16,8 +15,6 @@ import { mediaType } from '../form.js'
 const PATH = '/v1/credentials/aws'
 /** RFC 6750 §2.1 b64token after the scheme. */
 const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i
-/** Leeway for a DPoP proof's `iat`. */
-const DPOP_CLOCK_TOLERANCE_SECONDS = 5
 
 const bodySchema = z.strictObject(
   {
@@ -43,8 +40,6 @@ const bodySchema = z.strictObject(
 )
 
 const unauthorized = (message: string): WritError => new WritError('invalid_token', 401, message)
-const badProof = (message: string, cause?: unknown): WritError =>
-  new WritError('invalid_dpop_proof', 401, message, cause === undefined ? {} : { cause })
 
 /**
  * `POST /v1/credentials/aws`: AWS temporary credentials for a live writ token whose grants cover
@@ -87,48 +82,19 @@ export function awsCredentialsRoute(deps: AppDeps) {
     const approvers = grant.approval?.approvers.map((a) => a.sub)
     await assertUnlocked(deps.store.locks, lockTargetsOf({ clientId: grant.clientId, taskId: grant.task.id, approvers }))
 
-    if (grant.cnfJkt) {
-      // Ensure a DPoP-bound token is used only with a proof made by its key (RFC 9449 §7.1).
-      if (scheme !== 'DPoP') {
-        throw unauthorized(
-          'this token is DPoP-bound: send Authorization: DPoP <token> with a DPoP proof',
-        )
-      }
-      const header = c.req.header('dpop')
-      if (header === undefined) throw badProof('DPoP: a DPoP-bound token needs a DPoP proof header')
-      if (header.includes(',')) throw badProof('DPoP: send exactly one DPoP header')
-      let proof
-      try {
-        // Ensure the proof is signed by its embedded public key, made for this method, this URL
-        // and this access token (ath), and recent.
-        proof = await verifyDpopProof({
-          proof: header,
-          method: 'POST',
-          url,
-          accessToken: token,
-          maxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds,
-          clockToleranceSeconds: DPOP_CLOCK_TOLERANCE_SECONDS,
-          clock: deps.clock,
-          // Ensure a proof made with another key is refused before its signature is checked.
-          expectedJkt: grant.cnfJkt,
-        })
-      } catch (err) {
-        if (err instanceof VerifierError) throw badProof(`DPoP: ${err.message}`, err)
-        throw err
-      }
-      // Ensure the proof's key is the one the token is bound to.
-      if (proof.jkt !== grant.cnfJkt) {
-        throw badProof('DPoP: the proof was signed by another key than the token is bound to')
-      }
-      // Ensure each proof is used once, across every replica (RFC 9449 §11.1).
-      const replayTtl = deps.config.dpop.proofMaxAgeSeconds + 2 * DPOP_CLOCK_TOLERANCE_SECONDS + 1
-      if (!(await deps.store.consumeOnce('dpop-proof', `${proof.jkt}:${proof.jti}`, replayTtl))) {
-        throw badProof('DPoP: this proof was already used; make a new one per request')
-      }
-    } else if (scheme === 'DPoP') {
-      // Ensure the scheme says what the token is: a bearer token is not presented as DPoP.
-      throw unauthorized('this token is not DPoP-bound: send Authorization: Bearer <token>')
-    }
+    // Ensure the token's DPoP binding holds, as writ/verifier checks it: a bound token only with
+    // the DPoP scheme and a fresh proof by its key for this request and token, used once.
+    await checkResourceDpop(
+      {
+        token,
+        cnfJkt: grant.cnfJkt,
+        scheme,
+        proof: c.req.header('dpop'),
+        method: 'POST',
+        url,
+      },
+      { store: deps.store, clock: deps.clock, proofMaxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds },
+    )
 
     const type = mediaType(c)
     if (type !== 'application/json') {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 
 /**
- * The digest that ties an access token to its grant: base64url(SHA-256(the token's JWS payload
+ * Part of the wire contract (`src/wire/`). The digest that ties an access token to its grant: base64url(SHA-256(the token's JWS payload
  * segment)), the base64url text between the token's two dots, hashed as ASCII. The broker records
  * it with the grant (`claims_sha256` of the grant's record and `grant.issued` event) before it
  * signs the token; liveness (the verifier's `redis` mode, `/oauth/introspect`) accepts a token

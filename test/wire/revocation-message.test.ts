@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { keySetMessage, parseRevocationMessage } from '../../src/grants/revocation-message.js'
+import { keySetMessage, parseRevocationMessage } from '../../src/wire/revocation-message.js'
 
 describe('parseRevocationMessage', () => {
   it('keeps reading the messages earlier brokers publish', () => {

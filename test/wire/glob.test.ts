@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { globMatch, patternCovers } from '../../src/policy/glob.js'
+import { globMatch, patternCovers } from '../../src/wire/glob.js'
 
 describe('globMatch', () => {
   it('matches literals exactly', () => {

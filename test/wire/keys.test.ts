@@ -6,7 +6,7 @@ import {
   encodeKeyPart,
   escapeGlob,
   parseApproverMember,
-} from '../../src/grants/keys.js'
+} from '../../src/wire/keys.js'
 
 /** The part of a key Redis Cluster hashes (its hash tag rule). */
 function hashedPart(key: string): string {

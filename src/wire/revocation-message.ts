@@ -1,4 +1,6 @@
 /**
+ * Part of the wire contract (`src/wire/`).
+ *
  * What the broker publishes on the revocation channel (`<prefix>revocations`), and what verifiers
  * subscribe to. One message per revocation; a bulk revocation publishes batches of ids. A verifier
  * drops every listed grant from its cache of grants it confirmed live; `all: true` drops the cache.

@@ -3,6 +3,9 @@
  * matches any run including `/` (three or more stars mean the same as two). Every other character
  * is literal; there is no escaping. Matching is a dynamic program over pattern × input — at most
  * O(n·m) steps, no regular expressions built from input, no backtracking blow-up.
+ *
+ * Part of the wire contract (`src/wire/`): the broker's policy grants patterns with these rules and
+ * `writ/verifier`'s `authorize` matches a token's patterns with the same ones.
  */
 
 const STAR = -1

@@ -1,5 +1,7 @@
 /**
- * Every Redis key writ uses, built in one place under one prefix.
+ * Every Redis key writ uses, built in one place under one prefix. Part of the wire contract
+ * (`src/wire/`): the broker writes these keys and `writ/verifier` in `redis` mode reads them, so
+ * this file imports nothing of either side.
  *
  * The layout is ready for Redis Cluster: keys that one Lua script touches together share a hash
  * tag, so they live in one slot. A client's grants, tombstones, live index and task indexes are
