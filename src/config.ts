@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { parseCidr } from './limits/parse-cidr.js'
 import { formatIssues } from './validation.js'
 import { DEFAULT_DPOP_MAX_AGE_SECONDS } from './verifier/dpop-defaults.js'
 
@@ -187,12 +188,31 @@ export const configSchema = z
         /** Failed client secret checks one address may make at once after being idle. */
         clientAuthFailureBurst: z.number().int().positive().max(1_000_000).default(20),
         /**
-         * Header holding the caller's address, set by a proxy that always overwrites it; a request
-         * without it is counted by its TCP peer.
+         * Header holding the caller's address (`x-real-ip`, or a list like `x-forwarded-for`),
+         * believed only from `trustedProxies`; any other request is counted by its TCP peer.
          */
         clientIpHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name').optional(),
+        /**
+         * The reverse proxies (IP addresses or CIDRs, IPv4 or IPv6) whose `clientIpHeader` is
+         * believed; required with it.
+         */
+        trustedProxies: z
+          .array(z.string().refine((v) => parseCidr(v) !== undefined, 'expected an IP address or CIDR (10.0.0.0/8, fd00::/8)'))
+          .max(1000)
+          .default([]),
       })
       .strict()
+      .superRefine((limits, ctx) => {
+        // Ensure no header is believed from every peer: the operator names the proxies.
+        if (limits.clientIpHeader !== undefined && limits.trustedProxies.length === 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['trustedProxies'],
+            message:
+              'required with limits.clientIpHeader: list the proxies (IPs or CIDRs) that set it, or the header would be believed from anyone',
+          })
+        }
+      })
       // Each field's default above applies when the whole section is left out.
       .prefault({}),
     log: z

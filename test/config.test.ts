@@ -68,6 +68,27 @@ describe('loadConfig', () => {
     expect(() => parseConfig({ store: { kind: 'redis', redisUrl: 'redis://x' }, keys: { source: 'generate' } })).toThrow(/replicas must share keys/)
   })
 
+  it('refuses a client address header without the proxies it is believed from, naming both settings', () => {
+    let error: unknown
+    try {
+      parseConfig({ limits: { clientIpHeader: 'x-real-ip' } })
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).problems).toEqual([expect.stringMatching(/^limits\.trustedProxies: required with limits\.clientIpHeader/)])
+    expect(() => parseConfig({ limits: { clientIpHeader: 'x-real-ip', trustedProxies: [] } })).toThrow(/limits\.trustedProxies: required/)
+  })
+
+  it('takes trusted proxies as IP addresses or CIDRs of either family, and refuses anything else by position', () => {
+    const config = parseConfig({ limits: { clientIpHeader: 'x-forwarded-for', trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'] } })
+    expect(config.limits).toMatchObject({ clientIpHeader: 'x-forwarded-for', trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'] })
+    expect(parseConfig({}).limits.trustedProxies).toEqual([])
+    expect(() => parseConfig({ limits: { clientIpHeader: 'x-real-ip', trustedProxies: ['10.0.0.0/8', 'proxy.internal', '10.0.0.0/33'] } })).toThrow(
+      /limits\.trustedProxies\[1\]: expected an IP address or CIDR[\s\S]*limits\.trustedProxies\[2\]: expected an IP address or CIDR/,
+    )
+  })
+
   it('refuses unknown settings (a typo must not silently fall back to a default)', () => {
     expect(() => parseConfig({ tokens: { maxTTLSeconds: 60 } })).toThrow(ConfigError)
   })

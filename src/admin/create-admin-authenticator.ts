@@ -46,8 +46,9 @@ export interface AdminAuthenticator {
   /** Whether an admin token hash is configured; without one every call answers 404. */
   readonly enabled: boolean
   /**
-   * Checks a request's `Authorization` header, sent from `source` (the caller's address; undefined
-   * for a request that never crossed a socket, which no per-source limit applies to). Resolves
+   * Checks a request's `Authorization` header, sent from `source` (the caller's address as a
+   * budget key, see `clientAddress`; undefined for a request that never crossed a socket, which no
+   * per-source limit applies to). Resolves
    * when it carries the admin bearer token; throws a WritError otherwise: `not_found` (404) when
    * the admin API is off, `invalid_token` (401, with a `Bearer realm="writ"` challenge) for a
    * missing, malformed or wrong token, `slow_down` (429, `Retry-After`) when the source has spent

@@ -54,8 +54,9 @@ export interface ClientAuthRequest {
   authorization?: string | undefined
   params: Record<string, string | undefined>
   /**
-   * The caller's address (see `clientAddress`); undefined for a request that never crossed a
-   * socket, which the per-source budget does not apply to.
+   * The caller's address as a budget key (`clientAddress`: an IPv4 address or an IPv6 /64);
+   * undefined for a request that never crossed a socket, which the per-source budget does not
+   * apply to.
    */
   source?: string | undefined
 }

@@ -47,7 +47,7 @@ export function createApp(input: AppDepsInput): Hono<Env> {
       maxKeys: 100_000,
       clock: deps.clock,
     }),
-    header: deps.config.limits.clientIpHeader,
+    addresses: deps.config.limits,
   })
   app.use('/approve/*', pages)
   app.use('/enroll/*', pages)

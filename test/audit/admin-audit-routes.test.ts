@@ -1,3 +1,4 @@
+import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
@@ -6,6 +7,7 @@ import { verifyChain } from '../../src/audit/verify-chain.js'
 import { manualClock } from '../../src/clock.js'
 import { manifestSha256, parseManifestObject } from '../../src/manifest/index.js'
 import { docsManifest, form, ISSUER, json, SECRETS } from '../helpers/broker.js'
+import { freePort } from '../helpers/redis.js'
 import { makeAuditBroker, testKeys, type AuditTestBroker } from './helpers.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
@@ -109,15 +111,17 @@ describe('what the broker audits', () => {
   })
 
   it('records wrong admin tokens refused unchecked (429) as refusals, never as admin actions', async () => {
-    const proxied = await makeAuditBroker({
-      config: { admin: { tokenHash: admin.tokenHash }, limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 1 } },
-    })
+    const proxied = await makeAuditBroker({ config: { admin: { tokenHash: admin.tokenHash }, limits: { adminAuthFailureBurst: 1 } } })
+    // Over TCP: the per-address budget counts requests by the address they came from.
+    const port = await freePort()
+    const server = serve({ fetch: proxied.app.fetch, port, hostname: '127.0.0.1' })
+    await new Promise((r) => server.once('listening', r))
     try {
       const revokeAll = (token: string) =>
-        proxied.call('POST', '/admin/revocations', {
-          ...json({ all: true, reason: 'flood' }),
-          bearer: token,
-          headers: { 'content-type': 'application/json', 'x-real-ip': '203.0.113.5' },
+        fetch(`http://127.0.0.1:${port}/admin/revocations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ all: true, reason: 'flood' }),
         })
       expect((await revokeAll('guess-1')).status).toBe(401)
       for (let i = 2; i < 5; i++) expect((await revokeAll(`guess-${i}`)).status).toBe(429)
@@ -131,6 +135,7 @@ describe('what the broker audits', () => {
         ['admin token not checked: too many wrong tokens from this address', 2],
       ])
     } finally {
+      await new Promise((r) => server.close(r))
       await proxied.close()
     }
   })

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { createAdminToken } from '../../src/admin/index.js'
-import { ADMIN_TOKEN, A, ISSUER, json, makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js'
+import { ADMIN_TOKEN, A, json, makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js'
 import { docsManifest, form, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
 import { freePort } from '../helpers/redis.js'
@@ -78,6 +78,15 @@ function send(
   })
 }
 
+/** Node's response headers as a fetch `Headers`. */
+function flat(headers: Record<string, string | string[] | undefined>): Headers {
+  const out = new Headers()
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) out.append(name, v)
+  }
+  return out
+}
+
 describe('per-address limit on the approval and enrolment pages (over TCP)', () => {
   let broker: ApprovalBroker
   let url: string
@@ -113,18 +122,22 @@ describe('per-address limit on the approval and enrolment pages (over TCP)', () 
   })
 })
 
-describe('per-address limit behind a proxy (clientIpHeader)', () => {
-  it('keys the limit by the proxy\'s header', async () => {
-    const broker = await makeApprovalBroker({ config: { limits: { pageBurst: 2, clientIpHeader: 'x-real-ip' } } })
-    const page = (ip: string) => broker.app.request(`${ISSUER}/approve/unknown`, { headers: { 'x-real-ip': ip } })
+describe('per-address limit behind a proxy (clientIpHeader, trustedProxies)', () => {
+  it('keys the limit by the header the trusted proxy sets', async () => {
+    const broker = await makeApprovalBroker({
+      config: { limits: { pageBurst: 2, clientIpHeader: 'x-real-ip', trustedProxies: ['127.0.0.2'] } },
+    })
+    const { url, server } = await listen(broker)
+    const page = (ip: string) => send(url, { path: '/approve/unknown', from: '127.0.0.2', headers: { 'x-real-ip': ip } })
     try {
       expect((await page('198.51.100.7')).status).toBe(404)
       expect((await page('198.51.100.7')).status).toBe(404)
       const refused = await page('198.51.100.7')
       expect(refused.status).toBe(429)
-      await checkResponse('GET', '/approve/unknown', refused)
+      await checkResponse('GET', '/approve/unknown', new Response(refused.body, { status: refused.status, headers: flat(refused.headers) }))
       expect((await page('198.51.100.8')).status).toBe(404)
     } finally {
+      await new Promise((r) => server.close(r))
       await broker.close()
     }
   })
@@ -231,57 +244,69 @@ describe('a flood of wrong credentials from a few addresses (over TCP)', () => {
   })
 })
 
-describe('per-address budgets of wrong credentials behind a proxy (clientIpHeader)', () => {
-  it('keys the admin and client budgets by the proxy\'s header', async () => {
+describe('per-address budgets of wrong credentials behind a proxy (clientIpHeader, trustedProxies)', () => {
+  it('keys the admin and client budgets by the header the trusted proxy sets', async () => {
     const admin = await createAdminToken()
     const broker = await makeTestBroker({
       config: {
         admin: { tokenHash: admin.tokenHash },
-        limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 2, clientAuthFailureBurst: 2 },
+        limits: { clientIpHeader: 'x-real-ip', trustedProxies: ['127.0.0.2'], adminAuthFailureBurst: 2, clientAuthFailureBurst: 2 },
       },
     })
+    const { url, server } = await listen(broker)
     const adminCall = (ip: string, token: string) =>
-      broker.call('GET', '/admin/grants', { headers: { 'x-real-ip': ip, authorization: `Bearer ${token}` } })
-    const introspect = (ip: string, client: [string, string]) =>
-      broker.call('POST', '/oauth/introspect', {
-        ...form({ token: 'x' }),
-        headers: { ...form({}).headers, 'x-real-ip': ip },
-        basic: client,
+      send(url, { path: '/admin/grants', from: '127.0.0.2', headers: { 'x-real-ip': ip, authorization: `Bearer ${token}` } })
+    const introspect = (ip: string, [id, secret]: [string, string]) =>
+      send(url, {
+        method: 'POST',
+        path: '/oauth/introspect',
+        from: '127.0.0.2',
+        headers: {
+          'x-real-ip': ip,
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        },
+        body: 'token=x',
       })
     try {
       expect((await adminCall('198.51.100.7', 'guess-1')).status).toBe(401)
       expect((await adminCall('198.51.100.7', 'guess-2')).status).toBe(401)
       const refused = await adminCall('198.51.100.7', 'guess-3')
       expect(refused.status).toBe(429)
-      expect(refused.headers.get('retry-after')).toBe('6')
-      expect((await refused.json()).error).toBe('slow_down')
+      expect(refused.headers['retry-after']).toBe('6')
+      expect(JSON.parse(refused.body).error).toBe('slow_down')
       expect((await adminCall('198.51.100.8', admin.token)).status).toBe(200)
 
       expect((await introspect('198.51.100.7', ['agent-a', 'wrong'])).status).toBe(401)
       expect((await introspect('198.51.100.7', ['ghost', 'wrong'])).status).toBe(401)
       const cutOff = await introspect('198.51.100.7', ['agent-a', 'wrong again'])
       expect(cutOff.status).toBe(429)
-      expect(cutOff.headers.get('retry-after')).toBe('2')
+      expect(cutOff.headers['retry-after']).toBe('2')
       expect((await introspect('198.51.100.8', B)).status).toBe(200)
     } finally {
+      await new Promise((r) => server.close(r))
       await broker.close()
     }
   })
 })
 
-describe('a request that bypasses the proxy (over TCP, no clientIpHeader)', () => {
-  it('is counted by its TCP peer, not let through uncounted', async () => {
+describe('a request that bypasses the proxy (over TCP, not from a trusted proxy)', () => {
+  it('is counted by its TCP peer, whatever address its header names', async () => {
     const admin = await createAdminToken()
     const broker = await makeTestBroker({
-      config: { admin: { tokenHash: admin.tokenHash }, limits: { clientIpHeader: 'x-real-ip', adminAuthFailureBurst: 2 } },
+      config: {
+        admin: { tokenHash: admin.tokenHash },
+        limits: { clientIpHeader: 'x-real-ip', trustedProxies: ['127.0.0.2'], adminAuthFailureBurst: 2 },
+      },
     })
     const { url, server } = await listen(broker)
-    const guess = (i: number) =>
-      send(url, { path: '/admin/grants', from: '127.0.0.6', headers: { authorization: `Bearer guess-${i}` } })
+    const guess = (i: number, headers: Record<string, string> = {}) =>
+      send(url, { path: '/admin/grants', from: '127.0.0.6', headers: { authorization: `Bearer guess-${i}`, ...headers } })
     try {
       expect((await guess(1)).status).toBe(401)
-      expect((await guess(2)).status).toBe(401)
-      expect((await guess(3)).status).toBe(429)
+      expect((await guess(2, { 'x-real-ip': '198.51.100.20' })).status).toBe(401)
+      expect((await guess(3, { 'x-real-ip': '198.51.100.21' })).status).toBe(429)
+      expect((await guess(4)).status).toBe(429)
     } finally {
       await new Promise((r) => server.close(r))
       await broker.close()

@@ -18,7 +18,7 @@ export type AdminEnv = { Variables: { adminAuthenticated: boolean } }
 /**
  * The admin API, mounted at `/admin`. Every route (and every unknown path under it) first checks
  * the admin bearer token; without `admin.tokenHash` configured, every route answers 404. Wrong
- * tokens are limited per caller address (`limits.adminAuthFailure*`, `limits.clientIpHeader`).
+ * tokens are limited per caller address (`limits.adminAuthFailure*`; the address: `clientAddress`).
  */
 export function adminRoutes(deps: AppDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>()
@@ -26,7 +26,7 @@ export function adminRoutes(deps: AppDeps): Hono<AdminEnv> {
     // Ensure nothing under /admin runs for a caller without the admin token.
     await deps.admin.authenticate(
       c.req.header('authorization'),
-      clientAddress(c, deps.config.limits.clientIpHeader),
+      clientAddress(c, deps.config.limits),
     )
     c.set('adminAuthenticated', true)
     await next()

@@ -21,7 +21,7 @@ export function cibaAuthorizeRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
-      source: clientAddress(c, deps.config.limits.clientIpHeader),
+      source: clientAddress(c, deps.config.limits),
     })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
     const response = await startBackchannelRequest(

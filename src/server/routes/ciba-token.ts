@@ -25,7 +25,7 @@ export async function cibaTokenGrant(
   const { clientId } = await deps.clients.authenticate({
     authorization: c.req.header('authorization'),
     params,
-    source: clientAddress(c, deps.config.limits.clientIpHeader),
+    source: clientAddress(c, deps.config.limits),
   })
   const authReqId = params.auth_req_id
   if (!authReqId) throw invalidRequest('auth_req_id: required')

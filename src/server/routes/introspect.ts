@@ -18,7 +18,7 @@ export function introspectRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
-      source: clientAddress(c, deps.config.limits.clientIpHeader),
+      source: clientAddress(c, deps.config.limits),
     })
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)

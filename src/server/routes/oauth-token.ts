@@ -38,7 +38,7 @@ export function oauthTokenRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
-      source: clientAddress(c, deps.config.limits.clientIpHeader),
+      source: clientAddress(c, deps.config.limits),
     })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
     const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })

@@ -19,7 +19,7 @@ export function revokeRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
-      source: clientAddress(c, deps.config.limits.clientIpHeader),
+      source: clientAddress(c, deps.config.limits),
     })
     if (!params.token) throw invalidRequest('token: required')
     const result = await inspectToken(deps.issue, params.token)

@@ -22,7 +22,7 @@ export function v1TokensRoute(deps: AppDeps) {
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params: {},
-      source: clientAddress(c, deps.config.limits.clientIpHeader),
+      source: clientAddress(c, deps.config.limits),
     })
     const type = mediaType(c)
     const manifest = parseManifest(await readBody(c, deps.config.limits.bodyBytes), {
