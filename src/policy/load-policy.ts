@@ -22,8 +22,9 @@ export interface LoadPolicyOptions {
  * Parses and validates a policy (YAML). Every problem is collected and reported at once:
  * malformed YAML (with line and column), wrong or unknown fields, duplicate ids, references to
  * unknown rules or approver groups, approval counts a group cannot meet, client secrets that are
- * not argon2id hashes, JWKs with private members or without a `kid`, and auth methods without
- * (or with the wrong) credentials. Default deny: the policy allows only what its rules match.
+ * not argon2id hashes, JWKs with private members or without a `kid`, auth methods without
+ * (or with the wrong) credentials, and plain-name members (`alice`) in a group that a rule
+ * forbidding self-approval draws on (such a group must list people by address). Default deny: the policy allows only what its rules match.
  *
  * @throws PolicyError with `problems`, one per problem, each naming its path:
  *   `rules[2].approval.from: unknown approver group "ops"`.
@@ -98,14 +99,20 @@ function crossReferenceProblems(raw: unknown): string[] {
   indexIds('clients', 'client')
 
   const memberCounts = new Map<string, number>()
+  /** Per group id: its members that are plain names, not addresses (`alice`), with their path. */
+  const plainNames = new Map<string, Array<{ at: string; raw: string }>>()
   for (const [i, group] of records(doc.approver_groups)) {
     if (!Array.isArray(group.members)) continue
     const members = new Map<string, number>()
+    const plain: Array<{ at: string; raw: string }> = []
     group.members.forEach((raw: unknown, k) => {
       if (typeof raw !== 'string') return
       // Ensure N-of-M counts distinct people, however each is spelled.
       const normal = normalizePersonId(raw)
       const member = 'id' in normal ? normal.id : raw
+      if ('id' in normal && !normal.id.includes('@')) {
+        plain.push({ at: `approver_groups[${i}].members[${k}]`, raw })
+      }
       const first = members.get(member)
       if (first !== undefined) {
         const where = `approver_groups[${i}].members[${k}]`
@@ -115,7 +122,10 @@ function crossReferenceProblems(raw: unknown): string[] {
       }
     })
     const id = str(group.id)
-    if (id !== undefined && !memberCounts.has(id)) memberCounts.set(id, members.size)
+    if (id !== undefined && !memberCounts.has(id)) {
+      memberCounts.set(id, members.size)
+      plainNames.set(id, plain)
+    }
   }
 
   for (const [i, client] of records(doc.clients)) {
@@ -174,12 +184,17 @@ function crossReferenceProblems(raw: unknown): string[] {
     }
   }
 
+  /** Groups a rule forbidding self-approval draws on, each with the first such rule. */
+  const selfApprovalGroups = new Map<string, string>()
   for (const [i, rule] of records(doc.rules)) {
     const approval = rule.approval
     if (approval === null || typeof approval !== 'object' || Array.isArray(approval)) continue
     const from = str((approval as Raw).from)
     const approvers = (approval as Raw).approvers
     if (from === undefined) continue
+    if ((approval as Raw).forbid_self_approval !== false && !selfApprovalGroups.has(from)) {
+      selfApprovalGroups.set(from, str(rule.id) ?? `rules[${i}]`)
+    }
     // Ensure approvals go to a group that exists.
     if (!groupIds.has(from)) {
       problems.push(`rules[${i}].approval.from: unknown approver group "${from}"`)
@@ -191,6 +206,17 @@ function crossReferenceProblems(raw: unknown): string[] {
       problems.push(
         `rules[${i}].approval.approvers: needs ${approvers} approvers but group "${from}" ` +
           `has ${members} member${members === 1 ? '' : 's'}`,
+      )
+    }
+  }
+
+  for (const [group, ruleId] of selfApprovalGroups) {
+    // Ensure forbid_self_approval can hold: it compares each approver with task.requested_by, an
+    // address, so a member named `carol` would never be the requester carol@example.com.
+    for (const { at, raw } of plainNames.get(group) ?? []) {
+      problems.push(
+        `${at}: group "${group}" member "${raw}" must be an address (like carol@example.com), ` +
+          `because rule "${ruleId}" forbids self-approval (it compares approvers with task.requested_by)`,
       )
     }
   }

@@ -36,7 +36,7 @@ describe('decide', () => {
     const ruleB = '  - { id: broad, match: { type: repo, actions: [read] }, max_ttl: 1h, approval: { approvers: 1, from: g } }\n'
     const text = (rules: string) => `version: 1
 clients: [ { id: c, auth: client_secret, secret_hash: "${HASH}", rules: [broad, narrow] } ]
-approver_groups: [ { id: g, members: [a] } ]
+approver_groups: [ { id: g, members: [a@example.com] } ]
 rules:
 ${rules}`
     const grant = { type: 'repo', actions: ['read'], identifier: 'docs/a.md' }

@@ -149,7 +149,9 @@ rules:
 `
     expect(problems(text).sort()).toEqual(
       [
+        'approver_groups[0].members[0]: group "ops" member "alice" must be an address (like carol@example.com), because rule "deploy" forbids self-approval (it compares approvers with task.requested_by)',
         'approver_groups[0].members[1]: duplicate member "alice" (also members[0])',
+        'approver_groups[0].members[1]: group "ops" member "alice" must be an address (like carol@example.com), because rule "deploy" forbids self-approval (it compares approvers with task.requested_by)',
         'approver_groups[1].id: duplicate approver group id "ops" (also approver_groups[0])',
         'approver_groups[1].members: expected at least one member',
         'clients[0].rules[1]: unknown rule "x"',

@@ -32,12 +32,28 @@ const WIDER: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['a bidi override', read({ identifier: 'docs/\u202edm.a' }), 'identifier', /invisible or bidi characters \(U\+202E\)/],
   ['a bidi isolate', read({ identifier: 'docs/\u2066a.md\u2069' }), 'identifier', /invisible or bidi characters \(U\+2066\)/],
   ['a control character', read({ identifier: 'docs/a\u001b[2K.md' }), 'identifier', /control characters \(U\+001B\)/],
+  ['a .. segment with a path parameter', read({ identifier: 'docs/..;/secrets/prod.env' }), 'identifier', /\. or \.\. segments \(also before a ;\)/],
+  ['a . segment with a path parameter', read({ identifier: 'docs/.;v=1/a.md' }), 'identifier', /\. or \.\. segments/],
+  ['overlong UTF-8 dots', read({ identifier: 'docs/%c0%ae%c0%ae/secrets' }), 'identifier', /valid UTF-8 \(found %c0%ae%c0%ae\)/],
+  ['an overlong UTF-8 slash', read({ identifier: 'docs/..%c0%afsecrets' }), 'identifier', /valid UTF-8 \(found %c0%af\)/],
+  ['IIS %u-encoded dots', read({ identifier: 'docs/%u002e%u002e/secrets' }), 'identifier', /%XX with two hex digits \(found %u0\)/],
+  ['a stray percent sign', read({ identifier: 'docs/100%.md' }), 'identifier', /%XX with two hex digits/],
+  ['a two-dot leader', read({ identifier: 'docs/\u2025/secrets' }), 'identifier', /compatibility characters \(U\+2025, which normalises to "\.\."\)/],
+  ['fullwidth full stops', read({ identifier: 'docs/\uff0e\uff0e/secrets' }), 'identifier', /compatibility characters \(U\+FF0E/],
+  ['fullwidth solidi', read({ identifier: 'docs/x\uff0f..\uff0f..\uff0fsecrets' }), 'identifier', /compatibility characters \(U\+FF0F/],
+  ['a percent-encoded two-dot leader', read({ identifier: 'docs/%e2%80%a5/secrets' }), 'identifier', /compatibility characters \(U\+2025.*once percent-decoded/],
+  ['a percent-encoded path parameter after dots', read({ identifier: 'docs/..%3b/secrets' }), 'identifier', /segments .*once percent-decoded/],
+  ['a percent-encoded zero-width space', read({ identifier: 'docs/%e2%80%8bsecret.md' }), 'identifier', /invisible or bidi characters \(U\+200B\) \(once percent-decoded\)/],
   ['a location .. segment', read({ locations: ['https://git.example.com/acme/..'] }), 'locations[0]', /\. or \.\. segments/],
   ['a location with encoded dots', read({ locations: ['https://git.example.com/acme/%2e%2e'] }), 'locations[0]', /percent-encode/],
   ['a location with a query', read({ locations: ['https://git.example.com/acme/app?admin=1'] }), 'locations[0]', /query or fragment/],
   ['a location with a fragment', read({ locations: ['https://git.example.com/acme/app#x'] }), 'locations[0]', /query or fragment/],
   ['a location with a backslash', read({ locations: ['https://git.example.com/acme/app\\..'] }), 'locations[0]', /backslashes/],
   ['a location with userinfo', read({ locations: ['https://git.example.com@evil.example/acme/app'] }), 'locations[0]', /userinfo/],
+  ['a location .. segment with a path parameter', read({ locations: ['https://git.example.com/acme/..;'] }), 'locations[0]', /\. or \.\. segments/],
+  ['a location with fullwidth full stops', read({ locations: ['https://git.example.com/acme/\uff0e\uff0e'] }), 'locations[0]', /compatibility characters/],
+  ['a location with overlong UTF-8 dots', read({ locations: ['https://git.example.com/acme/%c0%ae%c0%ae'] }), 'locations[0]', /valid UTF-8/],
+  ['a location with IIS %u-encoded dots', read({ locations: ['https://git.example.com/acme/%u002e%u002e'] }), 'locations[0]', /%XX with two hex digits/],
   ['a location with a zero-width joiner', read({ locations: ['https://git.example.com/acme/a\u200dpp'] }), 'locations[0]', /invisible/],
   ['an action with a bidi control', read({ actions: ['read\u200f'] }), 'actions[0]', /invisible or bidi/],
   ['an action with an escape sequence', read({ actions: ['read\u001b[1A'] }), 'actions[0]', /control characters/],
@@ -86,8 +102,19 @@ describe('grants cannot be wider than they look: refused at issuance, naming the
     expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
   })
 
-  it('still issues plain identifiers, globs and dots inside names', async () => {
-    for (const identifier of ['docs/guide.md', 'docs/**', 'docs/.well-known/a.md', 'docs/v1..2/a.md', 'docs/a b.md']) {
+  it('still issues plain identifiers, globs, dots inside names, ; parameters and UTF-8 escapes', async () => {
+    for (const identifier of [
+      'docs/guide.md',
+      'docs/**',
+      'docs/.well-known/a.md',
+      'docs/v1..2/a.md',
+      'docs/a b.md',
+      'docs/report;v=2.md',
+      'docs/..a;b.md',
+      'docs/caf\u00e9.md',
+      'docs/caf%C3%A9.md',
+      'docs/a%20b.md',
+    ]) {
       const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest({ grants: [read({ identifier })] })), basic: A })
       expect(res.status, identifier).toBe(200)
     }

@@ -2,13 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { revoke } from '../../src/cli/commands/revoke.js'
 import { createContext } from '../../src/cli/context.js'
 import { createOutput } from '../../src/cli/output.js'
-import { loadPolicy } from '../../src/policy/index.js'
+import { decodeJwt } from 'jose'
+import { loadPolicy, PolicyError } from '../../src/policy/index.js'
 import { normalizePersonId } from '../../src/text/normalize-person-id.js'
 import {
   A,
   ADMIN_TOKEN,
+  approvalPolicyText,
   ceremonyOptions,
   deployManifest,
+  enrol,
   enrolCast,
   form,
   ISSUER,
@@ -139,5 +142,81 @@ rules: []
     expect(normalizePersonId('carol@exämple.com', { address: true })).toEqual({ id: 'carol@xn--exmple-cua.com' })
     expect(normalizePersonId('alice')).toEqual({ id: 'alice' })
     expect(normalizePersonId('alice', { address: true })).toHaveProperty('problem')
+  })
+})
+
+/**
+ * A group member may be a plain name (`carol`), but `requested_by` must be an address, and a plain
+ * name never equals an address: forbid_self_approval would pass silently and carol would approve
+ * her own request. So a group that a self-approval-forbidding rule draws on must list addresses.
+ */
+describe('forbid_self_approval with plain-name group members', () => {
+  /** The shipped test policy with the release managers named by plain names. */
+  const plainNamePolicy = async () => {
+    const text = (await approvalPolicyText()).replace(
+      'members: [alice@example.com, bob@example.com, carol@example.com]',
+      'members: [alice, bob, carol]',
+    )
+    expect(text).toContain('members: [alice, bob, carol]')
+    return text
+  }
+
+  it('refuses the policy at load, naming the group and every plain-name member, so carol never approves her own request', async () => {
+    const policyText = await plainNamePolicy()
+    let started: ApprovalBroker | undefined
+    let refusal: unknown
+    try {
+      started = await makeApprovalBroker({ policyText })
+    } catch (err) {
+      refusal = err
+    }
+    if (started !== undefined) {
+      // The attack, should such a policy ever load: carol asks for the deploy and approves it herself.
+      const running = started
+      try {
+        const carol = running.authenticator()
+        await enrol(running, carol, 'carol', 'release-managers')
+        const pending = await requestApproval(
+          running,
+          A,
+          deployManifest({ task: { id: 'REL-9', purpose: 'deploy', requested_by: 'carol@example.com' } }),
+        )
+        const options = await ceremonyOptions(running, pending.id, 'approve')
+        const verdict = (await submit(running, pending.id, 'approve', carol.assert(options))).status
+        running.clock.advance(6_000)
+        const collected = await poll(running, A, pending.auth_req_id)
+        const body = await collected.json()
+        const approval = collected.status === 200 ? decodeJwt(body.access_token).approval : null
+        expect({ verdict, token: collected.status, approval }).toEqual({ verdict: 403, token: 400, approval: null })
+      } finally {
+        await running.close()
+      }
+    }
+    expect(refusal).toBeInstanceOf(PolicyError)
+    expect((refusal as PolicyError).problems).toEqual(
+      ['alice', 'bob', 'carol'].map(
+        (name, k) =>
+          `approver_groups[0].members[${k}]: group "release-managers" member "${name}" must be an address ` +
+          '(like carol@example.com), because rule "deploy-prod" forbids self-approval (it compares approvers with task.requested_by)',
+      ),
+    )
+  })
+
+  it('refuses plain names when the rule forbids self-approval by default, and allows them where no rule does', async () => {
+    const policy = (approval: string) => `
+version: 1
+clients: []
+approver_groups:
+  - { id: ops, members: [alice, bob@example.com] }
+  - { id: other, members: [dave] }
+rules:
+  - { id: r, match: { type: deploy, actions: [create] }, max_ttl: 10m, approval: ${approval} }
+`
+    expect(() => loadPolicy(policy('{ approvers: 1, from: ops }'))).toThrow(
+      /approver_groups\[0\]\.members\[0\]: group "ops" member "alice" must be an address .*rule "r" forbids self-approval/,
+    )
+    const allowed = loadPolicy(policy('{ approvers: 1, from: ops, forbid_self_approval: false }'))
+    expect(allowed.approverGroups.get('ops')?.members).toEqual(['alice', 'bob@example.com'])
+    expect(allowed.approverGroups.get('other')?.members).toEqual(['dave'])
   })
 })
