@@ -102,12 +102,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience]
   const dpopAlgorithms = options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS
   const dpopMaxAge = options.dpop?.maxAgeSeconds ?? DEFAULT_DPOP_MAX_AGE_SECONDS
-  // Remember a proof's jti as long as it passes the iat check. Budgeted per proof key, so one key
-  // holder flooding the cache only refuses its own proofs.
+  // Remember a proof's jti as long as it passes the iat check. Budgeted per proof key and per
+  // client, so one client flooding the cache, with however many keys, only refuses its own proofs.
+  const replaySize = options.dpop?.replayCacheSize ?? 100_000
+  const replayPerKey = options.dpop?.replayCacheSizePerKey ?? 1000
   const replay = new ReplayCache(
-    options.dpop?.replayCacheSize ?? 100_000,
+    replaySize,
     dpopReplayWindowSeconds(dpopMaxAge, tolerance) * 1000,
-    options.dpop?.replayCacheSizePerKey ?? 1000,
+    replayPerKey,
+    options.dpop?.replayCacheSizePerClient ?? Math.max(replayPerKey, Math.floor(replaySize / 10)),
   )
   const nonces: DpopNonces | undefined = options.dpop?.nonce
     ? createDpopNonces({ ...options.dpop.nonce, clock })
@@ -175,11 +178,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     await liveness.check(claims, token, claimsSha256)
 
     if (proof !== undefined) {
-      // Ensure each proof is used once (RFC 9449 §11.1), within the proof key's own budget.
-      const taken = replay.take(proof.jkt, proof.jti, clock())
+      // Ensure each proof is used once (RFC 9449 §11.1), within the budgets of its key and client.
+      const client = claims.client_id
+      const taken = replay.take(proof.jkt, proof.jti, clock(), `client:${client}`)
       if (taken === 'replayed') throw new VerifierError('invalid_dpop_proof', DPOP_PROOF_REPLAYED)
       if (taken === 'full') {
-        const whose = replay.heldBy(proof.jkt) >= replay.maxPerOwner ? ' made with this key' : ''
+        const whose =
+          replay.heldBy(proof.jkt) >= replay.maxPerOwner
+            ? ' made with this key'
+            : replay.heldByGroup(`client:${client}`) >= replay.maxPerGroup
+              ? ' by this client'
+              : ''
         throw new VerifierError(
           'invalid_dpop_proof',
           `too many recent DPoP proofs${whose} to rule out a replay; retry shortly`,

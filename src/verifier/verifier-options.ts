@@ -44,6 +44,13 @@ export interface DpopVerifierOptions {
    */
   replayCacheSizePerKey?: number
   /**
+   * Most proof `jti`s remembered per client (the token's `client_id`), all its keys together,
+   * within the replay window: a client that binds tokens to many keys and floods the cache has its
+   * own new proofs refused, never another client's. Default a tenth of `replayCacheSize` (10000),
+   * and at least `replayCacheSizePerKey`: filling the whole cache takes ten clients at once.
+   */
+  replayCacheSizePerClient?: number
+  /**
    * Require server nonces (RFC 9449 §9): proofs must carry a nonce from the `DPoP-Nonce` header.
    * Every instance of the service shares `secret` (at least 32 bytes).
    */
@@ -157,6 +164,7 @@ export function checkVerifierOptions(options: VerifierOptions): string[] {
     ['dpop.maxAgeSeconds', options?.dpop?.maxAgeSeconds, 1],
     ['dpop.replayCacheSize', options?.dpop?.replayCacheSize, 1],
     ['dpop.replayCacheSizePerKey', options?.dpop?.replayCacheSizePerKey, 1],
+    ['dpop.replayCacheSizePerClient', options?.dpop?.replayCacheSizePerClient, 1],
   ]
   for (const [name, value, min] of integers) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {

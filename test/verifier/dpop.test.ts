@@ -27,16 +27,16 @@ beforeAll(async () => {
   verifier = make()
 })
 
-/** An access token, bound to `jkt` unless it is null. */
-function token(jkt: string | null = agent.jkt): Promise<string> {
+/** An access token of `clientId`, bound to `jkt` unless it is null. */
+function token(jkt: string | null = agent.jkt, clientId = 'agent-a'): Promise<string> {
   return new SignJWT({
-    client_id: 'agent-a',
+    client_id: clientId,
     jti: randomUUID(),
     ...(jkt === null ? {} : { cnf: { jkt } }),
   })
     .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
     .setIssuer(ISSUER)
-    .setSubject('agent-a')
+    .setSubject(clientId)
     .setAudience(AUDIENCE)
     .setIssuedAt(now())
     .setExpirationTime(now() + 600)
@@ -193,10 +193,10 @@ describe('the DPoP replay cache and proof keys cannot be used against other clie
     }
     expect(outcomes.slice(0, 10)).toEqual(Array(10).fill('ok'))
     expect(new Set(outcomes.slice(10))).toEqual(new Set(['too many recent DPoP proofs made with this key to rule out a replay; retry shortly']))
-    // Every other holder keeps working, and replays are still caught for them.
+    // Every other client's holder keeps working, and replays are still caught for them.
     for (let i = 0; i < 3; i++) {
       const other = await dpopKey()
-      const mine = await token(other.jkt)
+      const mine = await token(other.jkt, `agent-${i + 2}`)
       const p = await proof(mine, {}, other)
       await expect(v.verifyRequest(request(mine, [p]))).resolves.toMatchObject({ cnf: { jkt: other.jkt } })
       await refused(v.verifyRequest(request(mine, [p])), 'invalid_dpop_proof', /already used/)

@@ -1,14 +1,8 @@
 /**
- * Review finding: the verifier's DPoP replay cache is budgeted per proof key (1000 by default)
- * under a global cap (100,000 by default), and a full cache refuses every newcomer. One client
- * holding N DPoP-bound tokens with N keys fills it with N × 1000 proofs; the policy's default
- * `max_live_grants` is 100, and 100 × 1000 = 100,000: one agent with the default quota still locks
- * every other client out of a verifier for the replay window (~71 s), repeatably — the issue 27
- * point 6 attack with 100 keys instead of one. Scaled down here (cache 30, 10 per key, so 3 keys);
- * the arithmetic is the same at the defaults. Fix: budget per client (the token's client_id) as
- * well as per key, or on a full cache evict from the largest holder instead of refusing others.
- */
-import { randomUUID } from 'node:crypto'
+ * The verifier's DPoP replay cache is budgeted per proof key and per client: a client that binds
+ * tokens to many keys (its live-grant quota allows ~100) and floods the cache has its own proofs
+ * refused, never another client's. Scaled down here (cache 30, 10 per key, 15 per client).
+ */import { randomUUID } from 'node:crypto'
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK, SignJWT } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { manualClock } from '../../src/clock.js'
@@ -42,7 +36,7 @@ const token = (clientId: string, jkt: string) =>
 const request = (accessToken: string, proof: string) =>
   new Request(URL_, { headers: { authorization: `DPoP ${accessToken}`, dpop: proof } })
 
-describe('one client with several DPoP keys cannot lock others out of a verifier', () => {
+describe('one client with many DPoP keys cannot lock others out of a verifier', () => {
   it("another client's proof still verifies after one client fills its keys' budgets", async () => {
     const v = createVerifier({
       issuer: ISSUER,
@@ -50,16 +44,23 @@ describe('one client with several DPoP keys cannot lock others out of a verifier
       jwks: { keys: [publicJwk] },
       liveness: { mode: 'none' },
       clock,
-      dpop: { replayCacheSize: 30, replayCacheSizePerKey: 10 },
+      dpop: { replayCacheSize: 30, replayCacheSizePerKey: 10, replayCacheSizePerClient: 15 },
     })
     // agent-a: three live tokens (well within max_live_grants), each bound to its own key.
     const keys: DpopKey[] = [await dpopKey(), await dpopKey(), await dpopKey()]
+    const outcomes: string[] = []
     for (const key of keys) {
       const t = await token('agent-a', key.jkt)
       for (let i = 0; i < 10; i++) {
-        await v.verifyRequest(request(t, await dpopProof(key, { htm: 'GET', htu: URL_, accessToken: t, clock })))
+        const proof = await dpopProof(key, { htm: 'GET', htu: URL_, accessToken: t, clock })
+        outcomes.push(await v.verifyRequest(request(t, proof)).then(() => 'ok', (err: VerifierError) => err.message))
       }
     }
+    // agent-a's own budget ends it: 15 proofs taken, the rest refused as this client's.
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(15)
+    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(
+      new Set(['too many recent DPoP proofs by this client to rule out a replay; retry shortly']),
+    )
     // agent-b, who did nothing, presents one fresh proof.
     const victim = await dpopKey()
     const t = await token('agent-b', victim.jkt)
