@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { parseCidr } from './limits/parse-cidr.js'
+import { parseCidr } from './net/parse-cidr.js'
 import { formatIssues } from './validation.js'
 import { DEFAULT_DPOP_MAX_AGE_SECONDS } from './verifier/dpop-defaults.js'
 

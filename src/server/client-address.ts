@@ -1,9 +1,9 @@
 import { BlockList } from 'node:net'
 import type { Context } from 'hono'
 import type { Config } from '../config.js'
-import { addressKey } from '../limits/address-key.js'
-import { canonicalAddress, type CanonicalAddress } from '../limits/canonical-address.js'
-import { parseCidr } from '../limits/parse-cidr.js'
+import { addressKey } from '../net/address-key.js'
+import { canonicalAddress, type CanonicalAddress } from '../net/canonical-address.js'
+import { parseCidr } from '../net/parse-cidr.js'
 
 /** The settings that say where a request came from. */
 export type ClientAddressConfig = Pick<Config['limits'], 'clientIpHeader' | 'trustedProxies'>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { addressKey, canonicalAddress, parseCidr } from '../../src/limits/index.js'
+import { addressKey } from '../../src/net/address-key.js'
+import { canonicalAddress } from '../../src/net/canonical-address.js'
+import { parseCidr } from '../../src/net/parse-cidr.js'
 
 describe('addressKey', () => {
   it.each([
