@@ -1,10 +1,9 @@
 /**
- * `limits.clientIpHeader` is believed only from `limits.trustedProxies`. Found by an outside
- * review: the header was believed from any TCP peer, so one host reaching the broker directly (a
- * pod in the cluster, a host on the same network) could (1) spend the admin's own per-address
- * budget of wrong admin tokens, so the admin's right token was answered 429 without being checked,
- * and (2) draw a fresh budget per request, so the per-address budget of argon2 runs did not bound
- * it at all.
+ * `limits.clientIpHeader` is believed only from `limits.trustedProxies`. Believed from any TCP
+ * peer, it would let one host reaching the broker directly (a pod in the cluster, a host on the
+ * same network) (1) spend the admin's own per-address budget of wrong admin tokens, so the admin's
+ * right token is answered 429 without being checked, and (2) draw a fresh budget per request, so
+ * the per-address budget of argon2 runs does not bound it at all.
  *
  * Peers are distinct loopback addresses: 127.0.0.2 plays the proxy in front of the admin (it sets
  * the header to the address it heard from), 127.0.0.3 and 127.0.0.4 attackers connecting directly.

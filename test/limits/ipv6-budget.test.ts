@@ -1,9 +1,8 @@
 /**
  * Per-address budgets count an IPv6 caller by its /64, and an IPv4-mapped address as its IPv4
- * address. Found by an outside review: budgets were keyed by the full address, and one IPv6 host
- * is handed at least a /64 (often a /56 or /48), so one host had 2^64 budgets: every wrong admin
- * token was checked with argon2 and none was refused 429. With enough of them waiting, the argon2
- * queue fills and the admin gets 503, the flood issue 19 point 10 closed for IPv4.
+ * address. One IPv6 host is handed at least a /64 (often a /56 or /48): keyed by the full address,
+ * one host would have 2^64 budgets, every wrong admin token would be checked with argon2 and none
+ * refused 429, and with enough of them waiting the argon2 queue would fill and the admin get 503.
  *
  * The addresses are given by the client address header, set by a trusted proxy (127.0.0.2) in
  * front of the broker: loopback offers no IPv6 /64 to connect from.
