@@ -3,8 +3,8 @@ import { escapeUnsafeText } from '../text/escape-unsafe-text.js'
 
 /**
  * Text for an operator's terminal: every control, invisible or bidi character becomes a visible
- * `\uXXXX` escape (so a client id like `x\u001B[1A\u001B[2K` cannot erase or rewrite earlier lines),
- * except the line breaks between lines. JSON text stays valid JSON.
+ * `\u` escape of four hex digits (so a client id like `x\u001B[1A\u001B[2K` cannot erase or
+ * rewrite earlier lines), except the line breaks between lines. JSON text stays valid JSON.
  *
  * @example
  * ```ts

@@ -14,8 +14,8 @@ const escapeOne = (char: string): string => {
 /**
  * Text safe to write to a terminal: every control, invisible or bidi character (ESC and CSI, C1
  * controls, zero-width characters, bidi overrides and isolates, line and paragraph separators,
- * non-plain spaces, ...) becomes a visible `\uXXXX` escape. The escapes are JSON's, so a JSON
- * text stays valid JSON with the same value.
+ * non-plain spaces, ...) becomes a visible `\u` escape of four hex digits (`\u001b`). The
+ * escapes are JSON's, so a JSON text stays valid JSON with the same value.
  *
  * @example
  * ```ts
