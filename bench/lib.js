@@ -35,10 +35,21 @@ export async function deletePrefix(redisUrl, prefix) {
   await redis.quit()
 }
 
-/** A policy with one client, `bench-agent`, allowed to read docs with no quota in the way. */
-export async function writeBenchPolicy(dir, secret) {
+/**
+ * A policy with one client, `bench-agent`, allowed to read docs with no quota in the way.
+ * `rulesAhead` adds that many rules the client may use before the matching one, each for another
+ * repository (none covers the bench grant), to measure how decisions scale with policy size.
+ */
+export async function writeBenchPolicy(dir, secret, { rulesAhead = 0 } = {}) {
   const policyFile = join(dir, 'policy.yaml')
   const secretHash = await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+  const ahead = Array.from({ length: rulesAhead }, (_, i) => `other-${i}`)
+  const aheadRules = ahead
+    .map(
+      (id, i) =>
+        `  - { id: ${id}, match: { type: repo, actions: [read], locations: ["https://git.example.com/team-${i}/*"], identifier: "docs/**" }, max_ttl: 15m, approval: none }\n`,
+    )
+    .join('')
   writeFileSync(
     policyFile,
     `version: 1
@@ -46,10 +57,10 @@ clients:
   - id: bench-agent
     auth: client_secret
     secret_hash: "${secretHash}"
-    rules: [docs-read]
+    rules: [${[...ahead, 'docs-read'].join(', ')}]
     max_live_grants: 1000000
 rules:
-  - id: docs-read
+${aheadRules}  - id: docs-read
     match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
     max_ttl: 15m
     approval: none
@@ -72,10 +83,10 @@ export function benchConfigFile(policyFile, extra = {}) {
  * Starts `node dist/main.js` on the Redis store under a fresh key prefix with the bench client
  * (`config` adds to the broker config), and waits until `/readyz` answers. Returns its URL, the process, the client secret and prefix.
  */
-export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [], nodeArgs = [], config = {} }) {
+export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, args = [], nodeArgs = [], config = {}, rulesAhead = 0 }) {
   const dir = mkdtempSync(join(tmpdir(), `writ-${name}-`))
   const secret = randomBytes(24).toString('base64url')
-  const policyFile = await writeBenchPolicy(dir, secret)
+  const policyFile = await writeBenchPolicy(dir, secret, { rulesAhead })
   const port = await freePort()
   const prefix = `writ-${name}-${randomBytes(4).toString('hex')}:`
   const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js', ...args], {

@@ -84,6 +84,18 @@ export function renderTable(results) {
       day(ap.date),
     )
   }
+  const sc = results.scaling
+  if (sc) {
+    for (const c of sc.curves) {
+      const last = c.rows[c.rows.length - 1]
+      row(
+        c.name,
+        c.rows.map((r) => `${int(r.point)} ${c.x}: ${int(r.perSecond)}/s`).join(', '),
+        `${ratio(last.ratio)} the rate at ${int(c.rows[0].point)} ${c.x}`,
+        day(sc.date),
+      )
+    }
+  }
   const s = results.soak
   if (s) {
     const g = s.growth

@@ -41,7 +41,9 @@ const text = (max: number) =>
     .max(max)
     .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' })
 
-const idList = z.array(id, { error: typeError('a list of ids') }).max(1000)
+// As many as the policy may hold rules: decisions use an index (rule-index.ts), so a client's rule
+// count does not slow issuance down.
+const idList = z.array(id, { error: typeError('a list of ids') }).max(10_000)
 
 /** A public JWK: asymmetric, a `kid`, no private members, importable, RSA ≥ 2048 bits. */
 const publicJwk = z
