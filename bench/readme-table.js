@@ -84,6 +84,15 @@ export function renderTable(results) {
       day(ap.date),
     )
   }
+  const pe = results.peer
+  if (pe) {
+    row(
+      `issuance against node-oidc-provider (ES256 JWT access tokens by client credentials), ${pe.connections} connections`,
+      `writ ${int(pe.median.writPerSecond)} tokens/s, peer ${int(pe.median.peerPerSecond)}/s, trivial route ${int(pe.median.trivialPerSecond)}/s`,
+      `${ratio(pe.ratios.vsPeer)} the peer (goal ≥ ${pe.goals.vsPeer}), ${ratio(pe.ratios.vsTrivialRoute)} the trivial route (goal ≥ ${pe.goals.vsTrivialRoute})`,
+      day(pe.date),
+    )
+  }
   const sc = results.scaling
   if (sc) {
     for (const c of sc.curves) {

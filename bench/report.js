@@ -3,7 +3,7 @@
 // and draws bench/results/latest.svg (throughput and latency per scenario; memory over time when a
 // soak has run). `npm run bench -- --soak 10m` runs the soak instead (bench/soak.js).
 //
-//   npm run bench                              # issuance, bulk revocation, verification, audit, audit path, workers, scaling curves
+//   npm run bench                              # issuance, bulk revocation, verification, audit, audit path, workers, scaling curves, the peer
 //   npm run bench -- --duration 10 --connections 1,16,64
 //   npm run bench -- --soak 10m                # issuance + verification + revocation for 10 min
 //   node bench/report.js --chart-only          # redraw from the existing results
@@ -53,6 +53,7 @@ if (!args['chart-only']) {
     run('audit-path.js')
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
     run('curves.js')
+    run('peer.js')
   }
 }
 
@@ -69,6 +70,7 @@ const soak = read('soak.json')
 const audit = read('audit.json')
 const auditPath = read('audit-path.json')
 const curves = read('curves.json')
+const peer = read('peer.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -80,6 +82,7 @@ const report = {
   auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
   scaling: curves ? { date: curves.date, curves: curves.curves } : undefined,
+  peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 
