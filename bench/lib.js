@@ -35,7 +35,7 @@ export async function deletePrefix(redisUrl, prefix) {
   await redis.quit()
 }
 
-/** A policy with one client, `bench-agent`, allowed to read docs with no quota in the way. */
+/** A policy with one client, `bench-agent`, allowed to read docs and call MCP tools on loopback, with no quota in the way. */
 export async function writeBenchPolicy(dir, secret) {
   const policyFile = join(dir, 'policy.yaml')
   const secretHash = await hash(secret, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
@@ -46,11 +46,15 @@ clients:
   - id: bench-agent
     auth: client_secret
     secret_hash: "${secretHash}"
-    rules: [docs-read]
+    rules: [docs-read, mcp-tools]
     max_live_grants: 1000000
 rules:
   - id: docs-read
     match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
+    max_ttl: 15m
+    approval: none
+  - id: mcp-tools
+    match: { type: mcp, actions: [tools/call], locations: ["http://127.0.0.1:*/mcp"], identifier: "*" }
     max_ttl: 15m
     approval: none
 `,
