@@ -13,8 +13,8 @@ export const EXAMPLE_SCOPES = {
 }
 
 /**
- * A policy for MCP servers on loopback: `mcp-agent` may call any tool but `deploy_*` and read any
- * resource without approval; `deploy_*` needs one release manager.
+ * A policy for MCP servers on loopback: `mcp-agent` may call any tool and read any resource without
+ * approval, but `deploy_*` tools need one release manager (alice).
  */
 export async function mcpPolicyText(): Promise<string> {
   return `
@@ -23,11 +23,16 @@ clients:
   - id: ${MCP_AGENT.clientId}
     auth: client_secret
     secret_hash: "${await hashSecret(MCP_AGENT.clientSecret)}"
-    rules: [mcp-tools, mcp-resources, mcp-deploy]
+    rules: [mcp-deploy, mcp-tools, mcp-resources]
 approver_groups:
   - id: release-managers
     members: [alice@example.com]
 rules:
+  # First match wins (file order): the dangerous tools come before the catch-all.
+  - id: mcp-deploy
+    match: { type: mcp, actions: [tools/call], locations: ["http://127.0.0.1:*/mcp"], identifier: "deploy_*" }
+    max_ttl: 5m
+    approval: { approvers: 1, from: release-managers }
   - id: mcp-tools
     match: { type: mcp, actions: [tools/call], locations: ["http://127.0.0.1:*/mcp"], identifier: "*" }
     max_ttl: 10m
@@ -36,10 +41,6 @@ rules:
     match: { type: mcp, actions: [resources/read], locations: ["http://127.0.0.1:*/mcp"], identifier: "**" }
     max_ttl: 10m
     approval: none
-  - id: mcp-deploy
-    match: { type: mcp, actions: [tools/call], locations: ["http://127.0.0.1:*/mcp"], identifier: "deploy_*" }
-    max_ttl: 5m
-    approval: { approvers: 1, from: release-managers }
 `
 }
 

@@ -13,7 +13,7 @@ import {
   type McpProtection,
   type McpVariables,
 } from '../../../src/verifier/index.js'
-import { ISSUER, json, makeTestBroker, type TestBroker } from '../../helpers/broker.js'
+import { ISSUER, json, makeTestBroker, type TestBroker, type TestResponse } from '../../helpers/broker.js'
 import { EXAMPLE_SCOPES, MCP_AGENT, mcpGrant, mcpPolicyText } from '../../helpers/mcp.js'
 import { freePort } from '../../helpers/redis.js'
 
@@ -65,10 +65,14 @@ describe('mcpMiddleware (hono, with the SDK web-standard transport)', () => {
     return transport.handleRequest(c.req.raw, { authInfo: c.get('mcpAuth'), parsedBody: c.get('mcpBody') })
   })
   const send = (body: unknown, bearer?: string, raw?: string) =>
-    app.request('http://127.0.0.1:9/mcp', { method: 'POST', headers: headers(bearer), body: raw ?? JSON.stringify(body) })
+    app.request('http://127.0.0.1:9/mcp', {
+      method: 'POST',
+      headers: headers(bearer),
+      body: raw ?? JSON.stringify(body),
+    }) as Promise<TestResponse>
 
   it('serves the metadata, runs a granted tool, filters tools/list and refuses an ungranted tool', async () => {
-    const metadata = await app.request('http://127.0.0.1:9/.well-known/oauth-protected-resource/mcp')
+    const metadata = (await app.request('http://127.0.0.1:9/.well-known/oauth-protected-resource/mcp')) as TestResponse
     expect((await metadata.json()).resource).toBe(RESOURCE)
     const bearer = await token('search_docs')
     expect((await send(rpc(1, 'initialize', init), bearer)).status).toBe(200)
