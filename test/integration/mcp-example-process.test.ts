@@ -84,7 +84,12 @@ describe('examples/mcp-server/server.ts as docs/verifier.md runs it', () => {
     expect(await ok.json()).toMatchObject({ result: { content: [{ type: 'text', text: 'docs/README.md' }] } })
     const refused = await callTool('create_issue', { title: 'x' })
     expect(refused.status).toBe(403)
-    expect(refused.headers.get('www-authenticate')).toContain('scope="mcp:issues"')
+    // The line docs/verifier.md shows.
+    expect(refused.headers.get('www-authenticate')).toBe(
+      `Bearer resource_metadata="http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp", ` +
+        `error="insufficient_scope", error_description="the token does not allow tools/call create_issue on ${mcp}", ` +
+        'scope="mcp:issues"',
+    )
     const bare = await fetch(mcp, { method: 'POST', body: '{}' })
     expect(bare.status).toBe(401)
     expect(bare.headers.get('www-authenticate')).toContain(
