@@ -59,6 +59,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | 'too-la
       req.resume()
       return resolve('too-large')
     }
+    // A stream something else already read to its end (without leaving req.body) has nothing left.
+    if (req.readableEnded) return resolve('')
     const chunks: Buffer[] = []
     let size = 0
     const onData = (chunk: Buffer): void => {

@@ -14,6 +14,8 @@ import {
   type McpVariables,
 } from '../../../src/verifier/index.js'
 import { ISSUER, json, makeTestBroker, type TestBroker, type TestResponse } from '../../helpers/broker.js'
+import { generateKeyPair } from 'jose'
+import { createDpopProof, requestToken } from '../../../src/client/index.js'
 import { EXAMPLE_SCOPES, MCP_AGENT, mcpGrant, mcpPolicyText } from '../../helpers/mcp.js'
 import { freePort } from '../../helpers/redis.js'
 
@@ -116,18 +118,20 @@ describe('mcpNodeMiddleware (express-style, with the SDK Node transport)', () =>
     const protection = protect(url)
     const guard = mcpNodeMiddleware(protection, { maxBodyBytes: 4096 })
     server = createServer((req, res) => {
-      // An express.json()-style parser before the guard: its body is the one authorized.
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        if (req.headers['x-preparse'] === '1') (req as McpNodeRequest).body = JSON.parse(text)
-        else req.unshift(Buffer.from(text))
+      const serve = () =>
         guard(req, res, async () => {
           const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
           await buildMcpServer((tool) => ran.push(tool)).connect(transport)
           await transport.handleRequest(req as McpNodeRequest, res, (req as McpNodeRequest).body)
         })
+      // Left alone, the guard reads the stream; x-preparse: an express.json()-style parser reads
+      // it first and leaves req.body; x-consume: something reads it and leaves nothing.
+      if (req.headers['x-preparse'] !== '1' && req.headers['x-consume'] !== '1') return serve()
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        if (req.headers['x-preparse'] === '1') (req as McpNodeRequest).body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        serve()
       })
     })
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r))
@@ -165,6 +169,16 @@ describe('mcpNodeMiddleware (express-style, with the SDK Node transport)', () =>
     expect(twice).toBe(400)
   })
 
+  it('answers a body some earlier code consumed without leaving req.body 400, instead of waiting', async () => {
+    const bearer = await token('search_docs', url)
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers(bearer), 'x-consume': '1' },
+      body: JSON.stringify(rpc(1, 'ping')),
+    })
+    expect(res.status).toBe(400)
+  })
+
   it('answers an oversized body 413', async () => {
     const bearer = await token('search_docs', url)
     const res = await fetch(url, {
@@ -173,5 +187,57 @@ describe('mcpNodeMiddleware (express-style, with the SDK Node transport)', () =>
       body: JSON.stringify(rpc(1, 'tools/call', { name: 'search_docs', arguments: { query: 'x'.repeat(5000) } })),
     })
     expect(res.status).toBe(413)
+  })
+
+  it('accepts a DPoP-bound token only with a proof for the public URL, and challenges with DPoP', async () => {
+    const key = await generateKeyPair('ES256')
+    const bound = await requestToken({
+      broker: ISSUER,
+      credentials: MCP_AGENT,
+      manifest: { task: { id: 'MCP-DPOP' }, ttl: '5m', grants: [mcpGrant(url, 'search_docs')] },
+      dpopKey: key,
+      fetch: async (input, init) => broker.app.request(String(input), init),
+      now: () => broker.clock(),
+    })
+    expect(bound.tokenType).toBe('DPoP')
+    const body = JSON.stringify(rpc(1, 'tools/call', { name: 'search_docs', arguments: { query: 'build' } }))
+    const send = async (scheme: string, proofUrl?: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          ...headers(),
+          'x-preparse': '1',
+          authorization: `${scheme} ${bound.accessToken}`,
+          ...(proofUrl
+            ? { dpop: await createDpopProof(key, { method: 'POST', url: proofUrl, accessToken: bound.accessToken, now: broker.clock() }) }
+            : {}),
+        },
+        body,
+      })
+    expect((await send('DPoP', url)).status).toBe(200)
+    const asBearer = await send('Bearer')
+    expect(asBearer.status).toBe(401)
+    expect(asBearer.headers.get('www-authenticate')).toMatch(/^DPoP resource_metadata="[^"]+", algs="ES256 EdDSA RS256 PS256", error="invalid_token"/)
+    // A proof made for another server, replayed here with that server's Host header: htu is
+    // checked against this server's own URL, never the Host the client sends.
+    const elsewhere = await new Promise<{ status: number; challenge: string | undefined }>(async (resolve, reject) => {
+      const proof = await createDpopProof(key, {
+        method: 'POST',
+        url: 'http://attacker.example/mcp',
+        accessToken: bound.accessToken,
+        now: broker.clock(),
+      })
+      const req = request(url, {
+        method: 'POST',
+        headers: { ...headers(), 'x-preparse': '1', host: 'attacker.example', authorization: `DPoP ${bound.accessToken}`, dpop: proof },
+      }, (res) => {
+        res.resume()
+        resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] })
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+    expect(elsewhere.status).toBe(401)
+    expect(elsewhere.challenge).toContain('error="invalid_dpop_proof"')
   })
 })
