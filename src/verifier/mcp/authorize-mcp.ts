@@ -64,7 +64,9 @@ export function holdsMcpGrant(claims: AccessTokenClaims, resource: string): bool
   return mcpDetails(claims).some(
     (detail) =>
       Array.isArray(detail.locations) &&
-      detail.locations.some((pattern) => typeof pattern === 'string' && globMatch(pattern, resource)),
+      detail.locations.some(
+        (pattern) => typeof pattern === 'string' && globMatch(pattern, resource),
+      ),
   )
 }
 
@@ -136,7 +138,7 @@ export function authorizeMcp(
   const scheme = claims.cnf ? 'DPoP' : 'Bearer'
   const { resource } = options
   const batch = calls.length > 1
-  // Ensure only holders of a grant for this very server get anywhere, lists and initialize included.
+  // Ensure only holders of a grant for this very server get anywhere, lists and initialize too.
   if (!holdsMcpGrant(claims, resource)) {
     const all = Object.keys(options.scopes ?? {})
     throw new VerifierError('insufficient_scope', `the token holds no mcp grant for ${resource}`, {

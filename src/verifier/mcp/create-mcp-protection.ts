@@ -137,17 +137,30 @@ export interface McpProtection {
 export function createMcpProtection(options: McpProtectionOptions): McpProtection {
   const problems = resourceUriProblems(options.resource)
   const servers = options.authorizationServers ?? [options.issuer]
-  if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s === '')) {
+  const badServer = (s: unknown): boolean => typeof s !== 'string' || s === ''
+  if (!Array.isArray(servers) || servers.length === 0 || servers.some(badServer)) {
     problems.push('authorizationServers: a non-empty list of issuer URLs')
   }
   for (const [name, grants] of Object.entries(options.scopes ?? {})) {
-    if (name === '' || /[\s"\\]/.test(name)) problems.push(`scopes: ${JSON.stringify(name)} is not a scope token (RFC 6749 §3.3)`)
-    if (!Array.isArray(grants) || grants.length === 0) problems.push(`scopes.${name}: a non-empty list of grants`)
+    if (name === '' || /[\s"\\]/.test(name)) {
+      problems.push(`scopes: ${JSON.stringify(name)} is not a scope token (RFC 6749 §3.3)`)
+    }
+    if (!Array.isArray(grants) || grants.length === 0) {
+      problems.push(`scopes.${name}: a non-empty list of grants`)
+    }
   }
   if (problems.length > 0) {
     throw new TypeError(`invalid MCP protection options:\n  - ${problems.join('\n  - ')}`)
   }
-  const { resource, authorizationServers: _a, scopes, resourceName, resourceDocumentation, ...rest } = options
+  // The rest are the verifier's own options.
+  const {
+    resource,
+    scopes,
+    resourceName,
+    resourceDocumentation,
+    authorizationServers: _servers,
+    ...rest
+  } = options
   // The verifier's audience is this server alone: a token for another MCP server never passes.
   const verifier = createVerifier({ ...rest, audience: resource })
   const metadataUrl = protectedResourceMetadataUrl(resource)
@@ -197,12 +210,14 @@ export function createMcpProtection(options: McpProtectionOptions): McpProtectio
       // Ensure the token was issued for this server (MCP: audience validation), by exact string.
       const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud]
       if (!audiences.includes(resource)) {
-        throw new VerifierError('audience_mismatch', `the token was not issued for ${resource}`, { scheme })
+        const message = `the token was not issued for ${resource}`
+        throw new VerifierError('audience_mismatch', message, { scheme })
       }
       // Ensure the token holds a grant for this server before anything reads the body.
       if (!holdsMcpGrant(claims, resource)) {
         const all = Object.keys(scopes ?? {})
-        throw new VerifierError('insufficient_scope', `the token holds no mcp grant for ${resource}`, {
+        const message = `the token holds no mcp grant for ${resource}`
+        throw new VerifierError('insufficient_scope', message, {
           scheme,
           ...(all.length > 0 ? { scope: all.join(' ') } : {}),
         })

@@ -57,11 +57,17 @@ type Message = { id?: unknown; method?: unknown; result?: { tools?: unknown } }
  * await transport.handleRequest(req, res, req.body)
  * ```
  */
-export function guardToolsList(transport: McpServerTransportLike, options: { resource: string }): void {
+export function guardToolsList(
+  transport: McpServerTransportLike,
+  options: { resource: string },
+): void {
   const receive = transport.onmessage?.bind(transport) as
     | ((message: Message, extra?: { authInfo?: unknown }) => void)
     | undefined
-  const send = transport.send.bind(transport) as (message: Message, options?: unknown) => Promise<void>
+  const send = transport.send.bind(transport) as (
+    message: Message,
+    options?: unknown,
+  ) => Promise<void>
   if (receive === undefined) {
     throw new TypeError('guardToolsList: connect the server to the transport first')
   }
@@ -85,7 +91,8 @@ export function guardToolsList(transport: McpServerTransportLike, options: { res
       const tools = message.result?.tools
       // Ensure a tools/list answer only shows what this token may call.
       if (Array.isArray(tools)) {
-        const result = { ...message.result, tools: filterToolsList(claims, tools, options.resource) }
+        const visible = filterToolsList(claims, tools, options.resource)
+        const result = { ...message.result, tools: visible }
         return send({ ...message, result }, sendOptions)
       }
     }

@@ -32,7 +32,11 @@ export interface McpAuthInfo {
  * req.auth = mcpAuthInfo(claims, token, 'https://mcp.example.com/mcp')
  * ```
  */
-export function mcpAuthInfo(claims: AccessTokenClaims, token: string, resource: string): McpAuthInfo {
+export function mcpAuthInfo(
+  claims: AccessTokenClaims,
+  token: string,
+  resource: string,
+): McpAuthInfo {
   return {
     token,
     clientId: claims.client_id,

@@ -96,8 +96,8 @@ export function mcpMiddleware(
       if (method === 'POST') {
         const text = await readLimited(c.req.raw, limit)
         if (text === undefined) {
-          const error = { error: 'invalid_request', error_description: `the request body is larger than ${limit} bytes` }
-          return c.json(error, 413)
+          const description = `the request body is larger than ${limit} bytes`
+          return c.json({ error: 'invalid_request', error_description: description }, 413)
         }
         const body = parseJsonRpcText(text)
         // Ensure every call of the body is allowed before the MCP server sees any of it.

@@ -39,7 +39,7 @@ export interface McpNodeMiddlewareOptions {
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-/** The request's headers as fetch `Headers`, repeated fields kept (so two `Authorization`s show). */
+/** The request's credentials as fetch `Headers`, repeated fields kept (two `Authorization`s show). */
 function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers()
   const raw = req.rawHeaders
@@ -82,8 +82,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | 'too-la
 }
 
 /** Writes a fetch Response to a Node response. */
-async function send(res: ServerResponse, response: Response, extra: Record<string, string> = {}): Promise<void> {
-  const headers: Record<string, string> = { ...extra }
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {}
   response.headers.forEach((value, name) => {
     headers[name] = value
   })
@@ -143,9 +143,9 @@ export function mcpNodeMiddleware(
         if (body === undefined) {
           const text = await readBody(req, limit)
           if (text === 'too-large') {
-            const error = { error: 'invalid_request', error_description: `the request body is larger than ${limit} bytes` }
+            const description = `the request body is larger than ${limit} bytes`
             res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' })
-            res.end(JSON.stringify(error))
+            res.end(JSON.stringify({ error: 'invalid_request', error_description: description }))
             return false
           }
           body = parseJsonRpcText(text)

@@ -14,6 +14,7 @@ export function parseJsonRpcText(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
-    throw new VerifierError('invalid_request', 'the request body must be JSON: a JSON-RPC message or batch')
+    const message = 'the request body must be JSON: a JSON-RPC message or batch'
+    throw new VerifierError('invalid_request', message)
   }
 }

@@ -30,7 +30,7 @@ export type McpCall =
   | { kind: 'open'; method: string; id?: string | number }
   | { kind: 'other'; method: string; id?: string | number }
 
-/** Methods that name no protected target: allowed to any holder of an `mcp` grant for the server. */
+/** Methods that name no protected target: for any holder of an `mcp` grant for the server. */
 const OPEN_METHODS = new Set([
   'initialize',
   'ping',
@@ -58,12 +58,15 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 /** One JSON-RPC message (the `index`th of a batch, for messages). */
 function readMessage(message: unknown, where: string): McpCall {
   if (!isRecord(message)) throw invalid(`${where} must be a JSON-RPC message (an object)`)
-  const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined
+  const id =
+    typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined
   const idPart = id === undefined ? {} : { id }
   const method = message.method
   if (method === undefined) {
     // A response to a request of the server's (sampling, elicitation, roots): no call of its own.
-    if ('result' in message || 'error' in message) return { kind: 'open', method: 'response', ...idPart }
+    if ('result' in message || 'error' in message) {
+      return { kind: 'open', method: 'response', ...idPart }
+    }
     throw invalid(`${where} has no method`)
   }
   if (typeof method !== 'string') throw invalid(`${where}.method must be a string`)
@@ -101,7 +104,9 @@ function readMessage(message: unknown, where: string): McpCall {
 export function readMcpCalls(body: unknown): McpCall[] {
   if (Array.isArray(body)) {
     if (body.length === 0) throw invalid('the JSON-RPC batch is empty')
-    if (body.length > MAX_BATCH) throw invalid(`a JSON-RPC batch may hold at most ${MAX_BATCH} messages`)
+    if (body.length > MAX_BATCH) {
+      throw invalid(`a JSON-RPC batch may hold at most ${MAX_BATCH} messages`)
+    }
     return body.map((message, index) => readMessage(message, `message ${index} of the batch`))
   }
   return [readMessage(body, 'the JSON-RPC message')]

@@ -32,11 +32,13 @@ export function resourceUriProblems(resource: unknown): string[] {
   if (url.search !== '' || resource.includes('?')) {
     problems.push('resource must not have a query (RFC 8707 §2)')
   }
-  if (url.username !== '' || url.password !== '') problems.push('resource must not carry credentials')
-  if (problems.length === 0 && canonicalResource(url, resource) !== resource) {
-    problems.push(
-      `resource must be in canonical form (lower-case scheme and host, no default port): ${canonicalResource(url, resource)}`,
-    )
+  if (url.username !== '' || url.password !== '') {
+    problems.push('resource must not carry credentials')
+  }
+  const canonical = canonicalResource(url, resource)
+  if (problems.length === 0 && canonical !== resource) {
+    const rule = 'lower-case scheme and host, no default port'
+    problems.push(`resource must be in canonical form (${rule}): ${canonical}`)
   }
   return problems
 }
