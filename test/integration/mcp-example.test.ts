@@ -140,6 +140,18 @@ describe('the example MCP server protected by writ', () => {
     expect(runs.length).toBe(before)
   })
 
+  it('filters the tool list even when the client reuses its id for another call in the batch', async () => {
+    const token = await mcpToken(broker, [mcpGrant(resource, 'search_docs')], 'MCP-REUSED-ID')
+    const res = await post(token, [
+      { jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} },
+      call(7, 'search_docs', { query: 'build' }),
+    ])
+    const answers = (await res.json()) as Array<{ result?: { tools?: Array<{ name: string }> } }>
+    const listed = (Array.isArray(answers) ? answers : [answers]).flatMap((a) => a.result?.tools ?? [])
+    expect(listed.map((t) => t.name)).not.toContain('deploy_prod')
+    expect(listed.map((t) => t.name)).not.toContain('create_issue')
+  })
+
   it('refuses a token issued for another MCP server (audience)', async () => {
     const other = `http://127.0.0.1:${await freePort()}/mcp`
     const token = await mcpToken(broker, [mcpGrant(other, 'search_docs')], 'MCP-OTHER')

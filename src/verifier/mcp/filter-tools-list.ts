@@ -40,13 +40,13 @@ export interface McpServerTransportLike {
   send(message: never, options?: never): Promise<void>
 }
 
-type Message = { id?: unknown; method?: unknown; result?: { tools?: unknown } }
+type Message = { id?: unknown; method?: unknown; result?: { tools?: unknown }; error?: unknown }
 
 /**
  * Filters every `tools/list` answer an MCP SDK server sends through `transport` to the tools the
  * token of that request may call (see {@link filterToolsList}), whatever server framework built
  * the list. Call it after `server.connect(transport)`. A `tools/list` request that came without
- * writ claims is answered with no tools.
+ * writ claims is answered with no tools, and so is any other answer listing tools.
  *
  * @throws TypeError when the transport is not connected yet (no `onmessage`).
  *
@@ -85,16 +85,18 @@ export function guardToolsList(
   }
   wrapped.send = (message, sendOptions) => {
     const id = message?.id
-    if (id !== undefined && pending.has(id) && message.method === undefined) {
+    const tools = message?.method === undefined ? message?.result?.tools : undefined
+    // Ensure every answer listing tools shows only what the token of its request may call: any
+    // answer with `result.tools`, whichever request it claims to answer (an id the client reused
+    // for another call cannot carry the full list out), and none for an id no tools/list had.
+    if (Array.isArray(tools)) {
       const claims = pending.get(id)
       pending.delete(id)
-      const tools = message.result?.tools
-      // Ensure a tools/list answer only shows what this token may call.
-      if (Array.isArray(tools)) {
-        const visible = filterToolsList(claims, tools, options.resource)
-        const result = { ...message.result, tools: visible }
-        return send({ ...message, result }, sendOptions)
-      }
+      const visible = filterToolsList(claims, tools, options.resource)
+      return send({ ...message, result: { ...message.result, tools: visible } }, sendOptions)
+    }
+    if (id !== undefined && message?.method === undefined && 'error' in (message ?? {})) {
+      pending.delete(id)
     }
     return send(message, sendOptions)
   }
