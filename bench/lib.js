@@ -36,7 +36,8 @@ export async function deletePrefix(redisUrl, prefix) {
 }
 
 /**
- * A policy with one client, `bench-agent`, allowed to read docs with no quota in the way.
+ * A policy with one client, `bench-agent`, allowed to read docs and call MCP tools on
+ * loopback, with no quota in the way.
  * `rulesAhead` adds that many rules the client may use before the matching one, each for another
  * repository (none covers the bench grant), to measure how decisions scale with policy size.
  */
@@ -57,11 +58,15 @@ clients:
   - id: bench-agent
     auth: client_secret
     secret_hash: "${secretHash}"
-    rules: [${[...ahead, 'docs-read'].join(', ')}]
+    rules: [${[...ahead, 'docs-read', 'mcp-tools'].join(', ')}]
     max_live_grants: 1000000
 rules:
 ${aheadRules}  - id: docs-read
     match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
+    max_ttl: 15m
+    approval: none
+  - id: mcp-tools
+    match: { type: mcp, actions: [tools/call], locations: ["http://127.0.0.1:*/mcp"], identifier: "*" }
     max_ttl: 15m
     approval: none
 `,

@@ -62,6 +62,15 @@ export function renderTable(results) {
       )
     }
   }
+  const m = results.mcpToolCall
+  if (m) {
+    row(
+      'MCP tool call, example server protected (liveness `redis`, warm token) vs unprotected, SDK client',
+      `p50 ${m.protectedMs.p50} ms vs ${m.unprotectedMs.p50} ms, p99 ${m.protectedMs.p99} ms vs ${m.unprotectedMs.p99} ms`,
+      `p50 ${ratio(m.ratio.p50)}, p99 ${ratio(m.ratio.p99)}; goal p50 ≤ ${m.goal.maxRatioP50} ×: ${m.ratio.p50 <= m.goal.maxRatioP50 ? 'met' : 'not met'}`,
+      day(m.date),
+    )
+  }
   const b = results.bulkRevocation
   if (b) row(`bulk revocation of ${int(b.grants)} grants of one client`, `${(b.revokeMs / 1000).toFixed(1)} s`, `${int(b.grantsPerSecond)} grants/s`, day(b.date))
   const a = results.auditOverhead

@@ -3,7 +3,7 @@
 // and draws bench/results/latest.svg (throughput and latency per scenario; memory over time when a
 // soak has run). `npm run bench -- --soak 10m` runs the soak instead (bench/soak.js).
 //
-//   npm run bench                              # issuance, bulk revocation, verification, audit, audit path, workers, scaling curves, the peer
+//   npm run bench                              # issuance, bulk revocation, verification, MCP tool calls, audit, audit path, workers, scaling curves, the peer
 //   npm run bench -- --duration 10 --connections 1,16,64
 //   npm run bench -- --soak 10m                # issuance + verification + revocation for 10 min
 //   node bench/report.js --chart-only          # redraw from the existing results
@@ -48,6 +48,7 @@ if (!args['chart-only']) {
     run('run.js', issuanceArgs)
     run('revocation.js')
     run('verify.js')
+    run('mcp.js')
     // The audit bench keeps its own run length: its method is many short paired runs.
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
@@ -71,6 +72,7 @@ const audit = read('audit.json')
 const auditPath = read('audit-path.json')
 const curves = read('curves.json')
 const peer = read('peer.json')
+const mcp = read('mcp.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -83,6 +85,9 @@ const report = {
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
   scaling: curves ? { date: curves.date, curves: curves.curves } : undefined,
   peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals } : undefined,
+  mcpToolCall: mcp
+    ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
+    : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 
@@ -136,6 +141,15 @@ bars(
         { value: s.latencyMs.p99, name: 'p99' },
       ],
     })),
+    ...(mcp
+      ? ['protected', 'unprotected'].map((which) => ({
+          label: `MCP tool call, ${which}`,
+          values: [
+            { value: mcp[`${which}Ms`].p50, name: 'p50' },
+            { value: mcp[`${which}Ms`].p99, name: 'p99' },
+          ],
+        }))
+      : []),
     ...(verify?.revocation
       ? [{
           label: `revocation reaches ${verify.revocation.verifiers} verifiers`,

@@ -16,15 +16,15 @@ describe('package exports', () => {
       try { await import('writ/dist/config.js'); deep = 'open' } catch {}
       console.log(JSON.stringify({
         main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence', 'verifyApprovalFromChain', 'loadTrustAnchors'].filter((n) => typeof main[n] === 'function'),
-        verifier: ['createVerifier', 'writMiddleware', 'authorize'].filter((n) => typeof verifier[n] === 'function'),
-        client: ['requestToken', 'fetchWithToken', 'createDpopProof'].filter((n) => typeof client[n] === 'function'),
+        verifier: ['createVerifier', 'writMiddleware', 'authorize', 'createMcpProtection', 'mcpNodeMiddleware', 'mcpMiddleware', 'guardToolsList'].filter((n) => typeof verifier[n] === 'function'),
+        client: ['requestToken', 'fetchWithToken', 'createDpopProof', 'WritMcpAuthProvider'].filter((n) => typeof client[n] === 'function'),
         deep,
       }))`
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT })
     expect(JSON.parse(stdout)).toEqual({
       main: ['createBroker', 'loadPolicy', 'explain', 'verifyApprovalEvidence', 'verifyApprovalFromChain', 'loadTrustAnchors'],
-      verifier: ['createVerifier', 'writMiddleware', 'authorize'],
-      client: ['requestToken', 'fetchWithToken', 'createDpopProof'],
+      verifier: ['createVerifier', 'writMiddleware', 'authorize', 'createMcpProtection', 'mcpNodeMiddleware', 'mcpMiddleware', 'guardToolsList'],
+      client: ['requestToken', 'fetchWithToken', 'createDpopProof', 'WritMcpAuthProvider'],
       deep: 'blocked',
     })
   })

@@ -52,6 +52,42 @@ export {
   type VerifierOptions,
 } from './verifier-options.js'
 export {
+  allowsMcpCall,
+  authorizeMcp,
+  holdsMcpGrant,
+  type AuthorizeMcpOptions,
+  type McpScopeGrant,
+} from './mcp/authorize-mcp.js'
+export {
+  createMcpProtection,
+  type McpAuthentication,
+  type McpProtection,
+  type McpProtectionOptions,
+} from './mcp/create-mcp-protection.js'
+export {
+  filterToolsList,
+  guardToolsList,
+  type McpServerTransportLike,
+} from './mcp/filter-tools-list.js'
+export { mcpAuthInfo, writClaimsOf, type McpAuthInfo } from './mcp/mcp-auth-info.js'
+export { mcpMiddleware, type McpVariables } from './mcp/mcp-middleware.js'
+export {
+  mcpNodeMiddleware,
+  type McpNodeMiddlewareOptions,
+  type McpNodeRequest,
+} from './mcp/mcp-node-middleware.js'
+export { parseJsonRpcText } from './mcp/parse-json-rpc-text.js'
+export {
+  protectedResourceMetadata,
+  type ProtectedResourceMetadata,
+} from './mcp/protected-resource-metadata.js'
+export { MCP_ACTIONS, readMcpCalls, type McpAction, type McpCall } from './mcp/read-mcp-calls.js'
+export {
+  protectedResourceMetadataUrl,
+  resourceUriProblems,
+  WELL_KNOWN_PRM,
+} from './mcp/resource-uri.js'
+export {
   writMiddleware,
   type WritMiddlewareOptions,
   type WritVariables,

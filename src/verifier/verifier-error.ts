@@ -72,6 +72,11 @@ export interface VerifierErrorOptions {
   missingCredentials?: boolean
   /** A fresh server nonce to send in `DPoP-Nonce` (with `use_dpop_nonce`). */
   dpopNonce?: string
+  /**
+   * With `insufficient_scope`: the scope a token needs for the request (RFC 6750 §3 `scope`), the
+   * step-up hint MCP clients request a new token with.
+   */
+  scope?: string
   cause?: unknown
 }
 
@@ -88,6 +93,11 @@ export interface ChallengeOptions {
   realm?: string
   /** DPoP proof algorithms the server accepts, for the `DPoP` challenge's `algs`. */
   dpopAlgorithms?: readonly string[]
+  /**
+   * The URL of this resource's RFC 9728 Protected Resource Metadata, sent as `resource_metadata`
+   * in every challenge (RFC 9728 §5.1) so a client can discover the authorization server.
+   */
+  resourceMetadata?: string
 }
 
 const STATUS: Record<VerifierErrorCode, 400 | 401 | 403 | 503> = {
@@ -143,6 +153,8 @@ export class VerifierError extends Error {
   readonly scheme: AuthScheme
   readonly missingCredentials: boolean
   readonly dpopNonce: string | undefined
+  /** The scope the request needs, for an `insufficient_scope` challenge. */
+  readonly scope: string | undefined
 
   constructor(
     readonly code: VerifierErrorCode,
@@ -155,6 +167,7 @@ export class VerifierError extends Error {
     this.scheme = options.scheme ?? (dpop ? 'DPoP' : 'Bearer')
     this.missingCredentials = options.missingCredentials === true
     this.dpopNonce = options.dpopNonce
+    this.scope = options.scope
   }
 
   /** The RFC 6750 / RFC 9449 error code for the challenge (undefined for 503). */
@@ -176,7 +189,12 @@ export class VerifierError extends Error {
   wwwAuthenticate(options: ChallengeOptions = {}): string | undefined {
     const error = this.challengeError
     if (error === undefined) return undefined
-    const realm = options.realm === undefined ? [] : [`realm=${quoted(options.realm)}`]
+    const realm = [
+      ...(options.realm === undefined ? [] : [`realm=${quoted(options.realm)}`]),
+      ...(options.resourceMetadata === undefined
+        ? []
+        : [`resource_metadata=${quoted(options.resourceMetadata)}`]),
+    ]
     const algs = options.dpopAlgorithms?.length
       ? [`algs=${quoted(options.dpopAlgorithms.join(' '))}`]
       : []
@@ -187,6 +205,10 @@ export class VerifierError extends Error {
     }
     const params = [...realm, ...(this.scheme === 'DPoP' ? algs : [])]
     params.push(`error=${quoted(error)}`, `error_description=${quoted(this.message)}`)
+    // RFC 6750 §3: the scope needed, with insufficient_scope (MCP's step-up hint).
+    if (this.scope !== undefined && error === 'insufficient_scope') {
+      params.push(`scope=${quoted(this.scope)}`)
+    }
     return `${this.scheme} ${params.join(', ')}`
   }
 
