@@ -5,6 +5,7 @@ The agent side: ``request_token`` (sync; ``writ.aio.request_token`` for asyncio)
 """
 
 from ._flow import ClientSecret, PendingApproval, PrivateKeyJwt, TokenResult
+from . import aio
 from .client import TokenAuth, request_token, revoke
 from .dpop import DpopKey, create_dpop_proof
 from .errors import WritClientError
