@@ -129,7 +129,14 @@ class _Client:
         )
         return {"client_id": c.client_id, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
 
-    def post(self, path: str, body: bytes, content_type: str) -> Generator[Step, Optional[HttpResponse], HttpResponse]:
+    def form(self, params: Mapping[str, str]) -> bytes:
+        """A form body with this client's authentication parameters (a fresh assertion each time)."""
+        return urlencode({**params, **self.auth_params()}).encode("ascii")
+
+    def post(
+        self, path: str, body: Callable[[], bytes], content_type: str
+    ) -> Generator[Step, Optional[HttpResponse], HttpResponse]:
+        """POSTs ``body()``; it is built again for a retry, so a client assertion is never replayed."""
         url = f"{self.base}{path}"
         attempt = 0
         while True:
@@ -140,7 +147,7 @@ class _Client:
                 headers["authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
             if self.dpop_key is not None:
                 headers["dpop"] = create_dpop_proof(self.dpop_key, "POST", url, nonce=self.nonce, now=self.now())
-            res = yield HttpRequest("POST", url, headers, body)
+            res = yield HttpRequest("POST", url, headers, body())
             assert res is not None
             asked = res.headers.get("dpop-nonce")
             # RFC 9449 §8: the server wants a nonce in the proof; retry once with it.
@@ -221,7 +228,8 @@ def token_flow(
     secret = isinstance(credentials, ClientSecret)
 
     if secret:
-        res = yield from client.post("/v1/tokens", json.dumps(manifest).encode("utf-8"), "application/json")
+        payload = json.dumps(manifest).encode("utf-8")
+        res = yield from client.post("/v1/tokens", lambda: payload, "application/json")
         body = _read_json(res)
         if res.status == 200:
             return _result(body)
@@ -238,8 +246,7 @@ def token_flow(
                 params[key] = str(task[name])
         if manifest.get("ttl") is not None:
             params["ttl"] = str(manifest["ttl"])
-        form = urlencode({**params, **client.auth_params()}).encode("ascii")
-        res = yield from client.post("/oauth/bc-authorize", form, "application/x-www-form-urlencoded")
+        res = yield from client.post("/oauth/bc-authorize", lambda: client.form(params), "application/x-www-form-urlencoded")
         body = _read_json(res)
         if res.status != 200:
             raise _error_from(res, body)
@@ -257,8 +264,8 @@ def token_flow(
                 raise WritClientError("timeout", f"no token within the {timeout:g} s timeout; the approval is still pending")
             yield Sleep(interval)
         first = False
-        form = urlencode({"grant_type": CIBA_GRANT, "auth_req_id": pending.auth_req_id, **client.auth_params()})
-        res = yield from client.post("/oauth/token", form.encode("ascii"), "application/x-www-form-urlencoded")
+        poll = {"grant_type": CIBA_GRANT, "auth_req_id": pending.auth_req_id}
+        res = yield from client.post("/oauth/token", lambda: client.form(poll), "application/x-www-form-urlencoded")
         body = _read_json(res)
         if res.status == 200:
             return _result(body)
@@ -280,8 +287,8 @@ def token_flow(
 def revoke_flow(broker: str, credentials: Credentials, token: str, now: Callable[[], float] = time.time) -> Flow:
     """See ``writ.revoke``: RFC 7009 at ``/oauth/revoke``."""
     client = _Client(broker, credentials, None, now)
-    form = urlencode({"token": token, "token_type_hint": "access_token", **client.auth_params()}).encode("ascii")
-    res = yield from client.post("/oauth/revoke", form, "application/x-www-form-urlencoded")
+    params = {"token": token, "token_type_hint": "access_token"}
+    res = yield from client.post("/oauth/revoke", lambda: client.form(params), "application/x-www-form-urlencoded")
     if res.status != 200:
         raise _error_from(res, _json_or_empty(res))
     return None
