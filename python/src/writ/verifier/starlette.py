@@ -14,7 +14,9 @@ Example::
         auth.verifier.authorize(claims, "repo", "read", identifier=f"docs/{path}")
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads the annotations of `WritAuth.__call__`
+# at run time, and an instance has no module globals to resolve strings against.
+
 
 from typing import Any, Dict, Optional
 
