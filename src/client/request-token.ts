@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT, type CryptoKey } from 'jose'
+import { base64url, SignJWT, type CryptoKey } from 'jose'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 
@@ -70,6 +69,10 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 
 const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
 
+/** RFC 4648 §4 base64 of a string's UTF-8 bytes, without Buffer (the client has no node: imports). */
+const standardBase64 = (text: string): string =>
+  base64url.encode(text).replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(base64url.encode(text).length / 4) * 4, '=')
+
 /**
  * Exchanges a task manifest for a task-scoped token. When policy needs a human, reports the
  * approval through `onPending` and polls (CIBA) honouring `interval` and `slow_down` until the
@@ -104,7 +107,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
       if (useBasic && 'clientSecret' in credentials) {
         const pair = `${formEncode(credentials.clientId)}:${formEncode(credentials.clientSecret)}`
-        headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+        headers.authorization = `Basic ${standardBase64(pair)}`
       }
       if (options.dpopKey) {
         headers.dpop = await createDpopProof(options.dpopKey, {
@@ -138,7 +141,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
   async function assertion(): Promise<Record<string, string>> {
     if (!('privateKey' in credentials)) return {}
     const iat = Math.floor(now() / 1000)
-    const jwt = await new SignJWT({ jti: randomUUID() })
+    const jwt = await new SignJWT({ jti: crypto.randomUUID() })
       .setProtectedHeader({ alg: credentials.algorithm ?? 'ES256', ...(credentials.keyId ? { kid: credentials.keyId } : {}) })
       .setIssuer(credentials.clientId)
       .setSubject(credentials.clientId)
