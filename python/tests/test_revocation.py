@@ -112,3 +112,19 @@ def test_a_token_with_other_claims_under_a_live_grant_id_is_refused(broker: Brok
             assert err.code == "invalid_token"
     finally:
         v.close()
+
+
+def test_a_key_set_announcement_withdraws_the_kids_it_does_not_list_at_once(broker: Broker) -> None:
+    v = live_verifier(broker)
+    try:
+        eventually("subscribed", lambda: v.status()["subscribed"])
+        token = writ.request_token(broker.url, ClientSecret("agent-a", SECRET_A), docs_manifest())
+        assert outcome(v, token.access_token) == "ok"
+        # The broker announces on its revocation channel the kids it publishes from now on.
+        r = redis.Redis.from_url(REDIS_URL)
+        r.publish(f"{broker.prefix}revocations", '{"v":1,"keys":{"kids":["a-newer-key"]}}')
+        r.close()
+        # The token's kid is refused at once, although the JWKS (not refetched) still lists it.
+        eventually("the old kid is refused", lambda: outcome(v, token.access_token) == "invalid_token")
+    finally:
+        v.close()
