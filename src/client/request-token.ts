@@ -101,7 +101,13 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
   const { credentials, signal } = options
   let nonce: string | undefined
 
-  async function post(path: string, body: string, contentType: string, useBasic: boolean): Promise<Response> {
+  /** `body` as a function is built again for the nonce retry, so a client assertion is never replayed. */
+  async function post(
+    path: string,
+    body: string | (() => Promise<string>),
+    contentType: string,
+    useBasic: boolean,
+  ): Promise<Response> {
     const url = `${base}${path}`
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
@@ -119,7 +125,8 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
       }
       let res: Response
       try {
-        res = await doFetch(url, { method: 'POST', headers, body, ...(signal ? { signal } : {}) })
+        const payload = typeof body === 'string' ? body : await body()
+        res = await doFetch(url, { method: 'POST', headers, body: payload, ...(signal ? { signal } : {}) })
       } catch (cause) {
         if (signal?.aborted) throw new WritClientError('aborted', 'aborted', undefined, { cause })
         throw new WritClientError('network_error', `cannot reach the broker at ${base}: ${(cause as Error).message}`, undefined, { cause })
@@ -174,7 +181,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     if (task.purpose !== undefined) params.task_purpose = task.purpose
     if (task.requested_by !== undefined) params.requested_by = task.requested_by
     if (ttl !== undefined) params.ttl = String(ttl)
-    const res = await post('/oauth/bc-authorize', await form(params), 'application/x-www-form-urlencoded', false)
+    const res = await post('/oauth/bc-authorize', () => form(params), 'application/x-www-form-urlencoded', false)
     const body = await readJson(res)
     if (res.status !== 200) throw errorFrom(res, body)
     pending = {
@@ -196,7 +203,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     first = false
     const res = await post(
       '/oauth/token',
-      await form({ grant_type: CIBA_GRANT, auth_req_id: pending.authReqId }),
+      () => form({ grant_type: CIBA_GRANT, auth_req_id: pending.authReqId }),
       'application/x-www-form-urlencoded',
       true,
     )
