@@ -1,5 +1,4 @@
-import { calculateJwkThumbprint, exportJWK, SignJWT, type CryptoKey, type JWK } from 'jose'
-import { createHash, randomUUID } from 'node:crypto'
+import { base64url, calculateJwkThumbprint, exportJWK, SignJWT, type CryptoKey, type JWK } from 'jose'
 
 /** A DPoP key pair (RFC 9449): the private key signs proofs, the public key goes in their header. */
 export interface DpopKeyPair {
@@ -41,9 +40,11 @@ export async function createDpopProof(
 ): Promise<string> {
   const url = new URL(request.url)
   const htu = `${url.origin}${url.pathname}`
-  const claims: Record<string, unknown> = { htm: request.method.toUpperCase(), htu, jti: randomUUID() }
+  // WebCrypto only (no node: modules), so the client runs in Node, Deno, Bun and edge runtimes.
+  const claims: Record<string, unknown> = { htm: request.method.toUpperCase(), htu, jti: crypto.randomUUID() }
   if (request.accessToken) {
-    claims.ath = createHash('sha256').update(request.accessToken).digest('base64url')
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(request.accessToken))
+    claims.ath = base64url.encode(new Uint8Array(digest))
   }
   if (request.nonce) claims.nonce = request.nonce
   return new SignJWT(claims)

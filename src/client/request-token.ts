@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT, type CryptoKey } from 'jose'
+import { base64url, SignJWT, type CryptoKey } from 'jose'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 
@@ -70,6 +69,10 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 
 const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
 
+/** RFC 4648 §4 base64 of a string's UTF-8 bytes, without Buffer (the client has no node: imports). */
+const standardBase64 = (text: string): string =>
+  base64url.encode(text).replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(base64url.encode(text).length / 4) * 4, '=')
+
 /**
  * Exchanges a task manifest for a task-scoped token. When policy needs a human, reports the
  * approval through `onPending` and polls (CIBA) honouring `interval` and `slow_down` until the
@@ -98,13 +101,19 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
   const { credentials, signal } = options
   let nonce: string | undefined
 
-  async function post(path: string, body: string, contentType: string, useBasic: boolean): Promise<Response> {
+  /** `body` as a function is built again for the nonce retry, so a client assertion is never replayed. */
+  async function post(
+    path: string,
+    body: string | (() => Promise<string>),
+    contentType: string,
+    useBasic: boolean,
+  ): Promise<Response> {
     const url = `${base}${path}`
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
       if (useBasic && 'clientSecret' in credentials) {
         const pair = `${formEncode(credentials.clientId)}:${formEncode(credentials.clientSecret)}`
-        headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+        headers.authorization = `Basic ${standardBase64(pair)}`
       }
       if (options.dpopKey) {
         headers.dpop = await createDpopProof(options.dpopKey, {
@@ -116,7 +125,8 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
       }
       let res: Response
       try {
-        res = await doFetch(url, { method: 'POST', headers, body, ...(signal ? { signal } : {}) })
+        const payload = typeof body === 'string' ? body : await body()
+        res = await doFetch(url, { method: 'POST', headers, body: payload, ...(signal ? { signal } : {}) })
       } catch (cause) {
         if (signal?.aborted) throw new WritClientError('aborted', 'aborted', undefined, { cause })
         throw new WritClientError('network_error', `cannot reach the broker at ${base}: ${(cause as Error).message}`, undefined, { cause })
@@ -138,7 +148,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
   async function assertion(): Promise<Record<string, string>> {
     if (!('privateKey' in credentials)) return {}
     const iat = Math.floor(now() / 1000)
-    const jwt = await new SignJWT({ jti: randomUUID() })
+    const jwt = await new SignJWT({ jti: crypto.randomUUID() })
       .setProtectedHeader({ alg: credentials.algorithm ?? 'ES256', ...(credentials.keyId ? { kid: credentials.keyId } : {}) })
       .setIssuer(credentials.clientId)
       .setSubject(credentials.clientId)
@@ -171,7 +181,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     if (task.purpose !== undefined) params.task_purpose = task.purpose
     if (task.requested_by !== undefined) params.requested_by = task.requested_by
     if (ttl !== undefined) params.ttl = String(ttl)
-    const res = await post('/oauth/bc-authorize', await form(params), 'application/x-www-form-urlencoded', false)
+    const res = await post('/oauth/bc-authorize', () => form(params), 'application/x-www-form-urlencoded', false)
     const body = await readJson(res)
     if (res.status !== 200) throw errorFrom(res, body)
     pending = {
@@ -193,7 +203,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     first = false
     const res = await post(
       '/oauth/token',
-      await form({ grant_type: CIBA_GRANT, auth_req_id: pending.authReqId }),
+      () => form({ grant_type: CIBA_GRANT, auth_req_id: pending.authReqId }),
       'application/x-www-form-urlencoded',
       true,
     )

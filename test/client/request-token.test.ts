@@ -75,4 +75,20 @@ describe('requestToken with private_key_jwt (RFC 7523, via CIBA)', () => {
     expect(token).toMatchObject({ tokenType: 'Bearer', scope: 'repo:read' })
     expect(pendings).toBe(0)
   })
+
+  it('binds a private_key_jwt client\'s token to its DPoP key: the nonce retry carries a fresh assertion', async () => {
+    const { clientKey } = await import('../helpers/broker.js')
+    const { privateKey } = await clientKey()
+    const dpopKey = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+    // The broker requires DPoP nonces (the default): every first proof is answered use_dpop_nonce,
+    // and a retry with the same, already consumed, client assertion would be refused.
+    const token = await requestToken({
+      broker: ISSUER,
+      credentials: { clientId: 'agent-jwt', privateKey, keyId: 'agent-jwt-1' },
+      manifest: docsManifest({ grants: docsManifest().grants.slice(0, 1) }),
+      dpopKey,
+      fetch: appFetch,
+    })
+    expect(token).toMatchObject({ tokenType: 'DPoP', scope: 'repo:read' })
+  })
 })
