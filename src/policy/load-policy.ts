@@ -11,7 +11,11 @@ import {
   type PolicyClient,
   type PublicJwk,
   type PolicyRule,
+  type PolicyScope,
 } from './types.js'
+import type { AuthorizationDetail } from '../manifest/types.js'
+import { MCP_TYPE } from '../mcp/mcp-grant.js'
+import { mcpGrantProblem } from '../mcp/validate-mcp-grants.js'
 
 export interface LoadPolicyOptions {
   /** Where the text came from (a file path), named in errors. */
@@ -184,6 +188,24 @@ function crossReferenceProblems(raw: unknown): string[] {
     }
   }
 
+  const scopeNames = new Map<string, number>()
+  for (const [i, scope] of records(doc.scopes)) {
+    const name = str(scope.name)
+    if (name !== undefined) {
+      const first = scopeNames.get(name)
+      // Ensure a scope name means one thing.
+      if (first !== undefined) problems.push(`scopes[${i}].name: duplicate scope "${name}" (also scopes[${first}])`)
+      else scopeNames.set(name, i)
+    }
+    for (const [k, grant] of records(scope.grants)) {
+      if (grant.type !== MCP_TYPE) continue
+      // Ensure an MCP template expands to grants the MCP check understands (locations may come
+      // from the request's resource).
+      const problem = mcpGrantProblem(grant as AuthorizationDetail, { requireLocations: false })
+      if (problem !== undefined) problems.push(`scopes[${i}].grants[${k}].${problem}`)
+    }
+  }
+
   /** Groups a rule forbidding self-approval draws on, each with the first such rule. */
   const selfApprovalGroups = new Map<string, string>()
   for (const [i, rule] of records(doc.rules)) {
@@ -264,14 +286,22 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
     if (r.description !== undefined) rule.description = r.description
     if (r.match.locations) rule.match.locations = [...r.match.locations]
     if (r.match.identifier !== undefined) rule.match.identifier = r.match.identifier
+    if (r.resources) rule.resources = [...r.resources]
     return rule
   })
+  const scopes = new Map<string, PolicyScope>()
+  for (const sc of doc.scopes) {
+    const scope: PolicyScope = { name: sc.name, grants: sc.grants.map((g) => ({ ...g }) as AuthorizationDetail) }
+    if (sc.description !== undefined) scope.description = sc.description
+    scopes.set(sc.name, scope)
+  }
   const policy: Policy = {
     version: 1,
     clients,
     approverGroups,
     rules,
     ruleById: new Map(rules.map((r) => [r.id, r])),
+    scopes,
   }
   if (source !== undefined) policy.source = source
   return policy
