@@ -200,7 +200,7 @@ export function manifestSchema(maxGrants: number = DEFAULT_MAX_GRANTS): z.ZodTyp
             .min(1, { error: 'expected at least one URI, or leave the field out' })
             .optional(),
         },
-        { error: typeError('an object with task, ttl, grants and resources') },
+        { error: typeError('an object with task, ttl and grants') },
       )
       .transform(({ task, ttl, grants, resources }): Manifest => {
         const manifest: Manifest = {

@@ -306,7 +306,7 @@ export const policySchema = z.strictObject(
     rules: z.array(rule, { error: typeError('a list of rules') }).max(10_000).default([]),
     scopes: z.array(scope, { error: typeError('a list of scopes') }).max(1000).default([]),
   },
-  { error: typeError('a mapping with version, clients, approver_groups, rules and scopes') },
+  { error: typeError('a mapping with version, clients, approver_groups and rules') },
 )
 
 export type PolicyDocument = z.output<typeof policySchema>
