@@ -240,7 +240,8 @@ describe('resources in a /v1/tokens manifest', () => {
   it('names the audience', async () => {
     const res = await post({ task: { id: 'T-1' }, grants: [docs()], resources: [GATEWAY] })
     expect(res.status).toBe(200)
-    expect(decodeJwt((await res.json()).access_token).aud).toBe(GATEWAY)
+    const body = (await res.json()) as { access_token: string }
+    expect(decodeJwt(body.access_token).aud).toBe(GATEWAY)
   })
 
   it('refuses a resource with a fragment, or one nothing covers, with invalid_target', async () => {
@@ -249,6 +250,6 @@ describe('resources in a /v1/tokens manifest', () => {
     expect(await fragment.json()).toMatchObject({ error: 'invalid_target', error_description: expect.stringContaining('resources[0]:') })
     const uncovered = await post({ task: { id: 'T-1' }, grants: [docs()], resources: [MCP_URL] })
     expect(uncovered.status).toBe(400)
-    expect((await uncovered.json()).error).toBe('invalid_target')
+    expect(((await uncovered.json()) as { error: string }).error).toBe('invalid_target')
   })
 })
