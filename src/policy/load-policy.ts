@@ -14,7 +14,7 @@ import {
   type PolicyScope,
 } from './types.js'
 import type { AuthorizationDetail } from '../manifest/types.js'
-import { MCP_TYPE } from '../mcp/mcp-grant.js'
+import { isMcpAction, MCP_ACTIONS, MCP_TYPE } from '../mcp/mcp-grant.js'
 import { mcpGrantProblem } from '../mcp/validate-mcp-grants.js'
 
 export interface LoadPolicyOptions {
@@ -185,6 +185,16 @@ function crossReferenceProblems(raw: unknown): string[] {
     // Ensure an aws rule pins the roles it allows: without locations it would allow any role.
     if (match && typeof match === 'object' && match.type === 'aws' && match.locations === undefined) {
       problems.push(`rules[${i}].match.locations: required for type aws (the role ARNs the rule allows)`)
+    }
+    // Ensure an mcp rule names MCP methods: any other action could never match a valid grant.
+    if (match && typeof match === 'object' && match.type === MCP_TYPE && Array.isArray(match.actions)) {
+      match.actions.forEach((action: unknown, k) => {
+        if (typeof action === 'string' && !isMcpAction(action)) {
+          problems.push(
+            `rules[${i}].match.actions[${k}]: unknown MCP action "${action}"; expected one of ${Object.keys(MCP_ACTIONS).join(', ')}`,
+          )
+        }
+      })
     }
   }
 

@@ -77,3 +77,21 @@ scopes:
     )
   })
 })
+
+describe('mcp rules', () => {
+  it('refuses an mcp rule whose actions are not MCP methods', () => {
+    let problems: string[] = []
+    try {
+      loadPolicy(`
+version: 1
+rules:
+  - { id: r, match: { type: mcp, actions: [tools/call, tools/list], locations: ["https://mcp.example.com/mcp"] }, max_ttl: 5m, approval: none }
+`)
+    } catch (err) {
+      if (err instanceof PolicyError) problems = err.problems
+    }
+    expect(problems).toEqual([
+      'rules[0].match.actions[1]: unknown MCP action "tools/list"; expected one of tools/call, resources/read, prompts/get',
+    ])
+  })
+})
