@@ -10,9 +10,10 @@ let hash: Promise<string> | undefined
 /**
  * A policy for resource indicators, scopes and MCP grants: an MCP server whose `get_*` tools are
  * free and whose `deploy_*` tools need 1 of release-managers; repo docs readable, also through a
- * gateway a rule names as a resource; scopes for both.
+ * gateway a rule names as a resource; scopes for both. `webhook`: release-managers are notified
+ * (the approval tests' broker provides the secret).
  */
-export async function mcpPolicyText(): Promise<string> {
+export async function mcpPolicyText(options: { webhook?: boolean } = {}): Promise<string> {
   hash ??= hashSecret(MCP_SECRET)
   return `
 version: 1
@@ -24,6 +25,7 @@ clients:
 approver_groups:
   - id: release-managers
     members: [alice@example.com, bob@example.com]
+${options.webhook ? '    webhook: { url: "https://hooks.example.com/writ", secret_env: WRIT_TEST_WEBHOOK_SECRET }' : ''}
 rules:
   - id: mcp-deploy
     match: { type: mcp, actions: [tools/call], locations: ["${MCP_URL}"], identifier: "deploy_*" }

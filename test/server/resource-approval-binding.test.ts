@@ -13,6 +13,7 @@ import {
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import { MCP_SECRET, MCP_URL, OTHER_MCP_URL, mcpPolicyText } from '../helpers/mcp-policy.js'
 import { deleteKeysWithPrefix } from '../helpers/redis.js'
+import { eventually } from '../helpers/eventually.js'
 
 /*
  * The approval binds the resource: approvers see the audience and the MCP tool in plain words,
@@ -29,7 +30,7 @@ let alice: SoftAuthenticator
 
 beforeAll(async () => {
   broker = await makeApprovalBroker({
-    policyText: await mcpPolicyText(),
+    policyText: await mcpPolicyText({ webhook: true }),
     config: {
       store: { kind: 'redis', redisUrl: REDIS_URL, keyPrefix: PREFIX },
       keys: { source: 'store', kek: randomBytes(32).toString('base64') },
@@ -84,6 +85,15 @@ describe('an approval binds the resource', () => {
     const text = page.replace(/<[^>]+>/g, '')
     expect(text).toContain(`Call tool deploy_prod on ${MCP_URL}`)
     expect(text).toMatch(new RegExp(`Token for\\s*${MCP_URL.replace(/[.]/g, '\\.')}`))
+  })
+
+  it('tells the approvers’ webhook the resources and scopes', async () => {
+    const { id } = await start({ scope: 'mcp:deploy' }, [MCP_URL])
+    const notices = () =>
+      broker.webhooks.map((w) => JSON.parse(String(w.init.body)) as { approval_id: string; resources?: string[]; scopes?: string[] })
+    await eventually('the webhook is sent', () => notices().some((n) => n.approval_id === id))
+    const notice = notices().find((n) => n.approval_id === id)
+    expect(notice).toMatchObject({ resources: [MCP_URL], scopes: ['mcp:deploy'] })
   })
 
   it('shows a scope’s tool glob as tools matching it, with the scope named', async () => {
