@@ -96,6 +96,16 @@ describe('an approval binds the resource', () => {
     expect(notice).toMatchObject({ resources: [MCP_URL], scopes: ['mcp:deploy'] })
   })
 
+  it('marks a look-alike character in the tool name of the sentence', async () => {
+    // Cyrillic о (U+043E): deploy_prod with it is another tool, and the page must say so.
+    const lookalike = { ...deployProd, identifier: 'deploy_pr\u043ed' }
+    const { id } = await start({ authorization_details: JSON.stringify([lookalike]) }, [MCP_URL])
+    const page = await (await broker.call('GET', `/approve/${id}`)).text()
+    expect(page).toContain(
+      `<li class="mcp-action">Call tool <code>deploy_pr<mark class="uni" title="U+043E">\u043e<sup>U+043E</sup></mark>d</code> on <code>${MCP_URL}</code></li>`,
+    )
+  })
+
   it('shows a scope’s tool glob as tools matching it, with the scope named', async () => {
     const { id } = await start({ scope: 'mcp:deploy' }, [MCP_URL])
     const text = (await (await broker.call('GET', `/approve/${id}`)).text()).replace(/<[^>]+>/g, '')
