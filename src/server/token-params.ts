@@ -52,7 +52,7 @@ function deepFreeze<T>(value: T): T {
  * sender-constrained token). They are refused with a message naming them. Any other parameter
  * writ does not know is ignored, as RFC 6749 §3.2 requires.
  */
-const REFUSED_PARAMS: Readonly<Record<string, string>> = {
+const REFUSED_PARAMS: ReadonlyMap<string, string> = new Map(Object.entries({
   audience: 'name the audience with resource (RFC 8707)',
   claims: 'writ issues no OpenID Connect claims',
   request: 'request objects (RFC 9101) are not supported',
@@ -69,7 +69,7 @@ const REFUSED_PARAMS: Readonly<Record<string, string>> = {
   id_token_hint: 'the approvers are named by the policy, not by the client',
   acr_values: 'approvals always need a security key with user verification',
   client_notification_token: 'only CIBA poll mode is supported',
-}
+}))
 
 /** What the token endpoint needs besides the form to build a manifest from OAuth parameters. */
 export interface OAuthManifestOptions {
@@ -93,7 +93,7 @@ export function manifestFromTokenParams(
   oauth: OAuthManifestOptions = {},
 ): Manifest {
   for (const name of Object.keys(params)) {
-    const why = REFUSED_PARAMS[name]
+    const why = REFUSED_PARAMS.get(name)
     // Ensure a parameter the caller relies on is refused, never silently dropped.
     if (why !== undefined) throw invalidRequest(`${name}: not supported: ${why}`)
   }

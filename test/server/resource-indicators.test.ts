@@ -105,6 +105,11 @@ describe('resource indicators (RFC 8707) at the token endpoint', () => {
     expect(got.description).toContain(words)
   })
 
+  it('ignores unknown parameters, as RFC 6749 §3.2 asks, whatever their name', async () => {
+    const { claims } = await token(withDetails([docs()], [], { toString: 'x', constructor: 'y', x_vendor: 'z' }))
+    expect(claims.aud).toBe('https://git.example.com/acme/app')
+  })
+
   it('refuses audience (a parameter some servers take for aud) rather than ignoring it', async () => {
     const got = await refusal(withDetails([docs()], [], { audience: 'https://evil.example.com/' }))
     expect(got).toMatchObject({ status: 400, error: 'invalid_request' })
