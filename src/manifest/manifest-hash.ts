@@ -31,7 +31,8 @@ export function manifestSha256(
   const task: Record<string, string> = { id: manifest.task.id }
   if (manifest.task.purpose !== undefined) task.purpose = manifest.task.purpose
   if (manifest.task.requested_by !== undefined) task.requested_by = manifest.task.requested_by
-  // The canonical JSON of { grants, resources?, scopes?, task, ttl_seconds? }, from canonical parts in member order.
+  // The canonical JSON of { grants, resources?, scopes?, task, ttl_seconds? }, from canonical
+  // parts in member order.
   let json = `{"grants":${grantsJson}`
   if (manifest.resources !== undefined) json += `,"resources":${canonicalize(manifest.resources)}`
   if (manifest.scopes !== undefined) json += `,"scopes":${canonicalize(manifest.scopes)}`

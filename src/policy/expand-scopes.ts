@@ -50,12 +50,15 @@ export function expandScopes(policy: Policy, input: ExpandScopesInput): Expanded
   for (const name of names) {
     // Ensure each name is a scope token (no control characters, quotes or backslashes).
     if (!SCOPE_TOKEN.test(name)) {
-      throw new WritError('invalid_scope', 400, `scope: ${JSON.stringify(name.slice(0, 128))} is not a valid scope name`)
+      const shown = JSON.stringify(name.slice(0, 128))
+      throw new WritError('invalid_scope', 400, `scope: ${shown} is not a valid scope name`)
     }
     if (scopes.includes(name)) continue
     const defined = policy.scopes.get(name)
     // Ensure only scopes the policy defines are granted; an unknown one is refused, not dropped.
-    if (!defined) throw new WritError('invalid_scope', 400, `scope: unknown scope ${JSON.stringify(name.slice(0, 128))}`)
+    if (!defined) {
+      throw new WritError('invalid_scope', 400, `scope: unknown scope ${JSON.stringify(name.slice(0, 128))}`)
+    }
     scopes.push(name)
     for (const template of defined.grants) {
       const grant: AuthorizationDetail = structuredClone(template)

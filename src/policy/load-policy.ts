@@ -190,9 +190,8 @@ function crossReferenceProblems(raw: unknown): string[] {
     if (match && typeof match === 'object' && match.type === MCP_TYPE && Array.isArray(match.actions)) {
       match.actions.forEach((action: unknown, k) => {
         if (typeof action === 'string' && !isMcpAction(action)) {
-          problems.push(
-            `rules[${i}].match.actions[${k}]: unknown MCP action "${action}"; expected one of ${Object.keys(MCP_ACTIONS).join(', ')}`,
-          )
+          const known = Object.keys(MCP_ACTIONS).join(', ')
+          problems.push(`rules[${i}].match.actions[${k}]: unknown MCP action "${action}"; expected one of ${known}`)
         }
       })
     }
@@ -204,8 +203,11 @@ function crossReferenceProblems(raw: unknown): string[] {
     if (name !== undefined) {
       const first = scopeNames.get(name)
       // Ensure a scope name means one thing.
-      if (first !== undefined) problems.push(`scopes[${i}].name: duplicate scope "${name}" (also scopes[${first}])`)
-      else scopeNames.set(name, i)
+      if (first !== undefined) {
+        problems.push(`scopes[${i}].name: duplicate scope "${name}" (also scopes[${first}])`)
+      } else {
+        scopeNames.set(name, i)
+      }
     }
     for (const [k, grant] of records(scope.grants)) {
       if (grant.type !== MCP_TYPE) continue
@@ -301,7 +303,8 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
   })
   const scopes = new Map<string, PolicyScope>()
   for (const sc of doc.scopes) {
-    const scope: PolicyScope = { name: sc.name, grants: sc.grants.map((g) => ({ ...g }) as AuthorizationDetail) }
+    const grants = sc.grants.map((g) => ({ ...g }) as AuthorizationDetail)
+    const scope: PolicyScope = { name: sc.name, grants }
     if (sc.description !== undefined) scope.description = sc.description
     scopes.set(sc.name, scope)
   }
