@@ -18,6 +18,8 @@ export type WritErrorCode =
   | 'insufficient_scope'
   // RFC 9396 §5
   | 'invalid_authorization_details'
+  // RFC 8707 §2
+  | 'invalid_target'
   // RFC 9449 §12
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'

@@ -2,6 +2,7 @@ import type { Auditor } from '../audit/create-auditor.js'
 import { tokenDeniedEvent } from './token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
 import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
+import { validateMcpGrants } from '../mcp/validate-mcp-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
 import { LockRefusal } from '../locks/lock-refusal.js'
@@ -131,6 +132,7 @@ async function issue(
 
   // Ensure type-specific grants are well formed before policy, a human or a token sees them.
   validateAwsGrants(req.manifest.grants)
+  validateMcpGrants(req.manifest.grants)
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
   const decision = decide(policy, req.clientId, req.manifest, deps.tokens)
@@ -189,10 +191,11 @@ async function issue(
   }
   // The token's claims are fixed before the grant is recorded, and the grant records their
   // digest: liveness accepts this token and no other one naming the grant's id.
-  const scope = scopeFor(decided.authorizationDetails)
+  // A request made with OAuth scopes gets those names as its scope; otherwise type:action pairs.
+  const scope = req.manifest.scopes ? req.manifest.scopes.join(' ') : scopeFor(decided.authorizationDetails)
   const payload = encodeAccessTokenPayload({
     issuer: deps.issuer,
-    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience),
+    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience, req.manifest.resources),
     grant: decided,
     scope,
     ...(decided.approval ? { approval: approvalClaim(decided.approval) } : {}),

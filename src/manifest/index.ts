@@ -5,6 +5,7 @@ export { manifestSha256 } from './manifest-hash.js'
 export { parseAuthorizationDetails } from './parse-authorization-details.js'
 export { parseManifest, parseManifestObject } from './parse-manifest.js'
 export { parseTask } from './parse-task.js'
+export { MAX_RESOURCES, parseResourceIndicators } from './parse-resource-indicators.js'
 export type { ParseManifestOptions } from './parse-manifest.js'
 export { YamlSyntaxError, parseSafeYaml } from './parse-safe-yaml.js'
 export {

@@ -8,13 +8,16 @@ import type { Manifest } from './types.js'
  * ```
  * { "task": { "id", "purpose"?, "requested_by"? },
  *   "ttl_seconds"?: <requested TTL in seconds, when the manifest names one>,
- *   "grants": [ <each authorization details object, every member as given> ] }
+ *   "grants": [ <each authorization details object, every member as given> ],
+ *   "resources"?: [ <RFC 8707 resource indicators, when the request names any> ],
+ *   "scopes"?: [ <policy scope names, when the request asked with scope> ] }
  * ```
  *
  * built from the normalized {@link Manifest}, so a manifest sent as YAML and the same manifest
  * sent as JSON (or with `ttl: 15m` instead of `ttl: 900`) hash the same. Optional members that are
- * absent are left out, never written as null. Member order and whitespace never matter; array
- * order does.
+ * absent are left out, never written as null, so a manifest without `resources` or `scopes`
+ * hashes as it always did (old approval evidence re-verifies). Member order and whitespace never
+ * matter; array order does.
  *
  * `grantsJson` is `canonicalize(manifest.grants)` when the caller has it already (issuance reuses
  * it for the `grant.issued` audit event); it is computed otherwise.
@@ -28,8 +31,12 @@ export function manifestSha256(
   const task: Record<string, string> = { id: manifest.task.id }
   if (manifest.task.purpose !== undefined) task.purpose = manifest.task.purpose
   if (manifest.task.requested_by !== undefined) task.requested_by = manifest.task.requested_by
-  // The canonical JSON of { grants, task, ttl_seconds? }, from canonical parts in member order.
-  let json = `{"grants":${grantsJson},"task":${canonicalize(task)}`
+  // The canonical JSON of { grants, resources?, scopes?, task, ttl_seconds? }, from canonical
+  // parts in member order.
+  let json = `{"grants":${grantsJson}`
+  if (manifest.resources !== undefined) json += `,"resources":${canonicalize(manifest.resources)}`
+  if (manifest.scopes !== undefined) json += `,"scopes":${canonicalize(manifest.scopes)}`
+  json += `,"task":${canonicalize(task)}`
   if (manifest.ttlSeconds !== undefined) {
     json += `,"ttl_seconds":${canonicalize(manifest.ttlSeconds)}`
   }

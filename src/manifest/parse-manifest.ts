@@ -4,6 +4,7 @@ import { describeJsonSyntaxError } from './describe-json-syntax-error.js'
 import { findJsonProblems } from './json-problems.js'
 import { joinProblems } from './join-problems.js'
 import { YamlSyntaxError, parseSafeYaml } from './parse-safe-yaml.js'
+import { parseResourceIndicators } from './parse-resource-indicators.js'
 import { DEFAULT_MAX_GRANTS, manifestSchema } from './schema.js'
 import type { Manifest } from './types.js'
 
@@ -52,7 +53,8 @@ export function parseManifest(body: string, options: ParseManifestOptions = {}):
 /**
  * Validates an already-parsed manifest (for example a JSON body a framework decoded).
  *
- * @throws WritError `invalid_request` (400) listing every problem, each naming its field.
+ * @throws WritError `invalid_request` (400) listing every problem, each naming its field;
+ *   `invalid_target` (400) for a resource indicator that is not an absolute URI without fragment.
  */
 export function parseManifestObject(
   value: unknown,
@@ -67,7 +69,12 @@ export function parseManifestObject(
   if (problems.length > 0 || !result.success) {
     throw invalidRequest(joinProblems(problems, 'manifest: invalid'))
   }
-  return result.data
+  const manifest = result.data
+  // Ensure each resource indicator is an absolute URI without fragment (RFC 8707 §2).
+  if (manifest.resources !== undefined) {
+    manifest.resources = parseResourceIndicators(manifest.resources, 'resources')
+  }
+  return manifest
 }
 
 function formatOf(text: string, contentType: string | undefined): 'json' | 'yaml' {

@@ -182,7 +182,7 @@ const detailListSchemas = new Map<string, z.ZodArray<typeof authorizationDetailS
 const manifestSchemas = new Map<number, z.ZodType<Manifest>>()
 
 /**
- * The task manifest `{ task, ttl?, grants }` with at most `maxGrants` grants. Unknown top-level
+ * The task manifest `{ task, ttl?, grants, resources? }` with at most `maxGrants` grants. Unknown top-level
  * members are refused. The output is the normalized {@link Manifest}: `ttl` becomes `ttlSeconds`.
  */
 export function manifestSchema(maxGrants: number = DEFAULT_MAX_GRANTS): z.ZodType<Manifest> {
@@ -194,15 +194,21 @@ export function manifestSchema(maxGrants: number = DEFAULT_MAX_GRANTS): z.ZodTyp
           task: taskSchema,
           ttl: durationSchema.optional(),
           grants: authorizationDetailsSchema(maxGrants),
+          // RFC 8707 resource indicators; each is checked by parseResourceIndicators.
+          resources: z
+            .array(z.string({ error: typeError('a string') }), { error: typeError('an array of URIs') })
+            .min(1, { error: 'expected at least one URI, or leave the field out' })
+            .optional(),
         },
         { error: typeError('an object with task, ttl and grants') },
       )
-      .transform(({ task, ttl, grants }): Manifest => {
+      .transform(({ task, ttl, grants, resources }): Manifest => {
         const manifest: Manifest = {
           task: task as TaskInfo,
           grants: grants as AuthorizationDetail[],
         }
         if (ttl !== undefined) manifest.ttlSeconds = ttl
+        if (resources !== undefined) manifest.resources = resources
         return manifest
       })
     // Bounded: one schema per configured limit.

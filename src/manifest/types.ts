@@ -17,9 +17,17 @@ export interface TaskInfo {
   requested_by?: string
 }
 
-/** A validated task manifest. `ttlSeconds` is the requested life, already parsed from `ttl`. */
+/**
+ * A validated task manifest. `ttlSeconds` is the requested life, already parsed from `ttl`.
+ * `resources` are RFC 8707 resource indicators (absolute URIs, in request order, no duplicates):
+ * when present they are the token's `aud`. `scopes` are the policy scope names the grants were
+ * (partly) expanded from: when present they are the token's `scope`. Both are part of the manifest
+ * hash when present, so an approval binds them.
+ */
 export interface Manifest {
   task: TaskInfo
   ttlSeconds?: number
   grants: AuthorizationDetail[]
+  resources?: string[]
+  scopes?: string[]
 }

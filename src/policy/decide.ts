@@ -2,6 +2,7 @@ import { WritError } from '../errors.js'
 import type { Manifest } from '../manifest/types.js'
 import { describeGrant } from './describe-grant.js'
 import { clientRuleIndex } from './rule-index.js'
+import { patternCovers } from '../wire/glob.js'
 import type { Policy } from './types.js'
 
 /** What one rule's human approval needs. */
@@ -49,7 +50,11 @@ export interface DecideLimits {
  * in file order; the first rule that covers it wins. Default deny: a client the policy does not
  * know, or any grant no usable rule covers, is refused.
  *
- * @throws WritError `access_denied` (403) naming the first denied grant and listing the others:
+ * Each of the manifest's `resources` (RFC 8707) must be covered by a grant's locations or by the
+ * `resources` of a rule that matched one of its grants.
+ *
+ * @throws WritError `invalid_target` (400) naming a resource nothing covers;
+ *   `access_denied` (403) naming the first denied grant and listing the others:
  *   `grants[1] (repo write on https://git.example.com/acme/app docs/**) is not allowed for client
  *   demo-agent by any rule it may use`.
  */
@@ -104,6 +109,24 @@ export function decide(
   // Ensure an empty manifest (which the manifest schema already refuses) is never a blank cheque.
   if (grants.length === 0) {
     throw new WritError('access_denied', 403, 'the manifest asks for no grants')
+  }
+
+  // Ensure every requested audience is a server the grants reach, or one their rules name.
+  for (const [i, resource] of (manifest.resources ?? []).entries()) {
+    const byGrant = manifest.grants.some((grant) =>
+      (grant.locations ?? []).some((location) => patternCovers(location, resource)),
+    )
+    const byRule = grants.some((g) =>
+      (policy.ruleById.get(g.ruleId)?.resources ?? []).some((pattern) => patternCovers(pattern, resource)),
+    )
+    if (!byGrant && !byRule) {
+      const at = manifest.resources!.length > 1 ? `resource[${i}]` : 'resource'
+      throw new WritError(
+        'invalid_target',
+        400,
+        `${at}: ${resource} is not a location of any requested grant, nor a resource their rules name (RFC 8707)`,
+      )
+    }
   }
 
   const needed = [...requirements.values()]

@@ -1,4 +1,5 @@
 export type {
+  PolicyScope,
   ApproverGroup,
   Policy,
   PolicyClient,
@@ -18,3 +19,5 @@ export type { ApprovalRequirement, Decision, DecideLimits, GrantDecision } from 
 export { explain } from './explain.js'
 export type { Explanation, GrantExplanation, RuleRejection } from './explain.js'
 export { describeGrant } from './describe-grant.js'
+export { expandScopes } from './expand-scopes.js'
+export type { ExpandedScopes, ExpandScopesInput } from './expand-scopes.js'

@@ -11,7 +11,11 @@ import {
   type PolicyClient,
   type PublicJwk,
   type PolicyRule,
+  type PolicyScope,
 } from './types.js'
+import type { AuthorizationDetail } from '../manifest/types.js'
+import { isMcpAction, MCP_ACTIONS, MCP_TYPE } from '../mcp/mcp-grant.js'
+import { mcpGrantProblem } from '../mcp/validate-mcp-grants.js'
 
 export interface LoadPolicyOptions {
   /** Where the text came from (a file path), named in errors. */
@@ -182,6 +186,36 @@ function crossReferenceProblems(raw: unknown): string[] {
     if (match && typeof match === 'object' && match.type === 'aws' && match.locations === undefined) {
       problems.push(`rules[${i}].match.locations: required for type aws (the role ARNs the rule allows)`)
     }
+    // Ensure an mcp rule names MCP methods: any other action could never match a valid grant.
+    if (match && typeof match === 'object' && match.type === MCP_TYPE && Array.isArray(match.actions)) {
+      match.actions.forEach((action: unknown, k) => {
+        if (typeof action === 'string' && !isMcpAction(action)) {
+          const known = Object.keys(MCP_ACTIONS).join(', ')
+          problems.push(`rules[${i}].match.actions[${k}]: unknown MCP action "${action}"; expected one of ${known}`)
+        }
+      })
+    }
+  }
+
+  const scopeNames = new Map<string, number>()
+  for (const [i, scope] of records(doc.scopes)) {
+    const name = str(scope.name)
+    if (name !== undefined) {
+      const first = scopeNames.get(name)
+      // Ensure a scope name means one thing.
+      if (first !== undefined) {
+        problems.push(`scopes[${i}].name: duplicate scope "${name}" (also scopes[${first}])`)
+      } else {
+        scopeNames.set(name, i)
+      }
+    }
+    for (const [k, grant] of records(scope.grants)) {
+      if (grant.type !== MCP_TYPE) continue
+      // Ensure an MCP template expands to grants the MCP check understands (locations may come
+      // from the request's resource).
+      const problem = mcpGrantProblem(grant as AuthorizationDetail, { requireLocations: false })
+      if (problem !== undefined) problems.push(`scopes[${i}].grants[${k}].${problem}`)
+    }
   }
 
   /** Groups a rule forbidding self-approval draws on, each with the first such rule. */
@@ -264,14 +298,23 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
     if (r.description !== undefined) rule.description = r.description
     if (r.match.locations) rule.match.locations = [...r.match.locations]
     if (r.match.identifier !== undefined) rule.match.identifier = r.match.identifier
+    if (r.resources) rule.resources = [...r.resources]
     return rule
   })
+  const scopes = new Map<string, PolicyScope>()
+  for (const sc of doc.scopes) {
+    const grants = sc.grants.map((g) => ({ ...g }) as AuthorizationDetail)
+    const scope: PolicyScope = { name: sc.name, grants }
+    if (sc.description !== undefined) scope.description = sc.description
+    scopes.set(sc.name, scope)
+  }
   const policy: Policy = {
     version: 1,
     clients,
     approverGroups,
     rules,
     ruleById: new Map(rules.map((r) => [r.id, r])),
+    scopes,
   }
   if (source !== undefined) policy.source = source
   return policy

@@ -1,6 +1,6 @@
 import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
-import { durationSchema } from '../manifest/schema.js'
+import { authorizationDetailsSchema, durationSchema } from '../manifest/schema.js'
 import { normalizePersonId } from '../text/normalize-person-id.js'
 import { friendlyErrors } from '../validation.js'
 
@@ -267,8 +267,31 @@ const rule = z.strictObject(
     ),
     max_ttl: durationSchema,
     approval,
+    // RFC 8707 resource indicators (globs) a token with this rule's grants may also name as aud.
+    resources: z
+      .array(pattern(2048), { error: typeError('an array of URI patterns') })
+      .min(1, { error: 'expected at least one URI pattern, or leave the field out' })
+      .max(32)
+      .optional(),
   },
   { error: typeError('an object') },
+)
+
+/** RFC 6749 §3.3 scope-token characters: %x21 / %x23-5B / %x5D-7E. */
+const SCOPE_NAME = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/** A scope: a name OAuth clients ask for, and the authorization_details templates it expands to. */
+const scope = z.strictObject(
+  {
+    name: z
+      .string({ error: typeError('a string') })
+      .min(1)
+      .max(128)
+      .regex(SCOPE_NAME, { error: 'expected a scope token: printable ASCII without spaces, " or \\' }),
+    description: text(1024).optional(),
+    grants: authorizationDetailsSchema(50, 'grants'),
+  },
+  { error: typeError('an object like { name, grants: [...] }') },
 )
 
 /** The policy file, structurally. Cross-references are checked by `loadPolicy`. */
@@ -283,6 +306,7 @@ export const policySchema = z.strictObject(
       .max(1000)
       .default([]),
     rules: z.array(rule, { error: typeError('a list of rules') }).max(10_000).default([]),
+    scopes: z.array(scope, { error: typeError('a list of scopes') }).max(1000).default([]),
   },
   { error: typeError('a mapping with version, clients, approver_groups and rules') },
 )

@@ -1,3 +1,5 @@
+import type { AuthorizationDetail } from '../manifest/types.js'
+
 /** A public key a `private_key_jwt` client signs its assertions with (RFC 7517 JWK). */
 export interface PublicJwk {
   kty: 'EC' | 'OKP' | 'RSA'
@@ -72,6 +74,22 @@ export interface PolicyRule {
   maxTtlSeconds: number
   /** null: `approval: none`, granted without a human. */
   approval: RuleApproval | null
+  /**
+   * Glob patterns of RFC 8707 resource indicators a token carrying this rule's grants may name as
+   * its audience besides the grants' own locations (for example an API gateway in front of them).
+   */
+  resources?: string[]
+}
+
+/**
+ * A scope a plain OAuth client may ask for (`scope=mcp:github:read`): it expands to these
+ * authorization_details templates, which are then decided like any grant. A template without
+ * `locations` takes the request's `resource` values as its locations.
+ */
+export interface PolicyScope {
+  name: string
+  description?: string
+  grants: AuthorizationDetail[]
 }
 
 /** A validated policy. Anything it does not allow is denied. */
@@ -84,6 +102,8 @@ export interface Policy {
   /** Every rule, in file order. */
   rules: readonly PolicyRule[]
   ruleById: ReadonlyMap<string, PolicyRule>
+  /** Scopes by name, in file order. */
+  scopes: ReadonlyMap<string, PolicyScope>
 }
 
 /** A policy that cannot be used; `problems` lists every problem found, each naming its path. */

@@ -14,6 +14,26 @@ export function mediaType(c: Context): string {
  * second value past a check that read the first one.
  */
 export async function readForm(c: Context, maxBytes: number): Promise<Record<string, string>> {
+  return (await readFormWithLists(c, maxBytes, [])).params
+}
+
+/** A form's single-valued parameters, and every value of the ones that may repeat. */
+export interface FormWithLists {
+  params: Record<string, string>
+  /** Each repeatable parameter's values in order (absent when not sent). */
+  lists: Record<string, string[]>
+}
+
+/**
+ * {@link readForm}, except that the parameters named in `repeatable` may appear more than once
+ * (RFC 8707 §2 lets `resource` repeat); their values are in `lists`, in order, and `params`
+ * holds none of them.
+ */
+export async function readFormWithLists(
+  c: Context,
+  maxBytes: number,
+  repeatable: readonly string[],
+): Promise<FormWithLists> {
   const type = mediaType(c)
   if (type !== 'application/x-www-form-urlencoded') {
     throw invalidRequest(
@@ -21,9 +41,14 @@ export async function readForm(c: Context, maxBytes: number): Promise<Record<str
     )
   }
   const params: Record<string, string> = Object.create(null) as Record<string, string>
+  const lists: Record<string, string[]> = Object.create(null) as Record<string, string[]>
   for (const [name, value] of new URLSearchParams(await readBody(c, maxBytes))) {
+    if (repeatable.includes(name)) {
+      ;(lists[name] ??= []).push(value)
+      continue
+    }
     if (Object.hasOwn(params, name)) throw invalidRequest(`${name}: must not be repeated`)
     params[name] = value
   }
-  return params
+  return { params, lists }
 }

@@ -10,8 +10,9 @@ const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const CLIENTS = ['agent-a', 'agent-b', 'agent-jwt']
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 const CIBA = 'urn:openid:params:grant-type:ciba'
-/** RFC 6749 / 7009 / 9449 / CIBA codes and writ's own: any other `error` is a bug. */
+/** RFC 6749 / 7009 / 8707 / 9449 / CIBA codes and writ's own: any other `error` is a bug. */
 const ERROR_CODES = new Set([
+  'invalid_target',
   'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type',
   'invalid_scope', 'access_denied', 'unsupported_token_type', 'invalid_token', 'invalid_authorization_details',
   'invalid_dpop_proof', 'use_dpop_nonce', 'authorization_pending', 'slow_down', 'expired_token',

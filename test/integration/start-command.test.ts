@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -48,6 +49,19 @@ describe('the README start command', () => {
     expect(body.token_type).toBe('Bearer')
     expect(body.access_token.split('.')).toHaveLength(3)
     expect(body.scope).toBe('repo:read repo:write')
+
+    // The README's scope + resource command, verbatim but for the port.
+    const readme = readFileSync(resolve(root, 'README.md'), 'utf8').split('\n')
+    const at = readme.findIndex((l) => l.includes('scope=mcp:read'))
+    const scoped = [readme[at - 1], readme[at]]
+      .map((l) => l!.trim().replace(/\\$/, '').replace('127.0.0.1:8080', `127.0.0.1:${port}`))
+      .join(' ')
+    const mcp = JSON.parse((await run('sh', ['-c', scoped], { cwd: root })).stdout)
+    expect(mcp).toMatchObject({ token_type: 'Bearer', scope: 'mcp:read' })
+    expect(JSON.parse(Buffer.from(mcp.access_token.split('.')[1], 'base64url').toString())).toMatchObject({
+      aud: 'https://mcp.example.com/mcp',
+      authorization_details: [{ type: 'mcp', actions: ['tools/call'], identifier: 'get_*', locations: ['https://mcp.example.com/mcp'] }],
+    })
 
     // The README loop with the CLI: the banner's admin token lists the grant, revokes it, and the
     // token is rejected from then on.

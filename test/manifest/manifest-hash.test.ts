@@ -71,3 +71,39 @@ describe('manifestSha256', () => {
     expect(manifestSha256({ ...base, grants: [{ ...base.grants[0]!, actions: ['write'] }] })).not.toBe(hash)
   })
 })
+
+describe('manifestSha256 with resources and scopes', () => {
+  const base = {
+    task: { id: 'REL-7' },
+    ttlSeconds: 600,
+    grants: [{ type: 'mcp', actions: ['tools/call'], locations: ['https://mcp.example.com/mcp'], identifier: 'deploy_prod' }],
+  }
+  const sha = (value: unknown) => createHash('sha256').update(canonicalize(value), 'utf8').digest('hex')
+
+  it('hashes a manifest without them exactly as before, so old evidence re-verifies', () => {
+    expect(manifestSha256(base)).toBe(sha({ task: base.task, ttl_seconds: 600, grants: base.grants }))
+  })
+
+  it('covers resources and scopes when present, as canonical members', () => {
+    const resources = ['https://mcp.example.com/mcp']
+    const withBoth = { ...base, resources, scopes: ['mcp:deploy'] }
+    expect(manifestSha256(withBoth)).toBe(
+      sha({ task: base.task, ttl_seconds: 600, grants: base.grants, resources, scopes: ['mcp:deploy'] }),
+    )
+    const hashes = new Set([
+      manifestSha256(base),
+      manifestSha256({ ...base, resources }),
+      manifestSha256({ ...base, resources: ['https://mcp.other.example/mcp'] }),
+      manifestSha256({ ...base, scopes: ['mcp:deploy'] }),
+      manifestSha256(withBoth),
+    ])
+    expect(hashes.size).toBe(5)
+  })
+
+  it('reads resources from a manifest document, checked as RFC 8707 resource indicators', () => {
+    const text = JSON.stringify({ task: { id: 'T' }, grants: base.grants, resources: ['https://mcp.example.com/mcp', 'https://mcp.example.com/mcp'] })
+    expect(parseManifest(text).resources).toEqual(['https://mcp.example.com/mcp'])
+    const relative = JSON.stringify({ task: { id: 'T' }, grants: base.grants, resources: ['mcp'] })
+    expect(() => parseManifest(relative)).toThrow(/^resources\[0\]: "mcp" is not an absolute URI/)
+  })
+})

@@ -55,6 +55,7 @@ function policyOf(matches: PolicyRule['match'][], usable: boolean[]): Policy {
     version: 1,
     clients: new Map([[client.id, client]]),
     approverGroups: new Map(),
+    scopes: new Map(),
     rules,
     ruleById: new Map(rules.map((r) => [r.id, r])),
   }

@@ -63,6 +63,8 @@ export async function createApprovalRequest(
       task: input.manifest.task,
       ...(input.manifest.ttlSeconds !== undefined ? { ttlSeconds: input.manifest.ttlSeconds } : {}),
       grants: input.manifest.grants,
+      ...(input.manifest.resources !== undefined ? { resources: input.manifest.resources } : {}),
+      ...(input.manifest.scopes !== undefined ? { scopes: input.manifest.scopes } : {}),
     },
     manifestSha256: manifestSha256(input.manifest),
     ttlSeconds: input.decision.ttlSeconds,

@@ -11,6 +11,10 @@ export interface ApprovalView {
   clientId: string
   task: TaskInfo
   grants: AuthorizationDetail[]
+  /** RFC 8707 resources the token will be for (its `aud`), when the request named any. */
+  resources?: string[]
+  /** OAuth scope names the grants were expanded from, when the request used scope. */
+  scopes?: string[]
   manifestSha256: string
   /** Life of the token once approved. */
   ttlSeconds: number
@@ -49,6 +53,8 @@ export async function getApprovalView(deps: ApprovalDeps, approvalId: string): P
     clientId: request.clientId,
     task: request.manifest.task,
     grants: request.manifest.grants,
+    ...(request.manifest.resources ? { resources: request.manifest.resources } : {}),
+    ...(request.manifest.scopes ? { scopes: request.manifest.scopes } : {}),
     manifestSha256: request.manifestSha256,
     ttlSeconds: request.ttlSeconds,
     createdAt: request.createdAt,

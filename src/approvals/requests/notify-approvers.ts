@@ -75,7 +75,8 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
  * { "type": "writ.approval_request", "delivery_id": "…", "group": "release-managers",
  *   "approval_id": "…", "approval_uri": "https://writ.example.com/approve/…",
  *   "client_id": "deploy-bot", "task": { "id": "…", "purpose": "…", "requested_by": "…" },
- *   "grants": [ …authorization_details… ], "ttl_seconds": 600,
+ *   "grants": [ …authorization_details… ], "resources"?: [ …RFC 8707… ], "scopes"?: [ … ],
+ *   "ttl_seconds": 600,
  *   "expires_at": "2026-01-01T00:05:00.000Z", "approvers_needed": 1 }
  * ```
  *
@@ -150,6 +151,8 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
           client_id: request.clientId,
           task: request.manifest.task,
           grants: request.manifest.grants,
+          ...(request.manifest.resources ? { resources: request.manifest.resources } : {}),
+          ...(request.manifest.scopes ? { scopes: request.manifest.scopes } : {}),
           ttl_seconds: request.ttlSeconds,
           expires_at: new Date(request.expiresAt * 1000).toISOString(),
           approvers_needed: needed,

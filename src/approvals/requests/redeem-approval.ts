@@ -5,6 +5,7 @@ import { invalidRequest, WritError } from '../../errors.js'
 import type { GrantApproval } from '../../grants/grant.js'
 import { tokenDeniedEvent } from '../../grants/token-denied-event.js'
 import { lockRefusal } from '../../locks/lock-refusal.js'
+import { parseResourceIndicators } from '../../manifest/index.js'
 import { lockTargetsOf } from '../../locks/types.js'
 import { issueGrant, type IssueGrantDeps, type TokenResponse } from '../../grants/issue-grant.js'
 import { revokeGrants } from '../../grants/revoke-grants.js'
@@ -23,6 +24,8 @@ export interface RedeemApprovalInput {
   authReqId: string
   /** Thumbprint of the DPoP proof sent with this poll, if any. */
   cnfJkt?: string | undefined
+  /** RFC 8707 `resource` values sent with this poll, if any: they must be the approved ones. */
+  resources?: readonly string[]
 }
 
 const AUTH_REQ_ID = /^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/
@@ -135,6 +138,20 @@ export async function redeemApproval(
   const secrets = [request.secretSha256, ...(record.joinedSecrets ?? [])]
   // Every handle is compared (in constant time each), so the answer's timing names none.
   if (!secrets.map((s) => hexEqual(presented, s)).includes(true)) throw invalidGrant('wrong secret')
+  if (input.resources !== undefined) {
+    const asked = parseResourceIndicators(input.resources, 'resource')
+    const approved = request.manifest.resources ?? []
+    // Ensure the token goes to the audience the request was approved for, and no other.
+    const other = asked.find((r) => !approved.includes(r))
+    if (other !== undefined || asked.length !== approved.length) {
+      throw new WritError(
+        'invalid_target',
+        400,
+        `resource: ${other ?? asked.join(' ')} is not what this request was made for ` +
+          `(${approved.length > 0 ? approved.join(' ') : 'no resource'}); send the same resource values or none`,
+      )
+    }
+  }
   // Ensure nothing is collected for a locked client or task, nor on a locked approver's vote.
   const approvers = record.votes.map((v) => v.sub)
   const lock = await deps.locks.findLock(

@@ -2,6 +2,7 @@ import { tokenDeniedEvent } from '../../grants/token-denied-event.js'
 import type { ApprovalPending } from '../../grants/issue-grant.js'
 import { LockRefusal } from '../../locks/lock-refusal.js'
 import type { Manifest } from '../../manifest/types.js'
+import { validateMcpGrants } from '../../mcp/validate-mcp-grants.js'
 import { decide, type DecideLimits } from '../../policy/index.js'
 import { createApprovalRequest } from './create-approval-request.js'
 import type { ApprovalDeps } from '../deps.js'
@@ -21,6 +22,8 @@ export async function startBackchannelRequest(
   deps: ApprovalDeps & { limits: DecideLimits },
   input: { clientId: string; manifest: Manifest },
 ): Promise<BackchannelResponse> {
+  // Ensure MCP grants are well formed before anyone is asked to approve them.
+  validateMcpGrants(input.manifest.grants)
   // Ensure every grant is covered by a rule this client may use before anyone is asked.
   const decision = decide(deps.policy, input.clientId, input.manifest, deps.limits)
   let pending

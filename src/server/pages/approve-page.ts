@@ -1,5 +1,6 @@
 import type { ApprovalView } from '../../approvals/requests/get-approval-view.js'
 import type { AuthorizationDetail } from '../../manifest/types.js'
+import { isMcpAction, MCP_ACTIONS, MCP_TYPE } from '../../mcp/mcp-grant.js'
 import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { html, type SafeHtml } from './html.js'
 import { renderPage } from './layout.js'
@@ -17,10 +18,28 @@ const STATUS_TEXT: Record<ApprovalView['status'], string> = {
   revoked: 'Revoked: no token will be issued for it',
 }
 
+/**
+ * What an `mcp` grant lets the agent do, one plain sentence per action:
+ * "Call tool deploy_prod on https://mcp.example.com/mcp", "Read resources matching repo://** on ...".
+ */
+function mcpSentences(grant: AuthorizationDetail): SafeHtml {
+  const identifier = grant.identifier ?? ''
+  const pattern = identifier.includes('*')
+  const servers = (grant.locations ?? []).map((l, i) => html`${i > 0 ? ' and ' : ''}${literal(l)}`)
+  const lines = (grant.actions ?? []).map((action) => {
+    const words = isMcpAction(action) ? MCP_ACTIONS[action] : undefined
+    if (!words) return html`<li>${literal(action)} ${literal(identifier)} on ${servers}</li>`
+    const what = pattern ? `${words.nouns} matching` : words.noun
+    return html`<li class="mcp-action">${words.verb} ${what} ${literal(identifier)} on ${servers}</li>`
+  })
+  return html`<ul class="plain">${lines}</ul>`
+}
+
 function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {
   const extra = Object.entries(grant).filter(([name]) => !COMMON_FIELDS.has(name))
   return html`<section class="card grant">
 <h3>Grant ${index + 1}: ${literal(grant.type)}</h3>
+${grant.type === MCP_TYPE ? mcpSentences(grant) : ''}
 <dl>
 <dt>Actions</dt><dd>${grant.actions?.length ? grant.actions.map((a, i) => html`${i > 0 ? ', ' : ''}${literal(a)}`) : html`<span class="muted">(none named)</span>`}</dd>
 <dt>Resources</dt><dd>${grant.locations?.length ? html`<ul class="plain">${grant.locations.map((l) => html`<li>${literal(l)}</li>`)}</ul>` : html`<span class="muted">(any location the rule allows)</span>`}</dd>
@@ -33,7 +52,9 @@ ${extra.map(([name, value]) => html`<dt>${literal(name)}</dt><dd>${literal(JSON.
 /**
  * The approval page: exactly what is asked (client, task, purpose, requester, every grant with
  * its type, actions, resources, identifier and any other field, the token's life, when the request
- * expires), each rule's progress, and Approve / Deny while the request is pending. Every value an
+ * expires), each rule's progress, and Approve / Deny while the request is pending. The token's
+ * audience (RFC 8707 resources) and scopes are shown when the request named them; an `mcp` grant
+ * also reads as plain sentences ("Call tool deploy_prod on https://mcp.example.com/mcp"). Every value an
  * approver must read exactly is shown with {@link literal}: characters outside printable ASCII are
  * marked with their code points, so no look-alike passes for what it imitates.
  */
@@ -48,6 +69,8 @@ export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
 <dt>Task</dt><dd>${literal(view.task.id)}</dd>
 <dt>Purpose</dt><dd>${view.task.purpose !== undefined ? escapeUnsafeText(view.task.purpose) : html`<span class="muted">(none given)</span>`}</dd>
 <dt>Requested by</dt><dd>${view.task.requested_by !== undefined ? literal(view.task.requested_by) : html`<span class="muted">(not named)</span>`}</dd>
+${view.resources ? html`<dt>Token for</dt><dd><ul class="plain">${view.resources.map((r) => html`<li>${literal(r)}</li>`)}</ul></dd>` : ''}
+${view.scopes ? html`<dt>Scopes asked</dt><dd>${view.scopes.map((sc, i) => html`${i > 0 ? ', ' : ''}${literal(sc)}`)}</dd>` : ''}
 <dt>Token life</dt><dd>${duration(view.ttlSeconds)} from when the agent collects it</dd>
 <dt>Request expires</dt><dd>${utc(view.expiresAt)}${pending ? ` (in ${duration(left)})` : ''}</dd>
 </dl>

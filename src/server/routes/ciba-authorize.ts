@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { startBackchannelRequest } from '../../approvals/requests/start-backchannel-request.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
-import { readForm } from '../form.js'
+import { readFormWithLists } from '../form.js'
 import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
 
 /**
@@ -16,14 +16,17 @@ import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-par
 export function cibaAuthorizeRoute(deps: AppDeps) {
   const detailsCache = new AuthorizationDetailsCache()
   return async (c: Context): Promise<Response> => {
-    const params = await readForm(c, deps.config.limits.bodyBytes)
+    const { params, lists } = await readFormWithLists(c, deps.config.limits.bodyBytes, ['resource'])
     // Ensure the caller is a registered client before it learns anything about policy.
     const { clientId } = await deps.clients.authenticate({
       authorization: c.req.header('authorization'),
       params,
       source: clientAddress(c, deps.config.limits),
     })
-    const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
+    const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache, {
+      policy: deps.policy,
+      ...(lists.resource ? { resources: lists.resource } : {}),
+    })
     const response = await startBackchannelRequest(
       { ...deps.approvals, limits: deps.config.tokens },
       { clientId, manifest },

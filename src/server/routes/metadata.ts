@@ -31,6 +31,8 @@ export function metadataRoute(deps: AppDeps) {
     // RFC 9449 §5.1: the token endpoints accept DPoP proofs signed with these algorithms.
     dpop_signing_alg_values_supported: [...deps.dpop.algorithms],
     service_documentation: `${iss}/openapi.yaml`,
+    // The policy's scopes: plain OAuth clients may ask with scope (and resource, RFC 8707).
+    scopes_supported: [...deps.policy.scopes.keys()],
   }
   return (c: Context): Response => c.json(body, 200, { 'Cache-Control': 'public, max-age=300' })
 }

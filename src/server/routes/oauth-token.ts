@@ -4,14 +4,16 @@ import { issueGrant } from '../../grants/issue-grant.js'
 import { AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
-import { readForm } from '../form.js'
+import { readFormWithLists } from '../form.js'
 import { tokenResponse } from '../token-response.js'
 import { CIBA_GRANT_TYPE, cibaTokenGrant } from './ciba-token.js'
 
 /**
  * `POST /oauth/token` (RFC 6749 §4.4 client credentials, with RFC 9396 authorization_details).
  * The manifest travels as `authorization_details` plus `task_id`, `task_purpose`, `requested_by`
- * and `ttl`, so an off-the-shelf OAuth client can ask for a task-scoped token. A `DPoP` proof
+ * and `ttl`, so an off-the-shelf OAuth client can ask for a task-scoped token; or as `scope`
+ * (names the policy's `scopes:` expand to grants; `task_id` is then optional). `resource` (RFC
+ * 8707, may repeat) names the token's audience. A `DPoP` proof
  * header (RFC 9449) binds the token to the proof's key (`cnf.jkt`, `token_type: DPoP`).
  * `grant_type=urn:openid:params:grant-type:ciba` with `auth_req_id` collects an approved token
  * (CIBA poll mode; see `ciba-token.ts`).
@@ -22,11 +24,11 @@ export function oauthTokenRoute(deps: AppDeps) {
     const dpopProof = c.req.header('dpop')
     // Every answer to a DPoP request carries the current nonce (RFC 9449 §8), errors included.
     if (dpopProof !== undefined) c.header('DPoP-Nonce', deps.dpop.nonce())
-    const params = await readForm(c, deps.config.limits.bodyBytes)
+    const { params, lists } = await readFormWithLists(c, deps.config.limits.bodyBytes, ['resource'])
     const grantType = params.grant_type
     if (!grantType) throw invalidRequest('grant_type: required')
     // CIBA poll mode: collect the token of an approval request (`auth_req_id`).
-    if (grantType === CIBA_GRANT_TYPE) return cibaTokenGrant(deps, c, params, dpopProof)
+    if (grantType === CIBA_GRANT_TYPE) return cibaTokenGrant(deps, c, params, dpopProof, lists.resource)
     if (grantType !== 'client_credentials') {
       throw new WritError(
         'unsupported_grant_type',
@@ -40,7 +42,10 @@ export function oauthTokenRoute(deps: AppDeps) {
       params,
       source: clientAddress(c, deps.config.limits),
     })
-    const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache)
+    const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache, {
+      policy: deps.policy,
+      ...(lists.resource ? { resources: lists.resource } : {}),
+    })
     const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })
     // Client credentials cannot wait for a human: such manifests go through /oauth/bc-authorize.
     const response = await issueGrant(deps.issue, {
