@@ -14,7 +14,12 @@ import { auditClientAuthentication } from './client-auth/audit-client-authentica
 import { createClientAuthenticator, rateLimitClients } from './client-auth/index.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
-import { type AwsCredentials, type AwsVending, createAwsVending } from './credentials/aws/index.js'
+import {
+  type AwsCredentials,
+  type AwsVending,
+  createAwsVending,
+  validateAwsGrants,
+} from './credentials/aws/index.js'
 import { dpopNonceSecret } from './dpop/dpop-nonce-secret.js'
 import { createTokenEndpointDpop } from './dpop/token-endpoint-dpop.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
@@ -264,6 +269,9 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       issuer: config.issuer,
       tokens: config.tokens,
       clock,
+      // Ensure a malformed `type: aws` grant is refused before it is minted into a token, whether
+      // or not this broker vends AWS credentials.
+      validateDetails: [validateAwsGrants],
       audit,
       requestApproval: (input) => createApprovalRequest(approvals, input),
     },

@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { manualClock } from '../../src/clock.js'
 import { createMemoryStore } from '../../src/open-store.js'
-import { describeStoreContract } from './store-contract.js'
+import { describeOnceStoreContract } from '../store/once-store-contract.js'
+import { describeSettingsStoreContract } from '../store/settings-store-contract.js'
+import { describeKeySetStoreContract } from '../tokens/key-set-store-contract.js'
+import { describeStoreContract, type StoreHarness } from './store-contract.js'
 import type { Grant } from '../../src/grants/grant.js'
 
-describeStoreContract('memory', async () => {
+const memoryStore = async (): Promise<StoreHarness> => {
   const clock = manualClock()
   const store = createMemoryStore({ clock })
   return { store, clock, cleanup: () => store.close() }
-})
+}
+
+describeStoreContract('memory', memoryStore)
+describeOnceStoreContract('memory', memoryStore)
+describeSettingsStoreContract('memory', memoryStore)
+describeKeySetStoreContract('memory', memoryStore)
 
 describe('memory store sweep', () => {
   const grant = (id: string, clientId: string, nowMs: number, lifeSeconds: number): Grant => {

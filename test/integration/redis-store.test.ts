@@ -5,7 +5,10 @@ import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
 import { createRedisStore, type Store } from '../../src/open-store.js'
 import type { RedisBackend } from '../../src/store/redis-backend.js'
-import { describeStoreContract } from '../grants/store-contract.js'
+import { describeStoreContract, type StoreHarness } from '../grants/store-contract.js'
+import { describeOnceStoreContract } from '../store/once-store-contract.js'
+import { describeSettingsStoreContract } from '../store/settings-store-contract.js'
+import { describeKeySetStoreContract } from '../tokens/key-set-store-contract.js'
 import { testGrant } from '../helpers/grant.js'
 import { freePort, type PrivateRedis, startRedis } from '../helpers/redis.js'
 
@@ -41,10 +44,15 @@ afterAll(async () => {
   await admin.quit()
 })
 
-describeStoreContract('redis', async () => {
+const redisStore = async (): Promise<StoreHarness> => {
   const store = sharedStore()
   return { store, cleanup: () => store.close() }
-})
+}
+
+describeStoreContract('redis', redisStore)
+describeOnceStoreContract('redis', redisStore)
+describeSettingsStoreContract('redis', redisStore)
+describeKeySetStoreContract('redis', redisStore)
 
 const makeGrant = (clientId: string, lifeSeconds: number): Grant => testGrant(clientId, lifeSeconds)
 
