@@ -35,7 +35,7 @@ if (!existsSync(join(root, 'dist/audit/redis-audit-log.js'))) {
   console.error('dist/ is missing: run `npm run build` first')
   process.exit(1)
 }
-const { createRedisStore } = await import('../dist/grants/redis-store.js')
+const { createRedisStore } = await import('../dist/open-store.js')
 const { createRedisAuditLog } = await import('../dist/audit/redis-audit-log.js')
 const { createAuditor } = await import('../dist/audit/create-auditor.js')
 const { recordGrant } = await import('../dist/grants/record-grant.js')
@@ -98,14 +98,14 @@ try {
     const redis = await startRedisServer()
     pinned &&= pinToCpu(redis.child.pid, 1)
     const store = createRedisStore({ url: redis.url, clock: systemClock, keyPrefix: 'bench-audit-path:' })
-    await store.firstConnection()
+    await store.backend.firstConnection()
     const log =
       mode === 'on'
-        ? createRedisAuditLog({ redis: store.redis, keyPrefix: store.keys.prefix, clock: systemClock, issuer: 'https://writ.bench', signer: keys })
+        ? createRedisAuditLog({ redis: store.backend.redis, keyPrefix: store.backend.keys.prefix, clock: systemClock, issuer: 'https://writ.bench', signer: keys })
         : undefined
     // The broker's own write of a grant and its event (issue-grant calls the same function).
     const audit = createAuditor({ log, logger: silentLogger, clock: systemClock })
-    setups[mode] = { redis, store, log, audit, runs: [] }
+    setups[mode] = { redis, store: store.grants, opened: store, log, audit, runs: [] }
   }
   // Warm up both: JIT, Redis scripts.
   for (const mode of ['off', 'on']) await drive(setups[mode], 5000)
@@ -119,9 +119,9 @@ try {
     }
   }
 } finally {
-  for (const { store, audit, redis } of Object.values(setups)) {
+  for (const { opened, audit, redis } of Object.values(setups)) {
     await audit.close().catch(() => undefined)
-    await store.close().catch(() => undefined)
+    await opened.close().catch(() => undefined)
     redis.child.kill('SIGKILL')
   }
 }

@@ -17,7 +17,7 @@ import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
-import { createRedisStore } from '../dist/grants/index.js'
+import { createRedisStore } from '../dist/open-store.js'
 import { startRedisServer } from './lib.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -49,7 +49,7 @@ async function fill(store, clientId) {
   const started = performance.now()
   for (let i = 0; i < count; i += 1000) {
     const batch = []
-    for (let j = i; j < Math.min(i + 1000, count); j++) batch.push(store.createGrant(grantFor(clientId, j, now)))
+    for (let j = i; j < Math.min(i + 1000, count); j++) batch.push(store.grants.createGrant(grantFor(clientId, j, now)))
     await Promise.all(batch)
   }
   return performance.now() - started
@@ -142,7 +142,7 @@ async function main() {
     let heard = 0
     let lastMessageAt = 0
     let messagesCount = 0
-    const unsubscribe = await store.subscribeRevocations((m) => {
+    const unsubscribe = await store.revocations.subscribeRevocations((m) => {
       messagesCount++
       if ('grants' in m) heard += m.grants.length
       lastMessageAt = performance.now()
@@ -155,7 +155,7 @@ async function main() {
     await admin.slowlog('RESET')
     await admin.config('RESETSTAT')
     const started = performance.now()
-    const revoked = await store.revokeByClient('bench-agent', { by: 'admin', reason: 'bench', at: Math.floor(Date.now() / 1000) })
+    const revoked = await store.grants.revokeByClient('bench-agent', { by: 'admin', reason: 'bench', at: Math.floor(Date.now() / 1000) })
     const revokeMs = performance.now() - started
     const writProbe = await stopProbe()
     const deadline = Date.now() + 30_000
@@ -176,7 +176,7 @@ async function main() {
     await unsubscribe()
 
     // Baseline: one script for everything.
-    const keys = store.keys
+    const keys = store.backend.keys
     stopProbe = await pingProbe(url)
     await admin.slowlog('RESET')
     const naiveStarted = performance.now()

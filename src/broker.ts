@@ -3,21 +3,29 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Approvals, createApprovals } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store/store.js'
-import { bootstrapAdminToken } from './admin/index.js'
+import { bootstrapAdminToken, createAdminAuthenticator } from './admin/index.js'
+import { createApprovalRequest } from './approvals/requests/create-approval-request.js'
 import type { AuditLog } from './audit/audit-log.js'
 import { type Auditor, createAuditor } from './audit/create-auditor.js'
 import { keyRotatedEvent } from './tokens/key-rotated-event.js'
 import { keySetRefusedEvent } from './tokens/key-set-refused-event.js'
 import { openAuditLog } from './audit/open-audit-log.js'
-import { createClientAuthenticator } from './client-auth/index.js'
+import { auditClientAuthentication } from './client-auth/audit-client-authentication.js'
+import { createClientAuthenticator, rateLimitClients } from './client-auth/index.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
-import { type AwsCredentials, type AwsVending, createAwsVending } from './credentials/aws/index.js'
-import { createMemoryStore } from './grants/memory-store.js'
-import { createRedisStore } from './grants/redis-store.js'
-import type { GrantStore } from './grants/store.js'
+import {
+  type AwsCredentials,
+  type AwsVending,
+  createAwsVending,
+  validateAwsGrants,
+} from './credentials/aws/index.js'
+import { dpopNonceSecret } from './dpop/dpop-nonce-secret.js'
+import { createTokenEndpointDpop } from './dpop/token-endpoint-dpop.js'
+import { validateMcpGrants } from './mcp/validate-mcp-grants.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
+import { createMemoryStore, createRedisStore, type Store } from './open-store.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
 import { createApp } from './server/create-app.js'
 import { followKeySetChanges } from './tokens/follow-key-set-changes.js'
@@ -38,7 +46,7 @@ export interface BrokerOptions {
   logger: Logger
   clock?: Clock
   /** Use this store instead of building one from config (tests share one). */
-  store?: GrantStore
+  store?: Store
   /** Use this policy instead of reading config.policyFile. */
   policy?: Policy
   /** Environment variables: webhook secrets named by the policy's `secret_env`. Default: none. */
@@ -55,7 +63,7 @@ export interface BrokerOptions {
 
 export interface Broker {
   app: ReturnType<typeof createApp>
-  store: GrantStore
+  store: Store
   policy: Policy
   keys: KeyManager
   /** Approval requests, enrolled security keys and approval evidence. */
@@ -120,7 +128,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   const keys = createKeyManager({
     alg: config.keys.alg,
     source: config.keys.source,
-    store,
+    store: store.keySets,
     ...(config.keys.kek ? { kek: config.keys.kek } : {}),
     ...(config.keys.files ? { files: config.keys.files } : {}),
     rotationSeconds: config.keys.rotationSeconds,
@@ -140,7 +148,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
         openAuditLog({
           settings: config.audit,
           issuer: config.issuer,
-          store,
+          backend: store.backend,
           signer: keys,
           clock,
           stdout: options.stdout ?? ((line) => void process.stdout.write(line + '\n')),
@@ -154,11 +162,12 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
     }
     for (const rotation of earlyRotations.splice(0)) void audit.note(keyRotatedEvent('system', rotation))
-    ;({ config, token: adminToken } = await bootstrapAdminToken(config, store))
+    ;({ config, token: adminToken } = await bootstrapAdminToken(config, store.settings))
     approvals = await createApprovals({
       config,
       policy,
-      grantStore: store,
+      backend: store.backend,
+      locks: store.locks,
       clock,
       logger,
       env: options.env ?? {},
@@ -174,7 +183,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
 
   const clients = createClientAuthenticator({
     getClient: (id) => policy.clients.get(id),
-    store,
+    store: store.once,
     issuer: config.issuer,
     tokenEndpoint: `${config.issuer}/oauth/token`,
     clock,
@@ -192,7 +201,9 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   const aws = config.aws
     ? createAwsVending({
         settings: config.aws,
-        store,
+        store: store.grants,
+        revocations: store.revocations,
+        backend: store.backend,
         clock,
         logger,
         audit,
@@ -201,23 +212,77 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     : undefined
   await aws?.start()
 
+  const nonceKey = dpopNonceSecret({ nonceSecret: config.dpop.nonceSecret, kek: config.keys.kek })
+  if (!nonceKey.shared && config.store.kind === 'redis' && config.dpop.requireNonce) {
+    logger.warn(
+      'DPoP nonces use a per-process secret: replicas refuse each other\'s nonces; set dpop.nonceSecret or keys.kek',
+    )
+  }
   const app = createApp({
     ...(aws ? { aws } : {}),
     config,
     policy,
-    store,
+    store: store.grants,
+    once: store.once,
+    storeHealth: store,
     keys,
-    clients,
+    // Ensure every failed client authentication, on any route, leaves an audit event, and every
+    // authenticated client stays within its request rate (config.limits).
+    clients: rateLimitClients(
+      auditClientAuthentication(clients, audit),
+      createRateLimiter({
+        burst: config.limits.clientBurst,
+        perSecond: config.limits.clientRequestsPerSecond,
+        maxKeys: 100_000,
+        clock,
+      }),
+    ),
     clock,
     logger,
     openapi: readOpenApiDocument(),
     approvals,
     audit,
+    // Ensure wrong admin tokens from one address cost argon2 only within that address's budget.
+    admin: createAdminAuthenticator({
+      tokenHash: config.admin.tokenHash,
+      clock,
+      cacheSeconds: config.admin.tokenCacheSeconds,
+      failureBudget: createRateLimiter({
+        burst: config.limits.adminAuthFailureBurst,
+        perSecond: config.limits.adminAuthFailuresPerMinute / 60,
+        maxKeys: 100_000,
+        clock,
+      }),
+    }),
+    dpop: createTokenEndpointDpop({
+      issuer: config.issuer,
+      store: store.once,
+      clock,
+      nonceSecret: nonceKey.secret,
+      requireNonce: config.dpop.requireNonce,
+      nonceLifetimeSeconds: config.dpop.nonceLifetimeSeconds,
+      proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
+    }),
+    issue: {
+      policy,
+      store: store.grants,
+      keys,
+      issuer: config.issuer,
+      tokens: config.tokens,
+      clock,
+      // Ensure a malformed `type: aws` grant is refused before it is minted into a token, whether
+      // or not this broker vends AWS credentials.
+      validateDetails: [validateAwsGrants, validateMcpGrants],
+      audit,
+      requestApproval: (input) => createApprovalRequest(approvals, input),
+    },
   })
 
   // Replicas sharing keys through the store re-read them as soon as a change is announced.
   const follower =
-    config.keys.source === 'store' ? followKeySetChanges({ store, keys, logger }) : undefined
+    config.keys.source === 'store'
+      ? followKeySetChanges({ store: store.revocations, keys, logger })
+      : undefined
   const refresh = setInterval(() => {
     follower?.ensureSubscribed()
     keys.refresh().catch((err: unknown) => {

@@ -16,6 +16,7 @@ export {
   type Manifest,
 } from './manifest/index.js'
 export { decide, explain, loadPolicy, loadPolicyFile, PolicyError, type Policy } from './policy/index.js'
-export { createMemoryStore, createRedisStore, type Grant, type GrantStore } from './grants/index.js'
+export type { Grant, GrantStore } from './grants/index.js'
+export { createMemoryStore, createRedisStore, type Store } from './open-store.js'
 export { loadTrustAnchors, verifyApprovalEvidence, verifyApprovalFromChain } from './approvals/index.js'
 export { hashSecret, generateSecret } from './client-auth/index.js'

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js'
-import type { GrantStore } from '../grants/store.js'
+import type { SettingsStore } from '../store/settings-store.js'
 import { createAdminToken } from './create-admin-token.js'
 
 /** Where the bootstrapped admin token's hash is kept in the store. */
@@ -14,7 +14,7 @@ export const ADMIN_TOKEN_SETTING = 'admin-token-hash'
  */
 export async function bootstrapAdminToken(
   config: Config,
-  store: Pick<GrantStore, 'initSetting'>,
+  store: SettingsStore,
 ): Promise<{ config: Config; token?: string }> {
   if (config.admin.tokenHash || !config.admin.bootstrap) return { config }
   const fresh = await createAdminToken()

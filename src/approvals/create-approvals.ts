@@ -2,10 +2,10 @@ import { isIP } from 'node:net'
 import type { Auditor } from '../audit/create-auditor.js'
 import type { Clock } from '../clock.js'
 import { type Config, ConfigError } from '../config.js'
-import type { RedisGrantStore } from '../grants/redis-store.js'
-import type { GrantStore } from '../grants/store.js'
+import type { LockStore } from '../locks/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
+import type { StoreBackend } from '../store/store-backend.js'
 import type { AttestationPolicy } from './enrolment/check-attestation.js'
 import type { ApprovalDeps, ApprovalSettings } from './deps.js'
 import { loadTrustAnchors } from './enrolment/load-trust-anchors.js'
@@ -16,8 +16,10 @@ import { createRedisApprovalStore } from './store/redis-store.js'
 export interface CreateApprovalsOptions {
   config: Config
   policy: Policy
-  /** The grant store; a Redis one lends its client and prefix to the approval store. */
-  grantStore: GrantStore
+  /** What the store lives on: on Redis, the approval store shares its connection and prefix. */
+  backend: StoreBackend
+  /** Locks, which refuse approvals for a locked client, task or approver. */
+  locks: LockStore
   clock: Clock
   logger: Logger
   /** Environment, for webhook secrets (`approver_groups[].webhook.secret_env`). */
@@ -34,9 +36,6 @@ export interface CreateApprovalsOptions {
 export interface Approvals extends ApprovalDeps {
   close(): Promise<void>
 }
-
-const isRedisStore = (store: GrantStore): store is RedisGrantStore =>
-  store.kind === 'redis' && 'redis' in store
 
 /** The WebAuthn relying party, from config or the issuer; checked so browsers will accept it. */
 function resolveSettings(config: Config, problems: string[]): ApprovalSettings {
@@ -73,7 +72,7 @@ function resolveSettings(config: Config, problems: string[]): ApprovalSettings {
 /**
  * Builds everything human approval needs from the broker config: the relying party settings, the
  * attestation policy with its trust anchors (read from local files), the approval store (Redis
- * when the grant store is Redis, sharing its client; memory otherwise), and the webhook notifier
+ * when the store is Redis, sharing its connection; memory otherwise), and the webhook notifier
  * with each group's secret from the environment. Warns, loudly, about relaxed attestation and
  * about a strict broker that cannot enrol any key yet.
  *
@@ -137,14 +136,16 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
     )
   }
 
-  const store = isRedisStore(options.grantStore)
-    ? createRedisApprovalStore({
-        redis: options.grantStore.redis,
-        keyPrefix: options.grantStore.keys.prefix,
-        clock,
-        firstConnection: options.grantStore.firstConnection,
-      })
-    : createMemoryApprovalStore({ clock })
+  const { backend } = options
+  const store =
+    backend.kind === 'redis'
+      ? createRedisApprovalStore({
+          redis: backend.redis,
+          keyPrefix: backend.keys.prefix,
+          clock,
+          firstConnection: backend.firstConnection,
+        })
+      : createMemoryApprovalStore({ clock })
   const notifier = createApprovalNotifier({
     targets,
     baseUrl: settings.baseUrl,
@@ -164,7 +165,7 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
     notifier,
     logger,
     audit: options.audit,
-    locks: options.grantStore.locks,
+    locks: options.locks,
     async close() {
       notifier.close()
       await store.close()

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import type { RedisGrantStore } from '../grants/redis-store.js'
-import type { GrantStore } from '../grants/store.js'
+import type { StoreBackend } from '../store/store-backend.js'
 import type { AuditLog } from './audit-log.js'
 import { createMemoryAuditLog } from './memory-audit-log.js'
 import { createRedisAuditLog } from './redis-audit-log.js'
@@ -10,8 +9,8 @@ import type { AuditSigner } from './sign-audit-jws.js'
 export interface OpenAuditLogOptions {
   settings: Config['audit']
   issuer: string
-  /** The grant store: a Redis store shares its client and prefix with the log. */
-  store: GrantStore
+  /** What the store lives on: on Redis, the log shares its connection and key prefix. */
+  backend: StoreBackend
   signer: AuditSigner
   clock: Clock
   /** Where `settings.stdout` writes each event line. */
@@ -20,11 +19,11 @@ export interface OpenAuditLogOptions {
 }
 
 /**
- * The audit log the configuration asks for, beside the grant store: one Redis stream shared by
+ * The audit log the configuration asks for, beside the store: one Redis stream shared by
  * every replica when the store is Redis, in memory otherwise; undefined when auditing is off.
  */
 export function openAuditLog(options: OpenAuditLogOptions): AuditLog | undefined {
-  const { settings, store } = options
+  const { settings, backend } = options
   if (!settings.enabled) return undefined
   const common = {
     clock: options.clock,
@@ -36,16 +35,15 @@ export function openAuditLog(options: OpenAuditLogOptions): AuditLog | undefined
     chainDelayMs: settings.chainDelayMs,
     ...(settings.stdout ? { mirror: options.stdout } : {}),
   }
-  if (store.kind === 'redis' && 'redis' in store) {
-    const redisStore = store as RedisGrantStore
+  if (backend.kind === 'redis') {
     // The store's own connection (it auto-pipelines): a token's `grant.issued` intake and its
     // grant's record leave in the same write and their replies come back in the same read. A large
     // chain batch (at most `batchMaxEvents`) may delay the store's next commands by the time Redis
     // takes to run it, a few milliseconds at most.
     return createRedisAuditLog({
       ...common,
-      redis: redisStore.redis,
-      keyPrefix: redisStore.keys.prefix,
+      redis: backend.redis,
+      keyPrefix: backend.keys.prefix,
       ...(options.commandTimeoutMs === undefined
         ? {}
         : { commandTimeoutMs: options.commandTimeoutMs }),

@@ -8,7 +8,7 @@ import { GENESIS_HASH, type AuditEvent } from './types.js'
 
 export interface RedisAuditLogOptions extends AuditLogOptions {
   /**
-   * The grant store's client (`RedisGrantStore.redis`: single, Sentinel or Cluster), configured to
+   * The store's client (`RedisBackend.redis`: single, Sentinel or Cluster), configured to
    * fail fast; the log never closes it. On Cluster the log's keys share one slot (`{audit}`).
    */
   redis: Redis | Cluster

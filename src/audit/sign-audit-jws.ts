@@ -1,6 +1,5 @@
-import { sign } from 'node:crypto'
+import { sign, type KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
-import type { SigningKey } from '../tokens/index.js'
 
 /** JWS `typ` of a checkpoint: never accepted where an access token (`at+jwt`) is expected. */
 export const CHECKPOINT_TYP = 'writ-audit-checkpoint+jwt'
@@ -15,9 +14,16 @@ export const KEY_TYP = 'writ-audit-key+jwt'
 /** The JWS types audit statements are signed with. */
 export type AuditJwsTyp = typeof CHECKPOINT_TYP | typeof SEAL_TYP | typeof KEY_TYP
 
+/** The key an {@link AuditSigner} signs with (the key manager's `SigningKey` is one). */
+export interface AuditSigningKey {
+  readonly kid: string
+  readonly alg: 'ES256' | 'EdDSA'
+  readonly privateKey: KeyObject
+}
+
 /** What signs checkpoints and seals: the broker's key manager (its current signing key). */
 export interface AuditSigner {
-  signingKey(): SigningKey
+  signingKey(): AuditSigningKey
   /** The published public keys; the signing key's is embedded in each checkpoint. */
   jwks(): { keys: JWK[] }
 }
@@ -35,7 +41,7 @@ export function signAuditJws(
 }
 
 /** A compact JWS over `payload` by one given key (a rotation's old or new key). */
-export function signJwsWith(key: SigningKey, typ: AuditJwsTyp, payload: Record<string, unknown>): string {
+export function signJwsWith(key: AuditSigningKey, typ: AuditJwsTyp, payload: Record<string, unknown>): string {
   const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString(
     'base64url',
   )

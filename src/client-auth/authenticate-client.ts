@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
-import type { GrantStore } from '../grants/store.js'
+import type { OnceStore } from '../store/once-store.js'
 import type { RateLimiter } from '../limits/create-rate-limiter.js'
 import { rateLimited } from '../limits/rate-limited.js'
 import {
@@ -21,7 +21,7 @@ const MAX_SECRET_LENGTH = 1024
 export interface ClientAuthenticatorOptions {
   getClient: GetClient
   /** For single-use client assertion `jti`s. */
-  store: Pick<GrantStore, 'consumeOnce'>
+  store: OnceStore
   /** Accepted in a client assertion's `aud`. */
   issuer: string
   /** The token endpoint URL, also accepted in a client assertion's `aud`. */

@@ -12,3 +12,4 @@ export {
   ASSERTION_ALGORITHMS,
   JWT_BEARER_ASSERTION_TYPE,
 } from './verify-client-assertion.js'
+export { rateLimitClients } from './rate-limit-clients.js'

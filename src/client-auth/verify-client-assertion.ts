@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK, type JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
-import type { GrantStore } from '../grants/store.js'
+import type { OnceStore } from '../store/once-store.js'
 import { CLIENT_AUTH_FAILED, type ClientRecord, type GetClient } from './client-record.js'
 
 /** RFC 7523 §2.2. */
@@ -15,7 +15,7 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 
 export interface VerifyClientAssertionOptions {
   getClient: GetClient
-  store: Pick<GrantStore, 'consumeOnce'>
+  store: OnceStore
   issuer: string
   tokenEndpoint: string
   clock: Clock

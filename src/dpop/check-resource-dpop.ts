@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
-import type { GrantStore } from '../grants/store.js'
+import type { OnceStore } from '../store/once-store.js'
 import { checkDpopBinding, DPOP_PROOF_REPLAYED } from '../verifier/check-dpop-binding.js'
 import {
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
@@ -11,7 +11,7 @@ import { type AuthScheme, VerifierError } from '../verifier/verifier-error.js'
 
 /** What {@link checkResourceDpop} needs of the broker. */
 export interface ResourceDpopOptions {
-  store: Pick<GrantStore, 'consumeOnce'>
+  store: OnceStore
   clock: Clock
   /** Oldest proof accepted, by its `iat` (`dpop.proofMaxAgeSeconds`). */
   proofMaxAgeSeconds: number

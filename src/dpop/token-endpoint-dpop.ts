@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
-import type { GrantStore } from '../grants/store.js'
+import type { OnceStore } from '../store/once-store.js'
 import {
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_DPOP_ALGORITHMS,
@@ -13,7 +13,7 @@ import { verifyDpopProof } from '../verifier/verify-dpop-proof.js'
 export interface TokenEndpointDpopOptions {
   /** The configured issuer; each endpoint's `htu` is built from it, never from request headers. */
   issuer: string
-  store: Pick<GrantStore, 'consumeOnce'>
+  store: OnceStore
   clock: Clock
   /** Shared by every replica (see `dpopNonceSecret`), at least 32 bytes. */
   nonceSecret: Uint8Array

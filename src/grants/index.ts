@@ -4,21 +4,7 @@ export type {
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
-  StoredKeySet,
-  SubscriptionState,
-  Unsubscribe,
 } from './store.js'
 export { revokeGrants, type RevocationTarget, type RevokeGrantsDeps } from './revoke-grants.js'
-export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js'
-export {
-  createRedisStore,
-  failFastRedisOptions,
-  type RedisGrantStore,
-  type RedisStoreOptions,
-} from './redis-store.js'
-export {
-  createRedisConnection,
-  type RedisClient,
-  type RedisEndpoint,
-  type RedisTopology,
-} from './redis-connection.js'
+export { createMemoryGrantStore, type MemoryGrantStoreOptions } from './memory-store.js'
+export { createRedisGrantStore, type RedisGrantStoreOptions } from './redis-store.js'

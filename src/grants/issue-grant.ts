@@ -1,14 +1,12 @@
 import type { Auditor } from '../audit/create-auditor.js'
 import { tokenDeniedEvent } from './token-denied-event.js'
 import { type Clock, epochSeconds } from '../clock.js'
-import { validateAwsGrants } from '../credentials/aws/validate-aws-grants.js'
-import { validateMcpGrants } from '../mcp/validate-mcp-grants.js'
 import { randomId } from '../random-id.js'
 import { accessDenied, WritError } from '../errors.js'
 import { LockRefusal } from '../locks/lock-refusal.js'
 import { lockTargetsOf } from '../locks/types.js'
 import { canonicalize, manifestSha256 } from '../manifest/index.js'
-import type { Manifest } from '../manifest/types.js'
+import type { AuthorizationDetail, Manifest } from '../manifest/types.js'
 import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
 import {
   audienceFor,
@@ -29,6 +27,11 @@ export interface IssueGrantDeps {
   issuer: string
   tokens: { maxTtlSeconds: number; defaultTtlSeconds: number; defaultAudience: string }
   clock: Clock
+  /**
+   * Type-specific checks of a manifest's grants (the AWS module's `validateAwsGrants`), run before
+   * policy, a human or a token sees them; each throws a WritError naming the grant and field.
+   */
+  validateDetails: ReadonlyArray<(details: readonly AuthorizationDetail[]) => void>
   /**
    * The audit trail: `grant.issued` is recorded (durably, or the request fails with 503) before a
    * token leaves; refusals are noted as `token.denied`.
@@ -131,8 +134,7 @@ async function issue(
   const { policy, keys, clock } = deps
 
   // Ensure type-specific grants are well formed before policy, a human or a token sees them.
-  validateAwsGrants(req.manifest.grants)
-  validateMcpGrants(req.manifest.grants)
+  for (const validate of deps.validateDetails) validate(req.manifest.grants)
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
   const decision = decide(policy, req.clientId, req.manifest, deps.tokens)

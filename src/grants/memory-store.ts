@@ -1,24 +1,17 @@
-import type { Clock } from '../clock.js'
-import { storeUnavailable } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { KeySetMessage, RevocationMessage } from '../wire/revocation-message.js'
+import type { MemoryBackend } from '../store/memory-backend.js'
+import { ALL_REVOKED_MESSAGE } from '../store/revocation-feed.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
-  StoredKeySet,
-  SubscriptionState,
-  Unsubscribe,
 } from './store.js'
 import {
-  ALL_REVOKED_MESSAGE,
   assertCreatable,
-  assertExpectedVersion,
-  assertTtlSeconds,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -29,10 +22,8 @@ import {
   tombstoneFor,
 } from './store-rules.js'
 
-/** Options of {@link createMemoryStore}. */
-export interface MemoryStoreOptions {
-  /** Decides every expiry: grants, tombstones and single-use markers. */
-  clock: Clock
+/** Options of {@link createMemoryGrantStore}. */
+export interface MemoryGrantStoreOptions {
   /**
    * Records held before the first sweep of expired ones. Later sweeps run whenever the number of
    * records doubles since the last one, so sweeping costs O(1) amortized per write. Default 1024.
@@ -47,22 +38,8 @@ interface ClientRecord {
   tombstones: Map<string, Revocation>
 }
 
-interface Subscriber {
-  onMessage: (message: RevocationMessage) => void
-  onState: ((state: SubscriptionState) => void) | undefined
-}
-
 /** Lets other work run between the batches of a bulk revocation. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-
-/** Calls a subscriber's callback; what it throws is its own business. */
-function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  try {
-    callback?.(value)
-  } catch {
-    // A subscriber's failure must not undo or interrupt a revocation.
-  }
-}
 
 /**
  * The embedded, single-process grant store: the zero-config default for one broker instance.
@@ -74,19 +51,16 @@ function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void 
  * Nothing survives a restart and nothing is shared between processes. Revocation messages go to
  * subscribers in this process, synchronously, before the revoking call returns.
  */
-export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
-  const { clock } = options
+export function createMemoryGrantStore(
+  backend: MemoryBackend,
+  options: MemoryGrantStoreOptions = {},
+): GrantStore {
+  const { clock, ensureOpen, publish } = backend
   const minSweep = Math.max(1, options.sweepThreshold ?? 1024)
   const batchSize = revocationBatchSize(options.revocationBatchSize)
   const clients = new Map<string, ClientRecord>()
   /** Grant id → its client, for the grant's (and its tombstone's) life: for `findGrant`. */
   const owners = new Map<string, { clientId: string; expiresAt: number }>()
-  const subscribers = new Set<Subscriber>()
-  /** Single-use markers: key → expiry (ms). */
-  const markers = new Map<string, number>()
-  let keySet: StoredKeySet | null = null
-  const settings = new Map<string, string>()
-  let closed = false
   /** Records at the last sweep plus inserts since; an upper bound on the records held. */
   let records = 0
   let nextSweepAt = minSweep
@@ -94,11 +68,6 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   // Every method body below runs synchronously to completion before its promise settles, so each
   // one is atomic with respect to every other call, as a Lua script is in Redis. Bulk revocations
   // are the exception by design: each batch is one such step, and other calls run between them.
-
-  const ensureOpen = (): void => {
-    // Ensure a closed store fails closed instead of answering from stale state.
-    if (closed) throw storeUnavailable(new Error('the memory store is closed'))
-  }
 
   const sweep = (now: number): void => {
     let kept = 0
@@ -112,10 +81,6 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
         else record.tombstones.delete(id)
       }
       if (record.grants.size === 0 && record.tombstones.size === 0) clients.delete(clientId)
-    }
-    for (const [key, expiresAtMs] of markers) {
-      if (expiresAtMs > now) kept++
-      else markers.delete(key)
     }
     for (const [id, owner] of owners) {
       if (isAlive(owner.expiresAt, now)) kept++
@@ -149,10 +114,6 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       return { state: 'revoked', revocation: jsonCopy(tombstone) }
     }
     return { state: 'unknown' }
-  }
-
-  const publish = (message: RevocationMessage): void => {
-    for (const subscriber of [...subscribers]) deliver(subscriber.onMessage, jsonCopy(message))
   }
 
   /** Revokes one live grant of `record`: out of the live set, a tombstone in. */
@@ -198,7 +159,6 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   const locks = createMemoryLockStore({ clock, ensureOpen })
 
   return {
-    kind: 'memory',
     locks,
 
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
@@ -306,75 +266,6 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
     async countLiveGrants(clientId: string): Promise<number> {
       ensureOpen()
       return liveGrants(clients.get(clientId), clock()).length
-    },
-
-    async consumeOnce(scope: string, id: string, ttlSeconds: number): Promise<boolean> {
-      ensureOpen()
-      assertTtlSeconds(ttlSeconds)
-      const now = clock()
-      const key = JSON.stringify([scope, id])
-      const expiresAtMs = markers.get(key)
-      // Ensure a marker is taken once: a live marker means someone consumed it already.
-      if (expiresAtMs !== undefined && expiresAtMs > now) return false
-      markers.set(key, now + ttlSeconds * 1000)
-      inserted(now)
-      return true
-    },
-
-    async getKeySet(): Promise<StoredKeySet | null> {
-      ensureOpen()
-      return keySet && jsonCopy(keySet)
-    },
-
-    async putKeySet(
-      data: string,
-      expectedVersion: number | null,
-      announcement?: KeySetMessage,
-    ): Promise<boolean> {
-      ensureOpen()
-      assertExpectedVersion(expectedVersion)
-      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost.
-      const current = keySet?.version ?? null
-      if (current !== expectedVersion) return false
-      keySet = { version: (current ?? 0) + 1, data }
-      if (announcement) publish(announcement)
-      return true
-    },
-
-    async initSetting(name: string, value: string): Promise<string> {
-      ensureOpen()
-      // Ensure a setting is written once: the first writer wins, later ones read its value.
-      const current = settings.get(name)
-      if (current !== undefined) return current
-      settings.set(name, value)
-      return value
-    },
-
-    async subscribeRevocations(
-      onMessage: (message: RevocationMessage) => void,
-      onState?: (state: SubscriptionState) => void,
-    ): Promise<Unsubscribe> {
-      ensureOpen()
-      const subscriber: Subscriber = { onMessage, onState }
-      subscribers.add(subscriber)
-      return async () => {
-        subscribers.delete(subscriber)
-      }
-    },
-
-    async ping(): Promise<void> {
-      ensureOpen()
-    },
-
-    async close(): Promise<void> {
-      closed = true
-      clients.clear()
-      owners.clear()
-      markers.clear()
-      keySet = null
-      const ended = [...subscribers]
-      subscribers.clear()
-      for (const subscriber of ended) deliver(subscriber.onState, 'down')
     },
   }
 }

@@ -1,39 +1,23 @@
 import { Redis } from 'ioredis'
 import { isoTime } from '../audit/iso-time.js'
-import type { Clock } from '../clock.js'
-import { storeUnavailable, WritError } from '../errors.js'
+import { storeUnavailable } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createRedisLockStore } from '../locks/redis-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
-import { approverMember, createStoreKeys, parseApproverMember, type StoreKeys } from '../wire/keys.js'
-import {
-  createRedisConnection,
-  failFastRedisOptions,
-  type RedisClient,
-  type RedisTopology,
-} from './redis-connection.js'
-import {
-  parseRevocationMessage,
-  type KeySetMessage,
-  type RevocationMessage,
-} from '../wire/revocation-message.js'
+import type { RedisBackend } from '../store/redis-backend.js'
+import { ALL_REVOKED_MESSAGE } from '../store/revocation-feed.js'
+import { approverMember, parseApproverMember } from '../wire/keys.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
-  StoredKeySet,
-  SubscriptionState,
-  Unsubscribe,
 } from './store.js'
 import {
-  ALL_REVOKED_MESSAGE,
   approverSubsOf,
   assertCreatable,
-  assertExpectedVersion,
-  assertTtlSeconds,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -57,71 +41,6 @@ const LIST_STEP = 500
 
 /** Keys each SCAN step of revoke-all's walk over the key space looks at. */
 const SWEEP_STEP = 1000
-
-interface CommonOptions {
-  /** Prefix of every key (default `writ:`); must not contain `{` or `}`. */
-  keyPrefix?: string
-  /** Longest wait for any command before the store reports itself unavailable. Default 1000. */
-  commandTimeoutMs?: number
-  /** The broker's clock: decides liveness and computes every TTL (see {@link createRedisStore}). */
-  clock: Clock
-  /**
-   * Connection errors of a client this store created, including subscription connections (for
-   * logging); they also surface as 503s, or as `down` to subscribers.
-   */
-  onError?: (err: Error) => void
-  /** Grants revoked per step of a bulk revocation, and listed per message. Default 500. */
-  revocationBatchSize?: number
-  /**
-   * Replicas that must confirm every grant, revocation and key set write (Redis `WAIT`) before
-   * it is acknowledged; when fewer do within half of `commandTimeoutMs`, the call fails with 503.
-   * Default 0 (do not wait). Not supported on Redis Cluster (`WAIT` is per node).
-   */
-  minReplicasAcked?: number
-}
-
-/** Options of {@link createRedisStore}: a `url` to connect to, or a `redis` client to use. */
-export type RedisStoreOptions = CommonOptions &
-  (
-    | {
-        /** `redis://` or `rediss://` URL; the store creates, owns and closes the client. */
-        url: string
-        redis?: undefined
-        topology?: undefined
-      }
-    | {
-        /**
-         * A client the caller owns; `close()` leaves it open. Configure it like
-         * {@link failFastRedisOptions} so it fails fast instead of queueing commands. A `Cluster`
-         * must not enable auto-pipelining (see {@link createRedisConnection}).
-         */
-        redis: RedisClient
-        url?: undefined
-      }
-    | {
-        /** Single, Sentinel or Cluster; the store creates, owns and closes the client. */
-        topology: RedisTopology
-        url?: undefined
-        redis?: undefined
-      }
-  )
-
-/** The Redis grant store, with the raw client for work beyond the store (pub/sub). */
-export interface RedisGrantStore extends GrantStore {
-  readonly kind: 'redis'
-  /** The underlying client (`Redis`, or `Cluster` on Redis Cluster). */
-  readonly redis: RedisClient
-  /** The key layout this store uses. */
-  readonly keys: StoreKeys
-  /**
-   * Resolves once the client has connected for the first time (at once after that), or rejects
-   * when it cannot within the command timeout. For what shares the client (approvals, audit):
-   * the client queues nothing, so a command sent before the first connection would just fail.
-   */
-  firstConnection(): Promise<void>
-}
-
-export { failFastRedisOptions }
 
 /*
  * Lua scripts, each one atomic on the server. All keys a script touches are declared in KEYS and
@@ -268,28 +187,6 @@ end
 return 1
 `
 
-/**
- * KEYS: key set hash. ARGV: expected version ('' for none), data, revocation channel, announcement
- * ('' for none; published only when the key set was written).
- * Returns the new version, or 0 when the current version is not the expected one.
- */
-const PUT_KEY_SET_LUA = `
-local current = redis.call('HGET', KEYS[1], 'version')
-if current then
-  if current ~= ARGV[1] then
-    return 0
-  end
-elseif ARGV[1] ~= '' then
-  return 0
-end
-local version = (current and tonumber(current) or 0) + 1
-redis.call('HSET', KEYS[1], 'version', string.format('%.0f', version), 'data', ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
-end
-return version
-`
-
 type ScriptArg = string | number
 
 interface WritScripts {
@@ -297,7 +194,6 @@ interface WritScripts {
   writRevokeGrant(...args: ScriptArg[]): Promise<number>
   writRevokeBatch(numberOfKeys: number, ...args: ScriptArg[]): Promise<[number, number]>
   writIndexAdd(...args: ScriptArg[]): Promise<number>
-  writPutKeySet(...args: ScriptArg[]): Promise<number>
 }
 
 /** One grant's part of a batch script call. */
@@ -313,60 +209,22 @@ interface BatchEntry {
   taskKey: string | null
 }
 
-/** A live subscription to the revocation channel. */
-interface Subscription {
-  /** Reports `down` (when it was up) and closes the subscription's connection. */
-  end(reportDown: boolean): Promise<void>
-}
-
-/** Calls a subscriber's callback; what it throws is its own business. */
-function deliver<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  try {
-    callback?.(value)
-  } catch {
-    // A subscriber's failure must not break the subscription.
-  }
-}
-
 /**
- * Closes a connection: QUIT when connected, then waits (bounded) for the socket to close so no
- * handle outlives the call; a connection that is not up just stops reconnecting.
+ * Options of {@link createRedisGrantStore}.
  */
-async function endConnection(redis: RedisClient, waitMs: number): Promise<void> {
-  if (redis.status === 'end') return
-  let onEnd = (): void => {}
-  const ended = new Promise<void>((resolve) => {
-    onEnd = resolve
-    redis.once('end', onEnd)
-  })
-  try {
-    await redis.quit()
-  } catch {
-    // Not connected (reconnecting or never connected): stop the reconnection loop instead.
-    redis.off('end', onEnd)
-    redis.disconnect()
-    return
-  }
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))])
-  clearTimeout(timer)
-  redis.off('end', onEnd)
+export interface RedisGrantStoreOptions {
+  /** Grants revoked per step of a bulk revocation, and listed per message. Default 500. */
+  revocationBatchSize?: number
 }
 
 /**
- * The Redis grant store, on a single Redis, on Sentinel or on Redis Cluster (`topology`; see
- * {@link createRedisConnection}).
+ * The Redis grant store, on a single Redis, on Sentinel or on Redis Cluster, on the store's
+ * connection ({@link RedisBackend}: it fails closed, 503, within the command timeout).
  *
  * Cluster: every script's keys share one hash tag (see `wire/keys.ts`), bulk operations go client by
- * client, and revocation messages use PUBLISH, which a Cluster broadcasts to every node; a
- * subscription is a plain connection to one master (see `subscribeRevocations`).
- *
- * Failure: every connection error, command error and timeout becomes a WritError
- * `temporarily_unavailable` (503) within `commandTimeoutMs`, so the broker fails closed; the other
- * WritErrors are the contract's `quota_exceeded` and id-collision `server_error`. Before the
- * client's first connection, calls wait for it up
- * to `commandTimeoutMs` (so a broker that starts with its Redis does not fail its first request);
- * afterwards a broken connection fails calls at once while the client reconnects in the background.
+ * client, and revocation messages use PUBLISH, which a Cluster broadcasts to every node (see
+ * `store/redis-revocation-feed.ts`). The WritErrors besides 503 are the contract's
+ * `quota_exceeded` and id-collision `server_error`.
  *
  * Expiry and clocks: liveness is decided by the broker's `clock`, the clock that computed the
  * grant's `expiresAt` — a record is live while it exists in Redis and `expiresAt * 1000 > clock()`.
@@ -375,7 +233,7 @@ async function endConnection(redis: RedisClient, waitMs: number): Promise<void> 
  * expiry would let a record outlive its token when Redis's clock runs behind, or drop it at once
  * when it runs ahead. Index scores are expiries in the broker's clock, pruned with the caller's
  * time. Skew between broker replicas shifts liveness by the skew at most, and never beyond the
- * Redis TTL set at creation; keep replicas on NTP. Single-use markers use Redis's `EX` timer.
+ * Redis TTL set at creation; keep replicas on NTP.
  *
  * Redis must not evict keys (`maxmemory-policy noeviction`): an evicted grant reads as unknown
  * (fails safe) but would still count against its client's quota until it expires.
@@ -387,106 +245,24 @@ async function endConnection(redis: RedisClient, waitMs: number): Promise<void> 
  *
  * @example
  * ```ts
- * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', clock: systemClock })
- * await store.ping()
+ * const grants = createRedisGrantStore(createRedisBackend({ url, clock: systemClock }))
  * ```
  */
-export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
-  const { clock } = options
-  const commandTimeoutMs = options.commandTimeoutMs ?? 1000
-  if (!Number.isSafeInteger(commandTimeoutMs) || commandTimeoutMs < 1) {
-    throw new TypeError('commandTimeoutMs must be a positive integer')
-  }
-  const keys = createStoreKeys(options.keyPrefix)
+export function createRedisGrantStore(
+  backend: RedisBackend,
+  options: RedisGrantStoreOptions = {},
+): GrantStore {
+  const { redis, keys, clock, run, replicated, cluster } = backend
   const batchSize = revocationBatchSize(options.revocationBatchSize)
   const channel = keys.revocationChannel()
-  const onError = options.onError ?? (() => {})
-  const owned = options.redis === undefined
-  const redis =
-    options.redis ??
-    createRedisConnection(
-      options.url !== undefined ? { url: options.url } : options.topology,
-      commandTimeoutMs,
-    )
-  if (owned) {
-    // Without a listener ioredis prints every connection error; they surface as 503s anyway.
-    redis.on('error', onError)
-  }
-  const minReplicasAcked = options.minReplicasAcked ?? 0
-  if (!Number.isSafeInteger(minReplicasAcked) || minReplicasAcked < 0) {
-    throw new TypeError('minReplicasAcked must be a non-negative integer')
-  }
-  if (minReplicasAcked > 0 && !(redis instanceof Redis)) {
-    throw new TypeError('minReplicasAcked is not supported on Redis Cluster')
-  }
-  const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2))
   const isoNow = isoTime(clock)
   redis.defineCommand('writCreateGrant', { lua: CREATE_GRANT_LUA })
   redis.defineCommand('writRevokeGrant', { numberOfKeys: 4, lua: REVOKE_GRANT_LUA })
   redis.defineCommand('writRevokeBatch', { lua: REVOKE_BATCH_LUA })
   redis.defineCommand('writIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD_LUA })
-  redis.defineCommand('writPutKeySet', { numberOfKeys: 1, lua: PUT_KEY_SET_LUA })
   const scripts = redis as unknown as WritScripts
-  const cluster = !(redis instanceof Redis)
-
-  let closed = false
-  let everReady = redis.status === 'ready'
-  const onReadyFlag = (): void => {
-    everReady = true
-  }
-  redis.on('ready', onReadyFlag)
-  let firstConnection: Promise<void> | undefined
-
-  /** Waits (bounded) for the client's first connection; shared by concurrent callers. */
-  const awaitFirstConnection = (): Promise<void> => {
-    firstConnection ??= new Promise<void>((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearTimeout(timer)
-        redis.off('ready', onReady)
-        redis.off('end', onEnd)
-        firstConnection = undefined
-        if (err) reject(err)
-        else resolve()
-      }
-      const onReady = (): void => done()
-      const onEnd = (): void => done(new Error('the Redis connection was closed'))
-      const timer = setTimeout(
-        () => done(new Error(`no connection to Redis within ${commandTimeoutMs} ms`)),
-        commandTimeoutMs,
-      )
-      redis.once('ready', onReady)
-      redis.once('end', onEnd)
-      if (redis.status === 'wait') redis.connect().catch(() => {})
-    })
-    return firstConnection
-  }
-
-  /** Runs Redis I/O; anything that goes wrong there means the store is unavailable. */
-  const run = async <T>(op: () => Promise<T>): Promise<T> => {
-    // Ensure a closed store fails closed, even when its client is shared and still open.
-    if (closed) throw storeUnavailable(new Error('the Redis store is closed'))
-    try {
-      if (!everReady && redis.status !== 'ready') await awaitFirstConnection()
-      return await op()
-    } catch (err) {
-      throw err instanceof WritError ? err : storeUnavailable(err)
-    }
-  }
 
   const parse = <T>(json: string): T => JSON.parse(json) as T
-
-  /**
-   * Ensure a write survives a failover before it is acknowledged: with `minReplicasAcked`, WAIT
-   * until that many replicas confirmed everything this connection wrote, or fail (503).
-   */
-  const replicated = async (): Promise<void> => {
-    if (minReplicasAcked === 0) return
-    const acked = Number(await redis.call('WAIT', minReplicasAcked, waitMs))
-    if (acked < minReplicasAcked) {
-      const why = `${acked} of ${minReplicasAcked} replicas confirmed the write`
-      throw storeUnavailable(new Error(why))
-    }
-  }
 
   const readState = async (clientId: string, grantId: string): Promise<GrantState> => {
     const [grantJson, tombstoneJson] = await run(() =>
@@ -674,129 +450,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     }
   }
 
-  const subscriptions = new Set<Subscription>()
-  const subscribeTimeoutMs = Math.max(commandTimeoutMs, 2000)
-
-  /**
-   * A connection for a subscription. On a single Redis or Sentinel: a duplicate of the client (on
-   * Sentinel it follows the primary). On Cluster: a plain connection to one master, picked at
-   * random; PUBLISH on a Cluster reaches the subscribers of every node, so one node delivers
-   * every message. ioredis' own Cluster subscriber is not used: it moves to another node silently,
-   * and a subscriber must learn about every gap (it drops its cache then).
-   */
-  const subscriberConnection = async (): Promise<Redis> => {
-    const options = {
-      ...failFastRedisOptions(commandTimeoutMs),
-      lazyConnect: true,
-      autoResubscribe: false,
-    }
-    if (redis instanceof Redis) return redis.duplicate(options)
-    await run(async () => {})
-    const masters = redis.nodes('master')
-    const node = masters[Math.floor(Math.random() * masters.length)]
-    if (!node) throw storeUnavailable(new Error('the Redis Cluster has no master to subscribe on'))
-    const { host, port, username, password, tls } = node.options
-    return new Redis({
-      ...options,
-      host,
-      port,
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(tls !== undefined ? { tls } : {}),
-    })
-  }
-
-  /** A subscription on its own connection, resubscribed by us after every reconnection. */
-  const subscribe = async (
-    onMessage: (message: RevocationMessage) => void,
-    onState: ((state: SubscriptionState) => void) | undefined,
-  ): Promise<Unsubscribe> => {
-    const sub = await subscriberConnection()
-    let state: SubscriptionState = 'down'
-    let started = false
-    let ended = false
-    const report = (next: SubscriptionState): void => {
-      if (next === state) return
-      state = next
-      if (started && !ended) deliver(onState, next)
-    }
-    let firstUp = (): void => {}
-    const up = new Promise<void>((resolve) => (firstUp = resolve))
-
-    sub.on('error', onError)
-    sub.on('message', (from: string, text: string) => {
-      if (from !== channel || ended) return
-      // Ensure a message nobody can read is never ignored: it counts as "everything revoked".
-      deliver(onMessage, parseRevocationMessage(text) ?? ALL_REVOKED_MESSAGE)
-    })
-    sub.on('close', () => report('down'))
-    sub.on('ready', () => {
-      sub.subscribe(channel).then(
-        () => {
-          if (!started) {
-            state = 'up'
-            started = true
-            firstUp()
-          } else {
-            report('up')
-          }
-        },
-        (err: unknown) => {
-          onError(err instanceof Error ? err : new Error(String(err)))
-          // Never stay connected without the subscription: start over on a fresh connection.
-          if (!ended) sub.disconnect(true)
-        },
-      )
-    })
-
-    const subscription: Subscription = {
-      async end(reportDown) {
-        if (ended) return
-        if (reportDown) report('down')
-        ended = true
-        subscriptions.delete(subscription)
-        await endConnection(sub, commandTimeoutMs)
-      },
-    }
-    subscriptions.add(subscription)
-    // Connection failures reach 'error'; the reconnection loop keeps trying.
-    sub.connect().catch(() => {})
-
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = await Promise.race([
-      up.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), subscribeTimeoutMs)
-      }),
-    ])
-    clearTimeout(timer)
-    if (timedOut) {
-      await subscription.end(false)
-      const why = `no subscription to ${channel} within ${subscribeTimeoutMs} ms`
-      throw storeUnavailable(new Error(why))
-    }
-    return () => subscription.end(false)
-  }
-
   const locks = createRedisLockStore({ redis, keys, clock, run })
 
-  const store: RedisGrantStore = {
-    kind: 'redis',
-    redis,
-    keys,
+  const store: GrantStore = {
     locks,
 
-    firstConnection: () =>
-      everReady || redis.status === 'ready' ? Promise.resolve() : awaitFirstConnection(),
-
-    takesAuditIntake: (client) => client === redis && redis instanceof Redis,
+    takesAuditIntake: (client) => client === redis && !cluster,
 
     async createGrant(grant: Grant, createOptions: CreateGrantOptions = {}): Promise<CreatedGrant> {
       const now = clock()
       assertCreatable(grant, createOptions, now)
       const { auditIntake, detailsJson } = createOptions
       // Ensure the stream shares the grant's server: on Cluster it lives in another slot.
-      if (auditIntake && !(redis instanceof Redis)) {
+      if (auditIntake && cluster) {
         throw new TypeError('auditIntake is not supported on Redis Cluster (see takesAuditIntake)')
       }
       const max = createOptions.maxLiveGrants
@@ -1023,75 +689,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisGrantStore {
     async countLiveGrants(clientId: string): Promise<number> {
       const now = clock()
       return run(() => redis.zcount(keys.live(clientId), `(${now}`, '+inf'))
-    },
-
-    async consumeOnce(scope: string, id: string, ttlSeconds: number): Promise<boolean> {
-      assertTtlSeconds(ttlSeconds)
-      // Ensure a marker is taken once across replicas: SET NX succeeds for exactly one caller.
-      const reply = await run(() => redis.set(keys.once(scope, id), '1', 'EX', ttlSeconds, 'NX'))
-      return reply === 'OK'
-    },
-
-    async getKeySet(): Promise<StoredKeySet | null> {
-      const [version, data] = await run(() => redis.hmget(keys.keySet(), 'version', 'data'))
-      if (version == null || data == null) return null
-      return { version: Number(version), data }
-    },
-
-    async putKeySet(
-      data: string,
-      expectedVersion: number | null,
-      announcement?: KeySetMessage,
-    ): Promise<boolean> {
-      assertExpectedVersion(expectedVersion)
-      // Ensure the writer saw the current version (compare-and-set), so no rotation is lost; the
-      // announcement goes out in the same script, so a written key set is always announced.
-      const version = await run(() =>
-        scripts.writPutKeySet(
-          keys.keySet(),
-          expectedVersion === null ? '' : expectedVersion,
-          data,
-          channel,
-          announcement ? JSON.stringify(announcement) : '',
-        ),
-      )
-      if (version > 0) await run(replicated)
-      return version > 0
-    },
-
-    async initSetting(name: string, value: string): Promise<string> {
-      const key = keys.setting(name)
-      // Ensure a setting is written once: the first writer wins (SET NX), later ones read its value.
-      return run(async () => {
-        if ((await redis.set(key, value, 'NX')) === 'OK') return value
-        const current = await redis.get(key)
-        if (current === null) throw new Error(`setting ${name} vanished after it was written`)
-        return current
-      })
-    },
-
-    async subscribeRevocations(
-      onMessage: (message: RevocationMessage) => void,
-      onState?: (state: SubscriptionState) => void,
-    ): Promise<Unsubscribe> {
-      if (closed) throw storeUnavailable(new Error('the Redis store is closed'))
-      return subscribe(onMessage, onState)
-    },
-
-    async ping(): Promise<void> {
-      await run(async () => {
-        if (redis.status !== 'ready') throw new Error(`the Redis connection is ${redis.status}`)
-        await redis.ping()
-      })
-    },
-
-    async close(): Promise<void> {
-      if (closed) return
-      closed = true
-      redis.off('ready', onReadyFlag)
-      await Promise.all([...subscriptions].map((s) => s.end(true)))
-      if (!owned) return
-      await endConnection(redis, commandTimeoutMs)
     },
   }
   return store

@@ -57,20 +57,6 @@ export function assertCreatable(grant: Grant, options: CreateGrantOptions, nowMs
   }
 }
 
-/** `consumeOnce`'s ttl must be a whole number of seconds, at least 1 (as Redis EX requires). */
-export function assertTtlSeconds(ttlSeconds: number): void {
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
-    throw new RangeError(`ttlSeconds must be a positive integer, got ${ttlSeconds}`)
-  }
-}
-
-/** `putKeySet`'s expected version is null or a non-negative integer. */
-export function assertExpectedVersion(expectedVersion: number | null): void {
-  if (expectedVersion !== null && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new RangeError(`expectedVersion must be null or a non-negative integer`)
-  }
-}
-
 /** Oldest first: by `issuedAt`, then `expiresAt`, then `id`, so both stores order ties alike. */
 export function compareGrants(a: Grant, b: Grant): number {
   const byId = a.id < b.id ? -1 : a.id > b.id ? 1 : 0
@@ -111,9 +97,6 @@ export function tombstoneFor(grant: Grant, revocation: RevocationInput): Revocat
 export function revokedMessage(grants: readonly Grant[]): RevocationMessage {
   return { v: 1, grants: grants.map((g) => ({ id: g.id, clientId: g.clientId, exp: g.expiresAt })) }
 }
-
-/** The message telling verifiers to drop every grant they cached (`revokeAll`). */
-export const ALL_REVOKED_MESSAGE: RevocationMessage = { v: 1, all: true }
 
 /** Distinct approver ids of a grant's approval (none without one). */
 export function approverSubsOf(grant: Grant): string[] {

@@ -1,7 +1,6 @@
 import type { LockStore } from '../locks/store.js'
 import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
-import type { KeySetMessage, RevocationMessage } from '../wire/revocation-message.js'
 
 /** Who revoked, why and when: what the caller says about a revocation. */
 export type RevocationInput = Pick<Revocation, 'by' | 'reason' | 'at'>
@@ -14,12 +13,6 @@ export interface ListGrantsFilter {
   clientId?: string
   taskId?: string
 }
-
-/** State of a revocation subscription: `down` while messages may be missed, `up` once back. */
-export type SubscriptionState = 'up' | 'down'
-
-/** Ends a subscription; resolves once its connection is closed. Safe to call twice. */
-export type Unsubscribe = () => Promise<void>
 
 export interface CreateGrantOptions {
   /** The client's live-grant quota; creation fails with `quota_exceeded` when it is reached. */
@@ -60,24 +53,17 @@ export interface CreatedGrant {
   auditIndexed?: boolean
 }
 
-export interface StoredKeySet {
-  /** Monotonic version, for compare-and-set between broker replicas. */
-  version: number
-  /** Opaque to the store: the tokens module's serialized (encrypted) key set. */
-  data: string
-}
-
 /**
- * The grant store: the allow-list of live grants and every other piece of shared state.
+ * The grant store: the allow-list of live grants, the port of `grants/` in the store layer.
  *
  * Two real implementations (`memory-store.ts`, `redis-store.ts`) pass one contract suite
  * (`test/grants/store-contract.ts`). Every method either does what it says or throws; when the
- * backing service is unreachable, or after `close()`, it throws a WritError with code
+ * backing service is unreachable, or after the store is closed, it throws a WritError with code
  * `temporarily_unavailable` (503), so callers fail closed. Liveness is decided by the store's
- * injected clock against each record's `expiresAt`; backing TTLs only reclaim space.
+ * injected clock against each record's `expiresAt`; backing TTLs only reclaim space. Revocations
+ * are published on the store's revocation feed (`store/revocation-feed.ts`) atomically with them.
  */
 export interface GrantStore {
-  readonly kind: 'memory' | 'redis'
 
   /** Locks, kept in the same store: what `createGrant`'s `unlessLocked` reads. */
   readonly locks: LockStore
@@ -156,52 +142,4 @@ export interface GrantStore {
   listGrants(filter: ListGrantsFilter): Promise<Grant[]>
 
   countLiveGrants(clientId: string): Promise<number>
-
-  /**
-   * Single-use marker: true the first time `(scope, id)` is consumed, false on every later call
-   * until `ttlSeconds` have passed. Atomic across replicas (SET NX). `ttlSeconds` is a positive
-   * integer (RangeError otherwise).
-   */
-  consumeOnce(scope: string, id: string, ttlSeconds: number): Promise<boolean>
-
-  getKeySet(): Promise<StoredKeySet | null>
-
-  /**
-   * Compare-and-set of the key set: writes `data` as version `expectedVersion + 1` (or 1 when
-   * `expectedVersion` is null and none exists). False when another replica won the race.
-   * `announcement`, when given, is published on the revocation channel in the same atomic step as
-   * a write that succeeded (never when the compare-and-set failed), so no key-set change goes
-   * unannounced.
-   */
-  putKeySet(
-    data: string,
-    expectedVersion: number | null,
-    announcement?: KeySetMessage,
-  ): Promise<boolean>
-
-  /**
-   * Subscribes to revocation messages: every message published after this resolves reaches
-   * `onMessage`, in order. Resolves once the subscription is active (state `up`); rejects with a
-   * WritError `temporarily_unavailable` when it cannot be set up (within the command timeout).
-   * Afterwards `onState` reports every change: `down` when the subscription is lost (messages may
-   * be missed from then on: drop every cache that relies on them), `up` once it is active again.
-   * Closing the store reports `down` and ends the subscription. A throwing callback is ignored.
-   */
-  subscribeRevocations(
-    onMessage: (message: RevocationMessage) => void,
-    onState?: (state: SubscriptionState) => void,
-  ): Promise<Unsubscribe>
-
-  /**
-   * A setting written once and shared by every replica (for example the bootstrapped admin token
-   * hash): stores `value` under `name` unless a value is there already, and returns the value in
-   * force. Never expires.
-   */
-  initSetting(name: string, value: string): Promise<string>
-
-  /** Throws when the store cannot serve requests. */
-  ping(): Promise<void>
-
-  /** Releases what the store owns; afterwards every method fails closed. Safe to call twice. */
-  close(): Promise<void>
 }

@@ -1,4 +1,3 @@
 export { createRateLimiter } from './create-rate-limiter.js'
 export type { RateDecision, RateLimiter, RateLimiterOptions } from './create-rate-limiter.js'
-export { rateLimitClients } from './rate-limit-clients.js'
 export { rateLimited } from './rate-limited.js'

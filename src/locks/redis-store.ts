@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { WritError } from '../errors.js'
 import type { StoreKeys } from '../wire/keys.js'
-import type { RedisClient } from '../grants/redis-connection.js'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { LockStore } from './store.js'
 import { compareLocks, isLockActive, type Lock, type LockTarget } from './types.js'
 

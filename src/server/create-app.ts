@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { WritError } from '../errors.js'
-import { type AppDepsInput, withDerived } from './deps.js'
+import type { AppDeps } from './deps.js'
 import { createRateLimiter } from '../limits/create-rate-limiter.js'
 import { errorResponse } from './error-response.js'
 import { rateLimitByIp } from './rate-limit-by-ip.js'
@@ -24,10 +24,9 @@ type Env = { Variables: { requestId: string } }
 
 /**
  * Builds the broker's HTTP application from its dependencies. No module state, no environment:
- * everything arrives in `input`, so tests build as many apps as they like.
+ * everything arrives finished in `deps`, so tests build as many apps as they like.
  */
-export function createApp(input: AppDepsInput): Hono<Env> {
-  const deps = withDerived(input)
+export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>()
 
   app.use(async (c, next) => {

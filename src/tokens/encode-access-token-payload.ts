@@ -1,13 +1,25 @@
 import { type Clock, epochSeconds } from '../clock.js'
 import { WritError } from '../errors.js'
-import type { Grant } from '../grants/grant.js'
+import type { AuthorizationDetail, TaskInfo } from '../manifest/types.js'
+
+/** What a token says of its grant (a grant record is one): the claims are drawn from it. */
+export interface TokenGrant {
+  id: string
+  clientId: string
+  task: TaskInfo
+  authorizationDetails: AuthorizationDetail[]
+  cnfJkt?: string | undefined
+  /** Seconds since the epoch. */
+  issuedAt: number
+  expiresAt: number
+}
 
 export interface AccessTokenPayloadOptions {
   issuer: string
   /** From `audienceFor()`. */
   audience: string | string[]
   /** The grant the token carries: `jti`, `iat`, `exp`, client, task and details. */
-  grant: Grant
+  grant: TokenGrant
   /** From `scopeFor()`. */
   scope: string
   /** The `approval` claim `{ id, manifest_sha256, approvers }` when a human approved. */

@@ -1,9 +1,9 @@
-import type { GrantStore } from '../grants/store.js'
+import type { RevocationFeed } from '../store/revocation-feed.js'
 import type { Logger } from '../logger.js'
 import type { KeyManager } from './key-manager.js'
 
 export interface FollowKeySetChangesOptions {
-  store: Pick<GrantStore, 'subscribeRevocations'>
+  store: RevocationFeed
   keys: Pick<KeyManager, 'refresh'>
   logger: Logger
 }

@@ -5,7 +5,7 @@ import { type Clock, epochSeconds } from '../clock.js'
 import { ConfigError } from '../config.js'
 import { WritError } from '../errors.js'
 import { keySetMessage } from '../wire/revocation-message.js'
-import type { GrantStore, StoredKeySet } from '../grants/store.js'
+import type { KeySetStore, StoredKeySet } from './key-set-store.js'
 import {
   createKeyEntry,
   generateKeyEntry,
@@ -37,7 +37,7 @@ export interface KeyManagerOptions {
    */
   source: 'generate' | 'store' | 'files'
   /** Required for source `store`. */
-  store?: Pick<GrantStore, 'getKeySet' | 'putKeySet'>
+  store?: KeySetStore
   /** Base64 of 32 random bytes; required for source `store`. */
   kek?: string
   /**

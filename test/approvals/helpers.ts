@@ -6,7 +6,7 @@ import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import type { Store } from '../../src/open-store.js'
 import { silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { ISSUER, SECRETS, type TestResponse } from '../helpers/broker.js'
@@ -95,7 +95,7 @@ export interface ApprovalBroker extends Broker {
 
 export async function makeApprovalBroker(
   options: {
-    store?: GrantStore
+    store?: Store
     config?: ConfigInput
     fetch?: typeof fetch
     auditLog?: AuditLog

@@ -334,8 +334,8 @@ describe('when the audit log cannot be written', () => {
       expect(res.headers.get('retry-after')).toBe('2')
       const body = await res.json()
       expect(body).toEqual({ error: 'temporarily_unavailable', error_description: 'the audit log is unavailable; retry shortly' })
-      expect(await down.store.countLiveGrants('agent-a')).toBe(0)
-      expect(await down.store.listGrants({ clientId: 'agent-a' })).toEqual([])
+      expect(await down.store.grants.countLiveGrants('agent-a')).toBe(0)
+      expect(await down.store.grants.listGrants({ clientId: 'agent-a' })).toEqual([])
       const oauth = await down.call('POST', '/oauth/token', {
         ...form({ grant_type: 'client_credentials', task_id: 'DOWN-2', authorization_details: JSON.stringify(readOnly('x').grants) }),
         basic: A,
@@ -360,7 +360,7 @@ describe('when the audit log cannot be written', () => {
       const types = log.events.map((e: AuditEvent) => e.type)
       expect(types).toEqual(['grant.issued', 'grant.issued', 'grant.voided'])
       expect(log.events[2]).toMatchObject({ grant: log.events[1].grant, reason: 'quota_exceeded', message: error_description })
-      expect(await quota.store.countLiveGrants('agent-a')).toBe(1)
+      expect(await quota.store.grants.countLiveGrants('agent-a')).toBe(1)
     } finally {
       await quota.close()
     }

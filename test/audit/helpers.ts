@@ -3,7 +3,7 @@ import type { AuditLog } from '../../src/audit/audit-log.js'
 import type { AuditEventInput } from '../../src/audit/types.js'
 import { type Clock, manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import type { Store } from '../../src/open-store.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { createKeyManager, type KeyManager } from '../../src/tokens/index.js'
@@ -70,7 +70,7 @@ export interface AuditTestBroker extends Broker {
 export async function makeAuditBroker(
   options: {
     config?: ConfigInput
-    store?: GrantStore
+    store?: Store
     auditLog?: AuditLog
     stdout?: (line: string) => void
     logger?: Logger

@@ -54,7 +54,7 @@ describe('writ grants, revoke and keys against a running broker', () => {
     expect(revoked).toMatchObject({ code: 0, stdout: 'revoked 1 grant\n' })
     const tomb = await runCli(['--json', 'grants', 'show', id], env())
     expect(tomb.stdout).toContain('test over')
-    expect((await http.broker.store.getGrant('agent-b', id)).state).toBe('revoked')
+    expect((await http.broker.store.grants.getGrant('agent-b', id)).state).toBe('revoked')
   })
 
   it('revokes a whole task only with --yes when not on a TTY, and prints the count', async () => {

@@ -74,7 +74,7 @@ describe('writ lock, writ lock ls and writ unlock against a running broker on Re
     expect(lockId).toBeDefined()
     expect(locked.stdout).toBe(`locked client agent-b until unlocked: lock ${lockId}\nrevoked 1 live grant\n`)
     // The token issued after the revocation is revoked by the lock.
-    expect((await http.broker.store.getGrant('agent-b', reissued.body.grant_id!)).state).toBe('revoked')
+    expect((await http.broker.store.grants.getGrant('agent-b', reissued.body.grant_id!)).state).toBe('revoked')
 
     // Neither token endpoint issues to the locked client; the answer names the lock and why.
     for (const attempt of [await ask('agent-b', 'LOCK-1'), await clientCredentials('agent-b', 'LOCK-1')]) {
@@ -84,7 +84,7 @@ describe('writ lock, writ lock ls and writ unlock against a running broker on Re
         error_description: `refused: client agent-b is locked (lock ${lockId}: leaked secret, rotating)`,
       })
     }
-    expect(await http.broker.store.countLiveGrants('agent-b')).toBe(0)
+    expect(await http.broker.store.grants.countLiveGrants('agent-b')).toBe(0)
     // Other clients are not affected.
     expect((await ask('agent-a', 'LOCK-1')).status).toBe(200)
 
@@ -140,7 +140,7 @@ describe('writ lock, writ lock ls and writ unlock against a running broker on Re
     expect(locked.code, locked.stderr).toBe(0)
     const { lock, revoked } = JSON.parse(locked.stdout) as { lock: { id: string }; revoked?: number }
     expect(revoked).toBeUndefined()
-    expect((await http.broker.store.getGrant('agent-b', live.body.grant_id!)).state).toBe('live')
+    expect((await http.broker.store.grants.getGrant('agent-b', live.body.grant_id!)).state).toBe('live')
     expect((await ask('agent-b', 'KEEP-1')).status).toBe(403)
     expect((await runCli(['unlock', lock.id], env())).code).toBe(0)
   }, 60_000)

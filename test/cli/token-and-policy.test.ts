@@ -34,7 +34,7 @@ describe('writ token request', () => {
     const token = stdout.trim()
     expect(token.split('.')).toHaveLength(3)
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
-    expect(await http.broker.store.getGrant('agent-b', claims.jti)).toMatchObject({ state: 'live' })
+    expect(await http.broker.store.grants.getGrant('agent-b', claims.jti)).toMatchObject({ state: 'live' })
   })
 
   it('prints everything with --json', async () => {

@@ -12,7 +12,7 @@ import {
 } from '../../src/client-auth/index.js'
 import { epochSeconds, manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createMemoryStore } from '../../src/open-store.js'
 import { createRateLimiter } from '../../src/limits/index.js'
 
 const ISSUER = 'https://writ.example.com'
@@ -46,7 +46,7 @@ function setup(overrides: Partial<ClientAuthenticatorOptions> = {}) {
   const calls: string[] = []
   const authenticator = createClientAuthenticator({
     getClient: (id) => clients.get(id),
-    store,
+    store: store.once,
     issuer: ISSUER,
     tokenEndpoint: TOKEN_ENDPOINT,
     clock,

@@ -17,7 +17,7 @@ describe('requestToken', () => {
   it('exchanges a manifest for a token (client secret, special characters encoded)', async () => {
     const token = await requestToken({ broker: ISSUER, credentials, manifest: docsManifest(), fetch: appFetch })
     expect(token).toMatchObject({ tokenType: 'Bearer', scope: 'repo:read repo:write', expiresIn: 300 })
-    expect(await broker.store.getGrant('agent-a', token.grantId)).toMatchObject({ state: 'live' })
+    expect(await broker.store.grants.getGrant('agent-a', token.grantId)).toMatchObject({ state: 'live' })
   })
 
   it('throws a typed error with the broker code when policy denies', async () => {

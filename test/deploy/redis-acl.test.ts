@@ -121,11 +121,11 @@ describe('the shipped Redis ACL users (deploy/redis/users.acl)', () => {
     const by = { by: 'admin', reason: 'test', at: Math.floor(broker.clock() / 1000) }
     const task = await issue('TASK-2')
     expect(await outcome(verifier, task.token)).toBe('ok')
-    expect(await broker.store.revokeByTask('TASK-2', by)).toBe(1)
+    expect(await broker.store.grants.revokeByTask('TASK-2', by)).toBe(1)
     await eventually('the task revocation reached the verifier', async () => (await outcome(verifier, task.token)) === 'token_revoked')
     const last = await issue()
     expect(await outcome(verifier, last.token)).toBe('ok')
-    await broker.store.revokeAll(by)
+    await broker.store.grants.revokeAll(by)
     await eventually('revoke-all reached the verifier', async () => (await outcome(verifier, last.token)) === 'token_revoked')
     expect((verifier.status() as { subscribed?: boolean }).subscribed).toBe(true)
   })

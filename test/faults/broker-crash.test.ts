@@ -143,7 +143,7 @@ describe('a broker process killed (SIGKILL) with approvals pending', () => {
       const claims = decodeJwt(token) as { jti: string; approval?: { id: string; approvers: Array<{ sub: string }> } }
       expect(claims.approval?.id).toBe(toApprove.id)
       expect(claims.approval?.approvers.map((a) => a.sub)).toEqual(['alice@example.com'])
-      expect((await second.store.getGrant('agent-a', claims.jti)).state).toBe('live')
+      expect((await second.store.grants.getGrant('agent-a', claims.jti)).state).toBe('live')
 
       const denied = await submit(second, toDeny.id, 'deny', alice.assert(await ceremonyOptions(second, toDeny.id, 'deny')))
       expect(denied.status).toBe(200)

@@ -66,7 +66,7 @@ describe('Redis frozen or lost (a private redis-server)', () => {
     // Ensure no token left the broker without its grant recorded first.
     for (const token of tokens) {
       const { jti } = decodeJwt(token)
-      expect((await broker.store.getGrant('agent-a', jti!)).state).toBe('live')
+      expect((await broker.store.grants.getGrant('agent-a', jti!)).state).toBe('live')
     }
     expect((await issue(broker)).status).toBe(200)
   })

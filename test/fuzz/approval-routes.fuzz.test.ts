@@ -28,7 +28,7 @@ beforeAll(async () => {
 })
 afterAll(() => broker?.close())
 
-const liveGrants = () => broker.store.countLiveGrants('agent-a')
+const liveGrants = () => broker.store.grants.countLiveGrants('agent-a')
 
 /** The answer to a hostile ceremony body: a 4xx RFC 6749 JSON error, and no grant minted. */
 async function expectRefused(res: Response, context: string): Promise<void> {

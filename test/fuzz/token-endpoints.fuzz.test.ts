@@ -42,8 +42,8 @@ afterAll(() => broker?.close())
 
 /** Live grants per client, and of every client: what every refused request must leave as it was. */
 async function storeSnapshot(): Promise<string> {
-  const counts = await Promise.all(CLIENTS.map((id) => broker.store.countLiveGrants(id)))
-  const live = await broker.store.listGrants({})
+  const counts = await Promise.all(CLIENTS.map((id) => broker.store.grants.countLiveGrants(id)))
+  const live = await broker.store.grants.listGrants({})
   return JSON.stringify({ counts, ids: live.map((g) => g.id).sort() })
 }
 
@@ -281,7 +281,7 @@ describe('fuzz: POST /oauth/introspect and /oauth/revoke', () => {
     await fuzz('/oauth/revoke (bad client authentication)', 40, fc.tuple(badAuth, fc.constant(liveToken)), ([headers, token]) =>
       expectRefused('POST', '/oauth/revoke', formCase(headers, { token })),
     )
-    const state = await broker.store.getGrant('agent-a', liveGrantId)
+    const state = await broker.store.grants.getGrant('agent-a', liveGrantId)
     expect(state.state).toBe('live')
   })
 })

@@ -3,15 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
 import { WritError } from '../../src/errors.js'
 import type { Grant, GrantApproval } from '../../src/grants/grant.js'
-import { keySetMessage, type RevocationMessage } from '../../src/wire/revocation-message.js'
-import type { GrantStore, SubscriptionState } from '../../src/grants/store.js'
+import type { RevocationMessage } from '../../src/wire/revocation-message.js'
+import type { GrantStore } from '../../src/grants/store.js'
+import type { Store } from '../../src/open-store.js'
+import type { SubscriptionState } from '../../src/store/revocation-feed.js'
 import { DEFAULT_REVOCATION_BATCH_SIZE } from '../../src/grants/store-rules.js'
 
 export type ManualClock = ReturnType<typeof manualClock>
 
 /** One store under test. Without `clock` the store runs on real time and the suite sleeps. */
 export interface StoreHarness {
-  store: GrantStore
+  /** The whole store: the suite tests its grants port, and the revocations that port publishes. */
+  store: Store
   /** The store's clock, when the suite may move time by hand. */
   clock?: ManualClock
   /** The store's `revocationBatchSize`, when it is not the default (500). */
@@ -52,10 +55,12 @@ export function describeStoreContract(
   describe(`GrantStore contract: ${name}`, () => {
     let h: StoreHarness
     let store: GrantStore
+    let all: Store
 
     beforeAll(async () => {
       h = await makeStore()
-      store = h.store
+      all = h.store
+      store = all.grants
     })
     afterAll(async () => {
       await h.cleanup()
@@ -116,11 +121,11 @@ export function describeStoreContract(
 
     describe('grants', () => {
       it('reports its kind', () => {
-        expect(['memory', 'redis']).toContain(store.kind)
+        expect(['memory', 'redis']).toContain(all.kind)
       })
 
       it('answers ping while it can serve', async () => {
-        await expect(store.ping()).resolves.toBeUndefined()
+        await expect(all.ping()).resolves.toBeUndefined()
       })
 
       it('records a grant and reads it back as live', async () => {
@@ -409,7 +414,7 @@ export function describeStoreContract(
         }
         await expectQuotaError(store.createGrant(makeGrant(quotaClient), { maxLiveGrants: 2 }))
         expect(await store.revokeGrant(client, revoked.id, revocation())).not.toBeNull()
-        expect(await store.consumeOnce(scope, 'marker', 1)).toBe(true)
+        expect(await all.once.consumeOnce(scope, 'marker', 1)).toBe(true)
         expect(await store.countLiveGrants(client)).toBe(3)
 
         await passTime(Math.max(soon * 1000, start + 1000) + 50)
@@ -449,8 +454,8 @@ export function describeStoreContract(
       })
 
       it('lets a single-use marker be consumed again after its ttl', async () => {
-        expect(await store.consumeOnce(scope, 'marker', 1)).toBe(true)
-        expect(await store.consumeOnce(scope, 'marker', 1)).toBe(false)
+        expect(await all.once.consumeOnce(scope, 'marker', 1)).toBe(true)
+        expect(await all.once.consumeOnce(scope, 'marker', 1)).toBe(false)
       })
 
       it('finds neither an expired grant nor an expired tombstone by id', async () => {
@@ -471,7 +476,7 @@ export function describeStoreContract(
       let unsubscribe: () => Promise<void>
 
       beforeAll(async () => {
-        unsubscribe = await store.subscribeRevocations((m) => messages.push(m))
+        unsubscribe = await all.revocations.subscribeRevocations((m) => messages.push(m))
       })
       afterAll(async () => {
         await unsubscribe()
@@ -609,30 +614,30 @@ export function describeStoreContract(
         // A store of its own: revoke-all reaches every grant the store holds, exactly.
         const own = await makeStore()
         const got: RevocationMessage[] = []
-        await own.store.subscribeRevocations((m) => got.push(m))
+        await own.store.revocations.subscribeRevocations((m) => got.push(m))
         const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
         const grants = [makeGrant(a), makeGrant(a), makeGrant(b), makeGrant(c)]
-        for (const g of grants) await own.store.createGrant(g)
+        for (const g of grants) await own.store.grants.createGrant(g)
         const earlier = makeGrant(b)
-        await own.store.createGrant(earlier)
-        await own.store.revokeGrant(b, earlier.id, revocation('earlier'))
+        await own.store.grants.createGrant(earlier)
+        await own.store.grants.revokeGrant(b, earlier.id, revocation('earlier'))
         await eventually(() => got.length === 1, 'the first revocation message')
-        const listed = (await own.store.listGrants({})).map((g) => g.id)
+        const listed = (await own.store.grants.listGrants({})).map((g) => g.id)
         expect(listed.sort()).toEqual(grants.map((g) => g.id).sort())
-        expect(await own.store.revokeAll(revocation('incident'))).toBe(4)
+        expect(await own.store.grants.revokeAll(revocation('incident'))).toBe(4)
         for (const g of grants) {
-          expect((await own.store.getGrant(g.clientId, g.id)).state).toBe('revoked')
+          expect((await own.store.grants.getGrant(g.clientId, g.id)).state).toBe('revoked')
         }
-        const first = await own.store.getGrant(b, earlier.id)
+        const first = await own.store.grants.getGrant(b, earlier.id)
         expect(first.state === 'revoked' && first.revocation.reason).toBe('earlier')
-        expect(await own.store.listGrants({})).toEqual([])
+        expect(await own.store.grants.listGrants({})).toEqual([])
         const done = (): boolean => idsIn(got).length === 1 + grants.length
         await eventually(done, 'every revocation message')
         const published = got.slice(1)
         expect(published[0]).toEqual({ v: 1, all: true })
         expect(published.filter((m) => 'all' in m)).toHaveLength(1)
         expect(idsIn(published).sort()).toEqual(grants.map((g) => g.id).sort())
-        expect(await own.store.revokeAll(revocation('again'))).toBe(0)
+        expect(await own.store.grants.revokeAll(revocation('again'))).toBe(0)
         await own.store.close()
         await own.cleanup()
       })
@@ -697,7 +702,7 @@ export function describeStoreContract(
       it('lists the live grants of every client, oldest first', async () => {
         // A store of its own: the listing shows every live grant the store holds, exactly.
         const own = await makeStore()
-        expect(await own.store.listGrants({})).toEqual([])
+        expect(await own.store.grants.listGrants({})).toEqual([])
         const [a, b, c] = [newClient('a'), newClient('b'), newClient('c')]
         const t = Math.floor(now() / 1000)
         const g1 = makeGrant(b, { issuedAt: t, expiresAt: t + 900 })
@@ -705,14 +710,14 @@ export function describeStoreContract(
         const g3 = makeGrant(b, { issuedAt: t + 2, expiresAt: t + 900, task: { id: 'T' } })
         const g4 = makeGrant(a, { issuedAt: t + 3, expiresAt: t + 900 })
         const g5 = makeGrant(c, { issuedAt: t + 4, expiresAt: t + 900, task: { id: 'T' } })
-        for (const g of [g5, g4, g3, g2, g1]) await own.store.createGrant(g)
-        await own.store.revokeGrant(a, g4.id, revocation())
-        expect(await own.store.listGrants({})).toEqual([g1, g2, g3, g5])
-        expect(await own.store.listGrants({ taskId: 'T' })).toEqual([g2, g3, g5])
-        expect(await own.store.listGrants({ taskId: 'none' })).toEqual([])
+        for (const g of [g5, g4, g3, g2, g1]) await own.store.grants.createGrant(g)
+        await own.store.grants.revokeGrant(a, g4.id, revocation())
+        expect(await own.store.grants.listGrants({})).toEqual([g1, g2, g3, g5])
+        expect(await own.store.grants.listGrants({ taskId: 'T' })).toEqual([g2, g3, g5])
+        expect(await own.store.grants.listGrants({ taskId: 'none' })).toEqual([])
         // Revoking every grant of a client leaves nothing of it listed.
-        await own.store.revokeByClient(b, revocation())
-        expect(await own.store.listGrants({})).toEqual([g2, g5])
+        await own.store.grants.revokeByClient(b, revocation())
+        expect(await own.store.grants.listGrants({})).toEqual([g2, g5])
         await own.store.close()
         await own.cleanup()
       })
@@ -722,30 +727,30 @@ export function describeStoreContract(
         const got: RevocationMessage[] = []
         const states: SubscriptionState[] = []
         const gone: RevocationMessage[] = []
-        const stop = await own.store.subscribeRevocations((m) => gone.push(m))
+        const stop = await own.store.revocations.subscribeRevocations((m) => gone.push(m))
         await stop()
         await stop()
-        await own.store.subscribeRevocations(
+        await own.store.revocations.subscribeRevocations(
           (m) => got.push(m),
           (s) => states.push(s),
         )
         const client = newClient()
         const grant = makeGrant(client)
-        await own.store.createGrant(grant)
-        await own.store.revokeGrant(client, grant.id, revocation())
+        await own.store.grants.createGrant(grant)
+        await own.store.grants.revokeGrant(client, grant.id, revocation())
         await eventually(() => got.length === 1, 'the revocation message')
         expect(gone).toEqual([])
         expect(states).toEqual([])
         await own.store.close()
         expect(states).toEqual(['down'])
-        await expect(own.store.subscribeRevocations(() => {})).rejects.toMatchObject({
+        await expect(own.store.revocations.subscribeRevocations(() => {})).rejects.toMatchObject({
           code: 'temporarily_unavailable',
         })
         await own.cleanup()
       })
 
       it('keeps revoking when a subscriber throws', async () => {
-        const stop = await store.subscribeRevocations(() => {
+        const stop = await all.revocations.subscribeRevocations(() => {
           throw new Error('subscriber bug')
         })
         const client = newClient()
@@ -757,114 +762,22 @@ export function describeStoreContract(
       })
     })
 
-    describe('single-use markers', () => {
-      it('consumes a marker once, then refuses it', async () => {
-        const scope = `scope-${randomUUID()}`
-        expect(await store.consumeOnce(scope, 'challenge-1', 60)).toBe(true)
-        expect(await store.consumeOnce(scope, 'challenge-1', 60)).toBe(false)
-        expect(await store.consumeOnce(scope, 'challenge-2', 60)).toBe(true)
-        expect(await store.consumeOnce(`${scope}-other`, 'challenge-1', 60)).toBe(true)
-      })
-
-      it('keeps scope and id apart when they contain ":"', async () => {
-        const scope = `scope-${randomUUID()}`
-        expect(await store.consumeOnce(`${scope}:a`, 'b', 60)).toBe(true)
-        expect(await store.consumeOnce(scope, 'a:b', 60)).toBe(true)
-        expect(await store.consumeOnce(`${scope}:a:b`, '', 60)).toBe(true)
-      })
-
-      it('lets exactly one of 20 concurrent consumers take a marker', async () => {
-        const scope = `scope-${randomUUID()}`
-        const results = await Promise.all(
-          Array.from({ length: 20 }, () => store.consumeOnce(scope, 'jti', 60)),
-        )
-        expect(results.filter(Boolean)).toHaveLength(1)
-      })
-
-      it('rejects a ttl that is not a positive whole number of seconds', async () => {
-        await expect(store.consumeOnce('scope', 'id', 0)).rejects.toBeInstanceOf(RangeError)
-        await expect(store.consumeOnce('scope', 'id', 1.5)).rejects.toBeInstanceOf(RangeError)
-      })
-    })
-
-    describe('settings', () => {
-      it('keeps the first value written; later writers read it', async () => {
-        const name = `setting-${randomUUID()}`
-        expect(await store.initSetting(name, 'first')).toBe('first')
-        expect(await store.initSetting(name, 'second')).toBe('first')
-      })
-
-      it('lets exactly one of 10 concurrent writers win, and all agree on its value', async () => {
-        const name = `setting-${randomUUID()}`
-        const values = await Promise.all(Array.from({ length: 10 }, (_, i) => store.initSetting(name, `v${i}`)))
-        expect(new Set(values).size).toBe(1)
-      })
-    })
-
-    describe('key set', () => {
-      it('is empty at first, then compare-and-sets by version', async () => {
-        expect(await store.getKeySet()).toBeNull()
-        expect(await store.putKeySet('v1', 1)).toBe(false)
-        expect(await store.putKeySet('v1', 0)).toBe(false)
-        expect(await store.getKeySet()).toBeNull()
-
-        expect(await store.putKeySet('v1', null)).toBe(true)
-        expect(await store.getKeySet()).toEqual({ version: 1, data: 'v1' })
-        expect(await store.putKeySet('conflict', null)).toBe(false)
-
-        expect(await store.putKeySet('v2', 1)).toBe(true)
-        expect(await store.putKeySet('stale', 1)).toBe(false)
-        expect(await store.putKeySet('future', 3)).toBe(false)
-        expect(await store.getKeySet()).toEqual({ version: 2, data: 'v2' })
-
-        const copy = await store.getKeySet()
-        copy!.data = 'mutated'
-        expect(await store.getKeySet()).toEqual({ version: 2, data: 'v2' })
-      })
-
-      it('lets exactly one of 10 concurrent writers of the same version win', async () => {
-        const current = await store.getKeySet()
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.putKeySet(`racer-${i}`, current!.version)),
-        )
-        expect(results.filter(Boolean)).toHaveLength(1)
-        const winner = results.indexOf(true)
-        expect(await store.getKeySet()).toEqual({
-          version: current!.version + 1,
-          data: `racer-${winner}`,
-        })
-      })
-
-      it('announces a written key set in the same step, and nothing when the compare-and-set fails', async () => {
-        const heard: RevocationMessage[] = []
-        const unsubscribe = await store.subscribeRevocations((m) => heard.push(m))
-        try {
-          const version = (await store.getKeySet())?.version ?? null
-          const refused = keySetMessage(['never-announced'])
-          expect(await store.putKeySet('lost', (version ?? 0) + 5, refused)).toBe(false)
-          const announced = keySetMessage(['kid-current', 'kid-next'])
-          expect(await store.putKeySet('announced', version, announced)).toBe(true)
-          await eventually(() => heard.some((m) => 'keys' in m), 'the key-set announcement')
-          expect(heard.filter((m) => 'keys' in m)).toEqual([announced])
-          expect(await store.getKeySet()).toEqual({ version: (version ?? 0) + 1, data: 'announced' })
-        } finally {
-          await unsubscribe()
-        }
-      })
-    })
-
     describe('close', () => {
-      it('fails closed after close(), and close() may be called twice', async () => {
+      it('fails closed after close(), on every port, and close() may be called twice', async () => {
         const own = await makeStore()
         const client = newClient()
-        await own.store.createGrant(makeGrant(client))
+        await own.store.grants.createGrant(makeGrant(client))
         await own.store.close()
         await own.store.close()
         for (const call of [
-          own.store.getGrant(client, 'x'),
+          own.store.grants.getGrant(client, 'x'),
           own.store.ping(),
-          own.store.createGrant(makeGrant(client)),
-          own.store.consumeOnce('scope', 'id', 60),
+          own.store.grants.createGrant(makeGrant(client)),
+          own.store.once.consumeOnce('scope', 'id', 60),
+          own.store.settings.initSetting('name', 'value'),
+          own.store.keySets.getKeySet(),
+          own.store.keySets.putKeySet('data', null),
+          own.store.revocations.subscribeRevocations(() => {}),
         ]) {
           await expect(call).rejects.toMatchObject({ code: 'temporarily_unavailable', status: 503 })
         }

@@ -3,7 +3,7 @@ import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import type { Store } from '../../src/open-store.js'
 import { silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { checkResponse } from './openapi.js'
@@ -86,7 +86,7 @@ export interface TestBroker extends Broker {
 }
 
 export async function makeTestBroker(
-  options: { store?: GrantStore; config?: ConfigInput; policyText?: string } = {},
+  options: { store?: Store; config?: ConfigInput; policyText?: string } = {},
 ): Promise<TestBroker> {
   const clock = manualClock(Date.now())
   // Tests opt in to the admin API with a hash; no token is bootstrapped behind their back.

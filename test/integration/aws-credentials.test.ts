@@ -5,7 +5,7 @@ import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
 import { manualClock } from '../../src/clock.js'
 import { createMemorySessionRecord, createAwsClients, vendAwsCredentials } from '../../src/credentials/aws/index.js'
 import type { Grant } from '../../src/grants/grant.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createMemoryStore } from '../../src/open-store.js'
 import { makeTestBroker } from '../helpers/broker.js'
 import { dpopKey, dpopProof } from '../helpers/dpop.js'
 import { startMoto, type PrivateMoto } from '../helpers/moto.js'
@@ -305,10 +305,10 @@ describe('AWS credential vending, operation level', () => {
     const grant = grantFor({
       approval: { id: 'ap1', manifestSha256: '00'.repeat(32), approvers: [{ sub: 'carol@example.com', aaguid: '00000000-0000-0000-0000-000000000000', credentialId: 'AA', at: 1 }] },
     })
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const clients = createAwsClients({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials })
     const out = await vendAwsCredentials(
-      { sts: clients.sts, record: createMemorySessionRecord({ clock }), store, settings, clock },
+      { sts: clients.sts, record: createMemorySessionRecord({ clock }), store: store.grants, settings, clock },
       { grant, roleArn: ROLE },
     )
     clients.destroy()
@@ -320,9 +320,9 @@ describe('AWS credential vending, operation level', () => {
     const store = createMemoryStore({ clock })
     const now = Math.floor(clock() / 1000)
     const grant = grantFor({ expiresAt: now + 7200 })
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const clients = createAwsClients({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials })
-    const deps = { sts: clients.sts, record: createMemorySessionRecord({ clock }), store, clock }
+    const deps = { sts: clients.sts, record: createMemorySessionRecord({ clock }), store: store.grants, clock }
     const long = { roles: [{ arn: ROLE, maxSessionSeconds: 43_200 }] }
     const chained = await vendAwsCredentials({ ...deps, settings: { ...long, roleChaining: true } }, { grant, roleArn: ROLE })
     const direct = await vendAwsCredentials({ ...deps, settings: { ...long, roleChaining: false } }, { grant, roleArn: ROLE })
@@ -334,19 +334,19 @@ describe('AWS credential vending, operation level', () => {
     const store = createMemoryStore({ clock })
     const record = createMemorySessionRecord({ clock })
     const grant = grantFor()
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const clients = createAwsClients({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials })
     let recordedBeforeCall = false
     // The revocation lands while STS is working on the request.
     clients.sts.middlewareStack.add(
       (next) => async (args) => {
         recordedBeforeCall = (await record.sessionsOf([grant.id])).length === 1
-        await store.revokeGrant(grant.clientId, grant.id, { by: 'admin', reason: 'test', at: Math.floor(clock() / 1000) })
+        await store.grants.revokeGrant(grant.clientId, grant.id, { by: 'admin', reason: 'test', at: Math.floor(clock() / 1000) })
         return next(args)
       },
       { step: 'finalizeRequest', name: 'revokeDuringCall' },
     )
-    const attempt = vendAwsCredentials({ sts: clients.sts, record, store, settings, clock }, { grant, roleArn: ROLE })
+    const attempt = vendAwsCredentials({ sts: clients.sts, record, store: store.grants, settings, clock }, { grant, roleArn: ROLE })
     await expect(attempt).rejects.toMatchObject({ code: 'invalid_token', status: 401 })
     clients.destroy()
     expect(recordedBeforeCall).toBe(true)
@@ -413,12 +413,12 @@ describe('AWS credential vending when STS is unreachable', () => {
       issuedAt: now,
       expiresAt: now + 1200,
     }
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const closed = `http://127.0.0.1:${await freePort()}`
     const clients = createAwsClients({ region: 'us-east-1', endpoint: closed, credentials: moto.credentials })
     const settings = { roles: [{ arn: ROLE, maxSessionSeconds: 3600 }], roleChaining: false }
     const attempt = vendAwsCredentials(
-      { sts: clients.sts, record: createMemorySessionRecord({ clock }), store, settings, clock },
+      { sts: clients.sts, record: createMemorySessionRecord({ clock }), store: store.grants, settings, clock },
       { grant, roleArn: ROLE },
     )
     await expect(attempt).rejects.toMatchObject({ code: 'temporarily_unavailable', status: 503, retryAfterSeconds: 2 })

@@ -10,7 +10,8 @@ import {
   createRedisSessionRecord,
   denyPolicyVersion,
 } from '../../src/credentials/aws/index.js'
-import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
+import { createRedisStore, type Store } from '../../src/open-store.js'
+import type { RedisBackend } from '../../src/store/redis-backend.js'
 import { silentLogger } from '../../src/logger.js'
 import {
   AGENT,
@@ -28,7 +29,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Every key this file writes lives under this prefix, and is deleted in afterAll. */
 const RUN_PREFIX = `writ-test-awsrace-${randomBytes(6).toString('hex')}:`
 const admin = new Redis(REDIS_URL)
-const stores: RedisGrantStore[] = []
+const stores: Store<RedisBackend>[] = []
 const clients: IAMClient[] = []
 let prefixes = 0
 let roles = 0
@@ -85,22 +86,22 @@ function slowIam() {
 }
 
 /** Two broker replicas' records: separate Redis connections on one shared prefix. */
-function replicaRecords(): [AwsSessionRecord, AwsSessionRecord, RedisGrantStore] {
+function replicaRecords(): [AwsSessionRecord, AwsSessionRecord, Store<RedisBackend>] {
   const keyPrefix = `${RUN_PREFIX}${++prefixes}:`
   const [a, b] = [0, 1].map(() => {
     const store = createRedisStore({ url: REDIS_URL, keyPrefix, clock })
     stores.push(store)
     return store
-  }) as [RedisGrantStore, RedisGrantStore]
-  const record = (store: RedisGrantStore) => createRedisSessionRecord({ redis: store.redis, keyPrefix, clock })
+  }) as [Store<RedisBackend>, Store<RedisBackend>]
+  const record = (store: Store<RedisBackend>) => createRedisSessionRecord({ redis: store.backend.redis, keyPrefix, clock })
   return [record(a), record(b), a]
 }
 
-function revoker(iam: IAMClient, record: AwsSessionRecord, store: RedisGrantStore, roleArn: string, maxPolicyChars = 8192): AwsSessionRevoker {
+function revoker(iam: IAMClient, record: AwsSessionRecord, store: Store<RedisBackend>, roleArn: string, maxPolicyChars = 8192): AwsSessionRevoker {
   return createAwsSessionRevoker({
     iam,
     record,
-    store,
+    store: store.grants,
     roleArns: [roleArn],
     policyName: 'writ-revoked-sessions',
     maxPolicyChars,

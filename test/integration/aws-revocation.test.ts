@@ -10,7 +10,8 @@ import {
   iamDate,
 } from '../../src/credentials/aws/index.js'
 import type { Grant } from '../../src/grants/grant.js'
-import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
+import { createRedisStore, type Store } from '../../src/open-store.js'
+import type { RedisBackend } from '../../src/store/redis-backend.js'
 import { silentLogger } from '../../src/logger.js'
 import { AGENT, type AwsTestBroker, createRole, makeAwsBroker, rolePolicy } from '../credentials/aws/aws-broker.js'
 import { awsDetail } from '../credentials/aws/fixtures.js'
@@ -20,14 +21,14 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Every key this file writes lives under this prefix, and is deleted in afterAll. */
 const RUN_PREFIX = `writ-test-awsrev-${randomBytes(6).toString('hex')}:`
 const admin = new Redis(REDIS_URL)
-const stores: RedisGrantStore[] = []
+const stores: Store<RedisBackend>[] = []
 let prefixes = 0
 let roles = 0
 
 let moto: PrivateMoto
 let clock: ReturnType<typeof manualClock>
 
-function redisStore(): RedisGrantStore {
+function redisStore(): Store<RedisBackend> {
   const store = createRedisStore({ url: REDIS_URL, keyPrefix: `${RUN_PREFIX}${++prefixes}:`, clock })
   stores.push(store)
   return store
@@ -138,11 +139,11 @@ describe('revoking a grant cuts its AWS sessions (broker, Redis, revocation chan
 
 describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
   let record: AwsSessionRecord
-  let store: RedisGrantStore
+  let store: Store<RedisBackend>
 
   beforeEach(() => {
     store = redisStore()
-    record = createRedisSessionRecord({ redis: store.redis, keyPrefix: store.keys.prefix, clock })
+    record = createRedisSessionRecord({ redis: store.backend.redis, keyPrefix: store.backend.keys.prefix, clock })
   })
 
   async function newRole(): Promise<string> {
@@ -153,7 +154,7 @@ describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
     createAwsSessionRevoker({
       iam: broker.iam,
       record,
-      store,
+      store: store.grants,
       roleArns: [roleArn],
       policyName: 'writ-revoked-sessions',
       maxPolicyChars: overrides.maxPolicyChars ?? 8192,
@@ -226,12 +227,12 @@ describe('AwsSessionRevoker (Redis record, IAM on moto)', () => {
       issuedAt: now(),
       expiresAt: now() + 1200,
     })
-    await store.createGrant(grant('missed'))
-    await store.createGrant(grant('live'))
+    await store.grants.createGrant(grant('missed'))
+    await store.grants.createGrant(grant('live'))
     await session('missed', role)
     await session('live', role)
     // Revoked while no revoker listened.
-    await store.revokeGrant('agent-a', 'missed', { by: 'admin', reason: 'test', at: now() })
+    await store.grants.revokeGrant('agent-a', 'missed', { by: 'admin', reason: 'test', at: now() })
     await revoker(role).reconcile()
     expect(revokedNames(await rolePolicy(broker.iam, role))).toEqual(['*:missed'])
   })

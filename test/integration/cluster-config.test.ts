@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { createRedisConnection } from '../../src/grants/redis-connection.js'
+import { createRedisConnection } from '../../src/store/redis-connection.js'
 
 const KEK = Buffer.alloc(32, 1).toString('base64')
 

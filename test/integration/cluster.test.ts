@@ -149,7 +149,7 @@ describe('two brokers on a 3-master Redis Cluster', () => {
 
   it('delivers revocation messages to a store subscriber whichever master runs the script', async () => {
     const received: string[] = []
-    const unsubscribe = await one.store.subscribeRevocations((message) => {
+    const unsubscribe = await one.store.revocations.subscribeRevocations((message) => {
       if ('grants' in message) received.push(...message.grants.map((g) => g.id))
     })
     try {
@@ -170,7 +170,7 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     expect(await slotOf(keys.live('agent-a'))).not.toBe(await slotOf(keys.live('agent-b')))
     const issued = [await issue(one, A), await issue(two, B)]
     const by = { by: 'admin', reason: 'cluster test', at: Math.floor(two.clock() / 1000) }
-    expect(await two.store.revokeAll(by)).toBeGreaterThanOrEqual(2)
+    expect(await two.store.grants.revokeAll(by)).toBeGreaterThanOrEqual(2)
     expect(await introspect(one, issued[0]!.token, A)).toEqual({ active: false })
     expect(await introspect(one, issued[1]!.token, B)).toEqual({ active: false })
   })
@@ -186,10 +186,10 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     const tokens = [await issueFor(one, A, task), await issueFor(two, B, task)]
     // The index of clients is one key; the two clients' grants live on two other slots.
     expect(await slotOf(keys.live('agent-a'))).not.toBe(await slotOf(keys.live('agent-b')))
-    const listed = await two.store.listGrants({ taskId: task })
+    const listed = await two.store.grants.listGrants({ taskId: task })
     expect(listed.map((g) => g.clientId).sort()).toEqual(['agent-a', 'agent-b'])
     const by = { by: 'admin', reason: 'cluster test', at: Math.floor(two.clock() / 1000) }
-    expect(await two.store.revokeByTask(task, by)).toBe(2)
+    expect(await two.store.grants.revokeByTask(task, by)).toBe(2)
     expect(await introspect(one, tokens[0]!, A)).toEqual({ active: false })
     expect(await introspect(one, tokens[1]!, B)).toEqual({ active: false })
 
@@ -203,7 +203,7 @@ describe('two brokers on a 3-master Redis Cluster', () => {
       if (covered.has(owner.port)) continue
       covered.add(owner.port)
       const grant = testGrant(clientId, 600)
-      await one.store.createGrant(grant)
+      await one.store.grants.createGrant(grant)
       old.push(grant)
     }
     const direct = new Cluster(cluster.nodes)
@@ -212,9 +212,9 @@ describe('two brokers on a 3-master Redis Cluster', () => {
     } finally {
       direct.disconnect()
     }
-    expect(await one.store.listGrants({})).toEqual([])
-    expect(await one.store.revokeAll(by)).toBeGreaterThanOrEqual(old.length)
-    for (const g of old) expect((await two.store.getGrant(g.clientId, g.id)).state).toBe('revoked')
+    expect(await one.store.grants.listGrants({})).toEqual([])
+    expect(await one.store.grants.revokeAll(by)).toBeGreaterThanOrEqual(old.length)
+    for (const g of old) expect((await two.store.grants.getGrant(g.clientId, g.id)).state).toBe('revoked')
   })
 
   it('collects through one an approval created on the other and approved across both', async () => {
@@ -265,12 +265,12 @@ describe('two brokers on a 3-master Redis Cluster', () => {
       const set = await one.call('POST', '/admin/locks', { ...json({ ...target, reason: 'cluster lock' }), bearer: ADMIN_TOKEN })
       expect(set.status).toBe(201)
       const { lock } = await set.json()
-      const live = await two.store.countLiveGrants('agent-b')
+      const live = await two.store.grants.countLiveGrants('agent-b')
       const refused = await two.call('POST', '/v1/tokens', { ...json(manifest), basic: B })
       expect(refused.status).toBe(403)
       expect((await refused.json()).error_description).toContain(`(lock ${lock.id}: cluster lock)`)
       // Ensure nothing of the refused grant stays live (the task lock's grant is revoked at once).
-      expect(await two.store.countLiveGrants('agent-b')).toBe(live)
+      expect(await two.store.grants.countLiveGrants('agent-b')).toBe(live)
       expect((await two.call('DELETE', `/admin/locks/${lock.id}`, { bearer: ADMIN_TOKEN })).status).toBe(200)
       expect((await one.call('POST', '/v1/tokens', { ...json(manifest), basic: B })).status).toBe(200)
     }

@@ -95,7 +95,7 @@ async function issue(): Promise<string> {
 
 /** What the attacker took: the private current and next keys, decrypted as the broker does. */
 async function stealKeys(): Promise<{ current: KeyEntry; next: KeyEntry }> {
-  const stored = await http.broker.store.getKeySet()
+  const stored = await http.broker.store.keySets.getKeySet()
   const { set } = await openKeySet(stored!.data, importKek(KEK), { issuer: http.url, allowLegacy: false })
   return { current: set.current, next: set.next! }
 }
@@ -165,9 +165,9 @@ describe('writ keys rotate --compromised against a running broker', () => {
 
     // Every grant live at the rotation was revoked, with the reason given.
     const grantId = decodeJwt(before).jti as string
-    const state = await http.broker.store.getGrant('agent-a', grantId)
+    const state = await http.broker.store.grants.getGrant('agent-a', grantId)
     expect(state).toMatchObject({ state: 'revoked', revocation: { reason: 'signing key found in a core dump' } })
-    const live = await http.broker.store.listGrants({})
+    const live = await http.broker.store.grants.listGrants({})
     expect(live.map((g) => g.id)).toEqual([decodeJwt(after).jti])
   })
 

@@ -248,7 +248,7 @@ describe('a token signed with a real key that reuses a live grant id is refused'
       expiresAt: Math.floor(broker.clock() / 1000) + 600,
       authorizationDetails: [{ type: 'repo', actions: ['read'], locations: [APP], identifier: 'docs/**' }],
     })
-    await broker.store.createGrant(grant)
+    await broker.store.grants.createGrant(grant)
     const options = { issuer: ISSUER, audience: audienceFor(grant.authorizationDetails, 'writ'), grant }
     const token = await mintAccessToken({ key: broker.keys.signingKey(), ...options, scope: scopeFor(grant.authorizationDetails) })
     expect(await introspect(token)).toMatchObject({ active: true })

@@ -97,7 +97,7 @@ describe('locks on two replicas sharing one Redis', () => {
     expect(res.status).toBe(201)
     const { lock: created, revoked } = await res.json()
     expect(revoked).toBe(1)
-    expect((await two.store.getGrant('agent-a', live.grant_id)).state).toBe('revoked')
+    expect((await two.store.grants.getGrant('agent-a', live.grant_id)).state).toBe('revoked')
     for (const client of [A, B]) {
       await expectLocked(await two.call('POST', '/v1/tokens', { ...json(readDocs('REP-2')), basic: client }), created.id)
     }

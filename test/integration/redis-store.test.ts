@@ -3,8 +3,12 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
-import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
-import { describeStoreContract } from '../grants/store-contract.js'
+import { createRedisStore, type Store } from '../../src/open-store.js'
+import type { RedisBackend } from '../../src/store/redis-backend.js'
+import { describeStoreContract, type StoreHarness } from '../grants/store-contract.js'
+import { describeOnceStoreContract } from '../store/once-store-contract.js'
+import { describeSettingsStoreContract } from '../store/settings-store-contract.js'
+import { describeKeySetStoreContract } from '../tokens/key-set-store-contract.js'
 import { testGrant } from '../helpers/grant.js'
 import { freePort, type PrivateRedis, startRedis } from '../helpers/redis.js'
 
@@ -14,10 +18,10 @@ const RUN_PREFIX = `writ-test-${randomBytes(6).toString('hex')}:`
 let storeCount = 0
 
 const admin = new Redis(REDIS_URL)
-const opened: RedisGrantStore[] = []
+const opened: Store<RedisBackend>[] = []
 
 /** A store on the shared Redis, under its own prefix inside this run's prefix. */
-function sharedStore(prefix = `${RUN_PREFIX}s${++storeCount}:`): RedisGrantStore {
+function sharedStore(prefix = `${RUN_PREFIX}s${++storeCount}:`): Store<RedisBackend> {
   const store = createRedisStore({
     url: REDIS_URL,
     keyPrefix: prefix,
@@ -40,10 +44,15 @@ afterAll(async () => {
   await admin.quit()
 })
 
-describeStoreContract('redis', async () => {
+const redisStore = async (): Promise<StoreHarness> => {
   const store = sharedStore()
   return { store, cleanup: () => store.close() }
-})
+}
+
+describeStoreContract('redis', redisStore)
+describeOnceStoreContract('redis', redisStore)
+describeSettingsStoreContract('redis', redisStore)
+describeKeySetStoreContract('redis', redisStore)
 
 const makeGrant = (clientId: string, lifeSeconds: number): Grant => testGrant(clientId, lifeSeconds)
 
@@ -57,7 +66,7 @@ async function expectUnavailable(call: Promise<unknown>, withinMs: number): Prom
 }
 
 /** Polls until the store answers ping, without recreating it. */
-async function waitForRecovery(store: RedisGrantStore, withinMs: number): Promise<void> {
+async function waitForRecovery(store: Store<RedisBackend>, withinMs: number): Promise<void> {
   const deadline = Date.now() + withinMs
   for (;;) {
     try {
@@ -71,7 +80,7 @@ async function waitForRecovery(store: RedisGrantStore, withinMs: number): Promis
 }
 
 describe('redis store: what Redis really holds', () => {
-  let store: RedisGrantStore
+  let store: Store<RedisBackend>
   beforeAll(() => {
     store = sharedStore()
   })
@@ -79,48 +88,48 @@ describe('redis store: what Redis really holds', () => {
   it("sets every record's TTL to its remaining life", async () => {
     const client = `ttl-${randomUUID()}`
     const grant = makeGrant(client, 600)
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const remaining = grant.expiresAt * 1000 - Date.now()
     for (const key of [
-      store.keys.grant(client, grant.id),
-      store.keys.live(client),
-      store.keys.task(client, grant.task.id),
+      store.backend.keys.grant(client, grant.id),
+      store.backend.keys.live(client),
+      store.backend.keys.task(client, grant.task.id),
     ]) {
       const pttl = await admin.pttl(key)
       expect(pttl).toBeGreaterThan(remaining - 2000)
       expect(pttl).toBeLessThanOrEqual(600_000)
     }
 
-    await store.revokeGrant(client, grant.id, { by: 'admin', reason: 'test', at: 0 })
-    expect(await admin.exists(store.keys.grant(client, grant.id))).toBe(0)
-    const tombstoneTtl = await admin.pttl(store.keys.tombstone(client, grant.id))
+    await store.grants.revokeGrant(client, grant.id, { by: 'admin', reason: 'test', at: 0 })
+    expect(await admin.exists(store.backend.keys.grant(client, grant.id))).toBe(0)
+    const tombstoneTtl = await admin.pttl(store.backend.keys.tombstone(client, grant.id))
     expect(tombstoneTtl).toBeGreaterThan(remaining - 2000)
     expect(tombstoneTtl).toBeLessThanOrEqual(600_000)
 
-    await store.consumeOnce('ttl', client, 30)
-    expect(await admin.ttl(store.keys.once('ttl', client))).toBe(30)
+    await store.once.consumeOnce('ttl', client, 30)
+    expect(await admin.ttl(store.backend.keys.once('ttl', client))).toBe(30)
   })
 
   it('keeps an index alive as long as its longest-lived grant', async () => {
     const client = `index-${randomUUID()}`
-    await store.createGrant(makeGrant(client, 900))
-    await store.createGrant(makeGrant(client, 60))
-    expect(await admin.pttl(store.keys.live(client))).toBeGreaterThan(897_000)
-    expect(await admin.pttl(store.keys.task(client, 'JIRA-4711'))).toBeGreaterThan(897_000)
+    await store.grants.createGrant(makeGrant(client, 900))
+    await store.grants.createGrant(makeGrant(client, 60))
+    expect(await admin.pttl(store.backend.keys.live(client))).toBeGreaterThan(897_000)
+    expect(await admin.pttl(store.backend.keys.task(client, 'JIRA-4711'))).toBeGreaterThan(897_000)
   })
 
   it('keeps a client in the index of clients as long as its longest-lived grant', async () => {
     const client = `clients-${randomUUID()}`
     const long = makeGrant(client, 900)
-    await store.createGrant(long)
-    await store.createGrant(makeGrant(client, 60))
-    expect(Number(await admin.zscore(store.keys.clients(), client))).toBe(long.expiresAt * 1000)
+    await store.grants.createGrant(long)
+    await store.grants.createGrant(makeGrant(client, 60))
+    expect(Number(await admin.zscore(store.backend.keys.clients(), client))).toBe(long.expiresAt * 1000)
     // An entry whose client's grants have all expired is pruned by the next reader.
     const gone = `gone-${randomUUID()}`
-    await admin.zadd(store.keys.clients(), Date.now() - 1000, gone)
-    await store.listGrants({})
-    expect(await admin.zscore(store.keys.clients(), gone)).toBeNull()
-    expect(Number(await admin.zscore(store.keys.clients(), client))).toBe(long.expiresAt * 1000)
+    await admin.zadd(store.backend.keys.clients(), Date.now() - 1000, gone)
+    await store.grants.listGrants({})
+    expect(await admin.zscore(store.backend.keys.clients(), gone)).toBeNull()
+    expect(Number(await admin.zscore(store.backend.keys.clients(), client))).toBe(long.expiresAt * 1000)
   })
 
   it('reaches on revoke-all the grants no index of clients names (from before the index)', async () => {
@@ -130,16 +139,16 @@ describe('redis store: what Redis really holds', () => {
     const clients = Array.from({ length: 40 }, (_, i) => `old-${i}-${randomUUID()}`)
     clients.push(`odd:{x}%3A-${randomUUID()}`)
     const grants = clients.map((c) => makeGrant(c, 600))
-    for (const g of grants) await own.createGrant(g)
+    for (const g of grants) await own.grants.createGrant(g)
     const kept = makeGrant(`sibling-${randomUUID()}`, 600)
-    await sibling.createGrant(kept)
+    await sibling.grants.createGrant(kept)
     // What a broker from before the index leaves: grants, and no index of clients naming them.
-    await admin.del(own.keys.clients())
-    expect(await own.listGrants({})).toEqual([])
+    await admin.del(own.backend.keys.clients())
+    expect(await own.grants.listGrants({})).toEqual([])
 
-    expect(await own.revokeAll({ by: 'admin', reason: 'incident', at: 0 })).toBe(grants.length)
-    for (const g of grants) expect((await own.getGrant(g.clientId, g.id)).state).toBe('revoked')
-    expect((await sibling.getGrant(kept.clientId, kept.id)).state).toBe('live')
+    expect(await own.grants.revokeAll({ by: 'admin', reason: 'incident', at: 0 })).toBe(grants.length)
+    for (const g of grants) expect((await own.grants.getGrant(g.clientId, g.id)).state).toBe('revoked')
+    expect((await sibling.grants.getGrant(kept.clientId, kept.id)).state).toBe('live')
   })
 
   it('lets a record vanish from Redis itself when its life ends', async () => {
@@ -148,40 +157,40 @@ describe('redis store: what Redis really holds', () => {
     grant.expiresAt = Math.floor(Date.now() / 1000) + 1
     // Life between 0 and 1 s: create only when at least 300 ms remain.
     if (grant.expiresAt * 1000 - Date.now() < 300) grant.expiresAt += 1
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     await new Promise((resolve) => setTimeout(resolve, grant.expiresAt * 1000 - Date.now() + 20))
-    expect(await admin.exists(store.keys.grant(client, grant.id))).toBe(0)
-    expect(await admin.exists(store.keys.live(client))).toBe(0)
+    expect(await admin.exists(store.backend.keys.grant(client, grant.id))).toBe(0)
+    expect(await admin.exists(store.backend.keys.live(client))).toBe(0)
   })
 
   it('keeps the key set without expiry', async () => {
     const own = sharedStore()
-    expect(await own.putKeySet('keys', null)).toBe(true)
-    expect(await admin.pttl(own.keys.keySet())).toBe(-1)
+    expect(await own.keySets.putKeySet('keys', null)).toBe(true)
+    expect(await admin.pttl(own.backend.keys.keySet())).toBe(-1)
   })
 
   it('re-sends scripts after Redis forgets them', async () => {
     const client = `noscript-${randomUUID()}`
     const own = sharedStore()
-    await own.createGrant(makeGrant(client, 60))
+    await own.grants.createGrant(makeGrant(client, 60))
     await admin.script('FLUSH')
-    await own.createGrant(makeGrant(client, 60))
-    expect(await own.countLiveGrants(client)).toBe(2)
+    await own.grants.createGrant(makeGrant(client, 60))
+    expect(await own.grants.countLiveGrants(client)).toBe(2)
   })
 
   it('keeps the quota atomic across replicas on separate connections', async () => {
     const prefix = `${RUN_PREFIX}replicas:`
     const replicas = [sharedStore(prefix), sharedStore(prefix), sharedStore(prefix)]
     const client = `replicas-${randomUUID()}`
-    await replicas[0]!.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 })
-    await replicas[1]!.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 })
+    await replicas[0]!.grants.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 })
+    await replicas[1]!.grants.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 })
     const results = await Promise.allSettled(
       Array.from({ length: 30 }, (_, i) =>
-        replicas[i % 3]!.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 }),
+        replicas[i % 3]!.grants.createGrant(makeGrant(client, 60), { maxLiveGrants: 3 }),
       ),
     )
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
-    expect(await replicas[2]!.countLiveGrants(client)).toBe(3)
+    expect(await replicas[2]!.grants.countLiveGrants(client)).toBe(3)
   })
 
   it('leaves a client it was given open on close()', async () => {
@@ -191,7 +200,7 @@ describe('redis store: what Redis really holds', () => {
       keyPrefix: `${RUN_PREFIX}external:`,
       clock: systemClock,
     })
-    expect(store.redis).toBe(external)
+    expect(store.backend.redis).toBe(external)
     await store.ping()
     await store.close()
     expect(await external.ping()).toBe('PONG')
@@ -203,14 +212,14 @@ describe('redis store: what Redis really holds', () => {
     const own = createRedisStore({ url: REDIS_URL, keyPrefix: RUN_PREFIX, clock: systemClock })
     await own.ping()
     await own.close()
-    expect(own.redis.status).toBe('end')
+    expect(own.backend.redis.status).toBe('end')
   })
 })
 
 describe('redis store: failing closed and recovering', () => {
   const COMMAND_TIMEOUT_MS = 400
   let redis: PrivateRedis
-  let store: RedisGrantStore
+  let store: Store<RedisBackend>
 
   beforeAll(async () => {
     redis = await startRedis()
@@ -232,38 +241,38 @@ describe('redis store: failing closed and recovering', () => {
 
   it('fails fast with temporarily_unavailable when Redis stops, then recovers', async () => {
     const client = `stop-${randomUUID()}`
-    await store.createGrant(makeGrant(client, 60))
+    await store.grants.createGrant(makeGrant(client, 60))
     await redis.stop()
 
-    await expectUnavailable(store.getGrant(client, 'any'), COMMAND_TIMEOUT_MS)
-    await expectUnavailable(store.createGrant(makeGrant(client, 60)), COMMAND_TIMEOUT_MS)
+    await expectUnavailable(store.grants.getGrant(client, 'any'), COMMAND_TIMEOUT_MS)
+    await expectUnavailable(store.grants.createGrant(makeGrant(client, 60)), COMMAND_TIMEOUT_MS)
     const revocation = { by: 'admin', reason: 'test', at: 0 }
-    await expectUnavailable(store.revokeGrant(client, 'any', revocation), COMMAND_TIMEOUT_MS)
-    await expectUnavailable(store.consumeOnce('s', 'i', 60), COMMAND_TIMEOUT_MS)
-    await expectUnavailable(store.putKeySet('k', null), COMMAND_TIMEOUT_MS)
+    await expectUnavailable(store.grants.revokeGrant(client, 'any', revocation), COMMAND_TIMEOUT_MS)
+    await expectUnavailable(store.once.consumeOnce('s', 'i', 60), COMMAND_TIMEOUT_MS)
+    await expectUnavailable(store.keySets.putKeySet('k', null), COMMAND_TIMEOUT_MS)
     await expectUnavailable(store.ping(), COMMAND_TIMEOUT_MS)
 
     await redis.restart()
     await waitForRecovery(store, 5000)
     // A fresh server (no persistence): the store works again, scripts included.
     const grant = makeGrant(client, 60)
-    await store.createGrant(grant, { maxLiveGrants: 1 })
-    expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
+    await store.grants.createGrant(grant, { maxLiveGrants: 1 })
+    expect(await store.grants.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
   })
 
   it('times out a command on a Redis that stopped answering, then recovers', async () => {
     const client = `hang-${randomUUID()}`
     redis.pause()
     const elapsed = await expectUnavailable(
-      store.createGrant(makeGrant(client, 60)),
+      store.grants.createGrant(makeGrant(client, 60)),
       COMMAND_TIMEOUT_MS + 300,
     )
     expect(elapsed).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 50)
     redis.resume()
     await waitForRecovery(store, 5000)
     const grant = makeGrant(client, 60)
-    await store.createGrant(grant)
-    expect(await store.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
+    await store.grants.createGrant(grant)
+    expect(await store.grants.getGrant(client, grant.id)).toEqual({ state: 'live', grant })
   })
 
   it('fails closed within the command timeout when Redis is down from the start', async () => {
@@ -273,7 +282,7 @@ describe('redis store: failing closed and recovering', () => {
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
       clock: systemClock,
     })
-    await expectUnavailable(down.getGrant('c', 'g'), COMMAND_TIMEOUT_MS + 200)
+    await expectUnavailable(down.grants.getGrant('c', 'g'), COMMAND_TIMEOUT_MS + 200)
     await expectUnavailable(down.ping(), COMMAND_TIMEOUT_MS + 200)
     await down.close()
   })

@@ -2,9 +2,10 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/clock.js'
 import type { Grant } from '../../src/grants/grant.js'
-import { createRedisStore, type RedisGrantStore } from '../../src/grants/redis-store.js'
+import { createRedisStore, type Store } from '../../src/open-store.js'
+import type { RedisBackend } from '../../src/store/redis-backend.js'
 import type { RevocationMessage } from '../../src/wire/revocation-message.js'
-import type { SubscriptionState } from '../../src/grants/store.js'
+import type { SubscriptionState } from '../../src/store/revocation-feed.js'
 import { eventually, idsIn } from '../grants/store-contract.js'
 import { testGrant } from '../helpers/grant.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
@@ -23,16 +24,16 @@ const makeGrant = (clientId: string, overrides: Partial<Grant> = {}): Grant =>
     ...overrides,
   })
 
-async function createAll(store: RedisGrantStore, grants: Grant[]): Promise<void> {
+async function createAll(store: Store<RedisBackend>, grants: Grant[]): Promise<void> {
   for (let i = 0; i < grants.length; i += 250) {
-    await Promise.all(grants.slice(i, i + 250).map((g) => store.createGrant(g)))
+    await Promise.all(grants.slice(i, i + 250).map((g) => store.grants.createGrant(g)))
   }
 }
 
 describe('bulk revocation on a private Redis', () => {
   let server: PrivateRedis
   let admin: Redis
-  let store: RedisGrantStore
+  let store: Store<RedisBackend>
   const messages: RevocationMessage[] = []
   let unsubscribe: () => Promise<void>
 
@@ -40,7 +41,7 @@ describe('bulk revocation on a private Redis', () => {
     server = await startRedis()
     admin = new Redis(server.url)
     store = createRedisStore({ url: server.url, clock: systemClock })
-    unsubscribe = await store.subscribeRevocations((m) => messages.push(m))
+    unsubscribe = await store.revocations.subscribeRevocations((m) => messages.push(m))
   })
   afterAll(async () => {
     await unsubscribe?.()
@@ -56,7 +57,7 @@ describe('bulk revocation on a private Redis', () => {
     await admin.config('RESETSTAT')
 
     const from = messages.length
-    expect(await store.revokeByClient(client, revocation('runtime compromised'))).toBe(5000)
+    expect(await store.grants.revokeByClient(client, revocation('runtime compromised'))).toBe(5000)
 
     // Ensure the work was split: no single script call revoked more than a batch (Redis runs a
     // script to its end before serving anyone else, so one call for 5,000 grants would stall it).
@@ -71,9 +72,9 @@ describe('bulk revocation on a private Redis', () => {
     )
     expect(new Set(idsIn(published))).toEqual(new Set(grants.map((g) => g.id)))
 
-    expect(await store.countLiveGrants(client)).toBe(0)
-    expect(await store.listGrants({ clientId: client })).toEqual([])
-    const states = await Promise.all(grants.map((g) => store.getGrant(client, g.id)))
+    expect(await store.grants.countLiveGrants(client)).toBe(0)
+    expect(await store.grants.listGrants({ clientId: client })).toEqual([])
+    const states = await Promise.all(grants.map((g) => store.grants.getGrant(client, g.id)))
     expect(states.filter((s) => s.state !== 'revoked')).toEqual([])
     expect(states[4999]).toMatchObject({ revocation: { reason: 'runtime compromised' } })
   })
@@ -86,7 +87,7 @@ describe('bulk revocation on a private Redis', () => {
     const grants = Array.from({ length: 300 }, () => makeGrant(client, { authorizationDetails }))
     await createAll(store, grants)
     const from = messages.length
-    expect(await store.revokeByClient(client, revocation('large'))).toBe(300)
+    expect(await store.grants.revokeByClient(client, revocation('large'))).toBe(300)
     await eventually(() => idsIn(messages.slice(from)).length >= 300, 'every batch message')
     const sizes = messages.slice(from).map((m) => ('grants' in m ? m.grants.length : 0))
     expect(sizes.length).toBeGreaterThan(1)
@@ -101,9 +102,9 @@ describe('bulk revocation on a private Redis', () => {
         approvers: [{ sub: 'a@example.com', aaguid: 'x', credentialId: 'c', at: 0 }],
       },
     })
-    await store.createGrant(grant)
+    await store.grants.createGrant(grant)
     const remaining = grant.expiresAt * 1000 - Date.now()
-    for (const key of [store.keys.grantPointer(grant.id), store.keys.approver('a@example.com')]) {
+    for (const key of [store.backend.keys.grantPointer(grant.id), store.backend.keys.approver('a@example.com')]) {
       const pttl = await admin.pttl(key)
       expect(pttl).toBeGreaterThan(remaining - 2000)
       expect(pttl).toBeLessThanOrEqual(900_000)
@@ -112,8 +113,8 @@ describe('bulk revocation on a private Redis', () => {
 
   it('treats a message nobody can read as "everything was revoked"', async () => {
     const seen: RevocationMessage[] = []
-    const stop = await store.subscribeRevocations((m) => seen.push(m))
-    const channel = store.keys.revocationChannel()
+    const stop = await store.revocations.subscribeRevocations((m) => seen.push(m))
+    const channel = store.backend.keys.revocationChannel()
     await admin.publish(channel, 'not json')
     await admin.publish(channel, JSON.stringify({ v: 2, grants: [] }))
     await admin.publish(channel, JSON.stringify({ v: 1, grants: [{ id: 7 }] }))
@@ -129,7 +130,7 @@ describe('bulk revocation on a private Redis', () => {
 
 describe('a revocation subscriber when Redis restarts', () => {
   let server: PrivateRedis
-  let store: RedisGrantStore
+  let store: Store<RedisBackend>
   const states: SubscriptionState[] = []
   const messages: RevocationMessage[] = []
   let unsubscribe: () => Promise<void>
@@ -137,7 +138,7 @@ describe('a revocation subscriber when Redis restarts', () => {
   beforeAll(async () => {
     server = await startRedis()
     store = createRedisStore({ url: server.url, clock: systemClock, commandTimeoutMs: 500 })
-    unsubscribe = await store.subscribeRevocations(
+    unsubscribe = await store.revocations.subscribeRevocations(
       (m) => messages.push(m),
       (s) => states.push(s),
     )
@@ -150,8 +151,8 @@ describe('a revocation subscriber when Redis restarts', () => {
 
   it("hears 'down' when Redis stops, then 'up' and new messages once it is back", async () => {
     const before = makeGrant('restart-agent')
-    await store.createGrant(before)
-    await store.revokeGrant(before.clientId, before.id, revocation('before'))
+    await store.grants.createGrant(before)
+    await store.grants.revokeGrant(before.clientId, before.id, revocation('before'))
     await eventually(() => idsIn(messages).includes(before.id), 'the first message')
     expect(states).toEqual([])
 
@@ -164,16 +165,16 @@ describe('a revocation subscriber when Redis restarts', () => {
     expect(states).toEqual(['down', 'up'])
 
     // The store recovers by itself too; revocations flow to the resubscribed connection.
-    await eventually(() => store.redis.status === 'ready', 'the store to reconnect', 10_000)
+    await eventually(() => store.backend.redis.status === 'ready', 'the store to reconnect', 10_000)
     const after = makeGrant('restart-agent')
-    await store.createGrant(after)
-    expect(await store.revokeByClient('restart-agent', revocation('after'))).toBe(1)
+    await store.grants.createGrant(after)
+    expect(await store.grants.revokeByClient('restart-agent', revocation('after'))).toBe(1)
     await eventually(() => idsIn(messages).includes(after.id), 'a message after the restart')
   })
 
   it('fails to subscribe, within its timeout, when Redis is down', async () => {
     await server.stop()
-    await expect(store.subscribeRevocations(() => {})).rejects.toMatchObject({
+    await expect(store.revocations.subscribeRevocations(() => {})).rejects.toMatchObject({
       code: 'temporarily_unavailable',
     })
     await server.restart()

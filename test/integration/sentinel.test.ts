@@ -75,7 +75,7 @@ describe('a broker on Redis Sentinel (a primary, a replica, a Sentinel)', () => 
 
     // Every grant acknowledged before the crash survived it.
     for (const { grantId, token } of acknowledged) {
-      expect((await broker.store.getGrant('agent-a', grantId)).state).toBe('live')
+      expect((await broker.store.grants.getGrant('agent-a', grantId)).state).toBe('live')
       const seen = await broker.call('POST', '/oauth/introspect', { ...form({ token }), basic: A })
       expect((await seen.json()).active).toBe(true)
     }

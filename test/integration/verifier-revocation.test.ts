@@ -106,7 +106,7 @@ describe('redis liveness with several verifiers on a real Redis', () => {
     const tokens = await Promise.all([issue(broker), issue(broker), issue(broker)])
     for (const v of verifiers) for (const { token } of tokens) expect(await outcome(v, token)).toBe('ok')
     const by = { by: 'admin', reason: 'test', at: Math.floor(broker.clock() / 1000) }
-    expect(await broker.store.revokeByTask('JIRA-4711', by)).toBeGreaterThanOrEqual(3)
+    expect(await broker.store.grants.revokeByTask('JIRA-4711', by)).toBeGreaterThanOrEqual(3)
     await eventually('every verifier refuses every token of the task', async () => {
       const answers = await Promise.all(verifiers.flatMap((v) => tokens.map(({ token }) => outcome(v, token))))
       return answers.every((a) => a === 'token_revoked')
@@ -114,7 +114,7 @@ describe('redis liveness with several verifiers on a real Redis', () => {
 
     const other = await issue(broker)
     for (const v of verifiers) expect(await outcome(v, other.token)).toBe('ok')
-    await broker.store.revokeAll(by)
+    await broker.store.grants.revokeAll(by)
     await eventually('every verifier refuses after revoking everything', async () => {
       const answers = await Promise.all(verifiers.map((v) => outcome(v, other.token)))
       return answers.every((a) => a === 'token_revoked')
@@ -284,7 +284,7 @@ describe('redis liveness and key-set announcements', () => {
       { boundMs: KEY_BOUND_MS },
     )
     // The grant itself is untouched: it is the key that is refused.
-    expect((await broker.store.getGrant('agent-a', (await broker.store.listGrants({ clientId: 'agent-a' }))[0]!.id)).state).toBe('live')
+    expect((await broker.store.grants.getGrant('agent-a', (await broker.store.grants.listGrants({ clientId: 'agent-a' }))[0]!.id)).state).toBe('live')
   })
 
   it('accept the fresh keys of a compromised-key rotation within seconds, not after the unknown-kid cooldown', async () => {

@@ -28,7 +28,7 @@ describe('per-client rate limit', () => {
     const body = await refused.json()
     expect(body.error).toBe('slow_down')
     expect(JSON.stringify(body)).not.toContain('access_token')
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(3)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(3)
     // The limit applies on every route the client authenticates to.
     expect((await broker.call('POST', '/oauth/introspect', { ...form({ token: 'x' }), basic: A })).status).toBe(429)
     // Other clients have their own budget.
@@ -240,7 +240,7 @@ describe('a flood of wrong credentials from a few addresses (over TCP)', () => {
       expect(Object.keys(seen).sort()).toEqual(['401', '429'])
       expect(seen[401]).toBeLessThanOrEqual(20 + 6)
     }
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(0)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(0)
   })
 })
 

@@ -1,5 +1,5 @@
 import { manualClock } from '../../src/clock.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createMemoryStore } from '../../src/open-store.js'
 import { describeLockStoreContract } from './store-contract.js'
 
 describeLockStoreContract('memory', async () => {

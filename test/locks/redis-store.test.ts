@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, expect } from 'vitest'
 import { systemClock } from '../../src/clock.js'
-import { createRedisStore } from '../../src/grants/redis-store.js'
+import { createRedisStore } from '../../src/open-store.js'
 import { describeLockStoreContract } from './store-contract.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { manualClock } from '../../src/clock.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import type { Store } from '../../src/open-store.js'
 import type { Lock, LockStore, LockTarget } from '../../src/locks/index.js'
 import { testGrant } from '../helpers/grant.js'
 
 /** One store under test: a grant store and the locks it carries. */
 export interface LockStoreHarness {
-  store: GrantStore
+  store: Store
   /** The store's clock, when the suite may move time by hand (else it sleeps). */
   clock?: ReturnType<typeof manualClock>
   cleanup(): Promise<void>
@@ -112,7 +112,7 @@ export function describeLockStoreContract(name: string, make: () => Promise<Lock
       expect(await locks.getLock(lock.id)).toBeNull()
       expect((await locks.listLocks()).map((l) => l.id)).not.toContain(lock.id)
       // Ensure nothing stays refused once the lock ended.
-      await h.store.createGrant(grantOf(client, 'T'), { unlessLocked: [{ kind: 'client', id: client }] })
+      await h.store.grants.createGrant(grantOf(client, 'T'), { unlessLocked: [{ kind: 'client', id: client }] })
     })
 
     describe('createGrant with unlessLocked', () => {
@@ -122,16 +122,16 @@ export function describeLockStoreContract(name: string, make: () => Promise<Lock
         await locks.putLock(lock)
         const grant = grantOf(client, 'T')
         const guard = [{ kind: 'client' as const, id: client }, { kind: 'task' as const, id: 'T' }]
-        const refused = h.store.createGrant(grant, { unlessLocked: guard })
+        const refused = h.store.grants.createGrant(grant, { unlessLocked: guard })
         await expect(refused).rejects.toMatchObject({ code: 'access_denied', status: 403 })
-        await expect(h.store.createGrant(grant, { unlessLocked: guard })).rejects.toThrow(
+        await expect(h.store.grants.createGrant(grant, { unlessLocked: guard })).rejects.toThrow(
           new RegExp(`lock ${lock.id}: reason for ${client}`),
         )
-        expect(await h.store.getGrant(client, grant.id)).toEqual({ state: 'unknown' })
-        expect(await h.store.countLiveGrants(client)).toBe(0)
+        expect(await h.store.grants.getGrant(client, grant.id)).toEqual({ state: 'unknown' })
+        expect(await h.store.grants.countLiveGrants(client)).toBe(0)
         await locks.removeLock(lock.id)
-        await h.store.createGrant(grant, { unlessLocked: guard })
-        expect((await h.store.getGrant(client, grant.id)).state).toBe('live')
+        await h.store.grants.createGrant(grant, { unlessLocked: guard })
+        expect((await h.store.grants.getGrant(client, grant.id)).state).toBe('live')
       })
 
       it('refuses a locked task for every client, and a locked approver', async () => {
@@ -143,10 +143,10 @@ export function describeLockStoreContract(name: string, make: () => Promise<Lock
         await locks.putLock(approverLock)
         for (const client of [unique('a'), unique('b')]) {
           const guard = [{ kind: 'client' as const, id: client }, { kind: 'task' as const, id: task }]
-          await expect(h.store.createGrant(grantOf(client, task), { unlessLocked: guard })).rejects.toThrow(
+          await expect(h.store.grants.createGrant(grantOf(client, task), { unlessLocked: guard })).rejects.toThrow(
             new RegExp(`task ${task} is locked \\(lock ${taskLock.id}`),
           )
-          expect(await h.store.countLiveGrants(client)).toBe(0)
+          expect(await h.store.grants.countLiveGrants(client)).toBe(0)
         }
         const client = unique('c')
         const guard = [
@@ -154,10 +154,10 @@ export function describeLockStoreContract(name: string, make: () => Promise<Lock
           { kind: 'task' as const, id: 'other' },
           { kind: 'approver' as const, id: approver },
         ]
-        await expect(h.store.createGrant(grantOf(client, 'other'), { unlessLocked: guard })).rejects.toThrow(
+        await expect(h.store.grants.createGrant(grantOf(client, 'other'), { unlessLocked: guard })).rejects.toThrow(
           new RegExp(`approver ${approver} is locked \\(lock ${approverLock.id}`),
         )
-        expect(await h.store.countLiveGrants(client)).toBe(0)
+        expect(await h.store.grants.countLiveGrants(client)).toBe(0)
         await locks.removeLock(taskLock.id)
         await locks.removeLock(approverLock.id)
       })
@@ -166,8 +166,8 @@ export function describeLockStoreContract(name: string, make: () => Promise<Lock
         const client = unique('client')
         const lock = lockOn({ kind: 'client', id: client })
         await locks.putLock(lock)
-        await h.store.createGrant(grantOf(client, 'T'))
-        expect(await h.store.countLiveGrants(client)).toBe(1)
+        await h.store.grants.createGrant(grantOf(client, 'T'))
+        expect(await h.store.grants.countLiveGrants(client)).toBe(1)
         await locks.removeLock(lock.id)
       })
     })

@@ -45,7 +45,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
           : {}),
       },
     })
-    unsubscribe = await broker.store.subscribeRevocations((m) => messages.push(m))
+    unsubscribe = await broker.store.revocations.subscribeRevocations((m) => messages.push(m))
   })
   afterAll(async () => {
     await unsubscribe?.()
@@ -116,7 +116,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       issuedAt: now,
       expiresAt: now + 600,
     }
-    await broker.store.createGrant(grant)
+    await broker.store.grants.createGrant(grant)
     return grant
   }
 
@@ -246,7 +246,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(await active(t.access_token)).toBe(false)
       expect(await active(other.access_token)).toBe(true)
-      const state = await broker.store.getGrant('agent-a', t.grant_id)
+      const state = await broker.store.grants.getGrant('agent-a', t.grant_id)
       expect(state).toMatchObject({
         state: 'revoked',
         revocation: { by: 'admin', reason: 'leaked in a CI log', at: epochSeconds(broker.clock) },

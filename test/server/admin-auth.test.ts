@@ -82,7 +82,7 @@ describe('admin bearer token over HTTP', () => {
       headers: { 'content-type': 'application/json', authorization: 'Bearer guess' },
     })
     expect(res.status).toBe(401)
-    expect((await broker.store.getGrant('agent-a', grant_id)).state).toBe('live')
+    expect((await broker.store.grants.getGrant('agent-a', grant_id)).state).toBe('live')
   })
 
   it('answers unknown paths under /admin only to the admin', async () => {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { manualClock } from '../../src/clock.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createMemoryStore } from '../../src/open-store.js'
 import {
   docsManifest,
   form,

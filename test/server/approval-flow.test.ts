@@ -84,7 +84,7 @@ describe('approval flow', () => {
     })
     expect(payload.authorization_details).toEqual(deployManifest().grants)
     expect(payload.exp! - payload.iat!).toBe(300)
-    const state = await broker.store.getGrant('agent-a', body.grant_id)
+    const state = await broker.store.grants.getGrant('agent-a', body.grant_id)
     expect(state.state).toBe('live')
     if (state.state === 'live') {
       expect(state.grant.approval).toMatchObject({ id: pending.id, approvers: [{ sub: 'alice@example.com', credentialId: aliceKey }] })

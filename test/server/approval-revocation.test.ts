@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../src/audit/types.js'
 import { manualClock } from '../../src/clock.js'
 import type { ConfigInput } from '../../src/config.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
+import { createMemoryStore, type Store } from '../../src/open-store.js'
 import type { GrantStore } from '../../src/grants/store.js'
 import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import {
@@ -180,7 +180,7 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
       const body = await polled.json()
       if (polled.status === 200) {
         outcomes.add('token')
-        expect((await broker.store.getGrant('agent-a', body.grant_id)).state).toBe('revoked')
+        expect((await broker.store.grants.getGrant('agent-a', body.grant_id)).state).toBe('revoked')
       } else {
         outcomes.add(body.error)
         expect(body.error).toBe('access_denied')
@@ -280,14 +280,17 @@ describe('a revocation that lands while a token is being minted', () => {
     const atRecording = new Promise<void>((resolve) => (reached = resolve))
     const gate = new Promise<void>((resolve) => (release = resolve))
     let holding = false
-    const store: GrantStore = {
+    const store: Store = {
       ...inner,
-      async createGrant(...args: Parameters<GrantStore['createGrant']>) {
-        if (holding) {
-          reached()
-          await gate
-        }
-        return inner.createGrant(...args)
+      grants: {
+        ...inner.grants,
+        async createGrant(...args: Parameters<GrantStore['createGrant']>) {
+          if (holding) {
+            reached()
+            await gate
+          }
+          return inner.grants.createGrant(...args)
+        },
       },
     }
     const broker = await makeApprovalBroker({ store })
@@ -304,7 +307,7 @@ describe('a revocation that lands while a token is being minted', () => {
       const res = await polled
       expect(res.status).toBe(400)
       expect(await res.json()).toMatchObject({ error: 'access_denied' })
-      const [grant] = await inner.listGrants({ clientId: 'agent-a' })
+      const [grant] = await inner.grants.listGrants({ clientId: 'agent-a' })
       expect(grant).toBeUndefined()
       const events = await broker.audit.log!.find({ taskId: 'MINTING-1' })
       expect(events.filter((e) => e.type === 'grant.revoked').at(-1)).toMatchObject({

@@ -62,7 +62,7 @@ const WIDER: Array<[string, Record<string, unknown>, string, RegExp]> = [
 
 describe('grants cannot be wider than they look: refused at issuance, naming the field', () => {
   it.each(WIDER)('refuses %s on POST /v1/tokens, and records nothing', async (_name, grant, field, problem) => {
-    const before = await broker.store.countLiveGrants('agent-a')
+    const before = await broker.store.grants.countLiveGrants('agent-a')
     const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest({ grants: [grant] })), basic: A })
     expect(res.status).toBe(400)
     const body = await res.json()
@@ -70,11 +70,11 @@ describe('grants cannot be wider than they look: refused at issuance, naming the
     expect(body.access_token).toBeUndefined()
     expect(body.error_description).toMatch(new RegExp(`grants\\[0\\]\\.${field.replace(/[[\]]/g, '\\$&')}: `))
     expect(body.error_description).toMatch(problem)
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(before)
   })
 
   it.each(WIDER)('refuses %s on POST /oauth/token (authorization_details), and records nothing', async (_name, grant, field, problem) => {
-    const before = await broker.store.countLiveGrants('agent-a')
+    const before = await broker.store.grants.countLiveGrants('agent-a')
     const res = await broker.call('POST', '/oauth/token', {
       ...form({ grant_type: 'client_credentials', task_id: 'JIRA-4711', authorization_details: JSON.stringify([grant]) }),
       basic: A,
@@ -85,7 +85,7 @@ describe('grants cannot be wider than they look: refused at issuance, naming the
     expect(body.access_token).toBeUndefined()
     expect(body.error_description).toMatch(new RegExp(`authorization_details\\[0\\]\\.${field.replace(/[[\]]/g, '\\$&')}: `))
     expect(body.error_description).toMatch(problem)
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(before)
   })
 
   it.each([
@@ -93,13 +93,13 @@ describe('grants cannot be wider than they look: refused at issuance, naming the
     ['a bidi override in the task id', { task: { id: 'T-\u202e1' } }, 'task.id', /invisible or bidi/],
     ['a zero-width space in the purpose', { task: { id: 'T-1', purpose: 'read\u200b docs' } }, 'task.purpose', /invisible/],
   ])('refuses %s', async (_name, overrides, field, problem) => {
-    const before = await broker.store.countLiveGrants('agent-a')
+    const before = await broker.store.grants.countLiveGrants('agent-a')
     const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest(overrides)), basic: A })
     expect(res.status).toBe(400)
     const body = await res.json()
     expect(body.error_description).toContain(`${field}: `)
     expect(body.error_description).toMatch(problem)
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(before)
   })
 
   it('still issues plain identifiers, globs, dots inside names, ; parameters and UTF-8 escapes', async () => {

@@ -79,7 +79,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     const res = await broker.call('POST', '/oauth/revoke', { ...form({ token: access_token }), basic: A })
     expect(res.status).toBe(200)
     expect(await introspect(access_token)).toEqual({ active: false })
-    const state = await broker.store.getGrant('agent-a', grant_id)
+    const state = await broker.store.grants.getGrant('agent-a', grant_id)
     expect(state).toMatchObject({ state: 'revoked', revocation: { by: 'client:agent-a' } })
   })
 

@@ -133,7 +133,7 @@ rules: []
     })
     await revoke(ctx, undefined, { approver: 'Alice@Example.COM.', reason: 'key lost', yes: true })
     expect(out).toBe('revoked 1 grant\n')
-    expect((await broker.store.getGrant('agent-a', grant)).state).toBe('revoked')
+    expect((await broker.store.grants.getGrant('agent-a', grant)).state).toBe('revoked')
   })
 
   it('has one normal form', () => {

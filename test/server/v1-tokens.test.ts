@@ -73,8 +73,8 @@ grants:
     expect(fromYaml.status).toBe(200)
     const fromJson = await broker.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
     const [y, j] = await Promise.all([fromYaml.json(), fromJson.json()])
-    const stateY = await broker.store.getGrant('agent-a', y.grant_id)
-    const stateJ = await broker.store.getGrant('agent-a', j.grant_id)
+    const stateY = await broker.store.grants.getGrant('agent-a', y.grant_id)
+    const stateJ = await broker.store.grants.getGrant('agent-a', j.grant_id)
     if (stateY.state !== 'live' || stateJ.state !== 'live') throw new Error('grants must be live')
     expect(stateY.grant.manifestSha256).toMatch(/^[0-9a-f]{64}$/)
     expect(stateY.grant.manifestSha256).toBe(stateJ.grant.manifestSha256)
@@ -83,7 +83,7 @@ grants:
   it('records the grant before answering: the jti is live in the store', async () => {
     const res = await broker.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
     const { grant_id, access_token } = await res.json()
-    const state = await broker.store.getGrant('agent-a', grant_id)
+    const state = await broker.store.grants.getGrant('agent-a', grant_id)
     expect(state.state).toBe('live')
     expect(decodeProtectedHeader(access_token).typ).toBe('at+jwt')
   })
@@ -111,13 +111,13 @@ grants:
       locations: ['https://git.example.com/acme/app'],
       identifier: 'src/**',
     })
-    const before = await broker.store.countLiveGrants('agent-a')
+    const before = await broker.store.grants.countLiveGrants('agent-a')
     const res = await broker.call('POST', '/v1/tokens', { ...json(manifest), basic: A })
     expect(res.status).toBe(403)
     const body = await res.json()
     expect(body.error).toBe('access_denied')
     expect(body.error_description).toContain('grants[2]')
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(before)
   })
 
   it('refuses a grant whose identifier pattern is wider than the rule allows', async () => {
@@ -182,13 +182,13 @@ grants:
     ['an empty body', 'application/json', ''],
     ['an unknown media type', 'text/csv', 'task,id'],
   ])('answers 400 to %s and records nothing', async (_name, type, body) => {
-    const before = await broker.store.countLiveGrants('agent-a')
+    const before = await broker.store.grants.countLiveGrants('agent-a')
     const res = await broker.call('POST', '/v1/tokens', { headers: { 'content-type': type }, body, basic: A })
     expect(res.status).toBe(400)
     const err = await res.json()
     expect(err.error).toBe('invalid_request')
     expect(err.error_description.length).toBeGreaterThan(5)
-    expect(await broker.store.countLiveGrants('agent-a')).toBe(before)
+    expect(await broker.store.grants.countLiveGrants('agent-a')).toBe(before)
   })
 
   it('refuses more than 50 grants', async () => {
@@ -232,7 +232,7 @@ grants:
         if (res.status === 429) expect((await res.json()).error).toBe('quota_exceeded')
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429])
-      expect(await quota.store.countLiveGrants('agent-a')).toBe(5)
+      expect(await quota.store.grants.countLiveGrants('agent-a')).toBe(5)
       // Expired grants free their slots.
       quota.clock.advance(301_000)
       const again = await quota.call('POST', '/v1/tokens', { ...json(docsManifest()), basic: A })
@@ -247,7 +247,7 @@ describe('type-specific grants', () => {
   it('refuses a malformed aws grant at issuance, naming the field, and records nothing', async () => {
     const b = await makeTestBroker()
     try {
-      const before = await b.store.countLiveGrants('agent-a')
+      const before = await b.store.grants.countLiveGrants('agent-a')
       for (const [grant, field] of [
         [{ type: 'aws', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::docs/*'] }, 'authorization_details[0].role_arn'],
         [
@@ -261,7 +261,7 @@ describe('type-specific grants', () => {
         expect(body.error).toBe('invalid_authorization_details')
         expect(body.error_description).toContain(field)
       }
-      expect(await b.store.countLiveGrants('agent-a')).toBe(before)
+      expect(await b.store.grants.countLiveGrants('agent-a')).toBe(before)
     } finally {
       await b.close()
     }

@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { manualClock } from '../../src/clock.js'
 import { ConfigError } from '../../src/config.js'
 import { WritError } from '../../src/errors.js'
-import { createMemoryStore } from '../../src/grants/memory-store.js'
-import type { GrantStore } from '../../src/grants/store.js'
+import { createMemoryStore } from '../../src/open-store.js'
+import type { Store } from '../../src/open-store.js'
 import { calculateJwkThumbprint } from 'jose'
 import type { RevocationMessage } from '../../src/wire/revocation-message.js'
 import {
@@ -29,7 +29,7 @@ function setup(overrides: Partial<KeyManagerOptions> = {}) {
   const options: KeyManagerOptions = {
     alg: 'ES256',
     source: 'generate',
-    store,
+    store: store.keySets,
     kek: KEK,
     rotationSeconds: 7 * DAY,
     maxTokenTtlSeconds: HOUR,
@@ -194,8 +194,8 @@ describe('createKeyManager (generate)', () => {
 })
 
 describe('createKeyManager (store)', () => {
-  const storeOptions = (store: GrantStore, clock: ReturnType<typeof manualClock>) =>
-    setup({ source: 'store', store, clock, issuer: ISSUER }).options
+  const storeOptions = (store: Store, clock: ReturnType<typeof manualClock>) =>
+    setup({ source: 'store', store: store.keySets, clock, issuer: ISSUER }).options
 
   it('two replicas initialising at once end with the same keys', async () => {
     const { clock, store } = setup()
@@ -204,7 +204,7 @@ describe('createKeyManager (store)', () => {
     await Promise.all([a.init(), b.init()])
     expect(a.signingKey().kid).toBe(b.signingKey().kid)
     expect(a.jwks()).toEqual(b.jwks())
-    expect((await store.getKeySet())?.version).toBe(1)
+    expect((await store.keySets.getKeySet())?.version).toBe(1)
   })
 
   it('a replica picks up a rotation made elsewhere on refresh, without reporting it as its own', async () => {
@@ -236,7 +236,7 @@ describe('createKeyManager (store)', () => {
     expect(a.signingKey().kid).toBe(second)
     expect(b.signingKey().kid).toBe(second)
     expect(a.jwks()).toEqual(b.jwks())
-    expect((await store.getKeySet())?.version).toBe(2)
+    expect((await store.keySets.getKeySet())?.version).toBe(2)
     expect(rotations.map(([, r]) => r)).toMatchObject([{ kid: second, previousKid: first, forced: false }])
   })
 
@@ -280,7 +280,7 @@ describe('createKeyManager (store)', () => {
     const keys = createKeyManager(storeOptions(store, clock))
     await keys.init()
     await keys.rotate()
-    const data = (await store.getKeySet())?.data ?? ''
+    const data = (await store.keySets.getKeySet())?.data ?? ''
     const signing = keys.signingKey().privateKey
     const d = signing.export({ format: 'jwk' }).d as string
     expect(d.length).toBeGreaterThan(20)
@@ -297,14 +297,14 @@ describe('createKeyManager (store)', () => {
   it('refuses a ciphertext moved under another key (the whole set is authenticated)', async () => {
     const { clock, store } = setup()
     await createKeyManager(storeOptions(store, clock)).init()
-    const stored = await store.getKeySet()
+    const stored = await store.keySets.getKeySet()
     const envelope = JSON.parse(stored?.data ?? '') as { body: string }
     const body = JSON.parse(envelope.body) as { keys: Array<{ sealed?: unknown }> }
     const [current, next] = body.keys
     if (!current || !next) throw new Error('expected two keys')
     ;[current.sealed, next.sealed] = [next.sealed, current.sealed]
     envelope.body = JSON.stringify(body)
-    expect(await store.putKeySet(JSON.stringify(envelope), stored?.version ?? null)).toBe(true)
+    expect(await store.keySets.putKeySet(JSON.stringify(envelope), stored?.version ?? null)).toBe(true)
     await expect(createKeyManager(storeOptions(store, clock)).init()).rejects.toThrow(ConfigError)
   })
 
@@ -318,10 +318,10 @@ describe('createKeyManager (store)', () => {
   it('after the store lost its data, replicas converge on the keys written first', async () => {
     const { clock, store } = setup()
     // The same store seen through a switch, to simulate a flush (a fresh, empty store).
-    let target: GrantStore = store
+    let target: Store = store
     const flushable = {
-      getKeySet: () => target.getKeySet(),
-      putKeySet: (data: string, version: number | null) => target.putKeySet(data, version),
+      getKeySet: () => target.keySets.getKeySet(),
+      putKeySet: (data: string, version: number | null) => target.keySets.putKeySet(data, version),
     }
     const a = createKeyManager({ ...storeOptions(store, clock), store: flushable })
     await a.init()
@@ -337,10 +337,10 @@ describe('createKeyManager (store)', () => {
 
   it('writes its keys back when the store lost them and nobody else did', async () => {
     const { clock, store } = setup()
-    let target: GrantStore = store
+    let target: Store = store
     const flushable = {
-      getKeySet: () => target.getKeySet(),
-      putKeySet: (data: string, version: number | null) => target.putKeySet(data, version),
+      getKeySet: () => target.keySets.getKeySet(),
+      putKeySet: (data: string, version: number | null) => target.keySets.putKeySet(data, version),
     }
     const a = createKeyManager({ ...storeOptions(store, clock), store: flushable })
     await a.init()
@@ -355,12 +355,12 @@ describe('createKeyManager (store)', () => {
 })
 
 describe('createKeyManager (store): the key set authenticates under the KEK', () => {
-  const storeOptions = (store: GrantStore, clock: ReturnType<typeof manualClock>) =>
-    setup({ source: 'store', store, clock, issuer: ISSUER }).options
+  const storeOptions = (store: Store, clock: ReturnType<typeof manualClock>) =>
+    setup({ source: 'store', store: store.keySets, clock, issuer: ISSUER }).options
 
   /** An attacker's public key in the `previous` slot, as one store write (no KEK) would put it. */
-  async function plantPrevious(store: GrantStore): Promise<string> {
-    const stored = await store.getKeySet()
+  async function plantPrevious(store: Store): Promise<string> {
+    const stored = await store.keySets.getKeySet()
     if (!stored) throw new Error('no key set')
     const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey
     const jwk = attacker.export({ format: 'jwk' })
@@ -372,7 +372,7 @@ describe('createKeyManager (store): the key set authenticates under the KEK', ()
       createdAt: 1, activatedAt: 1, retiredAt: 2_000_000_000,
     })
     envelope.body = JSON.stringify(body)
-    expect(await store.putKeySet(JSON.stringify(envelope), stored.version)).toBe(true)
+    expect(await store.keySets.putKeySet(JSON.stringify(envelope), stored.version)).toBe(true)
     return kid
   }
 
@@ -403,8 +403,8 @@ describe('createKeyManager (store): the key set authenticates under the KEK', ()
     const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
     await keys.init()
     const before = keys.jwks()
-    const stored = await store.getKeySet()
-    expect(await store.putKeySet(value, stored!.version)).toBe(true)
+    const stored = await store.keySets.getKeySet()
+    expect(await store.keySets.putKeySet(value, stored!.version)).toBe(true)
     await expect(keys.refresh()).rejects.toThrow()
     expect(keys.jwks()).toEqual(before)
     expect(alarms).toHaveLength(1)
@@ -425,11 +425,11 @@ describe('createKeyManager (store): the key set authenticates under the KEK', ()
     const alarms: UntrustedKeySetAlarm[] = []
     const keys = createKeyManager({ ...storeOptions(store, clock), onUntrustedKeySet: (a) => alarms.push(a) })
     await keys.init()
-    const old = await store.getKeySet()
+    const old = await store.keySets.getKeySet()
     const leaked = keys.signingKey().kid
     await keys.rotate({ compromised: true })
-    const now = await store.getKeySet()
-    expect(await store.putKeySet(old!.data, now!.version)).toBe(true)
+    const now = await store.keySets.getKeySet()
+    expect(await store.keySets.putKeySet(old!.data, now!.version)).toBe(true)
     await expect(keys.refresh()).rejects.toThrow(/rollback/)
     expect(kids(keys.jwks())).not.toContain(leaked)
     expect(alarms).toHaveLength(1)
@@ -440,33 +440,33 @@ describe('createKeyManager (store): the key set authenticates under the KEK', ()
     const first = createKeyManager(storeOptions(store, clock))
     await first.init()
     // The v1 layout: the v2 body's keys at top level, with no MAC (what earlier versions wrote).
-    const stored = await store.getKeySet()
+    const stored = await store.keySets.getKeySet()
     const body = JSON.parse((JSON.parse(stored!.data) as { body: string }).body) as { keys: unknown[] }
     const v1 = { format: 'writ.keyset.v1', keys: body.keys }
-    expect(await store.putKeySet(JSON.stringify(v1), stored!.version)).toBe(true)
+    expect(await store.keySets.putKeySet(JSON.stringify(v1), stored!.version)).toBe(true)
     const planted = await (async () => {
       const attacker = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })
       const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: attacker.x! })
       v1.keys.push({ slot: 'previous', kid, alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519', x: attacker.x }, createdAt: 1, retiredAt: 2_000_000_000 })
-      const now = await store.getKeySet()
-      expect(await store.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
+      const now = await store.keySets.getKeySet()
+      expect(await store.keySets.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
       return kid
     })()
     const upgraded = createKeyManager(storeOptions(store, clock))
     await upgraded.init()
     expect(upgraded.signingKey().kid).toBe(first.signingKey().kid)
     expect(kids(upgraded.jwks())).not.toContain(planted)
-    expect(JSON.parse((await store.getKeySet())!.data).format).toBe('writ.keyset.v2')
+    expect(JSON.parse((await store.keySets.getKeySet())!.data).format).toBe('writ.keyset.v2')
     // Once v2 is in use, a v1 set is a downgrade.
-    const now = await store.getKeySet()
-    expect(await store.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
+    const now = await store.keySets.getKeySet()
+    expect(await store.keySets.putKeySet(JSON.stringify(v1), now!.version)).toBe(true)
     await expect(upgraded.refresh()).rejects.toThrow(/downgrade/)
   })
 
   it('a compromised rotation replaces every key with fresh ones and announces only those', async () => {
     const { clock, store } = setup()
     const heard: RevocationMessage[] = []
-    await store.subscribeRevocations((m) => heard.push(m))
+    await store.revocations.subscribeRevocations((m) => heard.push(m))
     const a = createKeyManager(storeOptions(store, clock))
     const b = createKeyManager(storeOptions(store, clock))
     await a.init()

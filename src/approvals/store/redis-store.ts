@@ -44,7 +44,7 @@ import type {
 /** Options of {@link createRedisApprovalStore}. */
 export interface RedisApprovalStoreOptions {
   /**
-   * The client to use, owned by the caller: the grant store's (`RedisGrantStore.redis`), so
+   * The client to use, owned by the caller: the store's (`RedisBackend.redis`), so
    * approvals share its connection, its fail-fast settings and its key prefix.
    */
   redis: Redis | Cluster
@@ -53,7 +53,7 @@ export interface RedisApprovalStoreOptions {
   /** Decides every expiry and computes every TTL. */
   clock: Clock
   /**
-   * Waits for the shared client's first connection (`RedisGrantStore.firstConnection`): a
+   * Waits for the shared client's first connection (`RedisBackend.firstConnection`): a
    * command sent before it would fail, since the client queues nothing.
    */
   firstConnection?: () => Promise<void>
@@ -408,7 +408,7 @@ function fields(flat: string[]): Map<string, string> {
 const parse = <T>(json: string): T => JSON.parse(json) as T
 
 /**
- * The Redis approval store. It uses the grant store's client (`RedisGrantStore.redis`) and key
+ * The Redis approval store. It uses the store's client (`RedisBackend.redis`) and key
  * prefix, so it fails fast and recovers with it; `close()` leaves the client open. Any Redis
  * error or timeout becomes a WritError `temporarily_unavailable` (503).
  *
@@ -417,8 +417,8 @@ const parse = <T>(json: string): T => JSON.parse(json) as T
  *
  * @example
  * ```ts
- * const grants = createRedisStore({ url, clock })
- * const approvals = createRedisApprovalStore({ redis: grants.redis, keyPrefix: grants.keys.prefix, clock })
+ * const { backend } = createRedisStore({ url, clock })
+ * const approvals = createRedisApprovalStore({ redis: backend.redis, keyPrefix: backend.keys.prefix, clock })
  * ```
  */
 export function createRedisApprovalStore(options: RedisApprovalStoreOptions): ApprovalStore {

@@ -10,6 +10,7 @@ import { systemClock } from '../../clock.js'
 import { ConfigError } from '../../config.js'
 import { escapeUnsafeText } from '../../text/escape-unsafe-text.js'
 import { adminApi } from '../admin-api.js'
+import { AUDIT_EVENT_LINES } from '../audit-event-lines.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
 
@@ -23,144 +24,18 @@ interface AuditPage {
   more: boolean
 }
 
-type Fields = Record<string, unknown>
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v))
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
-
-function detailsOf(e: Fields): string {
-  const details = Array.isArray(e.authorization_details) ? (e.authorization_details as Fields[]) : []
-  const list = (v: unknown, sep: string): string => (Array.isArray(v) ? v.map(str).join(sep) : '')
-  return details
-    .map((d) => {
-      const where = [list(d.locations, ' '), d.identifier === undefined ? '' : str(d.identifier)]
-      return [`${str(d.type)}:${list(d.actions, ',')}`, ...where.filter(Boolean)].join(' ')
-    })
-    .join('; ')
-}
-
-/** One event as a line a person reads: what happened, to what, by whom. */
+/** One event as a line a person reads: what happened, to what, by whom (see `AUDIT_EVENT_LINES`). */
 export function describeAuditEvent(event: AuditEvent): string {
-  const e = event as unknown as Fields
-  switch (event.type) {
-    case 'grant.issued': {
-      const approvers = (event.approvers ?? []).map(
-        (a) => `${a.sub} (key ${a.credential_id}, AAGUID ${a.aaguid})`,
-      )
-      return [
-        `grant ${event.grant} issued to ${event.client} for task ${event.task}`,
-        event.task_purpose ? ` ("${event.task_purpose}")` : '',
-        event.requested_by ? `, requested by ${event.requested_by}` : '',
-        `; manifest ${event.manifest_sha256.slice(0, 16)}…; rules ${event.rules.join(', ')}`,
-        `; ${detailsOf(e)}; until ${iso(event.expires_at)}`,
-        event.cnf_jkt ? `; DPoP-bound to ${event.cnf_jkt}` : '',
-        event.approval ? `; approval ${event.approval} by ${approvers.join(', ')}` : '',
-      ].join('')
-    }
-    case 'grant.voided':
-      return `grant ${event.grant} voided, no token issued: ${event.reason} (${event.message})`
-    case 'token.denied':
-      return `${event.client} refused for task ${event.task ?? '-'}: ${event.reason} (${event.message})`
-    case 'grant.revoked': {
-      const what = event.scope === 'all' ? 'every grant' : `${event.scope} ${str(e[event.scope])}`
-      const count = `${event.count} grant${event.count === 1 ? '' : 's'}`
-      return `revoked by ${event.actor}: ${what}, "${event.reason}" (${count})`
-    }
-    case 'approval.requested':
-      return [
-        `approval ${event.approval} requested by ${event.client} for task ${event.task}`,
-        `; manifest ${event.manifest_sha256.slice(0, 16)}…; rules ${event.rules.join(', ')}`,
-        `; expires ${iso(event.expires_at)}`,
-      ].join('')
-    case 'approval.approved':
-      return [
-        `approval ${event.approval} approved by ${event.approver} `,
-        `(key ${event.credential_id}, AAGUID ${event.aaguid})`,
-        event.complete ? ': complete' : ': more approvals needed',
-      ].join('')
-    case 'approval.denied':
-    case 'approval.rejected':
-      return [
-        `approval ${event.approval} `,
-        event.type === 'approval.denied' ? 'denied' : 'assertion rejected',
-        event.approver ? ` by ${event.approver}` : '',
-        event.credential_id ? ` (key ${event.credential_id}, AAGUID ${event.aaguid ?? '-'})` : '',
-        event.reason ? `: ${event.reason}` : '',
-      ].join('')
-    case 'approval.expired':
-      return `approval ${event.approval} for ${event.client ?? '-'}, task ${event.task ?? '-'}, expired undecided`
-    case 'approval.revoked':
-      return [
-        `approval ${event.approval} for ${event.client}, task ${event.task}, `,
-        `revoked by ${event.actor}: ${event.reason}`,
-      ].join('')
-    case 'approver.invited':
-      return `enrolment invite for ${event.approver} issued by ${event.actor}${
-        typeof event.detail?.group === 'string' ? ` (group ${event.detail.group})` : ''
-      }`
-    case 'approver.enrolled':
-      return [
-        `${event.approver} enrolled key ${event.credential_id} (AAGUID ${event.aaguid}`,
-        // Events written before keys were recorded in the chain carry no thumbprint.
-        typeof e.public_key_thumbprint === 'string' ? `, public key ${e.public_key_thumbprint})` : ')',
-      ].join('')
-    case 'approver.key_flagged':
-    case 'approver.key_removed':
-      return [
-        `key ${event.credential_id ?? '-'} of ${event.approver} `,
-        event.type === 'approver.key_flagged' ? 'flagged' : `removed by ${event.actor}`,
-        event.reason ? `: ${event.reason}` : '',
-      ].join('')
-    case 'lock.created':
-      return [
-        `${event.target_kind} ${event.target} locked by ${event.actor} (lock ${event.lock}`,
-        event.expires_at !== undefined ? `, until ${iso(event.expires_at)}` : '',
-        `): ${event.reason}`,
-        event.revoked !== undefined ? `; ${event.revoked} live grant(s) revoked` : '',
-      ].join('')
-    case 'lock.removed':
-      return `${event.target_kind} ${event.target} unlocked by ${event.actor} (lock ${event.lock}: ${event.reason})`
-    case 'client.auth_failed':
-      return `client authentication failed as ${event.client ?? '(no client id)'} ×${event.count}: ${event.reason}`
-    case 'admin.auth_failed':
-      return `admin token refused on ${event.path} ×${event.count}: ${event.reason}`
-    case 'admin.action':
-      return `admin ${event.method} ${event.path} → ${event.status}`
-    case 'credential.vended':
-      return [
-        `${event.provider} credentials for ${event.resource} vended to ${event.client}`,
-        ` under grant ${event.grant}`,
-        event.task ? ` (task ${event.task})` : '',
-        event.session ? `, session ${event.session}` : '',
-        `, until ${iso(event.expires_at)}`,
-      ].join('')
-    case 'key.rotated':
-      return [
-        `signing key ${event.kid} became current`,
-        event.previous_kid ? `, replacing ${event.previous_kid}` : '',
-        event.actor === 'system'
-          ? ' (scheduled)'
-          : ` (by ${event.actor}${event.compromised ? ', compromised' : event.forced ? ', forced' : ''})`,
-        event.withdrawn_kids?.length ? `; withdrawn: ${event.withdrawn_kids.join(', ')}` : '',
-      ].join('')
-    case 'key.set_refused':
-      return [
-        `ALARM: refused the key set in the store (version ${event.version}): ${event.reason}`,
-        event.kept_kid ? `; still signing with ${event.kept_kid}` : '',
-      ].join('')
-    case 'audit.checkpoint':
-      return `checkpoint signed by key ${str(event.jwk.kid)}`
-    case 'audit.exported':
-      return `events ${event.from_seq} to ${event.to_seq} exported by ${event.actor} to ${event.destination}`
-    case 'audit.seal_refused':
-      return `export from seq ${event.from_seq} refused: the log does not verify${event.seq === undefined ? '' : ` at seq ${event.seq}`} (${event.reason})`
-    case 'audit.trimmed':
-      return `${event.count} events before seq ${event.before_seq} trimmed by ${event.actor} (exported to ${event.exported_to})`
-    default: {
-      const { seq: _s, time: _t, type: _y, prev: _p, hash: _h, ...rest } = e
-      return JSON.stringify(rest)
-    }
-  }
+  const line = (AUDIT_EVENT_LINES as Record<string, ((e: AuditEvent) => string) | undefined>)[
+    event.type
+  ]
+  if (line) return line(event)
+  // A type this CLI does not know (a newer broker's): its fields, as JSON.
+  const { seq: _s, time: _t, type: _y, prev: _p, hash: _h, ...rest } = event as unknown as Record<
+    string,
+    unknown
+  >
+  return JSON.stringify(rest)
 }
 
 /** One line per event: what an event holds never breaks the line or reaches the terminal raw. */

@@ -1,8 +1,9 @@
 import type { Auditor } from '../../audit/create-auditor.js'
 import type { Clock } from '../../clock.js'
-import type { RedisGrantStore } from '../../grants/redis-store.js'
-import type { GrantStore, Unsubscribe } from '../../grants/store.js'
+import type { GrantStore } from '../../grants/store.js'
 import type { Logger } from '../../logger.js'
+import type { RevocationFeed, Unsubscribe } from '../../store/revocation-feed.js'
+import type { StoreBackend } from '../../store/store-backend.js'
 import { type AwsSessionRevoker, createAwsSessionRevoker } from './aws-session-revoker.js'
 import { type AwsClients, type AwsCredentials, createAwsClients } from './create-aws-clients.js'
 import { createMemorySessionRecord } from './memory-session-record.js'
@@ -17,7 +18,12 @@ import {
 
 export interface AwsVendingOptions {
   settings: AwsSettings
-  store: GrantStore
+  /** The grants port: vending and revocation read the grant a session was vended for. */
+  store: Pick<GrantStore, 'getGrant'>
+  /** Revocations, which cut the sessions of revoked grants. */
+  revocations: RevocationFeed
+  /** What the store lives on: on Redis, the session record shares its connection and prefix. */
+  backend: StoreBackend
   clock: Clock
   logger: Logger
   /**
@@ -54,10 +60,10 @@ export interface AwsVending {
 
 /**
  * Builds AWS credential vending for a broker: STS and IAM clients, the session record (Redis when
- * the grant store is Redis, so replicas share it; memory otherwise) and the session revoker.
+ * the store is Redis, so replicas share it; memory otherwise) and the session revoker.
  */
 export function createAwsVending(options: AwsVendingOptions): AwsVending {
-  const { settings, store, clock, logger } = options
+  const { settings, store, backend, clock, logger } = options
   const owned = options.clients
     ? undefined
     : createAwsClients({
@@ -67,12 +73,8 @@ export function createAwsVending(options: AwsVendingOptions): AwsVending {
       })
   const clients = options.clients ?? owned!
   const record =
-    store.kind === 'redis'
-      ? createRedisSessionRecord({
-          redis: (store as RedisGrantStore).redis,
-          keyPrefix: (store as RedisGrantStore).keys.prefix,
-          clock,
-        })
+    backend.kind === 'redis'
+      ? createRedisSessionRecord({ redis: backend.redis, keyPrefix: backend.keys.prefix, clock })
       : createMemorySessionRecord({ clock })
   const revoker = createAwsSessionRevoker({
     iam: clients.iam,
@@ -98,7 +100,7 @@ export function createAwsVending(options: AwsVendingOptions): AwsVending {
   }
 
   const subscribe = (): Promise<void> => {
-    subscribing ??= store
+    subscribing ??= options.revocations
       .subscribeRevocations(
         (message) => {
           revoker.onRevocation(message).catch(failed('cutting sessions of revoked grants'))

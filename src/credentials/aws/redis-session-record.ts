@@ -77,7 +77,7 @@ interface Scripts {
 }
 
 export interface RedisSessionRecordOptions {
-  /** The grant store's client (`RedisGrantStore.redis`), configured to fail fast. */
+  /** The store's client (`RedisBackend.redis`), configured to fail fast. */
   redis: Redis | Cluster
   /** The grant store's key prefix. */
   keyPrefix: string

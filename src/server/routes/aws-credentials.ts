@@ -93,7 +93,7 @@ export function awsCredentialsRoute(deps: AppDeps) {
         method: 'POST',
         url,
       },
-      { store: deps.store, clock: deps.clock, proofMaxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds },
+      { store: deps.once, clock: deps.clock, proofMaxAgeSeconds: deps.config.dpop.proofMaxAgeSeconds },
     )
 
     const type = mediaType(c)

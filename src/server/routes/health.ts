@@ -9,12 +9,12 @@ export const healthRoute = (c: Context): Response => c.json({ status: 'ok' })
 export function readyRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
     try {
-      await deps.store.ping()
+      await deps.storeHealth.ping()
     } catch (err) {
       const retry = err instanceof WritError && err.retryAfterSeconds ? err.retryAfterSeconds : 2
-      return c.json({ status: 'unavailable', store: deps.store.kind }, 503, { 'Retry-After': String(retry) })
+      return c.json({ status: 'unavailable', store: deps.storeHealth.kind }, 503, { 'Retry-After': String(retry) })
     }
-    return c.json({ status: 'ready', store: deps.store.kind })
+    return c.json({ status: 'ready', store: deps.storeHealth.kind })
   }
 }
 

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRedisApprovalStore } from '../../../src/approvals/store/redis-store.js'
 import { manualClock } from '../../../src/clock.js'
-import { createRedisStore, type RedisGrantStore } from '../../../src/grants/redis-store.js'
+import { createRedisStore, type Store } from '../../../src/open-store.js'
+import type { RedisBackend } from '../../../src/store/redis-backend.js'
 import { A, ceremonyOptions, deployManifest, enrol, makeApprovalBroker, poll, requestApproval, submit } from '../helpers.js'
 import { describeApprovalStoreContract } from '../store-contract.js'
 
@@ -12,9 +13,9 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const RUN_PREFIX = `writ-test-${randomBytes(6).toString('hex')}:`
 const admin = new Redis(REDIS_URL)
 let count = 0
-const opened: RedisGrantStore[] = []
+const opened: Store<RedisBackend>[] = []
 
-function grantStore(clock: ReturnType<typeof manualClock>, prefix = `${RUN_PREFIX}a${++count}:`): RedisGrantStore {
+function grantStore(clock: ReturnType<typeof manualClock>, prefix = `${RUN_PREFIX}a${++count}:`): Store<RedisBackend> {
   const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix, clock })
   opened.push(store)
   return store
@@ -36,7 +37,7 @@ describeApprovalStoreContract('redis', async () => {
   const clock = manualClock(Date.now())
   const grants = grantStore(clock)
   await grants.ping()
-  const store = createRedisApprovalStore({ redis: grants.redis, keyPrefix: grants.keys.prefix, clock })
+  const store = createRedisApprovalStore({ redis: grants.backend.redis, keyPrefix: grants.backend.keys.prefix, clock })
   return { store, clock, cleanup: () => store.close() }
 })
 
@@ -45,7 +46,7 @@ describe('approvals on Redis', () => {
     const clock = manualClock(Date.now())
     const grants = grantStore(clock)
     await grants.ping()
-    const store = createRedisApprovalStore({ redis: grants.redis, keyPrefix: grants.keys.prefix, clock })
+    const store = createRedisApprovalStore({ redis: grants.backend.redis, keyPrefix: grants.backend.keys.prefix, clock })
     const now = Math.floor(clock() / 1000)
     await store.createRequest({
       id: 'slot-test',
@@ -59,7 +60,7 @@ describe('approvals on Redis', () => {
       expiresAt: now + 60,
       intervalSeconds: 5,
     })
-    const keys = await admin.keys(`${grants.keys.prefix}*slot-test*`)
+    const keys = await admin.keys(`${grants.backend.keys.prefix}*slot-test*`)
     expect(keys.length).toBeGreaterThan(0)
     const slots = await Promise.all(keys.map((k) => admin.cluster('KEYSLOT', k).catch(() => null)))
     // Without cluster mode KEYSLOT may be unavailable; the hash tag is checked directly then.
@@ -74,17 +75,17 @@ describe('approvals on Redis', () => {
   it('waits for the shared client to connect before its first command, instead of failing', async () => {
     const grants = grantStore(manualClock(Date.now()))
     // A fresh grant store has not connected yet, and its client queues nothing.
-    expect(grants.redis.status).not.toBe('ready')
+    expect(grants.backend.redis.status).not.toBe('ready')
     const approvals = createRedisApprovalStore({
-      redis: grants.redis,
-      keyPrefix: grants.keys.prefix,
+      redis: grants.backend.redis,
+      keyPrefix: grants.backend.keys.prefix,
       clock: manualClock(Date.now()),
-      firstConnection: grants.firstConnection,
+      firstConnection: grants.backend.firstConnection,
     })
     await expect(approvals.getRequest('not-there')).resolves.toBeNull()
     // Without the wait, the same first command fails (what a freshly started broker answered 503 for).
     const cold = grantStore(manualClock(Date.now()))
-    const unwaited = createRedisApprovalStore({ redis: cold.redis, keyPrefix: cold.keys.prefix, clock: manualClock(Date.now()) })
+    const unwaited = createRedisApprovalStore({ redis: cold.backend.redis, keyPrefix: cold.backend.keys.prefix, clock: manualClock(Date.now()) })
     await expect(unwaited.getRequest('not-there')).rejects.toMatchObject({ status: 503 })
   })
 

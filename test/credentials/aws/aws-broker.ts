@@ -4,7 +4,7 @@ import { createBroker, type Broker } from '../../../src/broker.js'
 import { hashSecret } from '../../../src/client-auth/index.js'
 import { manualClock } from '../../../src/clock.js'
 import { parseConfig } from '../../../src/config.js'
-import type { GrantStore } from '../../../src/grants/store.js'
+import type { Store } from '../../../src/open-store.js'
 import { silentLogger } from '../../../src/logger.js'
 import type { AuthorizationDetail } from '../../../src/manifest/types.js'
 import { loadPolicy } from '../../../src/policy/index.js'
@@ -85,7 +85,7 @@ export async function rolePolicy(iam: IAMClient, roleArn: string, name = 'writ-r
 /** A broker with `aws` configured against moto, its own manual clock and the given store and audit log. */
 export async function makeAwsBroker(
   moto: PrivateMoto,
-  options: { store?: GrantStore; clock?: ReturnType<typeof manualClock>; roles?: Array<{ arn: string; maxSessionSeconds?: number; externalId?: string }>; policyRoles?: string[]; aws?: Record<string, unknown>; auditLog?: AuditLog } = {},
+  options: { store?: Store; clock?: ReturnType<typeof manualClock>; roles?: Array<{ arn: string; maxSessionSeconds?: number; externalId?: string }>; policyRoles?: string[]; aws?: Record<string, unknown>; auditLog?: AuditLog } = {},
 ): Promise<AwsTestBroker> {
   const clock = options.clock ?? manualClock(Date.now())
   const roles = options.roles ?? [{ arn: ROLE, externalId: EXTERNAL_ID }]

@@ -7,14 +7,15 @@ import {
   createMemorySessionRecord,
   createRedisSessionRecord,
 } from '../../../src/credentials/aws/index.js'
-import { createRedisStore, type RedisGrantStore } from '../../../src/grants/redis-store.js'
+import { createRedisStore, type Store } from '../../../src/open-store.js'
+import type { RedisBackend } from '../../../src/store/redis-backend.js'
 import { OTHER_ROLE, ROLE } from './fixtures.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Every key this file writes lives under this prefix, and is deleted in afterAll. */
 const RUN_PREFIX = `writ-test-aws-${randomBytes(6).toString('hex')}:`
 const admin = new Redis(REDIS_URL)
-const stores: RedisGrantStore[] = []
+const stores: Store<RedisBackend>[] = []
 let count = 0
 
 afterAll(async () => {
@@ -34,7 +35,7 @@ const implementations: Array<[string, (clock: Clock) => AwsSessionRecord]> = [
     (clock) => {
       const store = createRedisStore({ url: REDIS_URL, keyPrefix: `${RUN_PREFIX}${++count}:`, clock })
       stores.push(store)
-      return createRedisSessionRecord({ redis: store.redis, keyPrefix: store.keys.prefix, clock })
+      return createRedisSessionRecord({ redis: store.backend.redis, keyPrefix: store.backend.keys.prefix, clock })
     },
   ],
 ]
@@ -126,7 +127,7 @@ describe('RedisSessionRecord', () => {
     const prefix = `${RUN_PREFIX}${++count}:`
     const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix, clock })
     stores.push(store)
-    const record = createRedisSessionRecord({ redis: store.redis, keyPrefix: prefix, clock })
+    const record = createRedisSessionRecord({ redis: store.backend.redis, keyPrefix: prefix, clock })
     await record.putDenyState(ROLE, { sessions: {} }, 0)
     const [key] = await admin.keys(`${prefix}{aws}:deny:*`)
     await admin.hset(key!, 'data', JSON.stringify({ sessions: { old: 1767226500 } }))

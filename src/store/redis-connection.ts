@@ -114,3 +114,28 @@ export function createRedisConnection(
     options,
   )
 }
+
+/**
+ * Closes a connection: QUIT when connected, then waits (bounded) for the socket to close so no
+ * handle outlives the call; a connection that is not up just stops reconnecting.
+ */
+export async function endConnection(redis: RedisClient, waitMs: number): Promise<void> {
+  if (redis.status === 'end') return
+  let onEnd = (): void => {}
+  const ended = new Promise<void>((resolve) => {
+    onEnd = resolve
+    redis.once('end', onEnd)
+  })
+  try {
+    await redis.quit()
+  } catch {
+    // Not connected (reconnecting or never connected): stop the reconnection loop instead.
+    redis.off('end', onEnd)
+    redis.disconnect()
+    return
+  }
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))])
+  clearTimeout(timer)
+  redis.off('end', onEnd)
+}

@@ -1,6 +1,6 @@
-import type { ClientAuthenticator } from '../client-auth/index.js'
-import type { RateLimiter } from './create-rate-limiter.js'
-import { rateLimited } from './rate-limited.js'
+import type { ClientAuthenticator } from './authenticate-client.js'
+import type { RateLimiter } from '../limits/create-rate-limiter.js'
+import { rateLimited } from '../limits/rate-limited.js'
 
 /**
  * Wraps a client authenticator so each authenticated client draws one request from its own token
