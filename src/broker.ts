@@ -173,7 +173,12 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   }
 
   const clients = createClientAuthenticator({
-    getClient: (id) => policy.clients.get(id),
+    // A public client (auth: none) has no credential: it authenticates nowhere, so it can use no
+    // endpoint that needs client authentication (only the authorization code flow).
+    getClient: (id) => {
+      const client = policy.clients.get(id)
+      return client?.auth === 'none' ? undefined : client
+    },
     store,
     issuer: config.issuer,
     tokenEndpoint: `${config.issuer}/oauth/token`,
