@@ -1,4 +1,4 @@
-import type { GrantApproval } from '../grants/grant.js'
+import type { GrantApprover } from '../grants/grant.js'
 import type { AuthorizationDetail } from '../manifest/types.js'
 import type { ApprovalRequirement } from '../policy/index.js'
 
@@ -51,12 +51,11 @@ export interface AuthorizationCode {
   ttlSeconds: number
   dpopJkt?: string
   requirements: ApprovalRequirement[]
-  /** The person who consented: the token's `sub` and the task's `requested_by`. */
-  subject: string
-  /** The consent, as the approval it counts for (only when `requirements` is not empty). */
-  approval?: GrantApproval
-  /** The key that consented (as every consent is audited). */
-  credentialId: string
+  /**
+   * Who consented, with which key, when: `sub` is the token's `sub` and the task's
+   * `requested_by`; where `requirements` is not empty it is also the approval they count for.
+   */
+  consent: GrantApprover
   issuedAt: number
   /** The code is refused from then on (at most 60 seconds after `issuedAt`). */
   expiresAt: number

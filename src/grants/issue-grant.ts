@@ -78,6 +78,13 @@ export interface IssueGrantRequest {
   whenApprovalNeeded?: 'request' | 'refuse'
   /** The approval given to this manifest (CIBA redemption): mint under it, if it still suffices. */
   approved?: GivenApproval
+  /** The person the token is for (its `sub`): the one who authorized the client (authorization code). */
+  subject?: string
+  /**
+   * The token's `aud` (RFC 8707 resource indicators, already checked against the grants); absent
+   * or empty: the grants' locations (`audienceFor`).
+   */
+  audience?: readonly string[]
 }
 
 /** RFC 6749 §5.1 token response, with RFC 9396's `authorization_details`. */
@@ -184,6 +191,7 @@ async function issue(
     ruleIds: decision.grants.map((g) => g.ruleId),
     ...(req.approved ? { approval: req.approved.approval } : {}),
     ...(req.cnfJkt ? { cnfJkt: req.cnfJkt } : {}),
+    ...(req.subject !== undefined ? { subject: req.subject } : {}),
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
   }
@@ -192,7 +200,11 @@ async function issue(
   const scope = scopeFor(decided.authorizationDetails)
   const payload = encodeAccessTokenPayload({
     issuer: deps.issuer,
-    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience),
+    audience: req.audience?.length
+      ? req.audience.length === 1
+        ? req.audience[0]!
+        : [...req.audience]
+      : audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience),
     grant: decided,
     scope,
     ...(decided.approval ? { approval: approvalClaim(decided.approval) } : {}),

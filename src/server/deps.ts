@@ -3,6 +3,7 @@ import { createApprovalRequest } from '../approvals/requests/create-approval-req
 import type { ApprovalDeps } from '../approvals/deps.js'
 import { auditClientAuthentication } from '../client-auth/audit-client-authentication.js'
 import type { Auditor } from '../audit/create-auditor.js'
+import { type AuthorizationDeps, createAuthorizationStore } from '../authorization/index.js'
 import type { ClientAuthenticator } from '../client-auth/index.js'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
@@ -39,9 +40,11 @@ export interface AppDeps {
   dpop: TokenEndpointDpop
   /** Derived: the admin bearer token check, one per app so every /admin route shares its cache. */
   admin: AdminAuthenticator
+  /** Derived: the authorization code flow (interactive public clients). */
+  authorization: AuthorizationDeps
 }
 
-export type AppDepsInput = Omit<AppDeps, 'issue' | 'dpop' | 'admin'>
+export type AppDepsInput = Omit<AppDeps, 'issue' | 'dpop' | 'admin' | 'authorization'>
 
 export function withDerived(input: AppDepsInput): AppDeps {
   const { config } = input
@@ -50,6 +53,16 @@ export function withDerived(input: AppDepsInput): AppDeps {
     input.logger.warn(
       'DPoP nonces use a per-process secret: replicas refuse each other\'s nonces; set dpop.nonceSecret or keys.kek',
     )
+  }
+  const issue: IssueGrantDeps = {
+    policy: input.policy,
+    store: input.store,
+    keys: input.keys,
+    issuer: input.config.issuer,
+    tokens: input.config.tokens,
+    clock: input.clock,
+    audit: input.audit,
+    requestApproval: (approvalInput) => createApprovalRequest(input.approvals, approvalInput),
   }
   return {
     ...input,
@@ -85,15 +98,14 @@ export function withDerived(input: AppDepsInput): AppDeps {
       nonceLifetimeSeconds: config.dpop.nonceLifetimeSeconds,
       proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
     }),
-    issue: {
-      policy: input.policy,
-      store: input.store,
-      keys: input.keys,
-      issuer: input.config.issuer,
-      tokens: input.config.tokens,
-      clock: input.clock,
-      audit: input.audit,
-      requestApproval: (approvalInput) => createApprovalRequest(input.approvals, approvalInput),
+    issue,
+    authorization: {
+      store: createAuthorizationStore(input.store, input.clock),
+      approvals: input.approvals,
+      issue,
+      grants: input.store,
+      issuer: config.issuer,
+      maxGrants: config.limits.grants,
     },
   }
 }
