@@ -345,3 +345,40 @@ describe('DPoP (RFC 9449 §10)', () => {
     expect((decodeJwt(body.access_token).cnf as { jkt: string }).jkt).toBe(key.jkt)
   })
 })
+
+describe('locks', () => {
+  const lock = async (body: Record<string, unknown>): Promise<string> => {
+    const res = await broker.call('POST', '/admin/locks', { ...json({ reason: 'incident', ...body }), bearer: ADMIN_TOKEN })
+    expect(res.status).toBe(201)
+    return (await res.json()).lock.id
+  }
+  const unlock = async (id: string) => {
+    expect((await broker.call('DELETE', `/admin/locks/${id}`, { bearer: ADMIN_TOKEN })).status).toBe(200)
+  }
+
+  it('a locked client cannot send anyone to the consent page', async () => {
+    const id = await lock({ client_id: CLIENT })
+    try {
+      const res = await broker.call('GET', `/oauth/authorize?${authorizeQuery(pkce().challenge)}`)
+      expect(res.status).toBe(302)
+      expect(redirected(res).params.get('error')).toBe('access_denied')
+    } finally {
+      await unlock(id)
+    }
+  })
+
+  it('a locked person cannot consent, nor redeem a code they consented to before the lock', async () => {
+    const { challenge } = pkce()
+    const pending = await startRequest(broker, authorizeQuery(challenge))
+    const { code, verifier } = await docsCode()
+    const id = await lock({ approver: 'alice@example.com', revoke: false })
+    try {
+      expect((await submitConsent(broker, pending, alice.assert(await consentOptions(broker, pending)))).status).toBe(403)
+      const res = await redeem(broker, { code, code_verifier: verifier })
+      expect(res.status).toBe(403)
+      expect((await res.json()).error).toBe('access_denied')
+    } finally {
+      await unlock(id)
+    }
+  })
+})
