@@ -382,3 +382,21 @@ describe('locks', () => {
     }
   })
 })
+
+describe('a cloned key', () => {
+  it('shows itself: a counter that goes backwards refuses the consent, flags the key, and is audited', async () => {
+    const erin = broker.authenticator()
+    const key = await enrol(broker, erin, 'erin@example.com', 'dbas')
+    const { challenge } = pkce()
+    const first = await startRequest(broker, authorizeQuery(challenge))
+    await consent(broker, first, erin)
+    await consent(broker, await startRequest(broker, authorizeQuery(challenge)), erin)
+    const id = await startRequest(broker, authorizeQuery(challenge))
+    const res = await submitConsent(broker, id, erin.assert(await consentOptions(broker, id), { counter: 1 }))
+    expect(res.status).toBe(403)
+    const keys = await (await broker.call('GET', '/admin/approvers/keys', { bearer: ADMIN_TOKEN })).json()
+    expect(keys.keys.find((k: { credential_id: string }) => k.credential_id === key).flagged).toMatchObject({ reason: 'counter_regression' })
+    const events = await broker.audit.log!.find({ taskId: `authz-${id}` })
+    expect(events.map((e) => e.type)).toEqual(['authorization.requested', 'authorization.refused'])
+  })
+})
