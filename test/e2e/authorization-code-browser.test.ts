@@ -126,13 +126,13 @@ beforeAll(async () => {
     options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
   })
   // Alice enrols her key (discoverable: the consent page asks for no particular key).
-  const invite = await (
+  const invite = (await (
     await fetch(`${base}/admin/approvers/invites`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ approver: 'alice@example.com', group: 'release-managers' }),
     })
-  ).json()
+  ).json()) as { invite_url: string }
   await page.goto(invite.invite_url)
   await page.click('button[data-action="enroll"]')
   await page.locator('#result').filter({ hasText: /enrolled|error/i }).waitFor()
@@ -170,14 +170,14 @@ async function allowInBrowser(url: string): Promise<URL> {
   return callbacks.at(-1)!
 }
 
-const introspect = async (token: string) =>
+const introspect = async (token: string): Promise<{ active: boolean }> =>
   (
     await fetch(`${base}/oauth/introspect`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${RS[0]}:${RS[1]}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token }),
     })
-  ).json()
+  ).json() as Promise<{ active: boolean }>
 
 describe('the authorization code flow with the MCP SDK and a real browser', () => {
   it('discovers writ, gets consent with a security key, and exchanges the code for a token for the person', async () => {
