@@ -80,8 +80,9 @@ export async function startConsent(deps: AuthorizationDeps, id: string): Promise
  *    expiry, so the assertion consents to exactly these grants, client, resources, redirect URI,
  *    PKCE challenge and DPoP key;
  * 3. an enrolled key signed it (signature, RP ID, origin, user presence and verification), its user
- *    handle is the enrolled one, it is not flagged, and its counter moves forward;
- * 4. no lock on the person, the client or the task;
+ *    handle is the enrolled one, and it is not flagged;
+ * 4. no lock on the person, the client or the task; the key's counter moves forward (a regression
+ *    flags the key);
  * 5. where the grants need a human approval, the person's own approval meets it (a member of the
  *    rule's group; a rule that needs more is refused when the request is made);
  * 6. the request is taken, atomically: it yields one code, ever.
