@@ -23,6 +23,8 @@ import {
 import { dpopNonceSecret } from './dpop/dpop-nonce-secret.js'
 import { createTokenEndpointDpop } from './dpop/token-endpoint-dpop.js'
 import { validateMcpGrants } from './mcp/validate-mcp-grants.js'
+import { createAuthorizationStore } from './authorization/index.js'
+import type { IssueGrantDeps } from './grants/issue-grant.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { createMemoryStore, createRedisStore, type Store } from './open-store.js'
@@ -182,7 +184,12 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   }
 
   const clients = createClientAuthenticator({
-    getClient: (id) => policy.clients.get(id),
+    // A public client (auth: none) has no credential: it authenticates nowhere, so it can use no
+    // endpoint that needs client authentication (only the authorization code flow).
+    getClient: (id) => {
+      const client = policy.clients.get(id)
+      return client?.auth === 'none' ? undefined : client
+    },
     store: store.once,
     issuer: config.issuer,
     tokenEndpoint: `${config.issuer}/oauth/token`,
@@ -217,6 +224,19 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     logger.warn(
       'DPoP nonces use a per-process secret: replicas refuse each other\'s nonces; set dpop.nonceSecret or keys.kek',
     )
+  }
+  const issue: IssueGrantDeps = {
+    policy,
+    store: store.grants,
+    keys,
+    issuer: config.issuer,
+    tokens: config.tokens,
+    clock,
+    // Ensure a malformed `type: aws` or `type: mcp` grant is refused before it is minted into a
+    // token, whether or not this broker vends AWS credentials.
+    validateDetails: [validateAwsGrants, validateMcpGrants],
+    audit,
+    requestApproval: (input) => createApprovalRequest(approvals, input),
   }
   const app = createApp({
     ...(aws ? { aws } : {}),
@@ -263,18 +283,15 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       nonceLifetimeSeconds: config.dpop.nonceLifetimeSeconds,
       proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
     }),
-    issue: {
-      policy,
-      store: store.grants,
-      keys,
+    issue,
+    authorization: {
+      store: createAuthorizationStore(store.backend, clock),
+      approvals,
+      issue,
+      grants: store.grants,
+      once: store.once,
       issuer: config.issuer,
-      tokens: config.tokens,
-      clock,
-      // Ensure a malformed `type: aws` grant is refused before it is minted into a token, whether
-      // or not this broker vends AWS credentials.
-      validateDetails: [validateAwsGrants, validateMcpGrants],
-      audit,
-      requestApproval: (input) => createApprovalRequest(approvals, input),
+      maxGrants: config.limits.grants,
     },
   })
 

@@ -13,6 +13,9 @@ export type WritErrorCode =
   | 'invalid_scope'
   // RFC 6749 §4.1.2.1 / RFC 7009 / RFC 6750
   | 'access_denied'
+  | 'unsupported_response_type'
+  // RFC 8707 §2
+  | 'invalid_target'
   | 'unsupported_token_type'
   | 'invalid_token'
   | 'insufficient_scope'

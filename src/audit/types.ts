@@ -362,6 +362,33 @@ export interface AuditSealRefusedEvent extends Base {
   reason: string
 }
 
+/**
+ * The authorization code flow (emitted by authorization): a request shown for consent
+ * (`requested`), a person's consent with their key (`consented`: a code was issued; the
+ * assertion is kept in `detail` so it can be checked again), a request the person declined
+ * (`denied`), an enrolled key's valid assertion refused (`refused`), a code exchanged for a token
+ * (`code_redeemed`), a code presented again (`code_replayed`: the grant issued from it is revoked).
+ */
+export interface AuthorizationEvent extends Base {
+  type:
+    | 'authorization.requested'
+    | 'authorization.consented'
+    | 'authorization.denied'
+    | 'authorization.refused'
+    | 'authorization.code_redeemed'
+    | 'authorization.code_replayed'
+  authorization: string
+  client: string
+  /** The task id the grant is recorded under (`authz-<authorization>`). */
+  task: string
+  /** The person who consented (or whose key was refused), as enrolled. */
+  approver?: string
+  credential_id?: string
+  /** The grant issued from the code (redeemed), or revoked because the code came back (replayed). */
+  grant?: string
+  reason?: string
+}
+
 /** What callers append: one of the event shapes, without `seq`, `time`, `prev` and `hash`. */
 export type AuditEventInput =
   | GrantIssuedEvent
@@ -386,6 +413,7 @@ export type AuditEventInput =
   | AuditExportedEvent
   | AuditTrimmedEvent
   | AuditSealRefusedEvent
+  | AuthorizationEvent
 
 export type AuditEventType = AuditEventInput['type']
 

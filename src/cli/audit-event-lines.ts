@@ -1,5 +1,6 @@
 import { adminEventLines } from '../admin/admin-event-lines.js'
 import { approvalEventLines } from '../approvals/approval-event-lines.js'
+import { authorizationEventLines } from '../authorization/authorization-event-lines.js'
 import type { AuditEventLines } from '../audit/audit-event-lines.js'
 import { auditLines } from '../audit/audit-lines.js'
 import type { AuditEventType } from '../audit/types.js'
@@ -16,6 +17,7 @@ import { keyEventLines } from '../tokens/key-event-lines.js'
 export const AUDIT_EVENT_LINES: AuditEventLines<AuditEventType> = {
   ...grantEventLines,
   ...approvalEventLines,
+  ...authorizationEventLines,
   ...lockEventLines,
   ...clientAuthEventLines,
   ...adminEventLines,

@@ -34,6 +34,11 @@ export interface Grant {
   /** RFC 7638 thumbprint of the DPoP key the token is bound to. */
   cnfJkt?: string
   /**
+   * The token's `sub` when a person authorized the client (the authorization code flow); absent,
+   * `sub` is the client. Not kept in the stored record: the token's claims (and their digest) carry it.
+   */
+  subject?: string
+  /**
    * The digest of the claims of the one token issued for this grant (see `claimsSha256` in
    * `wire/claims-digest.ts`): liveness accepts only that token. Absent in the records of
    * brokers before it was recorded; liveness then goes by the record's existence alone.

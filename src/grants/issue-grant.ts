@@ -82,6 +82,13 @@ export interface IssueGrantRequest {
   whenApprovalNeeded?: 'request' | 'refuse'
   /** The approval given to this manifest (CIBA redemption): mint under it, if it still suffices. */
   approved?: GivenApproval
+  /** The person the token is for (its `sub`): the one who authorized the client (authorization code). */
+  subject?: string
+  /**
+   * The token's `aud` (RFC 8707 resource indicators, already checked against the grants); absent
+   * or empty: the grants' locations (`audienceFor`).
+   */
+  audience?: readonly string[]
 }
 
 /** RFC 6749 §5.1 token response, with RFC 9396's `authorization_details`. */
@@ -188,6 +195,7 @@ async function issue(
     ruleIds: decision.grants.map((g) => g.ruleId),
     ...(req.approved ? { approval: req.approved.approval } : {}),
     ...(req.cnfJkt ? { cnfJkt: req.cnfJkt } : {}),
+    ...(req.subject !== undefined ? { subject: req.subject } : {}),
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
   }
@@ -197,7 +205,11 @@ async function issue(
   const scope = req.manifest.scopes ? req.manifest.scopes.join(' ') : scopeFor(decided.authorizationDetails)
   const payload = encodeAccessTokenPayload({
     issuer: deps.issuer,
-    audience: audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience, req.manifest.resources),
+    audience: req.audience?.length
+      ? req.audience.length === 1
+        ? req.audience[0]!
+        : [...req.audience]
+      : audienceFor(decided.authorizationDetails, deps.tokens.defaultAudience, req.manifest.resources),
     grant: decided,
     scope,
     ...(decided.approval ? { approval: approvalClaim(decided.approval) } : {}),

@@ -150,6 +150,17 @@ function crossReferenceProblems(raw: unknown): string[] {
       if (client.secret_hash !== undefined) {
         problems.push(`${at}.secret_hash: not allowed when auth is private_key_jwt`)
       }
+    } else if (auth === 'none') {
+      // Ensure a public client holds no credential, and names where its codes may go.
+      if (client.redirect_uris === undefined) {
+        problems.push(`${at}.redirect_uris: required when auth is none (a public client)`)
+      }
+      if (client.secret_hash !== undefined) problems.push(`${at}.secret_hash: not allowed when auth is none`)
+      if (client.jwks !== undefined) problems.push(`${at}.jwks: not allowed when auth is none`)
+    }
+    // Ensure only public clients register redirect URIs: the code flow is for them alone.
+    if (auth !== 'none' && client.redirect_uris !== undefined) {
+      problems.push(`${at}.redirect_uris: allowed only when auth is none (a public client)`)
     }
     if (Array.isArray(client.rules)) {
       const listed = new Set<string>()
@@ -271,7 +282,9 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
       c.id,
       c.auth === 'client_secret'
         ? { ...base, auth: 'client_secret', secretHash: c.secret_hash! }
-        : { ...base, auth: 'private_key_jwt', jwks: { keys: c.jwks!.keys.map(publicMembers) } },
+        : c.auth === 'none'
+          ? { ...base, auth: 'none', redirectUris: [...c.redirect_uris!] }
+          : { ...base, auth: 'private_key_jwt', jwks: { keys: c.jwks!.keys.map(publicMembers) } },
     )
   }
   const approverGroups = new Map<string, ApproverGroup>()

@@ -2,6 +2,7 @@ import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { authorizationDetailsSchema, durationSchema } from '../manifest/schema.js'
 import { normalizePersonId } from '../text/normalize-person-id.js'
+import { redirectUriProblem } from './redirect-uri.js'
 import { friendlyErrors } from '../validation.js'
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
@@ -111,15 +112,24 @@ const publicJwk = z
     }
   })
 
+/** A redirect URI a public client may register (see `redirectUriProblem`). */
+const redirectUri = z
+  .string({ error: typeError('a string') })
+  .max(2048)
+  .superRefine((value, ctx) => {
+    const problem = redirectUriProblem(value)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
 /** How many approval requests a client may keep waiting for humans at once, unless it says. */
 export const DEFAULT_MAX_PENDING_APPROVALS = 20
 
 const client = z.strictObject(
   {
     id,
-    auth: z.enum(['client_secret', 'private_key_jwt'], {
+    auth: z.enum(['client_secret', 'private_key_jwt', 'none'], {
       error: (i) =>
-        i.input === undefined ? 'required' : 'expected client_secret or private_key_jwt',
+        i.input === undefined ? 'required' : 'expected client_secret, private_key_jwt or none',
     }),
     secret_hash: z
       .string({ error: typeError('a string') })
@@ -133,6 +143,12 @@ const client = z.strictObject(
         { keys: z.array(publicJwk, { error: typeError('an array of JWKs') }).min(1).max(20) },
         { error: typeError('a JWK Set, { keys: [...] }') },
       )
+      .optional(),
+    /** A public client's (`auth: none`) redirect URIs, for the authorization code flow. */
+    redirect_uris: z
+      .array(redirectUri, { error: typeError('a list of redirect URIs') })
+      .min(1, { error: 'expected at least one redirect URI' })
+      .max(20)
       .optional(),
     rules: idList.default([]),
     max_live_grants: z

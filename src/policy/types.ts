@@ -33,11 +33,17 @@ interface ClientBase {
 /**
  * A registered agent runtime. `secretHash` (an argon2id PHC string) is set exactly when `auth` is
  * `client_secret`; `jwks` (public keys only, each with a `kid`) exactly when `auth` is
- * `private_key_jwt`.
+ * `private_key_jwt`; `redirectUris` exactly when `auth` is `none`.
  */
 export type PolicyClient =
   | (ClientBase & { auth: 'client_secret'; secretHash: string; jwks?: undefined })
   | (ClientBase & { auth: 'private_key_jwt'; jwks: { keys: PublicJwk[] }; secretHash?: undefined })
+  /**
+   * A public client (RFC 6749 §2.1: a desktop app or IDE that cannot keep a secret). It
+   * authenticates nowhere; it may only use the authorization code flow, with PKCE, redirecting
+   * to one of `redirectUris` (matched as `matchRedirectUri` says).
+   */
+  | (ClientBase & { auth: 'none'; redirectUris: string[]; secretHash?: undefined; jwks?: undefined })
 
 export interface ApproverGroup {
   id: string

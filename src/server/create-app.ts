@@ -16,6 +16,7 @@ import { enrollPageRoute } from './routes/enroll-page.js'
 import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
 import { introspectRoute } from './routes/introspect.js'
 import { jwksRoute, metadataRoute } from './routes/metadata.js'
+import { authorizeDecisionRoute, authorizeOptionsRoute, authorizeRoute } from './routes/oauth-authorize.js'
 import { oauthTokenRoute } from './routes/oauth-token.js'
 import { revokeRoute } from './routes/revoke.js'
 import { v1TokensRoute } from './routes/v1-tokens.js'
@@ -50,6 +51,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   })
   app.use('/approve/*', pages)
   app.use('/enroll/*', pages)
+  app.use('/oauth/authorize', pages)
+  app.use('/oauth/authorize/*', pages)
 
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))
@@ -71,6 +74,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/enroll/:invite', enrollPageRoute(deps))
   app.post('/enroll/:invite/options', enrollOptionsRoute(deps))
   app.post('/enroll/:invite/verify', enrollVerifyRoute(deps))
+  // The authorization code flow: the consent page and its ceremony (interactive public clients).
+  app.get('/oauth/authorize', authorizeRoute(deps))
+  app.post('/oauth/authorize/:id/options', authorizeOptionsRoute(deps))
+  app.post('/oauth/authorize/:id/consent', authorizeDecisionRoute(deps, 'consent'))
+  app.post('/oauth/authorize/:id/decline', authorizeDecisionRoute(deps, 'decline'))
   app.route('/admin', adminRoutes(deps))
 
   app.notFound((c) =>

@@ -1,6 +1,7 @@
 import type { AdminAuthenticator } from '../admin/index.js'
 import type { ApprovalDeps } from '../approvals/deps.js'
 import type { Auditor } from '../audit/create-auditor.js'
+import type { AuthorizationDeps } from '../authorization/index.js'
 import type { ClientAuthenticator } from '../client-auth/index.js'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
@@ -48,4 +49,6 @@ export interface AppDeps {
   dpop: TokenEndpointDpop
   /** The admin bearer token check, one per app so every /admin route shares its cache. */
   admin: AdminAuthenticator
+  /** The authorization code flow (interactive public clients). */
+  authorization: AuthorizationDeps
 }

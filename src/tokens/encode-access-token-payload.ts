@@ -9,6 +9,8 @@ export interface TokenGrant {
   task: TaskInfo
   authorizationDetails: AuthorizationDetail[]
   cnfJkt?: string | undefined
+  /** The person who authorized the client (authorization code flow): the token's `sub`. */
+  subject?: string | undefined
   /** Seconds since the epoch. */
   issuedAt: number
   expiresAt: number
@@ -32,7 +34,8 @@ const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).to
 
 /**
  * The JWS payload segment (base64url of the claims' JSON) of an RFC 9068 access token for a
- * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task`, plus
+ * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task` (`sub` is the
+ * grant's `subject`, else its client), plus
  * `cnf.jkt` when the grant is DPoP-bound and `approval` when given. Computed before the grant is
  * recorded, so the grant can record its digest (`claimsSha256`); `mintAccessToken` signs it.
  *
@@ -62,7 +65,8 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
 
   const claims: Record<string, unknown> = {
     iss: options.issuer,
-    sub: grant.clientId,
+    // A person who authorized the client is the subject; otherwise the client acts for itself.
+    sub: grant.subject ?? grant.clientId,
     aud: audience,
     exp: grant.expiresAt,
     iat: grant.issuedAt,

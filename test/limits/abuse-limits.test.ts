@@ -337,7 +337,9 @@ describe('body-size limit on every route that reads a body', () => {
   const concrete = (path: string) => path.replace(/\{[^}]+\}/g, 'x')
   const big = JSON.stringify({ pad: 'x'.repeat(4096) })
 
-  const type = (path: string) => (path.startsWith('/oauth/') ? 'application/x-www-form-urlencoded' : 'application/json')
+  // The OAuth endpoints take forms; the consent ceremony under /oauth/authorize/ takes JSON.
+  const type = (path: string) =>
+    path.startsWith('/oauth/') && !path.startsWith('/oauth/authorize/') ? 'application/x-www-form-urlencoded' : 'application/json'
 
   it.each(posts)('POST %s refuses a declared oversized body with 413', async (path) => {
     const res = await broker.call('POST', concrete(path), {

@@ -162,7 +162,7 @@ rules:
         'clients[1].secret_hash: not allowed when auth is private_key_jwt',
         'clients[2].jwks: not allowed when auth is client_secret',
         'clients[2].secret_hash: required when auth is client_secret',
-        'clients[3].auth: expected client_secret or private_key_jwt',
+        'clients[3].auth: expected client_secret, private_key_jwt or none',
         'clients[3].rules: expected a list of ids',
         'rules[0].max_ttl: expected a duration like 90s, 15m or 1h',
         'rules[1].approval.approvers: needs 2 approvers but group "ops" has 1 member',

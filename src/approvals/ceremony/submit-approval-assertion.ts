@@ -1,4 +1,3 @@
-import { verifyAuthenticationResponse } from '@simplewebauthn/server'
 import { epochSeconds } from '../../clock.js'
 import { WritError } from '../../errors.js'
 import { lockRefusal } from '../../locks/lock-refusal.js'
@@ -12,7 +11,7 @@ import { noteApprovalExpired } from '../requests/note-approval-expired.js'
 import { eligibleRequirements } from '../requests/eligible-requirements.js'
 import { isApproverFor } from '../requests/is-approver-for.js'
 import { requirementsMet } from '../requests/requirements-met.js'
-import { assertCanonicalAssertionSignature } from './strict-encoding.js'
+import { advanceKeyCounter, claimedChallenge, keyRefusal, verifyKeyAssertion } from './verify-key-assertion.js'
 import type { ApprovalStatus, ApprovalVote } from '../types.js'
 import { webauthnJson } from './webauthn-json.js'
 
@@ -34,23 +33,6 @@ export interface ApprovalProgress {
 
 /** Most attempts at recording a vote when other approvers' votes keep arriving in between. */
 const MAX_VOTE_ATTEMPTS = 5
-
-const MAX_CLIENT_DATA_BYTES = 8192
-
-/** The challenge a browser put in clientDataJSON (unverified: only used to find the stored one). */
-function claimedChallenge(clientDataJSON: string): string {
-  const raw = Buffer.from(clientDataJSON, 'base64url')
-  if (raw.length > MAX_CLIENT_DATA_BYTES) throw assertionRefused('clientDataJSON is too large')
-  try {
-    const parsed = JSON.parse(raw.toString('utf8')) as { challenge?: unknown }
-    if (typeof parsed.challenge === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(parsed.challenge)) {
-      return parsed.challenge
-    }
-  } catch {
-    // fall through
-  }
-  throw assertionRefused('clientDataJSON has no usable challenge')
-}
 
 /**
  * Verifies a WebAuthn assertion made to approve or deny one approval request, and records the
@@ -88,7 +70,7 @@ export async function submitApprovalAssertion(
   deps: ApprovalDeps,
   input: SubmitApprovalAssertionInput,
 ): Promise<ApprovalProgress> {
-  const { store, policy, settings, clock } = deps
+  const { store, policy, clock } = deps
   const response = webauthnJson.authentication(input.response)
 
   const record = await store.getRequest(input.approvalId)
@@ -127,31 +109,8 @@ export async function submitApprovalAssertion(
   if (status === 'expired') await noteApprovalExpired(deps, record)
   if (status !== 'pending') throw approvalClosed(status)
 
-  const key = await store.getCredential(response.id)
-  // Ensure the key is enrolled.
-  if (!key) throw assertionRefused(`credential ${response.id} is not enrolled`)
-
-  // Ensure the signature, RP ID, origin, type, user presence and user verification all hold.
-  // The counter is checked by the store (atomically), so the library's check is disabled with 0.
-  let newCounter: number
-  try {
-    const publicKey = Buffer.from(key.publicKey, 'base64url')
-    // Ensure an ECDSA signature is in its one DER encoding (the library accepts re-encodings).
-    assertCanonicalAssertionSignature(publicKey, response.response.signature)
-    const verified = await verifyAuthenticationResponse({
-      response,
-      expectedChallenge: expected,
-      expectedOrigin: settings.origin,
-      expectedRPID: settings.rpId,
-      expectedType: 'webauthn.get',
-      requireUserVerification: true,
-      credential: { id: key.id, publicKey, counter: 0 },
-    })
-    if (!verified.verified) throw new Error('signature does not verify under the enrolled key')
-    newCounter = verified.authenticationInfo.newCounter
-  } catch (err) {
-    throw assertionRefused(err instanceof Error ? err.message : String(err))
-  }
+  // Ensure an enrolled key signed exactly this challenge (signature, RP ID, origin, UP, UV).
+  const { key, newCounter } = await verifyKeyAssertion(deps, response, expected)
   // From here an enrolled key signed this request's challenge: what is refused is audited.
   const who = {
     approval: request.id,
@@ -167,15 +126,12 @@ export async function submitApprovalAssertion(
     return err
   }
 
-  // Ensure the user handle, when the authenticator returned one, is the one enrolled with the key.
-  if (response.response.userHandle && response.response.userHandle !== key.userHandle) {
-    const reason = 'userHandle does not match the enrolled key'
-    throw await rejected(assertionRefused(reason), reason)
-  }
-  // Ensure the key is not flagged (a cloned, lost or stolen key).
-  if (key.flagged) {
-    const reason = `key is flagged (${key.flagged.reason})`
-    throw await rejected(assertionRefused(`credential ${key.id} ${reason}`), reason)
+  // Ensure the user handle, when the authenticator returned one, is the one enrolled with the
+  // key, and the key is not flagged (a cloned, lost or stolen key).
+  const refusal = keyRefusal(key, response)
+  if (refusal) {
+    const message = key.flagged && !refusal.startsWith('userHandle') ? `credential ${key.id} ${refusal}` : refusal
+    throw await rejected(assertionRefused(message), refusal)
   }
 
   // Ensure a locked approver's vote counts for nothing, and nobody approves for a locked client
@@ -205,35 +161,8 @@ export async function submitApprovalAssertion(
 
   const now = epochSeconds(clock)
   // Ensure the counter moves forward; a regression means a cloned key: refuse and flag it.
-  const use = await store.useCredential(key.id, newCounter, {
-    reason: 'counter_regression',
-    at: now,
-    detail: `counter ${newCounter} after ${key.currentCounter} on approval ${request.id}`,
-  })
-  if (use === 'regressed') {
-    deps.logger.warn('security key flagged: signature counter went backwards', {
-      credentialId: key.id,
-      sub: key.sub,
-      counter: newCounter,
-      previous: key.currentCounter,
-      approvalId: request.id,
-    })
-    const reason = `signature counter regressed (${newCounter} after ${key.currentCounter}); key flagged`
-    await deps.audit.note({
-      type: 'approver.key_flagged',
-      actor: 'system',
-      approver: key.sub,
-      credential_id: key.id,
-      aaguid: key.aaguid,
-      reason: 'counter_regression',
-      detail: { counter: newCounter, previous_counter: key.currentCounter, approval: request.id },
-    })
-    throw await rejected(assertionRefused(reason), reason)
-  }
-  if (use !== 'ok') {
-    const reason = `credential state is ${use}`
-    throw await rejected(assertionRefused(reason), reason)
-  }
+  const counterRefusal = await advanceKeyCounter(deps, key, newCounter, { approval: request.id })
+  if (counterRefusal) throw await rejected(assertionRefused(counterRefusal), counterRefusal)
 
   if (input.action === 'deny') {
     const denied = await store.deny(request.id, { sub: key.sub, credentialId: key.id, at: now })

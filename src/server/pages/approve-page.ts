@@ -35,7 +35,8 @@ function mcpSentences(grant: AuthorizationDetail): SafeHtml {
   return html`<ul class="plain">${lines}</ul>`
 }
 
-function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {
+/** One grant, every field shown exactly: the approval and consent pages both show grants so. */
+export function grantCard(grant: AuthorizationDetail, index: number): SafeHtml {
   const extra = Object.entries(grant).filter(([name]) => !COMMON_FIELDS.has(name))
   return html`<section class="card grant">
 <h3>Grant ${index + 1}: ${literal(grant.type)}</h3>

@@ -1,8 +1,9 @@
 /**
  * The pages' only script, served as a same-origin file (the CSP allows no inline script). It runs
  * the WebAuthn ceremony the page's `data-ceremony` names: asks the broker for options, calls
- * `navigator.credentials.create` (enrol) or `.get` (approve, deny), and posts the JSON-encoded
- * credential back. It holds no secrets and decides nothing: every check is on the server.
+ * `navigator.credentials.create` (enrol) or `.get` (approve, deny, consent), and posts the
+ * JSON-encoded credential back; after a consent or a decline it follows the broker's `redirect_to`.
+ * It holds no secrets and decides nothing: every check is on the server.
  */
 export const CEREMONY_SCRIPT = `'use strict';
 (function () {
@@ -91,12 +92,40 @@ export const CEREMONY_SCRIPT = `'use strict';
     });
   }
 
+  function consent(action) {
+    if (action === 'decline') {
+      return post('/decline', {}).then(function (out) {
+        say('Declined. Returning to the application…', 'ok');
+        window.location.assign(out.redirect_to);
+      });
+    }
+    return post('/options', {}).then(function (o) {
+      return navigator.credentials.get({ publicKey: {
+        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
+        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
+      } });
+    }).then(function (cred) {
+      var r = cred.response, response = {
+        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
+      };
+      if (r.userHandle) response.userHandle = enc(r.userHandle);
+      return post('/consent', {
+        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
+        clientExtensionResults: cred.getClientExtensionResults()
+      });
+    }).then(function (out) {
+      say('Allowed. Returning to the application…', 'ok');
+      buttons.forEach(function (b) { b.hidden = true; });
+      window.location.assign(out.redirect_to);
+    });
+  }
+
   buttons.forEach(function (button) {
     button.addEventListener('click', function () {
       if (!window.PublicKeyCredential) { say('This browser does not support security keys (WebAuthn).', 'error'); return; }
       buttons.forEach(function (b) { b.disabled = true; });
       say('Touch your security key…');
-      var run = ceremony === 'enroll' ? enrol() : decide(button.dataset.action);
+      var run = ceremony === 'enroll' ? enrol() : ceremony === 'consent' ? consent(button.dataset.action) : decide(button.dataset.action);
       run.catch(function (err) {
         say((err && err.message) || String(err), 'error');
       }).then(function () { buttons.forEach(function (b) { b.disabled = false; }); });

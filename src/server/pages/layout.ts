@@ -65,6 +65,6 @@ ${options.body}
 }
 
 /** Answers a page with its security headers. */
-export function pageResponse(c: Context, page: string, status: 200 | 404 | 409 = 200): Response {
+export function pageResponse(c: Context, page: string, status: 200 | 400 | 404 | 409 = 200): Response {
   return c.html(page, status, PAGE_HEADERS)
 }

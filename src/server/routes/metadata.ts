@@ -14,14 +14,20 @@ export function metadataRoute(deps: AppDeps) {
     jwks_uri: `${iss}/.well-known/jwks.json`,
     introspection_endpoint: `${iss}/oauth/introspect`,
     revocation_endpoint: `${iss}/oauth/revoke`,
-    // No authorization endpoint: writ issues no tokens through a browser redirect.
-    response_types_supported: [],
-    grant_types_supported: ['client_credentials', 'urn:openid:params:grant-type:ciba'],
+    // The authorization code flow for public clients (OAuth 2.1: PKCE with S256 only).
+    authorization_endpoint: `${iss}/oauth/authorize`,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: every authorization response carries iss.
+    authorization_response_iss_parameter_supported: true,
+    grant_types_supported: ['client_credentials', 'urn:openid:params:grant-type:ciba', 'authorization_code'],
     // CIBA (poll mode, OAuth-only profile): requests that may need a human approval.
     backchannel_authentication_endpoint: `${iss}/oauth/bc-authorize`,
     backchannel_token_delivery_modes_supported: ['poll'],
     backchannel_user_code_parameter_supported: false,
-    token_endpoint_auth_methods_supported: authMethods,
+    // `none`: public clients, for the authorization code grant only (RFC 8414 §2, RFC 7591 §2).
+    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
     token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
     introspection_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,

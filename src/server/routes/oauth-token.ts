@@ -6,6 +6,7 @@ import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readFormWithLists } from '../form.js'
 import { tokenResponse } from '../token-response.js'
+import { authorizationCodeGrant } from './authorization-code-token.js'
 import { CIBA_GRANT_TYPE, cibaTokenGrant } from './ciba-token.js'
 
 /**
@@ -29,11 +30,21 @@ export function oauthTokenRoute(deps: AppDeps) {
     if (!grantType) throw invalidRequest('grant_type: required')
     // CIBA poll mode: collect the token of an approval request (`auth_req_id`).
     if (grantType === CIBA_GRANT_TYPE) return cibaTokenGrant(deps, c, params, dpopProof, lists.resource)
+    // Authorization code with PKCE: a public client redeems the code a person consented to.
+    if (grantType === 'authorization_code') {
+      // RFC 8707 §2.2: a resource at the token request narrows the consented audience; one here.
+      const resources = lists.resource ?? []
+      if (resources.length > 1) {
+        throw new WritError('invalid_target', 400, 'resource: name at most one when redeeming an authorization code')
+      }
+      const redeem = resources.length === 1 ? { ...params, resource: resources[0]! } : params
+      return authorizationCodeGrant(deps, c, redeem, dpopProof)
+    }
     if (grantType !== 'client_credentials') {
       throw new WritError(
         'unsupported_grant_type',
         400,
-        `grant_type ${grantType} is not supported; use client_credentials or ${CIBA_GRANT_TYPE}`,
+        `grant_type ${grantType} is not supported; use client_credentials, authorization_code or ${CIBA_GRANT_TYPE}`,
       )
     }
     // Ensure the caller is a registered client before it learns anything about policy.
