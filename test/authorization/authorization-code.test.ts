@@ -126,6 +126,22 @@ describe('the authorization code flow', () => {
     expect(other.headers.get('location')).toBeNull()
   })
 
+  it('grants what a scope the policy defines expands to, bound to the resource, with the scope in the token', async () => {
+    const { verifier, challenge } = pkce()
+    const resource = 'https://git.example.com/acme/app'
+    const query = authorizeQuery(challenge, { authorization_details: undefined, scope: 'docs:read', resource: [resource] })
+    const id = await startRequest(broker, query)
+    const code = (await consent(broker, id, alice)).get('code')!
+    const body = await (await redeem(broker, { code, code_verifier: verifier })).json()
+    expect(body.authorization_details).toEqual([
+      { type: 'repo', actions: ['read'], identifier: 'docs/**', locations: [resource] },
+    ])
+    expect(decodeJwt(body.access_token)).toMatchObject({ scope: 'docs:read', aud: resource, sub: 'alice@example.com' })
+    // Without a resource, the scope's template has no server to be bound to.
+    const unbound = await broker.call('GET', `/oauth/authorize?${authorizeQuery(challenge, { authorization_details: undefined, scope: 'docs:read' })}`)
+    expect(redirected(unbound).params.get('error')).toBe('invalid_target')
+  })
+
   it('echoes state and iss on an https redirect URI too', async () => {
     const { answer } = await docsCode({ redirect_uri: WEB_REDIRECT, state: 'web state' })
     expect(answer.get('state')).toBe('web state')
@@ -164,7 +180,7 @@ describe('refusals after the redirect URI is trusted go back to the client', () 
     ['a rule that needs two approvers', { authorization_details: JSON.stringify(MIGRATE) }, 'access_denied', 'rule db-migrate needs 2'],
     ['a rule that forbids self-approval', { authorization_details: JSON.stringify([{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/prod'] }]) }, 'access_denied', 'other than the requester'],
     ['scope', { scope: 'repo:read' }, 'invalid_scope', 'scope:'],
-    ['a resource no grant covers', { resource: ['https://elsewhere.example.com/'] }, 'invalid_target', 'no granted location covers it'],
+    ['a resource no grant covers', { resource: ['https://elsewhere.example.com/'] }, 'invalid_target', 'is not a location of any requested grant'],
     ['a resource with a fragment', { resource: ['https://git.example.com/acme/app#x'] }, 'invalid_target', 'fragment'],
     ['a relative resource', { resource: ['/acme/app'] }, 'invalid_target', 'absolute URI'],
   ] as const) {

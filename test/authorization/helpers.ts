@@ -49,6 +49,10 @@ rules:
     match: { type: db, actions: [migrate], locations: ["https://db.example.com/*"] }
     max_ttl: 10m
     approval: { approvers: 2, from: dbas }
+scopes:
+  - name: docs:read
+    grants:
+      - { type: repo, actions: [read], identifier: "docs/**" }
 `
 }
 
