@@ -1,6 +1,7 @@
 export type { Grant, GrantApproval, GrantApprover, GrantState, Revocation } from './grant.js'
 export type {
   CreateGrantOptions,
+  GrantRef,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
@@ -8,7 +9,14 @@ export type {
   SubscriptionState,
   Unsubscribe,
 } from './store.js'
-export { revokeGrants, type RevocationTarget, type RevokeGrantsDeps } from './revoke-grants.js'
+export {
+  revokeGrants,
+  revokeTarget,
+  type RevocationTarget,
+  type RevokedCounts,
+  type RevokeGrantsDeps,
+} from './revoke-grants.js'
+export { revokeGrantTree, type RevokedTree } from './revoke-descendants.js'
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {
   createRedisStore,

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { storeUnavailable } from '../errors.js'
+import { storeUnavailable, WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
@@ -7,6 +7,7 @@ import type { KeySetMessage, RevocationMessage } from '../wire/revocation-messag
 import type {
   CreatedGrant,
   CreateGrantOptions,
+  GrantRef,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
@@ -52,6 +53,9 @@ interface Subscriber {
   onState: ((state: SubscriptionState) => void) | undefined
 }
 
+/** A grant's key in the delegation maps: client and id joined by NUL (ids never hold NUL). */
+const refKey = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
+
 /** Lets other work run between the batches of a bulk revocation. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -84,6 +88,11 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
   const subscribers = new Set<Subscriber>()
   /** Single-use markers: key → expiry (ms). */
   const markers = new Map<string, number>()
+  /**
+   * Delegation: per parent (`refKey`), its children and their expiries; a parent is listed while
+   * any child may live. Written in the same step as the child grant.
+   */
+  const children = new Map<string, { parent: GrantRef; kids: Map<string, GrantRef & { expiresAt: number }> }>()
   let keySet: StoredKeySet | null = null
   const settings = new Map<string, string>()
   let closed = false
@@ -120,6 +129,13 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
     for (const [id, owner] of owners) {
       if (isAlive(owner.expiresAt, now)) kept++
       else owners.delete(id)
+    }
+    for (const [key, family] of children) {
+      for (const [kid, child] of family.kids) {
+        if (isAlive(child.expiresAt, now)) kept++
+        else family.kids.delete(kid)
+      }
+      if (family.kids.size === 0) children.delete(key)
     }
     records = kept
     nextSweepAt = Math.max(minSweep, kept * 2)
@@ -227,6 +243,23 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
         throw quotaExceeded(max, Number.isFinite(earliest) ? earliest : now, now)
       }
 
+      // Ensure a delegated grant is recorded only under a live parent, and listed under it in the
+      // same step, so the parent's revocation finds it.
+      const parent = createOptions.parent
+      if (parent && stateOf(parent.clientId, parent.grantId, now).state !== 'live') {
+        throw new WritError('invalid_request', 400, `subject_token: its grant ${parent.grantId} is not live`)
+      }
+      if (parent) {
+        const key = refKey(parent)
+        const family = children.get(key) ?? { parent: { ...parent }, kids: new Map() }
+        family.kids.set(refKey({ clientId: grant.clientId, grantId: grant.id }), {
+          clientId: grant.clientId,
+          grantId: grant.id,
+          expiresAt: grant.expiresAt,
+        })
+        children.set(key, family)
+        records++
+      }
       const target = record ?? { grants: new Map(), tombstones: new Map() }
       target.grants.set(grant.id, jsonCopy(grant))
       clients.set(grant.clientId, target)
@@ -303,6 +336,43 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
         .map(jsonCopy)
     },
 
+    async listChildren(parent: GrantRef): Promise<GrantRef[]> {
+      ensureOpen()
+      const now = clock()
+      const family = children.get(refKey(parent))
+      return [...(family?.kids.values() ?? [])]
+        .filter((kid) => isAlive(kid.expiresAt, now))
+        .map((kid) => ({ clientId: kid.clientId, grantId: kid.grantId }))
+    },
+
+    async listParents(): Promise<GrantRef[]> {
+      ensureOpen()
+      const now = clock()
+      return [...children.values()]
+        .filter((family) => [...family.kids.values()].some((kid) => isAlive(kid.expiresAt, now)))
+        .map((family) => ({ ...family.parent }))
+    },
+
+    async revokeMany(grants: readonly GrantRef[], revocation: RevocationInput): Promise<number> {
+      let revoked = 0
+      for (let start = 0; start < grants.length; start += batchSize) {
+        ensureOpen()
+        if (start > 0) await nextTurn()
+        const now = clock()
+        const batch: Grant[] = []
+        for (const ref of grants.slice(start, start + batchSize)) {
+          const record = clients.get(ref.clientId)
+          const grant = record?.grants.get(ref.grantId)
+          if (!record || !grant || !isAlive(grant.expiresAt, now)) continue
+          revokeLive(record, grant, revocation)
+          batch.push(grant)
+        }
+        revoked += batch.length
+        if (batch.length > 0) publish(revokedMessage(batch))
+      }
+      return revoked
+    },
+
     async countLiveGrants(clientId: string): Promise<number> {
       ensureOpen()
       return liveGrants(clients.get(clientId), clock()).length
@@ -370,6 +440,7 @@ export function createMemoryStore(options: MemoryStoreOptions): GrantStore {
       closed = true
       clients.clear()
       owners.clear()
+      children.clear()
       markers.clear()
       keySet = null
       const ended = [...subscribers]

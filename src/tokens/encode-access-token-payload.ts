@@ -21,7 +21,8 @@ const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).to
 /**
  * The JWS payload segment (base64url of the claims' JSON) of an RFC 9068 access token for a
  * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task`, plus
- * `cnf.jkt` when the grant is DPoP-bound and `approval` when given. Computed before the grant is
+ * `cnf.jkt` when the grant is DPoP-bound, `approval` when given, and `act` and `parent_grant` when
+ * the grant was delegated (its `sub` is then the chain's subject, `client_id` the holder). Computed before the grant is
  * recorded, so the grant can record its digest (`claimsSha256`); `mintAccessToken` signs it.
  *
  * @throws Error when the grant's times are not whole seconds or its life is empty, or the audience
@@ -50,7 +51,8 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
 
   const claims: Record<string, unknown> = {
     iss: options.issuer,
-    sub: grant.clientId,
+    // RFC 8693 §1.1: a delegated token keeps the chain's subject; `act` names who acts for it.
+    sub: grant.delegation?.subject ?? grant.clientId,
     aud: audience,
     exp: grant.expiresAt,
     iat: grant.issuedAt,
@@ -62,5 +64,10 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
   }
   if (grant.cnfJkt !== undefined) claims.cnf = { jkt: grant.cnfJkt }
   if (options.approval !== undefined) claims.approval = options.approval
+  if (grant.delegation) {
+    // RFC 8693 §4.1: the current actor outermost, earlier actors nested; and the parent grant.
+    claims.act = grant.delegation.act
+    claims.parent_grant = grant.delegation.parentId
+  }
   return encode(claims)
 }
