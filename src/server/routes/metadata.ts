@@ -16,7 +16,11 @@ export function metadataRoute(deps: AppDeps) {
     revocation_endpoint: `${iss}/oauth/revoke`,
     // No authorization endpoint: writ issues no tokens through a browser redirect.
     response_types_supported: [],
-    grant_types_supported: ['client_credentials', 'urn:openid:params:grant-type:ciba'],
+    grant_types_supported: [
+      'client_credentials',
+      'urn:openid:params:grant-type:ciba',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ],
     // CIBA (poll mode, OAuth-only profile): requests that may need a human approval.
     backchannel_authentication_endpoint: `${iss}/oauth/bc-authorize`,
     backchannel_token_delivery_modes_supported: ['poll'],

@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
 import { tokenResponse } from '../token-response.js'
 import { CIBA_GRANT_TYPE, cibaTokenGrant } from './ciba-token.js'
+import { TOKEN_EXCHANGE_GRANT_TYPE, tokenExchangeGrant } from './token-exchange.js'
 
 /**
  * `POST /oauth/token` (RFC 6749 §4.4 client credentials, with RFC 9396 authorization_details).
@@ -27,11 +28,15 @@ export function oauthTokenRoute(deps: AppDeps) {
     if (!grantType) throw invalidRequest('grant_type: required')
     // CIBA poll mode: collect the token of an approval request (`auth_req_id`).
     if (grantType === CIBA_GRANT_TYPE) return cibaTokenGrant(deps, c, params, dpopProof)
+    // Token exchange (RFC 8693): delegation to a sub-agent, narrower only.
+    if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) {
+      return tokenExchangeGrant(deps, c, params, dpopProof, detailsCache)
+    }
     if (grantType !== 'client_credentials') {
       throw new WritError(
         'unsupported_grant_type',
         400,
-        `grant_type ${grantType} is not supported; use client_credentials or ${CIBA_GRANT_TYPE}`,
+        `grant_type ${grantType} is not supported; use client_credentials, ${CIBA_GRANT_TYPE} or ${TOKEN_EXCHANGE_GRANT_TYPE}`,
       )
     }
     // Ensure the caller is a registered client before it learns anything about policy.
