@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT, type CryptoKey } from 'jose'
+import type { CryptoKey } from 'jose'
+import { clientAssertion } from './client-assertion.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
+import { errorFrom, readJson } from './responses.js'
 
 /** A task manifest as an agent writes it (docs/design.md): the task, an optional ttl, the grants. */
 export interface ManifestInput {
@@ -52,7 +53,6 @@ export interface RequestTokenOptions {
 }
 
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba'
-const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -135,19 +135,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     }
   }
 
-  async function assertion(): Promise<Record<string, string>> {
-    if (!('privateKey' in credentials)) return {}
-    const iat = Math.floor(now() / 1000)
-    const jwt = await new SignJWT({ jti: randomUUID() })
-      .setProtectedHeader({ alg: credentials.algorithm ?? 'ES256', ...(credentials.keyId ? { kid: credentials.keyId } : {}) })
-      .setIssuer(credentials.clientId)
-      .setSubject(credentials.clientId)
-      .setAudience(`${base}/oauth/token`)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + 60)
-      .sign(credentials.privateKey)
-    return { client_id: credentials.clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: jwt }
-  }
+  const assertion = (): Promise<Record<string, string>> => clientAssertion(credentials, base, now())
 
   const form = async (params: Record<string, string>) =>
     new URLSearchParams({ ...params, ...(await assertion()) }).toString()
@@ -214,23 +202,6 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     }
     throw errorFrom(res, body)
   }
-}
-
-async function readJson(res: Response): Promise<Record<string, unknown>> {
-  const text = await res.text()
-  try {
-    const value: unknown = JSON.parse(text)
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {
-    // fall through
-  }
-  throw new WritClientError('unexpected_response', `the broker answered ${res.status} with a non-JSON body`, res.status)
-}
-
-function errorFrom(res: Response, body: Record<string, unknown>): WritClientError {
-  const code = typeof body.error === 'string' ? body.error : 'unexpected_response'
-  const description = typeof body.error_description === 'string' ? body.error_description : `HTTP ${res.status}`
-  return new WritClientError(code, description, res.status)
 }
 
 function toResult(body: Record<string, unknown>): TokenResult {
