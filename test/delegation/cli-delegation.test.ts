@@ -72,5 +72,6 @@ describe('the CLI and a delegation chain', () => {
     for (const [client, id] of [['worker', child.grant_id], ['sub', grandchild.grant_id]] as const) {
       expect((await http.broker.store.getGrant(client, id)).state).toBe('revoked')
     }
-  })
+    // Five CLI processes, each starting node: slow on a shared machine.
+  }, 90_000)
 })
