@@ -29,20 +29,22 @@ function covers(revocation: Revoked, grant: Issued): boolean {
 const MAX_CHAIN_GRANTS = 1000
 
 /**
- * A grant's story with its delegation chain (token exchange): the issuance of each ancestor, up
- * to the root, and the whole story of every grant delegated from it, at every depth.
+ * A grant's story with its delegation chain (token exchange): the issuance and revocation of each
+ * ancestor, up to the root, and the whole story of every grant delegated from it, at every depth.
  */
 async function chainStory(log: AuditLog, grantId: string, bulk: Revoked[]): Promise<AuditEvent[]> {
   const events = await grantStory(log, grantId, bulk)
   const issuedOf = (list: AuditEvent[], id: string) =>
     list.find((e): e is Issued => e.type === 'grant.issued' && e.grant === id)
-  // Up: each ancestor's issuance (who delegated what to whom), to the root.
+  // Up: each ancestor's issuance (who delegated what to whom), to the root, and its revocation,
+  // which ended this grant too.
   const seen = new Set([grantId])
   for (let up = issuedOf(events, grantId)?.delegation?.parent; up && !seen.has(up) && seen.size < MAX_CHAIN_GRANTS; ) {
     seen.add(up)
-    const parent = issuedOf(await log.find({ grantId: up }), up)
+    const found = await log.find({ grantId: up })
+    const parent = issuedOf(found, up)
     if (!parent) break
-    events.push(parent)
+    events.push(parent, ...found.filter((e) => e.type === 'grant.revoked' && e.grant === up))
     up = parent.delegation?.parent
   }
   // Down: the children's issuances are indexed under this grant too; follow each one's story.

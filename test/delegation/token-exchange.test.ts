@@ -3,6 +3,7 @@ import * as oauth from 'oauth4webapi'
 import type { TestBroker } from '../helpers/broker.js'
 import { dpopKey, dpopProof } from '../helpers/dpop.js'
 import { ISSUER } from '../helpers/broker.js'
+import { auditStory } from '../../src/audit/audit-story.js'
 import { APP, claimsOf, details, makeDelegationBroker, oauthClient } from './helpers.js'
 
 let broker: TestBroker
@@ -98,6 +99,27 @@ describe('token exchange (RFC 8693) with a writ token as subject', () => {
     const nested = claimsOf(grandchild.access_token)
     expect(nested).toMatchObject({ sub: 'planner', client_id: 'sub', act: { sub: 'sub', act: { sub: 'worker' } }, parent_grant: claims.jti })
     expect(nested.exp as number).toBeLessThanOrEqual(claims.exp as number)
+  })
+
+  it('revokes a chain from its root (RFC 7009 by the root\'s holder), and the audit tells each member why', async () => {
+    const asked = { authorization_details: JSON.stringify(details(['read'], 'docs/a.md')) }
+    const root = await parentToken()
+    const child = await worker().exchange(root, asked)
+    const grandchild = await oauthClient(broker, 'sub').exchange(child.access_token, asked)
+    const revoked = await broker.call('POST', '/oauth/revoke', {
+      basic: ['planner', 'planner-secret-7'],
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: root }).toString(),
+    })
+    expect(revoked.status).toBe(200)
+    for (const [client, id] of [['worker', child.grant_id], ['sub', grandchild.grant_id]] as const) {
+      expect(await broker.store.getGrant(client, id as string)).toMatchObject({ state: 'revoked', revocation: { by: 'client:planner' } })
+    }
+    await broker.audit.flush()
+    const story = await auditStory(broker.audit.log!, { grantId: grandchild.grant_id as string })
+    const rootId = claimsOf(root).jti
+    expect(story.filter((e) => e.type === 'grant.issued').map((e) => e.grant)).toEqual([rootId, child.grant_id, grandchild.grant_id])
+    expect(story.find((e) => e.type === 'grant.revoked')).toMatchObject({ grant: rootId, count: 3, actor: 'client:planner' })
   })
 
   describe('refuses, recording nothing', () => {

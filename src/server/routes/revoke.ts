@@ -35,7 +35,7 @@ export function revokeRoute(deps: AppDeps) {
         return c.body(null, 200, { 'Cache-Control': 'no-store' })
       }
       // Grants delegated from it (token exchange) go with it.
-      const { grant: revoked } = await revokeGrantTree(deps.store, { clientId, grantId: result.claims.jti }, {
+      const { grant: revoked, descendants } = await revokeGrantTree(deps.store, { clientId, grantId: result.claims.jti }, {
         by: `client:${clientId}`,
         reason: 'revoked by its client (RFC 7009)',
         at: epochSeconds(deps.clock),
@@ -45,7 +45,8 @@ export function revokeRoute(deps: AppDeps) {
         // Audited once the revocation took effect; an audit failure never undoes or blocks it.
         const why = 'revoked by its client (RFC 7009)'
         const known = { client: clientId, task: revoked.task.id }
-        await deps.audit.note(grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, why, 1, known))
+        const count = 1 + descendants
+        await deps.audit.note(grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, why, count, known))
       }
     }
     return c.body(null, 200, { 'Cache-Control': 'no-store' })
