@@ -181,7 +181,7 @@ async function subtreeRevocation(broker, agent, worker, sub, agentSecret) {
         revokeCall.push(performance.now() - start)
       })
       const pending = verifiers.map(() => new Set(members))
-      const giveUp = start + 10_000
+      const giveUp = start + 60_000
       while (pending.some((p) => p.size > 0)) {
         await Promise.all(
           verifiers.map(async (v, i) => {
@@ -193,7 +193,7 @@ async function subtreeRevocation(broker, agent, worker, sub, agentSecret) {
             }
           }),
         )
-        if (performance.now() > giveUp) throw new Error('some verifiers still accept members 10 s after the revocation')
+        if (performance.now() > giveUp) throw new Error('some verifiers still accept members 60 s after the revocation')
         await yieldToIo()
       }
       allRefusing.push(performance.now() - start)
