@@ -3,7 +3,7 @@
 // and draws bench/results/latest.svg (throughput and latency per scenario; memory over time when a
 // soak has run). `npm run bench -- --soak 10m` runs the soak instead (bench/soak.js).
 //
-//   npm run bench                              # issuance, bulk revocation, verification, MCP tool calls, audit, audit path, workers, scaling curves, the peer
+//   npm run bench                              # issuance, bulk revocation, verification, MCP tool calls, audit, audit path, workers, delegation, scaling curves, the peer
 //   npm run bench -- --duration 10 --connections 1,16,64
 //   npm run bench -- --soak 10m                # issuance + verification + revocation for 10 min
 //   node bench/report.js --chart-only          # redraw from the existing results
@@ -53,6 +53,7 @@ if (!args['chart-only']) {
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
+    run('delegation.js')
     run('curves.js')
     run('peer.js')
   }

@@ -37,6 +37,8 @@ export function auditIndexRefs(event: AuditEvent): string[] {
   if (typeof e.approval === 'string') refs.add(`a:${e.approval}`)
   if (typeof e.approver === 'string') refs.add(`p:${e.approver}`)
   if (event.type === 'grant.issued') for (const a of event.approvers ?? []) refs.add(`p:${a.sub}`)
+  // A delegated grant's issuance belongs to its parent's story too.
+  if (event.type === 'grant.issued' && event.delegation) refs.add(`g:${event.delegation.parent}`)
   if (event.type === 'grant.revoked' && event.scope !== 'grant' && event.scope !== 'task') {
     refs.add('r:bulk')
   }

@@ -25,10 +25,46 @@ function covers(revocation: Revoked, grant: Issued): boolean {
   }
 }
 
+/** Grants of one delegation chain followed when telling a grant's story. */
+const MAX_CHAIN_GRANTS = 1000
+
+/**
+ * A grant's story with its delegation chain (token exchange): the issuance and revocation of each
+ * ancestor, up to the root, and the whole story of every grant delegated from it, at every depth.
+ */
+async function chainStory(log: AuditLog, grantId: string, bulk: Revoked[]): Promise<AuditEvent[]> {
+  const events = await grantStory(log, grantId, bulk)
+  const issuedOf = (list: AuditEvent[], id: string) =>
+    list.find((e): e is Issued => e.type === 'grant.issued' && e.grant === id)
+  // Up: each ancestor's issuance (who delegated what to whom), to the root, and its revocation,
+  // which ended this grant too.
+  const seen = new Set([grantId])
+  for (let up = issuedOf(events, grantId)?.delegation?.parent; up && !seen.has(up) && seen.size < MAX_CHAIN_GRANTS; ) {
+    seen.add(up)
+    const found = await log.find({ grantId: up })
+    const parent = issuedOf(found, up)
+    if (!parent) break
+    events.push(parent, ...found.filter((e) => e.type === 'grant.revoked' && e.grant === up))
+    up = parent.delegation?.parent
+  }
+  // Down: the children's issuances are indexed under this grant too; follow each one's story.
+  const queue = [grantId]
+  for (let id = queue.shift(); id !== undefined && seen.size < MAX_CHAIN_GRANTS; id = queue.shift()) {
+    const own = id === grantId ? events : await grantStory(log, id, bulk)
+    if (id !== grantId) events.push(...own)
+    for (const e of own) {
+      if (e.type !== 'grant.issued' || e.delegation?.parent !== id || seen.has(e.grant)) continue
+      seen.add(e.grant)
+      queue.push(e.grant)
+    }
+  }
+  return events
+}
+
 /** A grant's own events, its approval's, and the first wider revocation that took it out. */
 async function grantStory(log: AuditLog, grantId: string, bulk: Revoked[]): Promise<AuditEvent[]> {
   const own = await log.find({ grantId })
-  const issued = own.find((e): e is Issued => e.type === 'grant.issued')
+  const issued = own.find((e): e is Issued => e.type === 'grant.issued' && e.grant === grantId)
   if (!issued) return own
   const parts: AuditEvent[] = [...own]
   if (issued.approval) parts.push(...(await log.find({ approvalId: issued.approval })))
@@ -48,7 +84,8 @@ async function grantStory(log: AuditLog, grantId: string, bulk: Revoked[]): Prom
  * The story of one grant or one task, in log order: the request and the policy decision
  * (`grant.issued`, `token.denied`), the approval and each approver's key
  * (`approval.*`), credentials vended, and the revocation that ended it, including revocations of
- * its whole task, client or approver, or of everything.
+ * its whole task, client or approver, or of everything. A grant's story also tells its delegation
+ * chain: the issuance of each ancestor, and the stories of the grants delegated from it.
  *
  * @example
  * for (const e of await auditStory(log, { grantId })) console.log(e.time, e.type)
@@ -62,7 +99,7 @@ export async function auditStory(
   )
   const events: AuditEvent[] = []
   if ('grantId' in query) {
-    events.push(...(await grantStory(log, query.grantId, bulk)))
+    events.push(...(await chainStory(log, query.grantId, bulk)))
   } else {
     const own = await log.find({ taskId: query.taskId })
     events.push(...own)

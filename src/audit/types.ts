@@ -67,6 +67,24 @@ export interface GrantIssuedEvent extends Base {
   /** The approval request a human approved, when one did. */
   approval?: string
   approvers?: AuditApprover[]
+  /** A delegated grant's chain (token exchange): its parent, depth and the token's `act`. */
+  delegation?: AuditDelegation
+}
+
+/** RFC 8693 §4.1 `act`: the current actor outermost. */
+export interface AuditAct {
+  sub: string
+  act?: AuditAct
+}
+
+/** The `delegation` member of a delegated grant's `grant.issued` event. */
+export interface AuditDelegation {
+  parent: string
+  parent_client: string
+  depth: number
+  max_depth: number
+  subject: string
+  act: AuditAct
 }
 
 /**

@@ -10,6 +10,8 @@ export type {
   RequestTokenOptions,
   TokenResult,
 } from './request-token.js'
+export { exchangeToken } from './exchange-token.js'
+export type { ExchangeTokenOptions, ExchangeTokenResult } from './exchange-token.js'
 export { fetchWithToken } from './fetch-with-token.js'
 export type { FetchWithTokenOptions } from './fetch-with-token.js'
 export { createDpopProof, dpopThumbprint } from './dpop.js'

@@ -1,6 +1,9 @@
-import { base64url, SignJWT, type CryptoKey } from 'jose'
+import type { CryptoKey } from 'jose'
+import { basicAuthorization } from './basic-auth.js'
+import { clientAssertion } from './client-assertion.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
+import { errorFrom, readJson } from './responses.js'
 
 /** A task manifest as an agent writes it (docs/design.md): the task, an optional ttl, the grants. */
 export interface ManifestInput {
@@ -51,7 +54,6 @@ export interface RequestTokenOptions {
 }
 
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba'
-const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -67,11 +69,6 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 
-const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
-
-/** RFC 4648 §4 base64 of a string's UTF-8 bytes, without Buffer (the client has no node: imports). */
-const standardBase64 = (text: string): string =>
-  base64url.encode(text).replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(base64url.encode(text).length / 4) * 4, '=')
 
 /**
  * Exchanges a task manifest for a task-scoped token. When policy needs a human, reports the
@@ -112,8 +109,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
       if (useBasic && 'clientSecret' in credentials) {
-        const pair = `${formEncode(credentials.clientId)}:${formEncode(credentials.clientSecret)}`
-        headers.authorization = `Basic ${standardBase64(pair)}`
+        headers.authorization = basicAuthorization(credentials.clientId, credentials.clientSecret)
       }
       if (options.dpopKey) {
         headers.dpop = await createDpopProof(options.dpopKey, {
@@ -145,19 +141,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     }
   }
 
-  async function assertion(): Promise<Record<string, string>> {
-    if (!('privateKey' in credentials)) return {}
-    const iat = Math.floor(now() / 1000)
-    const jwt = await new SignJWT({ jti: crypto.randomUUID() })
-      .setProtectedHeader({ alg: credentials.algorithm ?? 'ES256', ...(credentials.keyId ? { kid: credentials.keyId } : {}) })
-      .setIssuer(credentials.clientId)
-      .setSubject(credentials.clientId)
-      .setAudience(`${base}/oauth/token`)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + 60)
-      .sign(credentials.privateKey)
-    return { client_id: credentials.clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: jwt }
-  }
+  const assertion = (): Promise<Record<string, string>> => clientAssertion(credentials, base, now())
 
   const form = async (params: Record<string, string>) =>
     new URLSearchParams({ ...params, ...(await assertion()) }).toString()
@@ -224,23 +208,6 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     }
     throw errorFrom(res, body)
   }
-}
-
-async function readJson(res: Response): Promise<Record<string, unknown>> {
-  const text = await res.text()
-  try {
-    const value: unknown = JSON.parse(text)
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {
-    // fall through
-  }
-  throw new WritClientError('unexpected_response', `the broker answered ${res.status} with a non-JSON body`, res.status)
-}
-
-function errorFrom(res: Response, body: Record<string, unknown>): WritClientError {
-  const code = typeof body.error === 'string' ? body.error : 'unexpected_response'
-  const description = typeof body.error_description === 'string' ? body.error_description : `HTTP ${res.status}`
-  return new WritClientError(code, description, res.status)
 }
 
 function toResult(body: Record<string, unknown>): TokenResult {

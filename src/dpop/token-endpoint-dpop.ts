@@ -41,6 +41,13 @@ export interface TokenEndpointDpop {
     header: string | undefined
     method: string
     path: string
+    /**
+     * A token the proof must be bound to (`ath`, RFC 9449 §4.2): the subject token of a token
+     * exchange whose parent is DPoP-bound.
+     */
+    accessToken?: string
+    /** The thumbprint the proof's key must have (that token's `cnf.jkt`). */
+    expectedJkt?: string
   }): Promise<string | undefined>
 }
 
@@ -75,7 +82,7 @@ export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): Toke
 
     nonce: () => nonces.issue(),
 
-    async verify({ header, method, path }) {
+    async verify({ header, method, path, accessToken, expectedJkt }) {
       if (header === undefined) return undefined
       // Ensure exactly one proof (a repeated header arrives joined with commas).
       if (header.includes(',')) {
@@ -94,6 +101,8 @@ export function createTokenEndpointDpop(options: TokenEndpointDpopOptions): Toke
           maxAgeSeconds: options.proofMaxAgeSeconds,
           clockToleranceSeconds: DEFAULT_CLOCK_TOLERANCE_SECONDS,
           clock,
+          ...(accessToken !== undefined ? { accessToken } : {}),
+          ...(expectedJkt !== undefined ? { expectedJkt } : {}),
           ...(options.requireNonce
             ? { nonce: { check: (n: string) => nonces.check(n), freshNonce: () => nonces.issue() } }
             : {}),

@@ -1,6 +1,6 @@
-import type { Grant } from './grant.js'
+import type { Grant, GrantDelegation } from './grant.js'
 import { canonicalize } from '../manifest/canonicalize.js'
-import type { EncodedAuditEvent, GrantIssuedEvent } from '../audit/types.js'
+import type { AuditDelegation, EncodedAuditEvent, GrantIssuedEvent } from '../audit/types.js'
 
 /** The `grant.issued` event of a grant: the request, the policy's rules, what was granted. */
 export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
@@ -20,6 +20,7 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
   if (grant.task.requested_by !== undefined) event.requested_by = grant.task.requested_by
   if (grant.cnfJkt !== undefined) event.cnf_jkt = grant.cnfJkt
   if (grant.claimsSha256 !== undefined) event.claims_sha256 = grant.claimsSha256
+  if (grant.delegation) event.delegation = auditDelegation(grant.delegation)
   if (grant.approval) {
     event.approval = grant.approval.id
     event.approvers = grant.approval.approvers.map((a) => ({
@@ -30,6 +31,18 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
     }))
   }
   return event
+}
+
+/** A delegated grant's chain as its `grant.issued` event (and stored record) holds it. */
+function auditDelegation(delegation: GrantDelegation): AuditDelegation {
+  return {
+    parent: delegation.parentId,
+    parent_client: delegation.parentClientId,
+    depth: delegation.depth,
+    max_depth: delegation.maxDepth,
+    subject: delegation.subject,
+    act: delegation.act,
+  }
 }
 
 /** A member's value as RFC 8785 writes it; canonicalize refuses lone surrogates and NaN. */
@@ -53,13 +66,15 @@ export function encodeGrantIssued(
     refs.push(`a:${approval.id}`)
     for (const a of approval.approvers) if (!refs.includes(`p:${a.sub}`)) refs.push(`p:${a.sub}`)
   }
+  // A delegated grant's issuance is also part of its parent's story (`writ audit show --grant`).
+  if (grant.delegation) refs.push(`g:${grant.delegation.parentId}`)
   return {
     type: 'grant.issued',
     actor,
     refs,
     encode(time) {
       // Members in canonical order: actor, approval, approvers, authorization_details,
-      // claims_sha256, client, cnf_jkt, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
+      // claims_sha256, client, cnf_jkt, delegation, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
       // task_purpose, time, type (approvers' members: aaguid, at, credential_id, sub).
       let out = `{"actor":${str(actor)}`
       if (approval) {
@@ -74,6 +89,7 @@ export function encodeGrantIssued(
       if (grant.claimsSha256 !== undefined) out += `,"claims_sha256":${str(grant.claimsSha256)}`
       out += `,"client":${str(grant.clientId)}`
       if (grant.cnfJkt !== undefined) out += `,"cnf_jkt":${str(grant.cnfJkt)}`
+      if (grant.delegation) out += `,"delegation":${canonicalize(auditDelegation(grant.delegation))}`
       out += `,"expires_at":${num(grant.expiresAt)},"grant":${str(grant.id)}`
       out += `,"issued_at":${num(grant.issuedAt)},"manifest_sha256":${str(grant.manifestSha256)}`
       if (task.requested_by !== undefined) out += `,"requested_by":${str(task.requested_by)}`

@@ -52,5 +52,16 @@ export function parseGrantRecord(json: string): Grant {
   }
   if (record.cnf_jkt !== undefined) grant.cnfJkt = record.cnf_jkt
   if (record.claims_sha256 !== undefined) grant.claimsSha256 = record.claims_sha256
+  if (record.delegation !== undefined) {
+    const d = record.delegation
+    grant.delegation = {
+      parentId: d.parent,
+      parentClientId: d.parent_client,
+      depth: d.depth,
+      maxDepth: d.max_depth,
+      subject: d.subject,
+      act: d.act,
+    }
+  }
   return grant
 }

@@ -20,6 +20,27 @@ export interface GrantApproval {
   approvers: GrantApprover[]
 }
 
+/** RFC 8693 §4.1 `act`: the current actor, with the actors before it nested inside. */
+export interface ActClaim {
+  sub: string
+  act?: ActClaim
+}
+
+/** Where a delegated grant comes from (token exchange, `src/delegation/`). */
+export interface GrantDelegation {
+  /** The parent grant: the subject token's `jti`. */
+  parentId: string
+  parentClientId: string
+  /** 1 for a child of a directly issued grant, one more per hand-over. */
+  depth: number
+  /** The deepest the chain may grow below this grant: the smallest limit along it. */
+  maxDepth: number
+  /** The token's `sub`: the subject the chain acts for (the root grant's subject). */
+  subject: string
+  /** The token's `act`: this grant's client outermost, the parents' clients nested inside. */
+  act: ActClaim
+}
+
 /** One issued decision. `id` is the token's `jti`. Times are seconds since the epoch. */
 export interface Grant {
   id: string
@@ -44,6 +65,8 @@ export interface Grant {
    * brokers before it was recorded; liveness then goes by the record's existence alone.
    */
   claimsSha256?: string
+  /** Present when the grant was delegated from a parent grant by token exchange. */
+  delegation?: GrantDelegation
   issuedAt: number
   expiresAt: number
 }

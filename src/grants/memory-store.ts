@@ -1,3 +1,4 @@
+import { WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
@@ -6,6 +7,7 @@ import { ALL_REVOKED_MESSAGE } from '../store/revocation-feed.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
+  GrantRef,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
@@ -38,6 +40,9 @@ interface ClientRecord {
   tombstones: Map<string, Revocation>
 }
 
+/** A grant's key in the delegation maps: client and id joined by NUL (ids never hold NUL). */
+const refKey = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
+
 /** Lets other work run between the batches of a bulk revocation. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -61,6 +66,11 @@ export function createMemoryGrantStore(
   const clients = new Map<string, ClientRecord>()
   /** Grant id → its client, for the grant's (and its tombstone's) life: for `findGrant`. */
   const owners = new Map<string, { clientId: string; expiresAt: number }>()
+  /**
+   * Delegation: per parent (`refKey`), its children and their expiries; a parent is listed while
+   * any child may live. Written in the same step as the child grant.
+   */
+  const children = new Map<string, { parent: GrantRef; kids: Map<string, GrantRef & { expiresAt: number }> }>()
   /** Records at the last sweep plus inserts since; an upper bound on the records held. */
   let records = 0
   let nextSweepAt = minSweep
@@ -85,6 +95,13 @@ export function createMemoryGrantStore(
     for (const [id, owner] of owners) {
       if (isAlive(owner.expiresAt, now)) kept++
       else owners.delete(id)
+    }
+    for (const [key, family] of children) {
+      for (const [kid, child] of family.kids) {
+        if (isAlive(child.expiresAt, now)) kept++
+        else family.kids.delete(kid)
+      }
+      if (family.kids.size === 0) children.delete(key)
     }
     records = kept
     nextSweepAt = Math.max(minSweep, kept * 2)
@@ -187,6 +204,23 @@ export function createMemoryGrantStore(
         throw quotaExceeded(max, Number.isFinite(earliest) ? earliest : now, now)
       }
 
+      // Ensure a delegated grant is recorded only under a live parent, and listed under it in the
+      // same step, so the parent's revocation finds it.
+      const parent = createOptions.parent
+      if (parent && stateOf(parent.clientId, parent.grantId, now).state !== 'live') {
+        throw new WritError('invalid_request', 400, `subject_token: its grant ${parent.grantId} is not live`)
+      }
+      if (parent) {
+        const key = refKey(parent)
+        const family = children.get(key) ?? { parent: { ...parent }, kids: new Map() }
+        family.kids.set(refKey({ clientId: grant.clientId, grantId: grant.id }), {
+          clientId: grant.clientId,
+          grantId: grant.id,
+          expiresAt: grant.expiresAt,
+        })
+        children.set(key, family)
+        records++
+      }
       const target = record ?? { grants: new Map(), tombstones: new Map() }
       target.grants.set(grant.id, jsonCopy(grant))
       clients.set(grant.clientId, target)
@@ -261,6 +295,43 @@ export function createMemoryGrantStore(
         .filter((g) => taskId === undefined || g.task.id === taskId)
         .sort(compareGrants)
         .map(jsonCopy)
+    },
+
+    async listChildren(parent: GrantRef): Promise<GrantRef[]> {
+      ensureOpen()
+      const now = clock()
+      const family = children.get(refKey(parent))
+      return [...(family?.kids.values() ?? [])]
+        .filter((kid) => isAlive(kid.expiresAt, now))
+        .map((kid) => ({ clientId: kid.clientId, grantId: kid.grantId }))
+    },
+
+    async listParents(): Promise<GrantRef[]> {
+      ensureOpen()
+      const now = clock()
+      return [...children.values()]
+        .filter((family) => [...family.kids.values()].some((kid) => isAlive(kid.expiresAt, now)))
+        .map((family) => ({ ...family.parent }))
+    },
+
+    async revokeMany(grants: readonly GrantRef[], revocation: RevocationInput): Promise<number> {
+      let revoked = 0
+      for (let start = 0; start < grants.length; start += batchSize) {
+        ensureOpen()
+        if (start > 0) await nextTurn()
+        const now = clock()
+        const batch: Grant[] = []
+        for (const ref of grants.slice(start, start + batchSize)) {
+          const record = clients.get(ref.clientId)
+          const grant = record?.grants.get(ref.grantId)
+          if (!record || !grant || !isAlive(grant.expiresAt, now)) continue
+          revokeLive(record, grant, revocation)
+          batch.push(grant)
+        }
+        revoked += batch.length
+        if (batch.length > 0) publish(revokedMessage(batch))
+      }
+      return revoked
     },
 
     async countLiveGrants(clientId: string): Promise<number> {

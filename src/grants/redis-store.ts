@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { isoTime } from '../audit/iso-time.js'
-import { storeUnavailable } from '../errors.js'
+import { storeUnavailable, WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createRedisLockStore } from '../locks/redis-store.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
@@ -11,6 +11,7 @@ import { approverMember, parseApproverMember } from '../wire/keys.js'
 import type {
   CreatedGrant,
   CreateGrantOptions,
+  GrantRef,
   GrantStore,
   ListGrantsFilter,
   RevocationInput,
@@ -207,6 +208,16 @@ interface BatchEntry {
   exp: number
   /** Its task index, null when the grant was not found. */
   taskKey: string | null
+}
+
+/** The grants an index of {@link approverMember}s lists. */
+function refsOf(members: readonly string[]): GrantRef[] {
+  const refs: GrantRef[] = []
+  for (const member of members) {
+    const parsed = parseApproverMember(member)
+    if (parsed) refs.push(parsed)
+  }
+  return refs
 }
 
 /**
@@ -474,6 +485,7 @@ export function createRedisGrantStore(
       // nothing and are skipped. Any failure fails the whole call, so no token is minted for a
       // grant missing from an index.
       const index = auditIntake?.index
+      const parent = createOptions.parent
       // Lock markers are read by the script itself. On Cluster only the client's shares the
       // grant's slot; the others are read right after the script (see below).
       const guarded = createOptions.unlessLocked ?? []
@@ -504,6 +516,20 @@ export function createRedisGrantStore(
           // not. One plain command on the hot path: GT keeps the client's latest expiry (a shorter
           // grant never lowers it); readers prune what has expired (see indexedClients).
           redis.zadd(keys.clients(), 'GT', expiryMs, grant.clientId),
+          // Delegation: the child under its parent (in the parent's slot) and the parent among
+          // the grants with children; the parent's liveness is checked once both are written.
+          ...(parent
+            ? [
+                scripts.writIndexAdd(
+                  keys.children(parent.clientId, parent.grantId),
+                  expiryMs,
+                  approverMember(grant.clientId, grant.id),
+                  now,
+                  lifeMs,
+                ),
+                redis.zadd(keys.delegating(), 'GT', expiryMs, approverMember(parent.clientId, parent.grantId)),
+              ]
+            : []),
           ...approverSubsOf(grant).map((sub) =>
             scripts.writIndexAdd(
               keys.approver(sub),
@@ -530,6 +556,14 @@ export function createRedisGrantStore(
           await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
           throw lockRefusal(lock)
         }
+      }
+      if (parent && (await readState(parent.clientId, parent.grantId)).state !== 'live') {
+        // The child is listed under its parent already: a revocation of the parent that came
+        // before this read missed nothing but this child, which is taken back here; one that
+        // comes after it finds the child in the parent's list.
+        const reason = `not issued: its parent grant ${parent.grantId} is not live`
+        await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
+        throw new WritError('invalid_request', 400, `subject_token: its grant ${parent.grantId} is not live`)
       }
       await run(replicated)
       // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).
@@ -684,6 +718,41 @@ export function createRedisGrantStore(
         }
       }
       return grants.sort(compareGrants)
+    },
+
+    async listChildren(parent: GrantRef): Promise<GrantRef[]> {
+      const now = clock()
+      const members = await run(() => scanLiveIds(keys.children(parent.clientId, parent.grantId), now))
+      return refsOf(members)
+    },
+
+    async listParents(): Promise<GrantRef[]> {
+      const now = clock()
+      const members = await run(async () => {
+        await redis.zremrangebyscore(keys.delegating(), '-inf', now)
+        return scanLiveIds(keys.delegating(), now)
+      })
+      return refsOf(members)
+    },
+
+    revokeMany(grants: readonly GrantRef[], revocation: RevocationInput) {
+      const byClient = new Map<string, string[]>()
+      for (const { clientId, grantId } of grants) {
+        const ids = byClient.get(clientId) ?? []
+        if (!ids.includes(grantId)) ids.push(grantId)
+        byClient.set(clientId, ids)
+      }
+      return run(async () => {
+        let total = 0
+        for (const [clientId, ids] of byClient) {
+          for (let i = 0; i < ids.length; i += batchSize) {
+            const page = ids.slice(i, i + batchSize)
+            total += (await revokeListed(clientId, page, keys.live(clientId), revocation)).revoked
+          }
+        }
+        await replicated()
+        return total
+      })
     },
 
     async countLiveGrants(clientId: string): Promise<number> {

@@ -1,3 +1,5 @@
+import type { Grant } from './grant.js'
+import { revokeDescendants, revokeGrantTree, revokeOrphans, selectParents } from './revoke-descendants.js'
 import type { GrantStore, RevocationInput } from './store.js'
 
 /** What to revoke: exactly one grant, task, client, approver, or everything. */
@@ -12,29 +14,72 @@ export interface RevokeGrantsDeps {
   store: GrantStore
 }
 
+/** What a revocation took: the grants `target` names, and grants delegated from them. */
+export interface RevokedCounts {
+  /** Live grants the target names, revoked now. */
+  revoked: number
+  /** Live grants delegated from them (token exchange, at any depth), revoked with them. */
+  descendants: number
+}
+
 /**
- * Revokes every live grant `target` names and returns how many were revoked. Each revoked grant
- * leaves a tombstone with `revocation` until its original expiry, and the store announces it on
- * the revocation channel. A grant, task, client or approver with nothing live revokes nothing.
- *
- * Every scope reaches every live grant it names whatever the policy in force says: the store
- * knows every client with live grants, so a task-wide or global revocation also reaches grants of
- * a client since removed from the policy (or missing from this replica's policy while a policy
- * change rolls out), and a client id or approver is taken as given.
+ * Revokes every live grant `target` names and returns how many were revoked, descendants
+ * included (see {@link revokeTarget}).
  */
 export async function revokeGrants(
   deps: RevokeGrantsDeps,
   target: RevocationTarget,
   revocation: RevocationInput,
 ): Promise<number> {
+  const { revoked, descendants } = await revokeTarget(deps, target, revocation)
+  return revoked + descendants
+}
+
+/**
+ * Revokes every live grant `target` names, and every grant delegated from them at any depth.
+ * Each revoked grant leaves a tombstone with `revocation` until its original expiry, and the
+ * store announces it on the revocation channel. A grant, task, client or approver with nothing
+ * live revokes nothing.
+ *
+ * Every scope reaches every live grant it names whatever the policy in force says: the store
+ * knows every client with live grants, so a task-wide or global revocation also reaches grants of
+ * a client since removed from the policy (or missing from this replica's policy while a policy
+ * change rolls out), and a client id or approver is taken as given.
+ *
+ * Descendants go first, leaves up, so none outlives an ancestor (`revoke-descendants.ts`); a
+ * last pass revokes what was delegated from revoked grants meanwhile.
+ */
+export async function revokeTarget(
+  deps: RevokeGrantsDeps,
+  target: RevocationTarget,
+  revocation: RevocationInput,
+): Promise<RevokedCounts> {
   const { store } = deps
   if ('grantId' in target) {
     const found = await store.findGrant(target.grantId)
-    if (found.state !== 'live') return 0
-    return (await store.revokeGrant(found.grant.clientId, target.grantId, revocation)) ? 1 : 0
+    if (found.state === 'unknown') return { revoked: 0, descendants: 0 }
+    const clientId = found.state === 'live' ? found.grant.clientId : found.revocation.clientId
+    const tree = await revokeGrantTree(store, { clientId, grantId: target.grantId }, revocation)
+    return { revoked: tree.grant ? 1 : 0, descendants: tree.descendants }
   }
-  if ('taskId' in target) return store.revokeByTask(target.taskId, revocation)
-  if ('clientId' in target) return store.revokeByClient(target.clientId, revocation)
-  if ('approver' in target) return store.revokeByApprover(target.approver, revocation)
-  return store.revokeAll(revocation)
+  // The subtrees of the parents this revocation takes go first.
+  const select = selectorOf(target)
+  let descendants = await revokeDescendants(store, await selectParents(store, select), revocation)
+  let revoked: number
+  if ('taskId' in target) revoked = await store.revokeByTask(target.taskId, revocation)
+  else if ('clientId' in target) revoked = await store.revokeByClient(target.clientId, revocation)
+  else if ('approver' in target) revoked = await store.revokeByApprover(target.approver, revocation)
+  else revoked = await store.revokeAll(revocation)
+  descendants += await revokeOrphans(store, revocation)
+  return { revoked, descendants }
+}
+
+/** The grants a bulk target names, as a test on one grant. */
+function selectorOf(target: Exclude<RevocationTarget, { grantId: string }>): (grant: Grant) => boolean {
+  if ('taskId' in target) return (g) => g.task.id === target.taskId
+  if ('clientId' in target) return (g) => g.clientId === target.clientId
+  if ('approver' in target) {
+    return (g) => g.approval?.approvers.some((a) => a.sub === target.approver) ?? false
+  }
+  return () => true
 }

@@ -14,6 +14,12 @@ export interface ListGrantsFilter {
   taskId?: string
 }
 
+/** A grant named by its client and id (the store keeps a client's grants together). */
+export interface GrantRef {
+  clientId: string
+  grantId: string
+}
+
 export interface CreateGrantOptions {
   /** The client's live-grant quota; creation fails with `quota_exceeded` when it is reached. */
   maxLiveGrants?: number
@@ -40,6 +46,16 @@ export interface CreateGrantOptions {
    * lock is set is live when the lock's revocation sweeps, and none is recorded after.
    */
   unlessLocked?: readonly LockTarget[]
+  /**
+   * The parent of a delegated grant (token exchange). The grant is listed among the parent's
+   * children ({@link GrantStore.listChildren}) and the parent among the grants with children
+   * ({@link GrantStore.listParents}), for as long as the grant lives; and it is recorded only if
+   * the parent is live when it is: otherwise a WritError `invalid_request` (400) and no live
+   * grant (a store that cannot check both in one atomic step records the grant, checks the parent
+   * after listing it, and revokes it again, so either the parent's revocation finds the child or
+   * the child finds the parent revoked).
+   */
+  parent?: GrantRef
 }
 
 /** What `createGrant` recorded besides the grant. */
@@ -140,6 +156,23 @@ export interface GrantStore {
    * however many grants there are.
    */
   listGrants(filter: ListGrantsFilter): Promise<Grant[]>
+
+  /**
+   * The grants created with `parent` (see {@link CreateGrantOptions.parent}) that may still be
+   * live: every one that is, and perhaps some revoked since (callers check their state).
+   */
+  listChildren(parent: GrantRef): Promise<GrantRef[]>
+
+  /** Every grant that has had children that may still be live (see {@link listChildren}). */
+  listParents(): Promise<GrantRef[]>
+
+  /**
+   * Revokes the listed grants that are live (others are skipped), in batches: a tombstone each,
+   * and one {@link RevocationMessage} per batch listing the batch's grants, published in the same
+   * atomic step. Returns how many it revoked. A failure part-way throws
+   * (`temporarily_unavailable`); what was revoked by then stays revoked.
+   */
+  revokeMany(grants: readonly GrantRef[], revocation: RevocationInput): Promise<number>
 
   countLiveGrants(clientId: string): Promise<number>
 }

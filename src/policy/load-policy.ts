@@ -100,7 +100,7 @@ function crossReferenceProblems(raw: unknown): string[] {
   }
   const ruleIds = indexIds('rules', 'rule')
   const groupIds = indexIds('approver_groups', 'approver group')
-  indexIds('clients', 'client')
+  const clientIds = indexIds('clients', 'client')
 
   const memberCounts = new Map<string, number>()
   /** Per group id: its members that are plain names, not addresses (`alice`), with their path. */
@@ -172,6 +172,15 @@ function crossReferenceProblems(raw: unknown): string[] {
           problems.push(`${at}.rules[${k}]: rule "${ruleId}" listed twice`)
         }
         listed.add(ruleId)
+      })
+    }
+    const delegateTo = client.delegate_to as Raw | undefined
+    if (delegateTo && typeof delegateTo === 'object' && Array.isArray(delegateTo.clients)) {
+      delegateTo.clients.forEach((to: unknown, k) => {
+        // Ensure a client delegates only to clients that exist; a typo must not pass silently.
+        if (typeof to === 'string' && !clientIds.has(to)) {
+          problems.push(`${at}.delegate_to.clients[${k}]: unknown client "${to}"`)
+        }
       })
     }
     const jwks = client.jwks
@@ -277,6 +286,9 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
       maxLiveGrants: c.max_live_grants,
       maxPendingApprovals: c.max_pending_approvals,
       introspect: c.introspect,
+      ...(c.delegate_to
+        ? { delegateTo: { clients: [...c.delegate_to.clients], maxDepth: c.delegate_to.max_depth } }
+        : {}),
     }
     clients.set(
       c.id,

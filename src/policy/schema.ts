@@ -169,6 +169,19 @@ const client = z.strictObject(
         error: (i) => (i.input === undefined ? 'required' : 'expected own or any'),
       })
       .default('own'),
+    /**
+     * Token exchange (RFC 8693): the clients this client may hand a narrower token to, and how
+     * long a chain of such hand-overs may grow (the receiving token's depth, from 1).
+     */
+    delegate_to: z
+      .strictObject(
+        {
+          clients: idList.min(1),
+          max_depth: z.number({ error: typeError('a number') }).int().min(1).max(16).default(1),
+        },
+        { error: typeError('an object { clients: [...], max_depth: N }') },
+      )
+      .optional(),
   },
   { error: typeError('an object') },
 )

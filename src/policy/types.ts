@@ -28,6 +28,12 @@ interface ClientBase {
    * agents present to it (the verifier library's `introspection` liveness mode).
    */
   introspect: 'own' | 'any'
+  /**
+   * Token exchange (RFC 8693, `docs/delegation.md`): the clients this client may hand a narrower
+   * token to, and the deepest a delegated token may be (1: a child of a directly issued token).
+   * Absent: this client cannot delegate.
+   */
+  delegateTo?: { clients: string[]; maxDepth: number }
 }
 
 /**

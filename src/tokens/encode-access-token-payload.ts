@@ -11,6 +11,11 @@ export interface TokenGrant {
   cnfJkt?: string | undefined
   /** The person who authorized the client (authorization code flow): the token's `sub`. */
   subject?: string | undefined
+  /**
+   * Where a delegated grant comes from (token exchange): the chain's subject (`sub`), the actors
+   * (`act`, RFC 8693 §4.1, nested as `{sub, act?}`) and the parent grant's id (`parent_grant`).
+   */
+  delegation?: { subject: string; act: unknown; parentId: string } | undefined
   /** Seconds since the epoch. */
   issuedAt: number
   expiresAt: number
@@ -34,9 +39,10 @@ const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).to
 
 /**
  * The JWS payload segment (base64url of the claims' JSON) of an RFC 9068 access token for a
- * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task` (`sub` is the
- * grant's `subject`, else its client), plus
- * `cnf.jkt` when the grant is DPoP-bound and `approval` when given. Computed before the grant is
+ * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task`, plus
+ * `cnf.jkt` when the grant is DPoP-bound, `approval` when given, and `act` and `parent_grant` when
+ * the grant was delegated. `sub` is the chain's subject for a delegated grant (`client_id` is then
+ * the holder), the person for a grant a person authorized (`subject`), else the client. Computed before the grant is
  * recorded, so the grant can record its digest (`claimsSha256`); `mintAccessToken` signs it.
  *
  * @throws Error when the grant's times are not whole seconds or its life is empty, or the audience
@@ -65,8 +71,9 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
 
   const claims: Record<string, unknown> = {
     iss: options.issuer,
-    // A person who authorized the client is the subject; otherwise the client acts for itself.
-    sub: grant.subject ?? grant.clientId,
+    // RFC 8693 §1.1: a delegated token keeps the chain's subject (`act` names who acts for it); a
+    // person who authorized the client is the subject; otherwise the client acts for itself.
+    sub: grant.delegation?.subject ?? grant.subject ?? grant.clientId,
     aud: audience,
     exp: grant.expiresAt,
     iat: grant.issuedAt,
@@ -78,5 +85,10 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
   }
   if (grant.cnfJkt !== undefined) claims.cnf = { jkt: grant.cnfJkt }
   if (options.approval !== undefined) claims.approval = options.approval
+  if (grant.delegation) {
+    // RFC 8693 §4.1: the current actor outermost, earlier actors nested; and the parent grant.
+    claims.act = grant.delegation.act
+    claims.parent_grant = grant.delegation.parentId
+  }
   return encode(claims)
 }

@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose'
+import { checkActClaim } from './delegation.js'
 import type { AccessTokenClaims } from './types.js'
 import { VerifierError } from './verifier-error.js'
 
@@ -52,6 +53,11 @@ export function checkAccessTokenClaims(
     if (!onlyJkt || typeof cnf.jkt !== 'string' || cnf.jkt === '') {
       throw invalidToken('the token\'s cnf claim must be {"jkt": thumbprint}')
     }
+  }
+  // Ensure a delegation chain is well formed before anyone reads it.
+  if (claims.act !== undefined) checkActClaim(claims.act)
+  if (claims.parent_grant !== undefined && (typeof claims.parent_grant !== 'string' || claims.parent_grant === '')) {
+    throw invalidToken('the token\'s parent_grant claim must be a non-empty string')
   }
   return deepFreeze(claims as AccessTokenClaims)
 }

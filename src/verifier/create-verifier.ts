@@ -16,6 +16,7 @@ import { ReplayCache } from './replay-cache.js'
 import type { AccessTokenClaims, AuthorizationDetail } from './types.js'
 import { VerifierError } from './verifier-error.js'
 import { checkVerifierOptions, DEFAULT_ALGORITHMS, type VerifierOptions } from './verifier-options.js'
+import { checkDelegation } from './delegation.js'
 
 /** Tokens longer than this are refused before any parsing. */
 const MAX_TOKEN_LENGTH = 16 * 1024
@@ -164,6 +165,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw invalidToken('the access token is missing or too long')
     }
     const { claims, claimsSha256 } = await verifySignedToken(token)
+    // Ensure this service's limits on delegated tokens hold (no I/O: before liveness).
+    checkDelegation(claims, options.delegation)
 
     const jkt = claims.cnf?.jkt
     seen.bound = jkt !== undefined

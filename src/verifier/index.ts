@@ -30,7 +30,8 @@ export type { IntrospectionLivenessOptions } from './introspection-liveness.js'
 export type { LivenessOptions, LivenessStatus, NoLivenessOptions } from './liveness.js'
 export type { RedisLivenessOptions } from './redis-liveness.js'
 export type { TokenPresentation } from './read-token-presentation.js'
-export type { AccessTokenClaims, AuthorizationDetail, TokenTask } from './types.js'
+export type { AccessTokenClaims, ActorClaim, AuthorizationDetail, TokenTask } from './types.js'
+export { actorChain, delegationDepth, type DelegationOptions } from './delegation.js'
 export {
   type AuthScheme,
   type ChallengeError,

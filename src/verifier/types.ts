@@ -31,6 +31,19 @@ export interface TokenTask {
 }
 
 /**
+ * RFC 8693 §4.1 `act`: the current actor, with the actors before it nested inside.
+ *
+ * @example
+ * ```ts
+ * const act: ActorClaim = { sub: 'sub-agent', act: { sub: 'worker' } }
+ * ```
+ */
+export interface ActorClaim {
+  sub: string
+  act?: ActorClaim
+}
+
+/**
  * The claims of a verified writ access token (RFC 9068). Every member listed as required has been
  * checked for presence and type; `cnf.jkt` is present exactly when the token is DPoP-bound.
  *
@@ -42,7 +55,7 @@ export interface TokenTask {
  */
 export interface AccessTokenClaims {
   iss: string
-  /** The client the token was issued to. */
+  /** The client the token was issued to; for a delegated token, the chain's subject. */
   sub: string
   aud: string | string[]
   exp: number
@@ -62,5 +75,9 @@ export interface AccessTokenClaims {
     manifest_sha256: string
     approvers: Array<{ sub: string; aaguid: string; at: number }>
   }
+  /** Present on a delegated token (token exchange): the current actor outermost (RFC 8693 §4.1). */
+  act?: ActorClaim
+  /** Present on a delegated token: the grant (`jti`) it was delegated from. */
+  parent_grant?: string
   [claim: string]: unknown
 }

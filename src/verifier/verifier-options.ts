@@ -1,5 +1,6 @@
 import type { JWK } from 'jose'
 import type { LivenessOptions } from './liveness.js'
+import type { DelegationOptions } from './delegation.js'
 
 /**
  * Token algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
@@ -102,6 +103,8 @@ export interface VerifierOptions {
   jwksMaxAgeSeconds?: number
   /** `realm` of `WWW-Authenticate` challenges. */
   realm?: string
+  /** Delegated tokens (with `act`): refuse them, or cap their depth. Default: accepted. */
+  delegation?: DelegationOptions
 }
 
 /**
@@ -156,6 +159,10 @@ export function checkVerifierOptions(options: VerifierOptions): string[] {
   const badTolerance = !Number.isFinite(tolerance) || tolerance! < 0 || tolerance! > 300
   if (tolerance !== undefined && badTolerance) {
     problems.push('clockToleranceSeconds: between 0 and 300')
+  }
+  const maxDepth = options?.delegation?.maxDepth
+  if (maxDepth !== undefined && (!Number.isSafeInteger(maxDepth) || maxDepth < 0)) {
+    problems.push('delegation.maxDepth: a non-negative integer')
   }
   const integers: Array<[string, number | undefined, number]> = [
     ['tokenCacheSize', options?.tokenCacheSize, 0],

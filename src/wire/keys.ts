@@ -23,6 +23,8 @@
  * <p>{a:<sub>}:locked           zset of the ids of the locks on the approver, by expiry (ms, +inf)
  * <p>locked:task:<task>         zset of the ids of the locks on the task, by expiry (ms, +inf)
  * <p>locks                      hash { <lock id>: lock JSON }: every lock, for listing and unlocking
+ * <p>{c:<client>}:k:<grant>     zset of `<client>\0<grant>` children delegated from the grant, by expiry (ms)
+ * <p>delegating                 zset of `<client>\0<grant>` grants with children, by latest child expiry (ms)
  * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set
@@ -57,6 +59,13 @@ export interface StoreKeys {
   setting(name: string): string
   /** Grant id → client id, for lookups by grant id alone. */
   grantPointer(grantId: string): string
+  /**
+   * The children delegated from a grant (token exchange): zset of {@link approverMember}s (child
+   * client and id) scored by expiry in ms, in the parent's slot.
+   */
+  children(clientId: string, grantId: string): string
+  /** Every grant with children: zset of {@link approverMember}s scored by the latest child expiry. */
+  delegating(): string
   /** The grants an approver approved (zset of {@link approverMember}s scored by expiry in ms). */
   approver(sub: string): string
   /**
@@ -79,7 +88,10 @@ export interface StoreKeys {
   locks(): string
 }
 
-/** A member of an approver index: the grant's client and id, joined by a NUL character. */
+/**
+ * A member of an approver index (and of the delegation indexes): the grant's client and id,
+ * joined by a NUL character.
+ */
 export function approverMember(clientId: string, grantId: string): string {
   return `${clientId}\u0000${grantId}`
 }
@@ -139,6 +151,8 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
     keySet: () => `${prefix}keys`,
     setting: (name) => `${prefix}setting:${encodeKeyPart(name)}`,
     grantPointer: (grantId) => `${prefix}gid:${encodeKeyPart(grantId)}`,
+    children: (clientId, grantId) => `${client(clientId)}:k:${encodeKeyPart(grantId)}`,
+    delegating: () => `${prefix}delegating`,
     approver: (sub) => `${prefix}{a:${encodeKeyPart(sub)}}:grants`,
     clients: () => `${prefix}clients`,
     livePattern: () => `${escapeGlob(prefix)}{c:*}:live`,

@@ -94,7 +94,7 @@ describe('what the broker audits', () => {
     await issue('AUD-REV-2')
     await issue('AUD-REV-2')
     const res = await broker.call('POST', '/admin/revocations', { ...json({ task_id: 'AUD-REV-2', reason: 'task cancelled' }), bearer: admin.token })
-    expect(await res.json()).toEqual({ revoked: 2, approvals_revoked: 0 })
+    expect(await res.json()).toEqual({ revoked: 2, descendants_revoked: 0, approvals_revoked: 0 })
     const log = await events()
     expect(log.filter((e) => e.type === 'grant.revoked' && (e.task === 'AUD-REV' || e.task === 'AUD-REV-2'))).toEqual([
       expect.objectContaining({ actor: 'client:agent-a', scope: 'grant', client: 'agent-a', task: 'AUD-REV', count: 1 }),

@@ -65,7 +65,7 @@ describe('writ grants, revoke and keys against a running broker', () => {
     expect(refused.stderr).toContain('--yes')
     const done = await runCli(['--json', 'revoke', '--task', 'BULK-1', '--yes'], env())
     expect(done.code).toBe(0)
-    expect(JSON.parse(done.stdout)).toEqual({ revoked: 2, approvals_revoked: 0 })
+    expect(JSON.parse(done.stdout)).toEqual({ revoked: 2, descendants_revoked: 0, approvals_revoked: 0 })
   })
 
   it('refuses two targets at once', async () => {

@@ -40,6 +40,21 @@ const variants: Array<[string, Grant]> = [
     },
   ],
   ['a grant with its token\'s claims digest', { ...base, claimsSha256: 'q'.repeat(42) + '_', cnfJkt: 'jkt-1' }],
+  [
+    'a delegated grant two hand-overs deep',
+    {
+      ...base,
+      clientId: 'worker',
+      delegation: {
+        parentId: 'g_0',
+        parentClientId: 'planner',
+        depth: 2,
+        maxDepth: 3,
+        subject: 'agent-a',
+        act: { sub: 'worker', act: { sub: 'planner' } },
+      },
+    },
+  ],
   ['unicode beyond the BMP and control characters', { ...base, clientId: 'agent-😀', task: { id: 'T\u0001\u2028' } }],
 ]
 

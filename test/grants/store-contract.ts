@@ -762,6 +762,86 @@ export function describeStoreContract(
       })
     })
 
+    describe('delegation (children of a grant)', () => {
+      const messages: RevocationMessage[] = []
+      let unsubscribe: () => Promise<void>
+      beforeAll(async () => {
+        unsubscribe = await all.revocations.subscribeRevocations((m) => messages.push(m))
+      })
+      afterAll(async () => {
+        await unsubscribe()
+      })
+
+      const refOf = (g: Grant) => ({ clientId: g.clientId, grantId: g.id })
+      const stateOf = async (g: Grant) => (await store.getGrant(g.clientId, g.id)).state
+
+      /** A root grant, a child under it (another client) and a grandchild (a third client). */
+      const chain = async () => {
+        const root = makeGrant(newClient('root'))
+        const child = makeGrant(newClient('child'), { expiresAt: root.expiresAt - 10 })
+        const grandchild = makeGrant(newClient('grandchild'), { expiresAt: root.expiresAt - 20 })
+        await store.createGrant(root)
+        await store.createGrant(child, { parent: refOf(root) })
+        await store.createGrant(grandchild, { parent: refOf(child) })
+        return { root, child, grandchild }
+      }
+
+      it('lists a grant created with a parent under that parent, and the parent among parents', async () => {
+        const { root, child, grandchild } = await chain()
+        expect(await store.listChildren(refOf(root))).toEqual([refOf(child)])
+        expect(await store.listChildren(refOf(child))).toEqual([refOf(grandchild)])
+        expect(await store.listChildren(refOf(grandchild))).toEqual([])
+        const parents = await store.listParents()
+        expect(parents).toContainEqual(refOf(root))
+        expect(parents).toContainEqual(refOf(child))
+        expect(parents).not.toContainEqual(refOf(grandchild))
+      })
+
+      it('refuses a child whose parent is revoked, unknown or expired, and leaves nothing live', async () => {
+        const parent = makeGrant(newClient('parent'))
+        await store.createGrant(parent)
+        await store.revokeGrant(parent.clientId, parent.id, revocation())
+        const orphan = makeGrant(newClient('orphan'))
+        await expect(store.createGrant(orphan, { parent: refOf(parent) })).rejects.toMatchObject({
+          code: 'invalid_request',
+          status: 400,
+        })
+        expect(await stateOf(orphan)).not.toBe('live')
+        expect(await store.listGrants({ clientId: orphan.clientId })).toEqual([])
+        const unknown = makeGrant(newClient('orphan'))
+        await expect(
+          store.createGrant(unknown, { parent: { clientId: parent.clientId, grantId: randomUUID() } }),
+        ).rejects.toMatchObject({ code: 'invalid_request' })
+        expect(await stateOf(unknown)).not.toBe('live')
+      })
+
+      it('revokes the listed grants that are live, one message per batch, and counts them', async () => {
+        const client = newClient()
+        const grants = [makeGrant(client), makeGrant(client), makeGrant(newClient())]
+        for (const g of grants) await store.createGrant(g)
+        await store.revokeGrant(client, grants[0]!.id, revocation())
+        await eventually(() => idsIn(messages).includes(grants[0]!.id), 'the first revocation')
+        const from = messages.length
+        const refs = [...grants.map(refOf), { clientId: client, grantId: randomUUID() }]
+        expect(await store.revokeMany(refs, revocation('cascade'))).toBe(2)
+        for (const g of grants) expect(await stateOf(g)).toBe('revoked')
+        await eventually(() => idsIn(messages.slice(from)).length === 2, 'the batch messages')
+        expect(idsIn(messages.slice(from)).sort()).toEqual([grants[1]!.id, grants[2]!.id].sort())
+        expect(await store.revokeMany(refs, revocation('again'))).toBe(0)
+      })
+
+      it('forgets children once they have expired', async () => {
+        const parent = makeGrant(newClient('parent'))
+        const child = makeGrant(newClient('child'), { expiresAt: Math.floor(now() / 1000) + 2 })
+        await store.createGrant(parent)
+        await store.createGrant(child, { parent: refOf(parent) })
+        expect(await store.listChildren(refOf(parent))).toEqual([refOf(child)])
+        await passTime(child.expiresAt * 1000 + 1)
+        expect(await store.listChildren(refOf(parent))).toEqual([])
+        expect(await store.listParents()).not.toContainEqual(refOf(parent))
+      })
+    })
+
     describe('close', () => {
       it('fails closed after close(), on every port, and close() may be called twice', async () => {
         const own = await makeStore()

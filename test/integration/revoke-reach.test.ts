@@ -151,7 +151,7 @@ describe('revocation reaches clients the policy in force no longer declares', ()
 
     const res = await writ(oldB, 'revoke', '--all', '--yes', '--reason', 'rolling incident')
     expect(res.code, res.stderr).toBe(0)
-    expect(JSON.parse(res.stdout)).toEqual({ revoked: 2, approvals_revoked: 0 })
+    expect(JSON.parse(res.stdout)).toEqual({ revoked: 2, descendants_revoked: 0, approvals_revoked: 0 })
 
     await expectDead(newB, C, y.token)
     await expectDead(oldB, A, a.token)
@@ -167,7 +167,7 @@ describe('revocation reaches clients the policy in force no longer declares', ()
 
     const res = await writ(newB, 'revoke', '--task', task, '--yes', '--reason', 'task compromised')
     expect(res.code, res.stderr).toBe(0)
-    expect(JSON.parse(res.stdout)).toEqual({ revoked: 2, approvals_revoked: 0 })
+    expect(JSON.parse(res.stdout)).toEqual({ revoked: 2, descendants_revoked: 0, approvals_revoked: 0 })
 
     await expectDead(oldB, B, x.token)
     await expectDead(newB, A, a.token)

@@ -209,6 +209,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
           issued_at: grant.issuedAt,
           expires_at: grant.expiresAt,
         },
+        children: [],
       })
       expect((await revoke({ grant_id: grant.id, reason: 'rotated key' })).status).toBe(200)
       const dead = await (await adminGet(`/admin/grants/${grant.id}`)).json()
@@ -222,6 +223,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
           revoked_at: epochSeconds(broker.clock),
           expires_at: grant.expiresAt,
         },
+        children: [],
       })
     })
 
@@ -242,7 +244,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       const from = messages.length
       const res = await revoke({ grant_id: t.grant_id, reason: 'leaked in a CI log' })
       expect(res.status).toBe(200)
-      expect(await res.json()).toEqual({ revoked: 1, approvals_revoked: 0 })
+      expect(await res.json()).toEqual({ revoked: 1, descendants_revoked: 0, approvals_revoked: 0 })
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(await active(t.access_token)).toBe(false)
       expect(await active(other.access_token)).toBe(true)
@@ -259,10 +261,12 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       // Idempotent: nothing live is left to revoke.
       expect(await (await revoke({ grant_id: t.grant_id, reason: 'again' })).json()).toEqual({
         revoked: 0,
+        descendants_revoked: 0,
         approvals_revoked: 0,
       })
       expect(await (await revoke({ grant_id: randomUUID(), reason: 'x' })).json()).toEqual({
         revoked: 0,
+        descendants_revoked: 0,
         approvals_revoked: 0,
       })
     })
@@ -273,7 +277,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       const spared = await issue(A)
       const from = messages.length
       const res = await revoke({ task_id: task, reason: 'task cancelled' })
-      expect(await res.json()).toEqual({ revoked: 3, approvals_revoked: 0 })
+      expect(await res.json()).toEqual({ revoked: 3, descendants_revoked: 0, approvals_revoked: 0 })
       for (const t of tokens) expect(await active(t.access_token)).toBe(false)
       expect(await active(spared.access_token)).toBe(true)
       await heard(from, tokens.map((t) => t.grant_id))
@@ -285,7 +289,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       const live = (await (await adminGet('/admin/grants?client=agent-b')).json()).total
       const from = messages.length
       const res = await revoke({ client_id: 'agent-b', reason: 'runtime compromised' })
-      expect(await res.json()).toEqual({ revoked: live, approvals_revoked: 0 })
+      expect(await res.json()).toEqual({ revoked: live, descendants_revoked: 0, approvals_revoked: 0 })
       for (const t of bTokens) expect(await active(t.access_token)).toBe(false)
       expect(await active(aToken.access_token)).toBe(true)
       await heard(from, bTokens.map((t) => t.grant_id))
@@ -302,7 +306,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       const spared = await approvedGrant('agent-a', 'erin@example.com')
       const from = messages.length
       const res = await revoke({ approver: dave, reason: 'security key lost' })
-      expect(await res.json()).toEqual({ revoked: 2, approvals_revoked: 0 })
+      expect(await res.json()).toEqual({ revoked: 2, descendants_revoked: 0, approvals_revoked: 0 })
       for (const g of approved) {
         const body = await (await adminGet(`/admin/grants/${g.id}`)).json()
         expect(body).toMatchObject({
@@ -363,7 +367,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
       expect(total).toBeGreaterThanOrEqual(3)
       const from = messages.length
       const res = await revoke({ all: true, reason: 'incident 42' })
-      expect(await res.json()).toEqual({ revoked: total, approvals_revoked: 0 })
+      expect(await res.json()).toEqual({ revoked: total, descendants_revoked: 0, approvals_revoked: 0 })
       for (const t of tokens) expect(await active(t.access_token)).toBe(false)
       const revokedIds = [...tokens.map((t) => t.grant_id), approved.id]
       const published = await heard(from, revokedIds)
@@ -378,7 +382,7 @@ describe.each(['memory', 'redis'] as const)('admin API on the %s store', (kind) 
         total: 0,
         truncated: false,
       })
-      expect(await (await revoke({ all: true, reason: 'again' })).json()).toEqual({ revoked: 0, approvals_revoked: 0 })
+      expect(await (await revoke({ all: true, reason: 'again' })).json()).toEqual({ revoked: 0, descendants_revoked: 0, approvals_revoked: 0 })
     })
   })
 

@@ -124,7 +124,7 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     expect(res.status).toBe(200)
     await expectEnded(A, a.approved, 'agent-a compromised')
     await expectEnded(A, a.pending, 'agent-a compromised')
-    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
+    expect(await res.json()).toEqual({ revoked: 0, descendants_revoked: 0, approvals_revoked: 2 })
     expect(await collect(broker, B, b.approved)).toMatchObject({ token: { client_id: 'agent-b' } })
     expect(await collect(broker, B, b.pending)).toMatchObject({ error: 'authorization_pending' })
   })
@@ -138,7 +138,7 @@ describe.each(['memory', 'redis'] as const)('revocations reach approval requests
     const res = await admin(broker, '/admin/revocations', { task_id: 'RVT-1', reason: 'task cancelled' })
     await expectEnded(A, a, 'task cancelled')
     await expectEnded(B, b, 'task cancelled')
-    expect(await res.json()).toEqual({ revoked: 0, approvals_revoked: 2 })
+    expect(await res.json()).toEqual({ revoked: 0, descendants_revoked: 0, approvals_revoked: 2 })
     expect(await collect(broker, A, other)).toHaveProperty('token')
   })
 

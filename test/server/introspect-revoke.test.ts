@@ -111,7 +111,12 @@ describe('discovery', () => {
     expect(body.token_endpoint).toBe('https://writ.test/oauth/token')
     expect(body.authorization_details_types_supported).toEqual(['deploy', 'repo'])
     expect(body.token_endpoint_auth_methods_supported).toContain('private_key_jwt')
-    expect(body.grant_types_supported).toEqual(['client_credentials', 'urn:openid:params:grant-type:ciba', 'authorization_code'])
+    expect(body.grant_types_supported).toEqual([
+      'client_credentials',
+      'urn:openid:params:grant-type:ciba',
+      'authorization_code',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ])
     expect(body.backchannel_authentication_endpoint).toBe('https://writ.test/oauth/bc-authorize')
     expect(body.backchannel_token_delivery_modes_supported).toEqual(['poll'])
   })

@@ -52,8 +52,18 @@ interface GrantDetail {
   rule_ids: string[]
   approval?: { id: string; approvers: Array<{ sub: string; aaguid: string; credential_id: string; at: number }> }
   cnf?: { jkt: string }
+  delegation?: GrantDelegation
   issued_at: number
   expires_at: number
+}
+
+interface GrantDelegation {
+  parent: string
+  parent_client: string
+  depth: number
+  max_depth: number
+  subject: string
+  act: { sub: string; act?: GrantDelegation['act'] }
 }
 
 interface Tombstone {
@@ -65,11 +75,54 @@ interface Tombstone {
   expires_at: number
 }
 
-type Found = { state: 'live'; grant: GrantDetail } | { state: 'revoked'; revocation: Tombstone }
+/** A grant delegated from the one shown, with those delegated from it. */
+interface TreeNode {
+  id: string
+  client_id: string
+  state: 'live' | 'revoked' | 'unknown'
+  expires_at?: number
+  children: TreeNode[]
+}
+
+type Found = ({ state: 'live'; grant: GrantDetail } | { state: 'revoked'; revocation: Tombstone }) & {
+  children?: TreeNode[]
+  children_truncated?: boolean
+}
+
+/** Draws the tree of delegated grants under the one shown, one line per grant. */
+function drawTree(ctx: CliContext, nodes: readonly TreeNode[], indent: string): void {
+  const { out } = ctx
+  nodes.forEach((n, i) => {
+    const last = i === nodes.length - 1
+    const state = n.state === 'live' ? out.green('live') : n.state === 'revoked' ? out.red('revoked') : out.dim('gone')
+    const until = n.state === 'live' && n.expires_at ? `, expires in ${expiresIn(n.expires_at, Date.now())}` : ''
+    out.line(`${indent}${last ? '└─' : '├─'} ${n.id} ${n.client_id} ${state}${until}`)
+    drawTree(ctx, n.children, `${indent}${last ? '   ' : '│  '}`)
+  })
+}
+
+/** The delegation lines of `writ grants show`: the parent and chain, then the tree below. */
+function showDelegation(ctx: CliContext, found: Found, delegation: GrantDelegation | undefined): void {
+  const { out } = ctx
+  if (delegation) {
+    const actors: string[] = []
+    for (let act: GrantDelegation['act'] | undefined = delegation.act; act; act = act.act) actors.push(act.sub)
+    out.line(`delegated from ${delegation.parent} (client ${delegation.parent_client}), depth ${delegation.depth} of ${delegation.max_depth}`)
+    out.line(`  acting for ${delegation.subject}, actors ${actors.join(' ← ')}`)
+  }
+  const children = found.children ?? []
+  if (children.length === 0) return
+  out.line('delegated to')
+  drawTree(ctx, children, '  ')
+  if (found.children_truncated) out.line(out.dim('  (more than 1000 descendants: the tree is cut)'))
+}
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000', '')
 
-/** `writ grants show ID`: one grant in full, including approvals, or its tombstone. */
+/**
+ * `writ grants show ID`: one grant in full, including approvals, or its tombstone; for delegation
+ * (token exchange), the parent and actor chain, and the tree of grants delegated from it.
+ */
 export async function showGrant(ctx: CliContext, id: string): Promise<void> {
   const found = await adminApi<Found>(ctx, 'GET', `/admin/grants/${encodeURIComponent(id)}`)
   if (ctx.out.json) return ctx.out.data(found)
@@ -80,6 +133,7 @@ export async function showGrant(ctx: CliContext, id: string): Promise<void> {
     out.line(`client   ${r.client_id}`)
     out.line(`revoked  ${iso(r.revoked_at)} by ${r.revoked_by}: ${r.reason}`)
     out.line(`would have expired ${iso(r.expires_at)}`)
+    showDelegation(ctx, found, undefined)
     return
   }
   const g = found.grant
@@ -102,8 +156,9 @@ export async function showGrant(ctx: CliContext, id: string): Promise<void> {
       out.line(`  ${a.sub} with key ${a.credential_id} (AAGUID ${a.aaguid}) at ${iso(a.at)}`)
     }
   } else {
-    out.line('approval none needed')
+    out.line(g.delegation ? 'approval none needed (delegated: covered by its parent)' : 'approval none needed')
   }
+  showDelegation(ctx, found, g.delegation)
 }
 
 export function grantsCommand(ctx: () => CliContext): Command {
@@ -118,7 +173,7 @@ export function grantsCommand(ctx: () => CliContext): Command {
   cmd
     .command('show')
     .argument('<id>', 'grant id (the token jti)')
-    .description('one grant in full, including approvals; a revoked one shows its tombstone')
+    .description('one grant in full, including approvals and the grants delegated from it; a revoked one shows its tombstone')
     .addHelpText('after', '\nExample:\n  writ grants show 3q2-7wEjRk6pXh5m2bW0Zg')
     .action((id: string) => showGrant(ctx(), id))
   return cmd

@@ -15,7 +15,8 @@ export interface RevokeOptions {
 
 /**
  * `writ revoke ID | --task T | --client C | --approver A | --all`: exactly one target. Bulk forms
- * ask for confirmation on a TTY unless `--yes`. Prints how many grants were revoked.
+ * ask for confirmation on a TTY unless `--yes`. Prints how many grants were revoked, and how many
+ * of them were delegated from the ones named (revocation cascades to every descendant).
  */
 export async function revoke(ctx: CliContext, id: string | undefined, opts: RevokeOptions): Promise<void> {
   const targets: Array<[string, unknown]> = []
@@ -40,7 +41,7 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
     if (answer.trim() !== 'yes') throw new CliError('not revoked', EXIT.error)
   }
   const reason = opts.reason ?? 'revoked with the writ CLI'
-  const result = await adminApi<{ revoked: number; approvals_revoked?: number }>(
+  const result = await adminApi<{ revoked: number; descendants_revoked?: number; approvals_revoked?: number }>(
     ctx,
     'POST',
     '/admin/revocations',
@@ -49,8 +50,13 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
   )
   const { revoked } = result
   const approvals = result.approvals_revoked ?? 0
-  if (ctx.out.json) return ctx.out.data({ revoked, approvals_revoked: approvals })
+  const descendants = result.descendants_revoked ?? 0
+  if (ctx.out.json) return ctx.out.data({ revoked, descendants_revoked: descendants, approvals_revoked: approvals })
   ctx.out.line(`revoked ${revoked} grant${revoked === 1 ? '' : 's'}`)
+  if (descendants > 0) {
+    const were = descendants === 1 ? 'was a grant' : 'were grants'
+    ctx.out.line(`  of which ${descendants} ${were} delegated from them (token exchange)`)
+  }
   if (approvals > 0) {
     ctx.out.line(`ended ${approvals} approval request${approvals === 1 ? '' : 's'} not yet collected`)
   }

@@ -6,7 +6,7 @@ import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
 import { approverId } from '../../approvals/requests/approver-id.js'
-import { revokeGrants, type RevocationTarget } from '../../grants/index.js'
+import { revokeTarget, type RevocationTarget } from '../../grants/index.js'
 import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
 import { readJsonObject } from '../json-body.js'
@@ -49,7 +49,8 @@ function approvalScopeOf(target: RevocationTarget): ApprovalScope | null {
 
 /**
  * `POST /admin/revocations`: revokes one grant, a task's grants, a client's grants, every grant an
- * approver approved, or everything, and answers how many grants were revoked. The body is JSON
+ * approver approved, or everything, and answers how many grants were revoked (`revoked`, grants
+ * delegated from them included; `descendants_revoked` says how many of those there were). The body is JSON
  * with exactly one of `grant_id`, `task_id`, `client_id`, `approver`, `all: true`, and a `reason`
  * (kept in each tombstone).
  *
@@ -71,10 +72,12 @@ export function adminRevocationsRoute(deps: AppDeps) {
       scope === null
         ? 0
         : await endApprovalRequests(deps.approvals, scope, { by: 'admin', reason: parsed.data.reason, at })
-    const revoked = await revokeGrants(deps, target, { by: 'admin', reason: parsed.data.reason, at })
+    const counts = await revokeTarget(deps, target, { by: 'admin', reason: parsed.data.reason, at })
+    const revoked = counts.revoked + counts.descendants
     deps.logger.info('grants revoked', { by: 'admin', target, reason: parsed.data.reason, revoked })
     // Audited once the revocation took effect; an audit failure never undoes or blocks it.
     await deps.audit.note(grantRevokedEvent('admin', target, parsed.data.reason, revoked))
-    return c.json({ revoked, approvals_revoked: approvalsRevoked }, 200, { 'Cache-Control': 'no-store' })
+    const body = { revoked, descendants_revoked: counts.descendants, approvals_revoked: approvalsRevoked }
+    return c.json(body, 200, { 'Cache-Control': 'no-store' })
   }
 }

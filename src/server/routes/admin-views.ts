@@ -1,5 +1,6 @@
 import type { Grant, Revocation } from '../../grants/index.js'
 import { describeGrant } from '../../policy/index.js'
+import type { GrantTreeNode } from '../../grants/grant-tree.js'
 
 /*
  * How the admin API shows grants and tombstones: snake_case JSON, times in seconds since the epoch
@@ -43,6 +44,18 @@ export function grantDetail(grant: Grant) {
         }
       : {}),
     ...(grant.cnfJkt ? { cnf: { jkt: grant.cnfJkt } } : {}),
+    ...(grant.delegation
+      ? {
+          delegation: {
+            parent: grant.delegation.parentId,
+            parent_client: grant.delegation.parentClientId,
+            depth: grant.delegation.depth,
+            max_depth: grant.delegation.maxDepth,
+            subject: grant.delegation.subject,
+            act: grant.delegation.act,
+          },
+        }
+      : {}),
     issued_at: grant.issuedAt,
     expires_at: grant.expiresAt,
   }
@@ -58,4 +71,15 @@ export function revocationDetail(revocation: Revocation) {
     revoked_at: revocation.at,
     expires_at: revocation.expiresAt,
   }
+}
+
+/** The grants delegated from a grant, for `GET /admin/grants/{id}` (`children`). */
+export function treeDetail(nodes: readonly GrantTreeNode[]): unknown[] {
+  return nodes.map((n) => ({
+    id: n.id,
+    client_id: n.clientId,
+    state: n.state,
+    ...(n.expiresAt !== undefined ? { expires_at: n.expiresAt } : {}),
+    children: treeDetail(n.children),
+  }))
 }

@@ -21,7 +21,12 @@ export function metadataRoute(deps: AppDeps) {
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: every authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
-    grant_types_supported: ['client_credentials', 'urn:openid:params:grant-type:ciba', 'authorization_code'],
+    grant_types_supported: [
+      'client_credentials',
+      'urn:openid:params:grant-type:ciba',
+      'authorization_code',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ],
     // CIBA (poll mode, OAuth-only profile): requests that may need a human approval.
     backchannel_authentication_endpoint: `${iss}/oauth/bc-authorize`,
     backchannel_token_delivery_modes_supported: ['poll'],

@@ -8,6 +8,7 @@ import { readFormWithLists } from '../form.js'
 import { tokenResponse } from '../token-response.js'
 import { authorizationCodeGrant } from './authorization-code-token.js'
 import { CIBA_GRANT_TYPE, cibaTokenGrant } from './ciba-token.js'
+import { TOKEN_EXCHANGE_GRANT_TYPE, tokenExchangeGrant } from './token-exchange.js'
 
 /**
  * `POST /oauth/token` (RFC 6749 §4.4 client credentials, with RFC 9396 authorization_details).
@@ -40,11 +41,15 @@ export function oauthTokenRoute(deps: AppDeps) {
       const redeem = resources.length === 1 ? { ...params, resource: resources[0]! } : params
       return authorizationCodeGrant(deps, c, redeem, dpopProof)
     }
+    // Token exchange (RFC 8693): delegation to a sub-agent, narrower only.
+    if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) {
+      return tokenExchangeGrant(deps, c, params, dpopProof, detailsCache)
+    }
     if (grantType !== 'client_credentials') {
       throw new WritError(
         'unsupported_grant_type',
         400,
-        `grant_type ${grantType} is not supported; use client_credentials, authorization_code or ${CIBA_GRANT_TYPE}`,
+        `grant_type ${grantType} is not supported; use client_credentials, authorization_code, ${CIBA_GRANT_TYPE} or ${TOKEN_EXCHANGE_GRANT_TYPE}`,
       )
     }
     // Ensure the caller is a registered client before it learns anything about policy.

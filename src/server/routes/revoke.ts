@@ -3,6 +3,7 @@ import { grantRevokedEvent } from '../../grants/grant-revoked-event.js'
 import { epochSeconds } from '../../clock.js'
 import { invalidRequest } from '../../errors.js'
 import { inspectToken } from '../../grants/inspect-token.js'
+import { revokeGrantTree } from '../../grants/revoke-descendants.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { readForm } from '../form.js'
@@ -33,7 +34,8 @@ export function revokeRoute(deps: AppDeps) {
         })
         return c.body(null, 200, { 'Cache-Control': 'no-store' })
       }
-      const revoked = await deps.store.revokeGrant(clientId, result.claims.jti, {
+      // Grants delegated from it (token exchange) go with it.
+      const { grant: revoked, descendants } = await revokeGrantTree(deps.store, { clientId, grantId: result.claims.jti }, {
         by: `client:${clientId}`,
         reason: 'revoked by its client (RFC 7009)',
         at: epochSeconds(deps.clock),
@@ -43,7 +45,8 @@ export function revokeRoute(deps: AppDeps) {
         // Audited once the revocation took effect; an audit failure never undoes or blocks it.
         const why = 'revoked by its client (RFC 7009)'
         const known = { client: clientId, task: revoked.task.id }
-        await deps.audit.note(grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, why, 1, known))
+        const count = 1 + descendants
+        await deps.audit.note(grantRevokedEvent(`client:${clientId}`, { grantId: revoked.id }, why, count, known))
       }
     }
     return c.body(null, 200, { 'Cache-Control': 'no-store' })

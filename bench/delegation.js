@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// Delegation benchmark: the broker (built, `node dist/main.js`) on Redis, and verifiers from
+// dist/verifier in this process.
+//   1. Token exchange rate (RFC 8693, a sub-agent narrowing a parent token) as a ratio of
+//      client-credentials issuance, measured in the same run against the same broker: rounds of
+//      each alternate, best round of each counts. A ratio, because the machine is shared and
+//      absolute numbers drift.
+//   2. Subtree revocation: a tree of 1,001 grants (a root, 20 children, 49 grandchildren each) is
+//      held as confirmed live by each of 10 verifiers (`redis` liveness); the root is revoked with
+//      `POST /oauth/revoke`, and the time from sending it until each verifier refuses each member
+//      is recorded (p50/p99 over every verifier × member), and until all of them refuse every
+//      member. Goal: p99 <= 20 ms.
+//
+//   npm run bench                          # builds, then runs every benchmark
+//   node bench/delegation.js --requests 2000 --trees 3
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { hashSecret } from '../dist/client-auth/index.js'
+import { createVerifier } from '../dist/verifier/index.js'
+import { deletePrefix, root, startBenchBroker } from './lib.js'
+
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
+    trees: { type: 'string', default: '3' },
+    verifiers: { type: 'string', default: '10' },
+    'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  },
+})
+const REQUESTS = Number(args.requests)
+const CONNECTIONS = Number(args.connections)
+const ROUNDS = Number(args.rounds)
+const TREES = Number(args.trees)
+const VERIFIERS = Number(args.verifiers)
+const REDIS_URL = args['redis-url']
+const AUDIENCE = 'https://git.example.com/acme/app'
+const CHILDREN = 20
+const GRANDCHILDREN = 49
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+const round = (n, d = 2) => +n.toFixed(d)
+const yieldToIo = () => new Promise((r) => setImmediate(r))
+
+/** The bench policy: bench-agent → bench-worker → bench-sub, two hand-overs deep. */
+async function writeDelegationPolicy(dir, secret) {
+  const hash = await hashSecret(secret)
+  const client = (id, to) => `  - id: ${id}
+    auth: client_secret
+    secret_hash: "${hash}"
+    rules: [docs-read]
+    max_live_grants: 1000000
+${to ? `    delegate_to: { clients: [${to}], max_depth: 2 }\n` : ''}`
+  const file = join(dir, 'delegation-policy.yaml')
+  writeFileSync(
+    file,
+    `version: 1
+clients:
+${client('bench-agent', 'bench-worker')}${client('bench-worker', 'bench-sub')}${client('bench-sub')}rules:
+  - id: docs-read
+    match: { type: repo, actions: [read], locations: ["https://git.example.com/acme/*"], identifier: "docs/**" }
+    max_ttl: 15m
+    approval: none
+`,
+  )
+  return file
+}
+
+function client(broker, id, secret) {
+  const authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
+  return async (params) => {
+    const res = await fetch(`${broker.base}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
+      body: new URLSearchParams(params).toString(),
+    })
+    if (res.status !== 200) throw new Error(`${id}: the token endpoint answered ${res.status}: ${await res.text()}`)
+    return res.json()
+  }
+}
+
+const grants = (identifier) => JSON.stringify([{ type: 'repo', actions: ['read'], locations: [AUDIENCE], identifier }])
+
+/** Requests per second of `call`, REQUESTS of them with CONNECTIONS in flight. */
+async function rate(call) {
+  let next = 0
+  const start = performance.now()
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next++ < REQUESTS) await call()
+    }),
+  )
+  return REQUESTS / ((performance.now() - start) / 1000)
+}
+
+async function exchangeRate(agent, worker) {
+  const parent = await agent({ grant_type: 'client_credentials', task_id: 'BENCH-DELEGATION', authorization_details: grants('docs/**'), ttl: '15m' })
+  const issue = () => agent({ grant_type: 'client_credentials', task_id: 'BENCH-DELEGATION', authorization_details: grants('docs/**') })
+  const exchange = () =>
+    worker({ grant_type: TOKEN_EXCHANGE, subject_token: parent.access_token, subject_token_type: ACCESS_TOKEN, authorization_details: grants('docs/a.md') })
+  // Warm up both paths (JIT, connections, the secret cache).
+  for (let i = 0; i < 200; i++) await Promise.all([issue(), exchange()])
+  const issuance = []
+  const exchanges = []
+  for (let r = 0; r < ROUNDS; r++) {
+    issuance.push(await rate(issue))
+    exchanges.push(await rate(exchange))
+  }
+  const best = (list) => Math.max(...list)
+  return {
+    requestsPerRound: REQUESTS,
+    connections: CONNECTIONS,
+    clientCredentialsPerSecond: round(best(issuance), 0),
+    exchangesPerSecond: round(best(exchanges), 0),
+    ratio: round(best(exchanges) / best(issuance)),
+  }
+}
+
+async function outcome(verifier, token) {
+  try {
+    await verifier.verify(token)
+    return 'ok'
+  } catch (err) {
+    return err.code ?? 'error'
+  }
+}
+
+async function subtreeRevocation(broker, agent, worker, sub, agentSecret) {
+  const verifiers = Array.from({ length: VERIFIERS }, () =>
+    createVerifier({
+      issuer: broker.base,
+      audience: AUDIENCE,
+      jwksUri: `${broker.base}/.well-known/jwks.json`,
+      liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: broker.prefix, cacheSize: 20_000, cacheTtlSeconds: 600 },
+    }),
+  )
+  const deadline = Date.now() + 10_000
+  while (!verifiers.every((v) => v.status().subscribed)) {
+    if (Date.now() > deadline) throw new Error('verifiers did not subscribe')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const perMember = []
+  const allRefusing = []
+  const revokeCall = []
+  try {
+    for (let t = 0; t < TREES; t++) {
+      const rootToken = (await agent({ grant_type: 'client_credentials', task_id: `BENCH-TREE-${t}`, authorization_details: grants('docs/**'), ttl: '15m' })).access_token
+      const members = [rootToken]
+      for (let c = 0; c < CHILDREN; c++) {
+        const child = (await worker({ grant_type: TOKEN_EXCHANGE, subject_token: rootToken, subject_token_type: ACCESS_TOKEN, authorization_details: grants('docs/**') })).access_token
+        members.push(child)
+        for (let g = 0; g < GRANDCHILDREN; g += 8) {
+          const level = await Promise.all(
+            Array.from({ length: Math.min(8, GRANDCHILDREN - g) }, () =>
+              sub({ grant_type: TOKEN_EXCHANGE, subject_token: child, subject_token_type: ACCESS_TOKEN, authorization_details: grants('docs/a.md') }),
+            ),
+          )
+          members.push(...level.map((l) => l.access_token))
+        }
+      }
+      // Every verifier holds every member as confirmed live: only revocation messages can drop them.
+      for (const v of verifiers) {
+        for (const token of members) if ((await outcome(v, token)) !== 'ok') throw new Error('a live member was refused')
+      }
+      const start = performance.now()
+      const revoked = fetch(`${broker.base}/oauth/revoke`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`bench-agent:${agentSecret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ token: rootToken }).toString(),
+      }).then((res) => {
+        if (res.status !== 200) throw new Error(`revoke answered ${res.status}`)
+        revokeCall.push(performance.now() - start)
+      })
+      const pending = verifiers.map(() => new Set(members))
+      const giveUp = start + 60_000
+      while (pending.some((p) => p.size > 0)) {
+        // Every pending member at every verifier at once: a sweep costs one round of lookups, so
+        // the bench's own checking adds as little as it can to what it measures.
+        await Promise.all(
+          verifiers.flatMap((v, i) =>
+            [...pending[i]].map(async (token) => {
+              if ((await outcome(v, token)) === 'token_revoked') {
+                pending[i].delete(token)
+                perMember.push(performance.now() - start)
+              }
+            }),
+          ),
+        )
+        if (performance.now() > giveUp) throw new Error('some verifiers still accept members 60 s after the revocation')
+        await yieldToIo()
+      }
+      allRefusing.push(performance.now() - start)
+      await revoked
+    }
+  } finally {
+    await Promise.all(verifiers.map((v) => v.close()))
+  }
+  perMember.sort((a, b) => a - b)
+  allRefusing.sort((a, b) => a - b)
+  revokeCall.sort((a, b) => a - b)
+  const members = 1 + CHILDREN + CHILDREN * GRANDCHILDREN
+  return {
+    treeGrants: members,
+    verifiers: VERIFIERS,
+    trees: TREES,
+    refusedMs: { p50: round(percentile(perMember, 50)), p99: round(percentile(perMember, 99)), max: round(perMember.at(-1)) },
+    allRefusingMs: { p50: round(percentile(allRefusing, 50)), max: round(allRefusing.at(-1)) },
+    revokeCallMs: { p50: round(percentile(revokeCall, 50)), max: round(revokeCall.at(-1)) },
+    goalP99Ms: 20,
+    metGoal: percentile(perMember, 99) <= 20,
+  }
+}
+
+async function main() {
+  const secret = randomBytes(24).toString('base64url')
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'writ-bench-delegation-'))
+  const policy = await writeDelegationPolicy(dir, secret)
+  const broker = await startBenchBroker({ redisUrl: REDIS_URL, name: 'bench-delegation', env: { WRIT_POLICY: policy } })
+  const agent = client(broker, 'bench-agent', secret)
+  const worker = client(broker, 'bench-worker', secret)
+  const sub = client(broker, 'bench-sub', secret)
+  try {
+    const exchange = await exchangeRate(agent, worker)
+    console.log('token exchange vs client credentials', exchange)
+    const subtree = await subtreeRevocation(broker, agent, worker, sub, secret)
+    console.log('subtree revocation', subtree)
+    const result = { date: new Date().toISOString(), cpus: cpus().length, exchange, subtree }
+    mkdirSync(join(root, 'bench/results'), { recursive: true })
+    writeFileSync(join(root, 'bench/results/delegation.json'), JSON.stringify(result, null, 2) + '\n')
+    console.log('\nwrote bench/results/delegation.json')
+  } finally {
+    broker.child.kill()
+    await deletePrefix(REDIS_URL, broker.prefix)
+  }
+}
+
+await main()

@@ -1,0 +1,104 @@
+import type { Grant } from './grant.js'
+import type { GrantRef, GrantStore, RevocationInput } from './store.js'
+
+/** Deepest chain walked; the policy caps delegation depth far below this. */
+const MAX_LEVELS = 64
+
+const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
+
+/**
+ * Revokes every live descendant of `roots` (grants delegated from them, and from those, ...),
+ * not the roots themselves, and returns how many it revoked.
+ *
+ * Deepest first: the whole tree is read level by level through the store's children lists, then
+ * revoked from the leaves up (one message per batch), so at no moment is a grant live whose
+ * ancestor below the roots is already revoked. Call it before revoking the roots, and again after
+ * (see {@link revokeGrantTree}): a child delegated while the tree was being read is found by the
+ * second pass, and one delegated after the roots' revocation is refused by the store.
+ */
+export async function revokeDescendants(
+  store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
+  roots: readonly GrantRef[],
+  revocation: RevocationInput,
+): Promise<number> {
+  // Only grants that have had children are asked for theirs: one read instead of one per leaf. A
+  // grant that gets its first child after this read is found by the second pass.
+  const parents = new Set((await store.listParents()).map(keyOf))
+  const seen = new Set(roots.map(keyOf))
+  const levels: GrantRef[][] = []
+  let current: readonly GrantRef[] = roots.filter((ref) => parents.has(keyOf(ref)))
+  for (let depth = 0; depth < MAX_LEVELS && current.length > 0; depth++) {
+    const next: GrantRef[] = []
+    const asked = current.filter((ref) => parents.has(keyOf(ref)))
+    for (const lists of await Promise.all(asked.map((ref) => store.listChildren(ref)))) {
+      for (const child of lists) {
+        const key = keyOf(child)
+        if (seen.has(key)) continue
+        seen.add(key)
+        next.push(child)
+      }
+    }
+    if (next.length > 0) levels.push(next)
+    current = next
+  }
+  let revoked = 0
+  // Ensure no descendant outlives an ancestor: leaves first, the roots' children last.
+  for (const level of levels.reverse()) revoked += await store.revokeMany(level, revocation)
+  return revoked
+}
+
+/** What {@link revokeGrantTree} revoked: the grant itself (when it was live) and its descendants. */
+export interface RevokedTree {
+  /** The grant, when it was live. */
+  grant: Grant | null
+  /** How many of its descendants were live and are revoked now. */
+  descendants: number
+}
+
+/**
+ * Revokes one grant and every grant delegated from it: descendants first (leaves up), then the
+ * grant, then a second pass for children delegated meanwhile. A grant already revoked still has
+ * its descendants revoked (a cascade that failed part-way is finished by a retry).
+ */
+export async function revokeGrantTree(
+  store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany' | 'revokeGrant'>,
+  root: GrantRef,
+  revocation: RevocationInput,
+): Promise<RevokedTree> {
+  let descendants = await revokeDescendants(store, [root], revocation)
+  const grant = await store.revokeGrant(root.clientId, root.grantId, revocation)
+  descendants += await revokeDescendants(store, [root], revocation)
+  return { grant, descendants }
+}
+
+/**
+ * After a bulk revocation (by task, client, approver, everything): revokes the live descendants of
+ * every grant with children that is not live any more, and returns how many. Before it, call
+ * {@link revokeDescendants} on the parents the bulk revocation will take (`select`), so their
+ * subtrees go first; this pass catches what was delegated meanwhile.
+ */
+export async function revokeOrphans(
+  store: Pick<GrantStore, 'listParents' | 'listChildren' | 'revokeMany' | 'findGrant'>,
+  revocation: RevocationInput,
+): Promise<number> {
+  const parents = await store.listParents()
+  const states = await Promise.all(parents.map((ref) => store.findGrant(ref.grantId)))
+  const gone = parents.filter((_, i) => states[i]!.state !== 'live')
+  return gone.length === 0 ? 0 : revokeDescendants(store, gone, revocation)
+}
+
+/**
+ * The live grants with children that `select` picks: the parents a bulk revocation is about to
+ * take, whose subtrees {@link revokeDescendants} should revoke first.
+ */
+export async function selectParents(
+  store: Pick<GrantStore, 'listParents' | 'findGrant'>,
+  select: (grant: Grant) => boolean,
+): Promise<GrantRef[]> {
+  const parents = await store.listParents()
+  const states = await Promise.all(parents.map((ref) => store.findGrant(ref.grantId)))
+  return parents.filter((_, i) => {
+    const state = states[i]!
+    return state.state === 'live' && select(state.grant)
+  })
+}

@@ -1,0 +1,77 @@
+import type { Context } from 'hono'
+import { ACCESS_TOKEN_TYPE, exchangeToken } from '../../delegation/exchange-token.js'
+import { invalidRequest, WritError } from '../../errors.js'
+import { parseDuration } from '../../manifest/index.js'
+import { clientAddress } from '../client-address.js'
+import type { AppDeps } from '../deps.js'
+import type { AuthorizationDetailsCache } from '../token-params.js'
+
+/** The token exchange grant type (RFC 8693 §2.1). */
+export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+/** Parameters of RFC 8693 §2.1 (and RFC 8707) that writ does not take with a writ subject token. */
+const NOT_SUPPORTED = ['actor_token', 'actor_token_type', 'audience', 'resource'] as const
+
+/**
+ * `POST /oauth/token` with `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC
+ * 8693): delegation to a sub-agent. The caller authenticates as the client that receives the
+ * token; `subject_token` is the parent (a live writ access token, `subject_token_type`
+ * `urn:ietf:params:oauth:token-type:access_token`); `authorization_details` the grants wanted,
+ * each covered by the parent's; optional `ttl`; `subject_token_dpop` a proof of the parent's key
+ * when it is DPoP-bound; a `DPoP` header binds the new token to the caller's own key. See
+ * `docs/delegation.md`.
+ */
+export async function tokenExchangeGrant(
+  deps: AppDeps,
+  c: Context,
+  params: Record<string, string>,
+  dpopProof: string | undefined,
+  detailsCache: AuthorizationDetailsCache,
+): Promise<Response> {
+  // Ensure the caller is a registered client before it learns anything about the subject token.
+  const { clientId } = await deps.clients.authenticate({
+    authorization: c.req.header('authorization'),
+    params,
+    source: clientAddress(c, deps.config.limits),
+  })
+  const subjectToken = params.subject_token
+  if (!subjectToken) throw invalidRequest('subject_token: required (RFC 8693 §2.1)')
+  const subjectType = params.subject_token_type
+  if (!subjectType) throw invalidRequest('subject_token_type: required (RFC 8693 §2.1)')
+  if (subjectType !== ACCESS_TOKEN_TYPE) {
+    throw invalidRequest(`subject_token_type: expected ${ACCESS_TOKEN_TYPE} (a writ access token)`)
+  }
+  const requested = params.requested_token_type
+  if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) {
+    throw invalidRequest(`requested_token_type: only ${ACCESS_TOKEN_TYPE} is issued`)
+  }
+  for (const name of NOT_SUPPORTED) {
+    if (params[name] !== undefined) {
+      throw invalidRequest(`${name}: not supported with token exchange; the token's audience follows its grants' locations`)
+    }
+  }
+  // Ensure the request cannot mix OAuth scopes into task-scoped grants.
+  if (params.scope !== undefined) {
+    throw new WritError('invalid_scope', 400, 'scope is not used by writ; describe access with authorization_details')
+  }
+  if (params.authorization_details === undefined) {
+    throw invalidRequest('authorization_details: required (a JSON array of RFC 9396 objects, each covered by the subject token)')
+  }
+  const authorizationDetails = detailsCache.parse(params.authorization_details, deps.config.limits.grants)
+  const ttlSeconds = params.ttl === undefined ? undefined : parseDuration(params.ttl, 'ttl')
+  const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })
+  const response = await exchangeToken(
+    { issue: deps.issue, dpop: deps.dpop },
+    {
+      clientId,
+      subjectToken,
+      authorizationDetails,
+      path: '/oauth/token',
+      ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+      ...(cnfJkt !== undefined ? { cnfJkt } : {}),
+      ...(params.subject_token_dpop !== undefined ? { subjectProof: params.subject_token_dpop } : {}),
+    },
+  )
+  // RFC 6749 §5.1: token responses are never cached.
+  return c.json(response, 200, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+}

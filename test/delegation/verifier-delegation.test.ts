@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { actorChain, createVerifier, delegationDepth, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { checkActClaim } from '../../src/verifier/delegation.js'
+import { ISSUER, type TestBroker } from '../helpers/broker.js'
+import { APP, details, makeDelegationBroker, oauthClient } from './helpers.js'
+
+let broker: TestBroker
+let tokens: { root: string; child: string; grandchild: string }
+
+beforeAll(async () => {
+  broker = await makeDelegationBroker()
+  const asked = { authorization_details: JSON.stringify(details(['read'], 'docs/a.md')) }
+  const root = (await oauthClient(broker, 'planner').issue(details(['read'], 'docs/**'))).access_token
+  const child = (await oauthClient(broker, 'worker').exchange(root, asked)).access_token
+  const grandchild = (await oauthClient(broker, 'sub').exchange(child, asked)).access_token
+  tokens = { root, child, grandchild }
+})
+afterAll(async () => {
+  await broker.close()
+})
+
+const verifierWith = (delegation?: { allow?: boolean; maxDepth?: number }): Verifier =>
+  createVerifier({
+    issuer: ISSUER,
+    audience: APP,
+    jwksUri: `${ISSUER}/.well-known/jwks.json`,
+    fetch: async (input, init) => broker.app.request(String(input), init),
+    clock: broker.clock,
+    liveness: { mode: 'none' },
+    ...(delegation ? { delegation } : {}),
+  })
+
+async function outcome(verifier: Verifier, token: string): Promise<string> {
+  try {
+    await verifier.verify(token)
+    return 'ok'
+  } catch (err) {
+    if (err instanceof VerifierError) return `${err.code}: ${err.message}`
+    throw err
+  }
+}
+
+describe('writ/verifier and delegated tokens', () => {
+  it('exposes the chain: the actors, current first, and the depth', async () => {
+    const verifier = verifierWith()
+    const root = await verifier.verify(tokens.root)
+    const grandchild = await verifier.verify(tokens.grandchild)
+    expect(delegationDepth(root)).toBe(0)
+    expect(actorChain(root)).toEqual([])
+    expect(grandchild.sub).toBe('planner')
+    expect(grandchild.client_id).toBe('sub')
+    expect(actorChain(grandchild)).toEqual(['sub', 'worker'])
+    expect(delegationDepth(grandchild)).toBe(2)
+    expect(typeof grandchild.parent_grant).toBe('string')
+  })
+
+  it('a service can refuse delegated tokens altogether', async () => {
+    const verifier = verifierWith({ allow: false })
+    expect(await outcome(verifier, tokens.root)).toBe('ok')
+    expect(await outcome(verifier, tokens.child)).toBe('invalid_token: this service does not accept delegated tokens (act)')
+  })
+
+  it('a service can cap the depth it accepts', async () => {
+    const verifier = verifierWith({ maxDepth: 1 })
+    expect(await outcome(verifier, tokens.root)).toBe('ok')
+    expect(await outcome(verifier, tokens.child)).toBe('ok')
+    expect(await outcome(verifier, tokens.grandchild)).toBe(
+      'invalid_token: the token was delegated 2 times; this service accepts at most 1',
+    )
+  })
+
+  it('refuses bad delegation options', () => {
+    expect(() => verifierWith({ maxDepth: -1 })).toThrow(/delegation.maxDepth/)
+  })
+
+  it('refuses a malformed act claim', () => {
+    for (const bad of [null, 'worker', [], { sub: '' }, { sub: 'a', extra: 1 }, { sub: 'a', act: { act: { sub: 'b' } } }]) {
+      expect(() => checkActClaim(bad)).toThrow(VerifierError)
+    }
+    let deep: Record<string, unknown> = { sub: 'x' }
+    for (let i = 0; i < 40; i++) deep = { sub: `a${i}`, act: deep }
+    expect(() => checkActClaim(deep)).toThrow(/too deep/)
+    expect(() => checkActClaim({ sub: 'a', act: { sub: 'b' } })).not.toThrow()
+  })
+})
