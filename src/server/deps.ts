@@ -15,6 +15,7 @@ import { createRateLimiter, rateLimitClients } from '../limits/index.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
 import type { KeyManager } from '../tokens/index.js'
+import type { Telemetry } from '../observability/create-telemetry.js'
 
 /** Everything the HTTP layer needs, built by main.ts (or a test) and passed in. */
 export interface AppDeps {
@@ -33,6 +34,8 @@ export interface AppDeps {
   aws?: Pick<AwsVending, 'vend'>
   /** The audit trail (see `Auditor`); `clients` failures are audited through it. */
   audit: Auditor
+  /** Metrics and tracing (absent: neither; tests that build an app by hand). */
+  telemetry?: Telemetry
   /** Derived: what issuance and token inspection need. */
   issue: IssueGrantDeps
   /** Derived: DPoP proofs at the token endpoints (RFC 9449). */
@@ -94,6 +97,7 @@ export function withDerived(input: AppDepsInput): AppDeps {
       clock: input.clock,
       audit: input.audit,
       requestApproval: (approvalInput) => createApprovalRequest(input.approvals, approvalInput),
+      ...(input.telemetry?.tracer ? { signing: input.telemetry.traceSigning } : {}),
     },
   }
 }
