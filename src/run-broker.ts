@@ -6,6 +6,7 @@ import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
 import { createBroker } from './broker.js'
 import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
+import { configuredSecrets } from './configured-secrets.js'
 import { createLogger } from './logger.js'
 import { PolicyError } from './policy/index.js'
 
@@ -45,14 +46,6 @@ function banner(config: Config, url: string, adminToken?: string): string {
 }
 
 type Env = Record<string, string | undefined>
-
-/** The secret values the config holds, for the logger to cut out of every line. */
-function configuredSecrets(config: Config): string[] {
-  const fromUrl = config.store.redisUrl ? URL.canParse(config.store.redisUrl) && new URL(config.store.redisUrl).password : ''
-  return [config.keys.kek, config.store.password, config.dpop.nonceSecret, config.metrics.bearerToken, fromUrl || undefined].filter(
-    (s): s is string => typeof s === 'string' && s.length > 0,
-  )
-}
 
 /** `host:port` (`[::1]:9464` for IPv6) as @hono/node-server's listen options. */
 function listenAddress(hostPort: string): { hostname: string; port: number } {

@@ -75,7 +75,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
           signingKeyAgeSeconds() {
             const current = need().keys.list().find((key) => key.slot === 'current')
             if (!current) throw new Error('no current signing key')
-            return Math.max(0, (clock() - (current.activatedAt ?? current.createdAt)) / 1000)
+            // Key times are epoch seconds.
+            return Math.max(0, clock() / 1000 - (current.activatedAt ?? current.createdAt))
           },
           async auditUnchainedEvents() {
             return unchained ? unchained() : 0

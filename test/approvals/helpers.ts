@@ -7,7 +7,7 @@ import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { GrantStore } from '../../src/grants/store.js'
-import { silentLogger } from '../../src/logger.js'
+import { type Logger, silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { ISSUER, SECRETS, type TestResponse } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
@@ -101,6 +101,10 @@ export async function makeApprovalBroker(
     auditLog?: AuditLog
     /** The policy, instead of {@link approvalPolicyText}'s. */
     policyText?: string
+    /** Where the broker logs. Default: nowhere. */
+    logger?: Logger
+    /** Passed to createBroker (false: no spans). */
+    tracer?: false
   } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
@@ -117,7 +121,8 @@ export async function makeApprovalBroker(
   })
   const webhooks: ApprovalBroker['webhooks'] = []
   const broker = await createBroker(base, {
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
+    ...(options.tracer === false ? { tracer: false as const } : {}),
     clock,
     policy: loadPolicy(options.policyText ?? (await approvalPolicyText())),
     env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },
