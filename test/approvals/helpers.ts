@@ -7,6 +7,7 @@ import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { GrantStore } from '../../src/grants/store.js'
+import type { Tracer } from '@opentelemetry/api'
 import { type Logger, silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { ISSUER, SECRETS, type TestResponse } from '../helpers/broker.js'
@@ -104,7 +105,7 @@ export async function makeApprovalBroker(
     /** Where the broker logs. Default: nowhere. */
     logger?: Logger
     /** Passed to createBroker (false: no spans). */
-    tracer?: false
+    tracer?: Tracer | false
   } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
@@ -122,7 +123,7 @@ export async function makeApprovalBroker(
   const webhooks: ApprovalBroker['webhooks'] = []
   const broker = await createBroker(base, {
     logger: options.logger ?? silentLogger,
-    ...(options.tracer === false ? { tracer: false as const } : {}),
+    ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
     clock,
     policy: loadPolicy(options.policyText ?? (await approvalPolicyText())),
     env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },
