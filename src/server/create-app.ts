@@ -15,6 +15,7 @@ import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.
 import { enrollPageRoute } from './routes/enroll-page.js'
 import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
 import { metricsRoute, metricsUnconfiguredRoute } from './routes/metrics.js'
+import { docsAssetRoute, docsPageRoute } from './routes/docs.js'
 import { observeRequests } from './observe-requests.js'
 import { introspectRoute } from './routes/introspect.js'
 import { jwksRoute, metadataRoute } from './routes/metadata.js'
@@ -59,6 +60,8 @@ export function createApp(input: AppDepsInput): Hono<Env> {
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))
   app.get('/openapi.yaml', openapiRoute(deps))
+  app.get('/docs', docsPageRoute)
+  app.get('/docs/assets/:file', docsAssetRoute)
   const metrics = deps.telemetry?.metrics
   if (metrics && !deps.config.metrics.listen) {
     const { bearerToken } = deps.config.metrics

@@ -121,7 +121,7 @@ describe('who may read /metrics', () => {
     try {
       const res = await open.app.request('https://writ.test/metrics')
       expect(res.status).toBe(401)
-      const body = await res.json()
+      const body = (await res.json()) as { error_description: string }
       expect(body.error_description).toMatch(/metrics\.bearerToken.*metrics\.listen/)
       expect(open.metricsApp).toBeUndefined()
     } finally {
