@@ -51,6 +51,7 @@ if (!args['chart-only']) {
     // The audit bench keeps its own run length: its method is many short paired runs.
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
+    run('observability.js', args.connections ? ['--connections', args.connections] : [])
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
   }
 }
@@ -67,6 +68,7 @@ const bulk = read('revocation.json')
 const soak = read('soak.json')
 const audit = read('audit.json')
 const auditPath = read('audit-path.json')
+const observability = read('observability.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -77,6 +79,7 @@ const report = {
   soak: soak ? soakSummary : undefined,
   auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
+  observabilityOverhead: observability ? { date: observability.date, levels: observability.levels, goal: observability.goal } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 
