@@ -12,6 +12,7 @@
 //
 //   node bench/observability.js                                   # 1 s runs, 10 blocks per level
 //   node bench/observability.js --duration 2 --rounds 20 --connections 1,16,64
+//   node bench/observability.js --variant metrics   # "on" without the trace SDK: writ's own share
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '1' },
     connections: { type: 'string', default: '1,16' },
     rounds: { type: 'string', default: '10' },
+    // full: metrics and a trace SDK; metrics: metrics only (writ's spans stay API no-ops).
+    variant: { type: 'string', default: 'full' },
   },
 })
 const duration = Number(args.duration)
@@ -39,7 +42,7 @@ function startBroker(redisUrl, on) {
     name: `bench-observability-${on ? 'on' : 'off'}`,
     config: { metrics: { enabled: on } },
     env: { WRIT_LOG_LEVEL: 'error', ...(on ? { WRIT_METRICS_TOKEN: METRICS_TOKEN } : {}) },
-    nodeArgs: on ? ['--import', './bench/otel-sdk.js'] : [],
+    nodeArgs: on && args.variant === 'full' ? ['--import', './bench/otel-sdk.js'] : [],
   })
 }
 
@@ -173,7 +176,7 @@ async function main() {
   console.log(`goal: cost overhead <= ${GOAL * 100}% at every level (the median; met beyond doubt where the whole 95% CI is below)`)
   mkdirSync(join(root, 'bench/results'), { recursive: true })
   writeFileSync(
-    join(root, 'bench/results/observability.json'),
+    join(root, `bench/results/observability${args.variant === 'full' ? '' : `-${args.variant}`}.json`),
     JSON.stringify(
       {
         date: new Date().toISOString(),
@@ -185,13 +188,14 @@ async function main() {
         runs,
         levels,
         scrapeBytes,
+        variant: args.variant,
         goal: { maxOverhead: GOAL },
       },
       null,
       2,
     ) + '\n',
   )
-  console.log('wrote bench/results/observability.json')
+  console.log(`wrote bench/results/observability${args.variant === 'full' ? '' : `-${args.variant}`}.json`)
   if (runs.some((r) => r.errors > 0)) {
     console.error('errors during the benchmark')
     process.exitCode = 1
