@@ -3,6 +3,10 @@ import { makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js
 import { type Family, parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js'
 import { METRICS_TOKEN, runWorkload } from './workload.js'
 import { BROKER_METRIC_NAMES } from '../../src/observability/broker-metrics.js'
+import { createMemoryAuditLog } from '../../src/audit/memory-audit-log.js'
+import { manualClock } from '../../src/clock.js'
+import { testKeys } from '../audit/helpers.js'
+import { A, json } from '../approvals/helpers.js'
 
 let broker: ApprovalBroker
 
@@ -101,6 +105,30 @@ describe('GET /metrics after a scripted workload', () => {
       expect(sampleValue(families, 'writ_token_requests_total', { route: '/v1/tokens', outcome: 'rate_limited' })).toBe(2)
     } finally {
       await limited.close()
+    }
+  })
+})
+
+describe('/metrics when the audit log cannot be written', () => {
+  it('counts each failed audit write, and the token request it failed as an error', async () => {
+    const clock = manualClock(Date.now())
+    const log = createMemoryAuditLog({ clock, issuer: 'https://writ.test', signer: await testKeys(clock) })
+    const down = await makeApprovalBroker({ auditLog: log, config: { metrics: { bearerToken: METRICS_TOKEN } } })
+    try {
+      const before = await scrape(down)
+      await log.close()
+      const res = await down.call('POST', '/v1/tokens', {
+        ...json({ task: { id: 'AUD-1' }, grants: [{ type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' }] }),
+        basic: A,
+      })
+      expect(res.status).toBe(503)
+      const after = await scrape(down)
+      const delta = (name: string, labels: Record<string, string> = {}) => sampleValue(after, name, labels) - sampleValue(before, name, labels)
+      expect(delta('writ_audit_write_failures_total')).toBe(1)
+      expect(delta('writ_token_requests_total', { route: '/v1/tokens', outcome: 'error' })).toBe(1)
+      expect(delta('writ_token_requests_total', { route: '/v1/tokens', outcome: 'issued' })).toBe(0)
+    } finally {
+      await down.close()
     }
   })
 })
