@@ -52,6 +52,7 @@ if (!args['chart-only']) {
     // The audit bench keeps its own run length: its method is many short paired runs.
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
+    run('observability.js', args.connections ? ['--connections', args.connections] : [])
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
     run('delegation.js')
     run('curves.js')
@@ -74,6 +75,7 @@ const auditPath = read('audit-path.json')
 const curves = read('curves.json')
 const peer = read('peer.json')
 const mcp = read('mcp.json')
+const observability = read('observability.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -89,6 +91,7 @@ const report = {
   mcpToolCall: mcp
     ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
     : undefined,
+  observabilityOverhead: observability ? { date: observability.date, levels: observability.levels, goal: observability.goal } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 

@@ -29,7 +29,10 @@ import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { createMemoryStore, createRedisStore, type Store } from './open-store.js'
 import { loadPolicyFile, type Policy } from './policy/index.js'
+import { createTelemetry, type Telemetry } from './observability/create-telemetry.js'
 import { createApp } from './server/create-app.js'
+import { createMetricsApp } from './server/create-metrics-app.js'
+import type { Tracer } from '@opentelemetry/api'
 import { followKeySetChanges } from './tokens/follow-key-set-changes.js'
 import {
   createKeyManager,
@@ -61,6 +64,8 @@ export interface BrokerOptions {
   auditLog?: AuditLog
   /** Where `audit.stdout` writes event lines. Default: process.stdout. */
   stdout?: (line: string) => void
+  /** The tracer spans go to; false: no spans. Default: the global OpenTelemetry API's (a no-op without an SDK). */
+  tracer?: Tracer | false
 }
 
 export interface Broker {
@@ -76,6 +81,10 @@ export interface Broker {
   adminToken?: string
   /** The audit trail (its `log` is undefined when `audit.enabled` is false). */
   audit: Auditor
+  /** The app of the metrics listener, when `metrics.listen` names one (`GET /metrics` only). */
+  metricsApp?: ReturnType<typeof createMetricsApp>
+  /** Metrics (its `metrics` undefined when `metrics.enabled` is false) and tracing. */
+  telemetry: Telemetry
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -89,7 +98,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   const { logger } = options
   const policy = options.policy ?? loadPolicyFile(config.policyFile)
   const ownsStore = !options.store
-  const store =
+  const telemetry = createTelemetry({ config, logger, clock, tracer: options.tracer })
+  const builtStore =
     options.store ??
     (config.store.kind === 'redis'
       ? createRedisStore({
@@ -107,6 +117,15 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
           clock,
         })
       : createMemoryStore({ clock }))
+  // Every port of the store is timed and traced by its name; consumers only ever see these.
+  const store = telemetry.instrumentStore(builtStore, 'store', {
+    grants: 'grants',
+    locks: 'locks',
+    once: 'once',
+    settings: 'settings',
+    keySets: 'key_sets',
+    revocations: 'revocations',
+  })
 
   let audit: Auditor | undefined
   // Scheduled rotations this replica makes are audited; one made at init, before the auditor
@@ -144,8 +163,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   let adminToken: string | undefined
   try {
     await keys.init()
-    audit = createAuditor({
-      log:
+    audit = telemetry.observeAuditor(createAuditor({
+      log: telemetry.observeAuditLog(
         options.auditLog ??
         openAuditLog({
           settings: config.audit,
@@ -155,11 +174,11 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
           clock,
           stdout: options.stdout ?? ((line) => void process.stdout.write(line + '\n')),
           commandTimeoutMs: config.store.commandTimeoutMs,
-        }),
+        })),
       logger,
       clock,
       repeatWindowSeconds: config.audit.authFailureWindowSeconds,
-    })
+    }))
     if (!audit.enabled) {
       logger.warn('auditing is off (audit.enabled: false): no decision is recorded')
     }
@@ -177,6 +196,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       readFile: (path) => readFileSync(path, 'utf8'),
       audit,
     })
+    approvals = { ...approvals, store: telemetry.instrumentStore(approvals.store, 'approvals') }
+    telemetry.readFrom({ store: store.grants, approvals: approvals.store, keys, policy })
   } catch (err) {
     await audit?.close()
     if (ownsStore) await store.close()
@@ -262,6 +283,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     openapi: readOpenApiDocument(),
     approvals,
     audit,
+    telemetry,
     // Ensure wrong admin tokens from one address cost argon2 only within that address's budget.
     admin: createAdminAuthenticator({
       tokenHash: config.admin.tokenHash,
@@ -319,6 +341,10 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     ...(aws ? { aws } : {}),
     ...(adminToken ? { adminToken } : {}),
     audit,
+    telemetry,
+    ...(telemetry.metrics && config.metrics.listen
+      ? { metricsApp: createMetricsApp({ registry: telemetry.metrics.registry, bearerToken: config.metrics.bearerToken, logger }) }
+      : {}),
     async close() {
       clearInterval(refresh)
       await follower?.close()

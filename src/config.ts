@@ -219,6 +219,24 @@ export const configSchema = z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .strict()
       .prefault({}),
+    /** Prometheus metrics (docs/observability.md). */
+    metrics: z
+      .object({
+        /** Off: no /metrics anywhere and no metric is kept. */
+        enabled: z.boolean().default(true),
+        /**
+         * The bearer token scrapers present. With it, /metrics on the main listener answers;
+         * without it (and without `listen`) it answers 401, so no default deployment exposes it.
+         */
+        bearerToken: z.string().regex(/^[\x21-\x7e]{32,512}$/, 'expected 32 to 512 printable ASCII characters').optional(),
+        /** host:port of a listener of its own serving only /metrics (then not on the main one). */
+        listen: z
+          .string()
+          .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, 'expected host:port (127.0.0.1:9464, [::1]:9464)')
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     /** The hash-chained audit log (README "Audit"). */
     audit: z
       .object({
@@ -474,6 +492,8 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'WRIT_KEK', setting: 'keys.kek', apply: (v, put) => put('keys.kek', v) },
   { name: 'WRIT_SIGNING_ALG', setting: 'keys.alg', apply: (v, put) => put('keys.alg', v) },
   { name: 'WRIT_LOG_LEVEL', setting: 'log.level', apply: (v, put) => put('log.level', v) },
+  { name: 'WRIT_METRICS_TOKEN', setting: 'metrics.bearerToken', apply: (v, put) => put('metrics.bearerToken', v) },
+  { name: 'WRIT_METRICS_LISTEN', setting: 'metrics.listen', apply: (v, put) => put('metrics.listen', v) },
   { name: 'WRIT_AUDIT_STDOUT', setting: 'audit.stdout', apply: (v, put) => put('audit.stdout', flag(v)) },
   { name: 'WRIT_DPOP_NONCE_SECRET', setting: 'dpop.nonceSecret', apply: (v, put) => put('dpop.nonceSecret', v) },
   { name: 'WRIT_ADMIN_TOKEN_HASH', setting: 'admin.tokenHash', apply: (v, put) => put('admin.tokenHash', v) },

@@ -6,6 +6,7 @@ import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
 import { createBroker } from './broker.js'
 import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
+import { configuredSecrets } from './configured-secrets.js'
 import { createLogger } from './logger.js'
 import { PolicyError } from './policy/index.js'
 
@@ -13,6 +14,7 @@ function banner(config: Config, url: string, adminToken?: string): string {
   const lines = [
     `writ broker listening on ${url}`,
     `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
+    `  API reference ${config.issuer}/docs`,
   ]
   if (config.policyFile === SAMPLE_POLICY_PATH) {
     lines.push(
@@ -45,6 +47,12 @@ function banner(config: Config, url: string, adminToken?: string): string {
 
 type Env = Record<string, string | undefined>
 
+/** `host:port` (`[::1]:9464` for IPv6) as @hono/node-server's listen options. */
+function listenAddress(hostPort: string): { hostname: string; port: number } {
+  const at = hostPort.lastIndexOf(':')
+  return { hostname: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(hostPort.slice(at + 1)) }
+}
+
 /** The config from `env`, or every problem on stderr and exit code 2 (a usage error). */
 function loadConfigOrExit(env: Env): Config {
   try {
@@ -67,7 +75,7 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   const workers = options.workers ?? 1
   if (workers > 1 && cluster.isPrimary) return runPrimary(env, workers)
   const config = loadConfigOrExit(env)
-  const logger = createLogger(config.log.level)
+  const logger = createLogger(config.log.level, { secrets: configuredSecrets(config) })
   if (config.keys.source === 'generate') {
     logger.warn('signing with a key generated at startup: tokens stop verifying when this process exits; configure keys.source store or files for real use')
   }
@@ -92,11 +100,17 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
     if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken))
   })
 
+  const metricsServer =
+    broker.metricsApp && config.metrics.listen
+      ? serve({ fetch: broker.metricsApp.fetch, ...listenAddress(config.metrics.listen) })
+      : undefined
+
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     logger.info('shutting down', { signal })
+    metricsServer?.close()
     server.close(() => {
       broker.close().then(
         () => process.exit(0),

@@ -20,6 +20,8 @@ const SAMPLES: Record<string, { value: string; expect: Record<string, unknown> }
   WRIT_KEK: { value: Buffer.alloc(32, 7).toString('base64'), expect: { 'keys.kek': Buffer.alloc(32, 7).toString('base64') } },
   WRIT_SIGNING_ALG: { value: 'EdDSA', expect: { 'keys.alg': 'EdDSA' } },
   WRIT_LOG_LEVEL: { value: 'warn', expect: { 'log.level': 'warn' } },
+  WRIT_METRICS_TOKEN: { value: 'm'.repeat(40), expect: { 'metrics.bearerToken': 'm'.repeat(40) } },
+  WRIT_METRICS_LISTEN: { value: '0.0.0.0:9464', expect: { 'metrics.listen': '0.0.0.0:9464' } },
   WRIT_AUDIT_STDOUT: { value: '1', expect: { 'audit.stdout': true } },
   WRIT_DPOP_NONCE_SECRET: { value: Buffer.alloc(32, 9).toString('base64'), expect: { 'dpop.nonceSecret': Buffer.alloc(32, 9).toString('base64') } },
   WRIT_ADMIN_TOKEN_HASH: { value: '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA', expect: { 'admin.tokenHash': '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA' } },

@@ -42,6 +42,8 @@ export interface IssueGrantDeps {
    * `createApprovalRequest`). Absent: such manifests are refused.
    */
   requestApproval?: (input: ApprovalInput) => Promise<ApprovalPending>
+  /** Runs the signing step (a seam for tracing it as its own span). Default: runs it as is. */
+  signing?: <T>(sign: () => Promise<T>) => Promise<T>
 }
 
 /** A manifest that needs a human, handed to {@link IssueGrantDeps.requestApproval}. */
@@ -234,7 +236,8 @@ async function issue(
   }
   await recordGrant(deps, grant, detailsJson, createOptions)
 
-  const accessToken = await mintAccessToken({ key: keys.signingKey(), payload })
+  const mint = () => mintAccessToken({ key: keys.signingKey(), payload })
+  const accessToken = await (deps.signing ? deps.signing(mint) : mint())
   return {
     access_token: accessToken,
     token_type: grant.cnfJkt ? 'DPoP' : 'Bearer',

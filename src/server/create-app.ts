@@ -14,6 +14,9 @@ import { cibaAuthorizeRoute } from './routes/ciba-authorize.js'
 import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.js'
 import { enrollPageRoute } from './routes/enroll-page.js'
 import { healthRoute, openapiRoute, readyRoute } from './routes/health.js'
+import { metricsRoute, metricsUnconfiguredRoute } from './routes/metrics.js'
+import { docsAssetRoute, docsPageRoute } from './routes/docs.js'
+import { observeRequests } from './observe-requests.js'
 import { introspectRoute } from './routes/introspect.js'
 import { jwksRoute, metadataRoute } from './routes/metadata.js'
 import { authorizeDecisionRoute, authorizeOptionsRoute, authorizeRoute } from './routes/oauth-authorize.js'
@@ -30,6 +33,8 @@ type Env = { Variables: { requestId: string } }
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>()
 
+  // Metrics, a span and a debug line for every request (before everything else, to time it all).
+  app.use(observeRequests({ metrics: deps.telemetry?.metrics, tracer: deps.telemetry?.tracer, logger: deps.logger }))
   app.use(async (c, next) => {
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
     await next()
@@ -57,6 +62,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/healthz', healthRoute)
   app.get('/readyz', readyRoute(deps))
   app.get('/openapi.yaml', openapiRoute(deps))
+  app.get('/docs', docsPageRoute)
+  app.get('/docs/assets/:file', docsAssetRoute)
+  const metrics = deps.telemetry?.metrics
+  if (metrics && !deps.config.metrics.listen) {
+    const { bearerToken } = deps.config.metrics
+    app.get('/metrics', bearerToken ? metricsRoute({ registry: metrics.registry, bearerToken }) : metricsUnconfiguredRoute)
+  }
   app.get('/.well-known/oauth-authorization-server', metadataRoute(deps))
   app.get('/.well-known/jwks.json', jwksRoute(deps))
   app.post('/oauth/token', oauthTokenRoute(deps))

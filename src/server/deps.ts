@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
 import type { OnceStore } from '../store/once-store.js'
 import type { KeyManager } from '../tokens/index.js'
+import type { Telemetry } from '../observability/create-telemetry.js'
 
 /**
  * Everything the HTTP layer needs, finished: built by `broker.ts` (the composition root) and
@@ -43,6 +44,8 @@ export interface AppDeps {
   aws?: Pick<AwsVending, 'vend'>
   /** The audit trail (see `Auditor`); `clients` failures are audited through it. */
   audit: Auditor
+  /** Metrics and tracing (absent: neither; tests that build an app by hand). */
+  telemetry?: Telemetry
   /** What issuance and token inspection need. */
   issue: IssueGrantDeps
   /** DPoP proofs at the token endpoints (RFC 9449). */

@@ -20,15 +20,17 @@ export function createLiveness(
   clock: () => number,
   fetch: typeof globalThis.fetch,
   keys: Pick<KeyResolver, 'keepOnly' | 'refreshSoon'>,
+  onCacheLookup?: (hit: boolean) => void,
 ): LivenessCheck {
   switch (options.mode) {
     case 'redis':
       return createRedisLiveness(options, clock, {
         onKeySet: (kids) => keys.keepOnly(kids),
         onResubscribed: () => keys.refreshSoon(),
+        ...(onCacheLookup ? { onCacheLookup } : {}),
       })
     case 'introspection':
-      return createIntrospectionLiveness(options, clock, fetch)
+      return createIntrospectionLiveness(options, clock, fetch, onCacheLookup)
     case 'none':
       return {
         check: async () => undefined,

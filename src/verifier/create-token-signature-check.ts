@@ -33,6 +33,8 @@ export interface TokenSignatureCheckOptions {
   clock: () => number
   /** Most verified tokens remembered. */
   cacheSize: number
+  /** Told whether each token was found in the cache of verified tokens. */
+  onCacheLookup?: (hit: boolean) => void
   /** Compute each token's claims digest, for a liveness check that compares it. */
   digests: boolean
 }
@@ -67,7 +69,9 @@ export function createTokenSignatureCheck(
   return async function verifySignedToken(token: string): Promise<VerifiedToken> {
     const now = clock()
     const cached = verified.get(token, now)
-    if (cached !== undefined && cached.keyVersion === keys.version) {
+    const hit = cached !== undefined && cached.keyVersion === keys.version
+    options.onCacheLookup?.(hit)
+    if (cached !== undefined && hit) {
       keys.refreshIfStale()
       const { exp, nbf } = cached.claims
       // Ensure a remembered token is still within its time window.

@@ -140,7 +140,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     timeoutMs: 5000,
   })
 
-  const liveness = createLiveness(options.liveness, clock, fetch, keys)
+  const cacheLookup = options.metrics?.cacheLookup?.bind(options.metrics)
+  const liveness = createLiveness(options.liveness, clock, fetch, keys, cacheLookup && ((hit) => cacheLookup('liveness', hit)))
   const verifySignedToken = createTokenSignatureCheck({
     keys,
     algorithms,
@@ -151,6 +152,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     cacheSize: options.tokenCacheSize ?? 10_000,
     // Liveness compares each token's claims digest with its grant's (computed once per token).
     digests: options.liveness.mode !== 'none',
+    ...(cacheLookup ? { onCacheLookup: (hit: boolean) => cacheLookup('token', hit) } : {}),
   })
 
   /** Verifies a presented token; `seen.bound` tells the caller which challenge scheme applies. */
@@ -207,8 +209,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   ): Promise<AccessTokenClaims> {
     const seen = { bound: false }
     try {
-      return await verifyPresented(token, presentation, seen)
+      const claims = await verifyPresented(token, presentation, seen)
+      options.metrics?.verification?.('ok')
+      return claims
     } catch (err) {
+      options.metrics?.verification?.(err instanceof VerifierError ? err.code : 'error')
       // The challenge names the scheme the client must use: DPoP for bound tokens and requests.
       const dpop = seen.bound || presentation.scheme === 'DPoP'
       if (err instanceof VerifierError && err.scheme !== 'DPoP' && dpop) {

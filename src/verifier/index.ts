@@ -25,6 +25,7 @@
 export { authorize, type AuthorizeOptions, type AuthorizeRequest } from './authorize.js'
 export { claimsSha256, tokenClaimsSha256 } from '../wire/claims-digest.js'
 export { createVerifier, type Verifier } from './create-verifier.js'
+export { createVerifierCounters, type VerifierCounters, type VerifierMetrics } from './verifier-metrics.js'
 export { createDpopNonces, type DpopNonces, type DpopNoncesOptions } from './dpop-nonces.js'
 export type { IntrospectionLivenessOptions } from './introspection-liveness.js'
 export type { LivenessOptions, LivenessStatus, NoLivenessOptions } from './liveness.js'

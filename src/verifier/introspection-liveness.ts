@@ -50,6 +50,8 @@ export function createIntrospectionLiveness(
   options: IntrospectionLivenessOptions,
   clock: () => number,
   fetch: typeof globalThis.fetch,
+  /** Told whether each check was answered from the cache of answers. */
+  onCacheLookup?: (hit: boolean) => void,
 ): LivenessCheck {
   const ttlSeconds = options.cacheTtlSeconds ?? 5
   const timeoutMs = options.timeoutMs ?? 2000
@@ -102,6 +104,7 @@ export function createIntrospectionLiveness(
       // the same grant, which the broker may call inactive (its claims are not the issued ones).
       const key = `${claims.client_id}\u0000${claims.jti}\u0000${claimsSha256}`
       let active = cache.get(key, clock())
+      onCacheLookup?.(active !== undefined)
       if (active === undefined) {
         let answer = pending.get(key)
         if (answer === undefined) {

@@ -59,6 +59,8 @@ export interface KeySetEvents {
   onKeySet(kids: readonly string[]): void
   /** The subscription came back after a loss: an announcement may have been missed. */
   onResubscribed(): void
+  /** Told whether each check was answered from the cache of grants confirmed live. */
+  onCacheLookup?(hit: boolean): void
 }
 
 /** Fail fast: no offline queue, no retries, reconnection forever with capped backoff. */
@@ -289,6 +291,7 @@ export function createRedisLiveness(
       const key = cacheKey(claims.client_id, claims.jti)
       const now = clock()
       const cached = subscribed ? cache.get(key, now) : undefined
+      keySetEvents?.onCacheLookup?.(cached !== undefined)
       if (cached !== undefined) {
         if (cached === null || cached === claimsSha256) return
         // Ensure a token other than the one issued for a grant is refused, even from the cache.

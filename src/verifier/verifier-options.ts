@@ -1,6 +1,7 @@
 import type { JWK } from 'jose'
 import type { LivenessOptions } from './liveness.js'
 import type { DelegationOptions } from './delegation.js'
+import type { VerifierMetrics } from './verifier-metrics.js'
 
 /**
  * Token algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
@@ -83,6 +84,8 @@ export interface VerifierOptions {
   jwksUri?: string
   /** How to tell whether a token's grant is still live. Required; see {@link LivenessOptions}. */
   liveness: LivenessOptions
+  /** Called as verifications end and caches answer, for the service's metrics (`createVerifierCounters`). */
+  metrics?: VerifierMetrics
   /** Token algorithms accepted. Default ES256 and EdDSA; asymmetric ones only. */
   algorithms?: readonly string[]
   /** Leeway for `exp`, `nbf` and `iat`. Default 5. */

@@ -7,7 +7,8 @@ import { hashSecret } from '../../src/client-auth/index.js'
 import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { Store } from '../../src/open-store.js'
-import { silentLogger } from '../../src/logger.js'
+import type { Tracer } from '@opentelemetry/api'
+import { type Logger, silentLogger } from '../../src/logger.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { ISSUER, SECRETS, type TestResponse } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
@@ -101,6 +102,10 @@ export async function makeApprovalBroker(
     auditLog?: AuditLog
     /** The policy, instead of {@link approvalPolicyText}'s. */
     policyText?: string
+    /** Where the broker logs. Default: nowhere. */
+    logger?: Logger
+    /** Passed to createBroker (false: no spans). */
+    tracer?: Tracer | false
   } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
@@ -117,7 +122,8 @@ export async function makeApprovalBroker(
   })
   const webhooks: ApprovalBroker['webhooks'] = []
   const broker = await createBroker(base, {
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
+    ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
     clock,
     policy: loadPolicy(options.policyText ?? (await approvalPolicyText())),
     env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },

@@ -151,14 +151,19 @@ describe('Kubernetes manifests', () => {
     expect(pdb.spec.minAvailable).toBeLessThan(deployment.spec.replicas)
   })
 
-  it('restrict ingress to the HTTP port and egress to DNS and Redis', () => {
+  it('restrict ingress to the HTTP port (and metrics from monitoring) and egress to DNS and Redis', () => {
     const policy = one('NetworkPolicy')
     expect(matches(policy.spec.podSelector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true)
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress'])
     for (const rule of policy.spec.ingress as Doc[]) {
       expect(rule.from?.length, 'every ingress rule names its sources').toBeGreaterThan(0)
-      expect(rule.ports).toEqual([{ port: 'http', protocol: 'TCP' }])
+      const metrics = rule.ports?.[0]?.port === 'metrics'
+      expect(rule.ports).toEqual([{ port: metrics ? 'metrics' : 'http', protocol: 'TCP' }])
+      // The metrics port is reached from the monitoring namespaces only.
+      if (metrics) expect(rule.from).toEqual([{ namespaceSelector: { matchLabels: { 'writ-monitoring': 'true' } } }])
     }
+    const metricsPort = (container!.ports as Doc[]).find((p) => p.name === 'metrics')
+    expect(metricsPort?.containerPort).toBe(9464)
     const egressPorts = (policy.spec.egress as Doc[]).flatMap((r) => (r.ports as Doc[]).map((p) => p.port))
     expect(new Set(egressPorts)).toEqual(new Set([53, 6379, 26379]))
   })

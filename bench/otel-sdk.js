@@ -1,0 +1,18 @@
+// Registers an OpenTelemetry trace SDK in the process it is imported into (`node --import
+// ./bench/otel-sdk.js dist/main.js`), as a service that traces writ would: every span is recorded
+// and handed, in batches, to an exporter that only counts them (no network in a benchmark).
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
+
+let exported = 0
+const exporter = {
+  export(spans, done) {
+    exported += spans.length
+    done({ code: 0 })
+  },
+  shutdown: async () => undefined,
+}
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }))
+process.on('SIGTERM', () => process.stderr.write(`otel-sdk: ${exported} spans exported\n`))
