@@ -258,6 +258,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     validateDetails: [validateAwsGrants, validateMcpGrants],
     audit,
     requestApproval: (input) => createApprovalRequest(approvals, input),
+    ...(telemetry.tracer ? { signing: telemetry.traceSigning } : {}),
   }
   const app = createApp({
     ...(aws ? { aws } : {}),
