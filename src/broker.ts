@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Approvals, createApprovals } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store/store.js'
+import { createEnrolmentInvite, type CreatedInvite } from './approvals/enrolment/create-enrolment-invite.js'
 import { bootstrapAdminToken } from './admin/index.js'
 import type { AuditLog } from './audit/audit-log.js'
 import { type Auditor, createAuditor } from './audit/create-auditor.js'
@@ -66,6 +67,10 @@ export interface Broker {
   adminToken?: string
   /** The audit trail (its `log` is undefined when `audit.enabled` is false). */
   audit: Auditor
+  /** Whether enrolment accepts keys without verified attestation (dev mode). */
+  devAttestation: boolean
+  /** A one-time enrolment invite made by the broker itself (`writ serve --dev` prints one). */
+  inviteApprover(approver: string, group: string): Promise<CreatedInvite>
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -237,6 +242,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     ...(aws ? { aws } : {}),
     ...(adminToken ? { adminToken } : {}),
     audit,
+    devAttestation: approvals.attestation.mode === 'relaxed',
+    inviteApprover: (approver, group) => createEnrolmentInvite(approvals, { approver, group, createdBy: 'system' }),
     async close() {
       clearInterval(refresh)
       await follower?.close()

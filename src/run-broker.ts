@@ -4,16 +4,37 @@
  */
 import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
-import { createBroker } from './broker.js'
+import { type Broker, createBroker } from './broker.js'
 import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
-import { createLogger } from './logger.js'
+import { createLogger, type Logger } from './logger.js'
 import { PolicyError } from './policy/index.js'
 
-function banner(config: Config, url: string, adminToken?: string): string {
+/** An enrolment link printed at a dev start, for one approver of one group. */
+interface DevInvite {
+  approver: string
+  group: string
+  url: string
+}
+
+function banner(config: Config, url: string, adminToken?: string, invites: DevInvite[] = []): string {
   const lines = [
     `writ broker listening on ${url}`,
     `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
   ]
+  if (config.approvals.attestation.mode === 'dev') {
+    lines.push(
+      '',
+      '  DEV MODE: security key attestation is not verified; passkeys and any security key enrol. Local trials only.',
+    )
+    for (const invite of invites) {
+      lines.push(
+        '',
+        `  Enrol a passkey or security key for ${invite.approver} (group ${invite.group}); the link works once:`,
+        '',
+        `    ${invite.url}`,
+      )
+    }
+  }
   if (config.policyFile === SAMPLE_POLICY_PATH) {
     lines.push(
       '',
@@ -44,6 +65,35 @@ function banner(config: Config, url: string, adminToken?: string): string {
 }
 
 type Env = Record<string, string | undefined>
+
+/**
+ * On a dev-attestation broker, a one-time enrolment link for the first member of each approver
+ * group that has no usable key yet, so a local trial can approve without an admin step.
+ */
+async function devInvites(broker: Broker, logger: Logger): Promise<DevInvite[]> {
+  if (!broker.devAttestation) return []
+  const invites: DevInvite[] = []
+  for (const group of broker.policy.approverGroups.values()) {
+    let approver: string | undefined
+    for (const member of group.members) {
+      const keys = await broker.approvals.listCredentials({ sub: member })
+      if (keys.some((key) => key.flagged === undefined)) {
+        approver = undefined
+        break
+      }
+      approver ??= member
+    }
+    if (approver === undefined) continue
+    try {
+      const invite = await broker.inviteApprover(approver, group.id)
+      invites.push({ approver: invite.approver, group: invite.group, url: invite.url })
+    } catch (err) {
+      // A member the invite refuses (a plain name, not an address) gets no link.
+      logger.warn('no dev enrolment link', { group: group.id, err: err instanceof Error ? err.message : String(err) })
+    }
+  }
+  return invites
+}
 
 /** The config from `env`, or every problem on stderr and exit code 2 (a usage error). */
 function loadConfigOrExit(env: Env): Config {
@@ -87,9 +137,10 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   }
 
   const quiet = cluster.isWorker && cluster.worker?.id !== 1
+  const invites = quiet ? [] : await devInvites(broker, logger)
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host }, (info) => {
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
-    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken))
+    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken, invites))
   })
 
   let stopping = false
