@@ -56,8 +56,8 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied, 4 expired.
 
 Examples:
   writ serve
-  WRIT_URL=http://127.0.0.1:8080 WRIT_CLIENT_SECRET=demo-secret writ token request examples/manifest.yaml --client demo-agent
-  WRIT_URL=http://127.0.0.1:8080 WRIT_ADMIN_TOKEN=... writ grants ls`,
+  WRIT_URL=http://localhost:8080 WRIT_CLIENT_SECRET=demo-secret writ token request examples/manifest.yaml --client demo-agent
+  WRIT_URL=http://localhost:8080 WRIT_ADMIN_TOKEN=... writ grants ls`,
   )
 
 const ctx = (): CliContext => {

@@ -6,11 +6,13 @@ import { WritClientError } from '../../client/errors.js'
 import { parseSafeYaml } from '../../manifest/index.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
+import { loadOrCreateDpopKey } from '../dpop-key-file.js'
 import { terminalText } from '../output.js'
 
 export interface TokenRequestOptions {
   client?: string
   key?: string
+  dpopKey?: string
   wait?: boolean
   stdin?: boolean
 }
@@ -69,6 +71,12 @@ export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: 
     credentials = { clientId, clientSecret: await ctx.secret('WRIT_CLIENT_SECRET', 'client secret') }
   }
   const broker = ctx.brokerUrl()
+  let dpopKey
+  if (opts.dpopKey) {
+    const loaded = await loadOrCreateDpopKey(opts.dpopKey)
+    if (loaded.created) ctx.out.error(`generated a DPoP key in ${opts.dpopKey} (0600); tokens asked for with it are bound to it`)
+    dpopKey = loaded.key
+  }
   const controller = new AbortController()
   let spinner: NodeJS.Timeout | undefined
   const onPending = (p: PendingApproval) => {
@@ -90,7 +98,15 @@ export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: 
     }
   }
   try {
-    const token = await requestToken({ broker, credentials, manifest, onPending, signal: controller.signal, fetch: ctx.fetch })
+    const token = await requestToken({
+      broker,
+      credentials,
+      manifest,
+      onPending,
+      signal: controller.signal,
+      fetch: ctx.fetch,
+      ...(dpopKey ? { dpopKey } : {}),
+    })
     if (ctx.out.json) ctx.out.data(token)
     else if (ctx.out.tty) {
       ctx.out.error(`${ctx.out.green('✓')} token for ${manifest.task?.id ?? 'task'}: ${token.scope}, ${token.expiresIn}s, grant ${token.grantId}`)
@@ -120,6 +136,7 @@ export function tokenCommand(ctx: () => CliContext): Command {
     .argument('<manifest>', 'task manifest (YAML or JSON)')
     .option('--client <id>', 'client id (default WRIT_CLIENT_ID)')
     .option('--key <file>', 'private key for private_key_jwt (PKCS#8 PEM or JWK); otherwise WRIT_CLIENT_SECRET')
+    .option('--dpop-key <file>', 'bind the token to this DPoP key (RFC 9449), a private JWK; created (0600) when missing')
     .option('--wait', 'wait for human approval when policy needs one')
     .description('exchange a task manifest for a task-scoped token')
     .addHelpText(
@@ -128,9 +145,9 @@ export function tokenCommand(ctx: () => CliContext): Command {
 Exit codes: 0 token printed, 1 error, 2 usage, 3 denied, 4 approval expired.
 
 Examples:
-  WRIT_URL=http://127.0.0.1:8080 WRIT_CLIENT_SECRET=demo-secret \\
+  WRIT_URL=http://localhost:8080 WRIT_CLIENT_SECRET=demo-secret \\
     writ token request examples/manifest.yaml --client demo-agent
-  TOKEN=$(writ token request deploy.yaml --client ci-agent --wait)`,
+  TOKEN=$(writ token request examples/deploy.yaml --client demo-agent --dpop-key agent.jwk --wait)`,
     )
     .action((manifest: string, opts: TokenRequestOptions) => tokenRequest(ctx(), manifest, opts))
   return cmd
