@@ -1,0 +1,124 @@
+/**
+ * The README's approval walkthrough ("Try it: approve a deploy in the browser"), run as a reader
+ * would: every command is taken from the README and run verbatim through sh (only the port is
+ * changed, so parallel test runs do not collide), and the two browser steps are done in Debian's
+ * Chromium with a CDP virtual authenticator (a passkey-capable platform key with user
+ * verification): broker start in dev mode, enrolment from the printed link, a DPoP-bound token
+ * requested through the CLI, approval on the page, the token collected, revoked, and inactive.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { decodeJwt } from 'jose'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../helpers/redis.js'
+import { readmeShellBlocks, ROOT, SHIMS } from './readme-commands.js'
+
+const children: ChildProcess[] = []
+let browser: Browser | undefined
+const dir = mkdtempSync(join(tmpdir(), 'writ-readme-walkthrough-'))
+
+afterAll(async () => {
+  await browser?.close()
+  for (const child of children) {
+    if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGTERM')
+  }
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Runs README text through sh in its own process group; stdout and stderr collected as they come. */
+function sh(script: string, port: number) {
+  const child = spawn('sh', ['-c', SHIMS + script.replaceAll('localhost:8080', `localhost:${port}`)], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: dir, NO_COLOR: '1', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  children.push(child)
+  const out = { stdout: '', stderr: '' }
+  child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()))
+  const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
+  return { out, done }
+}
+
+async function until<T>(what: string, read: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = read()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function phoneWithPasskey(): Promise<Page> {
+  browser ??= await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--host-resolver-rules=MAP localhost 127.0.0.1'],
+  })
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+  const page = await context.newPage()
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  })
+  return page
+}
+
+describe('the README approval walkthrough', () => {
+  it('enrols a passkey, approves a DPoP-bound deploy token in the browser, and revokes it', async () => {
+    symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'))
+    const [start, request, revoke, ...rest] = readmeShellBlocks('Try it: approve a deploy in the browser')
+    expect(rest).toEqual([])
+    expect(start).toMatch(/^WRIT_DEV=1 npm start\b/)
+    const port = await freePort()
+
+    // 1. The broker in dev mode prints a one-time enrolment link.
+    const broker = sh(start!, port)
+    const link = await until('the enrolment link', () => /http:\/\/localhost:\d+\/enroll\/\S+/.exec(broker.out.stdout)?.[0])
+    expect(link).toContain(`localhost:${port}`)
+    expect(broker.out.stdout).toContain('DEV MODE')
+
+    // 2. alice opens it and enrols a passkey.
+    const page = await phoneWithPasskey()
+    await page.goto(link)
+    await expect(page.locator('.banner').textContent()).resolves.toContain('DEV MODE')
+    await page.click('button[data-action="enroll"]')
+    await page.locator('#result').filter({ hasText: /enrolled|error|not accepted/i }).waitFor()
+    expect(await page.locator('#result').textContent()).toContain('Security key enrolled for alice@example.com')
+
+    // 3. The agent asks through the CLI (DPoP key created on first use), and waits; then ends the
+    //    token and introspects it. The test appends one line to read the token back.
+    const agent = sh(`${request}\n${revoke}\necho "token=$TOKEN"`, port)
+    const approvalUrl = await until('the approval URL', () => /http:\/\/localhost:\d+\/approve\/[\w-]+/.exec(agent.out.stderr)?.[0])
+    expect(agent.out.stderr).toContain('generated a DPoP key in agent.jwk')
+    expect(statSync(join(dir, 'agent.jwk')).mode & 0o777).toBe(0o600)
+
+    // 4. alice approves on the page.
+    await page.goto(approvalUrl)
+    await page.click('button[data-action="approve"]')
+    await page.locator('#result').filter({ hasText: /Approved by|error|not accepted/i }).waitFor()
+    expect(await page.locator('#result').textContent()).toContain('Approved by alice@example.com')
+
+    // 5. The token was collected, bound to the DPoP key, then revoked: introspection says inactive.
+    expect(await agent.done).toBe(0)
+    const token = /token=(\S+)/.exec(agent.out.stdout)?.[1]
+    expect(token).toBeDefined()
+    const claims = decodeJwt(token!)
+    expect(claims.cnf).toMatchObject({ jkt: expect.any(String) })
+    expect(claims.approval).toMatchObject({ approvers: [expect.objectContaining({ sub: 'alice@example.com' })] })
+    expect(agent.out.stdout).toContain('{"active":false}')
+  }, 180_000)
+})
