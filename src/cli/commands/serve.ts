@@ -33,7 +33,7 @@ export function serveCommand(env: Record<string, string | undefined>): Command {
 Examples:
   writ serve                                   # embedded defaults: memory store, dev key, sample policy
   writ serve --dev                             # the same, plus approvals with a passkey: prints an enrolment link
-  REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(openssl rand -base64 32) writ serve --workers 2
+  REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(cat .writ-kek) writ serve --workers 2   # .writ-kek: made once
   writ serve --config /etc/writ/writ.yaml`,
     )
     .action((opts: ServeOptions) => serve(env, opts))
