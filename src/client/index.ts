@@ -10,6 +10,8 @@ export type {
   RequestTokenOptions,
   TokenResult,
 } from './request-token.js'
+export { revoke } from './revoke.js'
+export type { RevokeOptions } from './revoke.js'
 export { fetchWithToken } from './fetch-with-token.js'
 export type { FetchWithTokenOptions } from './fetch-with-token.js'
 export { createDpopProof, dpopThumbprint } from './dpop.js'

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT, type CryptoKey } from 'jose'
+import type { CryptoKey } from 'jose'
+import { basicAuthorization, clientAuthentication } from './client-authentication.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 
@@ -52,7 +52,6 @@ export interface RequestTokenOptions {
 }
 
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba'
-const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -68,7 +67,6 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 
-const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
 
 /**
  * Exchanges a task manifest for a task-scoped token. When policy needs a human, reports the
@@ -102,10 +100,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     const url = `${base}${path}`
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
-      if (useBasic && 'clientSecret' in credentials) {
-        const pair = `${formEncode(credentials.clientId)}:${formEncode(credentials.clientSecret)}`
-        headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
-      }
+      if (useBasic && 'clientSecret' in credentials) headers.authorization = basicAuthorization(credentials)
       if (options.dpopKey) {
         headers.dpop = await createDpopProof(options.dpopKey, {
           method: 'POST',
@@ -137,16 +132,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
 
   async function assertion(): Promise<Record<string, string>> {
     if (!('privateKey' in credentials)) return {}
-    const iat = Math.floor(now() / 1000)
-    const jwt = await new SignJWT({ jti: randomUUID() })
-      .setProtectedHeader({ alg: credentials.algorithm ?? 'ES256', ...(credentials.keyId ? { kid: credentials.keyId } : {}) })
-      .setIssuer(credentials.clientId)
-      .setSubject(credentials.clientId)
-      .setAudience(`${base}/oauth/token`)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + 60)
-      .sign(credentials.privateKey)
-    return { client_id: credentials.clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: jwt }
+    return (await clientAuthentication(base, credentials, now())).params
   }
 
   const form = async (params: Record<string, string>) =>
