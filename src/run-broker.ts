@@ -160,9 +160,16 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
+/** Longest wait before replacing a worker that keeps crashing. */
+const MAX_RESTART_DELAY_MS = 30_000
+
 /**
  * The primary of `--workers N`: checks the config once, forks N workers that share the listening
- * port, replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
+ * port, and supervises them. When no worker has ever started listening and one exits, the start
+ * failed (bad keys, unreachable store...): every worker is stopped and the primary exits 1. A worker
+ * that dies after the service was up is replaced, after 1 s doubling with each crash in a row (at
+ * most 30 s; a replacement that listens resets it). SIGINT/SIGTERM are forwarded to every worker as
+ * SIGTERM; the primary exits 0 once they have all ended cleanly, 1 if one did not within 10 s.
  */
 function runPrimary(env: Env, workers: number): void {
   const config = loadConfigOrExit(env)
@@ -173,20 +180,50 @@ function runPrimary(env: Env, workers: number): void {
   }
   const logger = createLogger(config.log.level)
   let stopping = false
-  for (let i = 0; i < workers; i++) cluster.fork(env)
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return
-    logger.warn('worker exited; starting a replacement', { worker: worker.id, code, signal })
-    setTimeout(() => cluster.fork(env), 1000).unref()
-  })
-  const stop = () => {
-    stopping = true
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
-    setTimeout(() => process.exit(0), 10_000).unref()
-    cluster.on('exit', () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
-    })
+  let everListened = false
+  let crashesInARow = 0
+  let uncleanExit = false
+  const fork = () => {
+    const worker = cluster.fork(env)
+    logger.info('worker started', { worker: worker.id, pid: worker.process.pid })
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('stopping workers', { signal })
+    const alive = Object.values(cluster.workers ?? {})
+    if (alive.length === 0) process.exit(uncleanExit ? 1 : 0)
+    for (const worker of alive) worker?.process.kill('SIGTERM')
+    setTimeout(() => {
+      logger.error('workers did not stop within 10 s; exiting')
+      process.exit(1)
+    }, 10_000).unref()
+  }
+  cluster.on('listening', (worker) => {
+    everListened = true
+    crashesInARow = 0
+    logger.info('worker listening', { worker: worker.id, pid: worker.process.pid })
+  })
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (code !== 0 && signal !== 'SIGTERM') uncleanExit = true
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(uncleanExit ? 1 : 0)
+      return
+    }
+    if (!everListened) {
+      process.stderr.write(`writ: a worker exited before the service started (exit code ${code ?? signal}); see its error above\n`)
+      uncleanExit = true
+      stop('start failure')
+      return
+    }
+    crashesInARow++
+    const delay = Math.min(1000 * 2 ** (crashesInARow - 1), MAX_RESTART_DELAY_MS)
+    logger.warn('worker exited; starting a replacement', { worker: worker.id, pid: worker.process.pid, code, signal, delayMs: delay })
+    setTimeout(() => {
+      if (!stopping) fork()
+    }, delay)
+  })
+  for (let i = 0; i < workers; i++) fork()
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
 }
