@@ -7,15 +7,17 @@
  * requested through the CLI, approval on the page, the token collected, revoked, and inactive.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { decodeJwt } from 'jose'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/redis.js'
 import { readmeShellBlocks, ROOT, SHIMS } from './readme-commands.js'
 
+/** Screenshots of the approval page at phone size (test-output/ is not committed). */
+const OUT = resolve(ROOT, 'test-output')
 const children: ChildProcess[] = []
 let browser: Browser | undefined
 const dir = mkdtempSync(join(tmpdir(), 'writ-readme-walkthrough-'))
@@ -106,11 +108,37 @@ describe('the README approval walkthrough', () => {
     expect(agent.out.stderr).toContain('generated a DPoP key in agent.jwk')
     expect(statSync(join(dir, 'agent.jwk')).mode & 0o777).toBe(0o600)
 
-    // 4. alice approves on the page.
+    // 4. alice approves on the page, on a phone-sized screen (390×844): Approve and Deny are in
+    //    view without scrolling, the page says the token is DPoP-bound and shows the dev banner.
     await page.goto(approvalUrl)
+    await expect(page.locator('.banner').textContent()).resolves.toContain('DEV MODE')
+    expect(await page.locator('main').innerText()).toContain('DPoP-bound')
+    for (const action of ['approve', 'deny']) {
+      const box = await page.locator(`button[data-action="${action}"]`).boundingBox()
+      expect(box, action).not.toBeNull()
+      expect(box!.y).toBeGreaterThanOrEqual(0)
+      expect(box!.y + box!.height, `${action} button bottom`).toBeLessThanOrEqual(844)
+      expect(box!.x + box!.width).toBeLessThanOrEqual(390)
+    }
+    expect(await page.locator('[data-progress]').first().textContent()).toBe('0')
+    mkdirSync(OUT, { recursive: true })
+    await page.screenshot({ path: join(OUT, 'approval-phone-before.png') })
     await page.click('button[data-action="approve"]')
     await page.locator('#result').filter({ hasText: /Approved by|error|not accepted/i }).waitFor()
     expect(await page.locator('#result').textContent()).toContain('Approved by alice@example.com')
+    expect(await page.locator('[data-progress]').first().textContent()).toBe('1')
+    expect(await page.locator('#state').textContent()).toBe('Approved')
+    await page.screenshot({ path: join(OUT, 'approval-phone-after.png') })
+    // The screenshots are real phone-sized images of the page.
+    for (const shot of ['approval-phone-before.png', 'approval-phone-after.png']) {
+      const png = readFileSync(join(OUT, shot))
+      expect(png.subarray(1, 4).toString()).toBe('PNG')
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([390, 844])
+    }
+    // A page that only says something carries the dev banner too (the enrolment link is used).
+    await page.goto(link)
+    expect(await page.locator('h1').textContent()).toBe('Invite not valid')
+    await expect(page.locator('.banner').textContent()).resolves.toContain('DEV MODE')
 
     // 5. The token was collected, bound to the DPoP key, then revoked: introspection says inactive.
     expect(await agent.done).toBe(0)
