@@ -147,6 +147,7 @@ describe('the README approval walkthrough', () => {
     const claims = decodeJwt(token!)
     expect(claims.cnf).toMatchObject({ jkt: expect.any(String) })
     expect(claims.approval).toMatchObject({ approvers: [expect.objectContaining({ sub: 'alice@example.com' })] })
+    expect(agent.out.stdout).toContain(`revoked: grant ${String(claims.jti)} is no longer active`)
     expect(agent.out.stdout).toContain('{"active":false}')
   }, 180_000)
 })
