@@ -82,7 +82,7 @@ async function phoneWithPasskey(): Promise<Page> {
 describe('the README approval walkthrough', () => {
   it('enrols a passkey, approves a DPoP-bound deploy token in the browser, and revokes it', async () => {
     symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'))
-    const [start, request, revoke, ...rest] = readmeShellBlocks('Try it: approve a deploy in the browser')
+    const [start, request, revoke, curl, ...rest] = readmeShellBlocks('Try it: approve a deploy in the browser')
     expect(rest).toEqual([])
     expect(start).toMatch(/^WRIT_DEV=1 npm start\b/)
     const port = await freePort()
@@ -149,5 +149,16 @@ describe('the README approval walkthrough', () => {
     expect(claims.approval).toMatchObject({ approvers: [expect.objectContaining({ sub: 'alice@example.com' })] })
     expect(agent.out.stdout).toContain(`revoked: grant ${String(claims.jti)} is no longer active`)
     expect(agent.out.stdout).toContain('{"active":false}')
+
+    // 6. With alice's key enrolled, the curl example for the rule without require_dpop is
+    //    accepted (202), and its poll (the README's placeholder replaced by the real handle) waits.
+    const [ask, pollCommand] = curl!.split('\n\n')
+    const asked = sh(ask!, port)
+    expect(await asked.done).toBe(0)
+    const pending = JSON.parse(asked.out.stdout)
+    expect(pending.approval_uri).toMatch(new RegExp(`^http://localhost:${port}/approve/`))
+    const polled = sh(pollCommand!.replace('Yp3….q8…', pending.auth_req_id), port)
+    expect(await polled.done).toBe(0)
+    expect(JSON.parse(polled.out.stdout).error).toBe('authorization_pending')
   }, 180_000)
 })
