@@ -53,6 +53,14 @@ describe('writ token request -', () => {
   })
 })
 
+describe('writ policy explain -', () => {
+  it('reads the manifest from stdin', async () => {
+    const { code, stdout } = await runCli(['policy', 'explain', '-', '--client', 'demo-agent'], {}, manifestText)
+    expect(code).toBe(0)
+    expect(stdout).toContain('docs')
+  })
+})
+
 describe('writ token revoke', () => {
   it('ends the agent\'s own token (RFC 7009): the grant is revoked, introspection says inactive', async () => {
     const token = await newToken()
