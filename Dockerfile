@@ -3,7 +3,7 @@
 # Multi-stage: build with dev dependencies, run with production ones only, as the unprivileged
 # `node` user, on a root filesystem that can be mounted read-only. No secret is ever copied in:
 # keys, the KEK and the admin token hash come from the environment or mounted files at run time.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -16,7 +16,7 @@ RUN npx tsc --outDir example-dist --rootDir . --module nodenext --moduleResoluti
   && npm run build && npm prune --omit=dev
 
 # The example downstream service: verifies writ tokens against the broker's JWKS and Redis.
-FROM node:20-bookworm-slim AS downstream
+FROM node:24-bookworm-slim AS downstream
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8081
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -29,7 +29,7 @@ HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
 ENTRYPOINT ["node", "example-dist/examples/downstream-service/server.js"]
 
 # The broker (last stage: what `docker build .` produces).
-FROM node:20-bookworm-slim AS broker
+FROM node:24-bookworm-slim AS broker
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

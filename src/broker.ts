@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Approvals, createApprovals } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store/store.js'
+import { createEnrolmentInvite, type CreatedInvite } from './approvals/enrolment/create-enrolment-invite.js'
 import { bootstrapAdminToken, createAdminAuthenticator } from './admin/index.js'
 import { createApprovalRequest } from './approvals/requests/create-approval-request.js'
 import type { AuditLog } from './audit/audit-log.js'
@@ -85,6 +86,10 @@ export interface Broker {
   metricsApp?: ReturnType<typeof createMetricsApp>
   /** Metrics (its `metrics` undefined when `metrics.enabled` is false) and tracing. */
   telemetry: Telemetry
+  /** Whether enrolment accepts keys without verified attestation (dev mode). */
+  devAttestation: boolean
+  /** A one-time enrolment invite made by the broker itself (`writ serve --dev` prints one). */
+  inviteApprover(approver: string, group: string): Promise<CreatedInvite>
   /** Stops background work and closes the store (when the broker opened it). */
   close(): Promise<void>
 }
@@ -346,6 +351,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     ...(telemetry.metrics && config.metrics.listen
       ? { metricsApp: createMetricsApp({ registry: telemetry.metrics.registry, bearerToken: config.metrics.bearerToken, logger }) }
       : {}),
+    devAttestation: approvals.attestation.mode === 'relaxed',
+    inviteApprover: (approver, group) => createEnrolmentInvite(approvals, { approver, group, createdBy: 'system' }),
     async close() {
       clearInterval(refresh)
       await follower?.close()

@@ -318,6 +318,7 @@ export const configSchema = z
             /**
              * strict: direct attestation (packed, tpm, fido-u2f) chained to a trust anchor, from an
              * allowed AAGUID. dev: also accepts none/self/unanchored attestation (needs devMode).
+             * loadConfig makes dev the default when devMode is on (WRIT_DEV=1).
              */
             mode: z.enum(['strict', 'dev']).default('strict'),
             /** PEM files of attestation root certificates (relative paths: to the config file). */
@@ -435,7 +436,9 @@ export function parseConfig(input: unknown): Config {
   const result = configSchema.safeParse(input)
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues))
   const c = result.data
-  const hostForUrl = c.host === '0.0.0.0' || c.host === '::' ? 'localhost' : c.host
+  // A loopback or wildcard listener is reached as localhost: a host name WebAuthn accepts as an
+  // RP ID (never an IP address) and a secure context over plain http, so approvals work locally.
+  const hostForUrl = ['0.0.0.0', '::', '::1'].includes(c.host) || /^127\.\d+\.\d+\.\d+$/.test(c.host) ? 'localhost' : c.host
   const issuer = (c.issuer ?? `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${c.port}`).replace(/\/+$/, '')
   const source = c.keys.source ?? (c.store.kind === 'redis' ? 'store' : 'generate')
   return { ...c, issuer, keys: { ...c.keys, source } }
@@ -561,6 +564,11 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
         : {}),
     }
     put('approvals.attestation', resolved)
+  }
+  const approvals = merged.approvals as { attestation?: { mode?: unknown } } | undefined
+  if (merged.devMode === true && approvals?.attestation?.mode === undefined) {
+    // Dev mode alone is the local-trial recipe: dev attestation unless the file asks for strict.
+    put('approvals.attestation.mode', 'dev')
   }
   return parseConfig(merged)
 }

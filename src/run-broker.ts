@@ -4,18 +4,39 @@
  */
 import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
-import { createBroker } from './broker.js'
+import { type Broker, createBroker } from './broker.js'
 import { ConfigError, loadConfig, SAMPLE_POLICY_PATH, type Config } from './config.js'
 import { configuredSecrets } from './configured-secrets.js'
-import { createLogger } from './logger.js'
+import { createLogger, type Logger } from './logger.js'
 import { PolicyError } from './policy/index.js'
 
-function banner(config: Config, url: string, adminToken?: string): string {
+/** An enrolment link printed at a dev start, for one approver of one group. */
+interface DevInvite {
+  approver: string
+  group: string
+  url: string
+}
+
+function banner(config: Config, url: string, adminToken?: string, invites: DevInvite[] = []): string {
   const lines = [
     `writ broker listening on ${url}`,
     `  issuer ${config.issuer} · store ${config.store.kind} · signing ${config.keys.alg} (${config.keys.source} keys)`,
     `  API reference ${config.issuer}/docs`,
   ]
+  if (config.approvals.attestation.mode === 'dev') {
+    lines.push(
+      '',
+      '  DEV MODE: security key attestation is not verified; passkeys and any security key enrol. Local trials only.',
+    )
+    for (const invite of invites) {
+      lines.push(
+        '',
+        `  Enrol a passkey or security key for ${invite.approver} (group ${invite.group}); the link works once:`,
+        '',
+        `    ${invite.url}`,
+      )
+    }
+  }
   if (config.policyFile === SAMPLE_POLICY_PATH) {
     lines.push(
       '',
@@ -46,6 +67,35 @@ function banner(config: Config, url: string, adminToken?: string): string {
 }
 
 type Env = Record<string, string | undefined>
+
+/**
+ * On a dev-attestation broker, a one-time enrolment link for the first member of each approver
+ * group that has no usable key yet, so a local trial can approve without an admin step.
+ */
+async function devInvites(broker: Broker, logger: Logger): Promise<DevInvite[]> {
+  if (!broker.devAttestation) return []
+  const invites: DevInvite[] = []
+  for (const group of broker.policy.approverGroups.values()) {
+    let approver: string | undefined
+    for (const member of group.members) {
+      const keys = await broker.approvals.listCredentials({ sub: member })
+      if (keys.some((key) => key.flagged === undefined)) {
+        approver = undefined
+        break
+      }
+      approver ??= member
+    }
+    if (approver === undefined) continue
+    try {
+      const invite = await broker.inviteApprover(approver, group.id)
+      invites.push({ approver: invite.approver, group: invite.group, url: invite.url })
+    } catch (err) {
+      // A member the invite refuses (a plain name, not an address) gets no link.
+      logger.warn('no dev enrolment link', { group: group.id, err: err instanceof Error ? err.message : String(err) })
+    }
+  }
+  return invites
+}
 
 /** `host:port` (`[::1]:9464` for IPv6) as @hono/node-server's listen options. */
 function listenAddress(hostPort: string): { hostname: string; port: number } {
@@ -95,9 +145,10 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   }
 
   const quiet = cluster.isWorker && cluster.worker?.id !== 1
+  const invites = quiet ? [] : await devInvites(broker, logger)
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host }, (info) => {
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address
-    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken))
+    if (!quiet) process.stdout.write(banner(config, `http://${host}:${info.port}`, broker.adminToken, invites))
   })
 
   const metricsServer =
@@ -123,9 +174,16 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
+/** Longest wait before replacing a worker that keeps crashing. */
+const MAX_RESTART_DELAY_MS = 30_000
+
 /**
  * The primary of `--workers N`: checks the config once, forks N workers that share the listening
- * port, replaces a worker that dies, and stops them all on SIGINT/SIGTERM.
+ * port, and supervises them. When no worker has ever started listening and one exits, the start
+ * failed (bad keys, unreachable store...): every worker is stopped and the primary exits 1. A worker
+ * that dies after the service was up is replaced, after 1 s doubling with each crash in a row (at
+ * most 30 s; a replacement that listens resets it). SIGINT/SIGTERM are forwarded to every worker as
+ * SIGTERM; the primary exits 0 once they have all ended cleanly, 1 if one did not within 10 s.
  */
 function runPrimary(env: Env, workers: number): void {
   const config = loadConfigOrExit(env)
@@ -134,22 +192,52 @@ function runPrimary(env: Env, workers: number): void {
     process.stderr.write('writ: --workers needs the Redis store (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); the memory store lives in one process\n')
     process.exit(2)
   }
-  const logger = createLogger(config.log.level)
+  const logger = createLogger(config.log.level, { secrets: configuredSecrets(config) })
   let stopping = false
-  for (let i = 0; i < workers; i++) cluster.fork(env)
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return
-    logger.warn('worker exited; starting a replacement', { worker: worker.id, code, signal })
-    setTimeout(() => cluster.fork(env), 1000).unref()
-  })
-  const stop = () => {
-    stopping = true
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM')
-    setTimeout(() => process.exit(0), 10_000).unref()
-    cluster.on('exit', () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
-    })
+  let everListened = false
+  let crashesInARow = 0
+  let uncleanExit = false
+  const fork = () => {
+    const worker = cluster.fork(env)
+    logger.info('worker started', { worker: worker.id, pid: worker.process.pid })
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('stopping workers', { signal })
+    const alive = Object.values(cluster.workers ?? {})
+    if (alive.length === 0) process.exit(uncleanExit ? 1 : 0)
+    for (const worker of alive) worker?.process.kill('SIGTERM')
+    setTimeout(() => {
+      logger.error('workers did not stop within 10 s; exiting')
+      process.exit(1)
+    }, 10_000).unref()
+  }
+  cluster.on('listening', (worker) => {
+    everListened = true
+    crashesInARow = 0
+    logger.info('worker listening', { worker: worker.id, pid: worker.process.pid })
+  })
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (code !== 0 && signal !== 'SIGTERM') uncleanExit = true
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(uncleanExit ? 1 : 0)
+      return
+    }
+    if (!everListened) {
+      process.stderr.write(`writ: a worker exited before the service started (exit code ${code ?? signal}); see its error above\n`)
+      uncleanExit = true
+      stop('start failure')
+      return
+    }
+    crashesInARow++
+    const delay = Math.min(1000 * 2 ** (crashesInARow - 1), MAX_RESTART_DELAY_MS)
+    logger.warn('worker exited; starting a replacement', { worker: worker.id, pid: worker.process.pid, code, signal, delayMs: delay })
+    setTimeout(() => {
+      if (!stopping) fork()
+    }, delay)
+  })
+  for (let i = 0; i < workers; i++) fork()
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
 }

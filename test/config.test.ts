@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 8080,
-      issuer: 'http://127.0.0.1:8080',
+      issuer: 'http://localhost:8080',
       policyFile: SAMPLE_POLICY_PATH,
       store: { kind: 'memory' },
       keys: { alg: 'ES256', source: 'generate' },
@@ -95,5 +95,21 @@ describe('loadConfig', () => {
 
   it('reports a malformed config file with its path', () => {
     expect(() => loadConfig({ WRIT_CONFIG: '/x.yaml' }, () => 'port: [1,\n')).toThrow(/\/x\.yaml/)
+  })
+})
+
+describe('the local-trial defaults', () => {
+  it('publishes a loopback listener as localhost, which WebAuthn accepts as a relying party', () => {
+    expect(loadConfig({}).issuer).toBe('http://localhost:8080')
+    expect(loadConfig({ HOST: '127.0.0.1', PORT: '9000' }).issuer).toBe('http://localhost:9000')
+    expect(loadConfig({ HOST: '::1' }).issuer).toBe('http://localhost:8080')
+    expect(loadConfig({ HOST: '10.1.2.3' }).issuer).toBe('http://10.1.2.3:8080')
+  })
+
+  it('WRIT_DEV=1 turns on dev attestation unless the config file asks for strict', () => {
+    expect(loadConfig({}).approvals.attestation.mode).toBe('strict')
+    expect(loadConfig({ WRIT_DEV: '1' }).approvals.attestation.mode).toBe('dev')
+    const file = 'approvals: { attestation: { mode: strict } }\n'
+    expect(loadConfig({ WRIT_DEV: '1', WRIT_CONFIG: '/x.yaml' }, () => file).approvals.attestation.mode).toBe('strict')
   })
 })

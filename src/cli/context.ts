@@ -35,12 +35,12 @@ export function createContext(options: {
     fetch: options.fetch ?? fetch,
     brokerUrl() {
       const raw = options.url ?? env.WRIT_URL
-      if (!raw) throw new CliError('no broker URL: pass --url or set WRIT_URL (e.g. http://127.0.0.1:8080)', EXIT.usage)
+      if (!raw) throw new CliError('no broker URL: pass --url or set WRIT_URL (e.g. http://localhost:8080)', EXIT.usage)
       let url: URL
       try {
         url = new URL(raw)
       } catch {
-        throw new CliError(`broker URL ${JSON.stringify(raw)} is not a URL (e.g. http://127.0.0.1:8080)`, EXIT.usage)
+        throw new CliError(`broker URL ${JSON.stringify(raw)} is not a URL (e.g. http://localhost:8080)`, EXIT.usage)
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new CliError(`broker URL must be http(s), got ${url.protocol}`, EXIT.usage)

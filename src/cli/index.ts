@@ -3,6 +3,7 @@
  * `writ`: one binary for admins, scripts and agent runtimes. Talks to the broker's HTTP API only
  * (never to Redis), so every admin action goes through the broker's auth and audit path.
  */
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
@@ -22,6 +23,9 @@ import { createContext, type CliContext } from './context.js'
 import { createOutput, terminalText } from './output.js'
 
 const env = process.env
+
+/** The package's version: package.json sits two folders up from src/cli and dist/cli alike. */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Reads a secret at a TTY prompt without echoing it. */
 async function hiddenPrompt(question: string): Promise<string> {
@@ -43,6 +47,7 @@ async function hiddenPrompt(question: string): Promise<string> {
 
 const program = new Command('writ')
   .description('short-lived, task-scoped credentials for AI agents')
+  .version(VERSION, '-V, --version', 'print the version of writ')
   .option('--url <url>', 'broker URL (default WRIT_URL)')
   .option('--json', 'machine-readable output')
   .option('--stdin', 'read the secret (admin token or client secret) from stdin')
@@ -56,8 +61,8 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 denied, 4 expired.
 
 Examples:
   writ serve
-  WRIT_URL=http://127.0.0.1:8080 WRIT_CLIENT_SECRET=demo-secret writ token request examples/manifest.yaml --client demo-agent
-  WRIT_URL=http://127.0.0.1:8080 WRIT_ADMIN_TOKEN=... writ grants ls`,
+  WRIT_URL=http://localhost:8080 WRIT_CLIENT_SECRET=demo-secret writ token request examples/manifest.yaml --client demo-agent
+  WRIT_URL=http://localhost:8080 WRIT_ADMIN_TOKEN=... writ grants ls`,
   )
 
 const ctx = (): CliContext => {

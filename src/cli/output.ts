@@ -35,7 +35,7 @@ export interface Output {
 
 export function createOutput(options: {
   json: boolean
-  stdout?: NodeJS.WritableStream & { isTTY?: boolean }
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
   stderr?: NodeJS.WritableStream
   env?: Record<string, string | undefined>
 }): Output {
@@ -57,8 +57,13 @@ export function createOutput(options: {
     table(headers, rows) {
       // Ensure a cell stays on its line: its line breaks are escaped too.
       const cells = rows.map((row) => row.map(escapeUnsafeText))
-      const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
-      const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+      const widths = fitWidths(
+        headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length))),
+        headers.map((h) => Math.min(h.length, 8)),
+        tty ? stdout.columns : undefined,
+      )
+      const cut = (c: string, w: number) => (c.length > w ? `${c.slice(0, Math.max(0, w - 1))}…` : c.padEnd(w))
+      const fmt = (row: string[]) => row.map((c, i) => cut(c, widths[i]!)).join('  ').trimEnd()
       stdout.write(safe(paint(1)(fmt(headers))) + '\n')
       for (const row of cells) stdout.write(safe(fmt(row)) + '\n')
     },
@@ -67,6 +72,26 @@ export function createOutput(options: {
     red: paint(31),
     green: paint(32),
   }
+}
+
+/**
+ * Column widths that fit a terminal `columns` wide (two spaces between columns): the widest column
+ * gives way first, one character at a time, down to its `minimum`; cut cells end in `…`. Without
+ * a terminal width (output to a pipe or file) nothing is cut.
+ */
+export function fitWidths(widths: number[], minimum: number[], columns: number | undefined): number[] {
+  const out = [...widths]
+  if (!columns || columns <= 0) return out
+  const total = () => out.reduce((a, b) => a + b, 0) + 2 * Math.max(0, out.length - 1)
+  while (total() > columns) {
+    let widest = -1
+    out.forEach((w, i) => {
+      if (w > minimum[i]! && (widest < 0 || w > out[widest]!)) widest = i
+    })
+    if (widest < 0) break
+    out[widest]!--
+  }
+  return out
 }
 
 /** `14m 05s`, `2h 03m`, `expired`. */

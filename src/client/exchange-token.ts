@@ -1,5 +1,4 @@
-import { basicAuthorization } from './basic-auth.js'
-import { clientAssertion } from './client-assertion.js'
+import { clientAuthentication } from './client-authentication.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 import type { ClientCredentials, ManifestInput, TokenResult } from './request-token.js'
@@ -72,8 +71,9 @@ export async function exchangeToken(options: ExchangeTokenOptions): Promise<Exch
       subject_token: options.subjectToken,
       subject_token_type: ACCESS_TOKEN_TYPE,
       authorization_details: JSON.stringify(options.grants),
-      ...(await clientAssertion(credentials, base, now())),
     }
+    const auth = await clientAuthentication(base, credentials, now())
+    Object.assign(params, auth.params)
     if (options.ttl !== undefined) params.ttl = String(options.ttl)
     const proofFor = (key: DpopKeyPair, accessToken?: string) =>
       createDpopProof(key, { method: 'POST', url, now: now(), ...(nonce ? { nonce } : {}), ...(accessToken ? { accessToken } : {}) })
@@ -82,9 +82,7 @@ export async function exchangeToken(options: ExchangeTokenOptions): Promise<Exch
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
-    }
-    if ('clientSecret' in credentials) {
-      headers.authorization = basicAuthorization(credentials.clientId, credentials.clientSecret)
+      ...auth.headers,
     }
     if (options.dpopKey) headers.dpop = await proofFor(options.dpopKey)
     let res: Response

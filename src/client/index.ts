@@ -12,6 +12,8 @@ export type {
 } from './request-token.js'
 export { exchangeToken } from './exchange-token.js'
 export type { ExchangeTokenOptions, ExchangeTokenResult } from './exchange-token.js'
+export { revoke } from './revoke.js'
+export type { RevokeOptions } from './revoke.js'
 export { fetchWithToken } from './fetch-with-token.js'
 export type { FetchWithTokenOptions } from './fetch-with-token.js'
 export { createDpopProof, dpopThumbprint } from './dpop.js'

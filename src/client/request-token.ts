@@ -1,6 +1,5 @@
 import type { CryptoKey } from 'jose'
-import { basicAuthorization } from './basic-auth.js'
-import { clientAssertion } from './client-assertion.js'
+import { basicAuthorization, clientAuthentication } from './client-authentication.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 import { errorFrom, readJson } from './responses.js'
@@ -108,9 +107,7 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     const url = `${base}${path}`
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'content-type': contentType, accept: 'application/json' }
-      if (useBasic && 'clientSecret' in credentials) {
-        headers.authorization = basicAuthorization(credentials.clientId, credentials.clientSecret)
-      }
+      if (useBasic && 'clientSecret' in credentials) headers.authorization = basicAuthorization(credentials)
       if (options.dpopKey) {
         headers.dpop = await createDpopProof(options.dpopKey, {
           method: 'POST',
@@ -141,7 +138,10 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
     }
   }
 
-  const assertion = (): Promise<Record<string, string>> => clientAssertion(credentials, base, now())
+  async function assertion(): Promise<Record<string, string>> {
+    if (!('privateKey' in credentials)) return {}
+    return (await clientAuthentication(base, credentials, now())).params
+  }
 
   const form = async (params: Record<string, string>) =>
     new URLSearchParams({ ...params, ...(await assertion()) }).toString()

@@ -407,7 +407,18 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       if (!(await syncFromStore())) await putOrAdopt(await freshSet(now()), null)
     } catch (err) {
       // Ensure a broker never starts on keys it cannot trust: there is no last good set yet.
-      if (err instanceof UntrustedKeySetError) throw new ConfigError([`keys.kek: ${err.message}`])
+      if (err instanceof UntrustedKeySetError && !/another KEK/.test(err.message)) {
+        throw new ConfigError([`keys.kek: ${err.message}`])
+      }
+      if (err instanceof UntrustedKeySetError) {
+        throw new ConfigError([
+          `keys.kek: ${err.message}. Start with the WRIT_KEK this store's keys were first written ` +
+            'with (generate it once and keep it, e.g. in a file or a secret manager; a new random ' +
+            'one on each start never matches). If that KEK is lost, the stored keys cannot be ' +
+            'opened: start on a new WRIT_KEY_PREFIX (tokens signed with the old keys stop ' +
+            'verifying), and if nobody changed the KEK, treat the store as tampered with (docs/revocation.md)',
+        ])
+      }
       throw err
     }
   }

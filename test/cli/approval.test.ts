@@ -196,12 +196,11 @@ describe('writ approvers', () => {
       { task: { id: 'REL-43', requested_by: 'carol@example.com' }, grants: [{ type: 'deploy', actions: ['create'], locations: ['https://deploy.example.com/acme/app'] }] },
       { authorization: basic },
     )
-    expect(asked.status).toBe(202)
-    const id = new URL(((await asked.json()) as { approval_uri: string }).approval_uri).pathname.split('/').pop()!
-    // With alice's only key disabled, nobody holds a usable key: no challenge is even issued.
-    const options = await post(`/approve/${id}/options`, { action: 'approve' })
-    expect(options.status).toBe(409)
-    expect((await broker.approvals.getRequest(id))?.status).toBe('pending')
+    // With alice's only key disabled, nobody holds a usable key: the request is refused at once.
+    expect(asked.status).toBe(403)
+    const refusal = (await asked.json()) as { error: string; error_description: string }
+    expect(refusal.error).toBe('access_denied')
+    expect(refusal.error_description).toMatch(/nobody can approve this request: rule deploy-prod needs 1 approver\(s\) from group release-managers, and 0 of its members hold/)
     const unknown = await runCli(['approvers', 'disable', 'no-such-key', '--reason', 'x'], env)
     expect(unknown.code).toBe(1)
   })

@@ -40,7 +40,7 @@ describe('writ token request', () => {
   it('prints everything with --json', async () => {
     const { code, stdout } = await runCli(['--json', 'token', 'request', manifest], env())
     expect(code).toBe(0)
-    expect(JSON.parse(stdout)).toMatchObject({ tokenType: 'Bearer', scope: 'repo:read', expiresIn: 300 })
+    expect(JSON.parse(stdout)).toMatchObject({ token_type: 'Bearer', scope: 'repo:read', expires_in: 300 })
   })
 
   it('reads the client secret from stdin with --stdin', async () => {

@@ -15,6 +15,7 @@ import {
   A,
   ADMIN_TOKEN,
   deployManifest,
+  enrol,
   json,
   makeApprovalBroker,
   type ApprovalBroker,
@@ -48,6 +49,8 @@ beforeAll(async () => {
       keys: { source: 'store', kek: randomBytes(32).toString('base64') },
     },
   })
+  // A request is accepted only when an enrolled key could approve it.
+  await enrol(broker, broker.authenticator(), 'alice@example.com', 'release-managers')
 }, 60_000)
 
 afterAll(async () => {

@@ -115,6 +115,7 @@ describe('approval flow', () => {
   it('still answers at once when the webhook never responds', async () => {
     const hung = await makeApprovalBroker({ fetch: () => new Promise<Response>(() => undefined) })
     try {
+      await enrol(hung, hung.authenticator(), 'alice@example.com', 'release-managers')
       const res = await hung.call('POST', '/v1/tokens', { ...json(deployManifest()), basic: A })
       expect(res.status).toBe(202)
     } finally {

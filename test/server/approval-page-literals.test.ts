@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { literal } from '../../src/server/pages/literal.js'
 import { A, makeApprovalBroker, requestApproval, type ApprovalBroker } from '../approvals/helpers.js'
+import { seedApproverKey } from '../helpers/approver-key.js'
 
 let broker: ApprovalBroker
 
 beforeAll(async () => {
   broker = await makeApprovalBroker()
+  await seedApproverKey(broker.approvals, 'dana@example.com', 'dbas')
+  await seedApproverKey(broker.approvals, 'erin@example.com', 'dbas')
 })
 afterAll(() => broker?.close())
 

@@ -8,6 +8,7 @@ import {
   requestApproval,
   type ApprovalBroker,
 } from '../approvals/helpers.js'
+import { seedApproverKey } from '../helpers/approver-key.js'
 
 let broker: ApprovalBroker
 
@@ -150,11 +151,16 @@ describe('approval ceremony input', () => {
     expect((await broker.call('POST', '/approve/nope/options', json({ action: 'approve' }))).status).toBe(404)
   })
 
-  it('answers 409 when nobody who may decide has an enrolled key', async () => {
+  it('answers 409 when nobody who may decide has a usable key (their keys were disabled after the request)', async () => {
+    const dbas = [
+      await seedApproverKey(broker.approvals, 'dana@example.com', 'dbas'),
+      await seedApproverKey(broker.approvals, 'erin@example.com', 'dbas'),
+    ]
     const migrate = await requestApproval(broker, A, {
       task: { id: 'DB-1', requested_by: 'frank@example.com' },
       grants: [{ type: 'db', actions: ['migrate'], locations: ['https://db.example.com/x'] }],
     })
+    for (const id of dbas) await broker.approvals.flagCredential(id, { reason: 'disabled', at: 0, detail: 'test' })
     const res = await broker.call('POST', `/approve/${migrate.id}/options`, json({ action: 'approve' }))
     expect(res.status).toBe(409)
     expect((await res.json()).error_description).toMatch(/no one who may approve/)

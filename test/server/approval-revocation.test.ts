@@ -393,6 +393,8 @@ describe.each(['memory', 'redis'] as const)('approval requests are bounded per c
 
   beforeAll(async () => {
     broker = await makeApprovalBroker({ config: storeConfig(kind) })
+    // Requests that no enrolled key could approve are refused before the bounds are reached.
+    await enrolCast(broker)
   })
   afterAll(() => broker?.close())
 
@@ -424,13 +426,13 @@ describe.each(['memory', 'redis'] as const)('approval requests are bounded per c
     )
     const capped = await makeApprovalBroker({ config: storeConfig(kind), policyText: policy })
     try {
+      const cast = await enrolCast(capped)
       const first = [] as Awaited<ReturnType<typeof ask>>[]
       for (const task of ['CAP-1', 'CAP-2', 'CAP-3']) first.push(await ask(B, deploy(task), capped))
       expect(first.map((r) => r.status)).toEqual([202, 202, 202])
       const over = await ask(B, deploy('CAP-4'), capped)
       expect(over.status).toBe(429)
       expect((await over.json()).error_description).toMatch(/limit of 3 /)
-      const cast = await enrolCast(capped)
       const decided = (await first[0]!.json()) as Pending
       await approve(capped, cast.alice, decided.auth_req_id.split('.')[0]!)
       expect((await ask(B, deploy('CAP-4'), capped)).status).toBe(202)

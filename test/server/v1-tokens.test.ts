@@ -9,6 +9,7 @@ import {
   testPolicyText,
   type TestBroker,
 } from '../helpers/broker.js'
+import { seedApproverKey } from '../helpers/approver-key.js'
 import { dpopKey, dpopProof } from '../helpers/dpop.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
@@ -141,6 +142,8 @@ grants:
   it('answers 202 with a CIBA handle and the approval page for a grant that needs human approval', async () => {
     // The deploy rule also requires a DPoP-bound token, so the request carries a proof (RFC 9449)
     // with the broker's nonce; without one it is refused for that first (test/dpop/).
+    await seedApproverKey(broker.approvals, 'alice@example.com', 'release-managers')
+    await seedApproverKey(broker.approvals, 'bob@example.com', 'release-managers')
     const key = await dpopKey()
     const request = async (nonce?: string) =>
       broker.call('POST', '/v1/tokens', {

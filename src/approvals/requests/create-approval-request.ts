@@ -10,6 +10,7 @@ import { randomId } from '../../random-id.js'
 import type { ApprovalDeps } from '../deps.js'
 import { MAX_JOINED_SECRETS } from '../store/store.js'
 import type { ApprovalRequest } from '../types.js'
+import { assertApprovable } from './assert-approvable.js'
 
 /** The client, its manifest, the policy's decision for them, and the DPoP key, if any. */
 export type CreateApprovalRequestInput = ApprovalInput
@@ -35,6 +36,8 @@ export const authReqSecretHash = (secret: string): string =>
  * names the same approval, with a fresh secret of its own, and nobody is notified or audited
  * again. A client with `max_pending_approvals` requests pending is refused.
  *
+ * @throws WritError `access_denied` (403) when the keys enrolled now cannot approve it
+ *   ({@link assertApprovable}).
  * @throws WritError `quota_exceeded` (429) when the client has reached `max_pending_approvals`,
  *   or an identical request already has {@link MAX_JOINED_SECRETS} handles.
  */
@@ -53,6 +56,8 @@ export async function createApprovalRequest(
   }
   // Ensure a locked client or task cannot ask people for anything.
   await assertUnlocked(deps.locks, lockTargetsOf({ clientId: input.clientId, taskId: input.manifest.task.id }))
+  // Ensure an agent is not left waiting for a decision that the keys enrolled now cannot make.
+  await assertApprovable(deps, input.decision.approval?.requirements ?? [], input.manifest.task.requested_by)
   const now = epochSeconds(deps.clock)
   const secret = randomBytes(32).toString('base64url')
   const request: ApprovalRequest = {

@@ -31,6 +31,8 @@ export interface ApprovalView {
   }>
   approvals: Array<{ sub: string; at: number }>
   denial?: { sub: string; at: number }
+  /** The token will be DPoP-bound (RFC 9449): only the agent's own key can use it. */
+  dpopBound: boolean
   /** Attestation is relaxed (dev mode): say so on the page. */
   devAttestation: boolean
 }
@@ -71,6 +73,7 @@ export async function getApprovalView(deps: ApprovalDeps, approvalId: string): P
     })),
     approvals: record.votes.map((v) => ({ sub: v.sub, at: v.at })),
     ...(record.denial ? { denial: { sub: record.denial.sub, at: record.denial.at } } : {}),
+    dpopBound: request.cnfJkt !== undefined,
     devAttestation: deps.attestation.mode === 'relaxed',
   }
 }

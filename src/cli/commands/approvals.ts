@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { adminApi } from '../admin-api.js'
+import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
 import { expiresIn } from '../output.js'
 
@@ -34,6 +35,20 @@ export async function listApprovals(ctx: CliContext): Promise<void> {
   )
 }
 
+/** `writ approvals cancel ID --reason R`: ends one open approval request; its agent is refused. */
+export async function cancelApproval(ctx: CliContext, id: string, opts: { reason?: string }): Promise<void> {
+  if (!opts.reason) throw new CliError('--reason: required (recorded in the audit log)', EXIT.usage)
+  const result = await adminApi<{ approval_id: string; status: string }>(
+    ctx,
+    'POST',
+    `/admin/approvals/${encodeURIComponent(id)}/cancel`,
+    { reason: opts.reason },
+    { idempotent: true },
+  )
+  if (ctx.out.json) return ctx.out.data(result)
+  ctx.out.line(`cancelled approval request ${result.approval_id}: its agent's poll is refused (access_denied)`)
+}
+
 export function approvalsCommand(ctx: () => CliContext): Command {
   const cmd = new Command('approvals').description('approval requests waiting for a human')
   cmd
@@ -41,5 +56,12 @@ export function approvalsCommand(ctx: () => CliContext): Command {
     .description('pending approval requests with their URLs')
     .addHelpText('after', '\nExample:\n  writ approvals ls')
     .action(() => listApprovals(ctx()))
+  cmd
+    .command('cancel')
+    .argument('<id>', 'approval request id (the last part of its approval URL)')
+    .option('--reason <text>', 'why: recorded in the audit log (required)')
+    .description('end an open approval request: nobody can approve it any more and its agent is refused')
+    .addHelpText('after', '\nExample:\n  writ approvals cancel Yp3pQ9m2bW0ZgRk6pXh5 --reason "wrong release"')
+    .action((id: string, opts: { reason?: string }) => cancelApproval(ctx(), id, opts))
   return cmd
 }

@@ -34,7 +34,8 @@ export function explainManifest(ctx: CliContext, manifestFile: string, opts: { p
   const policy = load(policyFile)
   let text: string
   try {
-    text = readFileSync(manifestFile, 'utf8')
+    // `-`: the manifest comes from stdin.
+    text = readFileSync(manifestFile === '-' ? 0 : manifestFile, 'utf8')
   } catch (err) {
     throw new CliError(`cannot read manifest ${manifestFile}: ${(err as Error).message}`, EXIT.usage)
   }
@@ -80,7 +81,7 @@ export function policyCommand(ctx: () => CliContext): Command {
     .action((file: string) => checkPolicy(ctx(), file))
   cmd
     .command('explain')
-    .argument('<manifest>', 'task manifest (YAML or JSON)')
+    .argument('<manifest>', 'task manifest (YAML or JSON); - reads it from stdin')
     .option('--policy <file>', 'policy file (default: WRIT_POLICY or the sample policy)')
     .option('--client <id>', 'explain for this client (the rules it may use)')
     .description('per grant: which rule matches and what it needs (exit 3 when denied)')

@@ -50,6 +50,10 @@ export async function revoke(ctx: CliContext, id: string | undefined, opts: Revo
   )
   const { revoked } = result
   const approvals = result.approvals_revoked ?? 0
+  // Ensure a mistyped id is not reported as a success: nothing live had that id.
+  if (field === 'grant_id' && revoked === 0 && approvals === 0) {
+    throw new CliError(`grant ${String(value)}: not found among live grants (unknown, expired or already revoked)`, EXIT.error)
+  }
   const descendants = result.descendants_revoked ?? 0
   if (ctx.out.json) return ctx.out.data({ revoked, descendants_revoked: descendants, approvals_revoked: approvals })
   ctx.out.line(`revoked ${revoked} grant${revoked === 1 ? '' : 's'}`)

@@ -4,11 +4,15 @@ import { runBroker } from '../../run-broker.js'
 export interface ServeOptions {
   config?: string
   workers: number
+  dev?: boolean
 }
 
 /** Runs the broker in this process (or N workers), exactly as `npm start` does. */
 export async function serve(env: Record<string, string | undefined>, opts: ServeOptions): Promise<void> {
-  await runBroker({ ...env, ...(opts.config ? { WRIT_CONFIG: opts.config } : {}) }, { workers: opts.workers })
+  await runBroker(
+    { ...env, ...(opts.config ? { WRIT_CONFIG: opts.config } : {}), ...(opts.dev ? { WRIT_DEV: '1' } : {}) },
+    { workers: opts.workers },
+  )
 }
 
 const positiveInt = (value: string): number => {
@@ -22,12 +26,14 @@ export function serveCommand(env: Record<string, string | undefined>): Command {
     .description('run the broker (same as npm start); configuration from --config and the environment')
     .option('--config <file>', 'config file (YAML or JSON); overrides WRIT_CONFIG')
     .option('--workers <n>', 'worker processes sharing the port (needs REDIS_URL)', positiveInt, 1)
+    .option('--dev', 'local trial (same as WRIT_DEV=1): dev attestation, so passkeys enrol, and an enrolment link per approver group')
     .addHelpText(
       'after',
       `
 Examples:
   writ serve                                   # embedded defaults: memory store, dev key, sample policy
-  REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(openssl rand -base64 32) writ serve --workers 2
+  writ serve --dev                             # the same, plus approvals with a passkey: prints an enrolment link
+  REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(cat .writ-kek) writ serve --workers 2   # .writ-kek: made once
   writ serve --config /etc/writ/writ.yaml`,
     )
     .action((opts: ServeOptions) => serve(env, opts))

@@ -1,44 +1,29 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
-import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose'
-import { requestToken, type ClientCredentials, type ManifestInput, type PendingApproval } from '../../client/index.js'
+import { requestToken, type ManifestInput, type PendingApproval } from '../../client/index.js'
 import { WritClientError } from '../../client/errors.js'
 import { parseSafeYaml } from '../../manifest/index.js'
 import { CliError, EXIT } from '../cli-error.js'
+import { clientCredentials } from '../client-credentials.js'
 import type { CliContext } from '../context.js'
+import { loadOrCreateDpopKey } from '../dpop-key-file.js'
+import { tokenInspectCommand } from './token-inspect.js'
+import { tokenRevokeCommand } from './token-revoke.js'
 import { terminalText } from '../output.js'
 
 export interface TokenRequestOptions {
   client?: string
   key?: string
+  dpopKey?: string
   wait?: boolean
   stdin?: boolean
-}
-
-async function loadKey(file: string): Promise<{ key: CryptoKey; kid?: string; alg: 'ES256' | 'EdDSA' | 'RS256' | 'PS256' }> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new CliError(`cannot read key ${file}: ${(err as Error).message}`, EXIT.usage)
-  }
-  try {
-    if (text.trimStart().startsWith('{')) {
-      const jwk = JSON.parse(text) as JWK
-      const alg = (jwk.alg ?? (jwk.kty === 'OKP' ? 'EdDSA' : jwk.kty === 'RSA' ? 'RS256' : 'ES256')) as 'ES256'
-      return { key: (await importJWK(jwk, alg)) as CryptoKey, ...(jwk.kid ? { kid: jwk.kid } : {}), alg }
-    }
-    const alg = text.includes('BEGIN PRIVATE KEY') && /ed25519/i.test(file) ? 'EdDSA' : 'ES256'
-    return { key: await importPKCS8(text, alg), alg }
-  } catch (err) {
-    throw new CliError(`${file}: not a private key (PKCS#8 PEM or JWK): ${(err as Error).message}`, EXIT.usage)
-  }
 }
 
 function readManifest(file: string): ManifestInput {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    // `-`: the manifest comes from stdin (a pipe, or a heredoc).
+    text = readFileSync(file === '-' ? 0 : file, 'utf8')
   } catch (err) {
     throw new CliError(`cannot read manifest ${file}: ${(err as Error).message}`, EXIT.usage)
   }
@@ -59,16 +44,15 @@ function readManifest(file: string): ManifestInput {
  */
 export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: TokenRequestOptions): Promise<void> {
   const manifest = readManifest(manifestFile)
-  const clientId = opts.client ?? ctx.env.WRIT_CLIENT_ID
-  if (!clientId) throw new CliError('no client id: pass --client or set WRIT_CLIENT_ID', EXIT.usage)
-  let credentials: ClientCredentials
-  if (opts.key) {
-    const { key, kid, alg } = await loadKey(opts.key)
-    credentials = { clientId, privateKey: key, algorithm: alg, ...(kid ? { keyId: kid } : {}) }
-  } else {
-    credentials = { clientId, clientSecret: await ctx.secret('WRIT_CLIENT_SECRET', 'client secret') }
-  }
+  const credentials = await clientCredentials(ctx, opts)
+  const clientId = credentials.clientId
   const broker = ctx.brokerUrl()
+  let dpopKey
+  if (opts.dpopKey) {
+    const loaded = await loadOrCreateDpopKey(opts.dpopKey)
+    if (loaded.created) ctx.out.error(`generated a DPoP key in ${opts.dpopKey} (0600); tokens asked for with it are bound to it`)
+    dpopKey = loaded.key
+  }
   const controller = new AbortController()
   let spinner: NodeJS.Timeout | undefined
   const onPending = (p: PendingApproval) => {
@@ -90,8 +74,26 @@ export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: 
     }
   }
   try {
-    const token = await requestToken({ broker, credentials, manifest, onPending, signal: controller.signal, fetch: ctx.fetch })
-    if (ctx.out.json) ctx.out.data(token)
+    const token = await requestToken({
+      broker,
+      credentials,
+      manifest,
+      onPending,
+      signal: controller.signal,
+      fetch: ctx.fetch,
+      ...(dpopKey ? { dpopKey } : {}),
+    })
+    if (ctx.out.json) {
+      // The API's own field names (RFC 6749 §5.1), as every --json output uses.
+      ctx.out.data({
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_in: token.expiresIn,
+        scope: token.scope,
+        authorization_details: token.authorizationDetails,
+        grant_id: token.grantId,
+      })
+    }
     else if (ctx.out.tty) {
       ctx.out.error(`${ctx.out.green('✓')} token for ${manifest.task?.id ?? 'task'}: ${token.scope}, ${token.expiresIn}s, grant ${token.grantId}`)
       ctx.out.line(token.accessToken)
@@ -117,9 +119,10 @@ export function tokenCommand(ctx: () => CliContext): Command {
   const cmd = new Command('token').description('tokens for agent runtimes and scripts')
   cmd
     .command('request')
-    .argument('<manifest>', 'task manifest (YAML or JSON)')
+    .argument('<manifest>', 'task manifest (YAML or JSON); - reads it from stdin')
     .option('--client <id>', 'client id (default WRIT_CLIENT_ID)')
     .option('--key <file>', 'private key for private_key_jwt (PKCS#8 PEM or JWK); otherwise WRIT_CLIENT_SECRET')
+    .option('--dpop-key <file>', 'bind the token to this DPoP key (RFC 9449), a private JWK; created (0600) when missing')
     .option('--wait', 'wait for human approval when policy needs one')
     .description('exchange a task manifest for a task-scoped token')
     .addHelpText(
@@ -128,10 +131,12 @@ export function tokenCommand(ctx: () => CliContext): Command {
 Exit codes: 0 token printed, 1 error, 2 usage, 3 denied, 4 approval expired.
 
 Examples:
-  WRIT_URL=http://127.0.0.1:8080 WRIT_CLIENT_SECRET=demo-secret \\
+  WRIT_URL=http://localhost:8080 WRIT_CLIENT_SECRET=demo-secret \\
     writ token request examples/manifest.yaml --client demo-agent
-  TOKEN=$(writ token request deploy.yaml --client ci-agent --wait)`,
+  TOKEN=$(writ token request examples/deploy.yaml --client demo-agent --dpop-key agent.jwk --wait)`,
     )
     .action((manifest: string, opts: TokenRequestOptions) => tokenRequest(ctx(), manifest, opts))
+  cmd.addCommand(tokenRevokeCommand(ctx))
+  cmd.addCommand(tokenInspectCommand(ctx))
   return cmd
 }

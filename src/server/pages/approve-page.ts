@@ -59,6 +59,8 @@ ${extra.map(([name, value]) => html`<dt>${literal(name)}</dt><dd>${literal(JSON.
  * approver must read exactly is shown with {@link literal}: characters outside printable ASCII are
  * marked with their code points, so no look-alike passes for what it imitates.
  */
+export const DEV_WARNING = 'DEV MODE: security key attestation is not verified on this broker. Do not use it for real approvals.'
+
 export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
   const pending = view.status === 'pending'
   const left = view.expiresAt - Math.floor(nowMs / 1000)
@@ -73,6 +75,7 @@ export function renderApprovalPage(view: ApprovalView, nowMs: number): string {
 ${view.resources ? html`<dt>Token for</dt><dd><ul class="plain">${view.resources.map((r) => html`<li>${literal(r)}</li>`)}</ul></dd>` : ''}
 ${view.scopes ? html`<dt>Scopes asked</dt><dd>${view.scopes.map((sc, i) => html`${i > 0 ? ', ' : ''}${literal(sc)}`)}</dd>` : ''}
 <dt>Token life</dt><dd>${duration(view.ttlSeconds)} from when the agent collects it</dd>
+<dt>Token binding</dt><dd>${view.dpopBound ? 'DPoP-bound: usable only with the agent\'s own key (RFC 9449)' : 'bearer: whoever holds the token can use it'}</dd>
 <dt>Request expires</dt><dd>${utc(view.expiresAt)}${pending ? ` (in ${duration(left)})` : ''}</dd>
 </dl>
 </section>
@@ -83,7 +86,7 @@ ${view.grants.map(grantCard)}
 <ul class="plain">
 ${view.requirements.map(
   (r) => html`<li>Rule <code>${r.ruleId}</code>: ${r.approvers} of group <code>${r.group}</code>,
-${r.approvedBy.length} so far${r.approvedBy.length ? html` (${r.approvedBy.map((sub, i) => html`${i > 0 ? ', ' : ''}${literal(sub)}`)})` : ''}${r.forbidSelfApproval ? html` <span class="muted">· the requester may not approve</span>` : ''}</li>`,
+<span data-progress>${r.approvedBy.length}</span> so far${r.approvedBy.length ? html` (${r.approvedBy.map((sub, i) => html`${i > 0 ? ', ' : ''}${literal(sub)}`)})` : ''}${r.forbidSelfApproval ? html` <span class="muted">· the requester may not approve</span>` : ''}</li>`,
 )}
 </ul>
 ${view.denial ? html`<p class="status status-denied">Denied by ${literal(view.denial.sub)} at ${utc(view.denial.at)}</p>` : ''}
@@ -102,9 +105,7 @@ manifest SHA-256 <code>${view.manifestSha256}</code>.</p>`
   return renderPage({
     title: 'Approve access',
     body,
-    warning: view.devAttestation
-      ? 'DEV MODE: security key attestation is not verified on this broker. Do not use it for real approvals.'
-      : undefined,
+    warning: view.devAttestation ? DEV_WARNING : undefined,
     data: { ceremony: 'approve', base: `/approve/${view.id}` },
     script: pending,
   })

@@ -87,6 +87,9 @@ export const CEREMONY_SCRIPT = `'use strict';
       if (out.status === 'denied') say('You denied this request.', 'ok');
       else if (out.status === 'approved') say('Approved by ' + out.approver + '. The agent can now collect its token.', 'ok');
       else say('Your approval is recorded (' + out.approvals + ' so far). Waiting for another approver.', 'ok');
+      if (out.status !== 'denied') {
+        Array.prototype.forEach.call(document.querySelectorAll('[data-progress]'), function (el) { el.textContent = String(out.approvals); });
+      }
       if (state && out.status !== 'pending') { state.textContent = out.status === 'denied' ? 'Denied' : 'Approved'; state.className = 'status status-' + out.status; }
       if (out.status !== 'pending') buttons.forEach(function (b) { b.hidden = true; });
     });
@@ -118,6 +121,16 @@ export const CEREMONY_SCRIPT = `'use strict';
       buttons.forEach(function (b) { b.hidden = true; });
       window.location.assign(out.redirect_to);
     });
+  }
+
+  // Ensure the approver learns at once when this page cannot run a ceremony at all: WebAuthn
+  // needs a secure context (https, or http://localhost) and a browser that supports it.
+  if (!window.isSecureContext || !window.PublicKeyCredential) {
+    say(!window.isSecureContext
+      ? 'Security keys cannot work on this address (' + location.origin + '): WebAuthn needs https, or http://localhost. Open the broker at its configured address.'
+      : 'This browser does not support security keys (WebAuthn).', 'error');
+    buttons.forEach(function (b) { b.disabled = true; });
+    return;
   }
 
   buttons.forEach(function (button) {

@@ -24,7 +24,8 @@ code { font: .9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; over
 .status { font-weight: 600; }
 .status-pending { color: var(--warn); } .status-approved, .status-redeemed { color: var(--ok); }
 .status-denied, .status-expired, .status-revoked { color: var(--bad); }
-.actions { display: flex; gap: .75rem; flex-wrap: wrap; margin: 1.25rem 0 .5rem; }
+.actions { display: flex; gap: .75rem; flex-wrap: wrap; margin: 1.25rem 0 .5rem; position: sticky; bottom: 0;
+  background: var(--bg); padding: .75rem 0; border-top: 1px solid var(--line); }
 button { font: inherit; font-weight: 600; padding: .75rem 1.5rem; border-radius: .5rem; border: 1px solid var(--line);
   cursor: pointer; min-width: 9rem; flex: 1 1 9rem; }
 button.approve { background: var(--ok); color: #fff; border-color: var(--ok); }

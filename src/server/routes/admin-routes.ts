@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
 import { adminListApprovalsRoute } from './admin-approvals.js'
+import { adminCancelApprovalRoute } from './admin-cancel-approval.js'
 import { adminAuditRoutes } from './admin-audit.js'
 import { adminDisableKeyRoute } from './admin-disable-key.js'
 import { adminGetGrantRoute } from './admin-get-grant.js'
@@ -41,6 +42,7 @@ export function adminRoutes(deps: AppDeps): Hono<AdminEnv> {
   app.get('/keys', adminListKeysRoute(deps))
   app.get('/approvals', adminListApprovalsRoute(deps))
   app.get('/approvals/:id/evidence', approveEvidenceRoute(deps))
+  app.post('/approvals/:id/cancel', adminCancelApprovalRoute(deps))
   app.post('/approvers/invites', enrollInviteRoute(deps))
   app.get('/approvers/keys', enrollKeysRoute(deps))
   app.post('/approvers/keys/:id/disable', adminDisableKeyRoute(deps))

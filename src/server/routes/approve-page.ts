@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { getApprovalView } from '../../approvals/requests/get-approval-view.js'
 import { WritError } from '../../errors.js'
 import type { AppDeps } from '../deps.js'
-import { renderApprovalPage } from '../pages/approve-page.js'
+import { DEV_WARNING, renderApprovalPage } from '../pages/approve-page.js'
 import { CEREMONY_SCRIPT } from '../pages/ceremony-script.js'
 import { pageResponse } from '../pages/layout.js'
 import { renderMessagePage } from '../pages/message-page.js'
@@ -15,7 +15,7 @@ export function approvePageRoute(deps: AppDeps) {
       return pageResponse(c, renderApprovalPage(view, deps.clock()))
     } catch (err) {
       if (err instanceof WritError && err.code === 'not_found') {
-        return pageResponse(c, renderMessagePage('No such approval request', err.message), 404)
+        return pageResponse(c, renderMessagePage('No such approval request', err.message, deps.approvals.attestation.mode === 'relaxed' ? DEV_WARNING : undefined), 404)
       }
       throw err
     }

@@ -212,11 +212,11 @@ describe('enrolment when its audit event cannot be written', () => {
         approver: 'bob@example.com',
         flagged: { reason: 'disabled', detail: 'its enrolment could not be written to the audit log: enrol again' },
       })
-      // The key is refused at the approval ceremony (the request stays pending).
-      const pending = await requestApproval(down, A, deployManifest())
-      const ceremony = await down.call('POST', `/approve/${pending.id}/options`, json({ action: 'approve' }))
-      expect(ceremony.status).toBe(409)
-      expect((await down.approvals.getRequest(pending.id))?.status).toBe('pending')
+      // The key counts for nothing: a request only it could approve is refused at once.
+      const asked = await down.call('POST', '/v1/tokens', { ...json(deployManifest()), basic: A })
+      expect(asked.status).toBe(403)
+      expect((await asked.json()).error_description).toMatch(/0 of its members hold an enrolled security key/)
+      expect(await down.approvals.listPending()).toEqual([])
     } finally {
       await down.close()
     }
