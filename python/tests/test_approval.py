@@ -61,6 +61,8 @@ def test_a_denial_is_a_typed_access_denied(broker: Broker) -> None:
 
 
 def test_an_approval_nobody_answers_expires_as_a_typed_expired_token(short_broker: Broker) -> None:
+    # Someone could approve (the broker refuses a request nobody could), but nobody does.
+    short_broker.enrol("alice")
     seen: list = []
     with pytest.raises(WritClientError) as err:
         writ.request_token(short_broker.url, ClientSecret("agent-a", SECRET_A), deploy_manifest(), on_pending=seen.append, timeout=60)

@@ -43,8 +43,16 @@ async function until(what: string, test: () => boolean, timeoutMs = 60_000): Pro
   }
 }
 
+/** The pids of the workers the primary logged as listening (JSON log lines, fields in any order). */
 const listeningPids = (text: string): number[] =>
-  [...text.matchAll(/"msg":"worker listening"[^\n]*"pid":(\d+)/g)].map((m) => Number(m[1]))
+  text.split('\n').flatMap((line) => {
+    try {
+      const event = JSON.parse(line) as { msg?: string; pid?: number }
+      return event.msg === 'worker listening' && typeof event.pid === 'number' ? [event.pid] : []
+    } catch {
+      return []
+    }
+  })
 
 const alive = (pid: number): boolean => {
   try {

@@ -37,7 +37,9 @@ export async function startHttpBroker(
     logger: silentLogger,
     policy: loadPolicy(options.policyText ?? (await testPolicyText())),
   })
-  const server: ServerType = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
+  // The real global Response stays in place: clients in this process (the MCP SDK among them)
+  // recognise responses with `instanceof Response`.
+  const server: ServerType = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1', overrideGlobalObjects: false })
   await new Promise((r) => server.once('listening', r))
   return {
     url,

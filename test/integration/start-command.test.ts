@@ -54,7 +54,7 @@ describe('the README start command', () => {
     const readme = readFileSync(resolve(root, 'README.md'), 'utf8').split('\n')
     const at = readme.findIndex((l) => l.includes('scope=mcp:read'))
     const scoped = [readme[at - 1], readme[at]]
-      .map((l) => l!.trim().replace(/\\$/, '').replace('127.0.0.1:8080', `127.0.0.1:${port}`))
+      .map((l) => l!.trim().replace(/\\$/, '').replace('localhost:8080', `localhost:${port}`))
       .join(' ')
     const mcp = JSON.parse((await run('sh', ['-c', scoped], { cwd: root })).stdout)
     expect(mcp).toMatchObject({ token_type: 'Bearer', scope: 'mcp:read' })

@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seedApproverKey } from '../helpers/approver-key.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 import { GATEWAY, MCP_SECRET, MCP_URL, OTHER_MCP_URL, mcpPolicyText } from '../helpers/mcp-policy.js'
 
@@ -17,6 +18,8 @@ const insecure = { [oauth.allowInsecureRequests]: true }
 
 beforeAll(async () => {
   http = await startHttpBroker({}, { policyText: await mcpPolicyText() })
+  // A release manager with a key: requests that need one are accepted (and wait for them).
+  await seedApproverKey(http.broker.approvals, 'alice@example.com', 'release-managers')
   const issuer = new URL(http.url)
   as = await oauth.processDiscoveryResponse(
     issuer,
