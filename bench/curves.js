@@ -6,6 +6,8 @@
 //   - rules: issuance over HTTP with 10, 100, 1,000 and 10,000 rules the client may use, the
 //     matching one last (goal: within 1.2x of the 10-rule point at 10,000), and the same for the
 //     policy decision alone, in process;
+//   - live grants per client on the embedded store: grants recorded per second while the client
+//     holds 10, 1,000 and 100,000 live grants (goal: within 1.2x);
 //   - grants per manifest: issuance of a manifest of 1, 10 and 50 grants (the work grows with the
 //     grants: expected linear with a small constant).
 //
@@ -95,6 +97,37 @@ ${ids.map((id, i) => `  - { id: ${id}, match: { type: repo, actions: [read], loc
   return n / Math.min(duration, 2)
 }
 
+/**
+ * Grants recorded per second by the embedded store for a client that already holds `held` live
+ * grants (its quota and id checks must not walk them), in process.
+ */
+async function memoryStorePoint(held) {
+  const { createMemoryStore } = await import(join(root, 'dist/open-store.js'))
+  const store = createMemoryStore({ clock: Date.now })
+  const now = Math.floor(Date.now() / 1000)
+  let n = 0
+  const grant = () => ({
+    id: `g${n++}`,
+    clientId: 'busy',
+    task: { id: 'T' },
+    manifestSha256: '00'.repeat(32),
+    authorizationDetails: [{ type: 'repo', actions: ['read'] }],
+    ruleIds: ['r'],
+    issuedAt: now,
+    expiresAt: now + 3600,
+  })
+  for (let i = 0; i < held; i++) await store.grants.createGrant(grant())
+  const seconds = Math.min(duration, 2)
+  const end = performance.now() + seconds * 1000
+  let created = 0
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) await store.grants.createGrant(grant(), { maxLiveGrants: 10_000_000 })
+    created += 100
+  }
+  await store.close()
+  return created / seconds
+}
+
 /** Measures every point twice (forward, then backward) and returns the means, in point order. */
 async function curve(points, measure) {
   const sums = points.map(() => 0)
@@ -119,6 +152,11 @@ async function main() {
       name: 'policy decision vs rules (in process, decisions/s)',
       x: 'rules',
       rows: withRatios(await curve(ruleCounts, decisionPoint)),
+    },
+    {
+      name: 'embedded store: grants recorded vs live grants the client holds (in process, grants/s)',
+      x: 'live grants',
+      rows: withRatios(await curve([10, 1000, 100_000], memoryStorePoint)),
     },
     {
       name: 'issuance vs grants per manifest (HTTP, tokens/s)',

@@ -1,6 +1,7 @@
 import { WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
+import { ExpiryHeap } from './expiry-heap.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import type { MemoryBackend } from '../store/memory-backend.js'
 import { ALL_REVOKED_MESSAGE } from '../store/revocation-feed.js'
@@ -38,6 +39,8 @@ export interface MemoryGrantStoreOptions {
 interface ClientRecord {
   grants: Map<string, Grant>
   tombstones: Map<string, Revocation>
+  /** When each grant in `grants` expires, earliest first (see `prune`). */
+  expiries: ExpiryHeap
 }
 
 /** A grant's key in the delegation maps: client and id joined by NUL (ids never hold NUL). */
@@ -110,6 +113,25 @@ export function createMemoryGrantStore(
   const inserted = (now: number): void => {
     if (++records >= nextSweepAt) sweep(now)
   }
+
+  /**
+   * Drops the client's expired grants, earliest first, without walking the others: afterwards
+   * every grant in `record.grants` is live, so its size is the live count. Amortized O(log n) per
+   * grant over its life. Heap entries of grants already gone (revoked) are skipped.
+   */
+  const prune = (record: ClientRecord, now: number): void => {
+    for (let top = record.expiries.peek(); top !== undefined; top = record.expiries.peek()) {
+      const grant = record.grants.get(top.id)
+      const current = grant !== undefined && grant.expiresAt * 1000 === top.expiresAtMs
+      if (current && isAlive(grant.expiresAt, now)) return
+      record.expiries.pop()
+      if (current) record.grants.delete(top.id)
+    }
+  }
+
+  /** The earliest expiry among the client's live grants, in ms: `prune` leaves it on top. */
+  const earliestExpiryMs = (record: ClientRecord, now: number): number =>
+    record.expiries.peek()?.expiresAtMs ?? now
 
   /** The client's live grants, dropping expired ones on the way. */
   const liveGrants = (record: ClientRecord | undefined, now: number): Grant[] => {
@@ -189,19 +211,19 @@ export function createMemoryGrantStore(
       const lock = createOptions.unlessLocked ? locks.activeLock(createOptions.unlessLocked) : null
       if (lock) throw lockRefusal(lock)
       const record = clients.get(grant.clientId)
-      const live = liveGrants(record, now)
+      // Every grant left in the record is live: the count and the id check need no walk.
+      if (record) prune(record, now)
 
       // Ensure a grant id is never reused, least of all to resurrect a revoked grant.
       const tombstone = record?.tombstones.get(grant.id)
-      if (live.some((g) => g.id === grant.id) || (tombstone && isAlive(tombstone.expiresAt, now))) {
+      if (record?.grants.has(grant.id) || (tombstone && isAlive(tombstone.expiresAt, now))) {
         throw grantIdInUse()
       }
 
       // Ensure the client stays within its quota; nothing is recorded when it does not.
       const max = createOptions.maxLiveGrants
-      if (max !== undefined && live.length >= max) {
-        const earliest = live.reduce((min, g) => Math.min(min, g.expiresAt * 1000), Infinity)
-        throw quotaExceeded(max, Number.isFinite(earliest) ? earliest : now, now)
+      if (max !== undefined && (record?.grants.size ?? 0) >= max) {
+        throw quotaExceeded(max, record ? earliestExpiryMs(record, now) : now, now)
       }
 
       // Ensure a delegated grant is recorded only under a live parent, and listed under it in the
@@ -221,8 +243,9 @@ export function createMemoryGrantStore(
         children.set(key, family)
         records++
       }
-      const target = record ?? { grants: new Map(), tombstones: new Map() }
+      const target = record ?? { grants: new Map(), tombstones: new Map(), expiries: new ExpiryHeap() }
       target.grants.set(grant.id, jsonCopy(grant))
+      target.expiries.push(grant.expiresAt * 1000, grant.id)
       clients.set(grant.clientId, target)
       const owner = owners.get(grant.id)
       if (!owner || !isAlive(owner.expiresAt, now)) {
@@ -336,7 +359,10 @@ export function createMemoryGrantStore(
 
     async countLiveGrants(clientId: string): Promise<number> {
       ensureOpen()
-      return liveGrants(clients.get(clientId), clock()).length
+      const record = clients.get(clientId)
+      if (!record) return 0
+      prune(record, clock())
+      return record.grants.size
     },
   }
 }
