@@ -97,7 +97,10 @@ describe('writ policy and clients', () => {
     expect(ok.stdout).toContain('rule docs')
     const denied = await runCli(['--json', 'policy', 'explain', outside, '--client', 'demo-agent'])
     expect(denied.code).toBe(3)
-    expect(JSON.parse(denied.stdout).allowed).toBe(false)
+    const explained = JSON.parse(denied.stdout)
+    expect(explained.allowed).toBe(false)
+    // The API's snake_case, as every --json output.
+    expect(explained).toMatchObject({ client_id: 'demo-agent', client_known: true, max_ttl_seconds: null, require_dpop: false })
   })
 
   it('prints a new client secret once with an argon2id hash that verifies it', async () => {

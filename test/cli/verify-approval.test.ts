@@ -209,7 +209,7 @@ describe('writ audit verify-approval against the audit chain', { timeout: 120_00
     expect(res.stdout).toContain("ok: every approver's key, as enrolled in the audit chain, signed this exact manifest")
     const asJson = await runCli(['--json', 'audit', 'verify-approval', grant, '--chain', chain, '--roots', roots, '--aaguid', AAGUID], env)
     expect(asJson.code).toBe(0)
-    expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, grant, keys: [{ credentialId: aliceKey, enrolledAtSeq: enrolled.seq, thumbprint }] })
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, grant, keys: [{ credential_id: aliceKey, enrolled_at_seq: enrolled.seq, thumbprint }] })
   })
 
   it("fails when the approver's attestation does not chain to the auditor's trust anchors, or the chain was edited", async () => {

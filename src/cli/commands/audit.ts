@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { Command } from 'commander'
 import type { JWK } from 'jose'
 import type { ApprovalEvidence } from '../../approvals/types.js'
-import { loadTrustAnchors, type TrustAnchors } from '../../approvals/enrolment/load-trust-anchors.js'
-import { verifyApprovalFromChain } from '../../approvals/evidence/verify-approval-from-chain.js'
+import type { TrustAnchors } from '../../approvals/enrolment/load-trust-anchors.js'
 import type { AuditEvent } from '../../audit/types.js'
 import { sealDigest, verifyChain, type ChainVerification } from '../../audit/verify-chain.js'
 import { systemClock } from '../../clock.js'
@@ -13,6 +12,7 @@ import { adminApi } from '../admin-api.js'
 import { AUDIT_EVENT_LINES } from '../audit-event-lines.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
+import { snakeKeys } from '../snake-keys.js'
 
 /** Events one export request asks for (the broker's maximum). */
 const PAGE = 10_000
@@ -268,7 +268,7 @@ export async function verifyAudit(
     ...(after ? { after: { lastSeq: after.lastSeq!, lastHash: after.lastHash! } } : {}),
   })
   if (ctx.out.json) {
-    ctx.out.data(result)
+    ctx.out.data(snakeKeys(result))
   } else {
     if (result.ok) {
       const range = result.events ? `seq ${result.firstSeq} to ${result.lastSeq}` : 'no events'
@@ -316,6 +316,8 @@ async function auditorTrustAnchors(opts: VerifyApprovalOptions): Promise<TrustAn
     )
   }
   try {
+    // WebAuthn attestation code loads only for the command that needs it, not on every start.
+    const { loadTrustAnchors } = await import('../../approvals/enrolment/load-trust-anchors.js')
     return await loadTrustAnchors({
       rootCertificateFiles: opts.roots ?? [],
       mdsBlobFile: opts.mdsBlob,
@@ -381,6 +383,7 @@ export async function verifyApproval(ctx: CliContext, grantId: string, opts: Ver
     }
     evidence = await adminApi<ApprovalEvidence>(ctx, 'GET', `/admin/approvals/${encodeURIComponent(approval)}/evidence`)
   }
+  const { verifyApprovalFromChain } = await import('../../approvals/evidence/verify-approval-from-chain.js')
   const result = await verifyApprovalFromChain(
     { grantId, evidence, chain },
     {
@@ -397,7 +400,7 @@ export async function verifyApproval(ctx: CliContext, grantId: string, opts: Ver
       grant_seq: result.grantSeq,
       approval: result.approvalId,
       manifest_sha256: result.manifestSha256,
-      keys: result.keys,
+      keys: snakeKeys(result.keys),
       votes: result.votes,
       problems: result.problems,
     })

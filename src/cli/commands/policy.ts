@@ -6,6 +6,7 @@ import { explain, loadPolicyFile, PolicyError, type Policy } from '../../policy/
 import { WritError } from '../../errors.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
+import { snakeKeys } from '../snake-keys.js'
 
 function load(file: string): Policy {
   try {
@@ -48,7 +49,7 @@ export function explainManifest(ctx: CliContext, manifestFile: string, opts: { p
   }
   const result = explain(policy, opts.client, manifest)
   if (ctx.out.json) {
-    ctx.out.data(result)
+    ctx.out.data(snakeKeys(result))
   } else {
     const who = opts.client ? `client ${opts.client}` : 'any client'
     ctx.out.line(`${ctx.out.bold(manifestFile)} against ${policyFile} for ${who}:`)

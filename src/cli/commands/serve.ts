@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError } from 'commander'
-import { runBroker } from '../../run-broker.js'
 
 export interface ServeOptions {
   config?: string
@@ -9,6 +8,8 @@ export interface ServeOptions {
 
 /** Runs the broker in this process (or N workers), exactly as `npm start` does. */
 export async function serve(env: Record<string, string | undefined>, opts: ServeOptions): Promise<void> {
+  // Loaded here, not at the top: every other command starts without loading the broker.
+  const { runBroker } = await import('../../run-broker.js')
   await runBroker(
     { ...env, ...(opts.config ? { WRIT_CONFIG: opts.config } : {}), ...(opts.dev ? { WRIT_DEV: '1' } : {}) },
     { workers: opts.workers },
