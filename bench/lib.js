@@ -100,6 +100,8 @@ export async function startBenchBroker({ redisUrl, name = 'bench', env = {}, arg
       PATH: process.env.PATH,
       PORT: String(port),
       HOST: '127.0.0.1',
+      // The URL the benches call is the issuer their verifiers expect.
+      WRIT_ISSUER: `http://127.0.0.1:${port}`,
       REDIS_URL: redisUrl,
       WRIT_KEY_PREFIX: prefix,
       WRIT_KEK: randomBytes(32).toString('base64'),

@@ -32,9 +32,18 @@ const PUBLIC_ID_NAME = /^(kid|keptKid|jkt|cnf_jkt|thumbprint|.*_sha256|.*Sha256|
 /** Field names that say "this counts or times something", never secret whatever the name. */
 const NUMERIC_OK = (value: unknown): boolean => typeof value === 'number' || typeof value === 'boolean'
 
-const SHAPES: Array<[RegExp, string]> = [
+/**
+ * Dot-joined words of letters only (`approvals.attestation.allowedAaguids`) are names, not
+ * credentials: a JWT starts `eyJ` and random base64url has digits, `_` or `-` (two 10-character
+ * runs of random base64url lack all of them with a probability below 2 %, and an id.secret handle,
+ * 16 + 43 characters, below 1e-5).
+ */
+const redactDotted = (run: string): string =>
+  run.startsWith('eyJ') || /[0-9_-]/.test(run) ? '[jwt-redacted]' : run
+
+const SHAPES: Array<[RegExp, string | ((match: string) => string)]> = [
   // Two or more dot-joined base64url runs of 10+ characters: JWT, JWS, id.secret handles.
-  [/[A-Za-z0-9_-]{10,}(?:\.[A-Za-z0-9_-]{10,})+(?:\.[A-Za-z0-9_-]*)?/g, '[jwt-redacted]'],
+  [/[A-Za-z0-9_-]{10,}(?:\.[A-Za-z0-9_-]{10,})+(?:\.[A-Za-z0-9_-]*)?/g, redactDotted],
   // HTTP credentials in any scheme writ or its clients use.
   [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]'],
   // The password of a URL's userinfo.
@@ -69,7 +78,9 @@ export function createRedactor(secrets: readonly string[] = []): Redactor {
   const text = (input: string, name?: string): string => {
     let out = input
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
-    for (const [shape, replacement] of SHAPES) out = out.replace(shape, replacement)
+    for (const [shape, replacement] of SHAPES) {
+      out = typeof replacement === 'string' ? out.replace(shape, replacement) : out.replace(shape, replacement)
+    }
     if (name === undefined || !PUBLIC_ID_NAME.test(name)) {
       out = out.replace(RANDOM_RUN, (run) => (looksRandom(run) ? REDACTED : run))
     }

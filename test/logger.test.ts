@@ -93,4 +93,12 @@ describe('createLogger', () => {
       tokenCacheSeconds: 60,
     })
   })
+
+  it('keeps dotted setting names readable: words of letters are names, not tokens', () => {
+    const lines: string[] = []
+    const logger = createLogger('debug', { write: (line) => lines.push(line) })
+    const message = 'configure approvals.attestation.allowedAaguids and approvals.attestation.rootCertificateFiles'
+    logger.warn(message)
+    expect(JSON.parse(lines[0]!).msg).toBe(message)
+  })
 })
