@@ -8,7 +8,7 @@
  *
  *   npx tsx examples/downstream-service/server.ts
  *
- * Environment: WRIT_ISSUER (http://127.0.0.1:8080), REDIS_URL (redis://127.0.0.1:6379; in a
+ * Environment: WRIT_ISSUER (http://localhost:8080), REDIS_URL (redis://127.0.0.1:6379; in a
  * deployment, the least-privileged `writ-verifier` ACL user of deploy/redis/users.acl:
  * redis://writ-verifier:PASSWORD@host:6379), WRIT_KEY_PREFIX (writ:), HOST (127.0.0.1), PORT (8081).
  *
@@ -19,7 +19,7 @@ import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { createVerifier, writMiddleware, type WritVariables } from '../../src/verifier/index.js'
 
-const issuer = (process.env.WRIT_ISSUER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
+const issuer = (process.env.WRIT_ISSUER ?? 'http://localhost:8080').replace(/\/+$/, '')
 const port = Number(process.env.PORT ?? 8081)
 /** The repository this service serves: the `aud` and `locations` its tokens must name. */
 const LOCATION = 'https://git.example.com/acme/app'

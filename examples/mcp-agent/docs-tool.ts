@@ -13,7 +13,7 @@ import { z } from 'zod'
 import { fetchWithToken, requestToken, type ClientCredentials, type PendingApproval } from '../../src/client/index.js'
 
 export interface DocsToolOptions {
-  /** The writ broker, e.g. http://127.0.0.1:8080. */
+  /** The writ broker, e.g. http://localhost:8080. */
   broker: string
   credentials: ClientCredentials
   /** The docs service, e.g. http://127.0.0.1:8081. */

@@ -4,7 +4,7 @@
  *
  *   npx tsx examples/mcp-server/server.ts
  *
- * Environment: WRIT_ISSUER (http://127.0.0.1:8080), REDIS_URL (redis://127.0.0.1:6379; in a
+ * Environment: WRIT_ISSUER (http://localhost:8080), REDIS_URL (redis://127.0.0.1:6379; in a
  * deployment the `writ-verifier` ACL user), WRIT_KEY_PREFIX (writ:), HOST (127.0.0.1),
  * PORT (8082), MCP_RESOURCE (http://HOST:PORT/mcp: the canonical URI tokens must name).
  *
@@ -14,7 +14,7 @@
 import { createMcpProtection } from '../../src/verifier/index.js'
 import { startMcpExample } from './app.js'
 
-const issuer = (process.env.WRIT_ISSUER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
+const issuer = (process.env.WRIT_ISSUER ?? 'http://localhost:8080').replace(/\/+$/, '')
 const hostname = process.env.HOST ?? '127.0.0.1'
 const port = Number(process.env.PORT ?? 8082)
 const resource = process.env.MCP_RESOURCE ?? `http://${hostname}:${port}/mcp`

@@ -80,7 +80,7 @@ def make_agent(broker: str, credentials: writ.ClientSecret, service: str, on_pen
 
 if __name__ == "__main__":  # pragma: no cover
     agent = make_agent(
-        os.environ.get("WRIT_URL", "http://127.0.0.1:8080"),
+        os.environ.get("WRIT_URL", "http://localhost:8080"),
         writ.ClientSecret(os.environ.get("WRIT_CLIENT_ID", "demo-agent"), os.environ["WRIT_CLIENT_SECRET"]),
         os.environ.get("DOCS_SERVICE", "http://127.0.0.1:9000"),
     )

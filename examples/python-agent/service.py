@@ -34,7 +34,7 @@ def create_service(verifier: Verifier) -> FastAPI:
 def main() -> None:  # pragma: no cover - `python service.py` for trying it by hand
     import uvicorn
 
-    broker = os.environ.get("WRIT_URL", "http://127.0.0.1:8080")
+    broker = os.environ.get("WRIT_URL", "http://localhost:8080")
     redis_url = os.environ.get("REDIS_URL")
     verifier = Verifier(
         issuer=broker,

@@ -50,7 +50,7 @@ export interface ExchangeTokenResult extends TokenResult {
  *
  * @example
  * const child = await exchangeToken({
- *   broker: 'http://127.0.0.1:8080',
+ *   broker: 'http://localhost:8080',
  *   credentials: { clientId: 'docs-worker', clientSecret: process.env.WRIT_CLIENT_SECRET! },
  *   subjectToken: parentToken,
  *   grants: [{ type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/guide/*' }],

@@ -81,7 +81,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
  *
  * @example
  * const token = await requestToken({
- *   broker: 'http://127.0.0.1:8080',
+ *   broker: 'http://localhost:8080',
  *   credentials: { clientId: 'demo-agent', clientSecret: process.env.WRIT_CLIENT_SECRET! },
  *   manifest: { task: { id: 'JIRA-4711' }, ttl: '15m', grants: [
  *     { type: 'repo', actions: ['read'], locations: ['https://git.example.com/acme/app'], identifier: 'docs/**' },

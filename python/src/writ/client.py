@@ -76,7 +76,7 @@ def request_token(
     Example::
 
         token = request_token(
-            "http://127.0.0.1:8080",
+            "http://localhost:8080",
             ClientSecret("demo-agent", os.environ["WRIT_CLIENT_SECRET"]),
             {"task": {"id": "JIRA-4711"}, "ttl": "15m", "grants": [{"type": "repo", "actions": ["read"],
              "locations": ["https://git.example.com/acme/app"], "identifier": "docs/**"}]},
