@@ -77,5 +77,5 @@ describe('the README start command', () => {
       { cwd: root },
     )
     expect(JSON.parse(introspection)).toEqual({ active: false })
-  })
+  }, 60_000)
 })
