@@ -51,6 +51,7 @@ export async function cancelApproval(ctx: CliContext, id: string, opts: { reason
 
 export function approvalsCommand(ctx: () => CliContext): Command {
   const cmd = new Command('approvals').description('approval requests waiting for a human')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ approvals ls')
   cmd
     .command('ls')
     .description('pending approval requests with their URLs')

@@ -79,6 +79,7 @@ export async function disableApproverKey(
 
 export function approversCommand(ctx: () => CliContext): Command {
   const cmd = new Command('approvers').description('approvers and their security keys')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ approvers invite alice@example.com --group release-managers')
   cmd
     .command('invite')
     .argument('<approver>', "the person's id as the policy's approver group lists it (an email)")

@@ -435,6 +435,7 @@ function approvalOfGrant(chain: string, grantId: string): string | undefined {
 
 export function auditCommand(ctx: () => CliContext): Command {
   const cmd = new Command('audit').description('the hash-chained audit log: read, export, verify')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ audit tail -f')
   cmd
     .command('tail')
     .option('-f, --follow', 'keep printing new events')

@@ -35,6 +35,7 @@ export async function newClientSecret(ctx: CliContext, id: string, mode: 'add' |
 
 export function clientsCommand(ctx: () => CliContext): Command {
   const cmd = new Command('clients').description('client secrets for the policy file')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ clients add docs-agent')
   cmd
     .command('add')
     .argument('<id>', 'client id')

@@ -163,6 +163,7 @@ export async function showGrant(ctx: CliContext, id: string): Promise<void> {
 
 export function grantsCommand(ctx: () => CliContext): Command {
   const cmd = new Command('grants').description('live grants')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ grants ls --client demo-agent')
   cmd
     .command('ls')
     .option('--client <id>', 'only this client')

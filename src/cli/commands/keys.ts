@@ -59,6 +59,7 @@ export async function rotateKeys(
 
 export function keysCommand(ctx: () => CliContext): Command {
   const cmd = new Command('keys').description('signing keys')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ keys ls')
   cmd
     .command('ls')
     .description('list signing keys: next, current, previous')

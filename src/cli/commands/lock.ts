@@ -117,6 +117,7 @@ Examples:
   cmd
     .command('ls')
     .description('active locks')
+    .addHelpText('after', '\nExample:\n  writ lock ls --json')
     .action(() => listLocks(ctx()))
   return cmd
 }
@@ -125,5 +126,6 @@ export function unlockCommand(ctx: () => CliContext): Command {
   return new Command('unlock')
     .argument('<id>', 'the lock id (see writ lock ls)')
     .description('end a lock at once, on every replica')
+    .addHelpText('after', '\nExample:\n  writ unlock lk_3q2-7wEjRk6pXh5m2bW0Zg   # the id writ lock ls shows')
     .action((id: string) => unlock(ctx(), id))
 }

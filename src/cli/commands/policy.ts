@@ -74,6 +74,7 @@ export function explainManifest(ctx: CliContext, manifestFile: string, opts: { p
 
 export function policyCommand(ctx: () => CliContext): Command {
   const cmd = new Command('policy').description('validate a policy file and explain decisions')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ policy explain examples/manifest.yaml --client demo-agent')
   cmd
     .command('check')
     .argument('<file>', 'policy file (YAML)')

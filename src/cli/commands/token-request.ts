@@ -117,6 +117,7 @@ export async function tokenRequest(ctx: CliContext, manifestFile: string, opts: 
 
 export function tokenCommand(ctx: () => CliContext): Command {
   const cmd = new Command('token').description('tokens for agent runtimes and scripts')
+    .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ token request examples/manifest.yaml --client demo-agent')
   cmd
     .command('request')
     .argument('<manifest>', 'task manifest (YAML or JSON); - reads it from stdin')
