@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
@@ -19,8 +19,8 @@ PARENT = ClientSecret("agent-a", SECRET_A)
 SUB = ClientSecret("agent-sub", SECRET_SUB)
 
 
-def guide(actions: List[str] = ["read"], identifier: str = "docs/guide/*") -> List[Dict[str, Any]]:
-    return [{"type": "repo", "actions": actions, "locations": [APP], "identifier": identifier}]
+def guide(actions: Sequence[str] = ("read",), identifier: str = "docs/guide/*") -> List[Dict[str, Any]]:
+    return [{"type": "repo", "actions": list(actions), "locations": [APP], "identifier": identifier}]
 
 
 def verify(broker: Broker, token: str) -> Dict[str, Any]:
@@ -43,6 +43,13 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: List[httpx.Request] = []
         self.http = httpx.Client(timeout=10.0, event_hooks={"request": [self.sent.append]})
+
+
+@pytest.fixture
+def rec() -> Iterator[Recorder]:
+    r = Recorder()
+    yield r
+    r.http.close()
 
 
 def test_a_narrower_child_is_issued_to_the_receiver_and_carries_act(broker: Broker) -> None:
@@ -88,7 +95,7 @@ def test_a_client_the_parent_may_not_delegate_to_is_unauthorized(broker: Broker)
     assert "delegate_to" in err.value.message
 
 
-def test_a_dpop_bound_parent_needs_a_proof_of_its_key(broker: Broker) -> None:
+def test_a_dpop_bound_parent_needs_a_proof_of_its_key(broker: Broker, rec: Recorder) -> None:
     parent_key, thief_key, sub_key = DpopKey.generate(), DpopKey.generate(), DpopKey.generate()
     parent = writ.request_token(broker.url, PARENT, docs_manifest(), dpop_key=parent_key)
     assert parent.token_type == "DPoP"
@@ -103,7 +110,6 @@ def test_a_dpop_bound_parent_needs_a_proof_of_its_key(broker: Broker) -> None:
     # The parent's key proves possession; the child is bound to the receiver's own key. The broker
     # requires server nonces: the first attempt is answered use_dpop_nonce and both proofs are
     # made again with it.
-    rec = Recorder()
     child = writ.exchange_token(broker.url, SUB, parent.access_token, guide(), dpop_key=sub_key,
                                 subject_dpop_key=parent_key, http=rec.http)
     assert len(rec.sent) == 2
@@ -186,8 +192,7 @@ def test_revoking_the_parent_makes_the_child_inactive(broker: Broker) -> None:
         (("t", guide()), {"subject_dpop_key": DpopKey.generate(), "subject_token_proof": "x.y.z"}, "subject_token_proof"),
     ],
 )
-def test_bad_arguments_name_the_argument_before_any_request(args: Any, kwargs: Any, field: str) -> None:
-    rec = Recorder()
+def test_bad_arguments_name_the_argument_before_any_request(args: Any, kwargs: Any, field: str, rec: Recorder) -> None:
     with pytest.raises(TypeError) as err:
         writ.exchange_token("http://127.0.0.1:9", SUB, *args, http=rec.http, **kwargs)
     assert field in str(err.value) and rec.sent == []
