@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
 ADMIN_TOKEN = "writ-python-admin-" + secrets.token_hex(16)
 SECRET_A = "secret-a: with spaces & symbols/+%"
+SECRET_SUB = "secret-sub-" + secrets.token_hex(8)
 APP = "https://git.example.com/acme/app"
 DEPLOY = "https://deploy.example.com/acme/app"
 
@@ -114,7 +115,10 @@ def start_broker(bridge: Bridge, approvals: Dict[str, Any]) -> Broker:
         "version": 1,
         "clients": [
             {"id": "agent-a", "auth": "client_secret", "secret_hash": bridge.call("hash", secret=SECRET_A)["hash"],
-             "rules": ["docs-read", "docs-write", "deploy-prod"]},
+             "rules": ["docs-read", "docs-write", "deploy-prod"],
+             # Delegation (RFC 8693): agent-a may hand narrower tokens to agent-sub and agent-jwt, one hop.
+             "delegate_to": {"clients": ["agent-sub", "agent-jwt"], "max_depth": 1}},
+            {"id": "agent-sub", "auth": "client_secret", "secret_hash": bridge.call("hash", secret=SECRET_SUB)["hash"]},
             {"id": "agent-jwt", "auth": "private_key_jwt", "jwks": {"keys": [jwk]}, "rules": ["docs-read", "deploy-prod"]},
         ],
         "approver_groups": [{"id": "release-managers", "members": ["alice@example.com", "bob@example.com"]}],

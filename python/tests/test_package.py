@@ -22,7 +22,7 @@ def test_pip_builds_a_typed_wheel_with_declared_dependencies(tmp_path: Path) -> 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert {"writ/py.typed", "writ/client.py", "writ/aio.py", "writ/verifier/verifier.py", "writ/verifier/starlette.py"} <= names
+    assert {"writ/py.typed", "writ/client.py", "writ/aio.py", "writ/_exchange.py", "writ/verifier/verifier.py", "writ/verifier/starlette.py"} <= names
     assert not any("tests" in n for n in names)
     requires = [line[len("Requires-Dist: "):] for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
 

@@ -39,6 +39,29 @@ describe('exchangeToken (writ/client)', () => {
     expect(await broker.store.grants.getGrant('worker', child.grantId)).toMatchObject({ state: 'live' })
   })
 
+  it('retries with the server nonce when only the parent\'s proof is sent (a bearer child)', async () => {
+    const plannerKey = await generateKeyPair('ES256')
+    const parent = await requestToken({ broker: ISSUER, credentials: credentials('planner'), manifest, dpopKey: plannerKey, fetch: appFetch })
+    const statuses: number[] = []
+    const counting = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await appFetch(input, init)
+      statuses.push(res.status)
+      return res
+    }) as typeof fetch
+    const child = await exchangeToken({
+      broker: ISSUER,
+      credentials: credentials('worker'),
+      subjectToken: parent.accessToken,
+      grants: details(['read'], 'docs/guide/*'),
+      subjectDpopKey: plannerKey,
+      fetch: counting,
+    })
+    // The first proof lacks the nonce: refused with use_dpop_nonce and a DPoP-Nonce, then made again.
+    expect(statuses).toEqual([400, 200])
+    expect(child).toMatchObject({ tokenType: 'Bearer', parentGrantId: parent.grantId })
+    expect(decodeJwt(child.accessToken).cnf).toBeUndefined()
+  })
+
   it('throws the broker\'s error code when the parent does not cover the request', async () => {
     const parent = await requestToken({ broker: ISSUER, credentials: credentials('planner'), manifest, fetch: appFetch })
     const err = await exchangeToken({

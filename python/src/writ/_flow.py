@@ -134,9 +134,11 @@ class _Client:
         return urlencode({**params, **self.auth_params()}).encode("ascii")
 
     def post(
-        self, path: str, body: Callable[[], bytes], content_type: str
+        self, path: str, body: Callable[[], bytes], content_type: str, proof_in_body: bool = False
     ) -> Generator[Step, Optional[HttpResponse], HttpResponse]:
-        """POSTs ``body()``; it is built again for a retry, so a client assertion is never replayed."""
+        """POSTs ``body()``; it is built again for a retry, so a client assertion is never replayed.
+        ``proof_in_body``: ``body()`` carries a DPoP proof of its own, made with ``self.nonce``, so a
+        nonce request is retried even without a ``DPoP`` header."""
         url = f"{self.base}{path}"
         attempt = 0
         while True:
@@ -151,7 +153,7 @@ class _Client:
             assert res is not None
             asked = res.headers.get("dpop-nonce")
             # RFC 9449 §8: the server wants a nonce in the proof; retry once with it.
-            if self.dpop_key is not None and asked and res.status == 400 and attempt == 0:
+            if (self.dpop_key is not None or proof_in_body) and asked and res.status == 400 and attempt == 0:
                 if _json_or_empty(res).get("error") == "use_dpop_nonce":
                     self.nonce = asked
                     attempt += 1

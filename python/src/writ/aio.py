@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import httpx
 
+from ._exchange import ExchangeTokenResult, exchange_flow
 from ._flow import (
     Credentials,
     Flow,
@@ -21,7 +22,7 @@ from ._flow import (
 from .dpop import DpopKey
 from .errors import WritClientError
 
-__all__ = ["request_token", "revoke"]
+__all__ = ["request_token", "exchange_token", "revoke"]
 
 
 async def _drive(flow: Flow, http: Optional[httpx.AsyncClient], base: str) -> Any:
@@ -64,6 +65,24 @@ async def request_token(
     Cancelling the task stops the wait."""
     flow = token_flow(broker, credentials, manifest, dpop_key, on_pending, timeout)
     result: TokenResult = await _drive(flow, http, str(broker))
+    return result
+
+
+async def exchange_token(
+    broker: str,
+    credentials: Credentials,
+    subject_token: str,
+    grants: Sequence[Mapping[str, Any]],
+    *,
+    ttl: Optional[Union[str, int]] = None,
+    dpop_key: Optional[DpopKey] = None,
+    subject_dpop_key: Optional[DpopKey] = None,
+    subject_token_proof: Optional[str] = None,
+    http: Optional[httpx.AsyncClient] = None,
+) -> ExchangeTokenResult:
+    """``writ.exchange_token`` for asyncio."""
+    flow = exchange_flow(broker, credentials, subject_token, grants, ttl, dpop_key, subject_dpop_key, subject_token_proof)
+    result: ExchangeTokenResult = await _drive(flow, http, str(broker))
     return result
 
 

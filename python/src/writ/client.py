@@ -1,12 +1,14 @@
-"""The agent-side client, synchronous: ``request_token``, ``revoke`` and ``TokenAuth`` for httpx."""
+"""The agent-side client, synchronous: ``request_token``, ``exchange_token``, ``revoke`` and
+``TokenAuth`` for httpx."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Generator, Mapping, Optional
+from typing import Any, Callable, Generator, Mapping, Optional, Sequence, Union
 
 import httpx
 
+from ._exchange import ExchangeTokenResult, exchange_flow
 from ._flow import (
     Credentials,
     Flow,
@@ -21,7 +23,7 @@ from ._flow import (
 from .dpop import DpopKey, create_dpop_proof
 from .errors import WritClientError
 
-__all__ = ["request_token", "revoke", "TokenAuth"]
+__all__ = ["request_token", "exchange_token", "revoke", "TokenAuth"]
 
 
 def _drive(flow: Flow, http: Optional[httpx.Client], base: str) -> Any:
@@ -85,6 +87,51 @@ def request_token(
     """
     flow = token_flow(broker, credentials, manifest, dpop_key, on_pending, timeout)
     result: TokenResult = _drive(flow, http, str(broker))
+    return result
+
+
+def exchange_token(
+    broker: str,
+    credentials: Credentials,
+    subject_token: str,
+    grants: Sequence[Mapping[str, Any]],
+    *,
+    ttl: Optional[Union[str, int]] = None,
+    dpop_key: Optional[DpopKey] = None,
+    subject_dpop_key: Optional[DpopKey] = None,
+    subject_token_proof: Optional[str] = None,
+    http: Optional[httpx.Client] = None,
+) -> ExchangeTokenResult:
+    """Delegation (RFC 8693 token exchange): turns a parent writ token into a narrower one for this
+    client, a sub-agent. ``credentials`` are the receiving client's own (the parent's client must
+    list it in ``delegate_to``); ``subject_token`` is the parent's access token; ``grants`` the
+    grants wanted, each covered by one of the parent's; ``ttl`` (``"5m"``, ``"90s"`` or seconds)
+    never longer than the parent has left.
+
+    A DPoP-bound parent needs a proof of its key: ``subject_dpop_key`` (the parent's key) makes it
+    here; or the parent's holder makes it and hands it over as ``subject_token_proof``, so its key
+    never leaves it. ``dpop_key`` binds the new token to this client's own key (RFC 9449). Proofs
+    made here are made again with the broker's nonce when it asks for one.
+
+    Raises ``WritClientError`` with the broker's code: ``invalid_authorization_details`` when the
+    parent does not cover a grant, ``unauthorized_client`` when the parent's client may not
+    delegate to this one, ``invalid_request`` (an expired or revoked parent, a missing
+    ``subject_token_proof``, a ``ttl`` too long, a chain too deep), ``invalid_dpop_proof``,
+    ``invalid_client``; or ``network_error``, ``unexpected_response``.
+
+    Example::
+
+        child = exchange_token(
+            "http://127.0.0.1:8080",
+            ClientSecret("docs-worker", os.environ["WORKER_SECRET"]),
+            parent.access_token,
+            [{"type": "repo", "actions": ["read"], "locations": ["https://git.example.com/acme/app"],
+              "identifier": "docs/guide/*"}],
+            ttl="5m",
+        )
+    """
+    flow = exchange_flow(broker, credentials, subject_token, grants, ttl, dpop_key, subject_dpop_key, subject_token_proof)
+    result: ExchangeTokenResult = _drive(flow, http, str(broker))
     return result
 
 

@@ -8,13 +8,14 @@ __all__ = ["WritClientError"]
 
 
 class WritClientError(Exception):
-    """A failed token request or revocation.
+    """A failed token request, token exchange or revocation.
 
     ``code`` is the broker's RFC 6749 error code passed through unchanged (``access_denied`` when an
     approver denied, ``expired_token`` when the approval window closed, ``invalid_client``,
-    ``invalid_request``, ``invalid_dpop_proof``, ...) or one of the client's own: ``timeout`` (the
-    caller's ``timeout`` ran out while waiting), ``network_error`` and ``unexpected_response``.
-    Switch on ``code``, never on the message.
+    ``invalid_request``, ``invalid_dpop_proof``, ``use_dpop_nonce``; from a token exchange also
+    ``invalid_authorization_details`` and ``unauthorized_client``, ...) or one of the client's own:
+    ``timeout`` (the caller's ``timeout`` ran out while waiting), ``network_error`` and
+    ``unexpected_response``. Switch on ``code``, never on the message.
     """
 
     def __init__(self, code: str, message: str, status: Optional[int] = None) -> None:

@@ -28,6 +28,10 @@ export async function tokenExchangeGrant(
   dpopProof: string | undefined,
   detailsCache: AuthorizationDetailsCache,
 ): Promise<Response> {
+  // RFC 9449 §8: a subject_token_dpop proof needs the server nonce too; answer with the current
+  // one even when no DPoP header came (the token route adds it only for that header), so a client
+  // sending only the parent's proof learns the nonce from the use_dpop_nonce refusal.
+  if (params.subject_token_dpop !== undefined && dpopProof === undefined) c.header('DPoP-Nonce', deps.dpop.nonce())
   // Ensure the caller is a registered client before it learns anything about the subject token.
   const { clientId } = await deps.clients.authenticate({
     authorization: c.req.header('authorization'),
