@@ -2,7 +2,7 @@ import { clientAuthentication } from './client-authentication.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
 import type { ClientCredentials, ManifestInput, TokenResult } from './request-token.js'
-import { errorFrom, readJson } from './responses.js'
+import { errorFrom, readJson, tokenResult } from './responses.js'
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -101,17 +101,6 @@ export async function exchangeToken(options: ExchangeTokenOptions): Promise<Exch
       continue
     }
     if (res.status !== 200) throw errorFrom(res, body)
-    if (typeof body.access_token !== 'string') {
-      throw new WritClientError('unexpected_response', 'the token response has no access_token')
-    }
-    return {
-      accessToken: body.access_token,
-      tokenType: body.token_type === 'DPoP' ? 'DPoP' : 'Bearer',
-      expiresIn: Number(body.expires_in),
-      scope: String(body.scope ?? ''),
-      authorizationDetails: (body.authorization_details ?? []) as ManifestInput['grants'],
-      grantId: String(body.grant_id ?? ''),
-      parentGrantId: String(body.parent_grant_id ?? ''),
-    }
+    return { ...tokenResult(body), parentGrantId: String(body.parent_grant_id ?? '') }
   }
 }

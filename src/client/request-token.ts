@@ -2,7 +2,7 @@ import type { CryptoKey } from 'jose'
 import { basicAuthorization, clientAuthentication } from './client-authentication.js'
 import { createDpopProof, type DpopKeyPair } from './dpop.js'
 import { WritClientError } from './errors.js'
-import { errorFrom, readJson } from './responses.js'
+import { errorFrom, readJson, tokenResult as toResult } from './responses.js'
 
 /** A task manifest as an agent writes it (docs/design.md): the task, an optional ttl, the grants. */
 export interface ManifestInput {
@@ -207,19 +207,5 @@ export async function requestToken(options: RequestTokenOptions): Promise<TokenR
       continue
     }
     throw errorFrom(res, body)
-  }
-}
-
-function toResult(body: Record<string, unknown>): TokenResult {
-  if (typeof body.access_token !== 'string') {
-    throw new WritClientError('unexpected_response', 'the token response has no access_token')
-  }
-  return {
-    accessToken: body.access_token,
-    tokenType: body.token_type === 'DPoP' ? 'DPoP' : 'Bearer',
-    expiresIn: Number(body.expires_in),
-    scope: String(body.scope ?? ''),
-    authorizationDetails: (body.authorization_details ?? []) as ManifestInput['grants'],
-    grantId: String(body.grant_id ?? ''),
   }
 }
