@@ -12,13 +12,13 @@ import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { AuthorizationDetail, Manifest } from '../manifest/types.js'
 import { randomId } from '../random-id.js'
 import {
-  audienceFor,
   encodeAccessTokenPayload,
   mintAccessToken,
   scopeFor,
 } from '../tokens/index.js'
 import { claimsSha256 } from '../wire/claims-digest.js'
 import { coveredByParent } from './covered-by-parent.js'
+import { delegatedAudience } from './delegated-audience.js'
 
 /** RFC 8693 §3: the token type of a writ access token, as subject and as the issued token. */
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -149,6 +149,15 @@ async function exchange(
   // Ensure nothing the parent lacks is reached: each grant covered by one of the parent's.
   const covering = coveredByParent(parent.authorizationDetails, req.authorizationDetails)
   const ruleIds = covering.map((p) => parent.ruleIds[p] ?? '')
+  // Ensure the child is for no server the parent was not issued for (its RFC 8707 audience).
+  const audience = delegatedAudience({
+    policy,
+    defaultAudience: deps.issue.tokens.defaultAudience,
+    parentAud: inspected.claims.aud,
+    parentDetails: parent.authorizationDetails,
+    childDetails: req.authorizationDetails,
+    ruleIds,
+  })
 
   // Ensure grants whose rule demands a DPoP-bound token stay bound when delegated.
   const dpopRules = [...new Set(ruleIds)].filter((id) => policy.ruleById.get(id)?.approval?.requireDpop)
@@ -197,7 +206,7 @@ async function exchange(
   const scope = scopeFor(decided.authorizationDetails)
   const payload = encodeAccessTokenPayload({
     issuer: deps.issue.issuer,
-    audience: audienceFor(decided.authorizationDetails, deps.issue.tokens.defaultAudience),
+    audience,
     grant: decided,
     scope,
     clock,
