@@ -4,6 +4,12 @@ import type { GrantRef, GrantStore, RevocationInput } from './store.js'
 /** Deepest chain walked; the policy caps delegation depth far below this. */
 const MAX_LEVELS = 64
 
+/**
+ * Most walks of one revocation. Each walk after the first revokes only grants delegated during
+ * the walk before (each at least one level deeper than the last), so the depth caps it.
+ */
+const MAX_WALKS = MAX_LEVELS + 1
+
 const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
 
 /**
@@ -15,8 +21,28 @@ const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
  * ancestor below the roots is already revoked. Call it before revoking the roots, and again after
  * (see {@link revokeGrantTree}): a child delegated while the tree was being read is found by the
  * second pass, and one delegated after the roots' revocation is refused by the store.
+ *
+ * A grant a walk finds live may be handed over again before the walk revokes it; its new child
+ * passed the store's parent check, so only a walk that reads after the revocation finds it. So
+ * walks repeat until one revokes nothing: every grant the last walk found was revoked before it
+ * read, and any child listed under one after that read is refused by the store.
  */
 export async function revokeDescendants(
+  store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
+  roots: readonly GrantRef[],
+  revocation: RevocationInput,
+): Promise<number> {
+  let total = 0
+  for (let walk = 0; walk < MAX_WALKS; walk++) {
+    const revoked = await revokeOneWalk(store, roots, revocation)
+    total += revoked
+    if (revoked === 0) break
+  }
+  return total
+}
+
+/** One walk of the trees below `roots`: read level by level, then revoked leaves up. */
+async function revokeOneWalk(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
   roots: readonly GrantRef[],
   revocation: RevocationInput,
