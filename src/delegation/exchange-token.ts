@@ -181,6 +181,11 @@ async function exchange(
   const manifest: Manifest = { task: parent.task, ttlSeconds: ttl, grants: req.authorizationDetails }
   progress.manifest = manifest
   const detailsJson = canonicalize(manifest.grants)
+  // Ensure the chain keeps the parent's subject (RFC 8693 §1.1): a person who authorized the root
+  // client (authorization code flow) stays the subject, never replaced by that client's id. `act`
+  // names the hand-overs only, so its depth stays the delegation depth verifiers check.
+  const parentSub = typeof inspected.claims.sub === 'string' ? inspected.claims.sub : parent.clientId
+  const subject = parent.delegation?.subject ?? parentSub
   const act: ActClaim = parent.delegation
     ? { sub: req.clientId, act: parent.delegation.act }
     : { sub: req.clientId }
@@ -197,7 +202,7 @@ async function exchange(
       parentClientId: parent.clientId,
       depth,
       maxDepth: Number.isFinite(maxDepth) ? maxDepth : delegateTo.maxDepth,
-      subject: parent.delegation?.subject ?? parent.clientId,
+      subject,
       act,
     },
     issuedAt: now,
