@@ -218,14 +218,20 @@ async function exchange(
   })
   const grant: Grant = { ...decided, claimsSha256: claimsSha256(payload) }
 
-  // Ensure no locked receiver, task, delegating client or approver of the parent gets a token.
+  // Ensure no locked receiver, task or approver of the parent gets a token, nor one derived from a
+  // locked client anywhere up the chain: the parent's, each earlier actor's, and the root's (the
+  // chain's subject when a client holds the root).
+  const chainClients = new Set([parent.clientId])
+  for (let actor = parent.delegation?.act; actor; actor = actor.act) chainClients.add(actor.sub)
+  if (parent.delegation) chainClients.add(parent.delegation.parentClientId)
+  if (parent.delegation) chainClients.add(parent.delegation.subject)
   const unlessLocked: LockTarget[] = [
     ...lockTargetsOf({
       clientId: grant.clientId,
       taskId: grant.task.id,
       approvers: parent.approval?.approvers.map((a) => a.sub),
     }),
-    { kind: 'client', id: parent.clientId },
+    ...[...chainClients].map((id): LockTarget => ({ kind: 'client', id })),
   ]
   const receiver = policy.clients.get(req.clientId)
   progress.recording = true

@@ -43,3 +43,22 @@ describe('token exchange keeps the audience a resource indicator narrowed the pa
     expect(claimsOf(child.access_token).aud).toBe(OTHER)
   })
 })
+
+describe('token exchange under a lock on a client higher up the chain', () => {
+  it('refuses a hand-over of a token whose chain started at a locked client (writ lock --no-revoke), recording nothing', async () => {
+    const read = JSON.stringify(only(APP))
+    const root = await oauthClient(broker, 'planner').issue(both)
+    const child = await oauthClient(broker, 'worker').exchange(root.access_token, { authorization_details: read })
+    const lockId = 'lock-planner-chain'
+    await broker.store.locks.putLock({ id: lockId, target: { kind: 'client', id: 'planner' }, reason: 'incident', by: 'admin', createdAt: Math.floor(broker.clock() / 1000) })
+    try {
+      const before = await broker.store.grants.listGrants({ clientId: 'sub' })
+      const res = await oauthClient(broker, 'sub').exchangeResponse(child.access_token, { authorization_details: read })
+      expect(res.status).toBe(403)
+      expect(await res.json()).toMatchObject({ error: 'access_denied' })
+      expect(await broker.store.grants.listGrants({ clientId: 'sub' })).toEqual(before)
+    } finally {
+      await broker.store.locks.removeLock(lockId)
+    }
+  })
+})
