@@ -95,7 +95,8 @@ function readMessage(message: unknown, where: string): McpCall {
     throw invalid(`${where} has no method`)
   }
   if (typeof method !== 'string') throw invalid(`${where}.method must be a string`)
-  if (method in TARGET) {
+  // Own members only: `constructor` or `__proto__` is no MCP action.
+  if (Object.prototype.hasOwnProperty.call(TARGET, method)) {
     const action = method as McpAction
     const member = TARGET[action]
     const params = message.params
