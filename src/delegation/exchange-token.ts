@@ -12,13 +12,13 @@ import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { AuthorizationDetail, Manifest } from '../manifest/types.js'
 import { randomId } from '../random-id.js'
 import {
-  audienceFor,
   encodeAccessTokenPayload,
   mintAccessToken,
   scopeFor,
 } from '../tokens/index.js'
 import { claimsSha256 } from '../wire/claims-digest.js'
 import { coveredByParent } from './covered-by-parent.js'
+import { delegatedAudience } from './delegated-audience.js'
 
 /** RFC 8693 §3: the token type of a writ access token, as subject and as the issued token. */
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -149,6 +149,15 @@ async function exchange(
   // Ensure nothing the parent lacks is reached: each grant covered by one of the parent's.
   const covering = coveredByParent(parent.authorizationDetails, req.authorizationDetails)
   const ruleIds = covering.map((p) => parent.ruleIds[p] ?? '')
+  // Ensure the child is for no server the parent was not issued for (its RFC 8707 audience).
+  const audience = delegatedAudience({
+    policy,
+    defaultAudience: deps.issue.tokens.defaultAudience,
+    parentAud: inspected.claims.aud,
+    parentDetails: parent.authorizationDetails,
+    childDetails: req.authorizationDetails,
+    ruleIds,
+  })
 
   // Ensure grants whose rule demands a DPoP-bound token stay bound when delegated.
   const dpopRules = [...new Set(ruleIds)].filter((id) => policy.ruleById.get(id)?.approval?.requireDpop)
@@ -172,6 +181,11 @@ async function exchange(
   const manifest: Manifest = { task: parent.task, ttlSeconds: ttl, grants: req.authorizationDetails }
   progress.manifest = manifest
   const detailsJson = canonicalize(manifest.grants)
+  // Ensure the chain keeps the parent's subject (RFC 8693 §1.1): a person who authorized the root
+  // client (authorization code flow) stays the subject, never replaced by that client's id. `act`
+  // names the hand-overs only, so its depth stays the delegation depth verifiers check.
+  const parentSub = typeof inspected.claims.sub === 'string' ? inspected.claims.sub : parent.clientId
+  const subject = parent.delegation?.subject ?? parentSub
   const act: ActClaim = parent.delegation
     ? { sub: req.clientId, act: parent.delegation.act }
     : { sub: req.clientId }
@@ -188,7 +202,7 @@ async function exchange(
       parentClientId: parent.clientId,
       depth,
       maxDepth: Number.isFinite(maxDepth) ? maxDepth : delegateTo.maxDepth,
-      subject: parent.delegation?.subject ?? parent.clientId,
+      subject,
       act,
     },
     issuedAt: now,
@@ -197,21 +211,27 @@ async function exchange(
   const scope = scopeFor(decided.authorizationDetails)
   const payload = encodeAccessTokenPayload({
     issuer: deps.issue.issuer,
-    audience: audienceFor(decided.authorizationDetails, deps.issue.tokens.defaultAudience),
+    audience,
     grant: decided,
     scope,
     clock,
   })
   const grant: Grant = { ...decided, claimsSha256: claimsSha256(payload) }
 
-  // Ensure no locked receiver, task, delegating client or approver of the parent gets a token.
+  // Ensure no locked receiver, task or approver of the parent gets a token, nor one derived from a
+  // locked client anywhere up the chain: the parent's, each earlier actor's, and the root's (the
+  // chain's subject when a client holds the root).
+  const chainClients = new Set([parent.clientId])
+  for (let actor = parent.delegation?.act; actor; actor = actor.act) chainClients.add(actor.sub)
+  if (parent.delegation) chainClients.add(parent.delegation.parentClientId)
+  if (parent.delegation) chainClients.add(parent.delegation.subject)
   const unlessLocked: LockTarget[] = [
     ...lockTargetsOf({
       clientId: grant.clientId,
       taskId: grant.task.id,
       approvers: parent.approval?.approvers.map((a) => a.sub),
     }),
-    { kind: 'client', id: parent.clientId },
+    ...[...chainClients].map((id): LockTarget => ({ kind: 'client', id })),
   ]
   const receiver = policy.clients.get(req.clientId)
   progress.recording = true

@@ -3,6 +3,7 @@ import { isoTime } from '../audit/iso-time.js'
 import { storeUnavailable, WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createRedisLockStore } from '../locks/redis-store.js'
+import type { LockTarget } from '../locks/types.js'
 import type { Grant, GrantState, Revocation } from './grant.js'
 import { encodeGrantRecord, parseGrantRecord } from './grant-record.js'
 import type { RedisBackend } from '../store/redis-backend.js'
@@ -486,11 +487,13 @@ export function createRedisGrantStore(
       // grant missing from an index.
       const index = auditIntake?.index
       const parent = createOptions.parent
-      // Lock markers are read by the script itself. On Cluster only the client's shares the
-      // grant's slot; the others are read right after the script (see below).
+      // Lock markers are read by the script itself. On Cluster only the grant's own client's
+      // shares the grant's slot; the others (task, approvers, the other clients of a delegation
+      // chain) are read right after the script (see below).
       const guarded = createOptions.unlessLocked ?? []
-      const inScript = cluster ? guarded.filter((t) => t.kind === 'client') : guarded
-      const afterScript = cluster ? guarded.filter((t) => t.kind !== 'client') : []
+      const sameSlot = (t: LockTarget): boolean => t.kind === 'client' && t.id === grant.clientId
+      const inScript = cluster ? guarded.filter(sameSlot) : guarded
+      const afterScript = cluster ? guarded.filter((t) => !sameSlot(t)) : []
       const lockKeys = inScript.map((t) => keys.lockMarker(t))
       const [[status, detail, indexed]] = await run(() =>
         Promise.all([

@@ -4,6 +4,12 @@ import type { GrantRef, GrantStore, RevocationInput } from './store.js'
 /** Deepest chain walked; the policy caps delegation depth far below this. */
 const MAX_LEVELS = 64
 
+/**
+ * Most walks of one revocation. Each walk after the first finds new only grants delegated during
+ * the walk before (each at least one level deeper than the last), so the depth caps it.
+ */
+const MAX_WALKS = MAX_LEVELS + 1
+
 const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
 
 /**
@@ -15,12 +21,38 @@ const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
  * ancestor below the roots is already revoked. Call it before revoking the roots, and again after
  * (see {@link revokeGrantTree}): a child delegated while the tree was being read is found by the
  * second pass, and one delegated after the roots' revocation is refused by the store.
+ *
+ * A grant a walk finds live may be handed over again before the walk revokes it; its new child
+ * passed the store's parent check, so only a walk that reads after the revocation finds it. So
+ * walks repeat until one finds no grant an earlier walk had not: every grant the last walk found
+ * was revoked before it read, and any child listed under one after that read is refused by the
+ * store.
  */
 export async function revokeDescendants(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
   roots: readonly GrantRef[],
   revocation: RevocationInput,
 ): Promise<number> {
+  let total = 0
+  const known = new Set<string>()
+  for (let walk = 0; walk < MAX_WALKS; walk++) {
+    const { revoked, fresh } = await revokeOneWalk(store, roots, revocation, known)
+    total += revoked
+    if (fresh === 0) break
+  }
+  return total
+}
+
+/**
+ * One walk of the trees below `roots`: read level by level, then revoked leaves up. `fresh` is how
+ * many descendants no earlier walk had found (added to `known`).
+ */
+async function revokeOneWalk(
+  store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
+  roots: readonly GrantRef[],
+  revocation: RevocationInput,
+  known: Set<string>,
+): Promise<{ revoked: number; fresh: number }> {
   // Only grants that have had children are asked for theirs: one read instead of one per leaf. A
   // grant that gets its first child after this read is found by the second pass.
   const parents = new Set((await store.listParents()).map(keyOf))
@@ -41,10 +73,18 @@ export async function revokeDescendants(
     if (next.length > 0) levels.push(next)
     current = next
   }
+  let fresh = 0
+  for (const level of levels) {
+    for (const ref of level) {
+      if (known.has(keyOf(ref))) continue
+      known.add(keyOf(ref))
+      fresh++
+    }
+  }
   let revoked = 0
   // Ensure no descendant outlives an ancestor: leaves first, the roots' children last.
   for (const level of levels.reverse()) revoked += await store.revokeMany(level, revocation)
-  return revoked
+  return { revoked, fresh }
 }
 
 /** What {@link revokeGrantTree} revoked: the grant itself (when it was live) and its descendants. */

@@ -55,6 +55,31 @@ const invalid = (message: string): VerifierError => new VerifierError('invalid_r
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
+/**
+ * Why a `resources/read` URI could name another resource than the one authorized, or undefined.
+ * The MCP SDK looks resources up by `new URL(uri).toString()`, which resolves dot segments written
+ * as `%2e%2e`, with a tab inside or behind backslashes, so a glob like `https://x/public/**` would
+ * pass `https://x/public/%2e%2e/secret` while the server reads `https://x/secret`. Only a URI
+ * already in the form a URL parser writes it is authorized, so both read the same string; an
+ * encoded `/` or `\\` is refused too, for servers that decode the path before using it.
+ */
+function resourceUriProblem(uri: string): string | undefined {
+  if (/%(2f|5c)/i.test(uri)) return 'must not contain an encoded / or \\ (%2F, %5C)'
+  // Plain `.` and `..` segments are refused by the grant check itself (403).
+  if (uri.split('/').some((segment) => segment === '.' || segment === '..')) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(uri)
+  } catch {
+    // Not a URL to a URL parser: servers see the string as it is, which is what was authorized.
+    return undefined
+  }
+  if (parsed.href !== uri) {
+    return `must be written as a URL parser writes it (${JSON.stringify(parsed.href.slice(0, 200))}), so the server reads the resource that was authorized`
+  }
+  return undefined
+}
+
 /** One JSON-RPC message (the `index`th of a batch, for messages). */
 function readMessage(message: unknown, where: string): McpCall {
   if (!isRecord(message)) throw invalid(`${where} must be a JSON-RPC message (an object)`)
@@ -70,7 +95,8 @@ function readMessage(message: unknown, where: string): McpCall {
     throw invalid(`${where} has no method`)
   }
   if (typeof method !== 'string') throw invalid(`${where}.method must be a string`)
-  if (method in TARGET) {
+  // Own members only: `constructor` or `__proto__` is no MCP action.
+  if (Object.prototype.hasOwnProperty.call(TARGET, method)) {
     const action = method as McpAction
     const member = TARGET[action]
     const params = message.params
@@ -78,6 +104,10 @@ function readMessage(message: unknown, where: string): McpCall {
     // Ensure a call names its target: nothing is authorized against a missing tool or resource.
     if (typeof target !== 'string' || target === '') {
       throw invalid(`${where}: ${action} needs params.${member} (a non-empty string)`)
+    }
+    if (action === 'resources/read') {
+      const problem = resourceUriProblem(target)
+      if (problem !== undefined) throw invalid(`${where}: resources/read params.uri ${problem}`)
     }
     return { kind: 'call', method: action, target, ...idPart }
   }
