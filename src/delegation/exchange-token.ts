@@ -172,9 +172,12 @@ async function exchange(
   const manifest: Manifest = { task: parent.task, ttlSeconds: ttl, grants: req.authorizationDetails }
   progress.manifest = manifest
   const detailsJson = canonicalize(manifest.grants)
+  // A parent made for a person keeps the person as subject, its client the first actor.
   const act: ActClaim = parent.delegation
     ? { sub: req.clientId, act: parent.delegation.act }
-    : { sub: req.clientId }
+    : parent.onBehalfOf
+      ? { sub: req.clientId, act: { sub: parent.clientId } }
+      : { sub: req.clientId }
   const decided: Grant = {
     id: randomId(),
     clientId: req.clientId,
@@ -188,7 +191,7 @@ async function exchange(
       parentClientId: parent.clientId,
       depth,
       maxDepth: Number.isFinite(maxDepth) ? maxDepth : delegateTo.maxDepth,
-      subject: parent.delegation?.subject ?? parent.clientId,
+      subject: parent.delegation?.subject ?? parent.onBehalfOf?.subject ?? parent.clientId,
       act,
     },
     issuedAt: now,

@@ -75,6 +75,7 @@ export async function createApprovalRequest(
     ttlSeconds: input.decision.ttlSeconds,
     requirements: input.decision.approval?.requirements ?? [],
     ...(input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}),
+    ...(input.person ? { person: input.person } : {}),
     createdAt: now,
     expiresAt: now + settings.timeoutSeconds,
     intervalSeconds: settings.pollIntervalSeconds,
