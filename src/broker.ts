@@ -314,7 +314,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     }),
     issue,
     // Token exchange on behalf of a person: the policy's trusted identity providers.
-    subjectTokens: createSubjectTokenVerifier(policy),
+    subjectTokens: createSubjectTokenVerifier(policy, { clock }),
     authorization: {
       store: createAuthorizationStore(store.backend, clock),
       approvals,

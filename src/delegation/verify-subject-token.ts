@@ -7,6 +7,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose'
+import type { Clock } from '../clock.js'
 import { invalidRequest, WritError } from '../errors.js'
 import { personClaimNames, type Policy, type ProvenPerson, type TrustedIssuer } from '../policy/index.js'
 import { normalizePersonId } from '../text/normalize-person-id.js'
@@ -21,6 +22,8 @@ export type SubjectTokenVerifier = (token: string) => Promise<ProvenPerson>
 export interface SubjectTokenVerifierOptions {
   /** The fetch used for JWKS documents (tests, proxies). Default: the global fetch. */
   fetch?: typeof fetch
+  /** The broker's clock, for `exp`, `iat` and `nbf`. Default: the system clock. */
+  clock?: Clock
   /** Milliseconds after a fetch before an unknown `kid` may cause another one (jose's cooldown). */
   cooldownMs?: number
 }
@@ -107,6 +110,7 @@ export function createSubjectTokenVerifier(
         algorithms: issuer.algorithms,
         clockTolerance: issuer.clockToleranceSeconds,
         requiredClaims: ['sub', 'iat', 'exp'],
+        ...(options.clock ? { currentDate: new Date(options.clock()) } : {}),
       }))
     } catch (err) {
       throw verificationProblem(err, issuer)

@@ -122,6 +122,7 @@ async function personGrant(
     { issue: deps.issue, verifySubjectToken },
     { clientId, subjectToken, manifest, ...(cnfJkt !== undefined ? { cnfJkt } : {}) },
   )
-  // RFC 6749 §5.1: token responses are never cached. A pending approval is a CIBA answer (200).
-  return c.json(response, 200, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+  // RFC 6749 §5.1: token responses are never cached. A pending approval answers 202 (as
+  // /v1/tokens does) with a CIBA handle to collect the token with.
+  return c.json(response, 'access_token' in response ? 200 : 202, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
 }
