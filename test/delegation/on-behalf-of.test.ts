@@ -110,9 +110,9 @@ const grantsOfAgent = async () => (await broker.store.grants.listGrants({ client
 async function refused(subjectToken: string, params: Record<string, string> = { authorization_details: JSON.stringify(read) }) {
   const before = await grantsOfAgent()
   const res = await exchangeResponse(subjectToken, params)
-  const body = await res.json()
+  const body = (await res.json()) as { error: string; error_description?: string }
   expect(await grantsOfAgent()).toEqual(before)
-  return { status: res.status, error: body.error as string, description: (body.error_description ?? '') as string }
+  return { status: res.status, error: body.error, description: body.error_description ?? '' }
 }
 
 /** A JWT with the trusted issuer's claims, signed as told (not by the provider). */
