@@ -325,7 +325,7 @@ const trustedIssuer = z.strictObject(
     jwks_uri: httpsUrl("the issuer's JWKS URL"),
     audience: z
       .union([text(256).min(1), z.array(text(256).min(1)).min(1).max(20)], {
-        error: typeError('a client id or a list of them'),
+        error: (i) => (i.input === undefined ? 'required' : 'expected a client id or a list of them'),
       })
       .transform((a) => (Array.isArray(a) ? a : [a])),
     algorithms: z
