@@ -4,6 +4,7 @@ import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose
 import { hashSecret } from '../../src/client-auth/index.js'
 import {
   A,
+  B,
   ceremonyOptions,
   enrolCast,
   form,
@@ -37,10 +38,16 @@ let cast: Cast
  */
 async function policyText(): Promise<string> {
   const hash = await hashSecret(SECRETS['agent-a'])
+  const hashB = await hashSecret(SECRETS['agent-b'])
   return `
 version: 1
 clients:
-  - { id: agent-a, auth: client_secret, secret_hash: "${hash}", rules: [docs-read, docs-write-eng, deploy-prod] }
+  - id: agent-a
+    auth: client_secret
+    secret_hash: "${hash}"
+    rules: [docs-read, docs-write-eng, deploy-prod]
+    delegate_to: { clients: [agent-b] }
+  - { id: agent-b, auth: client_secret, secret_hash: "${hashB}" }
 approver_groups:
   - id: release-managers
     members: [alice@example.com, bob@example.com, carol@example.com]
@@ -210,6 +217,31 @@ describe('token exchange on behalf of a person (ID token from a trusted issuer)'
     })
     expect(res.status).toBe(403)
     expect((await res.json()).error_description).toMatch(/not allowed for client agent-a by any rule/)
+  })
+})
+
+describe('a token for a person, delegated on (writ access token as subject)', () => {
+  it('keeps the person as sub, with the receiving agent outermost in act and the first agent inside', async () => {
+    const parent = await exchange(await aliceToken(), { authorization_details: JSON.stringify(read) })
+    const res = await oauth.genericTokenEndpointRequest(
+      as,
+      { client_id: B[0] },
+      oauth.ClientSecretBasic(B[1]),
+      TOKEN_EXCHANGE,
+      {
+        subject_token: parent.access_token,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        authorization_details: JSON.stringify([{ ...read[0], identifier: 'docs/guide/*' }]),
+      },
+      { [oauth.customFetch]: fetchImpl },
+    )
+    const child = await oauth.processGenericTokenEndpointResponse(as, { client_id: B[0] }, res)
+    expect(decodeJwt(child.access_token)).toMatchObject({
+      sub: 'alice@example.com',
+      client_id: 'agent-b',
+      act: { sub: 'agent-b', act: { sub: 'agent-a' } },
+      task: { requested_by: 'alice@example.com' },
+    })
   })
 })
 
