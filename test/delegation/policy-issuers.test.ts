@@ -67,3 +67,16 @@ describe('issuers: in the policy (token exchange on behalf of a person)', () => 
     expect(problems(policy('', '    person: {}')).join('\n')).toMatch(/rules\[0\]\.person: expected subjects or claims/)
   })
 })
+
+describe('explain and person conditions', () => {
+  it('tells that a rule with person conditions matches only for a proven person who meets them', async () => {
+    const { explain } = await import('../../src/policy/explain.js')
+    const loaded = loadPolicy(policy('', '    person: { claims: { groups: [eng] } }'))
+    const manifest = { task: { id: 'T' }, grants: [{ type: 'repo', actions: ['read'], identifier: 'docs/a' }] }
+    const none = explain(loaded, 'agent', manifest)
+    expect(none.grants[0]!.rule).toBeNull()
+    expect(none.grants[0]!.rejected[0]!.reason).toMatch(/only requests made for a proven person/)
+    const eng = explain(loaded, 'agent', manifest, { id: 'alice@example.com', issuer: 'https://idp.example.com', claims: { groups: ['eng'] } })
+    expect(eng.grants[0]!.rule?.id).toBe('docs-read')
+  })
+})
