@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as oauth from 'oauth4webapi'
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose'
 import { hashSecret } from '../../src/client-auth/index.js'
+import { actorChain, createVerifier, delegationDepth } from '../../src/verifier/index.js'
 import {
   A,
   B,
@@ -150,6 +151,22 @@ describe('token exchange on behalf of a person (ID token from a trusted issuer)'
       requested_by: 'alice@example.com',
       on_behalf_of: { iss: idp.issuer, sub: 'alice@example.com' },
     })
+  })
+
+  it('verifies with writ/verifier: the person as sub, the agent as the one actor', async () => {
+    const response = await exchange(await aliceToken(), { authorization_details: JSON.stringify(read) })
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: APP,
+      jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      fetch: async (input, init) => broker.app.request(String(input), init),
+      clock: broker.clock,
+      liveness: { mode: 'none' },
+    })
+    const claims = await verifier.verify(response.access_token)
+    expect(claims.sub).toBe('alice@example.com')
+    expect(actorChain(claims)).toEqual(['agent-a'])
+    expect(delegationDepth(claims)).toBe(1)
   })
 
   it('takes the jwt token type too', async () => {
