@@ -23,6 +23,7 @@ import {
 } from './credentials/aws/index.js'
 import { dpopNonceSecret } from './dpop/dpop-nonce-secret.js'
 import { createTokenEndpointDpop } from './dpop/token-endpoint-dpop.js'
+import { createSubjectTokenVerifier } from './delegation/verify-subject-token.js'
 import { validateMcpGrants } from './mcp/validate-mcp-grants.js'
 import { createAuthorizationStore } from './authorization/index.js'
 import type { IssueGrantDeps } from './grants/issue-grant.js'
@@ -312,6 +313,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
     }),
     issue,
+    // Token exchange on behalf of a person: the policy's trusted identity providers.
+    subjectTokens: createSubjectTokenVerifier(policy, { clock }),
     authorization: {
       store: createAuthorizationStore(store.backend, clock),
       approvals,

@@ -1,5 +1,5 @@
 import type { Manifest } from '../manifest/types.js'
-import type { ApprovalRequirement } from '../policy/index.js'
+import type { ApprovalRequirement, ProvenPerson } from '../policy/index.js'
 
 /*
  * The approvals data model. Times named `...At` are seconds since the epoch (as grants use);
@@ -28,6 +28,11 @@ export interface ApprovalRequest {
   requirements: ApprovalRequirement[]
   /** RFC 7638 thumbprint of the DPoP key the request was made with, if any. */
   cnfJkt?: string
+  /**
+   * The person a trusted identity provider proved (token exchange with an ID token): the token
+   * collected is theirs (`sub`), with the client as `act`; `manifest.task.requested_by` is their id.
+   */
+  person?: ProvenPerson
   createdAt: number
   expiresAt: number
   /** The CIBA polling interval the client was given, in seconds. */

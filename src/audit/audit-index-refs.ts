@@ -39,6 +39,8 @@ export function auditIndexRefs(event: AuditEvent): string[] {
   if (event.type === 'grant.issued') for (const a of event.approvers ?? []) refs.add(`p:${a.sub}`)
   // A delegated grant's issuance belongs to its parent's story too.
   if (event.type === 'grant.issued' && event.delegation) refs.add(`g:${event.delegation.parent}`)
+  // A grant for a proven person belongs to that person's story.
+  if (event.type === 'grant.issued' && event.on_behalf_of) refs.add(`p:${event.on_behalf_of.sub}`)
   if (event.type === 'grant.revoked' && event.scope !== 'grant' && event.scope !== 'task') {
     refs.add('r:bulk')
   }

@@ -69,6 +69,11 @@ export interface GrantIssuedEvent extends Base {
   approvers?: AuditApprover[]
   /** A delegated grant's chain (token exchange): its parent, depth and the token's `act`. */
   delegation?: AuditDelegation
+  /**
+   * A grant made for a person a trusted identity provider proved (token exchange with an ID
+   * token): the person (`sub`, also `requested_by`) and the provider (`iss`); the actor is `client`.
+   */
+  on_behalf_of?: { iss: string; sub: string }
 }
 
 /** RFC 8693 §4.1 `act`: the current actor outermost. */

@@ -182,13 +182,15 @@ async function exchange(
   progress.manifest = manifest
   const detailsJson = canonicalize(manifest.grants)
   // Ensure the chain keeps the parent's subject (RFC 8693 §1.1): a person who authorized the root
-  // client (authorization code flow) stays the subject, never replaced by that client's id. `act`
-  // names the hand-overs only, so its depth stays the delegation depth verifiers check.
+  // client (authorization code flow) or for whom it acts (an ID token) stays the subject, never
+  // replaced by a client's id. `act` names the hand-overs, the person's agent first.
   const parentSub = typeof inspected.claims.sub === 'string' ? inspected.claims.sub : parent.clientId
-  const subject = parent.delegation?.subject ?? parentSub
+  const subject = parent.delegation?.subject ?? parent.onBehalfOf?.subject ?? parentSub
   const act: ActClaim = parent.delegation
     ? { sub: req.clientId, act: parent.delegation.act }
-    : { sub: req.clientId }
+    : parent.onBehalfOf
+      ? { sub: req.clientId, act: { sub: parent.clientId } }
+      : { sub: req.clientId }
   const decided: Grant = {
     id: randomId(),
     clientId: req.clientId,

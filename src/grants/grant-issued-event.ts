@@ -21,6 +21,7 @@ export function grantIssuedEvent(grant: Grant): GrantIssuedEvent {
   if (grant.cnfJkt !== undefined) event.cnf_jkt = grant.cnfJkt
   if (grant.claimsSha256 !== undefined) event.claims_sha256 = grant.claimsSha256
   if (grant.delegation) event.delegation = auditDelegation(grant.delegation)
+  if (grant.onBehalfOf) event.on_behalf_of = { iss: grant.onBehalfOf.issuer, sub: grant.onBehalfOf.subject }
   if (grant.approval) {
     event.approval = grant.approval.id
     event.approvers = grant.approval.approvers.map((a) => ({
@@ -68,13 +69,15 @@ export function encodeGrantIssued(
   }
   // A delegated grant's issuance is also part of its parent's story (`writ audit show --grant`).
   if (grant.delegation) refs.push(`g:${grant.delegation.parentId}`)
+  // A grant for a person is part of that person's story too.
+  if (grant.onBehalfOf && !refs.includes(`p:${grant.onBehalfOf.subject}`)) refs.push(`p:${grant.onBehalfOf.subject}`)
   return {
     type: 'grant.issued',
     actor,
     refs,
     encode(time) {
       // Members in canonical order: actor, approval, approvers, authorization_details,
-      // claims_sha256, client, cnf_jkt, delegation, expires_at, grant, issued_at, manifest_sha256, requested_by, rules, task,
+      // claims_sha256, client, cnf_jkt, delegation, expires_at, grant, issued_at, manifest_sha256, on_behalf_of, requested_by, rules, task,
       // task_purpose, time, type (approvers' members: aaguid, at, credential_id, sub).
       let out = `{"actor":${str(actor)}`
       if (approval) {
@@ -92,6 +95,9 @@ export function encodeGrantIssued(
       if (grant.delegation) out += `,"delegation":${canonicalize(auditDelegation(grant.delegation))}`
       out += `,"expires_at":${num(grant.expiresAt)},"grant":${str(grant.id)}`
       out += `,"issued_at":${num(grant.issuedAt)},"manifest_sha256":${str(grant.manifestSha256)}`
+      if (grant.onBehalfOf) {
+        out += `,"on_behalf_of":{"iss":${str(grant.onBehalfOf.issuer)},"sub":${str(grant.onBehalfOf.subject)}}`
+      }
       if (task.requested_by !== undefined) out += `,"requested_by":${str(task.requested_by)}`
       out += `,"rules":[${grant.ruleIds.map(str).join(',')}],"task":${str(task.id)}`
       if (task.purpose !== undefined) out += `,"task_purpose":${str(task.purpose)}`

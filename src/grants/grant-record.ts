@@ -52,6 +52,9 @@ export function parseGrantRecord(json: string): Grant {
   }
   if (record.cnf_jkt !== undefined) grant.cnfJkt = record.cnf_jkt
   if (record.claims_sha256 !== undefined) grant.claimsSha256 = record.claims_sha256
+  if (record.on_behalf_of !== undefined) {
+    grant.onBehalfOf = { subject: record.on_behalf_of.sub, issuer: record.on_behalf_of.iss }
+  }
   if (record.delegation !== undefined) {
     const d = record.delegation
     grant.delegation = {

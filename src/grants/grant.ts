@@ -41,6 +41,17 @@ export interface GrantDelegation {
   act: ActClaim
 }
 
+/**
+ * A grant made for a person a trusted identity provider proved (token exchange with an ID token):
+ * the token's `sub` is the person, its `act` the client (RFC 8693 §4.1).
+ */
+export interface GrantOnBehalfOf {
+  /** The person's id, in normal form: the token's `sub` and the task's `requested_by`. */
+  subject: string
+  /** The identity provider's `iss`. */
+  issuer: string
+}
+
 /** One issued decision. `id` is the token's `jti`. Times are seconds since the epoch. */
 export interface Grant {
   id: string
@@ -67,6 +78,8 @@ export interface Grant {
   claimsSha256?: string
   /** Present when the grant was delegated from a parent grant by token exchange. */
   delegation?: GrantDelegation
+  /** Present when the grant acts for a person a trusted issuer proved (token exchange). */
+  onBehalfOf?: GrantOnBehalfOf
   issuedAt: number
   expiresAt: number
 }

@@ -7,7 +7,7 @@ import { LockRefusal } from '../locks/lock-refusal.js'
 import { lockTargetsOf } from '../locks/types.js'
 import { canonicalize, manifestSha256 } from '../manifest/index.js'
 import type { AuthorizationDetail, Manifest } from '../manifest/types.js'
-import { type ApprovalRequirement, type Decision, decide, type Policy } from '../policy/index.js'
+import { type ApprovalRequirement, type Decision, decide, type Policy, type ProvenPerson } from '../policy/index.js'
 import {
   audienceFor,
   encodeAccessTokenPayload,
@@ -52,6 +52,8 @@ export interface ApprovalInput {
   manifest: Manifest
   decision: Decision
   cnfJkt?: string | undefined
+  /** The person a trusted issuer proved, when the request acts for one (token exchange). */
+  person?: ProvenPerson | undefined
 }
 
 /** The answer while a human decides: a CIBA handle to poll with and the approval page. */
@@ -86,6 +88,12 @@ export interface IssueGrantRequest {
   approved?: GivenApproval
   /** The person the token is for (its `sub`): the one who authorized the client (authorization code). */
   subject?: string
+  /**
+   * The person a trusted identity provider proved (token exchange with an ID token): rules decide
+   * with their person conditions, the token's `sub` is the person and `act` the client. The
+   * manifest's `task.requested_by` must already be the person's id.
+   */
+  person?: ProvenPerson
   /**
    * The token's `aud` (RFC 8707 resource indicators, already checked against the grants); absent
    * or empty: the grants' locations (`audienceFor`).
@@ -146,7 +154,7 @@ async function issue(
   for (const validate of deps.validateDetails) validate(req.manifest.grants)
 
   // Ensure every grant is covered by a rule this client may use (throws access_denied otherwise).
-  const decision = decide(policy, req.clientId, req.manifest, deps.tokens)
+  const decision = decide(policy, req.clientId, req.manifest, deps.tokens, req.person)
 
   // Ensure grants whose rule demands a DPoP-bound token are never issued as bearer tokens.
   if (decision.requireDpop && !req.cnfJkt) {
@@ -176,7 +184,13 @@ async function issue(
         throw accessDenied('the approval given no longer meets what the policy requires for this manifest')
       }
     } else if (deps.requestApproval && req.whenApprovalNeeded !== 'refuse') {
-      return deps.requestApproval({ clientId: req.clientId, manifest: req.manifest, decision, cnfJkt: req.cnfJkt })
+      return deps.requestApproval({
+        clientId: req.clientId,
+        manifest: req.manifest,
+        decision,
+        cnfJkt: req.cnfJkt,
+        ...(req.person ? { person: req.person } : {}),
+      })
     } else {
       const needs = decision.grants
         .filter((g) => g.approval)
@@ -198,6 +212,7 @@ async function issue(
     ...(req.approved ? { approval: req.approved.approval } : {}),
     ...(req.cnfJkt ? { cnfJkt: req.cnfJkt } : {}),
     ...(req.subject !== undefined ? { subject: req.subject } : {}),
+    ...(req.person ? { onBehalfOf: { subject: req.person.id, issuer: req.person.issuer } } : {}),
     issuedAt: now,
     expiresAt: now + decision.ttlSeconds,
   }

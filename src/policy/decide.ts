@@ -3,7 +3,8 @@ import type { Manifest } from '../manifest/types.js'
 import { describeGrant } from './describe-grant.js'
 import { clientRuleIndex } from './rule-index.js'
 import { patternCovers } from '../wire/glob.js'
-import type { Policy } from './types.js'
+import { personMeets } from './person-meets.js'
+import type { Policy, ProvenPerson } from './types.js'
 
 /** What one rule's human approval needs. */
 export interface ApprovalRequirement {
@@ -46,7 +47,8 @@ export interface DecideLimits {
 }
 
 /**
- * Decides a manifest for a client. Each grant is matched against the rules the client may use,
+ * Decides a manifest for a client (acting for `person`, when a trusted issuer proved one: rules
+ * with `person` conditions match only then). Each grant is matched against the rules the client may use,
  * in file order; the first rule that covers it wins. Default deny: a client the policy does not
  * know, or any grant no usable rule covers, is refused.
  *
@@ -63,6 +65,7 @@ export function decide(
   clientId: string,
   manifest: Manifest,
   limits: DecideLimits,
+  person?: ProvenPerson,
 ): Decision {
   const client = policy.clients.get(clientId)
   // Ensure only clients the policy names get anything.
@@ -79,7 +82,8 @@ export function decide(
   manifest.grants.forEach((grant, index) => {
     // Ensure every grant is covered by a rule this client may use; first match in file order wins
     // (the index finds the same rule a scan in file order would, without trying every rule).
-    const rule = rules.firstMatch(grant)
+    // A rule with person conditions serves only a proven person who meets them (personMeets).
+    const rule = rules.firstMatch(grant, (r) => personMeets(r, person))
     if (!rule) {
       denied.push(index)
       return
@@ -103,7 +107,7 @@ export function decide(
       'access_denied',
       403,
       `grants[${first}] (${describeGrant(grant)}) is not allowed for client ${clientId} ` +
-        `by any rule it may use${also}`,
+        `${person ? `acting for ${person.id} ` : ''}by any rule it may use${also}`,
     )
   }
   // Ensure an empty manifest (which the manifest schema already refuses) is never a blank cheque.

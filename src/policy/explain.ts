@@ -2,7 +2,8 @@ import type { Manifest } from '../manifest/types.js'
 import type { ApprovalRequirement } from './decide.js'
 import { describeGrant } from './describe-grant.js'
 import { matchRule } from './match-rule.js'
-import type { Policy } from './types.js'
+import { personMeets } from './person-meets.js'
+import type { Policy, ProvenPerson } from './types.js'
 
 /** Why one rule does not decide a grant. */
 export interface RuleRejection {
@@ -54,6 +55,7 @@ export function explain(
   policy: Policy,
   clientId: string | undefined,
   manifest: Manifest,
+  person?: ProvenPerson,
 ): Explanation {
   const client = clientId === undefined ? undefined : policy.clients.get(clientId)
   const mayUse = (ruleId: string): boolean =>
@@ -77,6 +79,14 @@ export function explain(
       }
       if (!result.matched) {
         rejected.push({ ruleId: rule.id, reason: result.reason })
+        continue
+      }
+      // As decide does: a rule with person conditions serves only a proven person who meets them.
+      if (!personMeets(rule, person)) {
+        const reason = person
+          ? `the person ${person.id} does not meet the rule's person conditions`
+          : 'the rule matches only requests made for a proven person (person:, token exchange with an ID token)'
+        rejected.push({ ruleId: rule.id, reason })
         continue
       }
       const approval = rule.approval ? { ruleId: rule.id, ...rule.approval } : null

@@ -7,7 +7,11 @@ export type {
   PublicJwk,
   RuleApproval,
   RuleMatch,
+  RulePerson,
+  ProvenPerson,
+  TrustedIssuer,
 } from './types.js'
+export { personMeets, personClaimNames } from './person-meets.js'
 export { PolicyError } from './types.js'
 export { loadPolicy, loadPolicyFile } from './load-policy.js'
 export type { LoadPolicyOptions } from './load-policy.js'

@@ -12,10 +12,14 @@ import {
   type PublicJwk,
   type PolicyRule,
   type PolicyScope,
+  type TrustedIssuer,
 } from './types.js'
 import type { AuthorizationDetail } from '../manifest/types.js'
 import { isMcpAction, MCP_ACTIONS, MCP_TYPE } from '../mcp/mcp-grant.js'
 import { mcpGrantProblem } from '../mcp/validate-mcp-grants.js'
+
+/** Clock skew allowed for a trusted issuer's tokens unless it says (`issuers[].clock_tolerance`). */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30
 
 export interface LoadPolicyOptions {
   /** Where the text came from (a file path), named in errors. */
@@ -217,6 +221,19 @@ function crossReferenceProblems(raw: unknown): string[] {
     }
   }
 
+  const issuerIds = new Map<string, number>()
+  for (const [i, entry] of records(doc.issuers)) {
+    const issuer = str(entry.issuer)
+    if (issuer === undefined) continue
+    const first = issuerIds.get(issuer)
+    // Ensure an issuer is configured once: two entries would disagree on keys or audience.
+    if (first !== undefined) {
+      problems.push(`issuers[${i}].issuer: duplicate issuer "${issuer}" (also issuers[${first}])`)
+    } else {
+      issuerIds.set(issuer, i)
+    }
+  }
+
   const scopeNames = new Map<string, number>()
   for (const [i, scope] of records(doc.scopes)) {
     const name = str(scope.name)
@@ -324,6 +341,11 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
     if (r.match.locations) rule.match.locations = [...r.match.locations]
     if (r.match.identifier !== undefined) rule.match.identifier = r.match.identifier
     if (r.resources) rule.resources = [...r.resources]
+    if (r.person) {
+      rule.person = {}
+      if (r.person.subjects) rule.person.subjects = [...r.person.subjects]
+      if (r.person.claims) rule.person.claims = Object.fromEntries(Object.entries(r.person.claims).map(([k, v]) => [k, [...v]]))
+    }
     return rule
   })
   const scopes = new Map<string, PolicyScope>()
@@ -333,8 +355,20 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
     if (sc.description !== undefined) scope.description = sc.description
     scopes.set(sc.name, scope)
   }
+  const issuers = new Map<string, TrustedIssuer>()
+  for (const i of doc.issuers) {
+    issuers.set(i.issuer, {
+      issuer: i.issuer,
+      jwksUri: i.jwks_uri,
+      audience: [...i.audience],
+      algorithms: [...i.algorithms],
+      clockToleranceSeconds: i.clock_tolerance ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+      subjectClaim: i.subject_claim,
+    })
+  }
   const policy: Policy = {
     version: 1,
+    issuers,
     clients,
     approverGroups,
     rules,

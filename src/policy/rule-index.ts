@@ -19,8 +19,11 @@ import type { Policy, PolicyRule } from './types.js'
  * linear scan would give, since every rule it skips could not have matched.
  */
 export interface ClientRuleIndex {
-  /** The first rule, in file order, that covers `grant`; undefined when none does. */
-  firstMatch(grant: AuthorizationDetail): PolicyRule | undefined
+  /**
+   * The first rule, in file order, that covers `grant` (and that `accept` accepts, when given:
+   * the person conditions); undefined when none does.
+   */
+  firstMatch(grant: AuthorizationDetail, accept?: (rule: PolicyRule) => boolean): PolicyRule | undefined
 }
 
 /** A trie node: the rules (positions in the client's list) whose prefix ends here. */
@@ -102,7 +105,7 @@ function buildIndex(rules: readonly PolicyRule[]): ClientRuleIndex {
   })
 
   return {
-    firstMatch(grant) {
+    firstMatch(grant, accept) {
       const bucket = typeof grant.type === 'string' ? buckets.get(grant.type) : undefined
       if (!bucket) return undefined
       const locations = Array.isArray(grant.locations) ? grant.locations : []
@@ -115,7 +118,7 @@ function buildIndex(rules: readonly PolicyRule[]): ClientRuleIndex {
       const narrower = byLocation.size <= byIdentifier.size ? byLocation : byIdentifier
       for (const position of mergeAscending(narrower.lists)) {
         const rule = rules[position]!
-        if (matchRule(rule, grant).matched) return rule
+        if (matchRule(rule, grant).matched && (accept === undefined || accept(rule))) return rule
       }
       return undefined
     },

@@ -268,6 +268,89 @@ const approval = z.unknown().transform((value, ctx) => {
 
 const pattern = (max: number) => text(max).min(1)
 
+const CLAIM_NAME = /^[A-Za-z0-9_.:-]{1,64}$/
+
+/** A rule's conditions on the person a request acts for (token exchange with an ID token). */
+const rulePerson = z
+  .strictObject(
+    {
+      subjects: z
+        .array(member, { error: typeError('a list of person ids') })
+        .min(1, { error: 'expected at least one person, or leave the field out' })
+        .max(1000)
+        .optional(),
+      claims: z
+        .record(
+          z.string().regex(CLAIM_NAME, { error: 'expected a claim name (letters, digits and _ . : -)' }),
+          z
+            .array(text(256).min(1), { error: typeError('a list of accepted values') })
+            .min(1, { error: 'expected at least one value' })
+            .max(100),
+          { error: typeError('a mapping of claim name to accepted values') },
+        )
+        .optional(),
+    },
+    { error: typeError('an object like { subjects?: [...], claims?: { groups: [...] } }') },
+  )
+  .refine((p) => p.subjects !== undefined || (p.claims !== undefined && Object.keys(p.claims).length > 0), {
+    error: 'expected subjects or claims',
+  })
+
+/** JWS algorithms an identity provider may sign subject tokens with: asymmetric only. */
+export const ISSUER_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+
+/** An https URL (http only for this machine), like webhook URLs. */
+const httpsUrl = (what: string) =>
+  z
+    .string({ error: typeError('a string') })
+    .max(2048)
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value)
+          const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
+          // Ensure keys that decide who a person is are fetched over TLS, except from this machine.
+          return url.protocol === 'https:' || (url.protocol === 'http:' && local)
+        } catch {
+          return false
+        }
+      },
+      { error: `expected ${what}: an https URL (http only for localhost)` },
+    )
+
+/** An identity provider whose ID tokens may be the subject of a token exchange. */
+const trustedIssuer = z.strictObject(
+  {
+    issuer: httpsUrl('the issuer identifier'),
+    jwks_uri: httpsUrl("the issuer's JWKS URL"),
+    audience: z
+      .union([text(256).min(1), z.array(text(256).min(1)).min(1).max(20)], {
+        error: (i) => (i.input === undefined ? 'required' : 'expected a client id or a list of them'),
+      })
+      .transform((a) => (Array.isArray(a) ? a : [a])),
+    algorithms: z
+      .array(
+        z.string({ error: typeError('a string') }).refine((a) => (ISSUER_ALGS as readonly string[]).includes(a), {
+          // Ensure no unsigned or HMAC token can ever name a person: HS* would let anyone holding the
+          // shared secret (every client of the IdP) forge one.
+          error: `expected an asymmetric algorithm: one of ${ISSUER_ALGS.join(', ')} (none and HMAC are refused)`,
+        }),
+        { error: typeError('a list of JWS algorithms') },
+      )
+      .min(1)
+      .max(ISSUER_ALGS.length)
+      .default(['RS256', 'ES256']),
+    clock_tolerance: durationSchema
+      .refine((seconds) => seconds <= 300, { error: 'expected at most 5m' })
+      .optional(),
+    subject_claim: z
+      .string({ error: typeError('a string') })
+      .regex(CLAIM_NAME, { error: 'expected a claim name (letters, digits and _ . : -)' })
+      .default('sub'),
+  },
+  { error: typeError('an object like { issuer, jwks_uri, audience, algorithms? }') },
+)
+
 const rule = z.strictObject(
   {
     id,
@@ -302,6 +385,7 @@ const rule = z.strictObject(
       .min(1, { error: 'expected at least one URI pattern, or leave the field out' })
       .max(32)
       .optional(),
+    person: rulePerson.optional(),
   },
   { error: typeError('an object') },
 )
@@ -336,6 +420,7 @@ export const policySchema = z.strictObject(
       .default([]),
     rules: z.array(rule, { error: typeError('a list of rules') }).max(10_000).default([]),
     scopes: z.array(scope, { error: typeError('a list of scopes') }).max(1000).default([]),
+    issuers: z.array(trustedIssuer, { error: typeError('a list of trusted issuers') }).max(100).default([]),
   },
   { error: typeError('a mapping with version, clients, approver_groups and rules') },
 )

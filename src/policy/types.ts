@@ -91,6 +91,52 @@ export interface PolicyRule {
    * its audience besides the grants' own locations (for example an API gateway in front of them).
    */
   resources?: string[]
+  /**
+   * Conditions on the person a request acts for (token exchange with an ID token, see
+   * `docs/delegation.md`). A rule with `person` matches only requests made for a proven person
+   * who meets every condition given; it never matches a request without one.
+   */
+  person?: RulePerson
+}
+
+/**
+ * Who a rule may act for. `subjects`: the person's id (normal form) is one of these. `claims`:
+ * for each claim named, the ID token's value (a string, or an array of strings) includes one of
+ * the values listed. Every condition given must hold.
+ */
+export interface RulePerson {
+  subjects?: string[]
+  claims?: Record<string, string[]>
+}
+
+/**
+ * A person proven by a trusted issuer's signed token (token exchange on behalf of a person).
+ * `id` is the issuer's subject claim in normal form (`normalizePersonId`); `claims` holds, for each
+ * claim a rule's `person.claims` names, the token's values (a string becomes a one-element list).
+ */
+export interface ProvenPerson {
+  id: string
+  issuer: string
+  claims: Record<string, string[]>
+}
+
+/**
+ * An identity provider whose ID tokens (or JWTs) the policy accepts as `subject_token` in token
+ * exchange: the person they name is the subject of the issued token.
+ */
+export interface TrustedIssuer {
+  /** The `iss` value, exactly. */
+  issuer: string
+  /** Where the issuer's public keys are (refetched when a token names an unknown `kid`). */
+  jwksUri: string
+  /** Accepted `aud` values: the client id(s) the issuer gives these tokens to. */
+  audience: string[]
+  /** Asymmetric JWS algorithms accepted (never `none` nor HMAC). */
+  algorithms: string[]
+  /** Seconds of clock skew allowed for `exp`, `iat` and `nbf`. */
+  clockToleranceSeconds: number
+  /** The claim that names the person (`sub` by default; `email` requires `email_verified: true`). */
+  subjectClaim: string
 }
 
 /**
@@ -116,6 +162,8 @@ export interface Policy {
   ruleById: ReadonlyMap<string, PolicyRule>
   /** Scopes by name, in file order. */
   scopes: ReadonlyMap<string, PolicyScope>
+  /** Identity providers trusted for token exchange on behalf of a person, by `iss`. */
+  issuers?: ReadonlyMap<string, TrustedIssuer>
 }
 
 /** A policy that cannot be used; `problems` lists every problem found, each naming its path. */

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { AwsVending } from '../credentials/aws/index.js'
 import type { TokenEndpointDpop } from '../dpop/token-endpoint-dpop.js'
+import type { SubjectTokenVerifier } from '../delegation/verify-subject-token.js'
 import type { IssueGrantDeps } from '../grants/issue-grant.js'
 import type { GrantStore } from '../grants/store.js'
 import type { Logger } from '../logger.js'
@@ -50,6 +51,11 @@ export interface AppDeps {
   issue: IssueGrantDeps
   /** DPoP proofs at the token endpoints (RFC 9449). */
   dpop: TokenEndpointDpop
+  /**
+   * Verifies trusted identity providers' ID tokens for token exchange on behalf of a person
+   * (the policy's `issuers:`). Absent: such exchanges are refused.
+   */
+  subjectTokens?: SubjectTokenVerifier
   /** The admin bearer token check, one per app so every /admin route shares its cache. */
   admin: AdminAuthenticator
   /** The authorization code flow (interactive public clients). */

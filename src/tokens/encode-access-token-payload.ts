@@ -16,6 +16,11 @@ export interface TokenGrant {
    * (`act`, RFC 8693 §4.1, nested as `{sub, act?}`) and the parent grant's id (`parent_grant`).
    */
   delegation?: { subject: string; act: unknown; parentId: string } | undefined
+  /**
+   * A grant for a person a trusted issuer proved: `sub` is the person, `act` the client
+   * (RFC 8693 §4.1).
+   */
+  onBehalfOf?: { subject: string } | undefined
   /** Seconds since the epoch. */
   issuedAt: number
   expiresAt: number
@@ -73,7 +78,7 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
     iss: options.issuer,
     // RFC 8693 §1.1: a delegated token keeps the chain's subject (`act` names who acts for it); a
     // person who authorized the client is the subject; otherwise the client acts for itself.
-    sub: grant.delegation?.subject ?? grant.subject ?? grant.clientId,
+    sub: grant.delegation?.subject ?? grant.onBehalfOf?.subject ?? grant.subject ?? grant.clientId,
     aud: audience,
     exp: grant.expiresAt,
     iat: grant.issuedAt,
@@ -89,6 +94,9 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
     // RFC 8693 §4.1: the current actor outermost, earlier actors nested; and the parent grant.
     claims.act = grant.delegation.act
     claims.parent_grant = grant.delegation.parentId
+  } else if (grant.onBehalfOf) {
+    // RFC 8693 §4.1: the client acts for the person the identity provider proved.
+    claims.act = { sub: grant.clientId }
   }
   return encode(claims)
 }

@@ -55,6 +55,14 @@ const variants: Array<[string, Grant]> = [
       },
     },
   ],
+  [
+    'a grant for a person a trusted issuer proved (token exchange with an ID token)',
+    {
+      ...base,
+      task: { id: 'DOC-9', requested_by: 'alice@example.com' },
+      onBehalfOf: { subject: 'alice@example.com', issuer: 'https://idp.example.com' },
+    },
+  ],
   ['unicode beyond the BMP and control characters', { ...base, clientId: 'agent-😀', task: { id: 'T\u0001\u2028' } }],
 ]
 

@@ -54,6 +54,13 @@ export async function createApprovalRequest(
         'request must name who asked for the task (task.requested_by in a manifest)',
     )
   }
+  // Ensure a proven person can be told from the approvers: they are listed by address.
+  if (selfForbidden !== undefined && input.person !== undefined && !input.person.id.includes('@')) {
+    throw invalidRequest(
+      `subject_token: the person's id ${input.person.id} is not an address, but rule ${selfForbidden.ruleId} ` +
+        "forbids self-approval and approvers are listed by address; set the issuer's subject_claim to email",
+    )
+  }
   // Ensure a locked client or task cannot ask people for anything.
   await assertUnlocked(deps.locks, lockTargetsOf({ clientId: input.clientId, taskId: input.manifest.task.id }))
   // Ensure an agent is not left waiting for a decision that the keys enrolled now cannot make.
@@ -75,6 +82,7 @@ export async function createApprovalRequest(
     ttlSeconds: input.decision.ttlSeconds,
     requirements: input.decision.approval?.requirements ?? [],
     ...(input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}),
+    ...(input.person ? { person: input.person } : {}),
     createdAt: now,
     expiresAt: now + settings.timeoutSeconds,
     intervalSeconds: settings.pollIntervalSeconds,

@@ -236,7 +236,11 @@ export async function redeemApproval(
   }
 
   const manifest = request.manifest
-  const cnf = input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}
+  const cnf = {
+    ...(input.cnfJkt ? { cnfJkt: input.cnfJkt } : {}),
+    // The token of a request made for a proven person is that person's, decided with them again.
+    ...(request.person ? { person: request.person } : {}),
+  }
   const approval: GrantApproval = {
     id: request.id,
     manifestSha256: request.manifestSha256,

@@ -43,7 +43,7 @@ export function oauthTokenRoute(deps: AppDeps) {
     }
     // Token exchange (RFC 8693): delegation to a sub-agent, narrower only.
     if (grantType === TOKEN_EXCHANGE_GRANT_TYPE) {
-      return tokenExchangeGrant(deps, c, params, dpopProof, detailsCache)
+      return tokenExchangeGrant(deps, c, params, dpopProof, detailsCache, lists.resource)
     }
     if (grantType !== 'client_credentials') {
       throw new WritError(

@@ -1,10 +1,12 @@
 import type { Context } from 'hono'
 import { ACCESS_TOKEN_TYPE, exchangeToken } from '../../delegation/exchange-token.js'
+import { exchangeForPerson } from '../../delegation/exchange-for-person.js'
+import { ID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../delegation/verify-subject-token.js'
 import { invalidRequest, WritError } from '../../errors.js'
 import { parseDuration } from '../../manifest/index.js'
 import { clientAddress } from '../client-address.js'
 import type { AppDeps } from '../deps.js'
-import type { AuthorizationDetailsCache } from '../token-params.js'
+import { type AuthorizationDetailsCache, manifestFromTokenParams } from '../token-params.js'
 
 /** The token exchange grant type (RFC 8693 §2.1). */
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange'
@@ -27,6 +29,7 @@ export async function tokenExchangeGrant(
   params: Record<string, string>,
   dpopProof: string | undefined,
   detailsCache: AuthorizationDetailsCache,
+  resources?: readonly string[],
 ): Promise<Response> {
   // RFC 9449 §8: a subject_token_dpop proof needs the server nonce too; answer with the current
   // one even when no DPoP header came (the token route adds it only for that header), so a client
@@ -42,12 +45,18 @@ export async function tokenExchangeGrant(
   if (!subjectToken) throw invalidRequest('subject_token: required (RFC 8693 §2.1)')
   const subjectType = params.subject_token_type
   if (!subjectType) throw invalidRequest('subject_token_type: required (RFC 8693 §2.1)')
-  if (subjectType !== ACCESS_TOKEN_TYPE) {
-    throw invalidRequest(`subject_token_type: expected ${ACCESS_TOKEN_TYPE} (a writ access token)`)
-  }
   const requested = params.requested_token_type
   if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) {
     throw invalidRequest(`requested_token_type: only ${ACCESS_TOKEN_TYPE} is issued`)
+  }
+  if (subjectType === ID_TOKEN_TYPE || subjectType === JWT_TOKEN_TYPE) {
+    return personGrant(deps, c, params, dpopProof, detailsCache, clientId, subjectToken, resources)
+  }
+  if (subjectType !== ACCESS_TOKEN_TYPE) {
+    throw invalidRequest(
+      `subject_token_type: expected ${ACCESS_TOKEN_TYPE} (a writ access token), ${ID_TOKEN_TYPE} or ` +
+        `${JWT_TOKEN_TYPE} (a trusted identity provider's token naming a person)`,
+    )
   }
   for (const name of NOT_SUPPORTED) {
     if (params[name] !== undefined) {
@@ -78,4 +87,46 @@ export async function tokenExchangeGrant(
   )
   // RFC 6749 §5.1: token responses are never cached.
   return c.json(response, 200, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+}
+
+/**
+ * The exchange on behalf of a person: `subject_token` an ID token (or JWT) of a trusted issuer;
+ * the task and grants as at a client-credentials request (`task_id`, `task_purpose`, `ttl`,
+ * `authorization_details` and/or `scope`, `resource`), but no `requested_by`: the person is the
+ * requester. Grants that need a human answer `{auth_req_id, ...}` to collect with the CIBA grant.
+ */
+async function personGrant(
+  deps: AppDeps,
+  c: Context,
+  params: Record<string, string>,
+  dpopProof: string | undefined,
+  detailsCache: AuthorizationDetailsCache,
+  clientId: string,
+  subjectToken: string,
+  resources: readonly string[] | undefined,
+): Promise<Response> {
+  for (const name of ['actor_token', 'actor_token_type', 'audience'] as const) {
+    if (params[name] !== undefined) {
+      throw invalidRequest(`${name}: not supported with token exchange; the client authenticates as the actor and resource names the audience`)
+    }
+  }
+  const verifySubjectToken = deps.subjectTokens
+  if (!verifySubjectToken || (deps.policy.issuers?.size ?? 0) === 0) {
+    throw invalidRequest('subject_token_type: no identity provider is trusted here (the policy has no issuers:)')
+  }
+  // The exchange's own parameters are not the manifest's; the rest is read as client credentials.
+  const { subject_token: _t, subject_token_type: _st, requested_token_type: _r, subject_token_dpop: dpop, ...rest } = params
+  if (dpop !== undefined) throw invalidRequest('subject_token_dpop: only for a DPoP-bound writ access token as subject')
+  const manifest = manifestFromTokenParams(rest, deps.config.limits.grants, detailsCache, {
+    policy: deps.policy,
+    ...(resources ? { resources } : {}),
+  })
+  const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })
+  const response = await exchangeForPerson(
+    { issue: deps.issue, verifySubjectToken },
+    { clientId, subjectToken, manifest, ...(cnfJkt !== undefined ? { cnfJkt } : {}) },
+  )
+  // RFC 6749 §5.1: token responses are never cached. A pending approval answers 202 (as
+  // /v1/tokens does) with a CIBA handle to collect the token with.
+  return c.json(response, 'access_token' in response ? 200 : 202, { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
 }
