@@ -79,6 +79,7 @@ export function createRedactor(secrets: readonly string[] = []): Redactor {
     let out = input
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
     for (const [shape, replacement] of SHAPES) {
+      // Both branches call the same method: TypeScript picks `replace`'s overload by the narrowed type.
       out = typeof replacement === 'string' ? out.replace(shape, replacement) : out.replace(shape, replacement)
     }
     if (name === undefined || !PUBLIC_ID_NAME.test(name)) {
