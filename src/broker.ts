@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Approvals, createApprovals } from './approvals/create-approvals.js'
+import { type Approvals, createApprovals, webhookTargets } from './approvals/create-approvals.js'
 import type { ApprovalStore } from './approvals/store/store.js'
 import { createEnrolmentInvite, type CreatedInvite } from './approvals/enrolment/create-enrolment-invite.js'
 import { bootstrapAdminToken, createAdminAuthenticator } from './admin/index.js'
@@ -30,7 +30,21 @@ import type { IssueGrantDeps } from './grants/issue-grant.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { createMemoryStore, createRedisStore, type Store } from './open-store.js'
-import { loadPolicyFile, type Policy } from './policy/index.js'
+import { createLivePolicy, type LivePolicy, perPolicy } from './policy/live-policy.js'
+import { type PolicyCheck, preparePolicy } from './policy/prepare-policy.js'
+import { reloadPolicyFile, type ReloadOutcome } from './policy/reload-policy-file.js'
+import {
+  type AppliedPolicy,
+  applyStoredPolicy,
+  followStoredPolicy,
+  loadStoredPolicy,
+  type StoredPolicyDeps,
+  type StoredPolicyFollower,
+} from './policy/stored-policy.js'
+import { importKek } from './tokens/seal-key-set.js'
+import type { AuditActor } from './audit/types.js'
+import { PolicyError } from './policy/index.js'
+import type { SubjectTokenVerifier } from './delegation/verify-subject-token.js'
 import { createTelemetry, type Telemetry } from './observability/create-telemetry.js'
 import { createApp } from './server/create-app.js'
 import { createMetricsApp } from './server/create-metrics-app.js'
@@ -54,8 +68,8 @@ export interface BrokerOptions {
   clock?: Clock
   /** Use this store instead of building one from config (tests share one). */
   store?: Store
-  /** Use this policy instead of reading config.policyFile. */
-  policy?: Policy
+  /** Use this policy text (YAML) instead of reading config.policyFile (tests). */
+  policyText?: string
   /** Environment variables: webhook secrets named by the policy's `secret_env`. Default: none. */
   env?: Readonly<Record<string, string | undefined>>
   /** HTTP client for approval webhooks. Default: the platform fetch. */
@@ -73,7 +87,15 @@ export interface BrokerOptions {
 export interface Broker {
   app: ReturnType<typeof createApp>
   store: Store
-  policy: Policy
+  /** The policy in force on this replica (it changes live: `docs/policy.md`). */
+  policy: LivePolicy
+  /**
+   * SIGHUP: re-reads the policy file (`policySource: file`), or looks at the stored policy at once
+   * (`policySource: store`). An invalid policy changes nothing.
+   */
+  reloadPolicy(): Promise<ReloadOutcome>
+  /** `writ policy apply` (`policySource: store` only): validates, stores and puts in force `text`. */
+  applyPolicy?: (text: string, actor: AuditActor) => Promise<AppliedPolicy>
   keys: KeyManager
   /** Approval requests, enrolled security keys and approval evidence. */
   approvals: ApprovalStore
@@ -102,7 +124,7 @@ const KEY_REFRESH_MS = 30_000
 export async function createBroker(config: Config, options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? systemClock
   const { logger } = options
-  const policy = options.policy ?? loadPolicyFile(config.policyFile)
+  const env = options.env ?? {}
   const ownsStore = !options.store
   const telemetry = createTelemetry({ config, logger, clock, tracer: options.tracer })
   const builtStore =
@@ -167,6 +189,21 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   })
   let approvals: Approvals
   let adminToken: string | undefined
+  let live: LivePolicy
+  let stored: (StoredPolicyDeps & { live?: LivePolicy }) | undefined
+  const readPolicyText = (): string => {
+    try {
+      return options.policyText ?? readFileSync(config.policyFile, 'utf8')
+    } catch (err) {
+      throw new PolicyError([`cannot read the policy file: ${err instanceof Error ? err.message : String(err)}`], config.policyFile)
+    }
+  }
+  // What a policy must pass on this broker besides its own validity, at start and live alike.
+  const checkPolicy: PolicyCheck = (p) => webhookTargets(p, env).problems
+  const storedPolicyDeps = (c: Config, s: Store, a: Auditor): StoredPolicyDeps | undefined =>
+    c.policySource === 'store'
+      ? { settings: s.settings, kek: importKek(c.keys.kek!), issuer: c.issuer, check: checkPolicy, audit: a, logger, clock }
+      : undefined
   try {
     await keys.init()
     audit = telemetry.observeAuditor(createAuditor({
@@ -190,20 +227,26 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     }
     for (const rotation of earlyRotations.splice(0)) void audit.note(keyRotatedEvent('system', rotation))
     ;({ config, token: adminToken } = await bootstrapAdminToken(config, store.settings))
+    stored = storedPolicyDeps(config, store, audit)
+    live = createLivePolicy(
+      stored
+        ? await loadStoredPolicy(stored, () => ({ text: readPolicyText(), source: config.policyFile }))
+        : { ...preparePolicy(readPolicyText(), { source: config.policyFile, check: checkPolicy }), origin: 'file', since: clock() },
+    )
     approvals = await createApprovals({
       config,
-      policy,
+      policy: live.current,
       backend: store.backend,
       locks: store.locks,
       clock,
       logger,
-      env: options.env ?? {},
+      env,
       fetch: options.fetch ?? globalThis.fetch,
       readFile: (path) => readFileSync(path, 'utf8'),
       audit,
     })
     approvals = { ...approvals, store: telemetry.instrumentStore(approvals.store, 'approvals') }
-    telemetry.readFrom({ store: store.grants, approvals: approvals.store, keys, policy })
+    telemetry.readFrom({ store: store.grants, approvals: approvals.store, keys, policy: live.current })
   } catch (err) {
     await audit?.close()
     if (ownsStore) await store.close()
@@ -214,7 +257,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     // A public client (auth: none) has no credential: it authenticates nowhere, so it can use no
     // endpoint that needs client authentication (only the authorization code flow).
     getClient: (id) => {
-      const client = policy.clients.get(id)
+      const client = live.current().clients.get(id)
       return client?.auth === 'none' ? undefined : client
     },
     store: store.once,
@@ -253,7 +296,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     )
   }
   const issue: IssueGrantDeps = {
-    policy,
+    policy: live.current,
     store: store.grants,
     keys,
     issuer: config.issuer,
@@ -266,10 +309,27 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     requestApproval: (input) => createApprovalRequest(approvals, input),
     ...(telemetry.tracer ? { signing: telemetry.traceSigning } : {}),
   }
+  const subjectTokenVerifier = perPolicy(
+    (p): SubjectTokenVerifier => createSubjectTokenVerifier(p, { clock }),
+  )
+  const followed = stored ? { ...stored, live } : undefined
+  const applyPolicy = followed
+    ? (text: string, actor: AuditActor) => applyStoredPolicy(followed, text, actor)
+    : undefined
+  const follower: StoredPolicyFollower | undefined = followed ? followStoredPolicy(followed) : undefined
+  const reloadPolicy = async (): Promise<ReloadOutcome> => {
+    if (!follower) {
+      return reloadPolicyFile({ live, path: config.policyFile, check: checkPolicy, audit, logger, clock })
+    }
+    const before = live.latest().hash
+    await follower.poll()
+    return live.latest().hash === before ? (live.refused() ? 'refused' : 'unchanged') : 'changed'
+  }
   const app = createApp({
     ...(aws ? { aws } : {}),
     config,
-    policy,
+    policy: live,
+    ...(applyPolicy ? { applyPolicy } : {}),
     store: store.grants,
     once: store.once,
     storeHealth: store,
@@ -314,7 +374,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     }),
     issue,
     // Token exchange on behalf of a person: the policy's trusted identity providers.
-    subjectTokens: createSubjectTokenVerifier(policy, { clock }),
+    // Each policy gets its own verifier (its issuers, their key caches), built on first use.
+    subjectTokens: (token) => subjectTokenVerifier(live.current())(token),
     authorization: {
       store: createAuthorizationStore(store.backend, clock),
       approvals,
@@ -327,12 +388,12 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   })
 
   // Replicas sharing keys through the store re-read them as soon as a change is announced.
-  const follower =
+  const keyFollower =
     config.keys.source === 'store'
       ? followKeySetChanges({ store: store.revocations, keys, logger })
       : undefined
   const refresh = setInterval(() => {
-    follower?.ensureSubscribed()
+    keyFollower?.ensureSubscribed()
     keys.refresh().catch((err: unknown) => {
       logger.warn('signing key refresh failed; keeping current keys', {
         err: err instanceof Error ? err.message : String(err),
@@ -344,7 +405,9 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   return {
     app,
     store,
-    policy,
+    policy: live,
+    reloadPolicy,
+    ...(applyPolicy ? { applyPolicy } : {}),
     keys,
     approvals: approvals.store,
     ...(aws ? { aws } : {}),
@@ -358,7 +421,8 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     inviteApprover: (approver, group) => createEnrolmentInvite(approvals, { approver, group, createdBy: 'system' }),
     async close() {
       clearInterval(refresh)
-      await follower?.close()
+      follower?.close()
+      await keyFollower?.close()
       await aws?.close()
       await approvals.close()
       // Pending audit events are written before the store they live in closes.

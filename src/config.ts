@@ -92,6 +92,13 @@ export const configSchema = z
     /** Relaxes nothing about tokens; allows generated ephemeral keys and says so loudly. */
     devMode: z.boolean().default(false),
     policyFile: z.string().min(1).default(SAMPLE_POLICY_PATH),
+    /**
+     * Where the policy in force comes from (`docs/policy.md`). `file`: `policyFile`, re-read on
+     * SIGHUP; `writ policy apply` is refused. `store`: the policy stored in the shared store,
+     * sealed under `keys.kek`, changed by `writ policy apply` and followed by every replica within
+     * 2 s; `policyFile` only seeds the store when no policy is stored yet.
+     */
+    policySource: z.enum(['file', 'store']).default('file'),
     store: z
       .object({
         kind: z.enum(['memory', 'redis']).default('memory'),
@@ -388,6 +395,13 @@ export const configSchema = z
           message: 'required when keys live in the store (set WRIT_KEK to base64 of 32 random bytes)',
         })
       }
+      if (c.policySource === 'store' && !c.keys.kek) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', 'kek'],
+          message: 'required when the policy lives in the store (policySource: store): the stored policy is sealed under it',
+        })
+      }
       if (typeof c.keys.kek === 'string' && Buffer.from(c.keys.kek, 'base64').length !== 32) {
         ctx.addIssue({ code: 'custom', path: ['keys', 'kek'], message: 'must be base64 of exactly 32 bytes' })
       }
@@ -468,6 +482,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'WRIT_ISSUER', setting: 'issuer', apply: (v, put) => put('issuer', v) },
   { name: 'WRIT_DEV', setting: 'devMode', apply: (v, put) => put('devMode', flag(v)) },
   { name: 'WRIT_POLICY', setting: 'policyFile', apply: (v, put) => put('policyFile', v) },
+  { name: 'WRIT_POLICY_SOURCE', setting: 'policySource', apply: (v, put) => put('policySource', v) },
   {
     name: 'REDIS_URL',
     setting: 'store.kind, store.redisUrl',

@@ -1,6 +1,6 @@
 /**
- * Runs the broker process: load config from an environment, build dependencies, serve, and shut
- * down cleanly on SIGINT/SIGTERM. Shared by `npm start` (src/main.ts) and `writ serve`.
+ * Runs the broker process: load config from an environment, build dependencies, serve, reload
+ * the policy on SIGHUP, and shut down cleanly on SIGINT/SIGTERM. Shared by `npm start` (src/main.ts) and `writ serve`.
  */
 import cluster from 'node:cluster'
 import { serve } from '@hono/node-server'
@@ -75,7 +75,7 @@ type Env = Record<string, string | undefined>
 async function devInvites(broker: Broker, logger: Logger): Promise<DevInvite[]> {
   if (!broker.devAttestation) return []
   const invites: DevInvite[] = []
-  for (const group of broker.policy.approverGroups.values()) {
+  for (const group of broker.policy.current().approverGroups.values()) {
     let approver: string | undefined
     for (const member of group.members) {
       const keys = await broker.approvals.listCredentials({ sub: member })
@@ -172,6 +172,17 @@ export async function runBroker(env: Env, options: RunOptions = {}): Promise<voi
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // SIGHUP: the policy file is read again (or the stored policy looked at); an invalid one
+  // changes nothing and is logged with every problem.
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the policy', { source: config.policySource })
+    broker.reloadPolicy().then(
+      (outcome) => logger.info('policy reload done', { outcome, hash: broker.policy.latest().hash }),
+      (err: unknown) => logger.error('policy reload failed; keeping the policy in force', {
+        err: err instanceof Error ? err.message : String(err),
+      }),
+    )
+  })
 }
 
 /** Longest wait before replacing a worker that keeps crashing. */
@@ -240,4 +251,8 @@ function runPrimary(env: Env, workers: number): void {
   for (let i = 0; i < workers; i++) fork()
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // Each worker holds its own policy: a reload is every worker's.
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
+  })
 }

@@ -9,6 +9,7 @@ const SAMPLES: Record<string, { value: string; expect: Record<string, unknown> }
   WRIT_ISSUER: { value: 'https://writ.example.com', expect: { issuer: 'https://writ.example.com' } },
   WRIT_DEV: { value: '1', expect: { devMode: true } },
   WRIT_POLICY: { value: '/etc/writ/policy.yaml', expect: { policyFile: '/etc/writ/policy.yaml' } },
+  WRIT_POLICY_SOURCE: { value: 'store', expect: { policySource: 'store' } },
   REDIS_URL: { value: 'redis://127.0.0.1:6379', expect: { 'store.kind': 'redis', 'store.redisUrl': 'redis://127.0.0.1:6379' } },
   REDIS_SENTINELS: { value: '127.0.0.1:26379', expect: { 'store.kind': 'redis' } },
   REDIS_SENTINEL_NAME: { value: 'writ-primary', expect: { 'store.sentinelName': 'writ-primary' } },
@@ -51,7 +52,7 @@ describe('the environment variables the broker reads (ENVIRONMENT)', () => {
       const env: Record<string, string> = { [variable.name]: sample.value }
       if (variable.name === 'REDIS_SENTINELS') env.REDIS_SENTINEL_NAME = 'writ-primary'
       if (variable.name === 'REDIS_SENTINEL_NAME') env.REDIS_SENTINELS = '127.0.0.1:26379'
-      if (/^REDIS_(URL|SENTINELS|SENTINEL_NAME|CLUSTER_NODES)$/.test(variable.name)) env.WRIT_KEK = SAMPLES.WRIT_KEK!.value
+      if (/^(REDIS_(URL|SENTINELS|SENTINEL_NAME|CLUSTER_NODES)|WRIT_POLICY_SOURCE)$/.test(variable.name)) env.WRIT_KEK = SAMPLES.WRIT_KEK!.value
       const config = loadConfig(env)
       for (const [path, value] of Object.entries(sample.expect)) {
         expect(at(config, path), `${variable.name} → ${path}`).toEqual(value)

@@ -5,6 +5,7 @@ import { type Config, ConfigError } from '../config.js'
 import type { LockStore } from '../locks/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
+import { perPolicy } from '../policy/live-policy.js'
 import type { StoreBackend } from '../store/store-backend.js'
 import type { AttestationPolicy } from './enrolment/check-attestation.js'
 import type { ApprovalDeps, ApprovalSettings } from './deps.js'
@@ -15,7 +16,8 @@ import { createRedisApprovalStore } from './store/redis-store.js'
 
 export interface CreateApprovalsOptions {
   config: Config
-  policy: Policy
+  /** The policy in force (it changes live: read when needed). */
+  policy: () => Policy
   /** What the store lives on: on Redis, the approval store shares its connection and prefix. */
   backend: StoreBackend
   /** Locks, which refuse approvals for a locked client, task or approver. */
@@ -35,6 +37,32 @@ export interface CreateApprovalsOptions {
 /** The approval dependencies, plus what the broker must stop on shutdown. */
 export interface Approvals extends ApprovalDeps {
   close(): Promise<void>
+}
+
+/**
+ * The webhook of each approver group of `policy` with its secret from `env`, and a problem for
+ * each group whose secret is not set: a policy naming one is refused, at boot and when it would
+ * take force live.
+ */
+export function webhookTargets(
+  policy: Policy,
+  env: Readonly<Record<string, string | undefined>>,
+): { targets: ReadonlyMap<string, WebhookTarget>; problems: string[] } {
+  const targets = new Map<string, WebhookTarget>()
+  const problems: string[] = []
+  for (const group of policy.approverGroups.values()) {
+    if (!group.webhook) continue
+    const secret = env[group.webhook.secretEnv]
+    // Ensure every webhook is signed: a group's webhook without its secret is refused.
+    if (!secret) {
+      problems.push(
+        `approver_groups ${group.id}: webhook.secret_env ${group.webhook.secretEnv} is not set in the environment`,
+      )
+      continue
+    }
+    targets.set(group.id, { url: group.webhook.url, secret })
+  }
+  return { targets, problems }
 }
 
 /** The WebAuthn relying party, from config or the issuer; checked so browsers will accept it. */
@@ -90,19 +118,8 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
   const settings = resolveSettings(config, rpProblems)
   for (const problem of rpProblems) logger.warn(`approval pages will not work: ${problem}`)
 
-  const targets = new Map<string, WebhookTarget>()
-  for (const group of policy.approverGroups.values()) {
-    if (!group.webhook) continue
-    const secret = options.env[group.webhook.secretEnv]
-    // Ensure every webhook is signed: a group's webhook without its secret is a boot error.
-    if (!secret) {
-      problems.push(
-        `approver_groups ${group.id}: webhook.secret_env ${group.webhook.secretEnv} is not set in the environment`,
-      )
-      continue
-    }
-    targets.set(group.id, { url: group.webhook.url, secret })
-  }
+  const targetsOf = perPolicy((p) => webhookTargets(p, options.env))
+  problems.push(...targetsOf(policy()).problems)
 
   const { attestation: a } = config.approvals
   let trust
@@ -147,7 +164,7 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
         })
       : createMemoryApprovalStore({ clock })
   const notifier = createApprovalNotifier({
-    targets,
+    targets: () => targetsOf(policy()).targets,
     baseUrl: settings.baseUrl,
     fetch: options.fetch,
     clock,

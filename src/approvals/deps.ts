@@ -32,7 +32,8 @@ export interface ApprovalSettings {
 /** What the approval operations need, all passed in. */
 export interface ApprovalDeps {
   store: ApprovalStore
-  policy: Policy
+  /** The policy in force (read when needed, never kept: it changes live). */
+  policy: () => Policy
   clock: Clock
   settings: ApprovalSettings
   attestation: AttestationPolicy

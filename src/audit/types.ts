@@ -345,6 +345,35 @@ export interface KeySetRefusedEvent extends Base {
   kept_kid?: string
 }
 
+/**
+ * A new policy took force (`src/policy`, `docs/policy.md`): stored by `writ policy apply` (actor
+ * `admin`; every replica on the store follows it) or re-read from the policy file on SIGHUP (actor
+ * `system`, on the replica that read it). `old_hash` and `new_hash` are hex SHA-256 of the policy
+ * texts. Grants issued under the old policy stay as they are.
+ */
+export interface PolicyChangedEvent extends Base {
+  type: 'policy.changed'
+  old_hash: string
+  new_hash: string
+  source: 'file' | 'store'
+  /** The stored policy's generation (source `store`). */
+  generation?: number
+}
+
+/**
+ * A policy this replica refused to put in force, keeping the one it has: a stored policy that
+ * does not authenticate under the KEK, is older than the one in force, or is not a valid policy
+ * for this broker. Once per replica and stored version. (An invalid file on SIGHUP is only logged:
+ * it never left the operator's hands.)
+ */
+export interface PolicyRefusedEvent extends Base {
+  type: 'policy.refused'
+  reason: string
+  /** The store's version of the refused value. */
+  version: number
+  kept_hash: string
+}
+
 /** The audit log's own events: signed checkpoints, exports and trims. */
 export interface AuditCheckpointEvent extends Base {
   type: 'audit.checkpoint'
@@ -432,6 +461,8 @@ export type AuditEventInput =
   | CredentialVendedEvent
   | KeyRotatedEvent
   | KeySetRefusedEvent
+  | PolicyChangedEvent
+  | PolicyRefusedEvent
   | AuditCheckpointEvent
   | AuditExportedEvent
   | AuditTrimmedEvent

@@ -142,7 +142,7 @@ export async function submitConsent(deps: AuthorizationDeps, id: string, body: u
   // Ensure grants that need a human approval get one: this person's, where the rule lets them.
   if (
     request.requirements.length > 0 &&
-    !requirementsMet(approvals.policy, request.requirements, key.sub, [consent])
+    !requirementsMet(approvals.policy(), request.requirements, key.sub, [consent])
   ) {
     const rules = request.requirements.map((r) => `${r.ruleId} (${r.approvers} of ${r.from})`).join(', ')
     const reason = `not an approver of rule ${rules}`

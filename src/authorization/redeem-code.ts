@@ -64,7 +64,7 @@ export async function redeemAuthorizationCode(deps: AuthorizationDeps, input: Re
     if (!params[name]) throw invalidRequest(`${name}: required`)
   }
   const clientId = params.client_id!
-  const client = approvals.policy.clients.get(clientId)
+  const client = approvals.policy().clients.get(clientId)
   if (!client || client.auth !== 'none') {
     throw new WritError('invalid_client', 401, 'client_id: not a public client of this broker')
   }
@@ -144,7 +144,7 @@ export async function redeemAuthorizationCode(deps: AuthorizationDeps, input: Re
           approved: {
             approval: { id: record.requestId, manifestSha256: manifestSha256(manifest), approvers: [record.consent] },
             satisfies: (requirements) =>
-              requirementsMet(approvals.policy, requirements, record.consent.sub, [record.consent]),
+              requirementsMet(approvals.policy(), requirements, record.consent.sub, [record.consent]),
           },
         })
       : await issueGrant(deps.issue, { ...common, whenApprovalNeeded: 'refuse' })

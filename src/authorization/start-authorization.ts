@@ -50,7 +50,7 @@ export async function startAuthorization(
   deps: AuthorizationDeps,
   params: AuthorizationParams,
 ): Promise<AuthorizationStart> {
-  const { policy } = deps.approvals
+  const policy = deps.approvals.policy()
   const one = (name: string): string | undefined => params[name]?.[0]
   const page = (message: string): AuthorizationStart => ({ outcome: 'error_page', error: invalidRequest(message) })
 
@@ -115,7 +115,8 @@ async function validate(
   state: string | undefined,
   one: (name: string) => string | undefined,
 ): Promise<AuthorizationRequest> {
-  const { policy, clock, settings } = deps.approvals
+  const { clock, settings } = deps.approvals
+  const policy = deps.approvals.policy()
   for (const [name, values] of Object.entries(params)) {
     if (values.length > 1 && !REPEATABLE.has(name)) throw invalidRequest(`${name}: given more than once (RFC 6749 §3.1)`)
   }

@@ -8,6 +8,7 @@ import { clientAuthEventLines } from '../client-auth/client-auth-event-lines.js'
 import { credentialEventLines } from '../credentials/aws/credential-event-lines.js'
 import { grantEventLines } from '../grants/grant-event-lines.js'
 import { lockEventLines } from '../locks/lock-event-lines.js'
+import { policyEventLines } from '../policy/policy-event-lines.js'
 import { keyEventLines } from '../tokens/key-event-lines.js'
 
 /**
@@ -23,5 +24,6 @@ export const AUDIT_EVENT_LINES: AuditEventLines<AuditEventType> = {
   ...adminEventLines,
   ...credentialEventLines,
   ...keyEventLines,
+  ...policyEventLines,
   ...auditLines,
 }

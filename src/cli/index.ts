@@ -18,6 +18,7 @@ import { lockCommand, unlockCommand } from './commands/lock.js'
 import { policyCommand } from './commands/policy.js'
 import { revokeCommand } from './commands/revoke.js'
 import { serveCommand } from './commands/serve.js'
+import { statusCommand } from './commands/status.js'
 import { tokenCommand } from './commands/token-request.js'
 import { createContext, type CliContext } from './context.js'
 import { createOutput, terminalText } from './output.js'
@@ -89,6 +90,7 @@ for (const command of [
   auditCommand(ctx),
   clientsCommand(ctx),
   policyCommand(ctx),
+  statusCommand(ctx),
 ]) {
   program.addCommand(command)
 }

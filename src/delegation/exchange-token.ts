@@ -94,7 +94,8 @@ async function exchange(
   req: ExchangeTokenRequest,
   progress: { manifest?: Manifest; recording: boolean },
 ): Promise<ExchangeTokenResponse> {
-  const { policy, clock } = deps.issue
+  const { clock } = deps.issue
+  const policy = deps.issue.policy()
   const now = epochSeconds(clock)
 
   // Ensure the parent is one of our tokens, unexpired, and its grant live (RFC 8693 §2.2.2: an

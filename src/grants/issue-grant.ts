@@ -21,7 +21,8 @@ import { recordGrant } from './record-grant.js'
 import type { GrantStore } from './store.js'
 
 export interface IssueGrantDeps {
-  policy: Policy
+  /** The policy in force (read once per issuance, never kept: it changes live). */
+  policy: () => Policy
   store: GrantStore
   keys: KeyManager
   issuer: string
@@ -148,7 +149,8 @@ async function issue(
   req: IssueGrantRequest,
   progress: { decided: boolean },
 ): Promise<TokenResponse | ApprovalPending> {
-  const { policy, keys, clock } = deps
+  const { keys, clock } = deps
+  const policy = deps.policy()
 
   // Ensure type-specific grants are well formed before policy, a human or a token sees them.
   for (const validate of deps.validateDetails) validate(req.manifest.grants)

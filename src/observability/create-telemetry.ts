@@ -17,7 +17,8 @@ export interface TelemetrySources {
   store: GrantStore
   approvals: ApprovalStore
   keys: KeyManager
-  policy: Policy
+  /** The policy in force. */
+  policy: () => Policy
 }
 
 /**
@@ -66,7 +67,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
           async liveGrants() {
             const { store, policy } = need()
             // The clients the policy declares: one count each, however many grants they hold.
-            const counts = await Promise.all([...policy.clients.keys()].map((id) => store.countLiveGrants(id)))
+            const counts = await Promise.all([...policy().clients.keys()].map((id) => store.countLiveGrants(id)))
             return counts.reduce((a, b) => a + b, 0)
           },
           async pendingApprovals() {

@@ -35,6 +35,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Metrics, a span and a debug line for every request (before everything else, to time it all).
   app.use(observeRequests({ metrics: deps.telemetry?.metrics, tracer: deps.telemetry?.tracer, logger: deps.logger }))
+  // Ensure a request sees one policy from start to end, even when a new one takes force meanwhile.
+  app.use((_c, next) => deps.policy.pin(next))
   app.use(async (c, next) => {
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
     await next()

@@ -11,7 +11,9 @@ import type { SubjectTokenVerifier } from '../delegation/verify-subject-token.js
 import type { IssueGrantDeps } from '../grants/issue-grant.js'
 import type { GrantStore } from '../grants/store.js'
 import type { Logger } from '../logger.js'
-import type { Policy } from '../policy/index.js'
+import type { LivePolicy } from '../policy/live-policy.js'
+import type { AppliedPolicy } from '../policy/stored-policy.js'
+import type { AuditActor } from '../audit/types.js'
 import type { OnceStore } from '../store/once-store.js'
 import type { KeyManager } from '../tokens/index.js'
 import type { Telemetry } from '../observability/create-telemetry.js'
@@ -22,7 +24,10 @@ import type { Telemetry } from '../observability/create-telemetry.js'
  */
 export interface AppDeps {
   config: Config
-  policy: Policy
+  /** The policy in force: read per request (each request is pinned to one policy). */
+  policy: LivePolicy
+  /** `writ policy apply`: present only when the policy lives in the store (`policySource: store`). */
+  applyPolicy?: (text: string, actor: AuditActor) => Promise<AppliedPolicy>
   /** The grants port of the store (issuance, lookups, revocation, locks). */
   store: GrantStore
   /** Single-use markers (the AWS route's DPoP proofs). */

@@ -1,9 +1,10 @@
 import type { MemoryBackend } from './memory-backend.js'
-import type { SettingsStore } from './settings-store.js'
+import { assertExpectedSettingVersion, type SettingsStore, type VersionedSetting } from './settings-store.js'
 
 /** Settings in process memory. */
 export function createMemorySettingsStore(backend: MemoryBackend): SettingsStore {
   const settings = new Map<string, string>()
+  const versioned = new Map<string, VersionedSetting>()
   return {
     async initSetting(name, value) {
       backend.ensureOpen()
@@ -12,6 +13,27 @@ export function createMemorySettingsStore(backend: MemoryBackend): SettingsStore
       if (current !== undefined) return current
       settings.set(name, value)
       return value
+    },
+
+    async settingVersion(name) {
+      backend.ensureOpen()
+      return versioned.get(name)?.version ?? null
+    },
+
+    async getVersionedSetting(name) {
+      backend.ensureOpen()
+      const setting = versioned.get(name)
+      return setting ? { ...setting } : null
+    },
+
+    async putVersionedSetting(name, data, expectedVersion) {
+      backend.ensureOpen()
+      assertExpectedSettingVersion(expectedVersion)
+      // Ensure the writer saw the current version (compare-and-set), so no change is lost.
+      const current = versioned.get(name)?.version ?? null
+      if (current !== expectedVersion) return false
+      versioned.set(name, { version: (current ?? 0) + 1, data })
+      return true
     },
   }
 }

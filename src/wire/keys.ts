@@ -28,6 +28,8 @@
  * <p>gid:<grant>                the grant's client id, PX = the grant's life (lookups by id alone)
  * <p>once:<scope>:<id>          single-use marker, EX = its ttl
  * <p>keys                       hash { version, data }: the signing key set
+ * <p>setting:<name>             a write-once setting (the bootstrapped admin token hash)
+ * <p>vsetting:<name>            hash { version, data }: a replaceable setting (the stored policy)
  * <p>revocations                pub/sub channel of revocation messages (not a key)
  * ```
  *
@@ -57,6 +59,8 @@ export interface StoreKeys {
   keySet(): string
   /** A write-once setting. */
   setting(name: string): string
+  /** A replaceable setting: hash { version, data }, written by compare-and-set. */
+  versionedSetting(name: string): string
   /** Grant id → client id, for lookups by grant id alone. */
   grantPointer(grantId: string): string
   /**
@@ -150,6 +154,7 @@ export function createStoreKeys(prefix: string = DEFAULT_KEY_PREFIX): StoreKeys 
     once: (scope, id) => `${prefix}once:${encodeKeyPart(scope)}:${encodeKeyPart(id)}`,
     keySet: () => `${prefix}keys`,
     setting: (name) => `${prefix}setting:${encodeKeyPart(name)}`,
+    versionedSetting: (name) => `${prefix}vsetting:${encodeKeyPart(name)}`,
     grantPointer: (grantId) => `${prefix}gid:${encodeKeyPart(grantId)}`,
     children: (clientId, grantId) => `${client(clientId)}:k:${encodeKeyPart(grantId)}`,
     delegating: () => `${prefix}delegating`,

@@ -9,7 +9,6 @@ import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { Store } from '../../src/open-store.js'
 import type { Tracer } from '@opentelemetry/api'
 import { type Logger, silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { ISSUER, SECRETS, type TestResponse } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
 import { type AttestationMode, SoftAuthenticator } from './fixtures/soft-authenticator.js'
@@ -125,7 +124,7 @@ export async function makeApprovalBroker(
     logger: options.logger ?? silentLogger,
     ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
     clock,
-    policy: loadPolicy(options.policyText ?? (await approvalPolicyText())),
+    policyText: (options.policyText ?? (await approvalPolicyText())),
     env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },
     fetch:
       options.fetch ??

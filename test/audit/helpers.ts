@@ -5,7 +5,6 @@ import { type Clock, manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { Store } from '../../src/open-store.js'
 import { silentLogger, type Logger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { createKeyManager, type KeyManager } from '../../src/tokens/index.js'
 import { ISSUER, testPolicyText, type TestResponse } from '../helpers/broker.js'
 import { checkResponse } from '../helpers/openapi.js'
@@ -88,7 +87,7 @@ export async function makeAuditBroker(
   const broker = await createBroker(config, {
     logger: options.logger ?? silentLogger,
     clock,
-    policy: loadPolicy(await testPolicyText(options.maxLiveGrants === undefined ? {} : { maxLiveGrants: options.maxLiveGrants })),
+    policyText: (await testPolicyText(options.maxLiveGrants === undefined ? {} : { maxLiveGrants: options.maxLiveGrants })),
     ...(options.store ? { store: options.store } : {}),
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
     ...(options.stdout ? { stdout: options.stdout } : {}),

@@ -9,7 +9,6 @@ import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/client-auth/index.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import { AAGUID, ADMIN_TOKEN, approvalPolicyText, ISSUER, ORIGIN, PKI, SECRETS } from '../approvals/helpers.js'
 import { CLI, ROOT, runCli } from '../helpers/cli.js'
@@ -51,7 +50,7 @@ beforeAll(async () => {
   })
   broker = await createBroker(config, {
     logger: silentLogger,
-    policy: loadPolicy(await approvalPolicyText()),
+    policyText: (await approvalPolicyText()),
     env: { WRIT_TEST_WEBHOOK_SECRET: 'whsec' },
     fetch: async () => new Response(null, { status: 204 }),
   })

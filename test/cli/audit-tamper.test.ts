@@ -14,7 +14,6 @@ import { sealDigest, verifyChain } from '../../src/audit/verify-chain.js'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { canonicalize } from '../../src/manifest/canonicalize.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { docsManifest, SECRETS, testPolicyText } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { freePort, deleteKeysWithPrefix } from '../helpers/redis.js'
@@ -54,7 +53,7 @@ beforeAll(async () => {
       admin: { bootstrap: false, tokenHash: admin.tokenHash },
       audit: { checkpointEveryEvents: 3 },
     }),
-    { logger: logger as never, policy: loadPolicy(await testPolicyText()) },
+    { logger: logger as never, policyText: (await testPolicyText()) },
   )
   server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
   await new Promise((r) => server.once('listening', r))

@@ -13,7 +13,6 @@ import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/client-auth/index.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { cbor } from '../approvals/fixtures/cbor.js'
 import { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import { attestationPki } from '../approvals/fixtures/x509.js'
@@ -54,7 +53,7 @@ beforeAll(async () => {
   })
   broker = await createBroker(config, {
     logger: silentLogger,
-    policy: loadPolicy(await approvalPolicyText()),
+    policyText: (await approvalPolicyText()),
     env: { WRIT_TEST_WEBHOOK_SECRET: 'whsec' },
     fetch: async () => new Response(null, { status: 204 }),
   })

@@ -8,7 +8,6 @@ import { verifyApprovalEvidence } from '../../src/approvals/evidence/verify-appr
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { A, ADMIN_TOKEN, approvalPolicyText, deployManifest } from '../approvals/helpers.js'
 import { hashSecret } from '../../src/client-auth/index.js'
 import { freePort } from '../helpers/redis.js'
@@ -42,7 +41,7 @@ beforeAll(async () => {
   })
   broker = await createBroker(config, {
     logger: silentLogger,
-    policy: loadPolicy(await approvalPolicyText()),
+    policyText: (await approvalPolicyText()),
     env: { WRIT_TEST_WEBHOOK_SECRET: 'e2e' },
     fetch: async () => new Response(null, { status: 204 }),
   })
@@ -159,7 +158,7 @@ describe('approval in a real browser', () => {
     const evidence = await body(
       await fetch(`${base}/admin/approvals/${approval.id}/evidence`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
     )
-    const verified = await verifyApprovalEvidence(evidence, { policy: broker.policy })
+    const verified = await verifyApprovalEvidence(evidence, { policy: broker.policy.current() })
     expect(verified.problems).toEqual([])
     expect(evidence.votes[0].aaguid).toBe(approval.approvers[0]!.aaguid)
     await context.close()

@@ -16,7 +16,6 @@ import { parseConfig } from '../../src/config.js'
 import type { RedisBackend } from '../../src/store/redis-backend.js'
 import { createRedisStore, type Store } from '../../src/open-store.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { ADMIN_TOKEN } from '../approvals/helpers.js'
 import { authorizationPolicyText, CLIENT, DEPLOY, DOCS, RS } from '../authorization/helpers.js'
 import { freePort } from '../helpers/redis.js'
@@ -110,7 +109,7 @@ beforeAll(async () => {
       admin: { tokenHash: await hashSecret(ADMIN_TOKEN) },
       approvals: { attestation: { mode: 'dev' } },
     }),
-    { logger: silentLogger, clock, store: grants, policy: loadPolicy(await authorizationPolicyText()) },
+    { logger: silentLogger, clock, store: grants, policyText: (await authorizationPolicyText()) },
   )
   // The SDK tells error responses by `instanceof Response`: keep the platform's classes.
   server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1', overrideGlobalObjects: false })

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBroker, readOpenApiDocument, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { approvalPolicyText } from '../approvals/helpers.js'
 import { freePort } from '../helpers/redis.js'
 
@@ -29,7 +28,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`
   broker = await createBroker(parseConfig({ issuer: base, devMode: true, admin: { bootstrap: false } }), {
     logger: silentLogger,
-    policy: loadPolicy(await approvalPolicyText()),
+    policyText: (await approvalPolicyText()),
     env: { WRIT_TEST_WEBHOOK_SECRET: 'e2e' },
     fetch: async () => new Response(null, { status: 204 }),
   })

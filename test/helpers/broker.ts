@@ -5,7 +5,6 @@ import { manualClock } from '../../src/clock.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import type { Store } from '../../src/open-store.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { checkResponse } from './openapi.js'
 
 export const ISSUER = 'https://writ.test'
@@ -96,11 +95,10 @@ export async function makeTestBroker(
     ...options.config,
     admin: { bootstrap: false, ...options.config?.admin },
   })
-  const policy = loadPolicy(options.policyText ?? (await testPolicyText()))
   const broker = await createBroker(config, {
     logger: silentLogger,
     clock,
-    policy,
+    policyText: options.policyText ?? (await testPolicyText()),
     ...(options.store ? { store: options.store } : {}),
   })
   return {

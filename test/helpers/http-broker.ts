@@ -3,7 +3,6 @@ import { serve, type ServerType } from '@hono/node-server'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig, type ConfigInput } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { testPolicyText } from './broker.js'
 import { freePort, deleteKeysWithPrefix } from './redis.js'
 
@@ -35,7 +34,7 @@ export async function startHttpBroker(
   })
   const broker = await createBroker(parsed, {
     logger: silentLogger,
-    policy: loadPolicy(options.policyText ?? (await testPolicyText())),
+    policyText: (options.policyText ?? (await testPolicyText())),
   })
   // The real global Response stays in place: clients in this process (the MCP SDK among them)
   // recognise responses with `instanceof Response`.

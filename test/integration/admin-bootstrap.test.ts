@@ -3,7 +3,6 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { testPolicyText } from '../helpers/broker.js'
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -25,7 +24,7 @@ async function start(): Promise<Broker> {
     store: { kind: 'redis', redisUrl, keyPrefix: prefix },
     keys: { source: 'store', kek: Buffer.alloc(32, 3).toString('base64') },
   })
-  const broker = await createBroker(config, { logger: silentLogger, policy: loadPolicy(await testPolicyText()) })
+  const broker = await createBroker(config, { logger: silentLogger, policyText: (await testPolicyText()) })
   brokers.push(broker)
   return broker
 }

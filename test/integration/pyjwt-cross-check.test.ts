@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { parseConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/logger.js'
-import { loadPolicy } from '../../src/policy/index.js'
 import { SECRETS, testPolicyText } from '../helpers/broker.js'
 import { freePort } from '../helpers/redis.js'
 
@@ -41,7 +40,7 @@ afterAll(async () => {
 })
 
 async function startServer(alg: 'ES256' | 'EdDSA'): Promise<string> {
-  const policy = loadPolicy(await testPolicyText())
+  const policyText = await testPolicyText()
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const prefix = `writ-pyjwt-${randomBytes(4).toString('hex')}:`
@@ -50,7 +49,7 @@ async function startServer(alg: 'ES256' | 'EdDSA'): Promise<string> {
     store: { kind: 'redis', redisUrl, keyPrefix: prefix },
     keys: { alg, source: 'store', kek: randomBytes(32).toString('base64') },
   })
-  const broker = await createBroker(config, { logger: silentLogger, policy })
+  const broker = await createBroker(config, { logger: silentLogger, policyText })
   const server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
   await new Promise((r) => server.once('listening', r))
   running.push({ server, broker, prefix })

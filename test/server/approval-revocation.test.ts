@@ -348,7 +348,7 @@ describe('revocations and vote checks across a policy change (redis, replicas sh
     const byTask = await requestApproval(broker, B, deploy('GONE-2'))
     await approve(broker, cast.alice, byTask.id)
     const other = await replica(withoutAgentB)
-    expect(other.policy.clients.has('agent-b')).toBe(false)
+    expect(other.policy.current().clients.has('agent-b')).toBe(false)
 
     const task = await admin(other, '/admin/revocations', { task_id: 'GONE-2', reason: 'cancelled' })
     expect(await collect(broker, B, byTask)).toMatchObject({ error: 'access_denied' })

@@ -29,5 +29,39 @@ export function describeSettingsStoreContract(name: string, makeStore: () => Pro
         expect(new Set(values).size).toBe(1)
       })
     })
+
+    describe('versioned settings', () => {
+      it('reads null before the first write, then each write as the next version', async () => {
+        const name = `vsetting-${randomUUID()}`
+        expect(await all.settings.settingVersion(name)).toBeNull()
+        expect(await all.settings.getVersionedSetting(name)).toBeNull()
+        expect(await all.settings.putVersionedSetting(name, 'one', null)).toBe(true)
+        expect(await all.settings.getVersionedSetting(name)).toEqual({ version: 1, data: 'one' })
+        expect(await all.settings.putVersionedSetting(name, 'two', 1)).toBe(true)
+        expect(await all.settings.settingVersion(name)).toBe(2)
+        expect(await all.settings.getVersionedSetting(name)).toEqual({ version: 2, data: 'two' })
+      })
+
+      it('refuses a write that did not see the current version, and keeps what is there', async () => {
+        const name = `vsetting-${randomUUID()}`
+        expect(await all.settings.putVersionedSetting(name, 'one', 3)).toBe(false)
+        expect(await all.settings.putVersionedSetting(name, 'one', null)).toBe(true)
+        expect(await all.settings.putVersionedSetting(name, 'stale', null)).toBe(false)
+        expect(await all.settings.putVersionedSetting(name, 'stale', 0)).toBe(false)
+        expect(await all.settings.getVersionedSetting(name)).toEqual({ version: 1, data: 'one' })
+      })
+
+      it('lets exactly one of 10 concurrent writers of one version win', async () => {
+        const name = `vsetting-${randomUUID()}`
+        await all.settings.putVersionedSetting(name, 'base', null)
+        const won = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => all.settings.putVersionedSetting(name, `v${i}`, 1)),
+        )
+        expect(won.filter(Boolean)).toHaveLength(1)
+        const stored = await all.settings.getVersionedSetting(name)
+        expect(stored?.version).toBe(2)
+        expect(stored?.data).toBe(`v${won.indexOf(true)}`)
+      })
+    })
   })
 }

@@ -33,7 +33,8 @@ export async function startApprovalCeremony(
   deps: ApprovalDeps,
   input: StartApprovalCeremonyInput,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const { store, policy, settings } = deps
+  const { store, settings } = deps
+  const policy = deps.policy()
   const record = await store.getRequest(input.approvalId)
   if (!record) throw approvalNotFound()
   const status = effectiveStatus(record, deps.clock())

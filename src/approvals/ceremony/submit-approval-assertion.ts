@@ -70,7 +70,8 @@ export async function submitApprovalAssertion(
   deps: ApprovalDeps,
   input: SubmitApprovalAssertionInput,
 ): Promise<ApprovalProgress> {
-  const { store, policy, clock } = deps
+  const { store, clock } = deps
+  const policy = deps.policy()
   const response = webauthnJson.authentication(input.response)
 
   const record = await store.getRequest(input.approvalId)

@@ -41,7 +41,7 @@ export async function createEnrolmentInvite(
   deps: ApprovalDeps,
   input: CreateEnrolmentInviteInput,
 ): Promise<CreatedInvite> {
-  const group = deps.policy.approverGroups.get(input.group)
+  const group = deps.policy().approverGroups.get(input.group)
   // Ensure keys are enrolled only for people the policy names as approvers.
   if (!group) throw invalidRequest(`group: unknown approver group "${input.group}"`)
   // Ensure the key is enrolled under the one spelling every approver index uses.

@@ -17,7 +17,7 @@ export async function findInvite(deps: ApprovalDeps, token: string): Promise<Enr
   const invite = await deps.store.getInvite(inviteTokenHash(token))
   if (!invite) throw gone
   // Ensure the person is still an approver in the policy as it is now.
-  const members = deps.policy.approverGroups.get(invite.group)?.members ?? []
+  const members = deps.policy().approverGroups.get(invite.group)?.members ?? []
   if (!members.some((member) => samePerson(member, invite.sub))) throw gone
   return invite
 }

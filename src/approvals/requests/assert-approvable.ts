@@ -34,8 +34,8 @@ export async function assertApprovable(
     return found
   }
   for (const requirement of requirements) {
-    const members = deps.policy.approverGroups.get(requirement.from)?.members ?? []
-    const eligible = members.filter((sub) => eligibleRequirements(deps.policy, [requirement], requestedBy, sub).length > 0)
+    const members = deps.policy().approverGroups.get(requirement.from)?.members ?? []
+    const eligible = members.filter((sub) => eligibleRequirements(deps.policy(), [requirement], requestedBy, sub).length > 0)
     const able = new Set<string>()
     for (const [i, usable] of (await Promise.all(eligible.map(hasUsableKey))).entries()) {
       if (usable) able.add(eligible[i]!)

@@ -37,7 +37,7 @@ export async function checkVotes(
       dropped.push({ vote, reason: 'the key is no longer enrolled' })
     } else if (key.flagged) {
       dropped.push({ vote, reason: `the key is flagged (${key.flagged.reason})` })
-    } else if (eligibleRequirements(deps.policy, request.requirements, requestedBy, vote.sub).length === 0) {
+    } else if (eligibleRequirements(deps.policy(), request.requirements, requestedBy, vote.sub).length === 0) {
       // Ensure a vote counts only while its person may still approve this request.
       dropped.push({ vote, reason: `${vote.sub} is no longer an approver for this request` })
     } else {

@@ -87,7 +87,7 @@ export async function createApprovalRequest(
     expiresAt: now + settings.timeoutSeconds,
     intervalSeconds: settings.pollIntervalSeconds,
   }
-  const client = deps.policy.clients.get(input.clientId)
+  const client = deps.policy().clients.get(input.clientId)
   const maxPending = client?.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS
   // Ensure one client cannot flood approvers: identical requests join, and pending ones are capped.
   const created = await deps.store.createRequest(request, { maxPending, coalesce: true })

@@ -68,7 +68,7 @@ export async function getApprovalView(deps: ApprovalDeps, approvalId: string): P
       group: r.from,
       forbidSelfApproval: r.forbidSelfApproval,
       approvedBy: record.votes
-        .filter((v) => eligibleRequirements(deps.policy, [r], requestedBy, v.sub).length > 0)
+        .filter((v) => eligibleRequirements(deps.policy(), [r], requestedBy, v.sub).length > 0)
         .map((v) => v.sub),
     })),
     approvals: record.votes.map((v) => ({ sub: v.sub, at: v.at })),

@@ -23,8 +23,11 @@ export interface ApprovalNotifier {
 }
 
 export interface ApprovalNotifierOptions {
-  /** Webhook per approver group id. Groups without one are not notified. */
-  targets: ReadonlyMap<string, WebhookTarget>
+  /**
+   * Webhook per approver group id, under the policy in force (read once per notice). Groups
+   * without one are not notified.
+   */
+  targets: () => ReadonlyMap<string, WebhookTarget>
   /** Base of the approval URL (the issuer). */
   baseUrl: string
   /** Injected HTTP client (the platform `fetch` in production). */
@@ -135,8 +138,9 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
       if (stop.signal.aborted) return
       const groups = [...new Set(request.requirements.map((r) => r.from))]
       const deliveries: Promise<void>[] = []
+      const targets = options.targets()
       for (const group of groups) {
-        const target = options.targets.get(group)
+        const target = targets.get(group)
         if (!target) continue
         const needed = request.requirements
           .filter((r) => r.from === group)

@@ -65,7 +65,7 @@ async function settleDroppedVotes(
 ): Promise<never> {
   const { request } = record
   const reasons = check.dropped.map((d) => `${d.vote.sub} (key ${d.vote.credentialId}): ${d.reason}`)
-  if (!canStillComplete(deps.policy, request.requirements, request.manifest.task.requested_by)) {
+  if (!canStillComplete(deps.policy(), request.requirements, request.manifest.task.requested_by)) {
     await endApprovalRequests(
       deps,
       { approvalId: request.id },
@@ -208,7 +208,7 @@ export async function redeemApproval(
   if (needsHuman) {
     // Ensure a token is never minted from a vote the broker would refuse now.
     const check = await checkVotes(deps, request, record.votes)
-    if (!requirementsMet(deps.policy, request.requirements, requestedBy, check.counting)) {
+    if (!requirementsMet(deps.policy(), request.requirements, requestedBy, check.counting)) {
       await settleDroppedVotes(deps, record, check)
     }
     votes = check.counting
@@ -252,7 +252,7 @@ export async function redeemApproval(
         manifest,
         approved: {
           approval,
-          satisfies: (requirements) => requirementsMet(deps.policy, requirements, requestedBy, votes),
+          satisfies: (requirements) => requirementsMet(deps.policy(), requirements, requestedBy, votes),
         },
         ...cnf,
       })

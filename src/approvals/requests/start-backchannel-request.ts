@@ -25,7 +25,7 @@ export async function startBackchannelRequest(
   // Ensure MCP grants are well formed before anyone is asked to approve them.
   validateMcpGrants(input.manifest.grants)
   // Ensure every grant is covered by a rule this client may use before anyone is asked.
-  const decision = decide(deps.policy, input.clientId, input.manifest, deps.limits)
+  const decision = decide(deps.policy(), input.clientId, input.manifest, deps.limits)
   let pending
   try {
     pending = await createApprovalRequest(deps, { ...input, decision })

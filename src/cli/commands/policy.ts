@@ -4,6 +4,7 @@ import { SAMPLE_POLICY_PATH } from '../../config.js'
 import { parseManifest } from '../../manifest/index.js'
 import { explain, loadPolicyFile, PolicyError, type Policy } from '../../policy/index.js'
 import { WritError } from '../../errors.js'
+import { adminApi } from '../admin-api.js'
 import { CliError, EXIT } from '../cli-error.js'
 import type { CliContext } from '../context.js'
 import { snakeKeys } from '../snake-keys.js'
@@ -72,8 +73,36 @@ export function explainManifest(ctx: CliContext, manifestFile: string, opts: { p
   if (!result.allowed) process.exitCode = EXIT.denied
 }
 
+/**
+ * `writ policy apply FILE`: sends the policy to the broker, which validates it (every problem
+ * listed, nothing changed when there is one), stores it and puts it in force; every replica on the
+ * store follows within 2 s. Grants issued under the old policy stay as they are.
+ */
+export async function applyPolicy(ctx: CliContext, file: string): Promise<void> {
+  let text: string
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8')
+  } catch (err) {
+    throw new CliError(`cannot read policy ${file}: ${(err as Error).message}`, EXIT.usage)
+  }
+  const applied = await adminApi<{ hash: string; previous_hash: string; generation: number }>(
+    ctx,
+    'POST',
+    '/admin/policy',
+    { policy: text },
+  )
+  if (ctx.out.json) return ctx.out.data(applied)
+  if (applied.hash === applied.previous_hash) {
+    ctx.out.line(`${ctx.out.green('ok')} policy ${applied.hash} was already in force (stored again as generation ${applied.generation})`)
+    return
+  }
+  ctx.out.line(`${ctx.out.green('applied')} policy ${applied.hash} (generation ${applied.generation}), replacing ${applied.previous_hash}`)
+  ctx.out.line('every replica on the store has it in force within 2 s (writ status shows each one);')
+  ctx.out.line('grants issued under the old policy stay as they are until they expire or are revoked')
+}
+
 export function policyCommand(ctx: () => CliContext): Command {
-  const cmd = new Command('policy').description('validate a policy file and explain decisions')
+  const cmd = new Command('policy').description('validate a policy file, explain decisions, apply a policy live')
     .addHelpText('after', '\nExample (each subcommand has its own --help):\n  writ policy explain examples/manifest.yaml --client demo-agent')
   cmd
     .command('check')
@@ -89,5 +118,16 @@ export function policyCommand(ctx: () => CliContext): Command {
     .description('per grant: which rule matches and what it needs (exit 3 when denied)')
     .addHelpText('after', '\nExample:\n  writ policy explain examples/manifest.yaml --client demo-agent')
     .action((manifest: string, opts: { policy?: string; client?: string }) => explainManifest(ctx(), manifest, opts))
+  cmd
+    .command('apply')
+    .argument('<file>', 'policy file (YAML); - reads it from stdin')
+    .description('validate, store and put in force a policy on every replica (WRIT_POLICY_SOURCE=store)')
+    .addHelpText(
+      'after',
+      '\nEvery problem is listed and nothing changes when there is one. Replicas on the store follow\n' +
+        'within 2 s. Grants issued under the old policy stay as they are (revoke them to end them).\n' +
+        'Needs the admin token.\n\nExample:\n  writ policy apply /etc/writ/policy.yaml',
+    )
+    .action((file: string) => applyPolicy(ctx(), file))
   return cmd
 }

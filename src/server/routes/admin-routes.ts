@@ -10,6 +10,7 @@ import { approveEvidenceRoute } from './approve-admin.js'
 import { enrollInviteRoute, enrollKeysRoute } from './enroll-admin.js'
 import { adminListKeysRoute, adminRotateKeysRoute } from './admin-keys.js'
 import { adminListGrantsRoute } from './admin-list-grants.js'
+import { adminApplyPolicyRoute } from './admin-policy.js'
 import { adminCreateLockRoute, adminListLocksRoute, adminRemoveLockRoute } from './admin-locks.js'
 import { adminRevocationsRoute } from './admin-revocations.js'
 
@@ -47,5 +48,6 @@ export function adminRoutes(deps: AppDeps): Hono<AdminEnv> {
   app.get('/approvers/keys', enrollKeysRoute(deps))
   app.post('/approvers/keys/:id/disable', adminDisableKeyRoute(deps))
   app.post('/keys/rotate', adminRotateKeysRoute(deps))
+  app.post('/policy', adminApplyPolicyRoute(deps))
   return app
 }

@@ -24,7 +24,7 @@ export function cibaAuthorizeRoute(deps: AppDeps) {
       source: clientAddress(c, deps.config.limits),
     })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache, {
-      policy: deps.policy,
+      policy: deps.policy.current(),
       ...(lists.resource ? { resources: lists.resource } : {}),
     })
     const response = await startBackchannelRequest(

@@ -33,7 +33,7 @@ export function introspectRoute(deps: AppDeps) {
     if (!result.active) return c.json({ active: false }, 200, headers)
     // Ensure a client learns nothing about another client's token, not even that it is live,
     // unless the policy registers it as a resource server (RFC 7662 §4).
-    const mayIntrospectAny = deps.policy.clients.get(clientId)?.introspect === 'any'
+    const mayIntrospectAny = deps.policy.current().clients.get(clientId)?.introspect === 'any'
     if (result.claims.client_id !== clientId && !mayIntrospectAny) {
       return c.json({ active: false }, 200, headers)
     }

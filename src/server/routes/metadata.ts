@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.js'
 /** `GET /.well-known/oauth-authorization-server` (RFC 8414). */
 export function metadataRoute(deps: AppDeps) {
   const iss = deps.config.issuer
-  const types = [...new Set(deps.policy.rules.map((r) => r.match.type))].sort()
+  const types = [...new Set(deps.policy.current().rules.map((r) => r.match.type))].sort()
   const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
   const assertionAlgs = [...ASSERTION_ALGORITHMS]
   const body = {
@@ -43,7 +43,7 @@ export function metadataRoute(deps: AppDeps) {
     dpop_signing_alg_values_supported: [...deps.dpop.algorithms],
     service_documentation: `${iss}/openapi.yaml`,
     // The policy's scopes: plain OAuth clients may ask with scope (and resource, RFC 8707).
-    scopes_supported: [...deps.policy.scopes.keys()],
+    scopes_supported: [...deps.policy.current().scopes.keys()],
   }
   return (c: Context): Response => c.json(body, 200, { 'Cache-Control': 'public, max-age=300' })
 }

@@ -59,7 +59,7 @@ export function oauthTokenRoute(deps: AppDeps) {
       source: clientAddress(c, deps.config.limits),
     })
     const manifest = manifestFromTokenParams(params, deps.config.limits.grants, detailsCache, {
-      policy: deps.policy,
+      policy: deps.policy.current(),
       ...(lists.resource ? { resources: lists.resource } : {}),
     })
     const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })

@@ -111,14 +111,14 @@ async function personGrant(
     }
   }
   const verifySubjectToken = deps.subjectTokens
-  if (!verifySubjectToken || (deps.policy.issuers?.size ?? 0) === 0) {
+  if (!verifySubjectToken || (deps.policy.current().issuers?.size ?? 0) === 0) {
     throw invalidRequest('subject_token_type: no identity provider is trusted here (the policy has no issuers:)')
   }
   // The exchange's own parameters are not the manifest's; the rest is read as client credentials.
   const { subject_token: _t, subject_token_type: _st, requested_token_type: _r, subject_token_dpop: dpop, ...rest } = params
   if (dpop !== undefined) throw invalidRequest('subject_token_dpop: only for a DPoP-bound writ access token as subject')
   const manifest = manifestFromTokenParams(rest, deps.config.limits.grants, detailsCache, {
-    policy: deps.policy,
+    policy: deps.policy.current(),
     ...(resources ? { resources } : {}),
   })
   const cnfJkt = await deps.dpop.verify({ header: dpopProof, method: 'POST', path: '/oauth/token' })

@@ -49,7 +49,7 @@ function flip(b64: string, at = 10): string {
 
 describe('verifyApprovalEvidence', () => {
   it('re-verifies a real approval offline: every assertion, by its key, over this manifest', async () => {
-    const result = await verifyApprovalEvidence(evidence, { policy: broker.policy })
+    const result = await verifyApprovalEvidence(evidence, { policy: broker.policy.current() })
     expect(result.problems).toEqual([])
     expect(result.ok).toBe(true)
     expect(result.votes.map((v) => [v.sub, v.ok])).toEqual([
@@ -149,7 +149,7 @@ describe('verifyApprovalEvidence', () => {
   it('with a policy, checks the approvers meet each rule under its groups', async () => {
     const outsider = copy()
     outsider.votes[1]!.sub = 'mallory@example.com'
-    const result = await verifyApprovalEvidence(outsider, { policy: broker.policy })
+    const result = await verifyApprovalEvidence(outsider, { policy: broker.policy.current() })
     expect(result.problems).toContain('under the given policy the approvers do not meet every rule')
   })
 })

@@ -78,7 +78,7 @@ describe('verifyApprovalFromChain', () => {
   it('verifies a 2-of-2 approval from the chain export and the trust anchors, naming where each key was enrolled', async () => {
     const { grant, evidence } = await approved(migrateManifest(), [cast.dana, cast.erin])
     const { chain, jwks } = await exported()
-    const result = await verifyApprovalFromChain({ grantId: grant, evidence, chain }, { jwks, trust, policy: broker.policy, allowedAaguids: new Set([AAGUID]) })
+    const result = await verifyApprovalFromChain({ grantId: grant, evidence, chain }, { jwks, trust, policy: broker.policy.current(), allowedAaguids: new Set([AAGUID]) })
     expect(result.problems).toEqual([])
     expect(result.ok).toBe(true)
     expect(result.votes.map((v) => [v.sub, v.ok])).toEqual([['dana@example.com', true], ['erin@example.com', true]])

@@ -7,7 +7,6 @@ import { parseConfig } from '../../../src/config.js'
 import type { Store } from '../../../src/open-store.js'
 import { silentLogger } from '../../../src/logger.js'
 import type { AuthorizationDetail } from '../../../src/manifest/types.js'
-import { loadPolicy } from '../../../src/policy/index.js'
 import { ISSUER, type TestResponse } from '../../helpers/broker.js'
 import type { PrivateMoto } from '../../helpers/moto.js'
 import { checkResponse } from '../../helpers/openapi.js'
@@ -95,11 +94,10 @@ export async function makeAwsBroker(
     dpop: { requireNonce: false },
     aws: { region: 'us-east-1', endpoint: moto.endpoint, roles, ...options.aws },
   })
-  const policy = loadPolicy(await awsPolicyText(options.policyRoles ?? roles.map((r) => r.arn)))
   const broker = await createBroker(config, {
     logger: silentLogger,
     clock,
-    policy,
+    policyText: await awsPolicyText(options.policyRoles ?? roles.map((r) => r.arn)),
     awsCredentials: moto.credentials,
     ...(options.store ? { store: options.store } : {}),
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
