@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { policyHash } from '../../src/policy/policy-hash.js'
 import { docsManifest, SECRETS, testPolicyText } from '../helpers/broker.js'
-import { ROOT } from '../helpers/cli.js'
+import { Redis } from 'ioredis'
+import { CLI, ROOT } from '../helpers/cli.js'
 import { eventually } from '../helpers/eventually.js'
 import { AGENT_C_SECRET, policyWithoutAgentB } from '../helpers/policy-change.js'
-import { freePort } from '../helpers/redis.js'
+import { deleteKeysWithPrefix, freePort } from '../helpers/redis.js'
 
 /*
  * A file-based broker process (`node dist/main.js`, WRIT_POLICY): SIGHUP re-reads the policy file.
@@ -28,15 +30,15 @@ interface Readiness {
   policy: { hash: string; source: string; refused?: { hash?: string; at: string } }
 }
 
-async function ready(): Promise<Readiness> {
-  const res = await fetch(`${url}/readyz`)
+async function ready(base = url): Promise<Readiness> {
+  const res = await fetch(`${base}/readyz`)
   expect(res.status).toBe(200)
   return (await res.json()) as Readiness
 }
 
-async function tokenStatus(client: string, secret: string): Promise<number> {
+async function tokenStatus(client: string, secret: string, base = url): Promise<number> {
   const manifest = docsManifest({ task: { id: 'HUP-1' }, grants: docsManifest().grants.slice(0, 1) })
-  const res = await fetch(`${url}/v1/tokens`, {
+  const res = await fetch(`${base}/v1/tokens`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -107,4 +109,55 @@ describe('SIGHUP on a broker whose policy is a file', () => {
       expect.objectContaining({ actor: 'system', old_hash: policyHash(first), new_hash: policyHash(second), source: 'file' }),
     ])
   }, 60_000)
+})
+
+describe('SIGHUP on writ serve --workers 2', () => {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const prefix = `writ-hup-workers-${randomBytes(4).toString('hex')}:`
+  let primary: ChildProcess | undefined
+  let workersDir: string
+
+  afterAll(async () => {
+    primary?.kill('SIGTERM')
+    rmSync(workersDir, { recursive: true, force: true })
+    const redis = new Redis(redisUrl)
+    await deleteKeysWithPrefix(redis, prefix)
+    await redis.quit()
+  })
+
+  it('is passed to every worker, and each puts the new file in force', async () => {
+    workersDir = mkdtempSync(join(tmpdir(), 'writ-hup-workers-'))
+    const file = join(workersDir, 'policy.yaml')
+    writeFileSync(file, await testPolicyText())
+    const port = await freePort()
+    let log = ''
+    primary = spawn(process.execPath, [CLI, 'serve', '--workers', '2'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redisUrl,
+        WRIT_KEY_PREFIX: prefix,
+        WRIT_KEK: randomBytes(32).toString('base64'),
+        WRIT_POLICY: file,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    primary.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+    primary.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    const count = (msg: string) => log.split('\n').filter((line) => line.includes(`"msg":"${msg}"`)).length
+    await eventually('both workers listen', () => count('worker listening') === 2, { boundMs: 60_000 })
+
+    const second = await policyWithoutAgentB()
+    writeFileSync(file, second)
+    primary.kill('SIGHUP')
+    await eventually('both workers re-read the file', () => count('policy file re-read: new policy in force') === 2, { boundMs: 30_000 })
+    const base = `http://127.0.0.1:${port}`
+    // Requests go to either worker: every one finds the new policy in force.
+    for (let i = 0; i < 6; i++) {
+      expect((await ready(base)).policy.hash).toBe(policyHash(second))
+      expect(await tokenStatus('agent-b', SECRETS['agent-b'], base)).toBe(401)
+    }
+  }, 120_000)
 })
