@@ -163,6 +163,11 @@ export function followStoredPolicy(deps: StoredPolicyDeps & { live: LivePolicy }
     if (prepared.hash === inForce.hash) return
     // Ensure an older sealed policy put back in the store does not undo a newer one.
     if (body.generation <= (inForce.generation ?? 0)) {
+      // A newer policy applied here while this one was read is no rollback: read again next time.
+      if ((await deps.settings.settingVersion(POLICY_SETTING)) !== stored.version) {
+        seenVersion = undefined
+        return
+      }
       const reason = `generation ${body.generation} is not newer than the policy in force (generation ${inForce.generation ?? 0})`
       return refuse(stored.version, reason, [reason], { hash: prepared.hash, generation: body.generation })
     }

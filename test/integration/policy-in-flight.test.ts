@@ -32,7 +32,7 @@ let dir: string
 let policyFile: string
 let idp: Server
 let idpUrl: string
-let signer: { key: CryptoKey; kid: string }
+let signer: { key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; kid: string }
 let jwks: unknown
 let release: () => void = () => {}
 let held: Promise<void>

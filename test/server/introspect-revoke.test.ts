@@ -132,7 +132,11 @@ describe('discovery', () => {
 
   it('serves health, readiness and the OpenAPI document', async () => {
     expect((await broker.call('GET', '/healthz')).status).toBe(200)
-    expect(await (await broker.call('GET', '/readyz')).json()).toEqual({ status: 'ready', store: 'memory' })
+    expect(await (await broker.call('GET', '/readyz')).json()).toEqual({
+      status: 'ready',
+      store: 'memory',
+      policy: { hash: broker.policy.latest().hash, source: 'file', since: expect.any(String) },
+    })
     const doc = await broker.call('GET', '/openapi.yaml')
     expect(await doc.text()).toMatch(/^openapi: 3\.1/)
   })
