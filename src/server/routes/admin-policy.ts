@@ -6,9 +6,6 @@ import { formatIssues, friendlyErrors } from '../../validation.js'
 import type { AppDeps } from '../deps.js'
 import { readJsonObject } from '../json-body.js'
 
-/** Largest policy text `POST /admin/policy` takes (UTF-8 bytes of the whole body). */
-export const MAX_POLICY_BODY_BYTES = 1024 * 1024
-
 const bodySchema = z.object({ policy: z.string().min(1, { error: 'required: the policy text (YAML)' }) }).strict()
 
 /**
@@ -16,10 +13,12 @@ const bodySchema = z.object({ policy: z.string().min(1, { error: 'required: the 
  * store (`policySource: store`), validates the text with every problem listed (400, `problems`),
  * stores it sealed as the next generation, puts it in force here at once and answers its hash;
  * every other replica follows within 2 s. On a broker reading its policy from a file, 409: edit
- * the file and send SIGHUP. Audited as `policy.changed` (actor `admin`).
+ * the file and send SIGHUP. The body is limited like every other (`limits.bodyBytes`). Audited as
+ * `policy.changed` (actor `admin`).
  */
 export function adminApplyPolicyRoute(deps: AppDeps) {
   return async (c: Context): Promise<Response> => {
+    const body = await readJsonObject(c, deps.config.limits.bodyBytes)
     const apply = deps.applyPolicy
     if (!apply) {
       throw new WritError(
@@ -28,7 +27,7 @@ export function adminApplyPolicyRoute(deps: AppDeps) {
         'this broker reads its policy from a file (policySource: file): change the file and send SIGHUP, or run every replica with WRIT_POLICY_SOURCE=store',
       )
     }
-    const parsed = bodySchema.safeParse(await readJsonObject(c, MAX_POLICY_BODY_BYTES), { error: friendlyErrors })
+    const parsed = bodySchema.safeParse(body, { error: friendlyErrors })
     if (!parsed.success) {
       throw new WritError('invalid_request', 400, formatIssues(parsed.error.issues).join('; '))
     }
