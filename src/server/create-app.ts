@@ -36,10 +36,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Metrics, a span and a debug line for every request (before everything else, to time it all).
   app.use(observeRequests({ metrics: deps.telemetry?.metrics, tracer: deps.telemetry?.tracer, logger: deps.logger }))
   app.use(async (c, next) => {
-    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
-    await next()
-    c.header('X-Request-Id', c.get('requestId'))
+    const requestId = c.req.header('x-request-id')?.slice(0, 64) || randomUUID()
+    c.set('requestId', requestId)
+    // Set before the route answers, so the answer is built with them: a header set on a finished
+    // answer makes hono rebuild it around a body stream, a cost every request would pay. Routes
+    // answer through `c` (never a Response of their own), so every answer carries them.
+    c.header('X-Request-Id', requestId)
     c.header('X-Content-Type-Options', 'nosniff')
+    await next()
   })
   // Every admin request that changes something, and every refused admin token, is audited.
   app.use('/admin/*', auditAdminRequests(deps))
