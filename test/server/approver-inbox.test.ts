@@ -116,10 +116,12 @@ describe('approver inbox sign-in', () => {
     })
   })
 
-  it('refuses a reused sign-in challenge', async () => {
-    const { res, assertion } = await signIn(cast.bob)
+  it('refuses a reused sign-in challenge, even signed afresh', async () => {
+    const options = await signInOptions()
+    const res = await broker.call('POST', '/approve/sign-in/verify', json(cast.bob.assert(options)))
     expect(res.status).toBe(200)
-    const again = await broker.call('POST', '/approve/sign-in/verify', json(assertion))
+    // A new assertion (its counter ahead) over the same challenge.
+    const again = await broker.call('POST', '/approve/sign-in/verify', json(cast.bob.assert(options)))
     expect(again.status).toBe(403)
     expect(again.headers.get('set-cookie')).toBeNull()
     expect((await again.json()).error).toBe('access_denied')
