@@ -183,7 +183,7 @@ describe('approver inbox in a real browser', () => {
     expect(cookies).toEqual([
       expect.objectContaining({ name: 'writ_inbox', path: '/approve', httpOnly: true, sameSite: 'Strict' }),
     ])
-    expect(await page.evaluate(() => document.cookie)).toBe('')
+    expect(await page.evaluate('document.cookie')).toBe('')
 
     // She opens the older request from the list and approves it: that request's own ceremony.
     await Promise.all([page.waitForURL(`${base}/approve/${older.id}`), page.click(`[data-approval="${older.id}"] a`)])
