@@ -9,6 +9,12 @@ import { auditAdminRequests } from './routes/admin-audit-actions.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { approveDecisionRoute, approveOptionsRoute } from './routes/approve-ceremony.js'
 import { approvePageRoute, ceremonyScriptRoute } from './routes/approve-page.js'
+import {
+  inboxPageRoute,
+  inboxSignInOptionsRoute,
+  inboxSignInRoute,
+  inboxSignOutRoute,
+} from './routes/approve-inbox.js'
 import { awsCredentialsRoute } from './routes/aws-credentials.js'
 import { cibaAuthorizeRoute } from './routes/ciba-authorize.js'
 import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.js'
@@ -58,7 +64,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }),
     addresses: deps.config.limits,
   })
-  app.use('/approve/*', pages)
+  app.use('/approve/*', pages) // also /approve itself (the inbox)
   app.use('/enroll/*', pages)
   app.use('/oauth/authorize', pages)
   app.use('/oauth/authorize/*', pages)
@@ -83,6 +89,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Human approval: CIBA, the approval and enrolment pages and ceremonies, approver admin.
   app.post('/oauth/bc-authorize', cibaAuthorizeRoute(deps))
   app.get('/approve/ceremony.js', ceremonyScriptRoute)
+  // The approver inbox (registered before /approve/:id, whose routes these paths also match).
+  app.get('/approve', inboxPageRoute(deps))
+  app.post('/approve/sign-in/options', inboxSignInOptionsRoute(deps))
+  app.post('/approve/sign-in/verify', inboxSignInRoute(deps))
+  app.post('/approve/sign-out', inboxSignOutRoute(deps))
   app.get('/approve/:id', approvePageRoute(deps))
   app.post('/approve/:id/options', approveOptionsRoute(deps))
   app.post('/approve/:id/verify', approveDecisionRoute(deps, 'approve'))
