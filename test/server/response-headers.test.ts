@@ -39,6 +39,7 @@ const requests: Array<[string, () => Promise<Response>, number]> = [
   ],
   ['an unknown route', () => fetch(`${http.url}/no/such/route`), 404],
   ['the API reference page', () => fetch(`${http.url}/docs`), 200],
+  ['the approver inbox\'s sign-in page', () => fetch(`${http.url}/approve`), 200],
   ['the OpenAPI document', () => fetch(`${http.url}/openapi.yaml`), 200],
   ['the key set', () => fetch(`${http.url}/.well-known/jwks.json`), 200],
 ]
