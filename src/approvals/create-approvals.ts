@@ -11,7 +11,7 @@ import type { ApprovalDeps, ApprovalSettings } from './deps.js'
 import { loadTrustAnchors } from './enrolment/load-trust-anchors.js'
 import { createMemoryApprovalStore } from './store/memory-store.js'
 import { createApprovalNotifier, type WebhookTarget } from './requests/notify-approvers.js'
-import { isWebhookUrl } from '../policy/is-webhook-url.js'
+import { isHttpsUrl } from '../policy/is-https-url.js'
 import { createRedisApprovalStore } from './store/redis-store.js'
 
 export interface CreateApprovalsOptions {
@@ -113,7 +113,7 @@ export async function createApprovals(options: CreateApprovalsOptions): Promise<
         continue
       }
       // Ensure a URL from the environment meets the policy's rule for webhook URLs.
-      if (!isWebhookUrl(url)) {
+      if (!isHttpsUrl(url)) {
         problems.push(
           `approver_groups ${group.id}: webhook.url_env ${webhook.urlEnv}: expected an https URL (http only for localhost)`,
         )

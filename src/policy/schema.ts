@@ -2,7 +2,7 @@ import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { authorizationDetailsSchema, durationSchema } from '../manifest/schema.js'
 import { normalizePersonId } from '../text/normalize-person-id.js'
-import { isWebhookUrl } from './is-webhook-url.js'
+import { isHttpsUrl } from './is-https-url.js'
 import { redirectUriProblem } from './redirect-uri.js'
 import { friendlyErrors } from '../validation.js'
 
@@ -191,7 +191,7 @@ const webhookUrl = z
   .string({ error: typeError('a string') })
   .max(2048)
   // Ensure approval requests are announced over TLS, except to this machine.
-  .refine(isWebhookUrl, { error: 'expected an https URL (http only for localhost)' })
+  .refine(isHttpsUrl, { error: 'expected an https URL (http only for localhost)' })
 
 const envName = (example: string) =>
   z
@@ -331,19 +331,8 @@ const httpsUrl = (what: string) =>
   z
     .string({ error: typeError('a string') })
     .max(2048)
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value)
-          const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
-          // Ensure keys that decide who a person is are fetched over TLS, except from this machine.
-          return url.protocol === 'https:' || (url.protocol === 'http:' && local)
-        } catch {
-          return false
-        }
-      },
-      { error: `expected ${what}: an https URL (http only for localhost)` },
-    )
+    // Ensure keys that decide who a person is are fetched over TLS, except from this machine.
+    .refine(isHttpsUrl, { error: `expected ${what}: an https URL (http only for localhost)` })
 
 /** An identity provider whose ID tokens may be the subject of a token exchange. */
 const trustedIssuer = z.strictObject(

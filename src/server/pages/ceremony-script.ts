@@ -43,6 +43,22 @@ export const CEREMONY_SCRIPT = `'use strict';
   function descriptors(list) {
     return (list || []).map(function (c) { return { type: 'public-key', id: dec(c.id), transports: c.transports }; });
   }
+  /** Asks the key for an assertion over the broker's options, JSON-encoded as the broker takes it. */
+  function ask(o) {
+    return navigator.credentials.get({ publicKey: {
+      challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
+      userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
+    } }).then(function (cred) {
+      var r = cred.response, response = {
+        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
+      };
+      if (r.userHandle) response.userHandle = enc(r.userHandle);
+      return {
+        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
+        clientExtensionResults: cred.getClientExtensionResults()
+      };
+    });
+  }
 
   function enrol() {
     return post('/options', {}).then(function (o) {
@@ -69,20 +85,8 @@ export const CEREMONY_SCRIPT = `'use strict';
   }
 
   function decide(action) {
-    return post('/options', { action: action }).then(function (o) {
-      return navigator.credentials.get({ publicKey: {
-        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
-        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
-      } });
-    }).then(function (cred) {
-      var r = cred.response, response = {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
-      };
-      if (r.userHandle) response.userHandle = enc(r.userHandle);
-      return post(action === 'approve' ? '/verify' : '/deny', {
-        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
-        clientExtensionResults: cred.getClientExtensionResults()
-      });
+    return post('/options', { action: action }).then(ask).then(function (signed) {
+      return post(action === 'approve' ? '/verify' : '/deny', signed);
     }).then(function (out) {
       var state = document.getElementById('state');
       if (out.status === 'denied') say('You denied this request.', 'ok');
@@ -103,20 +107,8 @@ export const CEREMONY_SCRIPT = `'use strict';
         window.location.assign(out.redirect_to);
       });
     }
-    return post('/options', {}).then(function (o) {
-      return navigator.credentials.get({ publicKey: {
-        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
-        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
-      } });
-    }).then(function (cred) {
-      var r = cred.response, response = {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
-      };
-      if (r.userHandle) response.userHandle = enc(r.userHandle);
-      return post('/consent', {
-        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
-        clientExtensionResults: cred.getClientExtensionResults()
-      });
+    return post('/options', {}).then(ask).then(function (signed) {
+      return post('/consent', signed);
     }).then(function (out) {
       say('Allowed. Returning to the application…', 'ok');
       buttons.forEach(function (b) { b.hidden = true; });
@@ -128,20 +120,8 @@ export const CEREMONY_SCRIPT = `'use strict';
     if (action === 'sign-out') {
       return post('/sign-out', {}, true).then(function () { window.location.assign('/approve'); });
     }
-    return post('/options', {}).then(function (o) {
-      return navigator.credentials.get({ publicKey: {
-        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
-        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
-      } });
-    }).then(function (cred) {
-      var r = cred.response, response = {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
-      };
-      if (r.userHandle) response.userHandle = enc(r.userHandle);
-      return post('/verify', {
-        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
-        clientExtensionResults: cred.getClientExtensionResults()
-      }, true);
+    return post('/options', {}).then(ask).then(function (signed) {
+      return post('/verify', signed, true);
     }).then(function (out) {
       say('Signed in as ' + out.approver + '. Loading your inbox…', 'ok');
       window.location.assign('/approve');
