@@ -26,6 +26,7 @@ import { createTokenEndpointDpop } from './dpop/token-endpoint-dpop.js'
 import { createSubjectTokenVerifier } from './delegation/verify-subject-token.js'
 import { validateMcpGrants } from './mcp/validate-mcp-grants.js'
 import { createAuthorizationStore } from './authorization/index.js'
+import { createInboxStore } from './approvals/inbox/create-inbox-store.js'
 import type { IssueGrantDeps } from './grants/issue-grant.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
@@ -349,6 +350,11 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
     logger,
     openapi: readOpenApiDocument(),
     approvals,
+    inbox: {
+      store: createInboxStore(store.backend, clock),
+      approvals,
+      sessionSeconds: config.approvals.inboxSessionSeconds,
+    },
     audit,
     telemetry,
     // Ensure wrong admin tokens from one address cost argon2 only within that address's budget.

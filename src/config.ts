@@ -310,6 +310,8 @@ export const configSchema = z
         pollIntervalSeconds: seconds.max(60).default(5),
         /** Life of one WebAuthn challenge on the approval page. */
         challengeTtlSeconds: seconds.max(3600).default(180),
+        /** Life of an approver inbox session (`/approve`) from its sign-in. */
+        inboxSessionSeconds: seconds.max(3600).default(600),
         /** Life of an enrolment invite. */
         inviteTtlSeconds: seconds.max(30 * 24 * 3600).default(3 * 24 * 3600),
         /** How long approval evidence (assertions, keys, manifest) is kept after a token is minted. */

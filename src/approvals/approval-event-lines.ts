@@ -28,6 +28,8 @@ export const approvalEventLines: AuditEventLines<
   | 'approver.enrolled'
   | 'approver.key_flagged'
   | 'approver.key_removed'
+  | 'approver.signed_in'
+  | 'approver.sign_in_refused'
 > = {
   'approval.requested': (event) =>
     [
@@ -64,4 +66,11 @@ export const approvalEventLines: AuditEventLines<
   },
   'approver.key_flagged': keyEvent,
   'approver.key_removed': keyEvent,
+  'approver.signed_in': (event) =>
+    [
+      `${event.approver} signed in to the approver inbox with key ${event.credential_id}`,
+      typeof event.detail?.expires_at === 'number' ? ` until ${isoSeconds(event.detail.expires_at)}` : '',
+    ].join(''),
+  'approver.sign_in_refused': (event) =>
+    `inbox sign-in by ${event.approver} with key ${event.credential_id} refused${event.reason ? `: ${event.reason}` : ''}`,
 }

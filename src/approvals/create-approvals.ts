@@ -12,6 +12,7 @@ import type { ApprovalDeps, ApprovalSettings } from './deps.js'
 import { loadTrustAnchors } from './enrolment/load-trust-anchors.js'
 import { createMemoryApprovalStore } from './store/memory-store.js'
 import { createApprovalNotifier, type WebhookTarget } from './requests/notify-approvers.js'
+import { isHttpsUrl } from '../policy/is-https-url.js'
 import { createRedisApprovalStore } from './store/redis-store.js'
 
 export interface CreateApprovalsOptions {
@@ -24,7 +25,7 @@ export interface CreateApprovalsOptions {
   locks: LockStore
   clock: Clock
   logger: Logger
-  /** Environment, for webhook secrets (`approver_groups[].webhook.secret_env`). */
+  /** Environment, for webhook secrets and Slack URLs (`approver_groups[].webhook.secret_env`, `.url_env`). */
   env: Readonly<Record<string, string | undefined>>
   /** For webhooks. */
   fetch: typeof fetch
@@ -47,20 +48,39 @@ export interface Approvals extends ApprovalDeps {
 export function webhookTargets(
   policy: Policy,
   env: Readonly<Record<string, string | undefined>>,
-): { targets: ReadonlyMap<string, WebhookTarget>; problems: string[] } {
-  const targets = new Map<string, WebhookTarget>()
+): { targets: ReadonlyMap<string, WebhookTarget[]>; problems: string[] } {
+  const targets = new Map<string, WebhookTarget[]>()
   const problems: string[] = []
   for (const group of policy.approverGroups.values()) {
-    if (!group.webhook) continue
-    const secret = env[group.webhook.secretEnv]
-    // Ensure every webhook is signed: a group's webhook without its secret is refused.
-    if (!secret) {
-      problems.push(
-        `approver_groups ${group.id}: webhook.secret_env ${group.webhook.secretEnv} is not set in the environment`,
-      )
-      continue
+    const list: WebhookTarget[] = []
+    for (const webhook of group.webhooks) {
+      if (webhook.format === 'signed') {
+        const secret = env[webhook.secretEnv]
+        // Ensure every writ-format webhook is signed: one without its secret is refused.
+        if (!secret) {
+          problems.push(
+            `approver_groups ${group.id}: webhook.secret_env ${webhook.secretEnv} is not set in the environment`,
+          )
+          continue
+        }
+        list.push({ format: 'signed', url: webhook.url, secret })
+        continue
+      }
+      const url = webhook.url ?? env[webhook.urlEnv]
+      if (!url) {
+        problems.push(`approver_groups ${group.id}: webhook.url_env ${webhook.urlEnv} is not set in the environment`)
+        continue
+      }
+      // Ensure a URL from the environment meets the policy's rule for webhook URLs.
+      if (!isHttpsUrl(url)) {
+        problems.push(
+          `approver_groups ${group.id}: webhook.url_env ${webhook.urlEnv}: expected an https URL (http only for localhost)`,
+        )
+        continue
+      }
+      list.push({ format: 'slack', url })
     }
-    targets.set(group.id, { url: group.webhook.url, secret })
+    if (list.length > 0) targets.set(group.id, list)
   }
   return { targets, problems }
 }

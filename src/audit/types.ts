@@ -274,6 +274,20 @@ export interface ApproverEnrolledEvent extends Base {
 }
 
 /**
+ * An approver signed in to the approver inbox with an enrolled key (`approver.signed_in`; `detail`
+ * holds the session's `expires_at`), or an enrolled key's valid sign-in assertion was refused
+ * (`approver.sign_in_refused`: a flagged key, a locked person, someone in no approver group, a
+ * counter that went backwards). A session only lists requests; it approves nothing.
+ */
+export interface ApproverSignInEvent extends Base {
+  type: 'approver.signed_in' | 'approver.sign_in_refused'
+  approver: string
+  credential_id: string
+  aaguid: string
+  reason?: string
+}
+
+/**
  * A lock set or ended by the admin (`src/locks`): while it stands, its target (a client, a task
  * or an approver) gets no token, approval request, vote or collection. `revoked`: the live grants
  * the lock also revoked. A lock that expires by itself leaves no event: its `expires_at` says when.
@@ -457,6 +471,7 @@ export type AuditEventInput =
   | ApprovalRevokedEvent
   | ApproverEvent
   | ApproverEnrolledEvent
+  | ApproverSignInEvent
   | LockEvent
   | CredentialVendedEvent
   | KeyRotatedEvent

@@ -739,15 +739,16 @@ export function createRedisGrantStore(
     },
 
     revokeMany(grants: readonly GrantRef[], revocation: RevocationInput) {
-      const byClient = new Map<string, string[]>()
+      const byClient = new Map<string, Set<string>>()
       for (const { clientId, grantId } of grants) {
-        const ids = byClient.get(clientId) ?? []
-        if (!ids.includes(grantId)) ids.push(grantId)
+        const ids = byClient.get(clientId) ?? new Set<string>()
+        ids.add(grantId)
         byClient.set(clientId, ids)
       }
       return run(async () => {
         let total = 0
-        for (const [clientId, ids] of byClient) {
+        for (const [clientId, set] of byClient) {
+          const ids = [...set]
           for (let i = 0; i < ids.length; i += batchSize) {
             const page = ids.slice(i, i + batchSize)
             total += (await revokeListed(clientId, page, keys.live(clientId), revocation)).revoked

@@ -26,15 +26,16 @@ const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
  * passed the store's parent check, so only a walk that reads after the revocation finds it. So
  * walks repeat until one finds no grant an earlier walk had not: every grant the last walk found
  * was revoked before it read, and any child listed under one after that read is refused by the
- * store.
+ * store. A walk revokes only the grants no earlier walk found (those are revoked, gone or expired
+ * already), so the repeats cost reads only. `known` carries what earlier walks found between calls.
  */
 export async function revokeDescendants(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
   roots: readonly GrantRef[],
   revocation: RevocationInput,
+  known: Set<string> = new Set(),
 ): Promise<number> {
   let total = 0
-  const known = new Set<string>()
   for (let walk = 0; walk < MAX_WALKS; walk++) {
     const { revoked, fresh } = await revokeOneWalk(store, roots, revocation, known)
     total += revoked
@@ -44,8 +45,8 @@ export async function revokeDescendants(
 }
 
 /**
- * One walk of the trees below `roots`: read level by level, then revoked leaves up. `fresh` is how
- * many descendants no earlier walk had found (added to `known`).
+ * One walk of the trees below `roots`: read level by level, then the descendants no earlier walk
+ * had found (added to `known`; `fresh` counts them) revoked leaves up.
  */
 async function revokeOneWalk(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany'>,
@@ -54,36 +55,36 @@ async function revokeOneWalk(
   known: Set<string>,
 ): Promise<{ revoked: number; fresh: number }> {
   // Only grants that have had children are asked for theirs: one read instead of one per leaf. A
-  // grant that gets its first child after this read is found by the second pass.
+  // grant that gets its first child after this read is found by the next walk.
   const parents = new Set((await store.listParents()).map(keyOf))
   const seen = new Set(roots.map(keyOf))
   const levels: GrantRef[][] = []
-  let current: readonly GrantRef[] = roots.filter((ref) => parents.has(keyOf(ref)))
+  let current: readonly GrantRef[] = roots
   for (let depth = 0; depth < MAX_LEVELS && current.length > 0; depth++) {
-    const next: GrantRef[] = []
     const asked = current.filter((ref) => parents.has(keyOf(ref)))
+    const next: GrantRef[] = []
+    const fresh: GrantRef[] = []
     for (const lists of await Promise.all(asked.map((ref) => store.listChildren(ref)))) {
       for (const child of lists) {
         const key = keyOf(child)
         if (seen.has(key)) continue
         seen.add(key)
         next.push(child)
+        if (known.has(key)) continue
+        known.add(key)
+        fresh.push(child)
       }
     }
-    if (next.length > 0) levels.push(next)
+    if (fresh.length > 0) levels.push(fresh)
     current = next
   }
-  let fresh = 0
-  for (const level of levels) {
-    for (const ref of level) {
-      if (known.has(keyOf(ref))) continue
-      known.add(keyOf(ref))
-      fresh++
-    }
-  }
   let revoked = 0
+  let fresh = 0
   // Ensure no descendant outlives an ancestor: leaves first, the roots' children last.
-  for (const level of levels.reverse()) revoked += await store.revokeMany(level, revocation)
+  for (const level of levels.reverse()) {
+    fresh += level.length
+    revoked += await store.revokeMany(level, revocation)
+  }
   return { revoked, fresh }
 }
 
@@ -96,18 +97,20 @@ export interface RevokedTree {
 }
 
 /**
- * Revokes one grant and every grant delegated from it: descendants first (leaves up), then the
- * grant, then a second pass for children delegated meanwhile. A grant already revoked still has
- * its descendants revoked (a cascade that failed part-way is finished by a retry).
+ * Revokes one grant and every grant delegated from it: one walk revokes the descendants (leaves
+ * up), then the grant, then walks repeat for children delegated meanwhile (reads only, unless one
+ * finds a grant the first did not). A grant already revoked still has its descendants revoked (a
+ * cascade that failed part-way is finished by a retry).
  */
 export async function revokeGrantTree(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany' | 'revokeGrant'>,
   root: GrantRef,
   revocation: RevocationInput,
 ): Promise<RevokedTree> {
-  let descendants = await revokeDescendants(store, [root], revocation)
+  const known = new Set<string>()
+  let descendants = (await revokeOneWalk(store, [root], revocation, known)).revoked
   const grant = await store.revokeGrant(root.clientId, root.grantId, revocation)
-  descendants += await revokeDescendants(store, [root], revocation)
+  descendants += await revokeDescendants(store, [root], revocation, known)
   return { grant, descendants }
 }
 

@@ -1,6 +1,7 @@
 export type {
   PolicyScope,
   ApproverGroup,
+  ApproverWebhook,
   Policy,
   PolicyClient,
   PolicyRule,

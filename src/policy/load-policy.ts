@@ -6,6 +6,7 @@ import { formatIssues, friendlyErrors } from '../validation.js'
 import { type PolicyDocument, policySchema } from './schema.js'
 import {
   type ApproverGroup,
+  type ApproverWebhook,
   type Policy,
   PolicyError,
   type PolicyClient,
@@ -318,8 +319,19 @@ function build(doc: PolicyDocument, source: string | undefined): Policy {
   }
   const approverGroups = new Map<string, ApproverGroup>()
   for (const g of doc.approver_groups) {
-    const group: ApproverGroup = { id: g.id, members: [...g.members] }
-    if (g.webhook) group.webhook = { url: g.webhook.url, secretEnv: g.webhook.secret_env }
+    const targets = g.webhook ?? []
+    const group: ApproverGroup = {
+      id: g.id,
+      members: [...g.members],
+      webhooks: targets.map(
+        (w): ApproverWebhook =>
+          w.format === 'signed'
+            ? { format: 'signed', url: w.url!, secretEnv: w.secret_env! }
+            : w.url !== undefined
+              ? { format: 'slack', url: w.url }
+              : { format: 'slack', urlEnv: w.url_env! },
+      ),
+    }
     approverGroups.set(g.id, group)
   }
   const rules = doc.rules.map((r, index): PolicyRule => {

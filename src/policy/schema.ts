@@ -2,6 +2,7 @@ import { type JsonWebKey, createPublicKey } from 'node:crypto'
 import { z } from 'zod'
 import { authorizationDetailsSchema, durationSchema } from '../manifest/schema.js'
 import { normalizePersonId } from '../text/normalize-person-id.js'
+import { isHttpsUrl } from './is-https-url.js'
 import { redirectUriProblem } from './redirect-uri.js'
 import { friendlyErrors } from '../validation.js'
 
@@ -189,19 +190,57 @@ const client = z.strictObject(
 const webhookUrl = z
   .string({ error: typeError('a string') })
   .max(2048)
-  .refine(
-    (value) => {
-      try {
-        const url = new URL(value)
-        const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
-        // Ensure approval requests are announced over TLS, except to this machine.
-        return url.protocol === 'https:' || (url.protocol === 'http:' && local)
-      } catch {
-        return false
-      }
+  // Ensure approval requests are announced over TLS, except to this machine.
+  .refine(isHttpsUrl, { error: 'expected an https URL (http only for localhost)' })
+
+const envName = (example: string) =>
+  z
+    .string({ error: typeError('a string') })
+    .regex(ENV_NAME, { error: `expected an environment variable name like ${example}` })
+
+/**
+ * Where a group's approval requests are announced: `format: signed` (the default) posts writ's
+ * JSON signed with the secret in `secret_env`; `format: slack` posts a Slack incoming-webhook
+ * message to `url`, or to the URL in the environment variable `url_env` (a Slack webhook URL is
+ * itself a secret: keep it out of the policy file).
+ */
+const webhookTarget = z
+  .strictObject(
+    {
+      format: z.enum(['signed', 'slack'], { error: 'expected "signed" or "slack"' }).default('signed'),
+      url: webhookUrl.optional(),
+      url_env: envName('WRIT_SLACK_WEBHOOK_URL').optional(),
+      secret_env: envName('WRIT_WEBHOOK_SECRET').optional(),
     },
-    { error: 'expected an https URL (http only for localhost)' },
+    { error: typeError('an object like { url, secret_env } or { format: slack, url_env }') },
   )
+  .superRefine((target, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+    if (target.format === 'signed') {
+      // Ensure every writ-format notice is signed, to a URL written in the policy.
+      if (target.url === undefined) problem('url', 'required')
+      if (target.secret_env === undefined) problem('secret_env', 'required (the notices are signed with it)')
+      if (target.url_env !== undefined) problem('url_env', 'only for format: slack')
+    } else {
+      if ((target.url === undefined) === (target.url_env === undefined)) {
+        problem('url_env', 'format: slack needs exactly one of url and url_env')
+      }
+      if (target.secret_env !== undefined) problem('secret_env', 'not used by format: slack (Slack does not check signatures)')
+    }
+  })
+
+const webhookTargetList = z
+  .array(webhookTarget, { error: typeError('a list of webhooks') })
+  .min(1, { error: 'expected at least one webhook' })
+  .max(4)
+
+/** A group's webhooks: one target, or a list of them (read as a list). */
+const webhookTargets = z.unknown().transform((value, ctx) => {
+  const parsed = Array.isArray(value) ? webhookTargetList.safeParse(value) : webhookTarget.safeParse(value)
+  if (parsed.success) return Array.isArray(parsed.data) ? parsed.data : [parsed.data]
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+  return z.NEVER
+})
 
 /** An approver id, in the one normal form every comparison of people uses. */
 const member = text(256)
@@ -220,19 +259,7 @@ const approverGroup = z.strictObject(
       .array(member, { error: typeError('a list of approver ids') })
       .min(1, { error: 'expected at least one member' })
       .max(1000),
-    webhook: z
-      .strictObject(
-        {
-          url: webhookUrl,
-          secret_env: z
-            .string({ error: typeError('a string') })
-            .regex(ENV_NAME, {
-              error: 'expected an environment variable name like WRIT_WEBHOOK_SECRET',
-            }),
-        },
-        { error: typeError('an object like { url, secret_env }') },
-      )
-      .optional(),
+    webhook: webhookTargets.optional(),
   },
   { error: typeError('an object') },
 )
@@ -304,19 +331,8 @@ const httpsUrl = (what: string) =>
   z
     .string({ error: typeError('a string') })
     .max(2048)
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value)
-          const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
-          // Ensure keys that decide who a person is are fetched over TLS, except from this machine.
-          return url.protocol === 'https:' || (url.protocol === 'http:' && local)
-        } catch {
-          return false
-        }
-      },
-      { error: `expected ${what}: an https URL (http only for localhost)` },
-    )
+    // Ensure keys that decide who a person is are fetched over TLS, except from this machine.
+    .refine(isHttpsUrl, { error: `expected ${what}: an https URL (http only for localhost)` })
 
 /** An identity provider whose ID tokens may be the subject of a token exchange. */
 const trustedIssuer = z.strictObject(

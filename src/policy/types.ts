@@ -55,9 +55,19 @@ export interface ApproverGroup {
   id: string
   /** Approver ids (usually email addresses), distinct. */
   members: string[]
-  /** Where this group's approval requests are announced, signed with the secret in `secretEnv`. */
-  webhook?: { url: string; secretEnv: string }
+  /** Where this group's approval requests are announced (none: nowhere). */
+  webhooks: ApproverWebhook[]
 }
+
+/**
+ * One place a group's approval requests are announced: writ's JSON signed with the secret in the
+ * environment variable `secretEnv`, or a Slack incoming-webhook message to `url` or to the URL in
+ * the environment variable `urlEnv`.
+ */
+export type ApproverWebhook =
+  | { format: 'signed'; url: string; secretEnv: string }
+  | { format: 'slack'; url: string; urlEnv?: undefined }
+  | { format: 'slack'; urlEnv: string; url?: undefined }
 
 /** What a rule's human approval needs: `approvers` distinct people from group `from`. */
 export interface RuleApproval {

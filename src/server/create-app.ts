@@ -9,6 +9,12 @@ import { auditAdminRequests } from './routes/admin-audit-actions.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { approveDecisionRoute, approveOptionsRoute } from './routes/approve-ceremony.js'
 import { approvePageRoute, ceremonyScriptRoute } from './routes/approve-page.js'
+import {
+  inboxPageRoute,
+  inboxSignInOptionsRoute,
+  inboxSignInRoute,
+  inboxSignOutRoute,
+} from './routes/approve-inbox.js'
 import { awsCredentialsRoute } from './routes/aws-credentials.js'
 import { cibaAuthorizeRoute } from './routes/ciba-authorize.js'
 import { enrollOptionsRoute, enrollVerifyRoute } from './routes/enroll-ceremony.js'
@@ -38,10 +44,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Ensure a request sees one policy from start to end, even when a new one takes force meanwhile.
   app.use((_c, next) => deps.policy.pin(next))
   app.use(async (c, next) => {
-    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) || randomUUID())
-    await next()
-    c.header('X-Request-Id', c.get('requestId'))
+    const requestId = c.req.header('x-request-id')?.slice(0, 64) || randomUUID()
+    c.set('requestId', requestId)
+    // Set before the route answers, so the answer is built with them: a header set on a finished
+    // answer makes hono rebuild it around a body stream, a cost every request would pay. Routes
+    // answer through `c` (never a Response of their own), so every answer carries them.
+    c.header('X-Request-Id', requestId)
     c.header('X-Content-Type-Options', 'nosniff')
+    await next()
   })
   // Every admin request that changes something, and every refused admin token, is audited.
   app.use('/admin/*', auditAdminRequests(deps))
@@ -56,7 +66,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }),
     addresses: deps.config.limits,
   })
-  app.use('/approve/*', pages)
+  app.use('/approve/*', pages) // also /approve itself (the inbox)
   app.use('/enroll/*', pages)
   app.use('/oauth/authorize', pages)
   app.use('/oauth/authorize/*', pages)
@@ -81,6 +91,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Human approval: CIBA, the approval and enrolment pages and ceremonies, approver admin.
   app.post('/oauth/bc-authorize', cibaAuthorizeRoute(deps))
   app.get('/approve/ceremony.js', ceremonyScriptRoute)
+  // The approver inbox (registered before /approve/:id, whose routes these paths also match).
+  app.get('/approve', inboxPageRoute(deps))
+  app.post('/approve/sign-in/options', inboxSignInOptionsRoute(deps))
+  app.post('/approve/sign-in/verify', inboxSignInRoute(deps))
+  app.post('/approve/sign-out', inboxSignOutRoute(deps))
   app.get('/approve/:id', approvePageRoute(deps))
   app.post('/approve/:id/options', approveOptionsRoute(deps))
   app.post('/approve/:id/verify', approveDecisionRoute(deps, 'approve'))

@@ -1,5 +1,6 @@
 import type { AdminAuthenticator } from '../admin/index.js'
 import type { ApprovalDeps } from '../approvals/deps.js'
+import type { InboxDeps } from '../approvals/inbox/deps.js'
 import type { Auditor } from '../audit/create-auditor.js'
 import type { AuthorizationDeps } from '../authorization/index.js'
 import type { ClientAuthenticator } from '../client-auth/index.js'
@@ -46,6 +47,8 @@ export interface AppDeps {
   openapi: string
   /** Human approval: approval requests, security keys, ceremonies. */
   approvals: ApprovalDeps
+  /** The approver inbox: sign-in with an enrolled key, sessions, the list of requests to decide. */
+  inbox: InboxDeps
   /** AWS credential vending; absent unless `config.aws` is set (the route then answers 404). */
   aws?: Pick<AwsVending, 'vend'>
   /** The audit trail (see `Auditor`); `clients` failures are audited through it. */

@@ -45,13 +45,26 @@ async function tokenOutcome(res: Response): Promise<TokenOutcome> {
 export function observeRequests(options: ObserveRequestsOptions): MiddlewareHandler {
   const { metrics, tracer, logger } = options
 
+  // The labelled children, one per method, route and status class (a bounded set: route
+  // templates, never paths), so a request costs no label hashing.
+  const durations = new Map<string, { observe(seconds: number): void }>()
+  const durationOf = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`
+    let child = durations.get(key)
+    if (!child) {
+      child = metrics!.httpRequestSeconds.labels(method, route, status)
+      durations.set(key, child)
+    }
+    return child
+  }
+
   const observe = async (c: Context, next: () => Promise<void>, started: number): Promise<void> => {
     await next()
     const route = routeOf(c)
     const status = c.res.status
     const seconds = (performance.now() - started) / 1000
     if (metrics) {
-      metrics.httpRequestSeconds.observe({ method: c.req.method, route, status: `${Math.floor(status / 100)}xx` }, seconds)
+      durationOf(c.req.method, route, `${Math.floor(status / 100)}xx`).observe(seconds)
       if (status === 429) metrics.rateLimited.inc({ route })
       if (TOKEN_ROUTES.has(route) && c.req.method === 'POST') {
         const outcome = await tokenOutcome(c.res)

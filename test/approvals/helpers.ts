@@ -105,6 +105,8 @@ export async function makeApprovalBroker(
     logger?: Logger
     /** Passed to createBroker (false: no spans). */
     tracer?: Tracer | false
+    /** More environment (webhook secrets, Slack URLs) beside WRIT_TEST_WEBHOOK_SECRET. */
+    env?: Record<string, string>
   } = {},
 ): Promise<ApprovalBroker> {
   const { admin } = await secretHashes()
@@ -125,7 +127,7 @@ export async function makeApprovalBroker(
     ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
     clock,
     policyText: (options.policyText ?? (await approvalPolicyText())),
-    env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    env: { WRIT_TEST_WEBHOOK_SECRET: WEBHOOK_SECRET, ...options.env },
     fetch:
       options.fetch ??
       (async (url, init) => {

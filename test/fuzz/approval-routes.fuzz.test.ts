@@ -124,6 +124,33 @@ describe('fuzz: WebAuthn payloads on the approval routes', () => {
   })
 })
 
+describe('fuzz: WebAuthn payloads on the inbox sign-in', () => {
+  it('refuses every malformed or tampered sign-in assertion with no session, and the key still signs in', async () => {
+    const signInOptions = async () => (await broker.call('POST', '/approve/sign-in/options', json({}))).json()
+    await fuzz(
+      '/approve/sign-in/verify (hostile bodies)',
+      60,
+      fc.oneof(hostileText(300), credentialLike.map((c) => JSON.stringify(c)), hostileJson().map((v) => JSON.stringify(v) ?? '')),
+      async (body) => {
+        const res = await broker.call('POST', '/approve/sign-in/verify', { headers: { 'content-type': 'application/json' }, body })
+        expect(res.headers.get('set-cookie')).toBeNull()
+        await expectRefused(res, body.slice(0, 300))
+      },
+    )
+    await fuzz('/approve/sign-in/verify (tampered real assertions)', 40, tampering, async (t) => {
+      const assertion = alice.assert(await signInOptions())
+      const response = assertion.response as unknown as Record<string, string>
+      response[t.field] = t.replace ?? flip(response[t.field]!, t.index, t.mask)
+      const res = await broker.call('POST', '/approve/sign-in/verify', json(assertion))
+      expect(res.headers.get('set-cookie')).toBeNull()
+      await expectRefused(res, JSON.stringify(t))
+    })
+    const res = await broker.call('POST', '/approve/sign-in/verify', json(alice.assert(await signInOptions())))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('set-cookie')).toMatch(/^__Host-writ_inbox=/)
+  })
+})
+
 describe('fuzz: WebAuthn payloads on the enrolment routes', () => {
   it('refuses every malformed or tampered registration and keeps the invite usable, then uses it once', async () => {
     const invite = await broker.call('POST', '/admin/approvers/invites', {

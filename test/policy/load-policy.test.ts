@@ -76,7 +76,7 @@ describe('loadPolicy', () => {
     expect(policy.approverGroups.get('release-managers')).toEqual({
       id: 'release-managers',
       members: ['alice@example.com', 'bob@example.com'],
-      webhook: { url: 'https://hooks.example.com/writ', secretEnv: 'WRIT_WEBHOOK_SECRET' },
+      webhooks: [{ format: 'signed', url: 'https://hooks.example.com/writ', secretEnv: 'WRIT_WEBHOOK_SECRET' }],
     })
     expect(policy.rules.map((r) => r.id)).toEqual(['docs-read', 'prod-deploy'])
     expect(policy.ruleById.get('docs-read')).toEqual({
@@ -256,6 +256,58 @@ approver_groups:
     expect(problems(text)).toEqual([
       'approver_groups[0].webhook.url: expected an https URL (http only for localhost)',
       'approver_groups[0].webhook.secret_env: expected an environment variable name like WRIT_WEBHOOK_SECRET',
+    ])
+  })
+
+  it("reads a group's webhooks as one target or a list, signed by default or in Slack format", () => {
+    const policy = loadPolicy(`
+version: 1
+approver_groups:
+  - id: g
+    members: [a]
+    webhook:
+      - { url: https://hooks.example.com/writ, secret_env: HOOK_SECRET }
+      - { format: slack, url_env: WRIT_SLACK_WEBHOOK_URL }
+  - id: h
+    members: [a]
+    webhook: { format: slack, url: "http://localhost:9000/slack" }
+  - id: i
+    members: [a]
+`)
+    expect(policy.approverGroups.get('g')?.webhooks).toEqual([
+      { format: 'signed', url: 'https://hooks.example.com/writ', secretEnv: 'HOOK_SECRET' },
+      { format: 'slack', urlEnv: 'WRIT_SLACK_WEBHOOK_URL' },
+    ])
+    expect(policy.approverGroups.get('h')?.webhooks).toEqual([{ format: 'slack', url: 'http://localhost:9000/slack' }])
+    expect(policy.approverGroups.get('i')?.webhooks).toEqual([])
+  })
+
+  it('refuses webhook targets whose members do not fit their format, naming the field', () => {
+    const text = `
+version: 1
+approver_groups:
+  - id: g
+    members: [a]
+    webhook: { url: https://hooks.example.com/writ }
+  - id: h
+    members: [a]
+    webhook: [{ format: slack, url: "https://hooks.slack.com/services/T/B/x", url_env: SLACK_URL }]
+  - id: i
+    members: [a]
+    webhook: { format: slack, url_env: SLACK_URL, secret_env: HOOK_SECRET }
+  - id: j
+    members: [a]
+    webhook: { format: teams, url: https://hooks.example.com/t }
+  - id: k
+    members: [a]
+    webhook: []
+`
+    expect(problems(text)).toEqual([
+      'approver_groups[0].webhook.secret_env: required (the notices are signed with it)',
+      'approver_groups[1].webhook[0].url_env: format: slack needs exactly one of url and url_env',
+      'approver_groups[2].webhook.secret_env: not used by format: slack (Slack does not check signatures)',
+      'approver_groups[3].webhook.format: expected "signed" or "slack"',
+      'approver_groups[4].webhook: expected at least one webhook',
     ])
   })
 

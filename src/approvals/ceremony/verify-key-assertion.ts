@@ -92,16 +92,22 @@ export function keyRefusal(key: ApproverCredentialState, response: Authenticatio
 /**
  * Moves the key's signature counter to the assertion's, atomically; a counter that went backwards
  * means a cloned key: the key is flagged (logged and audited as `approver.key_flagged`).
- * `on` names what the assertion was for, in the flag's detail (`{ approval: id }` or
- * `{ authorization: id }`). Returns why the key may not be used, or undefined when it moved.
+ * `on` names what the assertion was for, in the flag's detail (`{ approval: id }`,
+ * `{ authorization: id }` or `{ signIn: nonce }`). Returns why the key may not be used, or
+ * undefined when it moved.
  */
 export async function advanceKeyCounter(
   deps: Pick<ApprovalDeps, 'store' | 'clock' | 'logger' | 'audit'>,
   key: ApproverCredentialState,
   newCounter: number,
-  on: { approval: string } | { authorization: string },
+  on: { approval: string } | { authorization: string } | { signIn: string },
 ): Promise<string | undefined> {
-  const [what, id] = 'approval' in on ? ['approval', on.approval] : ['authorization', on.authorization]
+  const [what, id] =
+    'approval' in on
+      ? ['approval', on.approval]
+      : 'authorization' in on
+        ? ['authorization', on.authorization]
+        : ['signIn', on.signIn]
   const use = await deps.store.useCredential(key.id, newCounter, {
     reason: 'counter_regression',
     at: epochSeconds(deps.clock),

@@ -2,18 +2,20 @@ import { createHmac, randomUUID } from 'node:crypto'
 import { type Clock, epochSeconds } from '../../clock.js'
 import type { Logger } from '../../logger.js'
 import type { ApprovalRequest } from '../types.js'
+import { slackMessage } from './slack-message.js'
 
-/** Where one approver group's notices go. */
-export interface WebhookTarget {
-  url: string
-  /** The HMAC-SHA256 key both sides share. */
-  secret: string
-}
+/**
+ * Where one approver group's notices go: writ's JSON signed with the HMAC-SHA256 key both sides
+ * share (`signed`, the default), or a Slack incoming-webhook message (`slack`).
+ */
+export type WebhookTarget =
+  | { format?: 'signed'; url: string; secret: string }
+  | { format: 'slack'; url: string }
 
 /** Announces new approval requests to the approver groups they need. */
 export interface ApprovalNotifier {
   /**
-   * Sends one signed webhook per approver group (with a configured webhook) the request needs.
+   * Sends one notice per webhook of each approver group the request needs.
    * Never rejects; resolves when every delivery has succeeded or given up. Callers do not await
    * it: a slow or dead webhook never delays an agent's request.
    */
@@ -24,10 +26,10 @@ export interface ApprovalNotifier {
 
 export interface ApprovalNotifierOptions {
   /**
-   * Webhook per approver group id, under the policy in force (read once per notice). Groups
-   * without one are not notified.
+   * Webhooks per approver group id, under the policy in force (read once per notice). Groups
+   * without any are not notified.
    */
-  targets: () => ReadonlyMap<string, WebhookTarget>
+  targets: () => ReadonlyMap<string, readonly WebhookTarget[]>
   /** Base of the approval URL (the issuer). */
   baseUrl: string
   /** Injected HTTP client (the platform `fetch` in production). */
@@ -83,7 +85,9 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
  *   "expires_at": "2026-01-01T00:05:00.000Z", "approvers_needed": 1 }
  * ```
  *
- * signed in the `Writ-Signature` header (see {@link webhookSignature}). A delivery that fails
+ * signed in the `Writ-Signature` header (see {@link webhookSignature}). A `slack` target gets a
+ * Slack incoming-webhook message instead (`{text, blocks}`, see `slackMessage`), unsigned: Slack
+ * checks no signature, its webhook URL is the secret. A delivery that fails
  * (network error, timeout, redirect, any non-2xx answer) is retried with exponential backoff up to
  * `maxAttempts` times; every attempt carries the same body and `delivery_id`, so receivers can
  * drop duplicates, and is signed afresh with the time it is sent.
@@ -108,9 +112,13 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
           headers: {
             'Content-Type': 'application/json',
             'User-Agent': 'writ-webhook',
-            'Writ-Event': 'approval_request',
-            'Writ-Delivery': deliveryId,
-            [SIGNATURE_HEADER]: `t=${timestamp},v1=${webhookSignature(target.secret, timestamp, body)}`,
+            ...(target.format === 'slack'
+              ? {}
+              : {
+                  'Writ-Event': 'approval_request',
+                  'Writ-Delivery': deliveryId,
+                  [SIGNATURE_HEADER]: `t=${timestamp},v1=${webhookSignature(target.secret, timestamp, body)}`,
+                }),
           },
           signal: AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]),
         })
@@ -138,30 +146,36 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
       if (stop.signal.aborted) return
       const groups = [...new Set(request.requirements.map((r) => r.from))]
       const deliveries: Promise<void>[] = []
-      const targets = options.targets()
+      const byGroup = options.targets()
       for (const group of groups) {
-        const target = targets.get(group)
-        if (!target) continue
+        const targets = byGroup.get(group) ?? []
+        if (targets.length === 0) continue
         const needed = request.requirements
           .filter((r) => r.from === group)
           .reduce((max, r) => Math.max(max, r.approvers), 0)
-        const deliveryId = randomUUID()
-        const body = JSON.stringify({
-          type: 'writ.approval_request',
-          delivery_id: deliveryId,
-          group,
-          approval_id: request.id,
-          approval_uri: `${options.baseUrl}/approve/${request.id}`,
-          client_id: request.clientId,
-          task: request.manifest.task,
-          grants: request.manifest.grants,
-          ...(request.manifest.resources ? { resources: request.manifest.resources } : {}),
-          ...(request.manifest.scopes ? { scopes: request.manifest.scopes } : {}),
-          ttl_seconds: request.ttlSeconds,
-          expires_at: new Date(request.expiresAt * 1000).toISOString(),
-          approvers_needed: needed,
-        })
-        deliveries.push(deliver(group, target, body, deliveryId).catch(() => undefined))
+        const approvalUri = `${options.baseUrl}/approve/${request.id}`
+        for (const target of targets) {
+          const deliveryId = randomUUID()
+          const body =
+            target.format === 'slack'
+              ? JSON.stringify(slackMessage({ request, group, approversNeeded: needed, approvalUri }))
+              : JSON.stringify({
+                  type: 'writ.approval_request',
+                  delivery_id: deliveryId,
+                  group,
+                  approval_id: request.id,
+                  approval_uri: approvalUri,
+                  client_id: request.clientId,
+                  task: request.manifest.task,
+                  grants: request.manifest.grants,
+                  ...(request.manifest.resources ? { resources: request.manifest.resources } : {}),
+                  ...(request.manifest.scopes ? { scopes: request.manifest.scopes } : {}),
+                  ttl_seconds: request.ttlSeconds,
+                  expires_at: new Date(request.expiresAt * 1000).toISOString(),
+                  approvers_needed: needed,
+                })
+          deliveries.push(deliver(group, target, body, deliveryId).catch(() => undefined))
+        }
       }
       await Promise.all(deliveries)
     },

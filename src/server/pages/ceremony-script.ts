@@ -1,9 +1,10 @@
 /**
  * The pages' only script, served as a same-origin file (the CSP allows no inline script). It runs
  * the WebAuthn ceremony the page's `data-ceremony` names: asks the broker for options, calls
- * `navigator.credentials.create` (enrol) or `.get` (approve, deny, consent), and posts the
- * JSON-encoded credential back; after a consent or a decline it follows the broker's `redirect_to`.
- * It holds no secrets and decides nothing: every check is on the server.
+ * `navigator.credentials.create` (enrol) or `.get` (approve, deny, consent, inbox sign-in), and
+ * posts the JSON-encoded credential back; after a consent or a decline it follows the broker's
+ * `redirect_to`. Only the inbox's sign-in and sign-out send or accept cookies (its session); every
+ * other post omits them. It holds no secrets and decides nothing: every check is on the server.
  */
 export const CEREMONY_SCRIPT = `'use strict';
 (function () {
@@ -25,12 +26,12 @@ export const CEREMONY_SCRIPT = `'use strict';
     for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
     return out;
   }
-  function post(path, payload) {
+  function post(path, payload, withCookies) {
     return fetch(base + path, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
-      credentials: 'omit',
+      credentials: withCookies ? 'same-origin' : 'omit',
       cache: 'no-store'
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (json) {
@@ -41,6 +42,22 @@ export const CEREMONY_SCRIPT = `'use strict';
   }
   function descriptors(list) {
     return (list || []).map(function (c) { return { type: 'public-key', id: dec(c.id), transports: c.transports }; });
+  }
+  /** Asks the key for an assertion over the broker's options, JSON-encoded as the broker takes it. */
+  function ask(o) {
+    return navigator.credentials.get({ publicKey: {
+      challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
+      userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
+    } }).then(function (cred) {
+      var r = cred.response, response = {
+        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
+      };
+      if (r.userHandle) response.userHandle = enc(r.userHandle);
+      return {
+        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
+        clientExtensionResults: cred.getClientExtensionResults()
+      };
+    });
   }
 
   function enrol() {
@@ -68,20 +85,8 @@ export const CEREMONY_SCRIPT = `'use strict';
   }
 
   function decide(action) {
-    return post('/options', { action: action }).then(function (o) {
-      return navigator.credentials.get({ publicKey: {
-        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
-        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
-      } });
-    }).then(function (cred) {
-      var r = cred.response, response = {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
-      };
-      if (r.userHandle) response.userHandle = enc(r.userHandle);
-      return post(action === 'approve' ? '/verify' : '/deny', {
-        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
-        clientExtensionResults: cred.getClientExtensionResults()
-      });
+    return post('/options', { action: action }).then(ask).then(function (signed) {
+      return post(action === 'approve' ? '/verify' : '/deny', signed);
     }).then(function (out) {
       var state = document.getElementById('state');
       if (out.status === 'denied') say('You denied this request.', 'ok');
@@ -102,24 +107,24 @@ export const CEREMONY_SCRIPT = `'use strict';
         window.location.assign(out.redirect_to);
       });
     }
-    return post('/options', {}).then(function (o) {
-      return navigator.credentials.get({ publicKey: {
-        challenge: dec(o.challenge), rpId: o.rpId, timeout: o.timeout,
-        userVerification: o.userVerification, allowCredentials: descriptors(o.allowCredentials)
-      } });
-    }).then(function (cred) {
-      var r = cred.response, response = {
-        clientDataJSON: enc(r.clientDataJSON), authenticatorData: enc(r.authenticatorData), signature: enc(r.signature)
-      };
-      if (r.userHandle) response.userHandle = enc(r.userHandle);
-      return post('/consent', {
-        id: cred.id, rawId: enc(cred.rawId), type: cred.type, response: response,
-        clientExtensionResults: cred.getClientExtensionResults()
-      });
+    return post('/options', {}).then(ask).then(function (signed) {
+      return post('/consent', signed);
     }).then(function (out) {
       say('Allowed. Returning to the application…', 'ok');
       buttons.forEach(function (b) { b.hidden = true; });
       window.location.assign(out.redirect_to);
+    });
+  }
+
+  function signIn(action) {
+    if (action === 'sign-out') {
+      return post('/sign-out', {}, true).then(function () { window.location.assign('/approve'); });
+    }
+    return post('/options', {}).then(ask).then(function (signed) {
+      return post('/verify', signed, true);
+    }).then(function (out) {
+      say('Signed in as ' + out.approver + '. Loading your inbox…', 'ok');
+      window.location.assign('/approve');
     });
   }
 
@@ -138,7 +143,10 @@ export const CEREMONY_SCRIPT = `'use strict';
       if (!window.PublicKeyCredential) { say('This browser does not support security keys (WebAuthn).', 'error'); return; }
       buttons.forEach(function (b) { b.disabled = true; });
       say('Touch your security key…');
-      var run = ceremony === 'enroll' ? enrol() : ceremony === 'consent' ? consent(button.dataset.action) : decide(button.dataset.action);
+      var run = ceremony === 'enroll' ? enrol()
+        : ceremony === 'consent' ? consent(button.dataset.action)
+        : ceremony === 'sign-in' || ceremony === 'inbox' ? signIn(button.dataset.action)
+        : decide(button.dataset.action);
       run.catch(function (err) {
         say((err && err.message) || String(err), 'error');
       }).then(function () { buttons.forEach(function (b) { b.disabled = false; }); });

@@ -32,7 +32,7 @@ function harness(answers: Array<number | Error>) {
   }) as typeof globalThis.fetch
   const clock = manualClock(1767225600_000)
   const notifier = createApprovalNotifier({
-    targets: () => new Map([['ops', { url: 'https://hooks.example.com/ops', secret: 's3cret' }]]),
+    targets: () => new Map([['ops', [{ url: 'https://hooks.example.com/ops', secret: 's3cret' }]]]),
     baseUrl: 'https://writ.example.com',
     fetch,
     clock,
