@@ -41,9 +41,9 @@ export interface Approvals extends ApprovalDeps {
 }
 
 /**
- * The webhook of each approver group of `policy` with its secret from `env`, and a problem for
- * each group whose secret is not set: a policy naming one is refused, at boot and when it would
- * take force live.
+ * The webhooks of each approver group of `policy`, with what they take from `env` (a signed
+ * webhook's secret, a Slack URL given by `url_env`), and a problem for each one `env` cannot
+ * complete: a policy with any is refused, at boot and when it would take force live.
  */
 export function webhookTargets(
   policy: Policy,
