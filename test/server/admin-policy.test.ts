@@ -66,6 +66,21 @@ describe('POST /admin/policy', () => {
     expect(stored.policy.latest().hash).toBe(policyHash(await testPolicyText()))
   })
 
+  it('refuses a policy whose webhook secret is not set on this broker, as a start would', async () => {
+    const before = stored.policy.latest().hash
+    const text = (await testPolicyText()).replace(
+      '    members: [alice@example.com, bob@example.com]\n',
+      '    members: [alice@example.com, bob@example.com]\n    webhook: { url: "https://hooks.example.com/writ", secret_env: WRIT_UNSET_WEBHOOK_SECRET }\n',
+    )
+    expect(text).toContain('WRIT_UNSET_WEBHOOK_SECRET')
+    const res = await post(stored, JSON.stringify({ policy: text }))
+    expect(res.status).toBe(400)
+    expect((await res.json()).problems).toEqual([
+      'approver_groups release-managers: webhook.secret_env WRIT_UNSET_WEBHOOK_SECRET is not set in the environment',
+    ])
+    expect(stored.policy.latest().hash).toBe(before)
+  })
+
   it('puts a valid policy in force and answers its hash; /readyz shows it', async () => {
     const next = await policyWithoutAgentB()
     const res = await post(stored, JSON.stringify({ policy: next }))
