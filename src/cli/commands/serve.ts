@@ -35,7 +35,11 @@ Examples:
   writ serve                                   # embedded defaults: memory store, dev key, sample policy
   writ serve --dev                             # the same, plus approvals with a passkey: prints an enrolment link
   REDIS_URL=redis://127.0.0.1:6379 WRIT_KEK=$(cat .writ-kek) writ serve --workers 2   # .writ-kek: made once
-  writ serve --config /etc/writ/writ.yaml`,
+  writ serve --config /etc/writ/writ.yaml
+
+SIGHUP re-reads the policy file (WRIT_POLICY); an invalid file changes nothing and every problem
+is logged. With WRIT_POLICY_SOURCE=store the policy lives in the store: writ policy apply.
+Grants issued under an earlier policy stay as they are (docs/policy.md).`,
     )
     .action((opts: ServeOptions) => serve(env, opts))
 }
