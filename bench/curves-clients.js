@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hash } from '@node-rs/argon2'
-import { basic, CONNECTIONS, httpRate, issuanceRequest, rateRows, twoPasses } from './curves-measure.js'
+import { BROKER_CONFIG, basic, CONNECTIONS, httpRate, issuanceRequest, rateRows, twoPasses } from './curves-measure.js'
 import { deletePrefix, startBenchBroker } from './lib.js'
 
 const clientId = (i) => `bench-agent-${i}`
@@ -66,7 +66,7 @@ export async function clientsCurve({ redisUrl, points, duration, warmup }) {
       redisUrl,
       name: 'curves-clients',
       env: { WRIT_POLICY: writeClientsPolicy(n, secretHash) },
-      config: { clientAuth: { secretCacheSeconds: 3600 } },
+      config: { ...BROKER_CONFIG, clientAuth: { secretCacheSeconds: 3600 } },
     })
     try {
       const request = rotating(broker.base, n, secret)

@@ -4,7 +4,7 @@
 // fill's keys as their expiry would.
 import Redis from 'ioredis'
 import { createRedisStore } from '../dist/open-store.js'
-import { grant, httpRate, issuanceRequest, rateRows, twoPasses } from './curves-measure.js'
+import { BROKER_CONFIG, grant, httpRate, issuanceRequest, rateRows, twoPasses } from './curves-measure.js'
 import { deletePrefix, startBenchBroker } from './lib.js'
 
 const CLIENT = 'bench-agent'
@@ -31,7 +31,7 @@ const tokenGrantId = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'bas
  * largest point.
  */
 export async function liveGrantsCurve({ redisUrl, points, duration, warmup }) {
-  const broker = await startBenchBroker({ redisUrl, name: 'curves-live' })
+  const broker = await startBenchBroker({ redisUrl, name: 'curves-live', config: BROKER_CONFIG })
   const store = createRedisStore({ url: redisUrl, keyPrefix: broker.prefix, clock: Date.now, commandTimeoutMs: 30_000 })
   const admin = new Redis(redisUrl)
   const keys = store.backend.keys

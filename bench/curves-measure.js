@@ -2,6 +2,12 @@
 // by autocannon, the two-round order of points, and the rows' ratios to the smallest point.
 import autocannon from 'autocannon'
 
+/**
+ * Broker config of every curve: Redis commands may take 5 s before a 503, so a stall of the shared
+ * machine does not end a long run (the measured rates are unaffected: no command comes near it).
+ */
+export const BROKER_CONFIG = { store: { commandTimeoutMs: 5000 } }
+
 /** Connections autocannon keeps open for every HTTP point of every curve. */
 export const CONNECTIONS = 16
 
@@ -34,6 +40,9 @@ export function issuanceRequest(base, { clientId = 'bench-agent', secret, grants
   }
 }
 
+/** What went wrong in an autocannon result: errors, timeouts and the answers by status. */
+const failures = (r) => `${r.errors} errors, ${r.timeouts} timeouts, answers by status ${JSON.stringify(r.statusCodeStats)}`
+
 const cannon = (opts) =>
   new Promise((res, rej) => autocannon({ connections: CONNECTIONS, ...opts }, (err, r) => (err ? rej(err) : res(r))))
 
@@ -45,10 +54,10 @@ const cannon = (opts) =>
  */
 export async function httpRate(request, { duration, warmup, what }) {
   const w = await cannon({ ...request, amount: warmup })
-  if (w.errors + w.timeouts + w.non2xx > 0) throw new Error(`${what}, warming up: ${w.non2xx} answers not 2xx, ${w.errors} errors`)
+  if (w.errors + w.timeouts + w.non2xx > 0) throw new Error(`${what}, warming up: ${failures(w)}`)
   const r = await cannon({ ...request, duration })
   if (r.errors + r.timeouts + r.non2xx > 0) {
-    throw new Error(`${what}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} answers not 2xx`)
+    throw new Error(`${what}: ${failures(r)}`)
   }
   return r.requests.average
 }

@@ -27,8 +27,9 @@ function panel(c, left, top) {
   const costs = c.rows.map((r) => r.cost)
   const p99 = c.kind === 'latency' ? c.rows.map((r) => r.p99Cost) : []
   const goal = c.goal?.maxCost
-  const top99 = Math.max(1.5, goal ?? 0, ...costs, ...p99)
-  const yMax = top99 * 1.15
+  // The scale follows the costs (p50 for times) and the goal; a p99 beyond it is drawn at the top
+  // with its value, so one slow round does not flatten the rest of the panel.
+  const yMax = Math.max(1.5, goal ?? 0, ...costs) * 1.15
   const xs = c.rows.map((r) => Math.log10(r.point))
   const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)]
   const px = (v) => x0 + ((v - xMin) / (xMax - xMin || 1)) * w
@@ -49,8 +50,15 @@ function panel(c, left, top) {
     parts.push(`<text x="${x0 - 6}" y="${f1(py(goal) + 4)}" class="gv" text-anchor="end">${goal}×</text>`)
   }
   const line = (values, cls) =>
-    `<polyline points="${values.map((v, i) => `${f1(px(xs[i]))},${f1(py(v))}`).join(' ')}" class="${cls}"/>`
-  if (p99.length) parts.push(line(p99, 'q'))
+    `<polyline points="${values.map((v, i) => `${f1(px(xs[i]))},${f1(py(Math.min(v, yMax)))}`).join(' ')}" class="${cls}"/>`
+  if (p99.length) {
+    parts.push(line(p99, 'q'))
+    p99.forEach((v, i) => {
+      if (v <= yMax) return
+      const anchor = i === 0 ? 'start' : i === p99.length - 1 ? 'end' : 'middle'
+      parts.push(`<text x="${f1(px(xs[i]))}" y="${f1(py(yMax) - 3)}" class="qv" text-anchor="${anchor}">p99 ${v.toFixed(1)}× ↑</text>`)
+    })
+  }
   parts.push(line(costs, 'p'))
   c.rows.forEach((r, i) => {
     const x = f1(px(xs[i]))
@@ -89,7 +97,7 @@ export function drawCurves(report) {
   parts.push(`<text x="${GAP}" y="${y}" class="v">${esc(`${report.date} · ${machine.cores} cores, ${machine.cpu}, node ${machine.node} · cost relative to each curve's smallest point, measured in the same run`)}</text>`)
   const height = y + 14
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
-<style>.h{font-size:13px;font-weight:bold}.l{font-size:11px;fill:#333}.v{font-size:10px;fill:#444}.gv{font-size:10px;fill:#c33}.f{fill:#fafafa;stroke:#ddd}.a{stroke:#888}.t{stroke:#ccc}.g{stroke:#c33;stroke-dasharray:5 4}.p{fill:none;stroke:#2f6db5;stroke-width:2}.q{fill:none;stroke:#e08a1e;stroke-width:1.5;stroke-dasharray:2 3}.d{fill:#2f6db5}</style>
+<style>.h{font-size:13px;font-weight:bold}.l{font-size:11px;fill:#333}.v{font-size:10px;fill:#444}.gv{font-size:10px;fill:#c33}.qv{font-size:10px;fill:#b86b00}.f{fill:#fafafa;stroke:#ddd}.a{stroke:#888}.t{stroke:#ccc}.g{stroke:#c33;stroke-dasharray:5 4}.p{fill:none;stroke:#2f6db5;stroke-width:2}.q{fill:none;stroke:#e08a1e;stroke-width:1.5;stroke-dasharray:2 3}.d{fill:#2f6db5}</style>
 <rect width="100%" height="100%" fill="#fff"/>
 ${parts.join('\n')}
 </svg>

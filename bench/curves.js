@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { clientsCurve } from './curves-clients.js'
 import { liveGrantsCurve, QUOTA_CAP } from './curves-live-grants.js'
-import { grant, httpRate, issuanceRequest, rateRows, twoPasses, CONNECTIONS } from './curves-measure.js'
+import { BROKER_CONFIG, grant, httpRate, issuanceRequest, rateRows, twoPasses, CONNECTIONS } from './curves-measure.js'
 import { drawCurves } from './curves-svg.js'
 import { verifiersCurve } from './curves-verifiers.js'
 import { deletePrefix, root, startBenchBroker, startRedisServer } from './lib.js'
@@ -60,7 +60,7 @@ let redisUrl = args['redis-url']
 
 /** Tokens per second at one point: a broker started for it, warmed up, then measured. */
 async function issuancePoint({ rulesAhead = 0, grants = [grant()] }) {
-  const broker = await startBenchBroker({ redisUrl, name: 'curves', rulesAhead })
+  const broker = await startBenchBroker({ redisUrl, name: 'curves', rulesAhead, config: BROKER_CONFIG })
   try {
     const request = issuanceRequest(broker.base, { secret: broker.secret, grants })
     return await httpRate(request, { duration, warmup, what: JSON.stringify({ rulesAhead, grants: grants.length }) })
