@@ -9,11 +9,13 @@ import { deletePrefix, startBenchBroker } from './lib.js'
 
 const CLIENT = 'bench-agent'
 /**
- * Life (s) of the tokens a point issues: they leave the client's live set a second later (every
- * grant creation prunes expired index entries), so a point holds its N grants plus at most a
- * second's issuance, instead of everything issued so far.
+ * Life (s) of the tokens a point issues: they leave the client's live set 3 s later (every grant
+ * creation prunes expired index entries), so a point holds its N grants plus at most 3 s of
+ * issuance (`liveAtEnd` in the rows), instead of everything issued so far. Not 1 s: the broker
+ * counts a grant's life from the start of the current second, and a grant that expired before it
+ * was recorded fails the request (a 500, seen under load with ttl 1).
  */
-const ISSUED_TTL = 1
+const ISSUED_TTL = 3
 /** Grants in flight at once while filling. */
 const FILL_BATCH = 2000
 /** Tasks the filled grants are spread over, as many agents' grants would be. */

@@ -110,8 +110,8 @@ export function renderTable(results) {
       const cost = (r) => r.cost ?? 1 / r.ratio
       const latency = c.kind === 'latency'
       const result = latency
-        ? c.rows.map((r) => `${int(r.point)}: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`).join('; ')
-        : c.rows.map((r) => `${int(r.point)} ${c.x}: ${int(r.perSecond)}/s`).join(', ')
+        ? `${c.x}: ${c.rows.map((r) => `${int(r.point)} → p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`).join('; ')}`
+        : `${c.x}: ${c.rows.map((r) => `${int(r.point)} → ${int(r.perSecond)}/s`).join(', ')}`
       const versus = latency
         ? `p50 ${ratio(cost(last))}, p99 ${ratio(last.p99Cost)} the time at ${int(first.point)}`
         : `${ratio(last.ratio)} the rate at ${int(first.point)} ${c.x}`
