@@ -11,16 +11,18 @@
 //   - live grants, embedded store: grants recorded per second while the client holds 10 .. 100,000
 //     live grants, in process;
 //   - live grants, Redis: issuance over HTTP while the client holds 10 .. 100,000 live grants
-//     (`--live-grants-max 1000000` goes to the policy's cap, bench/curves-live-grants.js), and Redis
-//     memory per live grant;
+//     (`--live-grants-max 1000000` goes to the policy's cap of 1,000,000 less 10,000 for the point's
+//     own tokens; bench/curves-live-grants.js), and Redis memory per live grant;
 //   - grants per manifest: issuance of a manifest of 1, 10 and 50 grants;
 //   - clients: issuance over HTTP spread over 1 .. 10,000 clients, warm (bench/curves-clients.js);
 //   - verifiers: time from revoking a grant until 1 .. 100 subscribed verifiers (one process) have
 //     all dropped it, p50 and p99 (bench/curves-verifiers.js).
 //
 // Points are measured in two passes, the second in reverse order, and averaged. The Redis curves
-// run on a private redis-server unless --redis-url names one. About 10 minutes with the defaults;
-// --quick (1 s per point, fewer rounds, smaller largest points) about 4.
+// run on a private redis-server unless --redis-url names one. About 8 minutes on 2 cores with the
+// defaults, 9 with --live-grants-max 1000000 (filling 990,000 grants through the store takes about
+// 2); --quick (1 s points, fewer rounds, smaller largest points) about 4. --only measures and
+// writes only the curves named.
 //
 //   node bench/curves.js [--duration 4] [--quick] [--live-grants-max 1000000] [--only clients,verifiers]
 import { writeFileSync, mkdirSync } from 'node:fs'
@@ -49,7 +51,7 @@ const duration = Number(args.duration ?? (quick ? 1 : 4))
 /** Requests each HTTP point sends before it is measured. */
 const warmup = quick ? 2000 : 6000
 const verifierRounds = Number(args['verifier-rounds'] ?? (quick ? 20 : 100))
-/** Headroom under the client's quota for the grants a point issues itself (1 s tokens). */
+/** Headroom under the client's quota for the grants a point issues itself (3 s tokens). */
 const QUOTA_HEADROOM = 10_000
 const liveGrantsMax = Math.min(Number(args['live-grants-max'] ?? (quick ? 10_000 : 100_000)), QUOTA_CAP - QUOTA_HEADROOM)
 const only = args.only ? new Set(args.only.split(',')) : undefined
