@@ -1,72 +1,71 @@
 #!/usr/bin/env node
-// Scaling curves: how issuance cost moves as the work around it grows. Each curve is reported as
-// ratios to its own smallest point measured in the same run (the machine is shared and absolute
-// numbers drift), and drawn in bench/results/curves.svg.
+// Scaling curves: how the cost of the broker's work moves as what surrounds it grows. Each curve is
+// reported as the cost of each point relative to its own smallest point, measured in the same run
+// (the machine is shared and absolute numbers drift), in bench/results/curves.json, and drawn in
+// bench/results/curves.svg (bench/curves-svg.js). Goal: within 1.2x of the smallest point at the
+// largest, except grants per manifest, where the work itself grows (expected: linear, a small
+// constant per grant).
 //
-//   - rules: issuance over HTTP with 10, 100, 1,000 and 10,000 rules the client may use, the
-//     matching one last (goal: within 1.2x of the 10-rule point at 10,000), and the same for the
-//     policy decision alone, in process;
-//   - live grants per client on the embedded store: grants recorded per second while the client
-//     holds 10, 1,000 and 100,000 live grants (goal: within 1.2x);
-//   - grants per manifest: issuance of a manifest of 1, 10 and 50 grants (the work grows with the
-//     grants: expected linear with a small constant).
+//   - rules: issuance over HTTP with 10 .. 10,000 rules the client may use, the matching one last,
+//     and the policy decision alone for the same policies, in process;
+//   - live grants, embedded store: grants recorded per second while the client holds 10 .. 100,000
+//     live grants, in process;
+//   - live grants, Redis: issuance over HTTP while the client holds 10 .. 100,000 live grants
+//     (`--live-grants-max 1000000` goes to the policy's cap of 1,000,000 less 10,000 for the point's
+//     own tokens; bench/curves-live-grants.js), and Redis memory per live grant;
+//   - grants per manifest: issuance of a manifest of 1, 10 and 50 grants;
+//   - clients: issuance over HTTP spread over 1 .. 10,000 clients, warm (bench/curves-clients.js);
+//   - verifiers: time from revoking a grant until 1 .. 100 subscribed verifiers (one process) have
+//     all dropped it, p50 and p99 (bench/curves-verifiers.js).
 //
-// Points are measured in two rounds, the second in reverse order, and averaged, so a slow minute
-// of the shared machine does not land on one end of a curve.
+// Points are measured in two passes, the second in reverse order, and averaged. The Redis curves
+// run on a private redis-server unless --redis-url names one. About 8 minutes on 2 cores with the
+// defaults, 9 with --live-grants-max 1000000 (filling 990,000 grants through the store takes about
+// 2); --quick (1 s points, fewer rounds, smaller largest points) about 4. --only measures and
+// writes only the curves named.
 //
-//   node bench/curves.js [--duration 4]
+//   node bench/curves.js [--duration 4] [--quick] [--live-grants-max 1000000] [--only clients,verifiers]
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
-import { deletePrefix, root, startBenchBroker } from './lib.js'
+import { clientsCurve } from './curves-clients.js'
+import { liveGrantsCurve, QUOTA_CAP } from './curves-live-grants.js'
+import { BROKER_CONFIG, grant, httpRate, issuanceRequest, rateRows, twoPasses, CONNECTIONS } from './curves-measure.js'
+import { drawCurves } from './curves-svg.js'
+import { verifiersCurve } from './curves-verifiers.js'
+import { deletePrefix, root, startBenchBroker, startRedisServer } from './lib.js'
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '4' },
-    'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    duration: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'live-grants-max': { type: 'string' },
+    'verifier-rounds': { type: 'string' },
+    only: { type: 'string' },
+    'redis-url': { type: 'string', default: process.env.REDIS_URL },
   },
 })
-const duration = Number(args.duration)
-const redisUrl = args['redis-url']
-const CONNECTIONS = 16
-
-const cannon = (opts) =>
-  new Promise((res, rej) => autocannon({ duration, connections: CONNECTIONS, ...opts }, (err, r) => (err ? rej(err) : res(r))))
-
-const grant = (identifier = 'docs/**') => ({
-  type: 'repo',
-  actions: ['read'],
-  locations: ['https://git.example.com/acme/app'],
-  identifier,
-})
-
-function issuanceRequest(base, secret, grants) {
-  return {
-    url: `${base}/oauth/token`,
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`bench-agent:${secret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      task_id: 'BENCH-CURVES',
-      authorization_details: JSON.stringify(grants),
-    }).toString(),
-  }
+const quick = args.quick
+const duration = Number(args.duration ?? (quick ? 1 : 4))
+/** Requests each HTTP point sends before it is measured. */
+const warmup = quick ? 2000 : 6000
+const verifierRounds = Number(args['verifier-rounds'] ?? (quick ? 20 : 100))
+/** Headroom under the client's quota for the grants a point issues itself (3 s tokens). */
+const QUOTA_HEADROOM = 10_000
+const liveGrantsMax = Math.min(Number(args['live-grants-max'] ?? (quick ? 10_000 : 100_000)), QUOTA_CAP - QUOTA_HEADROOM)
+const only = args.only ? new Set(args.only.split(',')) : undefined
+for (const [name, value] of [['--duration', duration], ['--verifier-rounds', verifierRounds], ['--live-grants-max', liveGrantsMax]]) {
+  if (!Number.isFinite(value) || value < 1) throw new Error(`${name} must be a positive number`)
 }
+let redisUrl = args['redis-url']
 
 /** Tokens per second at one point: a broker started for it, warmed up, then measured. */
 async function issuancePoint({ rulesAhead = 0, grants = [grant()] }) {
-  const broker = await startBenchBroker({ redisUrl, name: 'curves', rulesAhead })
+  const broker = await startBenchBroker({ redisUrl, name: 'curves', rulesAhead, config: BROKER_CONFIG })
   try {
-    const request = issuanceRequest(broker.base, broker.secret, grants)
-    await cannon({ ...request, duration: 2 })
-    const r = await cannon(request)
-    if (r.errors + r.timeouts + r.non2xx > 0) throw new Error(`errors at ${JSON.stringify({ rulesAhead, grants: grants.length })}`)
-    return r.requests.average
+    const request = issuanceRequest(broker.base, { secret: broker.secret, grants })
+    return await httpRate(request, { duration, warmup, what: JSON.stringify({ rulesAhead, grants: grants.length }) })
   } finally {
     broker.child.kill('SIGTERM')
     await deletePrefix(redisUrl, broker.prefix)
@@ -128,100 +127,144 @@ async function memoryStorePoint(held) {
   return created / seconds
 }
 
-/** Measures every point twice (forward, then backward) and returns the means, in point order. */
-async function curve(points, measure) {
-  const sums = points.map(() => 0)
-  for (const order of [points.keys(), [...points.keys()].reverse()]) {
-    for (const i of order) sums[i] += await measure(points[i])
-  }
-  return points.map((point, i) => ({ point, perSecond: Math.round(sums[i] / 2) }))
-}
-
-const withRatios = (rows) => rows.map((r) => ({ ...r, ratio: +(r.perSecond / rows[0].perSecond).toFixed(3) }))
-
-async function main() {
+/** Each curve: what its panel and table row say, how to read it, and how to measure it. */
+function curveSpecs() {
   const ruleCounts = [10, 100, 1000, 10_000]
-  const grantCounts = [1, 10, 50]
-  const curves = [
+  const liveCounts = [...new Set([10, 1000, 100_000, liveGrantsMax].filter((n) => n <= liveGrantsMax))]
+  const within = { maxCost: 1.2 }
+  return [
     {
+      id: 'rules',
       name: 'issuance vs rules the client may use (HTTP, tokens/s)',
+      title: 'Issuance vs rules (HTTP)',
+      subtitle: 'cost per token; matching rule last',
       x: 'rules',
-      rows: withRatios(await curve(ruleCounts, (n) => issuancePoint({ rulesAhead: n - 1 }))),
+      kind: 'rate',
+      goal: within,
+      // The bench policy has two rules of its own (docs-read, which matches, then mcp-tools).
+      measure: async () => rateRows(await twoPasses(ruleCounts, (n) => issuancePoint({ rulesAhead: n - 2 }))),
     },
     {
+      id: 'decision',
       name: 'policy decision vs rules (in process, decisions/s)',
+      title: 'Policy decision vs rules (in process)',
+      subtitle: 'cost per decision; matching rule last',
       x: 'rules',
-      rows: withRatios(await curve(ruleCounts, decisionPoint)),
+      kind: 'rate',
+      goal: within,
+      measure: async () => rateRows(await twoPasses(ruleCounts, decisionPoint)),
     },
     {
+      id: 'memory-store',
       name: 'embedded store: grants recorded vs live grants the client holds (in process, grants/s)',
-      x: 'live grants',
-      rows: withRatios(await curve([10, 1000, 100_000], memoryStorePoint)),
+      title: 'Embedded store: recording vs live grants',
+      subtitle: 'cost per grant recorded, in process',
+      x: 'live grants of the client',
+      kind: 'rate',
+      goal: within,
+      measure: async () => rateRows(await twoPasses([10, 1000, 100_000], memoryStorePoint)),
     },
     {
+      id: 'live-grants',
+      name: 'issuance vs live grants the client holds, Redis store (HTTP, tokens/s)',
+      title: 'Issuance vs live grants (Redis, HTTP)',
+      subtitle: 'cost per token; grants filled through the store',
+      x: 'live grants of the client',
+      kind: 'rate',
+      goal: within,
+      measure: async () => {
+        const { rows, ...more } = await liveGrantsCurve({ redisUrl, points: liveCounts, duration, warmup })
+        return { rows, more }
+      },
+    },
+    {
+      id: 'grants',
       name: 'issuance vs grants per manifest (HTTP, tokens/s)',
-      x: 'grants',
-      rows: withRatios(
-        await curve(grantCounts, (n) => issuancePoint({ grants: Array.from({ length: n }, (_, i) => grant(`docs/part-${i}/**`)) })),
-      ),
+      title: 'Issuance vs grants per manifest (HTTP)',
+      subtitle: 'cost per token; the work grows with the grants',
+      x: 'grants in the manifest',
+      kind: 'rate',
+      goal: { note: 'expected: linear in the grants' },
+      measure: async () => {
+        const rows = rateRows(
+          await twoPasses([1, 10, 50], (n) => issuancePoint({ grants: Array.from({ length: n }, (_, i) => grant(`docs/part-${i}/**`)) })),
+        )
+        const first = rows[0]
+        const last = rows[rows.length - 1]
+        // The cost one more grant adds, as a fraction of a one-grant token.
+        const perGrant = +((last.cost - first.cost) / (last.point - first.point)).toFixed(3)
+        return { rows, more: { costPerAddedGrant: perGrant }, note: `+${perGrant}× a 1-grant token per added grant` }
+      },
+    },
+    {
+      id: 'clients',
+      name: 'issuance spread over the clients in the policy, warm secret cache (HTTP, tokens/s)',
+      title: 'Issuance vs clients (HTTP)',
+      subtitle: 'cost per token; load over every client, warm',
+      x: 'clients in the policy',
+      kind: 'rate',
+      goal: within,
+      measure: async () => rateRows(await clientsCurve({ redisUrl, points: quick ? [1, 100, 10_000] : [1, 10, 100, 1000, 10_000], duration, warmup })),
+    },
+    {
+      id: 'verifiers',
+      name: 'revocation reaching every subscribed verifier (liveness `redis`, one process), from sending `POST /oauth/revoke`',
+      title: 'Revocation vs subscribed verifiers',
+      subtitle: 'time until all dropped the grant (one process)',
+      x: 'verifiers subscribed',
+      kind: 'latency',
+      goal: within,
+      measure: async () => verifiersCurve({ redisUrl, points: [1, 10, 100], rounds: Math.ceil(verifierRounds / 2) }),
     },
   ]
+}
+
+async function main() {
+  let privateRedis
+  if (!redisUrl) {
+    privateRedis = await startRedisServer()
+    redisUrl = privateRedis.url
+  }
+  const curves = []
+  let redisMemory
+  try {
+    for (const { measure, id, ...spec } of curveSpecs()) {
+      if (only && !only.has(id)) continue
+      console.log(`measuring: ${spec.name}`)
+      const measured = await measure()
+      const { rows, more = {}, note } = Array.isArray(measured) ? { rows: measured } : measured
+      if (more.redisMemory) redisMemory = more.redisMemory
+      const { redisMemory: _memory, ...rest } = more
+      curves.push({ id, ...spec, ...(note ? { goal: { ...spec.goal, note } } : {}), rows, ...rest })
+    }
+  } finally {
+    if (privateRedis) privateRedis.child.kill('SIGKILL')
+  }
 
   console.log(`\nwrit scaling curves — ${cpus().length} cores, node ${process.version}, ${duration}s per point, ${CONNECTIONS} connections\n`)
   for (const c of curves) {
     console.log(c.name)
-    for (const r of c.rows) console.log(`  ${String(r.point).padStart(6)} ${c.x}: ${String(r.perSecond).padStart(8)}/s  = ${r.ratio} x the first point`)
+    for (const r of c.rows) {
+      const value = c.kind === 'rate' ? `${String(r.perSecond).padStart(8)}/s` : `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`
+      console.log(`  ${String(r.point).padStart(7)} ${c.x}: ${value}  = cost ${r.cost} x the first point`)
+    }
   }
+  if (redisMemory) console.log(`Redis memory per live grant: ${redisMemory.bytesPerGrant} bytes (over ${redisMemory.grants} grants)`)
   const report = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     durationSeconds: duration,
+    warmupRequests: warmup,
     connections: CONNECTIONS,
+    quick,
+    redis: privateRedis ? 'a private redis-server started for the run' : redisUrl,
     curves,
+    ...(redisMemory ? { redisMemory } : {}),
   }
   mkdirSync(join(root, 'bench/results'), { recursive: true })
   writeFileSync(join(root, 'bench/results/curves.json'), JSON.stringify(report, null, 2) + '\n')
   writeFileSync(join(root, 'bench/results/curves.svg'), drawCurves(report))
   console.log('\nwrote bench/results/curves.json and bench/results/curves.svg')
-}
-
-/** One small chart per curve: cost (first point's rate / this point's rate) against a log x axis. */
-function drawCurves(report) {
-  const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;')
-  const W = 420
-  const H = 220
-  const parts = []
-  report.curves.forEach((c, k) => {
-    const x0 = 20 + (k % 3) * (W + 20) + 50
-    const y0 = 40
-    const w = W - 80
-    const h = H - 90
-    const costs = c.rows.map((r) => 1 / r.ratio)
-    const yMax = Math.max(2, ...costs) * 1.1
-    const xs = c.rows.map((r) => Math.log10(r.point))
-    const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)]
-    const px = (v) => x0 + ((v - xMin) / (xMax - xMin || 1)) * w
-    const py = (v) => y0 + h - (v / yMax) * h
-    parts.push(`<text x="${x0 - 40}" y="24" class="h">${esc(c.name)}</text>`)
-    parts.push(`<line x1="${x0}" y1="${y0 + h}" x2="${x0 + w}" y2="${y0 + h}" class="a"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + h}" class="a"/>`)
-    parts.push(`<line x1="${x0}" y1="${py(1.2)}" x2="${x0 + w}" y2="${py(1.2)}" class="g"/><text x="${x0 + w}" y="${py(1.2) - 3}" class="v" text-anchor="end">1.2x</text>`)
-    parts.push(`<text x="${x0 - 6}" y="${py(1) + 4}" class="v" text-anchor="end">1x</text>`)
-    parts.push(`<polyline points="${c.rows.map((r, i) => `${px(xs[i]).toFixed(1)},${py(costs[i]).toFixed(1)}`).join(' ')}" class="p"/>`)
-    c.rows.forEach((r, i) => {
-      parts.push(`<circle cx="${px(xs[i]).toFixed(1)}" cy="${py(costs[i]).toFixed(1)}" r="3" class="d"/>`)
-      parts.push(`<text x="${px(xs[i]).toFixed(1)}" y="${y0 + h + 14}" class="v" text-anchor="middle">${r.point}</text>`)
-      parts.push(`<text x="${px(xs[i]).toFixed(1)}" y="${(py(costs[i]) - 7).toFixed(1)}" class="v" text-anchor="middle">${costs[i].toFixed(2)}x</text>`)
-    })
-    parts.push(`<text x="${x0 + w / 2}" y="${y0 + h + 30}" class="l" text-anchor="middle">${esc(c.x)} (log scale); cost per token relative to ${c.rows[0].point}</text>`)
-  })
-  const width = 20 + report.curves.length * (W + 20)
-  parts.push(`<text x="20" y="${H + 10}" class="v">${esc(`${report.date} · ${report.machine.cores} cores, ${report.machine.cpu}, node ${report.machine.node}`)}</text>`)
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H + 20}" viewBox="0 0 ${width} ${H + 20}" font-family="sans-serif">
-<style>.h{font-size:13px;font-weight:bold}.l{font-size:11px}.v{font-size:10px;fill:#444}.a{stroke:#888}.g{stroke:#c33;stroke-dasharray:4 3}.p{fill:none;stroke:#2f6db5;stroke-width:2}.d{fill:#2f6db5}</style>
-<rect width="100%" height="100%" fill="#fff"/>
-${parts.join('\n')}
-</svg>
-`
 }
 
 main().catch((err) => {

@@ -105,11 +105,26 @@ export function renderTable(results) {
   const sc = results.scaling
   if (sc) {
     for (const c of sc.curves) {
+      const first = c.rows[0]
       const last = c.rows[c.rows.length - 1]
+      const cost = (r) => r.cost ?? 1 / r.ratio
+      const latency = c.kind === 'latency'
+      const result = latency
+        ? `${c.x}: ${c.rows.map((r) => `${int(r.point)} → p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`).join('; ')}`
+        : `${c.x}: ${c.rows.map((r) => `${int(r.point)} → ${int(r.perSecond)}/s`).join(', ')}`
+      const versus = latency
+        ? `p50 ${ratio(cost(last))}, p99 ${ratio(last.p99Cost)} the time at ${int(first.point)}`
+        : `${ratio(last.ratio)} the rate at ${int(first.point)} ${c.x}`
+      const max = c.goal?.maxCost
+      const goal = max !== undefined ? `; goal cost ≤ ${max} ×: ${cost(last) <= max ? 'met' : 'not met'}` : c.goal?.note ? `; ${c.goal.note}` : ''
+      row(c.name, result, `${versus}${goal}`, day(sc.date))
+    }
+    const m = sc.redisMemory
+    if (m) {
       row(
-        c.name,
-        c.rows.map((r) => `${int(r.point)} ${c.x}: ${int(r.perSecond)}/s`).join(', '),
-        `${ratio(last.ratio)} the rate at ${int(c.rows[0].point)} ${c.x}`,
+        'Redis memory per live grant (record, id pointer, live and task index entries)',
+        `${int(m.bytesPerGrant)} bytes`,
+        `\`used_memory\` growth over ${int(m.grants)} grants`,
         day(sc.date),
       )
     }
@@ -128,6 +143,12 @@ export function renderTable(results) {
       `${mb(g.brokerRss.firstMb)} → ${mb(g.brokerRss.lastMb)} / ${mb(g.verifierHeap.firstMb)} → ${mb(g.verifierHeap.lastMb)} / ${mb(g.redisUsed.firstMb)} → ${mb(g.redisUsed.lastMb)}`,
       '—',
       day(s.date),
+    )
+  }
+  if (sc) {
+    lines.push(
+      '',
+      `The scaling curves, each point's cost relative to its curve's smallest point: [bench/results/curves.svg](../bench/results/curves.svg) (figures in \`bench/results/curves.json\`).`,
     )
   }
   return lines.join('\n')

@@ -5,6 +5,7 @@
 //
 //   npm run bench                              # issuance, bulk revocation, verification, MCP tool calls, audit, audit path, workers, delegation, scaling curves, the peer
 //   npm run bench -- --duration 10 --connections 1,16,64
+//   npm run bench -- --quick                   # the scaling curves with short points (bench/curves.js --quick)
 //   npm run bench -- --soak 10m                # issuance + verification + revocation for 10 min
 //   node bench/report.js --chart-only          # redraw from the existing results
 import { spawnSync } from 'node:child_process'
@@ -20,6 +21,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string' },
     'chart-only': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
   },
 })
 
@@ -55,7 +57,7 @@ if (!args['chart-only']) {
     run('observability.js', args.connections ? ['--connections', args.connections] : [])
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
     run('delegation.js')
-    run('curves.js')
+    run('curves.js', args.quick ? ['--quick'] : [])
     run('peer.js')
   }
 }
@@ -86,7 +88,7 @@ const report = {
   soak: soak ? soakSummary : undefined,
   auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
-  scaling: curves ? { date: curves.date, curves: curves.curves } : undefined,
+  scaling: curves ? { date: curves.date, curves: curves.curves, redisMemory: curves.redisMemory } : undefined,
   peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals } : undefined,
   mcpToolCall: mcp
     ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
