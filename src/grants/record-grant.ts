@@ -3,7 +3,9 @@ import type { Auditor } from '../audit/create-auditor.js'
 import { encodeGrantIssued } from './grant-issued-event.js'
 import { grantVoidedEvent } from './grant-voided-event.js'
 import type { Grant } from './grant.js'
-import type { CreateGrantOptions, GrantStore } from './store.js'
+import type { CreatedGrant, CreateGrantOptions, GrantStore } from './store.js'
+import { GrantExpiredError } from './store-rules.js'
+import { WritError } from '../errors.js'
 
 export interface RecordGrantDeps {
   store: GrantStore
@@ -38,7 +40,7 @@ export async function recordGrant(
       const index = { key: shared.firstKey, ref }
       const auditIntake = { streamKey: shared.streamKey, body, index }
       // The body is the record: the store needs no details JSON to write one.
-      const created = await store.createGrant(grant, { ...options, auditIntake })
+      const created = await createOrRefuse(store, grant, { ...options, auditIntake })
       return { seq: created.auditSeq ?? 0, indexed: created.auditIndexed ? [ref] : [] }
     })
     return
@@ -46,7 +48,7 @@ export async function recordGrant(
   // Two writes, sent together (one round trip on Redis), like a write-ahead log: when the store
   // refuses, `grant.voided` follows `grant.issued`.
   const [recorded, audited] = await Promise.allSettled([
-    store.createGrant(grant, { ...options, detailsJson }),
+    createOrRefuse(store, grant, { ...options, detailsJson }),
     audit.record(issued),
   ])
   if (recorded.status === 'rejected') {
@@ -62,5 +64,25 @@ export async function recordGrant(
       .revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
       .catch(() => null)
     throw audited.reason
+  }
+}
+
+/**
+ * The store's `createGrant`, with a grant whose life ran out before it was recorded (a one-second
+ * ttl asked late in a second, or a broker slowed down) refused as retryable: 503
+ * `temporarily_unavailable`, nothing recorded.
+ */
+async function createOrRefuse(store: GrantStore, grant: Grant, options: CreateGrantOptions): Promise<CreatedGrant> {
+  try {
+    return await store.createGrant(grant, options)
+  } catch (err) {
+    if (!(err instanceof GrantExpiredError)) throw err
+    const life = grant.expiresAt - grant.issuedAt
+    throw new WritError(
+      'temporarily_unavailable',
+      503,
+      `the grant's life (${life} s) ran out before it could be recorded; ask again, or for a longer ttl`,
+      { retryAfterSeconds: 1 },
+    )
   }
 }

@@ -38,14 +38,24 @@ export function grantIdInUse(): WritError {
 }
 
 /**
+ * A grant whose life ran out before it could be recorded: the store records no expired grant.
+ * Issuance answers it as a retryable refusal (see `recordGrant`), never as a server error.
+ */
+export class GrantExpiredError extends RangeError {
+  constructor(grant: Pick<Grant, 'id' | 'expiresAt'>) {
+    super(`grant ${grant.id} has already expired (expiresAt ${grant.expiresAt})`)
+    this.name = 'GrantExpiredError'
+  }
+}
+
+/**
  * Checks `createGrant`'s arguments. Programming errors, not caller input, so they are plain
  * RangeErrors (a generic 500).
  */
 export function assertCreatable(grant: Grant, options: CreateGrantOptions, nowMs: number): void {
   // Ensure an already expired grant is never recorded as live.
-  if (!Number.isFinite(grant.expiresAt) || !isAlive(grant.expiresAt, nowMs)) {
-    throw new RangeError(`grant ${grant.id} has already expired (expiresAt ${grant.expiresAt})`)
-  }
+  if (!Number.isFinite(grant.expiresAt)) throw new RangeError(`grant ${grant.id} has no expiry`)
+  if (!isAlive(grant.expiresAt, nowMs)) throw new GrantExpiredError(grant)
   // Ensure an approval is for the grant's own manifest (issuance checks it; the record, like the
   // grant.issued event, keeps one manifest hash for both).
   if (grant.approval && grant.approval.manifestSha256 !== grant.manifestSha256) {
