@@ -93,6 +93,38 @@ export function renderTable(results) {
       day(ap.date),
     )
   }
+  const overheads = [
+    ['metrics and tracing (a recording trace SDK) on vs off', results.observabilityOverhead],
+    ['metrics on vs off (no trace SDK)', results.metricsOverhead],
+  ]
+  for (const [what, o] of overheads) {
+    if (!o) continue
+    for (const l of o.levels) {
+      row(
+        `${what}, CPU per token, ${l.connections} connection${l.connections === 1 ? '' : 's'}`,
+        `${pct(l.overhead)} (95 % CI ${pct(l.overheadCi95[0])} .. ${pct(l.overheadCi95[1])}) of ${l.cpuMicrosPerToken.off} µs`,
+        `goal ≤ ${Math.round(o.goal.maxOverhead * 100)} %: ${l.overhead <= o.goal.maxOverhead ? 'met' : 'not met'}`,
+        day(o.date),
+      )
+    }
+  }
+  const d = results.delegation
+  if (d) {
+    const e = d.exchange
+    row(
+      `token exchange (RFC 8693) vs client credentials, ${e.connections} connections`,
+      `${int(e.exchangesPerSecond)} exchanges/s, ${int(e.clientCredentialsPerSecond)} tokens/s`,
+      `${ratio(e.ratio)} client-credentials issuance`,
+      day(d.date),
+    )
+    const t = d.subtree
+    row(
+      `subtree revocation: ${int(t.treeGrants)} grants, ${t.verifiers} verifiers (liveness \`redis\`)`,
+      `every member refused at every verifier: p50 ${t.refusedMs.p50} ms, p99 ${t.refusedMs.p99} ms`,
+      `goal p99 ≤ ${t.goalP99Ms} ms: ${t.metGoal ? 'met' : 'not met'}`,
+      day(d.date),
+    )
+  }
   const pe = results.peer
   if (pe) {
     row(

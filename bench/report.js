@@ -78,6 +78,8 @@ const curves = read('curves.json')
 const peer = read('peer.json')
 const mcp = read('mcp.json')
 const observability = read('observability.json')
+const observabilityMetrics = read('observability-metrics.json')
+const delegation = read('delegation.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
   ...issuance,
@@ -94,6 +96,10 @@ const report = {
     ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
     : undefined,
   observabilityOverhead: observability ? { date: observability.date, levels: observability.levels, goal: observability.goal } : undefined,
+  metricsOverhead: observabilityMetrics
+    ? { date: observabilityMetrics.date, levels: observabilityMetrics.levels, goal: observabilityMetrics.goal }
+    : undefined,
+  delegation: delegation ? { date: delegation.date, exchange: delegation.exchange, subtree: delegation.subtree } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
 
