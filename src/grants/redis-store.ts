@@ -148,6 +148,7 @@ return 1
 const REVOKE_BATCH_LUA = `
 local tasks = tonumber(ARGV[3])
 local first = 3 + tasks
+local drained = KEYS[2] ~= KEYS[1]
 local revoked = {}
 local changed = 0
 for i = 0, (#ARGV - 3) / 6 - 1 do
@@ -157,12 +158,12 @@ for i = 0, (#ARGV - 3) / 6 - 1 do
   local current = redis.call('GET', grantKey)
   if not current then
     redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
+    if drained then redis.call('ZREM', KEYS[2], id) end
   elseif current == ARGV[a + 1] then
     redis.call('DEL', grantKey)
     redis.call('SET', KEYS[first + 2 * i + 1], ARGV[a + 2], 'PX', ARGV[a + 3])
     redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
+    if drained then redis.call('ZREM', KEYS[2], id) end
     redis.call('ZREM', KEYS[tonumber(ARGV[a + 5])], id)
     revoked[#revoked + 1] = { id = id, clientId = ARGV[2], exp = tonumber(ARGV[a + 4]) }
   else

@@ -45,18 +45,19 @@ async function tokenOutcome(res: Response): Promise<TokenOutcome> {
 export function observeRequests(options: ObserveRequestsOptions): MiddlewareHandler {
   const { metrics, tracer, logger } = options
 
-  // The labelled children, one per method, route and status class (a bounded set: route
-  // templates, never paths), so a request costs no label hashing.
-  const durations = new Map<string, { observe(seconds: number): void }>()
-  const durationOf = (method: string, route: string, status: string) => {
-    const key = `${method} ${route} ${status}`
-    let child = durations.get(key)
-    if (!child) {
-      child = metrics!.httpRequestSeconds.labels(method, route, status)
-      durations.set(key, child)
+  // The labelled children, one per label set (a bounded set: methods, route templates and
+  // outcomes, never paths), so a request costs no label hashing.
+  const child = <T>(children: Map<string, T>, key: string, make: () => T): T => {
+    let found = children.get(key)
+    if (found === undefined) {
+      found = make()
+      children.set(key, found)
     }
-    return child
+    return found
   }
+  const durations = new Map<string, { observe(seconds: number): void }>()
+  const tokenRequests = new Map<string, { inc(): void }>()
+  const issuance = new Map<string, { observe(seconds: number): void }>()
 
   const observe = async (c: Context, next: () => Promise<void>, started: number): Promise<void> => {
     await next()
@@ -64,12 +65,15 @@ export function observeRequests(options: ObserveRequestsOptions): MiddlewareHand
     const status = c.res.status
     const seconds = (performance.now() - started) / 1000
     if (metrics) {
-      durationOf(c.req.method, route, `${Math.floor(status / 100)}xx`).observe(seconds)
+      const statusClass = `${Math.floor(status / 100)}xx`
+      child(durations, `${c.req.method} ${route} ${statusClass}`, () =>
+        metrics.httpRequestSeconds.labels(c.req.method, route, statusClass),
+      ).observe(seconds)
       if (status === 429) metrics.rateLimited.inc({ route })
       if (TOKEN_ROUTES.has(route) && c.req.method === 'POST') {
         const outcome = await tokenOutcome(c.res)
-        metrics.tokenRequests.inc({ route, outcome })
-        if (outcome === 'issued') metrics.issuanceSeconds.observe({ route }, seconds)
+        child(tokenRequests, `${route} ${outcome}`, () => metrics.tokenRequests.labels(route, outcome)).inc()
+        if (outcome === 'issued') child(issuance, route, () => metrics.issuanceSeconds.labels(route)).observe(seconds)
       }
     }
     logger.debug('request', {
