@@ -1,5 +1,6 @@
+import { assertExpectedVersion } from './expected-version.js'
 import type { MemoryBackend } from './memory-backend.js'
-import { assertExpectedSettingVersion, type SettingsStore, type VersionedSetting } from './settings-store.js'
+import type { SettingsStore, VersionedSetting } from './settings-store.js'
 
 /** Settings in process memory. */
 export function createMemorySettingsStore(backend: MemoryBackend): SettingsStore {
@@ -28,7 +29,7 @@ export function createMemorySettingsStore(backend: MemoryBackend): SettingsStore
 
     async putVersionedSetting(name, data, expectedVersion) {
       backend.ensureOpen()
-      assertExpectedSettingVersion(expectedVersion)
+      assertExpectedVersion(expectedVersion)
       // Ensure the writer saw the current version (compare-and-set), so no change is lost.
       const current = versioned.get(name)?.version ?? null
       if (current !== expectedVersion) return false

@@ -30,9 +30,3 @@ export interface SettingsStore {
   putVersionedSetting(name: string, data: string, expectedVersion: number | null): Promise<boolean>
 }
 
-/** `putVersionedSetting`'s expected version is null or a non-negative integer. */
-export function assertExpectedSettingVersion(expectedVersion: number | null): void {
-  if (expectedVersion !== null && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new RangeError('expectedVersion must be null or a non-negative integer')
-  }
-}

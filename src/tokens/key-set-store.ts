@@ -29,9 +29,3 @@ export interface KeySetStore {
   ): Promise<boolean>
 }
 
-/** `putKeySet`'s expected version is null or a non-negative integer. */
-export function assertExpectedVersion(expectedVersion: number | null): void {
-  if (expectedVersion !== null && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new RangeError(`expectedVersion must be null or a non-negative integer`)
-  }
-}

@@ -1,5 +1,6 @@
+import { assertExpectedVersion } from '../store/expected-version.js'
 import type { MemoryBackend } from '../store/memory-backend.js'
-import { assertExpectedVersion, type KeySetStore, type StoredKeySet } from './key-set-store.js'
+import type { KeySetStore, StoredKeySet } from './key-set-store.js'
 
 /** The key set in process memory; its announcement goes to this process's feed. */
 export function createMemoryKeySetStore(backend: MemoryBackend): KeySetStore {
