@@ -1,18 +1,8 @@
-import type { Cluster, Redis } from 'ioredis'
-import type { Clock } from '../../clock.js'
-import { storeUnavailable, WritError } from '../../errors.js'
+import { sharedClientRunner, type SharedRedisClientOptions } from '../../store/shared-redis-client.js'
 import { DEFAULT_KEY_PREFIX, encodeKeyPart } from '../../wire/keys.js'
 import type { ApproverSession, InboxStore, SignInChallenge } from './store.js'
 
-export interface RedisInboxStoreOptions {
-  /** The grant store's client, owned by the caller. */
-  redis: Redis | Cluster
-  /** The grant store's key prefix (default `writ:`). */
-  keyPrefix?: string
-  clock: Clock
-  /** Waits for the shared client's first connection (`RedisGrantStore.firstConnection`). */
-  firstConnection?: () => Promise<void>
-}
+export type RedisInboxStoreOptions = SharedRedisClientOptions
 
 /**
  * The Redis inbox store. Keys, under the grant store's prefix (each id encoded with
@@ -30,14 +20,7 @@ export function createRedisInboxStore(options: RedisInboxStoreOptions): InboxSto
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
   const challengeKey = (challenge: string): string => `${prefix}inbox:ch:${encodeKeyPart(challenge)}`
   const sessionKey = (hash: string): string => `${prefix}inbox:ses:${encodeKeyPart(hash)}`
-  const run = async <T>(op: () => Promise<T>): Promise<T> => {
-    try {
-      if (redis.status !== 'ready') await options.firstConnection?.()
-      return await op()
-    } catch (err) {
-      throw err instanceof WritError ? err : storeUnavailable(err)
-    }
-  }
+  const run = sharedClientRunner(options)
   const pxUntil = (atSeconds: number): number => Math.ceil(atSeconds * 1000 - clock())
   const live = (atSeconds: number): boolean => atSeconds * 1000 > clock()
 

@@ -1,6 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
-import type { Clock } from '../../clock.js'
-import { storeUnavailable, WritError } from '../../errors.js'
+import { sharedClientRunner, type SharedRedisClientOptions } from '../../store/shared-redis-client.js'
+import { storeUnavailable } from '../../errors.js'
 import { createApprovalKeys } from './keys.js'
 import {
   type ApprovalScope,
@@ -41,23 +40,8 @@ import type {
   StoredChallenge,
 } from '../types.js'
 
-/** Options of {@link createRedisApprovalStore}. */
-export interface RedisApprovalStoreOptions {
-  /**
-   * The client to use, owned by the caller: the store's (`RedisBackend.redis`), so
-   * approvals share its connection, its fail-fast settings and its key prefix.
-   */
-  redis: Redis | Cluster
-  /** The grant store's key prefix (default `writ:`). */
-  keyPrefix?: string
-  /** Decides every expiry and computes every TTL. */
-  clock: Clock
-  /**
-   * Waits for the shared client's first connection (`RedisBackend.firstConnection`): a
-   * command sent before it would fail, since the client queues nothing.
-   */
-  firstConnection?: () => Promise<void>
-}
+/** Options of {@link createRedisApprovalStore}: it keeps its records on the grant store's client. */
+export type RedisApprovalStoreOptions = SharedRedisClientOptions
 
 /*
  * Lua scripts, each atomic on the server. Every key a script touches is declared in KEYS and
@@ -444,15 +428,11 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   let closed = false
 
   /** Runs Redis I/O; anything that goes wrong there means the store is unavailable. */
-  const run = async <T>(op: () => Promise<T>): Promise<T> => {
+  const runShared = sharedClientRunner(options)
+  const run = <T>(op: () => Promise<T>): Promise<T> => {
     // Ensure a closed store fails closed, even though its client is shared and still open.
-    if (closed) throw storeUnavailable(new Error('the Redis approval store is closed'))
-    try {
-      if (redis.status !== 'ready') await options.firstConnection?.()
-      return await op()
-    } catch (err) {
-      throw err instanceof WritError ? err : storeUnavailable(err)
-    }
+    if (closed) return Promise.reject(storeUnavailable(new Error('the Redis approval store is closed')))
+    return runShared(op)
   }
 
   /** Milliseconds from now until `atSeconds`, at least 1. */

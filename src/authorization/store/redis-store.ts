@@ -1,19 +1,10 @@
-import type { Cluster, Redis } from 'ioredis'
-import type { Clock } from '../../clock.js'
-import { storeUnavailable, WritError } from '../../errors.js'
+import type { Redis } from 'ioredis'
+import { sharedClientRunner, type SharedRedisClientOptions } from '../../store/shared-redis-client.js'
 import { DEFAULT_KEY_PREFIX, encodeKeyPart } from '../../wire/keys.js'
 import type { AuthorizationCode, AuthorizationRequest, ConsentChallenge } from '../types.js'
 import type { AuthorizationStore } from './store.js'
 
-export interface RedisAuthorizationStoreOptions {
-  /** The grant store's client, owned by the caller. */
-  redis: Redis | Cluster
-  /** The grant store's key prefix (default `writ:`). */
-  keyPrefix?: string
-  clock: Clock
-  /** Waits for the shared client's first connection (`RedisGrantStore.firstConnection`). */
-  firstConnection?: () => Promise<void>
-}
+export type RedisAuthorizationStoreOptions = SharedRedisClientOptions
 
 /**
  * The Redis authorization store. Keys, under the grant store's prefix (each id encoded with
@@ -39,14 +30,7 @@ export function createRedisAuthorizationStore(options: RedisAuthorizationStoreOp
   const code = (hash: string): string => `${prefix}{azc:${encodeKeyPart(hash)}}:code`
   const link = (hash: string): string => `${prefix}{azc:${encodeKeyPart(hash)}}:link`
 
-  const run = async <T>(op: () => Promise<T>): Promise<T> => {
-    try {
-      if (redis.status !== 'ready') await options.firstConnection?.()
-      return await op()
-    } catch (err) {
-      throw err instanceof WritError ? err : storeUnavailable(err)
-    }
-  }
+  const run = sharedClientRunner(options)
   const pxUntil = (atSeconds: number): number => Math.max(1, Math.ceil(atSeconds * 1000 - clock()))
   const retentionMs = (seconds: number): number => {
     if (!Number.isInteger(seconds) || seconds <= 0) throw new RangeError('retentionSeconds must be a positive integer')
