@@ -11,7 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } f
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { decodeJwt } from 'jose'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/redis.js'
 import { readmeShellBlocks, ROOT, SHIMS } from './readme-commands.js'
@@ -57,11 +58,7 @@ async function until<T>(what: string, read: () => T | undefined, timeoutMs = 60_
 }
 
 async function phoneWithPasskey(): Promise<Page> {
-  browser ??= await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--host-resolver-rules=MAP localhost 127.0.0.1'],
-  })
+  browser ??= await launchChromium()
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
   const page = await context.newPage()
   const cdp = await context.newCDPSession(page)

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { decodeJwt } from 'jose'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifyApprovalEvidence } from '../../src/approvals/evidence/verify-approval-evidence.js'
 import { createBroker, type Broker } from '../../src/broker.js'
@@ -46,21 +47,7 @@ beforeAll(async () => {
     fetch: async () => new Response(null, { status: 204 }),
   })
   server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--host-resolver-rules=MAP localhost 127.0.0.1`,
-    ],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {

@@ -7,7 +7,8 @@ import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import { Redis } from 'ioredis'
 import { decodeJwt } from 'jose'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { hashSecret } from '../../src/client-auth/index.js'
@@ -113,11 +114,7 @@ beforeAll(async () => {
   )
   // The SDK tells error responses by `instanceof Response`: keep the platform's classes.
   server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1', overrideGlobalObjects: false })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP localhost 127.0.0.1'],
-  })
+  browser = await launchChromium()
   context = await browser.newContext({ viewport: { width: 414, height: 896 } })
   page = await context.newPage()
   const cdp = await context.newCDPSession(page)
