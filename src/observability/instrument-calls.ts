@@ -30,7 +30,7 @@ export function instrumentCalls<T extends object>(target: T, options: Instrument
   const wrapped = new Map<PropertyKey, unknown>()
 
   const wrap = (name: string, method: (...args: unknown[]) => unknown) => {
-    // The labelled children, bound once per method: no label hashing per call.
+    // The labelled children, bound once per method (prom-client still checks the labels per call).
     const seconds = metrics?.storeCommandSeconds.labels(component, name)
     const errors = metrics?.storeCommandErrors.labels(component, name)
     return function instrumented(this: unknown, ...args: unknown[]): unknown {

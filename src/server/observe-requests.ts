@@ -45,35 +45,18 @@ async function tokenOutcome(res: Response): Promise<TokenOutcome> {
 export function observeRequests(options: ObserveRequestsOptions): MiddlewareHandler {
   const { metrics, tracer, logger } = options
 
-  // The labelled children, one per label set (a bounded set: methods, route templates and
-  // outcomes, never paths), so a request costs no label hashing.
-  const child = <T>(children: Map<string, T>, key: string, make: () => T): T => {
-    let found = children.get(key)
-    if (found === undefined) {
-      found = make()
-      children.set(key, found)
-    }
-    return found
-  }
-  const durations = new Map<string, { observe(seconds: number): void }>()
-  const tokenRequests = new Map<string, { inc(): void }>()
-  const issuance = new Map<string, { observe(seconds: number): void }>()
-
   const observe = async (c: Context, next: () => Promise<void>, started: number): Promise<void> => {
     await next()
     const route = routeOf(c)
     const status = c.res.status
     const seconds = (performance.now() - started) / 1000
     if (metrics) {
-      const statusClass = `${Math.floor(status / 100)}xx`
-      child(durations, `${c.req.method} ${route} ${statusClass}`, () =>
-        metrics.httpRequestSeconds.labels(c.req.method, route, statusClass),
-      ).observe(seconds)
+      metrics.httpRequestSeconds.observe({ method: c.req.method, route, status: `${Math.floor(status / 100)}xx` }, seconds)
       if (status === 429) metrics.rateLimited.inc({ route })
       if (TOKEN_ROUTES.has(route) && c.req.method === 'POST') {
         const outcome = await tokenOutcome(c.res)
-        child(tokenRequests, `${route} ${outcome}`, () => metrics.tokenRequests.labels(route, outcome)).inc()
-        if (outcome === 'issued') child(issuance, route, () => metrics.issuanceSeconds.labels(route)).observe(seconds)
+        metrics.tokenRequests.inc({ route, outcome })
+        if (outcome === 'issued') metrics.issuanceSeconds.observe({ route }, seconds)
       }
     }
     logger.debug('request', {
