@@ -12,8 +12,8 @@ const CLIENT = 'bench-agent'
  * Life (s) of the tokens a point issues: they leave the client's live set 3 s later (every grant
  * creation prunes expired index entries), so a point holds its N grants plus at most 3 s of
  * issuance (`liveAtEnd` in the rows), instead of everything issued so far. Not 1 s: the broker
- * counts a grant's life from the start of the current second, and a grant that expired before it
- * was recorded fails the request (a 500, seen under load with ttl 1).
+ * counts a grant's life from the start of the current second, and a grant whose life runs out
+ * before it is recorded is refused (a 503), which a 1 s ttl under load would measure.
  */
 const ISSUED_TTL = 3
 /** Grants in flight at once while filling. */

@@ -3,9 +3,8 @@ import { docsManifest, SECRETS } from '../helpers/broker.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 
 /**
- * Every answer, whatever built it (a route's `c.json`, an error, a 404, a route returning a
- * Response of its own, a page), reaches the client over the socket with the request id and
- * `X-Content-Type-Options: nosniff`.
+ * Every answer, whatever built it (a route's `c.json`, an error, a 404, a page, a static file),
+ * reaches the client over the socket with the request id and `X-Content-Type-Options: nosniff`.
  */
 let http: HttpBroker
 beforeAll(async () => {
