@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, Iterator, List, Sequence
+import time
+from typing import Any, Callable, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
+import redis
 
 import writ
 from writ import ClientSecret, DpopKey, ExchangeTokenResult, PrivateKeyJwt, WritClientError
 from writ.verifier import NoLiveness, RedisLiveness, Verifier, VerifierError
+from writ.verifier.liveness import grant_key
 
 from .conftest import APP, REDIS_URL, SECRET_A, SECRET_SUB, Broker, docs_manifest
 
@@ -179,6 +182,50 @@ def test_revoking_the_parent_makes_the_child_inactive(broker: Broker) -> None:
     with pytest.raises(WritClientError) as err:
         writ.exchange_token(broker.url, SUB, parent.access_token, guide())
     assert err.value.code == "invalid_request" and "revoked" in err.value.message
+
+
+def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Waits for ``condition``, failing the test when it does not come true in time."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "still not true"
+        time.sleep(0.01)
+
+
+def test_a_child_ends_with_its_root_before_the_cascade_reaches_its_record(broker: Broker) -> None:
+    """The attack: the child's own record outlives its revoked parent (the cascade not there yet).
+    Only the parent's record is taken out, and the message naming it published, as the broker does."""
+    parent = writ.request_token(broker.url, PARENT, docs_manifest())
+    child = writ.exchange_token(broker.url, SUB, parent.access_token, guide())
+    assert verify(broker, child.access_token)["ancestor_grants"] == [{"client_id": "agent-a", "grant_id": parent.grant_id}]
+    jwks = f"{broker.url}/.well-known/jwks.json"
+    cached = Verifier(issuer=broker.url, audience=APP, jwks_uri=jwks,
+                      liveness=RedisLiveness(REDIS_URL, key_prefix=broker.prefix, cache_ttl_seconds=3600))
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        # Confirmations are cached once the subscription is up.
+        until(lambda: cached.verify(child.access_token) is not None and cached.liveness.status()["cached_grants"] == 1)
+        assert r.delete(grant_key(broker.prefix, "agent-a", parent.grant_id)) == 1
+        assert r.exists(grant_key(broker.prefix, "agent-sub", child.grant_id)) == 1
+        fresh = Verifier(issuer=broker.url, audience=APP, jwks_uri=jwks,
+                         liveness=RedisLiveness(REDIS_URL, key_prefix=broker.prefix))
+        try:
+            with pytest.raises(VerifierError) as refused:
+                fresh.verify(child.access_token)
+            assert refused.value.code == "token_revoked" and parent.grant_id in refused.value.message
+        finally:
+            fresh.close()
+        # The verifier that holds the child as confirmed live drops it on the message naming the parent.
+        message = '{"v":1,"grants":[{"id":"%s","clientId":"agent-a","exp":0}]}' % parent.grant_id
+        r.publish(f"{broker.prefix}revocations", message)
+        until(lambda: cached.liveness.status()["cached_grants"] == 0)
+        with pytest.raises(VerifierError) as refused:
+            cached.verify(child.access_token)
+        assert refused.value.code == "token_revoked"
+    finally:
+        cached.close()
+        r.close()
+    assert introspect(broker, SUB, child.access_token) == {"active": False}
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,11 @@ export interface AuditAct {
 export interface AuditDelegation {
   parent: string
   parent_client: string
+  /**
+   * Every grant above this one, root first, the parent last. Absent in the records of brokers
+   * before it was recorded: the parent alone is known then.
+   */
+  ancestors?: Array<{ client: string; grant: string }>
   depth: number
   max_depth: number
   subject: string

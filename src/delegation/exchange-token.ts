@@ -102,6 +102,9 @@ async function exchange(
   // unacceptable subject token is invalid_request).
   const inspected = await inspectToken(deps.issue, req.subjectToken)
   if (!inspected.active) {
+    if (inspected.endedAncestor !== undefined) {
+      throw refuse(`subject_token: grant ${inspected.endedAncestor}, which it was delegated from, is not live`)
+    }
     if (inspected.state?.state === 'revoked') {
       throw refuse(`subject_token: its grant ${inspected.state.revocation.grantId} was revoked`)
     }
@@ -192,6 +195,8 @@ async function exchange(
     : parent.onBehalfOf
       ? { sub: req.clientId, act: { sub: parent.clientId } }
       : { sub: req.clientId }
+  // The chain above the child, root first: the parent's own chain, then the parent.
+  const ancestors = [...(parent.delegation?.ancestors ?? []), { clientId: parent.clientId, grantId: parent.id }]
   const decided: Grant = {
     id: randomId(),
     clientId: req.clientId,
@@ -203,6 +208,7 @@ async function exchange(
     delegation: {
       parentId: parent.id,
       parentClientId: parent.clientId,
+      ancestors,
       depth,
       maxDepth: Number.isFinite(maxDepth) ? maxDepth : delegateTo.maxDepth,
       subject,
@@ -238,11 +244,12 @@ async function exchange(
   ]
   const receiver = policy.clients.get(req.clientId)
   progress.recording = true
-  // Ensure the grant is recorded, under its parent (which the store checks is still live), and
-  // its grant.issued event durable, before any token exists.
+  // Ensure the grant is recorded, under its parent (the store checks the parent and every grant
+  // above it are still live), and its grant.issued event durable, before any token exists.
   await recordGrant(deps.issue, grant, detailsJson, {
     unlessLocked,
     parent: { clientId: parent.clientId, grantId: parent.id },
+    ancestors,
     ...(receiver?.maxLiveGrants ? { maxLiveGrants: receiver.maxLiveGrants } : {}),
   })
   const accessToken = await mintAccessToken({ key: deps.issue.keys.signingKey(), payload })

@@ -39,6 +39,7 @@ function auditDelegation(delegation: GrantDelegation): AuditDelegation {
   return {
     parent: delegation.parentId,
     parent_client: delegation.parentClientId,
+    ancestors: delegation.ancestors.map((a) => ({ client: a.clientId, grant: a.grantId })),
     depth: delegation.depth,
     max_depth: delegation.maxDepth,
     subject: delegation.subject,

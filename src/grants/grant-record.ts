@@ -60,6 +60,10 @@ export function parseGrantRecord(json: string): Grant {
     grant.delegation = {
       parentId: d.parent,
       parentClientId: d.parent_client,
+      ancestors: (d.ancestors ?? [{ client: d.parent_client, grant: d.parent }]).map((a) => ({
+        clientId: a.client,
+        grantId: a.grant,
+      })),
       depth: d.depth,
       maxDepth: d.max_depth,
       subject: d.subject,

@@ -31,6 +31,12 @@ export interface GrantDelegation {
   /** The parent grant: the subject token's `jti`. */
   parentId: string
   parentClientId: string
+  /**
+   * Every grant above this one, the chain's root first and the parent last. The grant is live
+   * only while each of them is: verifiers and the broker check them all, so revoking any one
+   * ends this grant at once, before the cascade reaches its record.
+   */
+  ancestors: Array<{ clientId: string; grantId: string }>
   /** 1 for a child of a directly issued grant, one more per hand-over. */
   depth: number
   /** The deepest the chain may grow below this grant: the smallest limit along it. */

@@ -23,6 +23,12 @@ export type InspectedToken =
        * claims are not the ones issued for that grant: someone holds a signing key.
        */
       forged?: true
+      /**
+       * A delegated token whose own grant is live but one of the grants above it (`Grant.delegation
+       * .ancestors`) is not: its id. The grant ended with it, whether or not the cascade has
+       * reached its record yet.
+       */
+      endedAncestor?: string
     }
 
 type LocalJwks = ReturnType<typeof createLocalJWKSet>
@@ -41,7 +47,8 @@ function resolverFor(keys: KeyManager): LocalJwks {
 /**
  * Verifies one of this broker's own access tokens and looks its grant up in the store.
  * Anything that is not a valid, unexpired, live token of this issuer is inactive (RFC 7662 §2.2),
- * and so is a token whose claims are not the ones recorded for its grant (`Grant.claimsSha256`).
+ * and so is a token whose claims are not the ones recorded for its grant (`Grant.claimsSha256`),
+ * and a delegated token any of whose ancestor grants is not live.
  * Store failures propagate (the caller answers 503, never "active").
  */
 export async function inspectToken(deps: InspectTokenDeps, token: string): Promise<InspectedToken> {
@@ -70,6 +77,14 @@ export async function inspectToken(deps: InspectTokenDeps, token: string): Promi
   const recorded = state.grant.claimsSha256
   if (recorded !== undefined && recorded !== tokenClaimsSha256(token)) {
     return { active: false, claims: typed, state, forged: true }
+  }
+  // Ensure a delegated grant ends with any grant above it: revoking an ancestor revokes it at once,
+  // before the cascade reaches its record.
+  const ancestors = state.grant.delegation?.ancestors ?? []
+  if (ancestors.length > 0) {
+    const states = await Promise.all(ancestors.map((a) => deps.store.getGrant(a.clientId, a.grantId)))
+    const ended = ancestors.find((_, i) => states[i]!.state !== 'live')
+    if (ended) return { active: false, claims: typed, state, endedAncestor: ended.grantId }
   }
   return { active: true, claims: typed, state }
 }

@@ -1,4 +1,3 @@
-import { WritError } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createMemoryLockStore } from '../locks/memory-store.js'
 import { ExpiryHeap } from './expiry-heap.js'
@@ -15,6 +14,8 @@ import type {
 } from './store.js'
 import {
   assertCreatable,
+  chainEnded,
+  chainOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -226,11 +227,12 @@ export function createMemoryGrantStore(
         throw quotaExceeded(max, record ? earliestExpiryMs(record, now) : now, now)
       }
 
-      // Ensure a delegated grant is recorded only under a live parent, and listed under it in the
-      // same step, so the parent's revocation finds it.
+      // Ensure a delegated grant is recorded only under a live parent whose chain is live up to
+      // its root, and listed under the parent in the same step, so the parent's revocation finds it.
       const parent = createOptions.parent
-      if (parent && stateOf(parent.clientId, parent.grantId, now).state !== 'live') {
-        throw new WritError('invalid_request', 400, `subject_token: its grant ${parent.grantId} is not live`)
+      if (parent) {
+        const ended = chainOf(createOptions).find((ref) => stateOf(ref.clientId, ref.grantId, now).state !== 'live')
+        if (ended) throw chainEnded(ended, parent)
       }
       if (parent) {
         const key = refKey(parent)

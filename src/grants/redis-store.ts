@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { isoTime } from '../audit/iso-time.js'
-import { storeUnavailable, WritError } from '../errors.js'
+import { storeUnavailable } from '../errors.js'
 import { lockRefusal } from '../locks/lock-refusal.js'
 import { createRedisLockStore } from '../locks/redis-store.js'
 import type { LockTarget } from '../locks/types.js'
@@ -20,6 +20,8 @@ import type {
 import {
   approverSubsOf,
   assertCreatable,
+  chainEnded,
+  chainOf,
   compareGrants,
   grantIdInUse,
   isAlive,
@@ -561,13 +563,18 @@ export function createRedisGrantStore(
           throw lockRefusal(lock)
         }
       }
-      if (parent && (await readState(parent.clientId, parent.grantId)).state !== 'live') {
-        // The child is listed under its parent already: a revocation of the parent that came
-        // before this read missed nothing but this child, which is taken back here; one that
-        // comes after it finds the child in the parent's list.
-        const reason = `not issued: its parent grant ${parent.grantId} is not live`
-        await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
-        throw new WritError('invalid_request', 400, `subject_token: its grant ${parent.grantId} is not live`)
+      if (parent) {
+        // The child is listed under its parent already: a revocation of the parent (or of a grant
+        // above it) that came before these reads missed nothing but this child, which is taken
+        // back here; one that comes after them finds the child in the parent's list.
+        const chain = chainOf(createOptions)
+        const states = await Promise.all(chain.map((ref) => readState(ref.clientId, ref.grantId)))
+        const ended = chain.find((_, i) => states[i]!.state !== 'live')
+        if (ended) {
+          const reason = `not issued: grant ${ended.grantId} of its chain is not live`
+          await store.revokeGrant(grant.clientId, grant.id, { by: 'system', reason, at: grant.issuedAt })
+          throw chainEnded(ended, parent)
+        }
       }
       await run(replicated)
       // The stream entry id is `0-<seq>` (the audit log takes events in with `XADD 0-*`).

@@ -14,16 +14,16 @@ const keyOf = (ref: GrantRef): string => `${ref.clientId}\u0000${ref.grantId}`
 
 /**
  * Revokes every live descendant of `roots` (grants delegated from them, and from those, ...),
- * not the roots themselves, and returns how many it revoked.
+ * not the roots themselves, and returns how many it revoked. Call it after revoking the roots.
  *
- * Deepest first: the whole tree is read level by level through the store's children lists, then
- * revoked from the leaves up (one message per batch), so at no moment is a grant live whose
- * ancestor below the roots is already revoked. Call it before revoking the roots, and again after
- * (see {@link revokeGrantTree}): a child delegated while the tree was being read is found by the
- * second pass, and one delegated after the roots' revocation is refused by the store.
+ * A delegated grant is live only while every grant above it is (`Grant.delegation.ancestors`:
+ * verifiers, introspection and the store check them all), so the descendants ended with the
+ * roots' revocation; this walk takes their records out, each with its tombstone and message, so
+ * listings, quotas and the audit log agree. The tree is read level by level through the store's
+ * children lists, then revoked from the leaves up (one message per batch).
  *
  * A grant a walk finds live may be handed over again before the walk revokes it; its new child
- * passed the store's parent check, so only a walk that reads after the revocation finds it. So
+ * passed the store's chain check, so only a walk that reads after the revocation finds it. So
  * walks repeat until one finds no grant an earlier walk had not: every grant the last walk found
  * was revoked before it read, and any child listed under one after that read is refused by the
  * store. A walk revokes only the grants no earlier walk found (those are revoked, gone or expired
@@ -97,28 +97,24 @@ export interface RevokedTree {
 }
 
 /**
- * Revokes one grant and every grant delegated from it: one walk revokes the descendants (leaves
- * up), then the grant, then walks repeat for children delegated meanwhile (reads only, unless one
- * finds a grant the first did not). A grant already revoked still has its descendants revoked (a
- * cascade that failed part-way is finished by a retry).
+ * Revokes one grant and every grant delegated from it: the grant first (which ends its whole
+ * subtree at every verifier, through the chain each descendant carries), then the descendants'
+ * records (see {@link revokeDescendants}). A grant already revoked still has its descendants
+ * revoked (a cascade that failed part-way is finished by a retry).
  */
 export async function revokeGrantTree(
   store: Pick<GrantStore, 'listChildren' | 'listParents' | 'revokeMany' | 'revokeGrant'>,
   root: GrantRef,
   revocation: RevocationInput,
 ): Promise<RevokedTree> {
-  const known = new Set<string>()
-  let descendants = (await revokeOneWalk(store, [root], revocation, known)).revoked
   const grant = await store.revokeGrant(root.clientId, root.grantId, revocation)
-  descendants += await revokeDescendants(store, [root], revocation, known)
+  const descendants = await revokeDescendants(store, [root], revocation)
   return { grant, descendants }
 }
 
 /**
  * After a bulk revocation (by task, client, approver, everything): revokes the live descendants of
- * every grant with children that is not live any more, and returns how many. Before it, call
- * {@link revokeDescendants} on the parents the bulk revocation will take (`select`), so their
- * subtrees go first; this pass catches what was delegated meanwhile.
+ * every grant with children that is not live any more, and returns how many.
  */
 export async function revokeOrphans(
   store: Pick<GrantStore, 'listParents' | 'listChildren' | 'revokeMany' | 'findGrant'>,
@@ -128,20 +124,4 @@ export async function revokeOrphans(
   const states = await Promise.all(parents.map((ref) => store.findGrant(ref.grantId)))
   const gone = parents.filter((_, i) => states[i]!.state !== 'live')
   return gone.length === 0 ? 0 : revokeDescendants(store, gone, revocation)
-}
-
-/**
- * The live grants with children that `select` picks: the parents a bulk revocation is about to
- * take, whose subtrees {@link revokeDescendants} should revoke first.
- */
-export async function selectParents(
-  store: Pick<GrantStore, 'listParents' | 'findGrant'>,
-  select: (grant: Grant) => boolean,
-): Promise<GrantRef[]> {
-  const parents = await store.listParents()
-  const states = await Promise.all(parents.map((ref) => store.findGrant(ref.grantId)))
-  return parents.filter((_, i) => {
-    const state = states[i]!
-    return state.state === 'live' && select(state.grant)
-  })
 }

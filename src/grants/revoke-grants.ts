@@ -1,5 +1,4 @@
-import type { Grant } from './grant.js'
-import { revokeDescendants, revokeGrantTree, revokeOrphans, selectParents } from './revoke-descendants.js'
+import { revokeGrantTree, revokeOrphans } from './revoke-descendants.js'
 import type { GrantStore, RevocationInput } from './store.js'
 
 /** What to revoke: exactly one grant, task, client, approver, or everything. */
@@ -46,8 +45,9 @@ export async function revokeGrants(
  * a client since removed from the policy (or missing from this replica's policy while a policy
  * change rolls out), and a client id or approver is taken as given.
  *
- * Descendants go first, leaves up, so none outlives an ancestor (`revoke-descendants.ts`); a
- * last pass revokes what was delegated from revoked grants meanwhile.
+ * The named grants go first: a delegated grant is live only while every grant above it is, so
+ * that ends their descendants everywhere at once; a pass then takes out the descendants' records
+ * (`revoke-descendants.ts`).
  */
 export async function revokeTarget(
   deps: RevokeGrantsDeps,
@@ -62,24 +62,11 @@ export async function revokeTarget(
     const tree = await revokeGrantTree(store, { clientId, grantId: target.grantId }, revocation)
     return { revoked: tree.grant ? 1 : 0, descendants: tree.descendants }
   }
-  // The subtrees of the parents this revocation takes go first.
-  const select = selectorOf(target)
-  let descendants = await revokeDescendants(store, await selectParents(store, select), revocation)
   let revoked: number
   if ('taskId' in target) revoked = await store.revokeByTask(target.taskId, revocation)
   else if ('clientId' in target) revoked = await store.revokeByClient(target.clientId, revocation)
   else if ('approver' in target) revoked = await store.revokeByApprover(target.approver, revocation)
   else revoked = await store.revokeAll(revocation)
-  descendants += await revokeOrphans(store, revocation)
+  const descendants = await revokeOrphans(store, revocation)
   return { revoked, descendants }
-}
-
-/** The grants a bulk target names, as a test on one grant. */
-function selectorOf(target: Exclude<RevocationTarget, { grantId: string }>): (grant: Grant) => boolean {
-  if ('taskId' in target) return (g) => g.task.id === target.taskId
-  if ('clientId' in target) return (g) => g.clientId === target.clientId
-  if ('approver' in target) {
-    return (g) => g.approval?.approvers.some((a) => a.sub === target.approver) ?? false
-  }
-  return () => true
 }

@@ -1,7 +1,7 @@
 import { WritError } from '../errors.js'
 import type { Grant, Revocation } from './grant.js'
 import type { RevocationMessage } from '../wire/revocation-message.js'
-import type { CreateGrantOptions, RevocationInput } from './store.js'
+import type { CreateGrantOptions, GrantRef, RevocationInput } from './store.js'
 
 /*
  * Rules both store implementations apply identically, so the contract suite can hold them to one
@@ -65,6 +65,28 @@ export function assertCreatable(grant: Grant, options: CreateGrantOptions, nowMs
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) {
     throw new RangeError(`maxLiveGrants must be a non-negative integer, got ${max}`)
   }
+  // Ensure the chain checked is the one the grant is listed under: its last link is the parent.
+  const { parent, ancestors } = options
+  if (ancestors !== undefined) {
+    const last = ancestors.at(-1)
+    if (!parent || !last || last.clientId !== parent.clientId || last.grantId !== parent.grantId) {
+      throw new RangeError(`grant ${grant.id}: ancestors must end with its parent`)
+    }
+  }
+}
+
+/** The grants that must be live for a delegated grant to be recorded: its whole chain, root first. */
+export function chainOf(options: CreateGrantOptions): readonly GrantRef[] {
+  return options.ancestors ?? (options.parent ? [options.parent] : [])
+}
+
+/** The refusal of a grant whose parent, or a grant above it, is not live (`ended`). */
+export function chainEnded(ended: GrantRef, parent: GrantRef): WritError {
+  const message =
+    ended.grantId === parent.grantId
+      ? `subject_token: its grant ${parent.grantId} is not live`
+      : `subject_token: grant ${ended.grantId}, which it was delegated from, is not live`
+  return new WritError('invalid_request', 400, message)
 }
 
 /** Oldest first: by `issuedAt`, then `expiresAt`, then `id`, so both stores order ties alike. */

@@ -56,6 +56,12 @@ export interface CreateGrantOptions {
    * the child finds the parent revoked).
    */
   parent?: GrantRef
+  /**
+   * With `parent`: every grant above the new one, the chain's root first and `parent` last. The
+   * grant is recorded only if each of them is live, checked as `parent` is (a revocation anywhere
+   * up the chain refuses it). Without it, `parent` alone is checked.
+   */
+  ancestors?: readonly GrantRef[]
 }
 
 /** What `createGrant` recorded besides the grant. */

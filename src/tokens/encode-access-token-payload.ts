@@ -15,7 +15,15 @@ export interface TokenGrant {
    * Where a delegated grant comes from (token exchange): the chain's subject (`sub`), the actors
    * (`act`, RFC 8693 §4.1, nested as `{sub, act?}`) and the parent grant's id (`parent_grant`).
    */
-  delegation?: { subject: string; act: unknown; parentId: string } | undefined
+  delegation?:
+    | {
+        subject: string
+        act: unknown
+        parentId: string
+        /** Every grant above it, root first, the parent last: the token's `ancestor_grants`. */
+        ancestors: ReadonlyArray<{ clientId: string; grantId: string }>
+      }
+    | undefined
   /**
    * A grant for a person a trusted issuer proved: `sub` is the person, `act` the client
    * (RFC 8693 §4.1).
@@ -45,8 +53,8 @@ const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).to
 /**
  * The JWS payload segment (base64url of the claims' JSON) of an RFC 9068 access token for a
  * grant: claims `iss sub aud exp iat jti client_id scope authorization_details task`, plus
- * `cnf.jkt` when the grant is DPoP-bound, `approval` when given, and `act` and `parent_grant` when
- * the grant was delegated. `sub` is the chain's subject for a delegated grant (`client_id` is then
+ * `cnf.jkt` when the grant is DPoP-bound, `approval` when given, and `act`, `parent_grant` and
+ * `ancestor_grants` when the grant was delegated. `sub` is the chain's subject for a delegated grant (`client_id` is then
  * the holder), the person for a grant a person authorized (`subject`), else the client. Computed before the grant is
  * recorded, so the grant can record its digest (`claimsSha256`); `mintAccessToken` signs it.
  *
@@ -94,6 +102,8 @@ export function encodeAccessTokenPayload(options: AccessTokenPayloadOptions): st
     // RFC 8693 §4.1: the current actor outermost, earlier actors nested; and the parent grant.
     claims.act = grant.delegation.act
     claims.parent_grant = grant.delegation.parentId
+    // The whole chain, so a verifier can end this token with any grant above it (writ's claim).
+    claims.ancestor_grants = grant.delegation.ancestors.map((a) => ({ client_id: a.clientId, grant_id: a.grantId }))
   } else if (grant.onBehalfOf) {
     // RFC 8693 §4.1: the client acts for the person the identity provider proved.
     claims.act = { sub: grant.clientId }

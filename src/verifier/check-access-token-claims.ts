@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose'
-import { checkActClaim } from './delegation.js'
+import { checkActClaim, checkAncestorGrants } from './delegation.js'
 import type { AccessTokenClaims } from './types.js'
 import { VerifierError } from './verifier-error.js'
 
@@ -59,5 +59,6 @@ export function checkAccessTokenClaims(
   if (claims.parent_grant !== undefined && (typeof claims.parent_grant !== 'string' || claims.parent_grant === '')) {
     throw invalidToken('the token\'s parent_grant claim must be a non-empty string')
   }
+  checkAncestorGrants(claims.ancestor_grants, claims.parent_grant as string | undefined)
   return deepFreeze(claims as AccessTokenClaims)
 }

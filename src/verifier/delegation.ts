@@ -70,6 +70,34 @@ export function checkActClaim(act: unknown): void {
 }
 
 /**
+ * Checks a delegated token's `ancestor_grants` against its `parent_grant`: at most
+ * {@link MAX_ACT_DEPTH} entries `{client_id, grant_id}` of non-empty strings, root first, the last
+ * one the parent. A token with a parent and no `ancestor_grants` (from a broker before the claim)
+ * is judged by its own grant alone.
+ *
+ * @throws VerifierError `invalid_token`.
+ */
+export function checkAncestorGrants(ancestors: unknown, parentGrant: string | undefined): void {
+  if (ancestors === undefined) return
+  const shape = 'the token\'s ancestor_grants claim must be a list of {"client_id", "grant_id"} ending with its parent_grant'
+  if (!Array.isArray(ancestors) || ancestors.length === 0 || ancestors.length > MAX_ACT_DEPTH) {
+    throw new VerifierError('invalid_token', shape)
+  }
+  for (const entry of ancestors) {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new VerifierError('invalid_token', shape)
+    const { client_id: clientId, grant_id: grantId, ...rest } = entry as Record<string, unknown>
+    if (typeof clientId !== 'string' || clientId === '' || typeof grantId !== 'string' || grantId === '') {
+      throw new VerifierError('invalid_token', shape)
+    }
+    if (Object.keys(rest).length > 0) throw new VerifierError('invalid_token', shape)
+  }
+  // Ensure the chain a verifier checks is the one the token was delegated along.
+  if (parentGrant === undefined || (ancestors.at(-1) as { grant_id: string }).grant_id !== parentGrant) {
+    throw new VerifierError('invalid_token', shape)
+  }
+}
+
+/**
  * Enforces a service's {@link DelegationOptions} on verified claims.
  *
  * @throws VerifierError `invalid_token` naming why the token is not accepted here.

@@ -11,7 +11,14 @@ interface Entry<V> {
 export class ExpiringLru<V> {
   readonly #entries = new Map<string, Entry<V>>()
 
-  constructor(readonly maxEntries: number) {
+  /**
+   * @param onRemove told of every entry that leaves the map except through `clear()`: evicted,
+   *   expired, deleted or replaced.
+   */
+  constructor(
+    readonly maxEntries: number,
+    private readonly onRemove?: (key: string, value: V) => void,
+  ) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) {
       throw new TypeError(`cache size must be a non-negative integer, got ${maxEntries}`)
     }
@@ -27,6 +34,7 @@ export class ExpiringLru<V> {
     if (entry === undefined) return undefined
     if (entry.expiresAtMs <= nowMs) {
       this.#entries.delete(key)
+      this.onRemove?.(key, entry.value)
       return undefined
     }
     // Map iteration follows insertion order: re-inserting makes this entry the newest.
@@ -37,15 +45,18 @@ export class ExpiringLru<V> {
 
   set(key: string, value: V, expiresAtMs: number): void {
     if (this.maxEntries === 0) return
-    this.#entries.delete(key)
+    this.delete(key)
     if (this.#entries.size >= this.maxEntries) {
-      this.#entries.delete(this.#entries.keys().next().value as string)
+      this.delete(this.#entries.keys().next().value as string)
     }
     this.#entries.set(key, { value, expiresAtMs })
   }
 
   delete(key: string): void {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return
     this.#entries.delete(key)
+    this.onRemove?.(key, entry.value)
   }
 
   clear(): void {

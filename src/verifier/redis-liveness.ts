@@ -122,11 +122,14 @@ function recordedDigest(record: string): string | undefined {
  * exists under the broker's key layout (`createStoreKeys(prefix).grant(client, grant)`), and a
  * token passes only when it is the token issued for the grant: its claims digest
  * (`tokenClaimsSha256`) is the record's `claims_sha256`. A record without one (written by a
- * broker before digests were recorded) is judged by its existence alone.
+ * broker before digests were recorded) is judged by its existence alone. A delegated token is
+ * live only while every grant above it (`ancestor_grants`) has its record too: the broker revokes
+ * the top of a subtree first, and that alone ends the whole subtree here.
  *
  * The cache keeps each confirmed grant's recorded digest (a grant's record never changes), so a
  * cached grant costs one string comparison, and a token with other claims is refused from the
- * cache too.
+ * cache too. Cached delegated grants are indexed by each grant above them, so a message naming
+ * any ancestor drops the cached subtree at once.
  *
  * Correctness of the cache: an entry is only added while the subscription is up, and only when no
  * message, loss or resubscription happened between the start of its lookup and its answer (an
@@ -142,8 +145,31 @@ export function createRedisLiveness(
   const cacheTtlMs = positiveInteger('cacheTtlSeconds', options.cacheTtlSeconds ?? 60) * 1000
   const timeoutMs = positiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 1000)
   const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
-  /** Confirmed live grants: the digest their record holds, or null when it holds none. */
-  const cache = new ExpiringLru<string | null>(options.cacheSize ?? 10_000)
+  /**
+   * Delegated grants in the cache, by each grant above them (cache keys): a revocation message
+   * naming an ancestor drops its whole cached subtree. Entries leave with the cache's.
+   */
+  const below = new Map<string, Set<string>>()
+  /** Confirmed live grants: the digest their record holds (null when none), and their chain. */
+  const cache = new ExpiringLru<Confirmed>(options.cacheSize ?? 10_000, (key, confirmed) => {
+    for (const ancestor of confirmed.ancestors) {
+      const subtree = below.get(ancestor)
+      subtree?.delete(key)
+      if (subtree?.size === 0) below.delete(ancestor)
+    }
+  })
+  /** Drops a grant, and every cached grant delegated from it at any depth. */
+  const drop = (key: string): void => {
+    cache.delete(key)
+    const subtree = below.get(key)
+    if (subtree === undefined) return
+    below.delete(key)
+    for (const descendant of subtree) cache.delete(descendant)
+  }
+  const dropAll = (): void => {
+    cache.clear()
+    below.clear()
+  }
   const keys = createStoreKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX)
   const channel = `${keys.prefix}${REVOCATION_CHANNEL_SUFFIX}`
   const onError = options.onError ?? (() => {})
@@ -172,8 +198,8 @@ export function createRedisLiveness(
   /** Bumped by every message, loss and resubscription: a lookup spanning one is not cached. */
   let epoch = 0
   let everReady = commands.status === 'ready'
-  /** Lookups in flight: each resolves to the grant's record, or null when there is none. */
-  const pending = new Map<string, { epoch: number; live: Promise<string | null> }>()
+  /** Lookups in flight, by cache key. */
+  const pending = new Map<string, { epoch: number; live: Promise<Looked> }>()
 
   const markReady = (): void => {
     everReady = true
@@ -183,7 +209,7 @@ export function createRedisLiveness(
   const lose = (): void => {
     subscribed = false
     epoch++
-    cache.clear()
+    dropAll()
   }
 
   const onMessage = (from: string, text: string): void => {
@@ -192,7 +218,7 @@ export function createRedisLiveness(
     const message = parseRevocationMessage(text)
     // Ensure anything not understood, and every `all`, drops every confirmation (fail safe).
     if (message === null || 'all' in message) {
-      cache.clear()
+      dropAll()
       return
     }
     // Ensure a key the issuer withdrew stops verifying as soon as the change is announced.
@@ -200,7 +226,8 @@ export function createRedisLiveness(
       keySetEvents?.onKeySet(message.keys.kids)
       return
     }
-    for (const grant of message.grants) cache.delete(cacheKey(grant.clientId, grant.id))
+    // Ensure a revoked grant's descendants stop verifying with it: they are live only while it is.
+    for (const grant of message.grants) drop(cacheKey(grant.clientId, grant.id))
   }
 
   const subscribe = async (): Promise<void> => {
@@ -209,7 +236,7 @@ export function createRedisLiveness(
       await withTimeout(subscriber.subscribe(channel), timeoutMs, 'SUBSCRIBE')
       if (closed) return
       epoch++
-      cache.clear()
+      dropAll()
       subscribed = true
       // Ensure a key-set change announced while the subscription was down is not missed.
       if (everSubscribed) keySetEvents?.onResubscribed()
@@ -266,14 +293,25 @@ export function createRedisLiveness(
     return firstConnection
   }
 
-  const lookup = (key: string, claims: AccessTokenClaims): Promise<string | null> => {
+  /** The records of a grant and of every grant above it (read together, one round trip). */
+  const lookup = (key: string, claims: AccessTokenClaims): Promise<Looked> => {
     const current = pending.get(key)
     // Join a lookup in flight only if nothing happened since it started.
     if (current && current.epoch === epoch) return current.live
-    const live = (async () => {
+    const live = (async (): Promise<Looked> => {
       const waiting = connected()
       if (waiting) await waiting
-      return withTimeout(commands.get(keys.grant(claims.client_id, claims.jti)), timeoutMs, 'GET')
+      const ancestors = claims.ancestor_grants ?? []
+      const [record, ...above] = await withTimeout(
+        Promise.all([
+          commands.get(keys.grant(claims.client_id, claims.jti)),
+          ...ancestors.map((a) => commands.exists(keys.grant(a.client_id, a.grant_id))),
+        ]),
+        timeoutMs,
+        'GET',
+      )
+      const ended = ancestors.find((_, i) => above[i] === 0)
+      return { record: record as string | null, ...(ended ? { endedAncestor: ended.grant_id } : {}) }
     })()
     const entry = { epoch, live }
     pending.set(key, entry)
@@ -293,21 +331,26 @@ export function createRedisLiveness(
       const cached = subscribed ? cache.get(key, now) : undefined
       keySetEvents?.onCacheLookup?.(cached !== undefined)
       if (cached !== undefined) {
-        if (cached === null || cached === claimsSha256) return
+        if (cached.digest === null || cached.digest === claimsSha256) return
         // Ensure a token other than the one issued for a grant is refused, even from the cache.
         throw notIssued()
       }
       const startEpoch = epoch
-      let record: string | null
+      let looked: Looked
       try {
-        record = await lookup(key, claims)
+        looked = await lookup(key, claims)
       } catch (cause) {
         // Ensure an unreachable store fails closed.
         const message = 'the grant store cannot be reached to check the token; retry shortly'
         throw unavailable(message, cause)
       }
+      const { record, endedAncestor } = looked
       // Ensure a grant that is not in the live set is refused: the store is the allow-list.
       if (record === null) throw new VerifierError('token_revoked', 'the token has been revoked')
+      // Ensure a delegated token ends with any grant above it, before the cascade reaches its record.
+      if (endedAncestor !== undefined) {
+        throw new VerifierError('token_revoked', `the token has been revoked: grant ${endedAncestor}, which it was delegated from, is not live`)
+      }
       let digest: string | null
       try {
         digest = recordedDigest(record) ?? null
@@ -320,7 +363,13 @@ export function createRedisLiveness(
       // reuses a live grant's id (wider details, another audience, a later expiry) differs.
       if (digest !== null && digest !== claimsSha256) throw notIssued()
       if (subscribed && epoch === startEpoch && !closed) {
-        cache.set(key, digest, Math.min(claims.exp * 1000, clock() + cacheTtlMs))
+        const ancestors = (claims.ancestor_grants ?? []).map((a) => cacheKey(a.client_id, a.grant_id))
+        cache.set(key, { digest, ancestors }, Math.min(claims.exp * 1000, clock() + cacheTtlMs))
+        for (const ancestor of cache.maxEntries > 0 ? ancestors : []) {
+          let subtree = below.get(ancestor)
+          if (subtree === undefined) below.set(ancestor, (subtree = new Set()))
+          subtree.add(key)
+        }
       }
     },
 
@@ -344,6 +393,20 @@ export function createRedisLiveness(
       }
     },
   }
+}
+
+/** A grant the verifier confirmed live: its record's claims digest, and the grants above it. */
+interface Confirmed {
+  /** The record's `claims_sha256`, or null when it holds none. */
+  digest: string | null
+  /** Cache keys of every grant above it (its token's `ancestor_grants`); empty when not delegated. */
+  ancestors: readonly string[]
+}
+
+/** What one lookup read: the grant's record (null when there is none), and the first ancestor gone. */
+interface Looked {
+  record: string | null
+  endedAncestor?: string
 }
 
 /** Grant ids are unique, but the client is part of the key so two clients can never collide. */

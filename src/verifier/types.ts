@@ -79,5 +79,10 @@ export interface AccessTokenClaims {
   act?: ActorClaim
   /** Present on a delegated token: the grant (`jti`) it was delegated from. */
   parent_grant?: string
+  /**
+   * Present on a delegated token: every grant above it, root first, the parent last. The token is
+   * live only while each of them is (the `redis` liveness check looks them all up).
+   */
+  ancestor_grants?: Array<{ client_id: string; grant_id: string }>
   [claim: string]: unknown
 }

@@ -58,6 +58,7 @@ describe('token exchange (RFC 8693) with a writ token as subject', () => {
       client_id: 'worker',
       act: { sub: 'worker' },
       parent_grant: parent.jti,
+      ancestor_grants: [{ client_id: 'planner', grant_id: parent.jti }],
       authorization_details: details(['read'], 'docs/guide/*'),
       task: { id: 'JIRA-4711', requested_by: 'carol@example.com' },
       aud: APP,
@@ -71,6 +72,7 @@ describe('token exchange (RFC 8693) with a writ token as subject', () => {
     expect(recorded!.delegation).toEqual({
       parentId: parent.jti,
       parentClientId: 'planner',
+      ancestors: [{ clientId: 'planner', grantId: parent.jti }],
       depth: 1,
       maxDepth: 2,
       subject: 'planner',

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { actorChain, createVerifier, delegationDepth, type Verifier, VerifierError } from '../../src/verifier/index.js'
-import { checkActClaim } from '../../src/verifier/delegation.js'
+import { checkActClaim, checkAncestorGrants } from '../../src/verifier/delegation.js'
 import { ISSUER, type TestBroker } from '../helpers/broker.js'
-import { APP, details, makeDelegationBroker, oauthClient } from './helpers.js'
+import { APP, claimsOf, details, makeDelegationBroker, oauthClient } from './helpers.js'
 
 let broker: TestBroker
 let tokens: { root: string; child: string; grandchild: string }
@@ -81,5 +81,28 @@ describe('writ/verifier and delegated tokens', () => {
     for (let i = 0; i < 40; i++) deep = { sub: `a${i}`, act: deep }
     expect(() => checkActClaim(deep)).toThrow(/too deep/)
     expect(() => checkActClaim({ sub: 'a', act: { sub: 'b' } })).not.toThrow()
+  })
+
+  it('carries the whole chain above a token, root first, the parent last', () => {
+    const [root, child, grandchild] = [tokens.root, tokens.child, tokens.grandchild].map(claimsOf)
+    expect(root!.ancestor_grants).toBeUndefined()
+    expect(child!.ancestor_grants).toEqual([{ client_id: 'planner', grant_id: root!.jti }])
+    expect(grandchild!.ancestor_grants).toEqual([
+      { client_id: 'planner', grant_id: root!.jti },
+      { client_id: 'worker', grant_id: child!.jti },
+    ])
+    expect(grandchild!.parent_grant).toBe(child!.jti)
+  })
+
+  it('refuses a malformed ancestor_grants claim, or one that does not end with the parent', () => {
+    const link = { client_id: 'planner', grant_id: 'g1' }
+    for (const bad of [null, [], 'g1', [link, 'g2'], [{ client_id: 'planner' }], [{ ...link, extra: 1 }], [{ ...link, grant_id: '' }]]) {
+      expect(() => checkAncestorGrants(bad, 'g1')).toThrow(VerifierError)
+    }
+    expect(() => checkAncestorGrants([link], 'g2')).toThrow(/ending with its parent_grant/)
+    expect(() => checkAncestorGrants([link], undefined)).toThrow(VerifierError)
+    expect(() => checkAncestorGrants(Array.from({ length: 40 }, () => link), 'g1')).toThrow(VerifierError)
+    expect(() => checkAncestorGrants([{ client_id: 'root', grant_id: 'g0' }, link], 'g1')).not.toThrow()
+    expect(() => checkAncestorGrants(undefined, 'g1')).not.toThrow()
   })
 })

@@ -48,6 +48,10 @@ const variants: Array<[string, Grant]> = [
       delegation: {
         parentId: 'g_0',
         parentClientId: 'planner',
+        ancestors: [
+          { clientId: 'agent-a', grantId: 'g_root' },
+          { clientId: 'planner', grantId: 'g_0' },
+        ],
         depth: 2,
         maxDepth: 3,
         subject: 'agent-a',

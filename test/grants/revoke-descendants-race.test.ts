@@ -54,20 +54,40 @@ function hooked(store: GrantStore) {
 }
 
 describe('a revocation sweep and hand-overs made during it', () => {
-  it('revoking a grant reaches a grandchild delegated from a child the sweep found live', async () => {
+  it('revoking a grant: a hand-over from a descendant the sweep found live is refused, its chain having ended', async () => {
     const store = createMemoryStore({ clock })
     const root = makeGrant('planner')
     const child = makeGrant('worker')
     const grandchild = makeGrant('sub')
     await store.grants.createGrant(root)
+    await store.grants.createGrant(child, { parent: refOf(root), ancestors: [refOf(root)] })
     const { wrapped, after } = hooked(store.grants)
-    // The first sweep (before the root is revoked) sees no children; the child is delegated right
-    // after it looked, while the root is still live.
-    after.listParents.set(1, async () => {
-      await store.grants.createGrant(child, { parent: refOf(root) })
+    // The sweep after the root's revocation finds the child, still recorded; its holder hands it
+    // over again before the sweep revokes it. The root is gone, so the chain is refused.
+    let refusal: unknown
+    after.listChildren.set(1, async () => {
+      refusal = await store.grants
+        .createGrant(grandchild, { parent: refOf(child), ancestors: [refOf(root), refOf(child)] })
+        .catch((err: unknown) => err)
     })
-    // The sweep after the root's revocation finds the child, still live; its holder hands it over
-    // again before the sweep revokes it.
+    const counts = await revokeTarget({ store: wrapped }, { grantId: root.id }, revocation)
+    expect(refusal).toMatchObject({ status: 400, message: `subject_token: grant ${root.id}, which it was delegated from, is not live` })
+    expect(await store.grants.getGrant('worker', child.id)).toMatchObject({ state: 'revoked' })
+    expect(await store.grants.getGrant('sub', grandchild.id)).toEqual({ state: 'unknown' })
+    expect(counts).toEqual({ revoked: 1, descendants: 1 })
+    await store.close()
+  })
+
+  it('revoking a grant reaches a grandchild recorded under its live parent while the sweep ran', async () => {
+    const store = createMemoryStore({ clock })
+    const root = makeGrant('planner')
+    const child = makeGrant('worker')
+    const grandchild = makeGrant('sub')
+    await store.grants.createGrant(root)
+    await store.grants.createGrant(child, { parent: refOf(root) })
+    const { wrapped, after } = hooked(store.grants)
+    // A caller that names the parent alone (no chain): the child is still live when the sweep has
+    // read its list, so the grandchild is recorded; the next walk finds and revokes it.
     after.listChildren.set(1, async () => {
       await store.grants.createGrant(grandchild, { parent: refOf(child) })
     })
@@ -78,27 +98,24 @@ describe('a revocation sweep and hand-overs made during it', () => {
     await store.close()
   })
 
-  it('revoking a client reaches a grandchild delegated from a child its last pass found live', async () => {
+  it('revoking a client reaches a grandchild delegated from a child its orphan pass found live', async () => {
     const store = createMemoryStore({ clock })
     const root = makeGrant('planner')
     const child = makeGrant('worker')
     const grandchild = makeGrant('sub')
     await store.grants.createGrant(root)
+    await store.grants.createGrant(child, { parent: refOf(root) })
     const { wrapped, after } = hooked(store.grants)
-    // selectParents reads first (no parents yet), then the first descendants sweep: the child is
-    // delegated after both looked.
-    after.listParents.set(2, async () => {
-      await store.grants.createGrant(child, { parent: refOf(root) })
-    })
-    // The orphan sweep (after the client's grants are revoked) finds the child live; it is handed
-    // over again before that sweep revokes it.
+    // The pass after the client's grants are revoked finds the child live; it is handed over again
+    // (naming its parent alone) before that pass revokes it.
     after.listChildren.set(1, async () => {
       await store.grants.createGrant(grandchild, { parent: refOf(child) })
     })
-    await revokeTarget({ store: wrapped }, { clientId: 'planner' }, revocation)
+    const counts = await revokeTarget({ store: wrapped }, { clientId: 'planner' }, revocation)
     expect(await store.grants.getGrant('planner', root.id)).toMatchObject({ state: 'revoked' })
     expect(await store.grants.getGrant('worker', child.id)).toMatchObject({ state: 'revoked' })
     expect(await store.grants.getGrant('sub', grandchild.id)).toMatchObject({ state: 'revoked' })
+    expect(counts).toEqual({ revoked: 1, descendants: 2 })
     await store.close()
   })
 })

@@ -73,6 +73,9 @@ async function answers(tokens: string[]): Promise<string[]> {
   return Promise.all(verifiers.flatMap((v) => tokens.map((t) => outcome(v, t))))
 }
 
+const jtiOf = (token: string): string =>
+  (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti
+
 const revokeByToken = (client: string, token: string) =>
   broker.call('POST', '/oauth/revoke', {
     basic: [client, secretOf(client)],
@@ -102,7 +105,7 @@ describe('cascading revocation of a three-level chain on Redis, verifiers in red
   it('revoking a middle node leaves the root alive and kills what hangs below', async () => {
     const { root, child, grandchild } = await chain()
     expect(new Set(await answers([root, child, grandchild]))).toEqual(new Set(['ok']))
-    const res = await adminRevoke({ grant_id: (JSON.parse(Buffer.from(child.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti })
+    const res = await adminRevoke({ grant_id: jtiOf(child) })
     expect(await res.json()).toMatchObject({ revoked: 2, descendants_revoked: 1 })
     await eventually('every verifier refuses the child and the grandchild', async () =>
       (await answers([child, grandchild])).every((a) => a === 'token_revoked'),
@@ -118,5 +121,49 @@ describe('cascading revocation of a three-level chain on Redis, verifiers in red
     await eventually('every verifier refuses the whole chain', async () =>
       (await answers([root, child, grandchild])).every((a) => a === 'token_revoked'),
     )
+  })
+
+  // The attack: a descendant's own record outliving its revoked root (the cascade not there yet,
+  // or a broker that died part-way through it). Only the root's record is taken out here.
+  it('a revoked root ends every descendant at once, before the cascade reaches their records', async () => {
+    const { root, child, grandchild } = await chain()
+    expect(new Set(await answers([root, child, grandchild]))).toEqual(new Set(['ok']))
+    await broker.store.grants.revokeGrant('planner', jtiOf(root), { by: 'admin', reason: 'root only', at: 0 })
+    expect(await broker.store.grants.getGrant('worker', jtiOf(child))).toMatchObject({ state: 'live' })
+    expect(await broker.store.grants.getGrant('sub', jtiOf(grandchild))).toMatchObject({ state: 'live' })
+
+    // Verifiers that held the chain as confirmed live drop it on the message naming the root ...
+    await eventually('every verifier refuses the whole chain', async () =>
+      (await answers([root, child, grandchild])).every((a) => a === 'token_revoked'),
+    )
+    // ... and one that never saw the chain looks up the grants above each token.
+    const fresh = createVerifier({
+      issuer: ISSUER,
+      audience: APP,
+      jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      fetch: async (input, init) => broker.app.request(String(input), init),
+      clock: broker.clock,
+      liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix },
+    })
+    try {
+      await expect(fresh.verify(grandchild)).rejects.toMatchObject({
+        code: 'token_revoked',
+        message: `the token has been revoked: grant ${jtiOf(root)}, which it was delegated from, is not live`,
+      })
+    } finally {
+      await fresh.close()
+    }
+    // The broker agrees: introspection says inactive, and no hand-over is had from a descendant.
+    const introspected = await broker.call('POST', '/oauth/introspect', {
+      basic: ['worker', secretOf('worker')],
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: child }).toString(),
+    })
+    expect(await introspected.json()).toEqual({ active: false })
+    expect(await oauthClient(broker, 'sub').refused(child, asked)).toMatchObject({
+      status: 400,
+      error: 'invalid_request',
+      description: `subject_token: grant ${jtiOf(root)}, which it was delegated from, is not live`,
+    })
   })
 })

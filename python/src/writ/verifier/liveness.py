@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from .errors import VerifierError
 
@@ -76,7 +76,9 @@ class RedisLiveness:
     """Asks the grant store directly, as ``writ/verifier``'s ``redis`` mode does.
 
     A grant is live while its record exists, and a token passes only when its claims digest is the
-    one recorded with the grant. Confirmations are cached (at most ``cache_size`` grants, each at
+    one recorded with the grant. A delegated token is live only while every grant above it (its
+    ``ancestor_grants``) has its record too: revoking any of them ends it at once, and a revocation
+    message naming one drops every cached grant delegated from it. Confirmations are cached (at most ``cache_size`` grants, each at
     most ``cache_ttl_seconds``) only while the subscription to ``<prefix>revocations`` is up, and a
     revocation message drops them at once; a lost subscription (closed connection or an unanswered
     heartbeat) drops the whole cache, and an unreachable store refuses every token with
@@ -116,7 +118,10 @@ class RedisLiveness:
             url, socket_timeout=self._timeout, socket_connect_timeout=max(self._timeout, 2.0), retry_on_timeout=False
         )
         self._lock = threading.Lock()
-        self._cache: "OrderedDict[Tuple[str, str], Tuple[Optional[str], float]]" = OrderedDict()
+        # Confirmed live grants: (recorded digest, expiry, the keys of the grants above it).
+        self._cache: "OrderedDict[Tuple[str, str], Tuple[Optional[str], float, Tuple[Tuple[str, str], ...]]]" = OrderedDict()
+        # Cached delegated grants by each grant above them: a message naming one drops its subtree.
+        self._below: Dict[Tuple[str, str], Set[Tuple[str, str]]] = {}
         self._epoch = 0
         self._subscribed = False
         self._ever_subscribed = False
@@ -129,13 +134,36 @@ class RedisLiveness:
     def attach(self, keys: KeySetListener) -> None:
         self._keys = keys
 
+    # --- cache (callers hold the lock) -------------------------------------------------------
+
+    def _remove(self, key: Tuple[str, str]) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is None:
+            return
+        for ancestor in entry[2]:
+            subtree = self._below.get(ancestor)
+            if subtree is not None:
+                subtree.discard(key)
+                if not subtree:
+                    del self._below[ancestor]
+
+    def _drop(self, key: Tuple[str, str]) -> None:
+        """Drops a grant, and every cached grant delegated from it at any depth."""
+        self._remove(key)
+        for descendant in self._below.pop(key, ()):
+            self._remove(descendant)
+
+    def _clear(self) -> None:
+        self._cache.clear()
+        self._below.clear()
+
     # --- subscription -------------------------------------------------------------------------
 
     def _lose(self) -> None:
         with self._lock:
             self._subscribed = False
             self._epoch += 1
-            self._cache.clear()
+            self._clear()
 
     def _on_message(self, data: Any) -> None:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
@@ -147,23 +175,24 @@ class RedisLiveness:
             self._epoch += 1
             # Ensure anything not understood, and every `all`, drops every confirmation.
             if not isinstance(message, dict) or message.get("v") != 1 or message.get("all") is True:
-                self._cache.clear()
+                self._clear()
                 return
             if "keys" in message:
                 kids = message["keys"].get("kids") if isinstance(message["keys"], dict) else None
                 if not isinstance(kids, list) or not kids or len(kids) > 3 or not all(isinstance(k, str) and k for k in kids):
-                    self._cache.clear()
+                    self._clear()
                     return
             else:
                 grants = message.get("grants")
                 if not isinstance(grants, list):
-                    self._cache.clear()
+                    self._clear()
                     return
                 for g in grants:
                     if not isinstance(g, dict) or not isinstance(g.get("id"), str) or not isinstance(g.get("clientId"), str):
-                        self._cache.clear()
+                        self._clear()
                         return
-                    self._cache.pop((g["clientId"], g["id"]), None)
+                    # Ensure a revoked grant's descendants stop verifying with it.
+                    self._drop((g["clientId"], g["id"]))
                 return
         # Ensure a key the issuer withdrew stops verifying as soon as the change is announced.
         if self._keys is not None:
@@ -189,7 +218,7 @@ class RedisLiveness:
                         raise TimeoutError("SUBSCRIBE: no answer in time")
                 with self._lock:
                     self._epoch += 1
-                    self._cache.clear()
+                    self._clear()
                     self._subscribed = True
                 if self._ever_subscribed and self._keys is not None:
                     # Ensure a key-set change announced while the subscription was down is not missed.
@@ -240,7 +269,7 @@ class RedisLiveness:
         with self._lock:
             entry = self._cache.get(key) if self._subscribed else None
             if entry is not None and entry[1] <= now:
-                del self._cache[key]
+                self._remove(key)
                 entry = None
             start_epoch = self._epoch
         if entry is not None:
@@ -248,14 +277,26 @@ class RedisLiveness:
                 return
             # Ensure a token other than the one issued for a grant is refused, even from the cache.
             raise VerifierError("invalid_token", "the token's claims are not the ones issued for its grant")
+        ancestors = tuple((a["client_id"], a["grant_id"]) for a in claims.get("ancestor_grants") or ())
         try:
-            record = self._commands.get(grant_key(self._prefix, key[0], key[1]))
+            # The grant's record and whether each grant above it has one, in one round trip.
+            pipe = self._commands.pipeline(transaction=False)
+            pipe.get(grant_key(self._prefix, key[0], key[1]))
+            for client_id, grant_id in ancestors:
+                pipe.exists(grant_key(self._prefix, client_id, grant_id))
+            record, *above = pipe.execute()
         except Exception as err:  # noqa: BLE001
             # Ensure an unreachable store fails closed.
             raise _unavailable("the grant store cannot be reached to check the token; retry shortly") from err
         # Ensure a grant that is not in the live set is refused: the store is the allow-list.
         if record is None:
             raise VerifierError("token_revoked", "the token has been revoked")
+        # Ensure a delegated token ends with any grant above it, before the cascade reaches its record.
+        for (_, grant_id), exists in zip(ancestors, above):
+            if not exists:
+                raise VerifierError(
+                    "token_revoked", f"the token has been revoked: grant {grant_id}, which it was delegated from, is not live"
+                )
         try:
             digest = _recorded_digest(record.decode("utf-8") if isinstance(record, bytes) else record)
         except ValueError as err:
@@ -266,10 +307,12 @@ class RedisLiveness:
         with self._lock:
             if self._subscribed and self._epoch == start_epoch and not self._closed:
                 expires = min(float(claims["exp"]), self._clock() + self._cache_ttl)
-                self._cache[key] = (digest, expires)
-                self._cache.move_to_end(key)
+                self._remove(key)
+                self._cache[key] = (digest, expires, ancestors)
+                for ancestor in ancestors:
+                    self._below.setdefault(ancestor, set()).add(key)
                 while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                    self._remove(next(iter(self._cache)))
 
     def status(self) -> Dict[str, Any]:
         with self._lock:

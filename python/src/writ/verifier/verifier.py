@@ -58,6 +58,25 @@ def claims_sha256(token: str) -> str:
     return b64u(hashlib.sha256(payload.encode("ascii")).digest())
 
 
+def _check_ancestor_grants(claims: Dict[str, Any]) -> None:
+    """A delegated token's ``ancestor_grants``: every grant above it, root first, ending with its
+    ``parent_grant`` (``{"client_id", "grant_id"}`` of non-empty strings). Liveness checks them all."""
+    if "ancestor_grants" not in claims:
+        return
+    ancestors = claims["ancestor_grants"]
+    shape = 'the token\'s ancestor_grants claim must be a list of {"client_id", "grant_id"} ending with its parent_grant'
+    if not isinstance(ancestors, list) or not 0 < len(ancestors) <= 32:
+        raise _invalid(shape)
+    for a in ancestors:
+        if not isinstance(a, dict) or sorted(a) != ["client_id", "grant_id"]:
+            raise _invalid(shape)
+        if not all(isinstance(a[k], str) and a[k] for k in ("client_id", "grant_id")):
+            raise _invalid(shape)
+    # Ensure the chain liveness checks is the one the token was delegated along.
+    if ancestors[-1]["grant_id"] != claims.get("parent_grant"):
+        raise _invalid(shape)
+
+
 class Verifier:
     """Verifies writ access tokens at a downstream service. Strict by default: an explicit
     algorithm allow-list (ES256, EdDSA), ``typ: at+jwt``, the exact ``iss``, a required ``aud``,
@@ -216,6 +235,7 @@ class Verifier:
             cnf = claims["cnf"]
             if not isinstance(cnf, dict) or list(cnf) != ["jkt"] or not isinstance(cnf["jkt"], str) or not cnf["jkt"]:
                 raise _invalid('the token\'s cnf claim must be {"jkt": thumbprint}')
+        _check_ancestor_grants(claims)
         return claims
 
     def _verify(self, token: str, scheme: str, proof: Optional[str], method: Optional[str], url: Optional[str]) -> Dict[str, Any]:
