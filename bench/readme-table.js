@@ -133,6 +133,14 @@ export function renderTable(results) {
       `${ratio(pe.ratios.vsPeer)} the peer (goal ≥ ${pe.goals.vsPeer}), ${ratio(pe.ratios.vsTrivialRoute)} the trivial route (goal ≥ ${pe.goals.vsTrivialRoute})`,
       day(pe.date),
     )
+    if (pe.floor) {
+      row(
+        'the floor: a route on the same stack that only writes a grant and its audit event to Redis and signs (bench/floor-server.js)',
+        `${int(pe.median.floorPerSecond)} tokens/s; writ ${ratio(pe.ratios.vsFloor)} the floor`,
+        `the floor is ${ratio(pe.floor.vsPeer)} the peer and ${ratio(pe.floor.vsTrivialRoute)} the trivial route: no writ can do better`,
+        day(pe.date),
+      )
+    }
   }
   const sc = results.scaling
   if (sc) {

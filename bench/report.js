@@ -91,7 +91,7 @@ const report = {
   auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
   scaling: curves ? { date: curves.date, curves: curves.curves, redisMemory: curves.redisMemory } : undefined,
-  peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals } : undefined,
+  peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals, floor: peer.floor } : undefined,
   mcpToolCall: mcp
     ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
     : undefined,
