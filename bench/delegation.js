@@ -179,10 +179,11 @@ async function subtreeRevocation(broker, agent, worker, sub, agentSecret) {
       // A member leaves a verifier's cache of confirmed-live grants only when a revocation message
       // names it or a grant above it, and the broker deletes a grant's record before it publishes
       // that message, so a member gone from the cache is one the verifier refuses from then on
-      // (checked below, after the clock stops). Watching the cache sizes keeps the bench's own work
-      // out of what it times: verifying 1,001 tokens per sweep would measure the sweep.
-      await Promise.all(verifiers.map((v) => v.ask('arm')))
-      const watched = verifiers.map((v) => v.ask('watch', { count: members.length }))
+      // (checked below, after the clock stops). Watching the cache sizes, woken by the message,
+      // keeps the bench's own work out of what it times: verifying 1,001 tokens per sweep would
+      // measure the sweep.
+      await Promise.all(verifiers.map((v) => v.ask('arm', { count: members.length })))
+      const watched = verifiers.map((v) => v.ask('watch'))
       const start = nowMs()
       const res = await fetch(`${broker.base}/oauth/revoke`, {
         method: 'POST',
