@@ -815,6 +815,30 @@ export function describeStoreContract(
         expect(await stateOf(unknown)).not.toBe('live')
       })
 
+      it('refuses a child whose parent is live but a grant above it is not, and leaves nothing live', async () => {
+        const root = makeGrant(newClient('root'))
+        const parent = makeGrant(newClient('parent'))
+        await store.createGrant(root)
+        await store.createGrant(parent, { parent: refOf(root), ancestors: [refOf(root)] })
+        await store.revokeGrant(root.clientId, root.id, revocation())
+        expect(await stateOf(parent)).toBe('live')
+        const child = makeGrant(newClient('child'))
+        await expect(
+          store.createGrant(child, { parent: refOf(parent), ancestors: [refOf(root), refOf(parent)] }),
+        ).rejects.toMatchObject({
+          code: 'invalid_request',
+          status: 400,
+          message: `subject_token: grant ${root.id}, which it was delegated from, is not live`,
+        })
+        expect(await stateOf(child)).not.toBe('live')
+        expect(await store.listGrants({ clientId: child.clientId })).toEqual([])
+        // A chain that does not end with the parent is a caller's mistake, refused before anything.
+        const stray = makeGrant(newClient('child'))
+        await expect(store.createGrant(stray, { parent: refOf(parent), ancestors: [refOf(root)] })).rejects.toThrow(
+          /ancestors must end with its parent/,
+        )
+      })
+
       it('revokes the listed grants that are live, one message per batch, and counts them', async () => {
         const client = newClient()
         const grants = [makeGrant(client), makeGrant(client), makeGrant(newClient())]
