@@ -2,8 +2,8 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import type { KeyManager } from '../tokens/index.js'
 import { tokenClaimsSha256 } from '../wire/claims-digest.js'
-import type { GrantState } from './grant.js'
-import type { GrantStore } from './store.js'
+import type { Grant, GrantState } from './grant.js'
+import type { GrantRef, GrantStore } from './store.js'
 
 export interface InspectTokenDeps {
   keys: KeyManager
@@ -80,11 +80,19 @@ export async function inspectToken(deps: InspectTokenDeps, token: string): Promi
   }
   // Ensure a delegated grant ends with any grant above it: revoking an ancestor revokes it at once,
   // before the cascade reaches its record.
-  const ancestors = state.grant.delegation?.ancestors ?? []
-  if (ancestors.length > 0) {
-    const states = await Promise.all(ancestors.map((a) => deps.store.getGrant(a.clientId, a.grantId)))
-    const ended = ancestors.find((_, i) => states[i]!.state !== 'live')
-    if (ended) return { active: false, claims: typed, state, endedAncestor: ended.grantId }
-  }
+  const ended = await endedAncestor(deps.store, state.grant)
+  if (ended) return { active: false, claims: typed, state, endedAncestor: ended.grantId }
   return { active: true, claims: typed, state }
+}
+
+/**
+ * The first grant above a delegated grant (`Grant.delegation.ancestors`, root first) that is not
+ * live, or undefined when the whole chain is (always, for a grant that was not delegated). A
+ * delegated grant is live only while its own record and every ancestor's are.
+ */
+export async function endedAncestor(store: Pick<GrantStore, 'getGrant'>, grant: Grant): Promise<GrantRef | undefined> {
+  const ancestors = grant.delegation?.ancestors ?? []
+  if (ancestors.length === 0) return undefined
+  const states = await Promise.all(ancestors.map((a) => store.getGrant(a.clientId, a.grantId)))
+  return ancestors.find((_, i) => states[i]!.state !== 'live')
 }

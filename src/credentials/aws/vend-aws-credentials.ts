@@ -7,6 +7,7 @@ import {
 import { type Clock, epochSeconds } from '../../clock.js'
 import { accessDenied, invalidRequest, WritError } from '../../errors.js'
 import type { Grant } from '../../grants/grant.js'
+import { endedAncestor } from '../../grants/inspect-token.js'
 import type { GrantStore } from '../../grants/store.js'
 import { type AssumeRoleParams, checkAssumeRoleLimits } from './check-assume-role-limits.js'
 import { compileSessionPolicy, iamDate } from './compile-session-policy.js'
@@ -150,9 +151,10 @@ export async function vendAwsCredentials(
     })
   }
 
-  // Ensure the grant was not revoked while STS worked: if it was, nothing leaves the broker.
+  // Ensure the grant (and, for a delegated one, every grant above it) was not revoked while STS
+  // worked: if it was, nothing leaves the broker.
   const after = await deps.store.getGrant(grant.clientId, grant.id)
-  if (after.state !== 'live') {
+  if (after.state !== 'live' || (await endedAncestor(deps.store, grant))) {
     const message = 'the token was revoked while AWS credentials were issued; none are returned'
     throw new WritError('invalid_token', 401, message)
   }
