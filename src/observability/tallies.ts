@@ -39,11 +39,15 @@ interface TallyOptions<L extends string> {
 const keyOf = <L extends string>(labelNames: readonly L[], labels: LabelValues<L>): string =>
   labelNames.map((name) => String(labels[name] ?? '')).join('\u0000')
 
-/** Label values with every declared name present, as prom-client would have validated them. */
-function ownLabels<L extends string>(labelNames: readonly L[], labels: LabelValues<L>): Record<string, string | number> {
-  const own: Record<string, string | number> = {}
+type Labels = Record<string, string | number>
+
+/** A copy of the label values given, refused (as prom-client refuses it) if it names an undeclared label. */
+function ownLabels<L extends string>(labelNames: readonly L[], labels: LabelValues<L>): Labels {
+  const own: Labels = {}
   for (const name of Object.keys(labels)) {
-    if (!labelNames.includes(name as L)) throw new Error(`Added label "${name}" is not included in initial labelset`)
+    if (!labelNames.includes(name as L)) {
+      throw new Error(`Added label "${name}" is not included in initial labelset`)
+    }
   }
   for (const name of labelNames) {
     const value = labels[name]
@@ -57,7 +61,7 @@ function ownLabels<L extends string>(labelNames: readonly L[], labels: LabelValu
  * prom-client Counter with `inc`, so the Counter holds the totals and prom-client renders it.
  */
 export function talliedCounter<L extends string>(options: TallyOptions<L>): TalliedCounter<L> {
-  const children = new Map<string, { labels: Record<string, string | number>; pending: number; inc(by?: number): void }>()
+  const children = new Map<string, CounterChild & { readonly labels: Labels; pending: number }>()
   const fold = (counter: Counter<L>): void => {
     for (const child of children.values()) {
       if (child.pending === 0) continue
@@ -96,7 +100,7 @@ export function talliedCounter<L extends string>(options: TallyOptions<L>): Tall
 }
 
 interface HistogramTally extends HistogramChild {
-  readonly labels: Record<string, string | number>
+  readonly labels: Labels
   /** Observations per bucket, not cumulative; the last slot holds those above the largest bound. */
   readonly counts: Float64Array
   sum: number
@@ -109,12 +113,14 @@ interface HistogramTally extends HistogramChild {
  * `_bucket` (cumulative, `le` first), `_sum` and `_count`, exactly as for a prom-client Histogram.
  * A child appears in the exposition once it has an observation.
  */
-export function talliedHistogram<L extends string>(options: TallyOptions<L> & { buckets: readonly number[] }): TalliedHistogram<L> {
+export function talliedHistogram<L extends string>(
+  options: TallyOptions<L> & { buckets: readonly number[] },
+): TalliedHistogram<L> {
   const bounds = [...options.buckets].sort((a, b) => a - b)
   const children = new Map<string, HistogramTally>()
   const bucketName = `${options.name}_bucket`
 
-  const makeChild = (labels: Record<string, string | number>): HistogramTally => ({
+  const makeChild = (labels: Labels): HistogramTally => ({
     labels,
     counts: new Float64Array(bounds.length + 1),
     sum: 0,
@@ -131,23 +137,17 @@ export function talliedHistogram<L extends string>(options: TallyOptions<L> & { 
 
   /** The samples of every child, `labels` holding `le` and `sharedLabels` the child's own labels. */
   const samples = () => {
-    const values: {
-      labels: Record<string, string | number>
-      sharedLabels: Record<string, string | number>
-      value: number
-      metricName: string
-      exemplar?: null
-    }[] = []
-    for (const child of children.values()) {
-      if (child.count === 0) continue
+    const values: { labels: Labels; sharedLabels: Labels; value: number; metricName: string; exemplar?: null }[] = []
+    for (const { labels: sharedLabels, counts, sum, count } of children.values()) {
+      if (count === 0) continue
       let cumulative = 0
       for (let i = 0; i < bounds.length; i++) {
-        cumulative += child.counts[i]!
-        values.push({ labels: { le: bounds[i]! }, sharedLabels: child.labels, value: cumulative, metricName: bucketName, exemplar: null })
+        cumulative += counts[i]!
+        values.push({ labels: { le: bounds[i]! }, sharedLabels, value: cumulative, metricName: bucketName, exemplar: null })
       }
-      values.push({ labels: { le: '+Inf' }, sharedLabels: child.labels, value: child.count, metricName: bucketName, exemplar: null })
-      values.push({ labels: {}, sharedLabels: child.labels, value: child.sum, metricName: `${options.name}_sum` })
-      values.push({ labels: {}, sharedLabels: child.labels, value: child.count, metricName: `${options.name}_count` })
+      values.push({ labels: { le: '+Inf' }, sharedLabels, value: count, metricName: bucketName, exemplar: null })
+      values.push({ labels: {}, sharedLabels, value: sum, metricName: `${options.name}_sum` })
+      values.push({ labels: {}, sharedLabels, value: count, metricName: `${options.name}_count` })
     }
     return values
   }
@@ -161,7 +161,10 @@ export function talliedHistogram<L extends string>(options: TallyOptions<L> & { 
     },
     /** The samples with each child's labels and `le` merged, as prom-client's `get()` gives them. */
     async get() {
-      const values = samples().map(({ sharedLabels, labels, ...sample }) => ({ ...sample, labels: { ...sharedLabels, ...labels } }))
+      const values = samples().map(({ sharedLabels, labels, ...sample }) => ({
+        ...sample,
+        labels: { ...sharedLabels, ...labels },
+      }))
       return { ...base, values }
     },
     reset() {

@@ -78,7 +78,13 @@ export function observeRequests(options: ObserveRequestsOptions): MiddlewareHand
     return bound
   }
 
-  const countOutcome = (m: BrokerMetrics, bound: RouteMetrics, route: string, outcome: TokenOutcome, seconds: number): void => {
+  const countOutcome = (
+    m: BrokerMetrics,
+    bound: RouteMetrics,
+    route: string,
+    outcome: TokenOutcome,
+    seconds: number,
+  ): void => {
     let counter = bound.outcomes!.get(outcome)
     if (!counter) {
       counter = m.tokenRequests.child({ route, outcome })
@@ -89,7 +95,13 @@ export function observeRequests(options: ObserveRequestsOptions): MiddlewareHand
   }
 
   /** Records one answer; a promise only when a token route's 4xx body has to be read. */
-  const record = (m: BrokerMetrics, method: string, route: string, res: Response, seconds: number): void | Promise<void> => {
+  const record = (
+    m: BrokerMetrics,
+    method: string,
+    route: string,
+    res: Response,
+    seconds: number,
+  ): void | Promise<void> => {
     const bound = routeMetrics(m, method, route)
     const status = res.status
     const statusClass = Math.floor(status / 100)

@@ -11,11 +11,12 @@ function pair() {
   const tallied = new Registry()
   const plain = new Registry()
   const help = 'help text'
+  const h = { name: 'h_seconds', help, labelNames: ['method', 'route'] as const, buckets: BUCKETS }
   return {
     tallied,
     plain,
-    histogram: talliedHistogram({ name: 'h_seconds', help, labelNames: ['method', 'route'], buckets: BUCKETS, registers: [tallied] }),
-    plainHistogram: new Histogram({ name: 'h_seconds', help, labelNames: ['method', 'route'], buckets: BUCKETS, registers: [plain] }),
+    histogram: talliedHistogram({ ...h, registers: [tallied] }),
+    plainHistogram: new Histogram({ ...h, labelNames: [...h.labelNames], registers: [plain] }),
     counter: talliedCounter({ name: 'c_total', help, labelNames: ['route', 'outcome'], registers: [tallied] }),
     plainCounter: new Counter({ name: 'c_total', help, labelNames: ['route', 'outcome'], registers: [plain] }),
   }
