@@ -3,7 +3,8 @@
 //
 // Two brokers (built, `node dist/main.js`) run side by side, each on its own private redis-server:
 // "off" with `metrics.enabled: false` and no OpenTelemetry SDK (the API's spans are no-ops), "on"
-// with metrics on (and scraped once per run, as Prometheus would) and a trace SDK registered
+// with metrics on (and scraped once per run, inside its measured CPU time: with 1 s runs more often
+// than Prometheus's usual 15 s, so the scrape's cost counts high) and a trace SDK registered
 // (bench/otel-sdk.js: every span recorded and exported in batches to a counting exporter). The
 // method is bench/audit.js's: autocannon drives POST /oauth/token in short runs in blocks of off,
 // on, on, off; the cost of a token is the CPU time of its broker and its redis-server per token;
@@ -12,7 +13,14 @@
 //
 //   node bench/observability.js                                   # 1 s runs, 10 blocks per level
 //   node bench/observability.js --duration 2 --rounds 20 --connections 1,16,64
-//   node bench/observability.js --variant metrics   # "on" without the trace SDK: writ's own share
+//   node bench/observability.js --variant metrics   # "on" without the trace SDK: writ's metrics alone
+//   node bench/observability.js --variant sdk       # "on" with the trace SDK, metrics off: tracing alone
+//   node bench/observability.js --variant none      # "on" is a second "off": what the method reads as overhead when there is none
+//
+// With the SDK, writ's three spans per token (the request, `grants.createGrant`, `tokens.sign`)
+// are recorded; the SDK's own cost comes with them: its AsyncLocalStorage context manager adds a
+// second store that Node 20's and 22's promise hooks copy onto every promise a request makes (about 90 per
+// token), and each span is an SDK object with ids, times and attributes.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -25,10 +33,15 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '1' },
     connections: { type: 'string', default: '1,16' },
     rounds: { type: 'string', default: '10' },
-    // full: metrics and a trace SDK; metrics: metrics only (writ's spans stay API no-ops).
+    // full: metrics and a trace SDK; metrics: metrics only (writ's spans stay API no-ops);
+    // sdk: the trace SDK only (metrics off, no scrape); none: both brokers off (a calibration).
     variant: { type: 'string', default: 'full' },
   },
 })
+if (!['full', 'metrics', 'sdk', 'none'].includes(args.variant)) throw new Error(`--variant: full, metrics, sdk or none, not ${args.variant}`)
+const metricsOn = args.variant === 'full' || args.variant === 'metrics'
+const sdkOn = args.variant === 'full' || args.variant === 'sdk'
+const WHAT = { full: 'metrics + tracing', metrics: 'metrics only', sdk: 'trace SDK only', none: 'both off: calibration' }[args.variant]
 const duration = Number(args.duration)
 const connectionLevels = args.connections.split(',').map(Number)
 const rounds = Number(args.rounds)
@@ -40,13 +53,13 @@ function startBroker(redisUrl, on) {
   return startBenchBroker({
     redisUrl,
     name: `bench-observability-${on ? 'on' : 'off'}`,
-    config: { metrics: { enabled: on } },
-    env: { WRIT_LOG_LEVEL: 'error', ...(on ? { WRIT_METRICS_TOKEN: METRICS_TOKEN } : {}) },
-    nodeArgs: on && args.variant === 'full' ? ['--import', './bench/otel-sdk.js'] : [],
+    config: { metrics: { enabled: on && metricsOn } },
+    env: { WRIT_LOG_LEVEL: 'error', ...(on && metricsOn ? { WRIT_METRICS_TOKEN: METRICS_TOKEN } : {}) },
+    nodeArgs: on && sdkOn ? ['--import', './bench/otel-sdk.js'] : [],
   })
 }
 
-/** One scrape of the "on" broker's /metrics: what Prometheus adds, once per run. */
+/** One scrape of the "on" broker's /metrics: what Prometheus adds, once per run (counted in the run's CPU). */
 async function scrape(base) {
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
   if (!res.ok) throw new Error(`GET /metrics: ${res.status}`)
@@ -99,7 +112,7 @@ async function main() {
           const pids = [brokers[mode].child.pid, redis[mode].child.pid]
           const before = pids.map(cpuSeconds)
           const r = await cannon({ ...issuance(brokers[mode]), connections })
-          if (mode === 'on') scrapeBytes = await scrape(brokers[mode].base)
+          if (mode === 'on' && metricsOn) scrapeBytes = await scrape(brokers[mode].base)
           const after = pids.map(cpuSeconds)
           const used = (i) => (before[i] === null ? null : after[i] - before[i])
           const perToken = (seconds) =>
@@ -162,7 +175,7 @@ async function main() {
     }
   })
 
-  console.log(`\nwrit observability overhead benchmark (metrics + tracing) — ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), node ${process.version}, ${rounds} block(s) of off/on/on/off, ${duration}s per run\n`)
+  console.log(`\nwrit observability overhead benchmark (${WHAT}) — ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), node ${process.version}, ${rounds} block(s) of off/on/on/off, ${duration}s per run\n`)
   const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`
   console.log('conns   tok/s off    tok/s on   CPU µs/token off/on   cost overhead (median)   95% CI of median    pairs min..max   p99 ms off/on')
   for (const l of levels) {
@@ -183,7 +196,7 @@ async function main() {
         machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
         durationSeconds: duration,
         rounds,
-        method: 'off: metrics.enabled false, no trace SDK; on: metrics on (one scrape per run) and a trace SDK recording every span; each broker on its own redis-server, runs in blocks of off/on/on/off; overhead = median over adjacent off/on pairs of (CPU per token on / off) - 1, with a distribution-free 95% CI of the median',
+        method: `off: metrics.enabled false, no trace SDK; on (${WHAT}): ${metricsOn ? 'metrics on (one scrape per run)' : 'metrics off'}, ${sdkOn ? 'a trace SDK recording every span' : 'no trace SDK (spans are API no-ops)'}; each broker on its own redis-server, runs in blocks of off/on/on/off; overhead = median over adjacent off/on pairs of (CPU per token on / off) - 1, with a distribution-free 95% CI of the median`,
         pinned,
         runs,
         levels,

@@ -96,6 +96,7 @@ export function renderTable(results) {
   const overheads = [
     ['metrics and tracing (a recording trace SDK) on vs off', results.observabilityOverhead],
     ['metrics on vs off (no trace SDK)', results.metricsOverhead],
+    ['a recording trace SDK on vs off (no metrics)', results.traceSdkOverhead],
   ]
   for (const [what, o] of overheads) {
     if (!o) continue

@@ -54,7 +54,10 @@ if (!args['chart-only']) {
     // The audit bench keeps its own run length: its method is many short paired runs.
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
-    run('observability.js', args.connections ? ['--connections', args.connections] : [])
+    // Metrics and tracing together, then each alone: writ's metrics, and the trace SDK with writ's spans.
+    for (const variant of ['full', 'metrics', 'sdk']) {
+      run('observability.js', ['--variant', variant, ...(args.connections ? ['--connections', args.connections] : [])])
+    }
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
     run('delegation.js')
     run('curves.js', args.quick ? ['--quick'] : [])
@@ -79,6 +82,7 @@ const peer = read('peer.json')
 const mcp = read('mcp.json')
 const observability = read('observability.json')
 const observabilityMetrics = read('observability-metrics.json')
+const observabilitySdk = read('observability-sdk.json')
 const delegation = read('delegation.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
@@ -98,6 +102,9 @@ const report = {
   observabilityOverhead: observability ? { date: observability.date, levels: observability.levels, goal: observability.goal } : undefined,
   metricsOverhead: observabilityMetrics
     ? { date: observabilityMetrics.date, levels: observabilityMetrics.levels, goal: observabilityMetrics.goal }
+    : undefined,
+  traceSdkOverhead: observabilitySdk
+    ? { date: observabilitySdk.date, levels: observabilitySdk.levels, goal: observabilitySdk.goal }
     : undefined,
   delegation: delegation ? { date: delegation.date, exchange: delegation.exchange, subtree: delegation.subtree } : undefined,
 }

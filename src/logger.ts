@@ -13,6 +13,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
   error(msg: string, fields?: Record<string, unknown>): void
+  /** Whether lines of `level` are written; a logger without it may write every level. */
+  enabled?(level: Exclude<LogLevel, 'silent'>): boolean
 }
 
 export interface LoggerOptions {
@@ -62,7 +64,13 @@ export function createLogger(
       if (fields) base[lvl](redact.value(fields) as Record<string, unknown>, text)
       else base[lvl](text)
     }
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    enabled: (lvl) => base.isLevelEnabled(lvl),
+  }
 }
 
 export const silentLogger: Logger = createLogger('silent', () => {})

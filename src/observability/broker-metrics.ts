@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { type TalliedCounter, type TalliedHistogram, talliedCounter, talliedHistogram } from './tallies.js'
 
 /**
  * Readings taken when Prometheus scrapes, not counted as things happen: each may ask the store,
@@ -22,15 +23,17 @@ export type TokenOutcome = 'issued' | 'pending' | 'denied' | 'invalid' | 'rate_l
 /**
  * Every metric the broker exports, on a registry of its own (no global state: tests build as many
  * brokers as they like). The names are the contract with dashboards (deploy/grafana/) and alerts.
+ * The metrics moved on every request are tallies (./tallies.ts): their children are bound to their
+ * label values once and add plain numbers, which prom-client collects at each scrape.
  */
 export interface BrokerMetrics {
   readonly registry: Registry
   /** Requests by route template, method and status class; duration in seconds. */
-  readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>
+  readonly httpRequestSeconds: TalliedHistogram<'method' | 'route' | 'status'>
   /** Requests to the token routes by outcome. */
-  readonly tokenRequests: Counter<'route' | 'outcome'>
+  readonly tokenRequests: TalliedCounter<'route' | 'outcome'>
   /** Time to answer a request that issued a token. */
-  readonly issuanceSeconds: Histogram<'route'>
+  readonly issuanceSeconds: TalliedHistogram<'route'>
   readonly approvalRequests: Counter
   readonly approvalsDecided: Counter<'outcome'>
   /** From the request's creation to its decision. */
@@ -39,11 +42,11 @@ export interface BrokerMetrics {
   readonly revocations: Counter<'scope'>
   /** ... and the grants they took out. */
   readonly grantsRevoked: Counter<'scope'>
-  readonly storeCommandSeconds: Histogram<'store' | 'command'>
-  readonly storeCommandErrors: Counter<'store' | 'command'>
+  readonly storeCommandSeconds: TalliedHistogram<'store' | 'command'>
+  readonly storeCommandErrors: TalliedCounter<'store' | 'command'>
   readonly auditWriteFailures: Counter
   /** Requests refused with 429 (rate limits, failure budgets, quotas) by route. */
-  readonly rateLimited: Counter<'route'>
+  readonly rateLimited: TalliedCounter<'route'>
 }
 
 /** Every metric name {@link createBrokerMetrics} registers besides the process ones. */
@@ -101,20 +104,20 @@ export function createBrokerMetrics(readings: MetricReadings, onReadingFailed: (
 
   return {
     registry,
-    httpRequestSeconds: new Histogram({
+    httpRequestSeconds: talliedHistogram({
       name: 'writ_http_request_duration_seconds',
       help: 'HTTP requests by method, route template and status class (2xx, 4xx, ...), in seconds.',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    tokenRequests: new Counter({
+    tokenRequests: talliedCounter({
       name: 'writ_token_requests_total',
       help: 'Requests to the token routes by outcome: issued, pending (approval), denied, invalid, rate_limited, error.',
       labelNames: ['route', 'outcome'],
       registers,
     }),
-    issuanceSeconds: new Histogram({
+    issuanceSeconds: talliedHistogram({
       name: 'writ_token_issuance_duration_seconds',
       help: 'Time to answer a token request that issued a token, in seconds.',
       labelNames: ['route'],
@@ -151,14 +154,14 @@ export function createBrokerMetrics(readings: MetricReadings, onReadingFailed: (
       labelNames: ['scope'],
       registers,
     }),
-    storeCommandSeconds: new Histogram({
+    storeCommandSeconds: talliedHistogram({
       name: 'writ_store_command_duration_seconds',
       help: 'Store operations (grants, approvals, locks) by store and operation, in seconds.',
       labelNames: ['store', 'command'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    storeCommandErrors: new Counter({
+    storeCommandErrors: talliedCounter({
       name: 'writ_store_command_errors_total',
       help: 'Store operations that failed, by store and operation.',
       labelNames: ['store', 'command'],
@@ -169,7 +172,7 @@ export function createBrokerMetrics(readings: MetricReadings, onReadingFailed: (
       help: 'Audit events that could not be written.',
       registers,
     }),
-    rateLimited: new Counter({
+    rateLimited: talliedCounter({
       name: 'writ_rate_limited_total',
       help: 'Requests refused with 429 (rate limits, failure budgets, quotas), by route template.',
       labelNames: ['route'],

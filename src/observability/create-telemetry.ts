@@ -117,7 +117,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       if (!tracer) return sign()
       // A child of the request's span, not made active (signing makes no spans of its own).
       const span = tracer.startSpan('tokens.sign')
-      return sign().finally(() => span.end())
+      return sign().then(
+        (signed) => (span.end(), signed),
+        (err: unknown) => {
+          span.end()
+          throw err
+        },
+      )
     },
     readFrom(next) {
       sources = next

@@ -30,42 +30,42 @@ export function instrumentCalls<T extends object>(target: T, options: Instrument
   const wrapped = new Map<PropertyKey, unknown>()
 
   const wrap = (name: string, method: (...args: unknown[]) => unknown) => {
-    // The labelled children, bound once per method (prom-client still checks the labels per call).
-    const seconds = metrics?.storeCommandSeconds.labels(component, name)
-    const errors = metrics?.storeCommandErrors.labels(component, name)
+    // Bound once per method: the children of the two metrics and the span's name and attributes.
+    const seconds = metrics?.storeCommandSeconds.child({ store: component, command: name })
+    const errors = metrics?.storeCommandErrors.child({ store: component, command: name })
+    const spanName = `${component}.${name}`
+    const spanOptions = { attributes: { 'writ.store': component, 'writ.store.command': name } }
+    const finish = (started: number, span: Span | undefined, err?: unknown): void => {
+      seconds?.observe((performance.now() - started) / 1000)
+      if (err !== undefined) {
+        errors?.inc()
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' })
+      }
+      span?.end()
+    }
     return function instrumented(this: unknown, ...args: unknown[]): unknown {
       const started = performance.now()
-      const finish = (span: Span | undefined, err?: unknown): void => {
-        seconds?.observe((performance.now() - started) / 1000)
-        if (err !== undefined) {
-          errors?.inc()
-          span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' })
-        }
-        span?.end()
-      }
-      const run = (span?: Span): unknown => {
-        let result: unknown
-        try {
-          result = method.apply(target, args)
-        } catch (err) {
-          finish(span, err)
-          throw err
-        }
-        if (!isThenable(result)) {
-          finish(span)
-          return result
-        }
-        return result.then(
-          (value) => (finish(span), value),
-          (err: unknown) => {
-            finish(span, err)
-            throw err
-          },
-        )
-      }
       // A child of the active span; not made active itself (nothing runs beneath a store call),
       // which spares a context switch per call.
-      return run(tracer?.startSpan(`${component}.${name}`, { attributes: { 'writ.store': component, 'writ.store.command': name } }))
+      const span = tracer?.startSpan(spanName, spanOptions)
+      let result: unknown
+      try {
+        result = method.apply(target, args)
+      } catch (err) {
+        finish(started, span, err)
+        throw err
+      }
+      if (!isThenable(result)) {
+        finish(started, span)
+        return result
+      }
+      return result.then(
+        (value) => (finish(started, span), value),
+        (err: unknown) => {
+          finish(started, span, err)
+          throw err
+        },
+      )
     }
   }
 

@@ -1,8 +1,9 @@
-import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api'
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics, TokenOutcome } from '../observability/broker-metrics.js'
+import type { CounterChild, HistogramChild } from '../observability/tallies.js'
 
 export interface ObserveRequestsOptions {
   metrics?: BrokerMetrics | undefined
@@ -14,8 +15,9 @@ export interface ObserveRequestsOptions {
 const TOKEN_ROUTES = new Set(['/oauth/token', '/v1/tokens', '/oauth/bc-authorize'])
 
 /**
- * The route template that answered (`/approve/:id`), never the path: paths carry secrets
- * (`/enroll/{invite}`) and would make one label value per request. `unmatched` for a 404.
+ * The route template of the handler the router matched (`/approve/:id`), never the path: paths
+ * carry secrets (`/enroll/{invite}`) and would make one label value per request. `unmatched` for a
+ * 404. Known before any middleware runs: hono matches every handler of a request up front.
  */
 function routeOf(c: Context): string {
   const last = matchedRoutes(c).at(-1)
@@ -23,18 +25,30 @@ function routeOf(c: Context): string {
 }
 
 /** What a token route's answer means, from its status and (for 4xx) its RFC 6749 error code. */
-async function tokenOutcome(res: Response): Promise<TokenOutcome> {
+function tokenOutcome(res: Response): TokenOutcome | Promise<TokenOutcome> {
   if (res.status === 200) return 'issued'
   if (res.status === 202) return 'pending'
   if (res.status === 429) return 'rate_limited'
   if (res.status >= 500) return 'error'
-  const error = await res
+  return res
     .clone()
     .json()
     .then((body: unknown) => (body as { error?: unknown } | null)?.error, () => undefined)
-  if (error === 'authorization_pending' || error === 'slow_down') return 'pending'
-  if (error === 'access_denied' || error === 'expired_token') return 'denied'
-  return 'invalid'
+    .then((error) => {
+      if (error === 'authorization_pending' || error === 'slow_down') return 'pending'
+      if (error === 'access_denied' || error === 'expired_token') return 'denied'
+      return 'invalid'
+    })
+}
+
+/** The children of the request metrics for one method and route, bound on its first request. */
+interface RouteMetrics {
+  /** By status class, 1xx..5xx at [1]..[5]. */
+  readonly http: (HistogramChild | undefined)[]
+  readonly rateLimited: CounterChild
+  /** Undefined for a route and method whose outcomes are not counted. */
+  readonly outcomes: Map<TokenOutcome, CounterChild> | undefined
+  readonly issuance: HistogramChild | undefined
 }
 
 /**
@@ -44,48 +58,99 @@ async function tokenOutcome(res: Response): Promise<TokenOutcome> {
  */
 export function observeRequests(options: ObserveRequestsOptions): MiddlewareHandler {
   const { metrics, tracer, logger } = options
+  const routes = new Map<string, RouteMetrics>()
+  // Fixed when the logger is made: no request builds a line that would not be written.
+  const debugging = logger.enabled?.('debug') ?? true
 
-  const observe = async (c: Context, next: () => Promise<void>, started: number): Promise<void> => {
-    await next()
-    const route = routeOf(c)
-    const status = c.res.status
-    const seconds = (performance.now() - started) / 1000
-    if (metrics) {
-      metrics.httpRequestSeconds.observe({ method: c.req.method, route, status: `${Math.floor(status / 100)}xx` }, seconds)
-      if (status === 429) metrics.rateLimited.inc({ route })
-      if (TOKEN_ROUTES.has(route) && c.req.method === 'POST') {
-        const outcome = await tokenOutcome(c.res)
-        metrics.tokenRequests.inc({ route, outcome })
-        if (outcome === 'issued') metrics.issuanceSeconds.observe({ route }, seconds)
+  const routeMetrics = (m: BrokerMetrics, method: string, route: string): RouteMetrics => {
+    const key = `${method} ${route}`
+    let bound = routes.get(key)
+    if (!bound) {
+      const counted = TOKEN_ROUTES.has(route) && method === 'POST'
+      bound = {
+        http: [],
+        rateLimited: m.rateLimited.child({ route }),
+        outcomes: counted ? new Map() : undefined,
+        issuance: counted ? m.issuanceSeconds.child({ route }) : undefined,
       }
+      routes.set(key, bound)
     }
-    logger.debug('request', {
-      requestId: c.get('requestId') as string | undefined,
-      method: c.req.method,
-      route,
-      status,
-      ms: Math.round(seconds * 1e4) / 10,
-    })
+    return bound
+  }
+
+  const countOutcome = (
+    m: BrokerMetrics,
+    bound: RouteMetrics,
+    route: string,
+    outcome: TokenOutcome,
+    seconds: number,
+  ): void => {
+    let counter = bound.outcomes!.get(outcome)
+    if (!counter) {
+      counter = m.tokenRequests.child({ route, outcome })
+      bound.outcomes!.set(outcome, counter)
+    }
+    counter.inc()
+    if (outcome === 'issued') bound.issuance!.observe(seconds)
+  }
+
+  /** Records one answer; a promise only when a token route's 4xx body has to be read. */
+  const record = (
+    m: BrokerMetrics,
+    method: string,
+    route: string,
+    res: Response,
+    seconds: number,
+  ): void | Promise<void> => {
+    const bound = routeMetrics(m, method, route)
+    const status = res.status
+    const statusClass = Math.floor(status / 100)
+    let http = bound.http[statusClass]
+    if (!http) {
+      http = m.httpRequestSeconds.child({ method, route, status: `${statusClass}xx` })
+      bound.http[statusClass] = http
+    }
+    http.observe(seconds)
+    if (status === 429) bound.rateLimited.inc()
+    if (!bound.outcomes) return
+    const outcome = tokenOutcome(res)
+    if (typeof outcome === 'string') return countOutcome(m, bound, route, outcome, seconds)
+    return outcome.then((read) => countOutcome(m, bound, route, read, seconds))
   }
 
   return async (c, next) => {
     const started = performance.now()
-    if (!tracer) return observe(c, next, started)
-    return tracer.startActiveSpan(
-      `${c.req.method}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method } },
-      async (span) => {
-        try {
-          await observe(c, next, started)
-          const route = routeOf(c)
-          span.updateName(`${c.req.method} ${route}`)
-          span.setAttribute('http.route', route)
-          span.setAttribute('http.response.status_code', c.res.status)
-          if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
-        } finally {
-          span.end()
-        }
-      },
-    )
+    const method = c.req.method
+    // The router matched before any middleware runs: the route is known from the start.
+    const route = routeOf(c)
+    const span = tracer?.startSpan(`${method} ${route}`, {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': method, 'http.route': route },
+    })
+    try {
+      if (span) await context.with(trace.setSpan(context.active(), span), next)
+      else await next()
+      const res = c.res
+      const seconds = (performance.now() - started) / 1000
+      if (metrics) {
+        const recorded = record(metrics, method, route, res, seconds)
+        if (recorded) await recorded
+      }
+      if (span?.isRecording()) {
+        span.setAttribute('http.response.status_code', res.status)
+        if (res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+      }
+      if (debugging) {
+        logger.debug('request', {
+          requestId: c.get('requestId') as string | undefined,
+          method,
+          route,
+          status: res.status,
+          ms: Math.round(seconds * 1e4) / 10,
+        })
+      }
+    } finally {
+      span?.end()
+    }
   }
 }
