@@ -78,11 +78,11 @@ class RedisLiveness:
     A grant is live while its record exists, and a token passes only when its claims digest is the
     one recorded with the grant. A delegated token is live only while every grant above it (its
     ``ancestor_grants``) has its record too: revoking any of them ends it at once, and a revocation
-    message naming one drops every cached grant delegated from it. Confirmations are cached (at most ``cache_size`` grants, each at
-    most ``cache_ttl_seconds``) only while the subscription to ``<prefix>revocations`` is up, and a
-    revocation message drops them at once; a lost subscription (closed connection or an unanswered
-    heartbeat) drops the whole cache, and an unreachable store refuses every token with
-    ``liveness_unavailable``. The subscription runs in a daemon thread.
+    message naming one drops every cached grant delegated from it. Confirmations are cached (at
+    most ``cache_size`` grants, each at most ``cache_ttl_seconds``) only while the subscription to
+    ``<prefix>revocations`` is up, and a revocation message drops them at once; a lost subscription
+    (closed connection or an unanswered heartbeat) drops the whole cache, and an unreachable store
+    refuses every token with ``liveness_unavailable``. The subscription runs in a daemon thread.
 
     Log in as the ``writ-verifier`` ACL user of ``deploy/redis/users.acl``: it may only read grant
     records and subscribe to the channel.
