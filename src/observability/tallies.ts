@@ -56,6 +56,23 @@ function ownLabels<L extends string>(labelNames: readonly L[], labels: LabelValu
   return own
 }
 
+/** A metric's `child(labels)`: the child of `children` for these values, made (and kept) on first use. */
+function childOf<L extends string, C>(
+  children: Map<string, C>,
+  labelNames: readonly L[],
+  make: (labels: Labels) => C,
+): (labels: LabelValues<L>) => C {
+  return (labels) => {
+    const key = keyOf(labelNames, labels)
+    let child = children.get(key)
+    if (child === undefined) {
+      child = make(ownLabels(labelNames, labels))
+      children.set(key, child)
+    }
+    return child
+  }
+}
+
 /**
  * A counter whose children add to plain numbers; each collect (scrape) folds what they added into a
  * prom-client Counter with `inc`, so the Counter holds the totals and prom-client renders it.
@@ -80,22 +97,14 @@ export function talliedCounter<L extends string>(options: TallyOptions<L>): Tall
   })
   return {
     name: options.name,
-    child(labels) {
-      const key = keyOf(options.labelNames, labels)
-      let child = children.get(key)
-      if (!child) {
-        child = {
-          labels: ownLabels(options.labelNames, labels),
-          pending: 0,
-          inc(by = 1) {
-            if (!(by >= 0) || !Number.isFinite(by)) throw new Error('It is not possible to decrease a counter')
-            this.pending += by
-          },
-        }
-        children.set(key, child)
-      }
-      return child
-    },
+    child: childOf(children, options.labelNames, (labels) => ({
+      labels,
+      pending: 0,
+      inc(by = 1) {
+        if (!(by >= 0) || !Number.isFinite(by)) throw new Error('It is not possible to decrease a counter')
+        this.pending += by
+      },
+    })),
   }
 }
 
@@ -178,16 +187,5 @@ export function talliedHistogram<L extends string>(
   // The registry needs only the members above (name, type, get/getForPromString, reset).
   for (const registry of options.registers) registry.registerMetric(metric as unknown as Counter)
 
-  return {
-    name: options.name,
-    child(labels) {
-      const key = keyOf(options.labelNames, labels)
-      let child = children.get(key)
-      if (!child) {
-        child = makeChild(ownLabels(options.labelNames, labels))
-        children.set(key, child)
-      }
-      return child
-    },
-  }
+  return { name: options.name, child: childOf(children, options.labelNames, makeChild) }
 }

@@ -16,7 +16,7 @@ import { createRedisStore, type Store } from '../../src/open-store.js'
 import type { RedisBackend } from '../../src/store/redis-backend.js'
 import { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator.js'
 import { A, ADMIN_TOKEN, B, approvalPolicyText, deployManifest, migrateManifest } from '../approvals/helpers.js'
-import { freePort } from '../helpers/redis.js'
+import { deleteKeysWithPrefix, freePort } from '../helpers/redis.js'
 
 /**
  * The approver inbox in Debian's Chromium (playwright-core) with a CDP virtual authenticator
@@ -100,12 +100,7 @@ afterAll(async () => {
   await new Promise((r) => server?.close(r))
   await broker?.close()
   const redis = new Redis(REDIS_URL)
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 500)
-    if (found.length > 0) await redis.del(...found)
-    cursor = next
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, PREFIX)
   await redis.quit()
 })
 

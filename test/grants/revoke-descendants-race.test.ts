@@ -53,15 +53,21 @@ function hooked(store: GrantStore) {
   return { wrapped, after }
 }
 
+/**
+ * A memory store with `root` recorded and `child` delegated from it (naming its chain, or the
+ * parent alone), `grandchild` not yet recorded, and the hooked store a sweep runs through.
+ */
+async function rootAndChild(chain: 'chain' | 'parent only') {
+  const store = createMemoryStore({ clock })
+  const [root, child, grandchild] = [makeGrant('planner'), makeGrant('worker'), makeGrant('sub')]
+  await store.grants.createGrant(root)
+  await store.grants.createGrant(child, { parent: refOf(root), ...(chain === 'chain' ? { ancestors: [refOf(root)] } : {}) })
+  return { store, root, child, grandchild, ...hooked(store.grants) }
+}
+
 describe('a revocation sweep and hand-overs made during it', () => {
   it('revoking a grant: a hand-over from a descendant the sweep found live is refused, its chain having ended', async () => {
-    const store = createMemoryStore({ clock })
-    const root = makeGrant('planner')
-    const child = makeGrant('worker')
-    const grandchild = makeGrant('sub')
-    await store.grants.createGrant(root)
-    await store.grants.createGrant(child, { parent: refOf(root), ancestors: [refOf(root)] })
-    const { wrapped, after } = hooked(store.grants)
+    const { store, root, child, grandchild, wrapped, after } = await rootAndChild('chain')
     // The sweep after the root's revocation finds the child, still recorded; its holder hands it
     // over again before the sweep revokes it. The root is gone, so the chain is refused.
     let refusal: unknown
@@ -79,13 +85,7 @@ describe('a revocation sweep and hand-overs made during it', () => {
   })
 
   it('revoking a grant reaches a grandchild recorded under its live parent while the sweep ran', async () => {
-    const store = createMemoryStore({ clock })
-    const root = makeGrant('planner')
-    const child = makeGrant('worker')
-    const grandchild = makeGrant('sub')
-    await store.grants.createGrant(root)
-    await store.grants.createGrant(child, { parent: refOf(root) })
-    const { wrapped, after } = hooked(store.grants)
+    const { store, root, child, grandchild, wrapped, after } = await rootAndChild('parent only')
     // A caller that names the parent alone (no chain): the child is still live when the sweep has
     // read its list, so the grandchild is recorded; the next walk finds and revokes it.
     after.listChildren.set(1, async () => {
@@ -99,13 +99,7 @@ describe('a revocation sweep and hand-overs made during it', () => {
   })
 
   it('revoking a client reaches a grandchild delegated from a child its orphan pass found live', async () => {
-    const store = createMemoryStore({ clock })
-    const root = makeGrant('planner')
-    const child = makeGrant('worker')
-    const grandchild = makeGrant('sub')
-    await store.grants.createGrant(root)
-    await store.grants.createGrant(child, { parent: refOf(root) })
-    const { wrapped, after } = hooked(store.grants)
+    const { store, root, child, grandchild, wrapped, after } = await rootAndChild('parent only')
     // The pass after the client's grants are revoked finds the child live; it is handed over again
     // (naming its parent alone) before that pass revokes it.
     after.listChildren.set(1, async () => {

@@ -27,6 +27,17 @@ let verifiers: Verifier[]
 let admin: { token: string; tokenHash: string }
 const prefix = `writ-delegation-${randomBytes(4).toString('hex')}:`
 
+/** A verifier of the broker's tokens in `redis` mode on the test's keys. */
+const redisVerifier = (liveness: { cacheTtlSeconds?: number } = {}): Verifier =>
+  createVerifier({
+    issuer: ISSUER,
+    audience: APP,
+    jwksUri: `${ISSUER}/.well-known/jwks.json`,
+    fetch: async (input, init) => broker.app.request(String(input), init),
+    clock: broker.clock,
+    liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix, ...liveness },
+  })
+
 beforeAll(async () => {
   admin = await createAdminToken()
   broker = await makeDelegationBroker({
@@ -36,16 +47,7 @@ beforeAll(async () => {
       keys: { source: 'store', kek: randomBytes(32).toString('base64') },
     },
   })
-  verifiers = Array.from({ length: VERIFIERS }, () =>
-    createVerifier({
-      issuer: ISSUER,
-      audience: APP,
-      jwksUri: `${ISSUER}/.well-known/jwks.json`,
-      fetch: async (input, init) => broker.app.request(String(input), init),
-      clock: broker.clock,
-      liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix, cacheTtlSeconds: 3600 },
-    }),
-  )
+  verifiers = Array.from({ length: VERIFIERS }, () => redisVerifier({ cacheTtlSeconds: 3600 }))
   await eventually('every verifier subscribed', () =>
     verifiers.every((v) => (v.status() as { subscribed?: boolean }).subscribed === true),
   )
@@ -137,14 +139,7 @@ describe('cascading revocation of a three-level chain on Redis, verifiers in red
       (await answers([root, child, grandchild])).every((a) => a === 'token_revoked'),
     )
     // ... and one that never saw the chain looks up the grants above each token.
-    const fresh = createVerifier({
-      issuer: ISSUER,
-      audience: APP,
-      jwksUri: `${ISSUER}/.well-known/jwks.json`,
-      fetch: async (input, init) => broker.app.request(String(input), init),
-      clock: broker.clock,
-      liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix },
-    })
+    const fresh = redisVerifier()
     try {
       await expect(fresh.verify(grandchild)).rejects.toMatchObject({
         code: 'token_revoked',

@@ -26,6 +26,7 @@ import {
   type ApprovalBroker,
   type Cast,
 } from '../approvals/helpers.js'
+import { deleteKeysWithPrefix } from '../helpers/redis.js'
 
 /*
  * Issue 19, points 1 and 11, attacked through the HTTP API: a revocation must reach approval
@@ -48,12 +49,7 @@ const storeConfig = (kind: 'memory' | 'redis'): ConfigInput =>
 
 afterAll(async () => {
   const redis = new Redis(REDIS_URL)
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${RUN_PREFIX}*`, 'COUNT', 500)
-    if (found.length > 0) await redis.del(...found)
-    cursor = next
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, RUN_PREFIX)
   await redis.quit()
 })
 

@@ -4,6 +4,7 @@ import { afterAll, expect, it } from 'vitest'
 import { createRedisInboxStore } from '../../../src/approvals/inbox/redis-store.js'
 import { manualClock } from '../../../src/clock.js'
 import { describeInboxStoreContract } from './store-contract.js'
+import { deleteKeysWithPrefix } from '../../helpers/redis.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Every key this file writes lives under this prefix, and is deleted in afterAll. */
@@ -12,12 +13,7 @@ const redis = new Redis(REDIS_URL)
 let count = 0
 
 afterAll(async () => {
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${RUN_PREFIX}*`, 'COUNT', 500)
-    if (found.length > 0) await redis.del(...found)
-    cursor = next
-  } while (cursor !== '0')
+  await deleteKeysWithPrefix(redis, RUN_PREFIX)
   expect(await redis.keys(`${RUN_PREFIX}*`)).toEqual([])
   await redis.quit()
 })
