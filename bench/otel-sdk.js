@@ -1,6 +1,9 @@
 // Registers an OpenTelemetry trace SDK in the process it is imported into (`node --import
-// ./bench/otel-sdk.js dist/main.js`), as a service that traces writ would: every span is recorded
-// and handed, in batches, to an exporter that only counts them (no network in a benchmark).
+// ./bench/otel-sdk.js dist/main.js`), as docs/observability.md shows a service tracing writ: every
+// span is recorded and handed, in batches, to an exporter that only counts them (no network in a
+// benchmark). writ needs no context manager (its spans find their parent in its own request
+// scope); WRIT_BENCH_CONTEXT_MANAGER=1 registers the AsyncLocalStorage one as well, which a service
+// adds for other instrumentations.
 import { context, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
@@ -13,6 +16,6 @@ const exporter = {
   },
   shutdown: async () => undefined,
 }
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+if (process.env.WRIT_BENCH_CONTEXT_MANAGER === '1') context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }))
 process.on('SIGTERM', () => process.stderr.write(`otel-sdk: ${exported} spans exported\n`))

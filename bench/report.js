@@ -54,9 +54,10 @@ if (!args['chart-only']) {
     // The audit bench keeps its own run length: its method is many short paired runs.
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
-    // Metrics and tracing together, then each alone: writ's metrics, and the trace SDK with writ's spans.
-    for (const variant of ['full', 'metrics', 'sdk']) {
-      run('observability.js', ['--variant', variant, ...(args.connections ? ['--connections', args.connections] : [])])
+    // Metrics and tracing together, then each alone: writ's metrics, and the trace SDK with writ's
+    // spans; then the SDK with the context manager a service adds for other instrumentations.
+    for (const variant of [['full'], ['metrics'], ['sdk'], ['sdk', '--context-manager']]) {
+      run('observability.js', ['--variant', ...variant, ...(args.connections ? ['--connections', args.connections] : [])])
     }
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
     run('delegation.js')
@@ -83,6 +84,7 @@ const mcp = read('mcp.json')
 const observability = read('observability.json')
 const observabilityMetrics = read('observability-metrics.json')
 const observabilitySdk = read('observability-sdk.json')
+const observabilitySdkContextManager = read('observability-sdk-context-manager.json')
 const delegation = read('delegation.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
@@ -105,6 +107,9 @@ const report = {
     : undefined,
   traceSdkOverhead: observabilitySdk
     ? { date: observabilitySdk.date, levels: observabilitySdk.levels, goal: observabilitySdk.goal }
+    : undefined,
+  traceSdkContextManagerOverhead: observabilitySdkContextManager
+    ? { date: observabilitySdkContextManager.date, levels: observabilitySdkContextManager.levels, goal: observabilitySdkContextManager.goal }
     : undefined,
   delegation: delegation ? { date: delegation.date, exchange: delegation.exchange, subtree: delegation.subtree } : undefined,
 }

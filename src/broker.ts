@@ -31,7 +31,8 @@ import type { IssueGrantDeps } from './grants/issue-grant.js'
 import { createRateLimiter } from './limits/create-rate-limiter.js'
 import type { Logger } from './logger.js'
 import { createMemoryStore, createRedisStore, type Store } from './open-store.js'
-import { createLivePolicy, type LivePolicy, perPolicy } from './policy/live-policy.js'
+import { createLivePolicy, type LivePolicy, perPolicy, type PolicyInForce } from './policy/live-policy.js'
+import { createRequestScopes } from './request-scope.js'
 import { type PolicyCheck, preparePolicy } from './policy/prepare-policy.js'
 import { reloadPolicyFile, type ReloadOutcome } from './policy/reload-policy-file.js'
 import {
@@ -127,7 +128,9 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
   const { logger } = options
   const env = options.env ?? {}
   const ownsStore = !options.store
-  const telemetry = createTelemetry({ config, logger, clock, tracer: options.tracer })
+  // One request scope for the broker: the policy pin and the request's span share it.
+  const scopes = createRequestScopes<PolicyInForce>()
+  const telemetry = createTelemetry({ config, logger, clock, tracer: options.tracer, scopes })
   const builtStore =
     options.store ??
     (config.store.kind === 'redis'
@@ -233,6 +236,7 @@ export async function createBroker(config: Config, options: BrokerOptions): Prom
       stored
         ? await loadStoredPolicy(stored, () => ({ text: readPolicyText(), source: config.policyFile }))
         : { ...preparePolicy(readPolicyText(), { source: config.policyFile, check: checkPolicy }), origin: 'file', since: clock() },
+      scopes,
     )
     approvals = await createApprovals({
       config,

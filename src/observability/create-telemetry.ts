@@ -1,4 +1,4 @@
-import { trace, type Tracer } from '@opentelemetry/api'
+import { type Context, context, trace, type Tracer } from '@opentelemetry/api'
 import type { ApprovalStore } from '../approvals/store/store.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import type { Auditor } from '../audit/create-auditor.js'
@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import type { GrantStore } from '../grants/store.js'
 import type { Logger } from '../logger.js'
 import type { Policy } from '../policy/index.js'
+import { createRequestScopes, type RequestScopes } from '../request-scope.js'
 import type { KeyManager } from '../tokens/index.js'
 import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js'
 import { instrumentCalls } from './instrument-calls.js'
@@ -30,6 +31,8 @@ export interface Telemetry {
   readonly metrics: BrokerMetrics | undefined
   /** Undefined when tracing is turned off; else the API's tracer (a no-op without an SDK). */
   readonly tracer: Tracer | undefined
+  /** Where a request's span is kept for its children to find (see `observeRequests`). */
+  readonly scopes: RequestScopes
   /** `store` with every call timed and traced (see `instrumentCalls`). */
   instrumentStore<T extends object>(store: T, component: string, nested?: Record<string, string>): T
   observeAuditLog(log: AuditLog | undefined): AuditLog | undefined
@@ -46,6 +49,8 @@ export interface TelemetryOptions {
   clock: Clock
   /** The tracer; false turns tracing off. Default: `trace.getTracer('writ')` from the global API. */
   tracer?: Tracer | false | undefined
+  /** The broker's request scope (default: a new one). */
+  scopes?: RequestScopes | undefined
 }
 
 /** Most approval requests the pending gauge reads at one scrape. */
@@ -54,6 +59,9 @@ const PENDING_READ_LIMIT = 10_000
 export function createTelemetry(options: TelemetryOptions): Telemetry {
   const { clock, logger } = options
   const tracer = options.tracer === false ? undefined : (options.tracer ?? trace.getTracer('writ'))
+  const scopes = options.scopes ?? createRequestScopes()
+  // The parent of a child span: the running request's span, else whatever span is active.
+  const parent = (): Context => scopes.current()?.trace ?? context.active()
   let sources: TelemetrySources | undefined
   let unchained: (() => Promise<number>) | undefined
 
@@ -94,7 +102,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   return {
     metrics,
     tracer,
-    instrumentStore: (store, component, nested) => instrumentCalls(store, { component, metrics, tracer, ...(nested ? { nested } : {}) }),
+    scopes,
+    instrumentStore: (store, component, nested) =>
+      instrumentCalls(store, { component, metrics, ...(tracer ? { tracer, parent } : {}), ...(nested ? { nested } : {}) }),
     observeAuditLog(log) {
       if (!log || !metrics) return log
       const observed = observeAuditLog(log, metrics)
@@ -116,7 +126,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     traceSigning(sign) {
       if (!tracer) return sign()
       // A child of the request's span, not made active (signing makes no spans of its own).
-      const span = tracer.startSpan('tokens.sign')
+      const span = tracer.startSpan('tokens.sign', undefined, parent())
       return sign().then(
         (signed) => (span.end(), signed),
         (err: unknown) => {

@@ -1,4 +1,4 @@
-import { type Span, SpanStatusCode, type Tracer } from '@opentelemetry/api'
+import { type Context, type Span, SpanStatusCode, type Tracer } from '@opentelemetry/api'
 import type { BrokerMetrics } from './broker-metrics.js'
 
 export interface InstrumentOptions {
@@ -8,6 +8,8 @@ export interface InstrumentOptions {
   metrics?: Pick<BrokerMetrics, 'storeCommandSeconds' | 'storeCommandErrors'> | undefined
   /** A child span per call (`grants.createGrant`), attributes: the component and operation only. */
   tracer?: Tracer | undefined
+  /** The context a call's span is started in (its parent); default: the active context. */
+  parent?: (() => Context) | undefined
   /** Properties holding another store to instrument the same way, by its component name. */
   nested?: Readonly<Record<string, string>>
 }
@@ -20,12 +22,12 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 
 /**
  * Wraps a store (any object of async methods) so that every method call is timed, counted when it
- * fails, and traced as a child span of whatever span is active — without the store knowing. The
+ * fails, and traced as a child span of `parent` — without the store knowing. The
  * composition root wraps each store once; every consumer then sees the instrumented one. Arguments
  * and results are never recorded (they hold grant records, challenges, key sets).
  */
 export function instrumentCalls<T extends object>(target: T, options: InstrumentOptions): T {
-  const { component, metrics, tracer } = options
+  const { component, metrics, tracer, parent } = options
   if (!metrics && !tracer) return target
   const wrapped = new Map<PropertyKey, unknown>()
 
@@ -45,9 +47,9 @@ export function instrumentCalls<T extends object>(target: T, options: Instrument
     }
     return function instrumented(this: unknown, ...args: unknown[]): unknown {
       const started = performance.now()
-      // A child of the active span; not made active itself (nothing runs beneath a store call),
-      // which spares a context switch per call.
-      const span = tracer?.startSpan(spanName, spanOptions)
+      // A child of the request's span; not made active itself (nothing of writ's runs beneath a
+      // store call), which spares a context switch per call.
+      const span = tracer?.startSpan(spanName, spanOptions, parent?.())
       let result: unknown
       try {
         result = method.apply(target, args)
@@ -75,7 +77,7 @@ export function instrumentCalls<T extends object>(target: T, options: Instrument
       if (typeof key !== 'string') return value
       const nestedComponent = options.nested?.[key]
       if (nestedComponent && typeof value === 'object' && value !== null) {
-        if (!wrapped.has(key)) wrapped.set(key, instrumentCalls(value, { component: nestedComponent, metrics, tracer }))
+        if (!wrapped.has(key)) wrapped.set(key, instrumentCalls(value, { component: nestedComponent, metrics, tracer, parent }))
         return wrapped.get(key)
       }
       if (typeof value !== 'function' || NOT_COMMANDS.has(key)) return value

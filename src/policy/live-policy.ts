@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { createRequestScopes, type RequestScopes } from '../request-scope.js'
 import type { Policy } from './types.js'
 
 /** A policy in force on this replica, and what identifies it. */
@@ -52,11 +52,14 @@ export interface LivePolicy {
   refuse(refusal: RefusedPolicy): void
 }
 
-export function createLivePolicy(initial: PolicyInForce): LivePolicy {
+/** `scopes`: where a request's pin is kept (the broker's one request scope; by default, its own). */
+export function createLivePolicy(
+  initial: PolicyInForce,
+  scopes: RequestScopes<PolicyInForce> = createRequestScopes(),
+): LivePolicy {
   let latest = initial
   let refusal: RefusedPolicy | undefined
-  const pinned = new AsyncLocalStorage<PolicyInForce>()
-  const inForce = (): PolicyInForce => pinned.getStore() ?? latest
+  const inForce = (): PolicyInForce => scopes.current()?.policy ?? latest
   return {
     current: () => inForce().policy,
     inForce,
@@ -68,7 +71,15 @@ export function createLivePolicy(initial: PolicyInForce): LivePolicy {
       refusal = undefined
       return previous
     },
-    pin: (fn) => pinned.run(latest, fn),
+    pin(fn) {
+      const scope = scopes.current()
+      // The request's scope, opened by the tracing middleware, takes the pin; else one is opened.
+      if (scope && scope.policy === undefined) {
+        scope.policy = latest
+        return fn()
+      }
+      return scopes.run({ ...scope, policy: latest }, fn)
+    },
     refused: () => refusal,
     refuse(next) {
       refusal = next

@@ -40,7 +40,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>()
 
   // Metrics, a span and a debug line for every request (before everything else, to time it all).
-  app.use(observeRequests({ metrics: deps.telemetry?.metrics, tracer: deps.telemetry?.tracer, logger: deps.logger }))
+  app.use(
+    observeRequests({
+      metrics: deps.telemetry?.metrics,
+      tracer: deps.telemetry?.tracer,
+      scopes: deps.telemetry?.scopes,
+      logger: deps.logger,
+    }),
+  )
   // Ensure a request sees one policy from start to end, even when a new one takes force meanwhile.
   app.use((_c, next) => deps.policy.pin(next))
   app.use(async (c, next) => {

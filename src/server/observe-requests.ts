@@ -1,13 +1,16 @@
-import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
+import { context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
 import type { Logger } from '../logger.js'
+import type { RequestScopes } from '../request-scope.js'
 import type { BrokerMetrics, TokenOutcome } from '../observability/broker-metrics.js'
 import type { CounterChild, HistogramChild } from '../observability/tallies.js'
 
 export interface ObserveRequestsOptions {
   metrics?: BrokerMetrics | undefined
   tracer?: Tracer | undefined
+  /** Where the request's span is kept for its children (required with `tracer`). */
+  scopes?: RequestScopes | undefined
   logger: Logger
 }
 
@@ -55,9 +58,17 @@ interface RouteMetrics {
  * One middleware in front of every route: a server span per request (the store and signing spans
  * are its children), the request metrics, and a debug line per request. Attributes and labels
  * hold the method, the route template and the status — never a path, header, body or token.
+ *
+ * The request's span reaches its children through the broker's request scope, not through
+ * OpenTelemetry's context manager: on Node 20 and 22 entering the context manager's
+ * AsyncLocalStorage makes promise hooks copy it onto every promise the process makes from then on.
+ * When a request arrives inside an active span (an HTTP instrumentation runs, so that store is in
+ * use already), the span is made active there too, so the instrumentation's spans made beneath it
+ * (Redis commands, outgoing requests) nest under it.
  */
 export function observeRequests(options: ObserveRequestsOptions): MiddlewareHandler {
-  const { metrics, tracer, logger } = options
+  const { metrics, tracer, scopes, logger } = options
+  if (tracer && !scopes) throw new Error('observeRequests: a tracer needs the request scopes')
   const routes = new Map<string, RouteMetrics>()
   // Fixed when the logger is made: no request builds a line that would not be written.
   const debugging = logger.enabled?.('debug') ?? true
@@ -123,13 +134,19 @@ export function observeRequests(options: ObserveRequestsOptions): MiddlewareHand
     const method = c.req.method
     // The router matched before any middleware runs: the route is known from the start.
     const route = routeOf(c)
-    const span = tracer?.startSpan(`${method} ${route}`, {
-      kind: SpanKind.SERVER,
-      attributes: { 'http.request.method': method, 'http.route': route },
-    })
+    let span: Span | undefined
     try {
-      if (span) await context.with(trace.setSpan(context.active(), span), next)
-      else await next()
+      if (tracer && scopes) {
+        const outer = context.active()
+        span = tracer.startSpan(
+          `${method} ${route}`,
+          { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'http.route': route } },
+          outer,
+        )
+        const traced = trace.setSpan(outer, span)
+        const run = () => scopes.run({ trace: traced }, next)
+        await (trace.getSpan(outer) ? context.with(traced, run) : run())
+      } else await next()
       const res = c.res
       const seconds = (performance.now() - started) / 1000
       if (metrics) {

@@ -35,6 +35,7 @@ let idpUrl: string
 let signer: { key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; kid: string }
 let jwks: unknown
 let release: () => void = () => {}
+let requested: () => void = () => {}
 let held: Promise<void>
 let jwksRequested: Promise<void>
 let broker: Broker
@@ -98,9 +99,6 @@ beforeAll(async () => {
   const { privateKey, publicKey } = await generateKeyPair('ES256')
   signer = { key: privateKey, kid: 'idp-1' }
   jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }] }
-  let requested: () => void = () => {}
-  jwksRequested = new Promise((r) => (requested = r))
-  held = new Promise((r) => (release = r))
   idp = createServer((req, res) => {
     if (req.url !== '/jwks') {
       res.writeHead(404).end()
@@ -111,23 +109,41 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r))
   idpUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`
-  writeFileSync(policyFile, policyText(await hashSecret(SECRET_A), 'docs-read'))
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}`
-  broker = await createBroker(parseConfig({ issuer: url, policyFile }), { logger: silentLogger })
-  server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
-  await new Promise((r) => server.once('listening', r))
 })
 
 afterAll(async () => {
   release()
-  await new Promise((r) => server?.close(r))
-  await broker?.close()
   await new Promise((r) => idp?.close(r))
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('a request in flight when the policy changes', () => {
+/** A broker on policy A, with the identity provider's JWKS held until `release`. */
+async function startBroker(tracer: false | undefined): Promise<void> {
+  jwksRequested = new Promise((r) => (requested = r))
+  held = new Promise((r) => (release = r))
+  writeFileSync(policyFile, policyText(await hashSecret(SECRET_A), 'docs-read'))
+  const port = await freePort()
+  url = `http://127.0.0.1:${port}`
+  broker = await createBroker(parseConfig({ issuer: url, policyFile }), { logger: silentLogger, tracer })
+  server = serve({ fetch: broker.app.fetch, port, hostname: '127.0.0.1' })
+  await new Promise((r) => server.once('listening', r))
+}
+
+async function stopBroker(): Promise<void> {
+  release()
+  await new Promise((r) => server?.close(r))
+  await broker?.close()
+}
+
+// The pin holds whether the request's scope is opened by the tracing middleware (tracing on, the
+// default) or by the pin itself (tracing off).
+describe.each([
+  ['tracing on', undefined],
+  ['tracing off', false],
+] as const)('a request in flight when the policy changes (%s)', (_name, tracer) => {
+  beforeAll(() => startBroker(tracer))
+  afterAll(stopBroker)
+
   it('is decided wholly under the policy it started with; requests started after see only the new one', async () => {
     const inFlight = exchange(SECRET_A, await idToken())
     // The client authenticated under policy A; the broker now waits for the identity provider.

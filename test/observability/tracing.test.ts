@@ -1,7 +1,11 @@
-import { context } from '@opentelemetry/api'
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../src/logger.js'
+import { createRequestScopes } from '../../src/request-scope.js'
+import { observeRequests } from '../../src/server/observe-requests.js'
 import { makeApprovalBroker, type ApprovalBroker } from '../approvals/helpers.js'
 import { runWorkload } from './workload.js'
 
@@ -11,14 +15,12 @@ const contextManager = new AsyncLocalStorageContextManager()
 let broker: ApprovalBroker
 
 beforeAll(async () => {
-  // What a service does to trace writ: an SDK with a context manager (here, in memory).
-  context.setGlobalContextManager(contextManager.enable())
+  // What a service does to trace writ: an SDK (here, exporting to memory). No context manager:
+  // writ's spans find their parent without one.
   broker = await makeApprovalBroker({ tracer: provider.getTracer('writ') })
 })
 afterAll(async () => {
   await broker.close()
-  contextManager.disable()
-  context.disable()
 })
 
 const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId
@@ -71,5 +73,52 @@ describe('tracing through @opentelemetry/api', () => {
     } finally {
       await quiet.close()
     }
+  })
+})
+
+describe('the request span and OpenTelemetry context', () => {
+  // A service running other instrumentations registers the context manager too.
+  beforeAll(() => void context.setGlobalContextManager(contextManager.enable()))
+  afterAll(() => {
+    contextManager.disable()
+    context.disable()
+  })
+  const tracer = provider.getTracer('writ')
+  /** An app with writ's request middleware and a route that does what an instrumented library would. */
+  function appWithInstrumentedRoute() {
+    const app = new Hono()
+    app.use(observeRequests({ tracer, scopes: createRequestScopes(), logger: silentLogger }))
+    app.get('/work', async (c) => {
+      await Promise.resolve()
+      // An instrumentation (a Redis client, fetch) starts its span in the active context.
+      tracer.startSpan('instrumented-call').end()
+      return c.text('ok')
+    })
+    return app
+  }
+
+  it('inside an active span (an HTTP instrumentation), nests under it and is made active for the spans beneath', async () => {
+    exporter.reset()
+    const app = appWithInstrumentedRoute()
+    const outer = tracer.startSpan('GET (http instrumentation)')
+    const res = await context.with(trace.setSpan(ROOT_CONTEXT, outer), () => app.request('/work'))
+    outer.end()
+    expect(res.status).toBe(200)
+    const spans = exporter.getFinishedSpans()
+    const writ = spans.find((s) => s.name === 'GET /work')!
+    expect(parentOf(writ)).toBe(outer.spanContext().spanId)
+    expect(parentOf(spans.find((s) => s.name === 'instrumented-call')!)).toBe(writ.spanContext().spanId)
+  })
+
+  it('with no active span, leaves the context manager untouched: the span reaches its children through the request scope only', async () => {
+    exporter.reset()
+    const app = appWithInstrumentedRoute()
+    expect((await app.request('/work')).status).toBe(200)
+    const spans = exporter.getFinishedSpans()
+    const writ = spans.find((s) => s.name === 'GET /work')!
+    expect(parentOf(writ)).toBeUndefined()
+    // Not entered, so what runs beneath sees no active span (writ's own children find theirs in the
+    // request scope: the first test of this file).
+    expect(parentOf(spans.find((s) => s.name === 'instrumented-call')!)).toBeUndefined()
   })
 })
