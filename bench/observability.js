@@ -18,11 +18,12 @@
 //   node bench/observability.js --variant sdk       # "on" with the trace SDK, metrics off: tracing alone
 //   node bench/observability.js --variant none      # "on" is a second "off": what the method reads as overhead when there is none
 //   node bench/observability.js --variant sdk --context-manager   # the SDK with its AsyncLocalStorage context manager too
+//   node bench/observability.js --variant sdk --sampled-out       # the SDK recording nothing: writ's calls into it
 //
 // With the SDK, writ's three spans per token (the request, `grants.createGrant`, `tokens.sign`)
-// are recorded, each an SDK object with ids, times and attributes. The SDK's context manager is
-// registered as a service would, but writ never enters it here (no span is active when a request
-// arrives): the spans' parentage rides on writ's own request scope (see src/request-scope.ts).
+// are recorded, each an SDK object with ids, times and attributes. No context manager is
+// registered unless --context-manager asks for one: writ needs none, its spans' parentage rides on
+// its own request scope (see src/request-scope.ts).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     // With the SDK: also register its AsyncLocalStorage context manager, as a service running other
     // instrumentations does (writ itself needs none).
     'context-manager': { type: 'boolean', default: false },
+    // With the SDK: sample every request out, so the SDK records nothing (what writ's calls cost).
+    'sampled-out': { type: 'boolean', default: false },
   },
 })
 if (!['full', 'metrics', 'sdk', 'none'].includes(args.variant)) throw new Error(`--variant: full, metrics, sdk or none, not ${args.variant}`)
@@ -48,10 +51,15 @@ const metricsOn = args.variant === 'full' || args.variant === 'metrics'
 const sdkOn = args.variant === 'full' || args.variant === 'sdk'
 const contextManager = args['context-manager']
 if (contextManager && !sdkOn) throw new Error('--context-manager: only with the trace SDK (--variant full or sdk)')
+const sampledOut = args['sampled-out']
+if (sampledOut && !sdkOn) throw new Error('--sampled-out: only with the trace SDK (--variant full or sdk)')
 const WHAT =
   { full: 'metrics + tracing', metrics: 'metrics only', sdk: 'trace SDK only', none: 'both off: calibration' }[args.variant] +
-  (contextManager ? ', with the context manager' : '')
-const RESULT = `bench/results/observability${args.variant === 'full' ? '' : `-${args.variant}`}${contextManager ? '-context-manager' : ''}.json`
+  (contextManager ? ', with the context manager' : '') +
+  (sampledOut ? ', every request sampled out' : '')
+const RESULT = `bench/results/observability${args.variant === 'full' ? '' : `-${args.variant}`}${contextManager ? '-context-manager' : ''}${sampledOut ? '-sampled-out' : ''}.json`
+/** Measured with no goal: what a service's own choices cost (a context manager; sampling everything out). */
+const noGoal = contextManager || sampledOut
 const duration = Number(args.duration)
 const connectionLevels = args.connections.split(',').map(Number)
 const rounds = Number(args.rounds)
@@ -70,6 +78,7 @@ function startBroker(redisUrl, on) {
       WRIT_LOG_LEVEL: 'error',
       ...(on && metricsOn ? { WRIT_METRICS_TOKEN: METRICS_TOKEN } : {}),
       ...(on && contextManager ? { WRIT_BENCH_CONTEXT_MANAGER: '1' } : {}),
+      ...(on && sampledOut ? { WRIT_BENCH_SAMPLED_OUT: '1' } : {}),
     },
     nodeArgs: on && sdkOn ? ['--import', './bench/otel-sdk.js'] : [],
   })
@@ -216,8 +225,8 @@ async function main() {
     console.log(`\na scrape of the "on" broker: ${scrapeBytes} bytes, median ${median(scrapeMicros)} µs of CPU (broker and Redis), charged as one every ${SCRAPE_INTERVAL_S} s`)
   }
   console.log(
-    contextManager
-      ? 'no goal: the context manager is what a service adds for other instrumentations'
+    noGoal
+      ? 'no goal: a measurement of what the service chooses (a context manager, or sampling)'
       : `goal: cost overhead <= ${GOAL * 100}% at every level (the median; met beyond doubt where the whole 95% CI is below)`,
   )
   mkdirSync(join(root, 'bench/results'), { recursive: true })
@@ -229,7 +238,7 @@ async function main() {
         machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
         durationSeconds: duration,
         rounds,
-        method: `off: metrics.enabled false, no trace SDK; on (${WHAT}): ${metricsOn ? `metrics on (one scrape after each run, its CPU charged as one scrape every ${SCRAPE_INTERVAL_S} s)` : 'metrics off'}, ${sdkOn ? `a trace SDK recording every span${contextManager ? ', its AsyncLocalStorage context manager registered' : ', no context manager'}` : 'no trace SDK (spans are API no-ops)'}; each broker on its own redis-server, both loaded at once in each run; overhead = median over runs of (CPU per token on / off) - 1, with a distribution-free 95% CI of the median`,
+        method: `off: metrics.enabled false, no trace SDK; on (${WHAT}): ${metricsOn ? `metrics on (one scrape after each run, its CPU charged as one scrape every ${SCRAPE_INTERVAL_S} s)` : 'metrics off'}, ${sdkOn ? `a trace SDK ${sampledOut ? 'sampling every request out (recording nothing)' : 'recording every span'}${contextManager ? ', its AsyncLocalStorage context manager registered' : ', no context manager'}` : 'no trace SDK (spans are API no-ops)'}; each broker on its own redis-server, both loaded at once in each run; overhead = median over runs of (CPU per token on / off) - 1, with a distribution-free 95% CI of the median`,
         pinned,
         runs,
         levels,
@@ -248,8 +257,8 @@ async function main() {
     console.error('errors during the benchmark')
     process.exitCode = 1
   }
-  // The context manager is the service's choice for other instrumentations: measured, not held to writ's goal.
-  if (!contextManager && levels.some((l) => l.overhead > GOAL)) {
+  // A context manager and sampling are the service's choices: measured, not held to writ's goal.
+  if (!noGoal && levels.some((l) => l.overhead > GOAL)) {
     console.error(`metrics and tracing cost more than ${GOAL * 100}% somewhere`)
     process.exitCode = 1
   }

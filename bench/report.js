@@ -55,8 +55,9 @@ if (!args['chart-only']) {
     run('audit.js', args.connections ? ['--connections', args.connections] : [])
     run('audit-path.js')
     // Metrics and tracing together, then each alone: writ's metrics, and the trace SDK with writ's
-    // spans; then the SDK with the context manager a service adds for other instrumentations.
-    for (const variant of [['full'], ['metrics'], ['sdk'], ['sdk', '--context-manager']]) {
+    // spans; then the SDK sampling everything out (writ's calls into it), and the SDK with the
+    // context manager a service adds for other instrumentations.
+    for (const variant of [['full'], ['metrics'], ['sdk'], ['sdk', '--sampled-out'], ['sdk', '--context-manager']]) {
       run('observability.js', ['--variant', ...variant, ...(args.connections ? ['--connections', args.connections] : [])])
     }
     if (existsSync(join(root, 'bench/workers.js'))) run('workers.js')
@@ -85,6 +86,7 @@ const observability = read('observability.json')
 const observabilityMetrics = read('observability-metrics.json')
 const observabilitySdk = read('observability-sdk.json')
 const observabilitySdkContextManager = read('observability-sdk-context-manager.json')
+const observabilitySdkSampledOut = read('observability-sdk-sampled-out.json')
 const delegation = read('delegation.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
 const report = {
@@ -107,6 +109,9 @@ const report = {
     : undefined,
   traceSdkOverhead: observabilitySdk
     ? { date: observabilitySdk.date, levels: observabilitySdk.levels, goal: observabilitySdk.goal }
+    : undefined,
+  traceSdkSampledOutOverhead: observabilitySdkSampledOut
+    ? { date: observabilitySdkSampledOut.date, levels: observabilitySdkSampledOut.levels, goal: observabilitySdkSampledOut.goal }
     : undefined,
   traceSdkContextManagerOverhead: observabilitySdkContextManager
     ? { date: observabilitySdkContextManager.date, levels: observabilitySdkContextManager.levels, goal: observabilitySdkContextManager.goal }
