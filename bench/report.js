@@ -89,6 +89,8 @@ const observabilitySdkContextManager = read('observability-sdk-context-manager.j
 const observabilitySdkSampledOut = read('observability-sdk-sampled-out.json')
 const delegation = read('delegation.json')
 const { samples: soakSamples = [], firstErrors: _ignored, ...soakSummary } = soak ?? {}
+/** An overhead bench's result (on vs off per level, against its goal), if it ran. */
+const overhead = (result) => (result ? { date: result.date, levels: result.levels, goal: result.goal } : undefined)
 const report = {
   ...issuance,
   verification: verify ? { date: verify.date, rates: verify.rates, revocationPropagation: verify.revocation } : undefined,
@@ -96,26 +98,18 @@ const report = {
     ? { date: bulk.date, grants: bulk.grants, revokeMs: bulk.writ?.revokeMs, grantsPerSecond: bulk.writ?.grantsPerSecond }
     : undefined,
   soak: soak ? soakSummary : undefined,
-  auditOverhead: audit ? { date: audit.date, levels: audit.levels, goal: audit.goal } : undefined,
+  auditOverhead: overhead(audit),
   auditPath: auditPath ? { date: auditPath.date, off: auditPath.off, on: auditPath.on, added: auditPath.added } : undefined,
   scaling: curves ? { date: curves.date, curves: curves.curves, redisMemory: curves.redisMemory } : undefined,
   peer: peer ? { date: peer.date, connections: peer.connections, median: peer.median, ratios: peer.ratios, goals: peer.goals, floor: peer.floor } : undefined,
   mcpToolCall: mcp
     ? { date: mcp.date, calls: mcp.calls, protectedMs: mcp.protectedMs, unprotectedMs: mcp.unprotectedMs, ratio: mcp.ratio, goal: mcp.goal }
     : undefined,
-  observabilityOverhead: observability ? { date: observability.date, levels: observability.levels, goal: observability.goal } : undefined,
-  metricsOverhead: observabilityMetrics
-    ? { date: observabilityMetrics.date, levels: observabilityMetrics.levels, goal: observabilityMetrics.goal }
-    : undefined,
-  traceSdkOverhead: observabilitySdk
-    ? { date: observabilitySdk.date, levels: observabilitySdk.levels, goal: observabilitySdk.goal }
-    : undefined,
-  traceSdkSampledOutOverhead: observabilitySdkSampledOut
-    ? { date: observabilitySdkSampledOut.date, levels: observabilitySdkSampledOut.levels, goal: observabilitySdkSampledOut.goal }
-    : undefined,
-  traceSdkContextManagerOverhead: observabilitySdkContextManager
-    ? { date: observabilitySdkContextManager.date, levels: observabilitySdkContextManager.levels, goal: observabilitySdkContextManager.goal }
-    : undefined,
+  observabilityOverhead: overhead(observability),
+  metricsOverhead: overhead(observabilityMetrics),
+  traceSdkOverhead: overhead(observabilitySdk),
+  traceSdkSampledOutOverhead: overhead(observabilitySdkSampledOut),
+  traceSdkContextManagerOverhead: overhead(observabilitySdkContextManager),
   delegation: delegation ? { date: delegation.date, exchange: delegation.exchange, subtree: delegation.subtree } : undefined,
 }
 writeFileSync(join(results, 'latest.json'), JSON.stringify(report, null, 2) + '\n')

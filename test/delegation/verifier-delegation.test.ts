@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { actorChain, createVerifier, delegationDepth, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { actorChain, delegationDepth, type Verifier, VerifierError } from '../../src/verifier/index.js'
 import { checkActClaim, checkAncestorGrants } from '../../src/verifier/delegation.js'
-import { ISSUER, type TestBroker } from '../helpers/broker.js'
+import type { TestBroker } from '../helpers/broker.js'
+import { brokerVerifier } from '../helpers/verifier.js'
 import { APP, claimsOf, details, makeDelegationBroker, oauthClient } from './helpers.js'
 
 let broker: TestBroker
@@ -20,15 +21,7 @@ afterAll(async () => {
 })
 
 const verifierWith = (delegation?: { allow?: boolean; maxDepth?: number }): Verifier =>
-  createVerifier({
-    issuer: ISSUER,
-    audience: APP,
-    jwksUri: `${ISSUER}/.well-known/jwks.json`,
-    fetch: async (input, init) => broker.app.request(String(input), init),
-    clock: broker.clock,
-    liveness: { mode: 'none' },
-    ...(delegation ? { delegation } : {}),
-  })
+  brokerVerifier(broker, { audience: APP, liveness: { mode: 'none' }, ...(delegation ? { delegation } : {}) })
 
 async function outcome(verifier: Verifier, token: string): Promise<string> {
   try {

@@ -15,11 +15,12 @@ import { promisify } from 'node:util'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStoreKeys } from '../../src/wire/keys.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier, type Verifier } from '../../src/verifier/index.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
 import { startRedisCluster, startRedisSentinel, type Endpoint } from '../helpers/redis-cluster.js'
 import { eventually } from '../helpers/eventually.js'
+import { outcome } from '../helpers/verifier.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const run = promisify(execFile)
@@ -30,16 +31,6 @@ const VERIFIER_PASSWORD = `verifier-${randomBytes(12).toString('hex')}`
 const keys = createStoreKeys('writ:')
 const KEK = randomBytes(32).toString('base64')
 
-
-async function outcome(verifier: Verifier, token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
-}
 
 /** The error a command gets, or 'OK' when it succeeds. */
 async function answer(redis: Redis, command: string, ...args: Array<string | number>): Promise<string> {

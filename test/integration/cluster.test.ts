@@ -3,7 +3,7 @@ import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Grant } from '../../src/grants/grant.js'
 import { createStoreKeys } from '../../src/wire/keys.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier, type Verifier } from '../../src/verifier/index.js'
 import {
   A,
   ADMIN_TOKEN,
@@ -24,6 +24,7 @@ import type { SoftAuthenticator } from '../approvals/fixtures/soft-authenticator
 import { testGrant } from '../helpers/grant.js'
 import { type Endpoint, type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
 import { eventually } from '../helpers/eventually.js'
+import { outcome } from '../helpers/verifier.js'
 
 const APP = 'https://git.example.com/acme/app'
 
@@ -121,18 +122,10 @@ describe('two brokers on a 3-master Redis Cluster', () => {
         cacheTtlSeconds: 3600,
       },
     })
-    const outcome = async (): Promise<string> => {
-      try {
-        await verifier.verify(token)
-        return 'ok'
-      } catch (err) {
-        if (err instanceof VerifierError) return err.code
-        throw err
-      }
-    }
+    const answer = (): Promise<string> => outcome(verifier, token)
     try {
       await eventually('the verifier subscribed', async () => (verifier.status() as { subscribed: boolean }).subscribed)
-      expect(await outcome()).toBe('ok')
+      expect(await answer()).toBe('ok')
       // The grant is now cached as live by the verifier: only a revocation message can drop it.
       expect((verifier.status() as { cachedGrants: number }).cachedGrants).toBe(1)
       expect((await introspect(two, token)).active).toBe(true)
@@ -140,7 +133,7 @@ describe('two brokers on a 3-master Redis Cluster', () => {
       const res = await two.call('POST', '/oauth/revoke', { ...form({ token }), basic: A })
       expect(res.status).toBe(200)
       expect(await introspect(one, token)).toEqual({ active: false })
-      await eventually('the verifier refuses the revoked token', async () => (await outcome()) === 'token_revoked')
+      await eventually('the verifier refuses the revoked token', async () => (await answer()) === 'token_revoked')
     } finally {
       await verifier.close()
       lookups.disconnect()

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
 import { importKek, openKeySet } from '../../src/tokens/seal-key-set.js'
 import type { KeyEntry } from '../../src/tokens/key-set.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier, type Verifier } from '../../src/verifier/index.js'
 import { docsManifest, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { eventually } from '../helpers/eventually.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
+import { outcome } from '../helpers/verifier.js'
 
 /**
  * Recovery from stolen signing keys, end to end: a broker on a real port over the real Redis,
@@ -30,16 +31,6 @@ const INTROSPECTION_BOUND_MS = 7_000
 /** Polls until `condition` holds; fails if it still does not after `boundMs`. */
 const within = (boundMs: number, what: string, condition: () => Promise<boolean>): Promise<number> =>
   eventually(what, condition, { boundMs, everyMs: 25 })
-
-async function outcome(verifier: Verifier, token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
-}
 
 let http: HttpBroker
 let adminToken: string

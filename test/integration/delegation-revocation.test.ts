@@ -2,25 +2,15 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
-import { ISSUER, type TestBroker } from '../helpers/broker.js'
+import type { Verifier } from '../../src/verifier/index.js'
+import type { TestBroker } from '../helpers/broker.js'
 import { eventually } from '../helpers/eventually.js'
 import { deleteKeysWithPrefix } from '../helpers/redis.js'
+import { brokerVerifier, outcome } from '../helpers/verifier.js'
 import { APP, details, makeDelegationBroker, oauthClient, secretOf } from '../delegation/helpers.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const VERIFIERS = 3
-
-/** The verifier's answer for a token: 'ok' or the error code. */
-async function outcome(verifier: Verifier, token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
-}
 
 let broker: TestBroker
 let verifiers: Verifier[]
@@ -29,14 +19,7 @@ const prefix = `writ-delegation-${randomBytes(4).toString('hex')}:`
 
 /** A verifier of the broker's tokens in `redis` mode on the test's keys. */
 const redisVerifier = (liveness: { cacheTtlSeconds?: number } = {}): Verifier =>
-  createVerifier({
-    issuer: ISSUER,
-    audience: APP,
-    jwksUri: `${ISSUER}/.well-known/jwks.json`,
-    fetch: async (input, init) => broker.app.request(String(input), init),
-    clock: broker.clock,
-    liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix, ...liveness },
-  })
+  brokerVerifier(broker, { audience: APP, liveness: { mode: 'redis', redis: REDIS_URL, keyPrefix: prefix, ...liveness } })
 
 beforeAll(async () => {
   admin = await createAdminToken()

@@ -4,8 +4,9 @@ import { calculateJwkThumbprint, decodeJwt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config.js'
 import { createStoreKeys } from '../../src/wire/keys.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier } from '../../src/verifier/index.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
+import { outcome } from '../helpers/verifier.js'
 
 /**
  * A store writer without the KEK plants its own public key in the `previous` slot of the stored
@@ -48,16 +49,6 @@ async function issue(b: TestBroker): Promise<string> {
 async function active(b: TestBroker, token: string): Promise<boolean> {
   const res = await b.call('POST', '/oauth/introspect', { ...form({ token }), basic: A })
   return (await res.json()).active
-}
-
-async function outcome(verifier: Verifier, token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
 }
 
 /**

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAdminToken } from '../../src/admin/index.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier, type Verifier } from '../../src/verifier/index.js'
 import { docsManifest, ISSUER, SECRETS } from '../helpers/broker.js'
 import { runCli } from '../helpers/cli.js'
 import { startHttpBroker, type HttpBroker } from '../helpers/http-broker.js'
 import { AGENT_C_SECRET, policyWithoutAgentB } from '../helpers/policy-change.js'
 import { eventually } from '../helpers/eventually.js'
 import { deleteKeysWithPrefix } from '../helpers/redis.js'
+import { outcome } from '../helpers/verifier.js'
 
 /*
  * The attack: a client is compromised, so the operator removes it from the policy (a broker
@@ -96,15 +97,7 @@ async function introspect(broker: HttpBroker, client: Creds, token: string): Pro
 }
 
 /** The verifier's answer for a token: 'ok' or the error code. */
-async function outcome(token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
-}
+const answer = (token: string): Promise<string> => outcome(verifier, token)
 
 /** Runs the real `writ` CLI against `broker` with the admin token. */
 const writ = (broker: HttpBroker, ...args: string[]) =>
@@ -120,7 +113,7 @@ async function listed(broker: HttpBroker, ...args: string[]): Promise<string[]> 
 /** Asserts a token is dead everywhere: at introspection and, within the bound, in the verifier. */
 async function expectDead(broker: HttpBroker, client: Creds, token: string): Promise<void> {
   expect(await introspect(broker, client, token)).toEqual({ active: false })
-  await eventually('the verifier refuses the token', async () => (await outcome(token)) === 'token_revoked')
+  await eventually('the verifier refuses the token', async () => (await answer(token)) === 'token_revoked')
 }
 
 describe('revocation reaches clients the policy in force no longer declares', () => {
@@ -128,7 +121,7 @@ describe('revocation reaches clients the policy in force no longer declares', ()
     const x = await issue(oldB, B, `INCIDENT-${randomBytes(3).toString('hex')}`)
     expect(await introspect(oldB, B, x.token)).toMatchObject({ active: true })
     // The verifier has the grant cached as live: only the revocation can drop it.
-    expect(await outcome(x.token)).toBe('ok')
+    expect(await answer(x.token)).toBe('ok')
 
     // The replica on the new policy lists the removed client's live grant.
     expect(await listed(newB)).toContain(x.grantId)
@@ -146,7 +139,7 @@ describe('revocation reaches clients the policy in force no longer declares', ()
   it('writ revoke --all through the replica without a newly added client reaches it too', async () => {
     const y = await issue(newB, C, `ROLL-${randomBytes(3).toString('hex')}`)
     const a = await issue(oldB, A, `ROLL-${randomBytes(3).toString('hex')}`)
-    expect(await outcome(y.token)).toBe('ok')
+    expect(await answer(y.token)).toBe('ok')
     expect(await listed(oldB)).toEqual(expect.arrayContaining([y.grantId, a.grantId]))
 
     const res = await writ(oldB, 'revoke', '--all', '--yes', '--reason', 'rolling incident')
@@ -162,7 +155,7 @@ describe('revocation reaches clients the policy in force no longer declares', ()
     const x = await issue(oldB, B, task)
     const a = await issue(newB, A, task)
     const spared = await issue(oldB, B, `OTHER-${randomBytes(3).toString('hex')}`)
-    for (const t of [x, a, spared]) expect(await outcome(t.token)).toBe('ok')
+    for (const t of [x, a, spared]) expect(await answer(t.token)).toBe('ok')
     expect((await listed(newB, '--task', task)).sort()).toEqual([x.grantId, a.grantId].sort())
 
     const res = await writ(newB, 'revoke', '--task', task, '--yes', '--reason', 'task compromised')
@@ -172,6 +165,6 @@ describe('revocation reaches clients the policy in force no longer declares', ()
     await expectDead(oldB, B, x.token)
     await expectDead(newB, A, a.token)
     expect(await introspect(oldB, B, spared.token)).toMatchObject({ active: true })
-    expect(await outcome(spared.token)).toBe('ok')
+    expect(await answer(spared.token)).toBe('ok')
   })
 })

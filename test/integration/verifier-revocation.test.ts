@@ -2,26 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStoreKeys } from '../../src/wire/keys.js'
-import { createVerifier, type Verifier, VerifierError } from '../../src/verifier/index.js'
+import type { Verifier } from '../../src/verifier/index.js'
 import { docsManifest, form, ISSUER, json, makeTestBroker, SECRETS, type TestBroker } from '../helpers/broker.js'
 import { type PrivateRedis, startRedis } from '../helpers/redis.js'
 import { eventually } from '../helpers/eventually.js'
+import { brokerVerifier, outcome } from '../helpers/verifier.js'
 
 const A: [string, string] = ['agent-a', SECRETS['agent-a']]
 const APP = 'https://git.example.com/acme/app'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-
-/** The verifier's answer for a token: 'ok' or the error code. */
-async function outcome(verifier: Verifier, token: string): Promise<string> {
-  try {
-    await verifier.verify(token)
-    return 'ok'
-  } catch (err) {
-    if (err instanceof VerifierError) return err.code
-    throw err
-  }
-}
 
 interface Setup {
   broker: TestBroker
@@ -38,12 +28,8 @@ async function setUp(redisUrl: string, count: number, heartbeatMs = 1000): Promi
     },
   })
   const verifiers = Array.from({ length: count }, () =>
-    createVerifier({
-      issuer: ISSUER,
+    brokerVerifier(broker, {
       audience: APP,
-      jwksUri: `${ISSUER}/.well-known/jwks.json`,
-      fetch: async (input, init) => broker.app.request(String(input), init),
-      clock: broker.clock,
       liveness: { mode: 'redis', redis: redisUrl, keyPrefix: prefix, cacheTtlSeconds: 3600, commandTimeoutMs: 500, heartbeatMs },
     }),
   )
@@ -156,12 +142,8 @@ describe('redis liveness with several verifiers on a real Redis', () => {
   it('refuses a token whose grant was never recorded under its prefix', async () => {
     const { broker } = setup!
     const { token } = await issue(broker)
-    const elsewhere = createVerifier({
-      issuer: ISSUER,
+    const elsewhere = brokerVerifier(broker, {
       audience: APP,
-      jwksUri: `${ISSUER}/.well-known/jwks.json`,
-      fetch: async (input, init) => broker.app.request(String(input), init),
-      clock: broker.clock,
       liveness: { mode: 'redis', redis: admin, keyPrefix: `${setup!.prefix}other:` },
     })
     try {
